@@ -1,0 +1,66 @@
+//! The geometry of stride: every output-size, padding, receptive-field and cost rule, once.
+//!
+//! The `network!` macro calls these functions at expansion time and the runtime calls them for
+//! dynamic shapes, so there is exactly one copy of each formula. Everything is a `const fn`
+//! returning `Result<_, GeometryError>`, and every refusal is its own error variant carrying the
+//! numbers that caused it, so a caller can word the message.
+//!
+//! The rules are PyTorch's, checked against PyTorch on 1,500 cases (`tests/golden/geometry.json`):
+//!
+//! ```text
+//! conv, pool:     O = floor((W + Pb + Pe - D*(K-1) - 1) / S) + 1       (ceil for ceil_mode pools)
+//! transposed:     O = (W - 1)*S - Pb - Pe + D*(K-1) + output_padding + 1
+//! ```
+//!
+//! All functions work on one spatial axis; a 2-D layer applies them to height and width, whose
+//! parameters may differ.
+//!
+//! ```
+//! use stride_geometry::{conv_output, Window};
+//!
+//! // ResNet's stem: 224 -> 112 with a 7x7 kernel, stride 2, padding 3.
+//! let window = Window::new(7).stride(2).padding(3);
+//! assert_eq!(conv_output(224, window), Ok(112));
+//! ```
+#![no_std]
+
+mod count;
+mod error;
+mod field;
+mod padding;
+mod transpose;
+mod window;
+
+pub use count::{
+    batch_norm2d_params, check_groups, conv_transpose2d_macs, conv_transpose2d_params, conv2d_macs,
+    conv2d_params, linear_macs, linear_params,
+};
+pub use error::{Channels, GeometryError, Param};
+pub use field::Field;
+pub use padding::{Padding, Pads, resolve_padding};
+pub use transpose::{TransposedAxis, conv_transpose_output};
+pub use window::{Window, check_pool_padding_2d, conv_output, pool_output};
+
+/// `a` converted to `i128`, in which no sum or product of two `usize`s can overflow.
+pub(crate) const fn wide(a: usize) -> i128 {
+    a as i128
+}
+
+/// A non-negative `i128` result back as `usize`, or [`GeometryError::Overflow`].
+pub(crate) const fn narrow(value: i128) -> Result<usize, GeometryError> {
+    if value < 0 || value > usize::MAX as i128 {
+        Err(GeometryError::Overflow)
+    } else {
+        Ok(value as usize)
+    }
+}
+
+/// Integer division rounding toward negative infinity (PyTorch's `div_rtn`).
+pub(crate) const fn div_floor(a: i128, b: i128) -> i128 {
+    let q = a / b;
+    if (a % b != 0) && ((a < 0) != (b < 0)) {
+        q - 1
+    } else {
+        q
+    }
+}
