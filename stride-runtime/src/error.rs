@@ -1,0 +1,55 @@
+use stride_geometry::GeometryError;
+
+/// The runtime's result type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Why an op or a layer refused its input or its weights. Every variant names the op and
+/// what it expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A tensor whose shape is not the one the op needs.
+    #[error("{op}: {tensor} has shape {got:?}, expected {expected}")]
+    Shape {
+        /// The op or layer, as `conv2d`.
+        op: &'static str,
+        /// Which tensor: `input`, `weight`, `bias`, …
+        tensor: &'static str,
+        /// The shape it should have, with symbols for free sizes: `[N, 64, H, W]`.
+        expected: String,
+        /// The shape it has.
+        got: Vec<usize>,
+    },
+    /// A layer whose geometry does not work for this input (an output size below 1, padding
+    /// above half a pool's kernel, a zero stride, …).
+    #[error("{op}: {axis}{source}")]
+    Geometry {
+        /// The op or layer.
+        op: &'static str,
+        /// `"height: "`, `"width: "`, or empty when the rule is not about one axis.
+        axis: &'static str,
+        /// The rule that refused it, with its numbers.
+        source: GeometryError,
+    },
+    /// A parameter outside what the op supports, as a non-finite scale factor.
+    #[error("{op}: {message}")]
+    Param {
+        /// The op or layer.
+        op: &'static str,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+}
+
+impl Error {
+    /// A [`Error::Geometry`] for the given axis (0 is height, 1 is width).
+    pub(crate) fn geometry(op: &'static str, axis: usize, source: GeometryError) -> Self {
+        let axis = if axis == 0 { "height: " } else { "width: " };
+        Error::Geometry { op, axis, source }
+    }
+
+    /// A [`Error::Geometry`] not tied to an axis.
+    pub(crate) fn rule(op: &'static str, source: GeometryError) -> Self {
+        Error::Geometry { op, axis: "", source }
+    }
+}

@@ -1,0 +1,33 @@
+//! Shape checks shared by the ops' public functions.
+
+use ndarray::ArrayView4;
+
+use crate::{Error, Result};
+
+/// Refuses a tensor whose shape is not exactly `expected`.
+pub(crate) fn exact_shape(
+    op: &'static str,
+    tensor: &'static str,
+    got: &[usize],
+    expected: &[usize],
+) -> Result<()> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(Error::Shape { op, tensor, expected: format!("{expected:?}"), got: got.to_vec() })
+    }
+}
+
+/// Refuses an NCHW input whose channel count is not `channels`.
+pub(crate) fn input_channels(op: &'static str, x: &ArrayView4<f32>, channels: usize) -> Result<()> {
+    if x.shape()[1] == channels {
+        Ok(())
+    } else {
+        Err(Error::Shape {
+            op,
+            tensor: "input",
+            expected: format!("[N, {channels}, H, W]"),
+            got: x.shape().to_vec(),
+        })
+    }
+}
