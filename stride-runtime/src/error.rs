@@ -50,6 +50,10 @@ impl Error {
 
     /// A [`Error::Geometry`] not tied to an axis.
     pub(crate) fn rule(op: &'static str, source: GeometryError) -> Self {
-        Error::Geometry { op, axis: "", source }
+        Error::Geometry {
+            op,
+            axis: "",
+            source,
+        }
     }
 }

@@ -49,8 +49,14 @@ impl Padding2d {
     /// Explicit pads on each side.
     pub const fn asymmetric(top: usize, bottom: usize, left: usize, right: usize) -> Self {
         Padding2d([
-            Padding::Explicit { begin: top, end: bottom },
-            Padding::Explicit { begin: left, end: right },
+            Padding::Explicit {
+                begin: top,
+                end: bottom,
+            },
+            Padding::Explicit {
+                begin: left,
+                end: right,
+            },
         ])
     }
 

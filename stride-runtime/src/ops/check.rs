@@ -14,7 +14,12 @@ pub(crate) fn exact_shape(
     if got == expected {
         Ok(())
     } else {
-        Err(Error::Shape { op, tensor, expected: format!("{expected:?}"), got: got.to_vec() })
+        Err(Error::Shape {
+            op,
+            tensor,
+            expected: format!("{expected:?}"),
+            got: got.to_vec(),
+        })
     }
 }
 

@@ -1,4 +1,13 @@
 //! The ops: one public function per op, a params type where it has parameters, and a layer type
 //! that owns its weights for repeated calls.
 
+mod activation;
+mod batch_norm;
 mod check;
+mod linear;
+mod shape;
+
+pub use activation::{Activation, leaky_relu, relu, relu6, sigmoid, silu, tanh};
+pub use batch_norm::{BatchNorm2d, batch_norm2d};
+pub use linear::{Linear, linear};
+pub use shape::{add, as_nchw, flatten};

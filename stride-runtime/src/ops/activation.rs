@@ -1,0 +1,152 @@
+//! Elementwise activations. Each works on an array of any rank, and [`Activation`] names one so
+//! a layer can apply it in its epilogue.
+
+use ndarray::{Array, ArrayView, ArrayViewMut, Dimension};
+
+/// An elementwise activation, as a value a layer can carry and fuse.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Activation {
+    /// `x`.
+    #[default]
+    Identity,
+    /// `max(x, 0)`.
+    Relu,
+    /// `min(max(x, 0), 6)`.
+    Relu6,
+    /// `x` for `x >= 0`, else `slope * x` (PyTorch's default slope is 0.01).
+    LeakyRelu(f32),
+    /// `1 / (1 + exp(-x))`.
+    Sigmoid,
+    /// `tanh(x)`.
+    Tanh,
+    /// `x * sigmoid(x)` (also called swish).
+    Silu,
+}
+
+impl Activation {
+    /// The activation of one value.
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Identity => x,
+            Activation::Relu => x.max(0.0),
+            Activation::Relu6 => x.clamp(0.0, 6.0),
+            Activation::LeakyRelu(slope) => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    slope * x
+                }
+            }
+            Activation::Sigmoid => logistic(x),
+            Activation::Tanh => x.tanh(),
+            Activation::Silu => x * logistic(x),
+        }
+    }
+
+    /// Applies the activation to every element, in place.
+    pub fn apply_in_place<D: Dimension>(self, mut x: ArrayViewMut<f32, D>) {
+        if self != Activation::Identity {
+            x.mapv_inplace(|v| self.apply(v));
+        }
+    }
+
+    /// A new array with the activation of every element.
+    pub fn map<D: Dimension>(self, x: ArrayView<f32, D>) -> Array<f32, D> {
+        x.mapv(|v| self.apply(v))
+    }
+}
+
+/// `1 / (1 + exp(-x))`, written so that neither branch overflows.
+#[inline]
+fn logistic(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+macro_rules! elementwise {
+    ($($(#[$doc:meta])* $name:ident => $act:expr;)*) => {$(
+        $(#[$doc])*
+        ///
+        /// Works on any rank; never fails.
+        pub fn $name<D: Dimension>(x: ArrayView<f32, D>) -> Array<f32, D> {
+            $act.map(x)
+        }
+    )*};
+}
+
+elementwise! {
+    /// `max(x, 0)` of every element.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// assert_eq!(stride_runtime::ops::relu(array![-1.0f32, 2.0].view()), array![0.0, 2.0]);
+    /// ```
+    relu => Activation::Relu;
+    /// `min(max(x, 0), 6)` of every element.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// assert_eq!(stride_runtime::ops::relu6(array![-1.0f32, 7.0].view()), array![0.0, 6.0]);
+    /// ```
+    relu6 => Activation::Relu6;
+    /// The logistic sigmoid of every element.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// assert_eq!(stride_runtime::ops::sigmoid(array![0.0f32].view()), array![0.5]);
+    /// ```
+    sigmoid => Activation::Sigmoid;
+    /// `tanh` of every element.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// assert_eq!(stride_runtime::ops::tanh(array![0.0f32].view()), array![0.0]);
+    /// ```
+    tanh => Activation::Tanh;
+    /// `x * sigmoid(x)` of every element.
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// assert_eq!(stride_runtime::ops::silu(array![0.0f32].view()), array![0.0]);
+    /// ```
+    silu => Activation::Silu;
+}
+
+/// `x` where `x >= 0`, else `slope * x`, of every element.
+///
+/// Works on any rank; never fails.
+///
+/// ```
+/// use ndarray::array;
+/// let y = stride_runtime::ops::leaky_relu(array![-2.0f32, 3.0].view(), 0.5);
+/// assert_eq!(y, array![-1.0, 3.0]);
+/// ```
+pub fn leaky_relu<D: Dimension>(x: ArrayView<f32, D>, slope: f32) -> Array<f32, D> {
+    Activation::LeakyRelu(slope).map(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activations_match_their_definitions_at_hand_checked_points() {
+        assert_eq!(Activation::Relu6.apply(6.5), 6.0);
+        assert_eq!(Activation::LeakyRelu(0.01).apply(-100.0), -1.0);
+        assert!((Activation::Sigmoid.apply(2.0) - 0.880_797).abs() < 1e-6);
+        assert!((Activation::Silu.apply(-1.0) - -0.268_941_42).abs() < 1e-6);
+        assert!((Activation::Tanh.apply(1.0) - 0.761_594_2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn sigmoid_does_not_overflow_at_the_extremes() {
+        assert_eq!(Activation::Sigmoid.apply(-1000.0), 0.0);
+        assert_eq!(Activation::Sigmoid.apply(1000.0), 1.0);
+        assert_eq!(Activation::Silu.apply(-1000.0), -0.0);
+    }
+}

@@ -1,0 +1,137 @@
+//! Fully connected layers.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+
+use super::check::exact_shape;
+use crate::{Error, Result};
+
+const OP: &str = "linear";
+
+/// `y = x · wᵀ + b` for `x` of shape `[N, in]`, `weight` of shape `[out, in]` (PyTorch's
+/// layout) and an optional `bias` of shape `[out]`.
+///
+/// ```
+/// use ndarray::array;
+/// use stride_runtime::ops::linear;
+///
+/// let x = array![[1.0f32, 2.0]];
+/// let w = array![[1.0f32, 1.0], [0.0, -1.0], [2.0, 0.0]];
+/// let y = linear(x.view(), w.view(), Some(array![0.0f32, 0.0, 1.0].view()))?;
+/// assert_eq!(y, array![[3.0, -2.0, 3.0]]);
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+pub fn linear(
+    x: ArrayView2<f32>,
+    weight: ArrayView2<f32>,
+    bias: Option<ArrayView1<f32>>,
+) -> Result<Array2<f32>> {
+    check_weights(weight, bias)?;
+    check_input(x, weight.ncols())?;
+    Ok(apply(x, weight, bias))
+}
+
+/// A linear layer that owns its weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linear {
+    weight: Array2<f32>,
+    bias: Option<Array1<f32>>,
+}
+
+impl Linear {
+    /// A layer with `weight` of shape `[out, in]` and an optional `bias` of shape `[out]`.
+    pub fn new(weight: Array2<f32>, bias: Option<Array1<f32>>) -> Result<Self> {
+        check_weights(weight.view(), bias.as_ref().map(|b| b.view()))?;
+        Ok(Linear { weight, bias })
+    }
+
+    /// Input features.
+    pub fn in_features(&self) -> usize {
+        self.weight.ncols()
+    }
+
+    /// Output features.
+    pub fn out_features(&self) -> usize {
+        self.weight.nrows()
+    }
+
+    /// The weight, `[out, in]`.
+    pub fn weight(&self) -> ArrayView2<'_, f32> {
+        self.weight.view()
+    }
+
+    /// The bias, `[out]`, if the layer has one.
+    pub fn bias(&self) -> Option<ArrayView1<'_, f32>> {
+        self.bias.as_ref().map(|b| b.view())
+    }
+
+    /// `x · wᵀ + b` for `x` of shape `[N, in]`.
+    pub fn forward(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        check_input(x, self.in_features())?;
+        Ok(apply(x, self.weight.view(), self.bias()))
+    }
+}
+
+fn check_weights(weight: ArrayView2<f32>, bias: Option<ArrayView1<f32>>) -> Result<()> {
+    if weight.is_empty() {
+        return Err(Error::Shape {
+            op: OP,
+            tensor: "weight",
+            expected: "[out, in] with out, in >= 1".into(),
+            got: weight.shape().to_vec(),
+        });
+    }
+    match bias {
+        Some(b) => exact_shape(OP, "bias", b.shape(), &[weight.nrows()]),
+        None => Ok(()),
+    }
+}
+
+fn check_input(x: ArrayView2<f32>, in_features: usize) -> Result<()> {
+    if x.ncols() == in_features {
+        Ok(())
+    } else {
+        Err(Error::Shape {
+            op: OP,
+            tensor: "input",
+            expected: format!("[N, {in_features}]"),
+            got: x.shape().to_vec(),
+        })
+    }
+}
+
+fn apply(
+    x: ArrayView2<f32>,
+    weight: ArrayView2<f32>,
+    bias: Option<ArrayView1<f32>>,
+) -> Array2<f32> {
+    let mut y = x.dot(&weight.t());
+    if let Some(b) = bias {
+        for mut row in y.axis_iter_mut(Axis(0)) {
+            row += &b;
+        }
+    }
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array1, Array2};
+
+    use super::*;
+
+    #[test]
+    fn linear_refuses_an_input_with_the_wrong_feature_count() {
+        let layer = Linear::new(Array2::zeros((10, 512)), None).unwrap();
+        let err = layer.forward(Array2::zeros((2, 256)).view()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "linear: input has shape [2, 256], expected [N, 512]"
+        );
+    }
+
+    #[test]
+    fn linear_refuses_a_bias_of_the_wrong_length() {
+        let err = Linear::new(Array2::zeros((10, 512)), Some(Array1::zeros(9))).unwrap_err();
+        assert_eq!(err.to_string(), "linear: bias has shape [9], expected [10]");
+    }
+}

@@ -1,0 +1,101 @@
+//! Ops that reshape or combine tensors: flatten, the residual add, and the rank check for
+//! tensors whose rank is only known at run time.
+
+use ndarray::{Array, Array2, ArrayView, ArrayView4, ArrayViewD, Dimension, Ix4, Zip};
+
+use crate::{Error, Result};
+
+/// Flattens every dimension after the batch: `[N, C, H, W]` to `[N, C*H*W]`, in C order, as
+/// PyTorch's `flatten(1)`.
+///
+/// ```
+/// use ndarray::Array4;
+/// let x = Array4::<f32>::zeros((2, 512, 1, 1));
+/// assert_eq!(stride_runtime::ops::flatten(x.view()).dim(), (2, 512));
+/// ```
+pub fn flatten(x: ArrayView4<f32>) -> Array2<f32> {
+    let (n, c, h, w) = x.dim();
+    let data = x
+        .as_standard_layout()
+        .into_owned()
+        .into_raw_vec_and_offset()
+        .0;
+    Array2::from_shape_vec((n, c * h * w), data)
+        .expect("a standard-layout array of n*c*h*w elements")
+}
+
+/// The elementwise sum of two arrays of the same shape (a residual connection).
+///
+/// Refuses arrays whose shapes differ; there is no broadcasting.
+///
+/// ```
+/// use ndarray::array;
+/// let y = stride_runtime::ops::add(array![1.0f32, 2.0].view(), array![3.0f32, 4.0].view())?;
+/// assert_eq!(y, array![4.0, 6.0]);
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+pub fn add<D: Dimension>(a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> Result<Array<f32, D>> {
+    if a.shape() != b.shape() {
+        return Err(Error::Shape {
+            op: "add",
+            tensor: "right operand",
+            expected: format!("the left operand's shape {:?}", a.shape()),
+            got: b.shape().to_vec(),
+        });
+    }
+    Ok(Zip::from(&a).and(&b).map_collect(|&x, &y| x + y))
+}
+
+/// Views a tensor of run-time rank as NCHW, or says what rank it has.
+///
+/// ```
+/// use ndarray::ArrayD;
+/// let x = ArrayD::<f32>::zeros(vec![3, 224, 224]);
+/// let err = stride_runtime::ops::as_nchw(x.view()).unwrap_err();
+/// assert_eq!(err.to_string(), "input: input has shape [3, 224, 224], expected [N, C, H, W]");
+/// ```
+pub fn as_nchw(x: ArrayViewD<'_, f32>) -> Result<ArrayView4<'_, f32>> {
+    let shape = x.shape().to_vec();
+    x.into_dimensionality::<Ix4>().map_err(|_| Error::Shape {
+        op: "input",
+        tensor: "input",
+        expected: "[N, C, H, W]".into(),
+        got: shape,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array4, ArrayD};
+
+    use super::*;
+
+    #[test]
+    fn add_refuses_operands_of_different_shapes() {
+        let (a, b) = (
+            Array4::<f32>::zeros((1, 8, 4, 4)),
+            Array4::<f32>::zeros((1, 8, 2, 2)),
+        );
+        let err = add(a.view(), b.view()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "add: right operand has shape [1, 8, 2, 2], expected the left operand's shape [1, 8, 4, 4]"
+        );
+    }
+
+    #[test]
+    fn as_nchw_refuses_a_rank_five_tensor() {
+        let x = ArrayD::<f32>::zeros(vec![1, 1, 1, 1, 1]);
+        assert!(as_nchw(x.view()).is_err());
+    }
+
+    #[test]
+    fn flatten_keeps_c_order_for_a_non_standard_layout() {
+        let x = Array4::from_shape_fn((1, 2, 1, 3), |(_, c, _, w)| (c * 3 + w) as f32);
+        let transposed = x.view().permuted_axes([0, 1, 3, 2]);
+        assert_eq!(
+            flatten(transposed).into_raw_vec_and_offset().0,
+            vec![0., 1., 2., 3., 4., 5.]
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! Every case of PyTorch's `ops.json` through the runtime, within the golden tolerance
+//! `|got - want| <= 1e-4 + 1e-4 * |want|`.
+
+use ndarray::{ArrayD, Dimension, IxDyn};
+use safetensors::{Dtype, SafeTensors};
+use serde_json::Value;
+
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+
+/// One case: its params and its tensors by short name (`x`, `w`, `y`, …).
+struct Case<'a> {
+    name: &'a str,
+    op: &'a str,
+    params: &'a Value,
+    tensors: &'a SafeTensors<'a>,
+}
+
+impl Case<'_> {
+    fn tensor(&self, short: &str) -> ArrayD<f32> {
+        let key = format!("{}.{short}", self.name);
+        let view = self
+            .tensors
+            .tensor(&key)
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        assert_eq!(view.dtype(), Dtype::F32, "{key}");
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        ArrayD::from_shape_vec(IxDyn(view.shape()), data).unwrap()
+    }
+
+    fn t4(&self, short: &str) -> ndarray::Array4<f32> {
+        self.tensor(short).into_dimensionality().unwrap()
+    }
+
+    fn t1(&self, short: &str) -> ndarray::Array1<f32> {
+        self.tensor(short).into_dimensionality().unwrap()
+    }
+
+    fn has(&self, short: &str) -> bool {
+        self.tensors
+            .tensor(&format!("{}.{short}", self.name))
+            .is_ok()
+    }
+
+    fn pair(&self, key: &str) -> [usize; 2] {
+        let v = &self.params[key];
+        [
+            v[0].as_u64().unwrap() as usize,
+            v[1].as_u64().unwrap() as usize,
+        ]
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.params[key].as_bool().unwrap()
+    }
+}
+
+/// Runs one case; `None` for an op this runtime does not have.
+fn run(case: &Case) -> Option<Result<ArrayD<f32>, stride::runtime::Error>> {
+    use stride::runtime::ops::*;
+    let x = || case.t4("x");
+    let out = match case.op {
+        "relu" => Ok(relu(x().view()).into_dyn()),
+        "batch_norm2d" => batch_norm2d(
+            x().view(),
+            case.t1("running_mean").view(),
+            case.t1("running_var").view(),
+            Some(case.t1("weight").view()),
+            Some(case.t1("bias").view()),
+            case.params["eps"].as_f64().unwrap() as f32,
+        )
+        .map(|y| y.into_dyn()),
+        "linear" => {
+            let x = case.tensor("x").into_dimensionality().unwrap();
+            let w = case.tensor("w").into_dimensionality().unwrap();
+            linear(x.view(), w.view(), Some(case.t1("b").view())).map(|y| y.into_dyn())
+        }
+        _ => return None,
+    };
+    Some(out)
+}
+
+/// Where `got` and `want` differ beyond the tolerance: the worst element, if any.
+fn worst_difference(got: &ArrayD<f32>, want: &ArrayD<f32>) -> Option<String> {
+    if got.shape() != want.shape() {
+        return Some(format!("shape {:?}, want {:?}", got.shape(), want.shape()));
+    }
+    let mut worst: Option<(f32, Vec<usize>, f32, f32)> = None;
+    for ((idx, &g), &w) in got.indexed_iter().zip(want.iter()) {
+        let excess = (g - w).abs() - (1e-4 + 1e-4 * w.abs());
+        if !(excess <= 0.0)
+            && worst
+                .as_ref()
+                .is_none_or(|(e, ..)| excess > *e || e.is_nan())
+        {
+            worst = Some((excess, idx.slice().to_vec(), g, w));
+        }
+    }
+    worst.map(|(_, idx, g, w)| format!("at {idx:?}: got {g}, want {w}"))
+}
+
+#[test]
+fn every_pytorch_op_case_matches_within_tolerance() {
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{GOLDEN}/ops.json")).unwrap())
+            .unwrap();
+    let bytes = std::fs::read(format!("{GOLDEN}/ops.safetensors")).unwrap();
+    let tensors = SafeTensors::deserialize(&bytes).unwrap();
+    let cases = json["cases"].as_array().unwrap();
+
+    let mut failures = Vec::new();
+    let mut not_run = Vec::new();
+    let mut ran = 0;
+    for raw in cases {
+        let case = Case {
+            name: raw["name"].as_str().unwrap(),
+            op: raw["op"].as_str().unwrap(),
+            params: &raw["params"],
+            tensors: &tensors,
+        };
+        match run(&case) {
+            None => not_run.push(case.name),
+            Some(Err(e)) => failures.push(format!("{}: refused: {e}", case.name)),
+            Some(Ok(got)) => {
+                ran += 1;
+                if let Some(diff) = worst_difference(&got, &case.tensor("y")) {
+                    failures.push(format!("{} ({}): {diff}", case.name, raw["params"]));
+                }
+            }
+        }
+    }
+    println!(
+        "ops: ran {ran} of {} PyTorch cases; {} within tolerance",
+        cases.len(),
+        ran - failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        not_run.is_empty(),
+        "{} cases have no op: {}",
+        not_run.len(),
+        not_run.join(", ")
+    );
+    assert_eq!(ran, 281);
+}
