@@ -34,9 +34,15 @@ pub fn batch_norm2d(
     BatchNorm2d::new(running_mean, running_var, weight, bias, eps)?.forward(x)
 }
 
-/// A batch norm layer, folded at construction to one scale and one shift per channel.
+/// A batch norm layer. It keeps its statistics and affine parameters (to save them again) and
+/// folds them at construction into one scale and one shift per channel, which `forward` uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchNorm2d {
+    running_mean: Array1<f32>,
+    running_var: Array1<f32>,
+    weight: Option<Array1<f32>>,
+    bias: Option<Array1<f32>>,
+    eps: f32,
     scale: Array1<f32>,
     shift: Array1<f32>,
 }
@@ -61,14 +67,47 @@ impl BatchNorm2d {
             exact_shape(OP, "bias", b.shape(), &[c])?;
         }
         let mut scale = running_var.mapv(|v| 1.0 / (v + eps).sqrt());
-        if let Some(w) = weight {
-            scale *= &w;
+        if let Some(w) = &weight {
+            scale *= w;
         }
         let mut shift = -&running_mean * &scale;
-        if let Some(b) = bias {
-            shift += &b;
+        if let Some(b) = &bias {
+            shift += b;
         }
-        Ok(BatchNorm2d { scale, shift })
+        Ok(BatchNorm2d {
+            running_mean: running_mean.to_owned(),
+            running_var: running_var.to_owned(),
+            weight: weight.map(|w| w.to_owned()),
+            bias: bias.map(|b| b.to_owned()),
+            eps,
+            scale,
+            shift,
+        })
+    }
+
+    /// The running mean it was built with.
+    pub fn running_mean(&self) -> ArrayView1<'_, f32> {
+        self.running_mean.view()
+    }
+
+    /// The running variance it was built with.
+    pub fn running_var(&self) -> ArrayView1<'_, f32> {
+        self.running_var.view()
+    }
+
+    /// The affine scale (`weight`), if the layer has one.
+    pub fn weight(&self) -> Option<ArrayView1<'_, f32>> {
+        self.weight.as_ref().map(|w| w.view())
+    }
+
+    /// The affine shift (`bias`), if the layer has one.
+    pub fn bias(&self) -> Option<ArrayView1<'_, f32>> {
+        self.bias.as_ref().map(|b| b.view())
+    }
+
+    /// The epsilon added to the variance.
+    pub fn eps(&self) -> f32 {
+        self.eps
     }
 
     /// Number of channels.

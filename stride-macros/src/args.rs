@@ -1,0 +1,528 @@
+//! A layer's arguments, read into numbers: one function per kind of value, each reporting a
+//! wrong value at its own token and returning `None` so checking can go on.
+
+use proc_macro2::Span;
+use stride_geometry::Padding;
+use syn::Ident;
+
+use crate::ctxt::Ctxt;
+use crate::parse::{Arg, LayerDef, Value};
+
+/// A number with the span of the token it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Num {
+    pub value: usize,
+    pub span: Span,
+}
+
+/// A spatial parameter: one number for both axes, or an `(h, w)` pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Pair {
+    pub value: [usize; 2],
+    pub spans: [Span; 2],
+}
+
+impl Pair {
+    /// The same value on both axes, without a token of its own (a default).
+    pub fn default_at(value: usize, span: Span) -> Self {
+        Pair {
+            value: [value; 2],
+            spans: [span; 2],
+        }
+    }
+}
+
+/// A padding as written: numbers or a mode on each axis, and the token it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Pad {
+    pub value: [Padding; 2],
+    pub span: Span,
+}
+
+/// Every layer kind, with its named parameters. The positional argument (out channels, a
+/// pool's kernel, …) is described in [`positional`].
+pub const KINDS: &[(&str, &[&str])] = &[
+    (
+        "conv2d",
+        &["kernel", "stride", "padding", "dilation", "groups", "bias"],
+    ),
+    (
+        "conv_transpose2d",
+        &[
+            "kernel",
+            "stride",
+            "padding",
+            "output_padding",
+            "dilation",
+            "groups",
+            "bias",
+        ],
+    ),
+    (
+        "max_pool2d",
+        &["kernel", "stride", "padding", "dilation", "ceil_mode"],
+    ),
+    (
+        "avg_pool2d",
+        &[
+            "kernel",
+            "stride",
+            "padding",
+            "ceil_mode",
+            "count_include_pad",
+            "divisor_override",
+        ],
+    ),
+    ("adaptive_avg_pool2d", &["output_size"]),
+    ("global_avg_pool2d", &[]),
+    ("batch_norm2d", &["eps"]),
+    ("relu", &[]),
+    ("relu6", &[]),
+    ("leaky_relu", &["slope"]),
+    ("sigmoid", &[]),
+    ("tanh", &[]),
+    ("silu", &[]),
+    ("upsample", &["scale", "mode"]),
+    ("flatten", &[]),
+    ("linear", &["bias"]),
+];
+
+/// What a kind's positional argument means, if it takes one, and whether `in => out` is allowed.
+pub fn positional(kind: &str) -> Option<(&'static str, bool)> {
+    match kind {
+        "conv2d" | "conv_transpose2d" => Some(("out channels", true)),
+        "linear" => Some(("out features", true)),
+        "batch_norm2d" => Some(("channels", false)),
+        "max_pool2d" | "avg_pool2d" => Some(("kernel", false)),
+        "adaptive_avg_pool2d" => Some(("output_size", false)),
+        "leaky_relu" => Some(("slope", false)),
+        "upsample" => Some(("scale", false)),
+        _ => None,
+    }
+}
+
+/// PyTorch's spelling of a parameter, and ours.
+const PYTORCH_NAMES: &[(&str, &str)] = &[
+    ("kernel_size", "kernel"),
+    ("negative_slope", "slope"),
+    ("scale_factor", "scale"),
+    ("out_channels", "the first argument: `conv2d(64, …)`"),
+    ("in_channels", "`in => out`: `conv2d(3 => 64, …)`"),
+    ("out_features", "the first argument: `linear(10)`"),
+    ("in_features", "`in => out`: `linear(512 => 10)`"),
+    ("num_features", "the first argument: `batch_norm2d(64)`"),
+];
+
+/// A layer's arguments, sorted into positional, `in => out` and named.
+pub struct Args<'a> {
+    pub layer: &'a LayerDef,
+    pub positional: Option<&'a Value>,
+    pub stated_in: Option<&'a Value>,
+    named: Vec<(&'a Ident, &'a Value)>,
+}
+
+impl<'a> Args<'a> {
+    /// Sorts the arguments, reporting unknown, repeated and misplaced ones.
+    pub fn new(cx: &mut Ctxt, layer: &'a LayerDef, allowed: &[&str]) -> Self {
+        let kind = layer.kind.to_string();
+        let mut args = Args {
+            layer,
+            positional: None,
+            stated_in: None,
+            named: Vec::new(),
+        };
+        let takes = positional(&kind);
+        for arg in &layer.args {
+            match arg {
+                Arg::Named(name, value) => {
+                    let text = name.to_string();
+                    if args.named.iter().any(|(n, _)| **n == text) {
+                        cx.error(
+                            name.span(),
+                            format!("{}: `{text}` is given twice", layer_label(layer)),
+                        );
+                    } else if !allowed.contains(&text.as_str()) {
+                        cx.error(name.span(), unknown_param(layer, &text, allowed));
+                    } else {
+                        args.named.push((name, value));
+                    }
+                }
+                Arg::Positional(value) | Arg::InOut(_, value) => {
+                    let stated_in = match arg {
+                        Arg::InOut(stated, _) => Some(stated),
+                        _ => None,
+                    };
+                    match takes {
+                        None => cx.error(
+                            value.span(),
+                            format!(
+                                "{}: `{kind}` takes no positional argument",
+                                layer_label(layer)
+                            ),
+                        ),
+                        Some(_) if args.positional.is_some() => cx.error(
+                            value.span(),
+                            format!(
+                                "{}: only one positional argument is allowed",
+                                layer_label(layer)
+                            ),
+                        ),
+                        Some((_, false)) if stated_in.is_some() => cx.error(
+                            value.span(),
+                            format!("{}: `{kind}` takes no `in => out`", layer_label(layer)),
+                        ),
+                        Some(_) => {
+                            args.positional = Some(value);
+                            args.stated_in = stated_in;
+                        }
+                    }
+                }
+            }
+        }
+        args
+    }
+
+    /// The named argument `name`, if given.
+    pub fn get(&self, name: &str) -> Option<&'a Value> {
+        self.named.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// The value of a parameter that may be given by name or positionally.
+    pub fn get_or_positional(&self, cx: &mut Ctxt, name: &str) -> Option<&'a Value> {
+        let kind = self.layer.kind.to_string();
+        let positional = match positional(&kind) {
+            Some((meaning, _)) if meaning == name => self.positional,
+            _ => None,
+        };
+        match (self.get(name), positional) {
+            (Some(named), Some(positional)) => {
+                cx.error(
+                    named.span(),
+                    format!(
+                        "{}: `{name}` is given twice, as `{}` and as `{name} = {}`",
+                        layer_label(self.layer),
+                        positional.text(),
+                        named.text()
+                    ),
+                );
+                None
+            }
+            (named, positional) => named.or(positional),
+        }
+    }
+
+    /// The name to report a missing parameter at.
+    pub fn label(&self) -> String {
+        layer_label(self.layer)
+    }
+}
+
+/// `` `conv1` `` for messages.
+pub fn layer_label(layer: &LayerDef) -> String {
+    format!("`{}`", layer.name)
+}
+
+fn unknown_param(layer: &LayerDef, name: &str, allowed: &[&str]) -> String {
+    let kind = layer.kind.to_string();
+    let label = layer_label(layer);
+    if kind == "avg_pool2d" && name == "dilation" {
+        return format!("{label}: avg_pool2d has no `dilation` (PyTorch's AvgPool2d has none)");
+    }
+    if let Some((_, ours)) = PYTORCH_NAMES.iter().find(|(theirs, _)| *theirs == name) {
+        if allowed.contains(ours) || ours.starts_with("the") || ours.starts_with('`') {
+            let ours = if ours.contains(' ') {
+                ours.to_string()
+            } else {
+                format!("`{ours}`")
+            };
+            return format!("{label}: `{kind}` has no parameter `{name}`; here it is {ours}");
+        }
+    }
+    let list = if allowed.is_empty() {
+        "it takes no named parameters".to_string()
+    } else {
+        format!("its parameters are {}", backticked(allowed))
+    };
+    match did_you_mean(name, allowed) {
+        Some(close) => {
+            format!("{label}: `{kind}` has no parameter `{name}`; did you mean `{close}`? {list}")
+        }
+        None => format!("{label}: `{kind}` has no parameter `{name}`; {list}"),
+    }
+}
+
+/// The message for an unknown layer kind.
+pub fn unknown_kind(layer: &LayerDef) -> String {
+    let kind = layer.kind.to_string();
+    let names: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
+    let hint = match did_you_mean(&kind, &names) {
+        Some(close) => format!("did you mean `{close}`? "),
+        None => String::new(),
+    };
+    format!(
+        "{}: unknown layer kind `{kind}`; {hint}the kinds are {}",
+        layer_label(layer),
+        backticked(&names)
+    )
+}
+
+fn backticked(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    quoted.join(", ")
+}
+
+/// The closest candidate within a small edit distance, if any.
+pub fn did_you_mean<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    let limit = (name.len() / 3).max(2);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(name, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(above + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// A non-negative integer, refusing negative, fractional and overflowing literals.
+pub fn number(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<Num> {
+    match value {
+        Value::Int { text, span } => match parse_int(text) {
+            Some(v) => Some(Num {
+                value: v,
+                span: *span,
+            }),
+            None => {
+                cx.error(
+                    *span,
+                    format!("{label}: `{what}` = {text} does not fit in a usize"),
+                );
+                None
+            }
+        },
+        Value::Negative { text, span } => {
+            cx.error(
+                *span,
+                format!("{label}: `{what}` must not be negative, got {text}"),
+            );
+            None
+        }
+        Value::Float { text, span } => {
+            cx.error(
+                *span,
+                format!("{label}: `{what}` must be a whole number, got {text}"),
+            );
+            None
+        }
+        other => {
+            cx.error(
+                other.span(),
+                format!("{label}: `{what}` must be a number, got `{}`", other.text()),
+            );
+            None
+        }
+    }
+}
+
+/// An integer literal's value, ignoring `_` separators and a type suffix.
+fn parse_int(text: &str) -> Option<usize> {
+    let digits: String = text
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '_')
+        .collect();
+    let digits: String = digits.chars().filter(|c| *c != '_').collect();
+    if digits.is_empty()
+        || !text[digits.len()..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// A number that must be at least 1.
+pub fn positive(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<Num> {
+    let num = number(cx, label, what, value)?;
+    if num.value == 0 {
+        cx.error(
+            num.span,
+            format!("{label}: `{what}` must be at least 1, got 0"),
+        );
+        return None;
+    }
+    Some(num)
+}
+
+/// An int for both axes or an `(h, w)` pair; each number at least `min`.
+pub fn pair(cx: &mut Ctxt, label: &str, what: &str, value: &Value, min: usize) -> Option<Pair> {
+    let one = |cx: &mut Ctxt, v: &Value| {
+        let num = number(cx, label, what, v)?;
+        if num.value < min {
+            cx.error(
+                num.span,
+                format!(
+                    "{label}: `{what}` must be at least {min}, got {}",
+                    num.value
+                ),
+            );
+            return None;
+        }
+        Some(num)
+    };
+    match value {
+        Value::Tuple { items, span } => {
+            if items.len() != 2 {
+                cx.error(
+                    *span,
+                    format!(
+                        "{label}: `{what}` takes an int or an (h, w) pair, got {} values",
+                        items.len()
+                    ),
+                );
+                return None;
+            }
+            let (h, w) = (one(cx, &items[0]), one(cx, &items[1]));
+            Some(Pair {
+                value: [h?.value, w?.value],
+                spans: [h?.span, w?.span],
+            })
+        }
+        other => {
+            let n = one(cx, other)?;
+            Some(Pair {
+                value: [n.value; 2],
+                spans: [n.span; 2],
+            })
+        }
+    }
+}
+
+/// A padding: an int, an `(h, w)` pair, `((top, bottom), (left, right))`, or one of the modes
+/// `valid`, `same`, `same_upper`, `same_lower`.
+pub fn padding(cx: &mut Ctxt, label: &str, value: &Value, modes: bool) -> Option<Pad> {
+    let span = value.span();
+    if let Value::Name(name) = value {
+        let mode = match name.to_string().as_str() {
+            "valid" => Padding::Valid,
+            "same" => Padding::Same,
+            "same_upper" => Padding::SameUpper,
+            "same_lower" => Padding::SameLower,
+            other => {
+                let hint = did_you_mean(other, &["valid", "same", "same_upper", "same_lower"])
+                    .map(|m| format!("did you mean `{m}`? "))
+                    .unwrap_or_default();
+                cx.error(span, format!("{label}: unknown padding `{other}`; {hint}padding takes an int, an (h, w) pair, ((top, bottom), (left, right)), `valid`, `same`, `same_upper` or `same_lower`"));
+                return None;
+            }
+        };
+        if !modes {
+            cx.error(
+                span,
+                format!(
+                    "{label}: this layer takes a number or an (h, w) pair as padding, not `{name}`"
+                ),
+            );
+            return None;
+        }
+        return Some(Pad {
+            value: [mode; 2],
+            span,
+        });
+    }
+    if let Value::Tuple { items, .. } = value {
+        if modes && items.len() == 2 && items.iter().all(|i| matches!(i, Value::Tuple { .. })) {
+            let mut axes = [Padding::Valid; 2];
+            for (axis, item) in items.iter().enumerate() {
+                let p = pair(cx, label, "padding", item, 0)?;
+                axes[axis] = Padding::Explicit {
+                    begin: p.value[0],
+                    end: p.value[1],
+                };
+            }
+            return Some(Pad { value: axes, span });
+        }
+    }
+    let p = pair(cx, label, "padding", value, 0)?;
+    Some(Pad {
+        value: [
+            Padding::symmetric(p.value[0]),
+            Padding::symmetric(p.value[1]),
+        ],
+        span,
+    })
+}
+
+/// `true` or `false`.
+pub fn boolean(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool { value, .. } => Some(*value),
+        other => {
+            cx.error(
+                other.span(),
+                format!(
+                    "{label}: `{what}` must be `true` or `false`, got `{}`",
+                    other.text()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A real number; `negative` allows a leading minus.
+pub fn real(cx: &mut Ctxt, label: &str, what: &str, value: &Value, negative: bool) -> Option<f64> {
+    let parsed = match value {
+        Value::Int { text, .. } | Value::Float { text, .. } => parse_real(text),
+        Value::Negative { text, span } => {
+            if !negative {
+                cx.error(
+                    *span,
+                    format!("{label}: `{what}` must not be negative, got {text}"),
+                );
+                return None;
+            }
+            parse_real(&text[1..]).map(|v| -v)
+        }
+        other => {
+            cx.error(
+                other.span(),
+                format!("{label}: `{what}` must be a number, got `{}`", other.text()),
+            );
+            return None;
+        }
+    };
+    if parsed.is_none() {
+        cx.error(
+            value.span(),
+            format!(
+                "{label}: `{what}` = {} is not a finite number",
+                value.text()
+            ),
+        );
+    }
+    parsed
+}
+
+fn parse_real(text: &str) -> Option<f64> {
+    let text = text
+        .trim_end_matches("f32")
+        .trim_end_matches("f64")
+        .replace('_', "");
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
+}

@@ -1,0 +1,590 @@
+//! Code generation: `quote!` only. Every decision was made in `check.rs`; this file turns the
+//! [`Plan`] into a struct, its constants, `forward`, loading, saving and initialisation.
+//!
+//! Generated code names only `::stride::__private::…` paths.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use stride_geometry::Field;
+use syn::Ident;
+
+use crate::model::{Act, Op, Plan, Planned, Shape, UpsampleMode};
+use crate::parse::NetworkDef;
+
+pub fn expand(plan: &Plan) -> TokenStream {
+    let Plan {
+        attrs, vis, name, ..
+    } = plan;
+    let fields = plan.layers.iter().filter_map(field);
+    let consts = constants(plan);
+    let forward = forward(plan);
+    let weights = weights(plan);
+    let typed = typed(plan);
+    let warnings = plan.warnings.iter().map(|w| {
+        let lint = Ident::new(w.lint, w.span);
+        let message = &w.message;
+        quote_spanned! {w.span=>
+            const _: () = {
+                #[deprecated(note = #message)]
+                #[allow(non_upper_case_globals)]
+                const #lint: () = ();
+                #lint
+            };
+        }
+    });
+    quote! {
+        #(#attrs)*
+        #vis struct #name {
+            #(#fields,)*
+        }
+
+        impl #name {
+            #consts
+            #forward
+            #weights
+        }
+
+        #typed
+
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(&Self::SUMMARY, f)
+            }
+        }
+
+        #(#warnings)*
+    }
+}
+
+/// The struct field of a layer with weights.
+fn field(layer: &Planned) -> Option<TokenStream> {
+    let name = &layer.name;
+    let doc = format!(
+        "`{}`: {}, output {}.",
+        layer.key,
+        layer.kind,
+        layer.output.text()
+    );
+    let ty = match layer.op {
+        Op::Conv2d(_) => quote!(::stride::__private::Conv2d),
+        Op::ConvTranspose2d(_) => quote!(::stride::__private::ConvTranspose2d),
+        Op::BatchNorm2d { .. } => quote!(::stride::__private::BatchNorm2d),
+        Op::Linear { .. } => quote!(::stride::__private::Linear),
+        _ => return None,
+    };
+    Some(quote!(#[doc = #doc] pub #name: #ty))
+}
+
+fn dims(shape: &Shape) -> TokenStream {
+    let dims = shape.dims();
+    quote!([#(#dims),*])
+}
+
+fn constants(plan: &Plan) -> TokenStream {
+    let name = plan.name.to_string();
+    let input = plan.input;
+    let output = dims(&plan.output);
+    let output_len = plan.output.dims().len();
+    let (params, macs) = (plan.params, plan.macs);
+    let layers = plan.layers.iter().map(|l| {
+        let (name, kind, output) = (l.name.to_string(), &l.kind, dims(&l.output));
+        let (params, macs) = (l.params, l.macs);
+        let (field, jump) = field_tokens(l.field);
+        quote! {
+            ::stride::__private::LayerInfo {
+                name: #name, kind: #kind, output: &#output, params: #params, macs: #macs,
+                receptive_field: #field, jump: #jump,
+            }
+        }
+    });
+    let (field, jump) = field_tokens(plan.field);
+    quote! {
+        /// The input shape `[C, H, W]`; any batch size.
+        pub const INPUT: [usize; 3] = [#(#input),*];
+        /// The output shape, without the batch dimension.
+        pub const OUTPUT: [usize; #output_len] = #output;
+        /// Trainable parameters (batch norm's running statistics are buffers, not counted).
+        pub const PARAMS: u64 = #params;
+        /// Multiply-adds of the convolutions and linear layers, per sample.
+        pub const MACS: u64 = #macs;
+        /// The receptive field of one output position `[h, w]`, in input pixels; `None` when a
+        /// layer upsamples or sees its whole input.
+        pub const RECEPTIVE_FIELD: ::core::option::Option<[usize; 2]> = #field;
+        /// The distance in input pixels between neighbouring outputs `[h, w]` (the product of
+        /// the strides), where the receptive field is defined.
+        pub const JUMP: ::core::option::Option<[usize; 2]> = #jump;
+        /// Every layer's kind, output shape, parameters, MACs and receptive field, and the
+        /// totals. `Display` prints it as a table.
+        pub const SUMMARY: ::stride::__private::Summary = ::stride::__private::Summary {
+            name: #name,
+            input: &[#(#input),*],
+            layers: &[#(#layers),*],
+            params: #params,
+            macs: #macs,
+        };
+    }
+}
+
+fn field_tokens(field: Option<[Field; 2]>) -> (TokenStream, TokenStream) {
+    match field {
+        Some([h, w]) => {
+            let (sh, sw, jh, jw) = (h.size, w.size, h.jump, w.jump);
+            (
+                quote!(::core::option::Option::Some([#sh, #sw])),
+                quote!(::core::option::Option::Some([#jh, #jw])),
+            )
+        }
+        None => (
+            quote!(::core::option::Option::None),
+            quote!(::core::option::Option::None),
+        ),
+    }
+}
+
+fn hw(v: [usize; 2]) -> TokenStream {
+    let [h, w] = v;
+    quote!(::stride::__private::Hw([#h, #w]))
+}
+
+fn activation(act: Act) -> TokenStream {
+    match act {
+        Act::Relu => quote!(::stride::__private::Activation::Relu),
+        Act::Relu6 => quote!(::stride::__private::Activation::Relu6),
+        Act::LeakyRelu(slope) => {
+            let slope = slope as f32;
+            quote!(::stride::__private::Activation::LeakyRelu(#slope))
+        }
+        Act::Sigmoid => quote!(::stride::__private::Activation::Sigmoid),
+        Act::Tanh => quote!(::stride::__private::Activation::Tanh),
+        Act::Silu => quote!(::stride::__private::Activation::Silu),
+    }
+}
+
+/// `forward`: the layers in order, each consuming the previous output.
+fn forward(plan: &Plan) -> TokenStream {
+    let name = plan.name.to_string();
+    let rank = plan.output.dims().len() + 1;
+    let out_ty = if rank == 4 {
+        quote!(::stride::__private::ndarray::Array4<f32>)
+    } else {
+        quote!(::stride::__private::ndarray::Array2<f32>)
+    };
+    let mut steps = Vec::new();
+    for (i, layer) in plan.layers.iter().enumerate() {
+        let x = if i == 0 {
+            quote!(input)
+        } else {
+            quote!(x.view())
+        };
+        let field = &layer.name;
+        let step = match &layer.op {
+            Op::Conv2d(_) | Op::ConvTranspose2d(_) | Op::BatchNorm2d { .. } | Op::Linear { .. } => {
+                quote!(let x = self.#field.forward(#x)?;)
+            }
+            Op::MaxPool2d(p) => {
+                let (kernel, stride, dilation, ceil) =
+                    (hw(p.kernel), hw(p.stride), hw(p.dilation), p.ceil_mode);
+                let padding = padding(p.pads);
+                quote! {
+                    const MAX_POOL: ::stride::__private::MaxPool2dParams = ::stride::__private::MaxPool2dParams {
+                        kernel: #kernel, stride: #stride, padding: #padding, dilation: #dilation, ceil_mode: #ceil,
+                    };
+                    let x = ::stride::__private::max_pool2d(#x, &MAX_POOL)?;
+                }
+            }
+            Op::AvgPool2d {
+                pool: p,
+                count_include_pad,
+                divisor_override,
+            } => {
+                let (kernel, stride, ceil) = (hw(p.kernel), hw(p.stride), p.ceil_mode);
+                let padding = padding(p.pads);
+                let divisor = match divisor_override {
+                    Some(d) => quote!(::core::option::Option::Some(#d)),
+                    None => quote!(::core::option::Option::None),
+                };
+                quote! {
+                    const AVG_POOL: ::stride::__private::AvgPool2dParams = ::stride::__private::AvgPool2dParams {
+                        kernel: #kernel, stride: #stride, padding: #padding, ceil_mode: #ceil,
+                        count_include_pad: #count_include_pad, divisor_override: #divisor,
+                    };
+                    let x = ::stride::__private::avg_pool2d(#x, &AVG_POOL)?;
+                }
+            }
+            Op::AdaptiveAvgPool2d { output } => {
+                let output = hw(*output);
+                quote!(let x = ::stride::__private::adaptive_avg_pool2d(#x, #output)?;)
+            }
+            Op::Activation(act) => {
+                let act = activation(*act);
+                let owned = if i == 0 {
+                    quote!(input.to_owned())
+                } else {
+                    quote!(x)
+                };
+                quote! {
+                    let mut x = #owned;
+                    #act.apply_in_place(x.view_mut());
+                }
+            }
+            Op::Upsample { scale, mode } => {
+                let scale = hw(*scale);
+                let mode = match mode {
+                    UpsampleMode::Nearest => quote!(::stride::__private::UpsampleMode::Nearest),
+                    UpsampleMode::Bilinear => quote!(::stride::__private::UpsampleMode::Bilinear),
+                };
+                quote! {
+                    let x = ::stride::__private::upsample(#x, &::stride::__private::UpsampleParams::scale(#scale).mode(#mode))?;
+                }
+            }
+            Op::Flatten => quote!(let x = ::stride::__private::flatten(#x);),
+        };
+        steps.push(quote!({ #step x }));
+    }
+    let body = if steps.is_empty() {
+        quote!(::core::result::Result::Ok(input.to_owned()))
+    } else {
+        let mut chained = quote!();
+        for step in steps {
+            chained = quote!(#chained let x = #step;);
+        }
+        quote!(#chained ::core::result::Result::Ok(x))
+    };
+    let in_dims = plan.input;
+    quote! {
+        /// Runs the network on a batch `[N, C, H, W]` of any size `N`.
+        ///
+        /// # Errors
+        /// An input whose `C`, `H` or `W` differs from [`Self::INPUT`].
+        pub fn forward(
+            &self,
+            input: ::stride::__private::ndarray::ArrayView4<'_, f32>,
+        ) -> ::core::result::Result<#out_ty, ::stride::__private::Error> {
+            ::stride::__private::check_input(#name, &input, [#(#in_dims),*])?;
+            #body
+        }
+    }
+}
+
+/// Explicit pads as a `Padding2d` constant.
+fn padding(pads: [stride_geometry::Pads; 2]) -> TokenStream {
+    let [h, w] = pads;
+    let (t, b, l, r) = (h.begin, h.end, w.begin, w.end);
+    quote!(::stride::__private::Padding2d::asymmetric(#t, #b, #l, #r))
+}
+
+/// One weight tensor of a layer: its key suffix, shape, and how to build the layer from the
+/// loaded tensors.
+struct Tensor {
+    suffix: &'static str,
+    shape: Vec<usize>,
+    var: Ident,
+    rank: usize,
+}
+
+fn tensors(layer: &Planned) -> Vec<Tensor> {
+    let t = |suffix: &'static str, shape: Vec<usize>| Tensor {
+        suffix,
+        rank: shape.len(),
+        shape,
+        var: format_ident!("{}_{}", layer.name, suffix),
+    };
+    match &layer.op {
+        Op::Conv2d(c) => {
+            let mut v = vec![t(
+                "weight",
+                vec![
+                    c.out_channels,
+                    c.in_channels / c.groups,
+                    c.kernel[0],
+                    c.kernel[1],
+                ],
+            )];
+            if c.bias {
+                v.push(t("bias", vec![c.out_channels]));
+            }
+            v
+        }
+        Op::ConvTranspose2d(c) => {
+            let mut v = vec![t(
+                "weight",
+                vec![
+                    c.in_channels,
+                    c.out_channels / c.groups,
+                    c.kernel[0],
+                    c.kernel[1],
+                ],
+            )];
+            if c.bias {
+                v.push(t("bias", vec![c.out_channels]));
+            }
+            v
+        }
+        Op::BatchNorm2d { channels, .. } => ["weight", "bias", "running_mean", "running_var"]
+            .into_iter()
+            .map(|s| t(s, vec![*channels]))
+            .collect(),
+        Op::Linear {
+            in_features,
+            out_features,
+            bias,
+        } => {
+            let mut v = vec![t("weight", vec![*out_features, *in_features])];
+            if *bias {
+                v.push(t("bias", vec![*out_features]));
+            }
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The expression building a layer from its tensor variables.
+fn build_layer(layer: &Planned) -> Option<TokenStream> {
+    let var = |suffix: &str| format_ident!("{}_{}", layer.name, suffix);
+    let (w, b) = (var("weight"), var("bias"));
+    Some(match &layer.op {
+        Op::Conv2d(c) => {
+            let bias = if c.bias {
+                quote!(::core::option::Option::Some(#b))
+            } else {
+                quote!(::core::option::Option::None)
+            };
+            let (stride, dilation, groups, padding) =
+                (hw(c.stride), hw(c.dilation), c.groups, padding(c.pads));
+            quote! {
+                ::stride::__private::Conv2d::new(#w, #bias, ::stride::__private::Conv2dParams {
+                    stride: #stride, padding: #padding, dilation: #dilation, groups: #groups,
+                })
+            }
+        }
+        Op::ConvTranspose2d(c) => {
+            let bias = if c.bias {
+                quote!(::core::option::Option::Some(#b))
+            } else {
+                quote!(::core::option::Option::None)
+            };
+            let (stride, dilation, groups) = (hw(c.stride), hw(c.dilation), c.groups);
+            let (padding, output_padding) = (hw(c.padding), hw(c.output_padding));
+            quote! {
+                ::stride::__private::ConvTranspose2d::new(#w, #bias, ::stride::__private::ConvTranspose2dParams {
+                    stride: #stride, padding: #padding, output_padding: #output_padding,
+                    dilation: #dilation, groups: #groups,
+                })
+            }
+        }
+        Op::BatchNorm2d { eps, .. } => {
+            let (mean, var_) = (var("running_mean"), var("running_var"));
+            let eps = *eps as f32;
+            quote! {
+                ::stride::__private::BatchNorm2d::new(
+                    #mean.view(), #var_.view(),
+                    ::core::option::Option::Some(#w.view()), ::core::option::Option::Some(#b.view()), #eps,
+                )
+            }
+        }
+        Op::Linear { bias, .. } => {
+            let bias = if *bias {
+                quote!(::core::option::Option::Some(#b))
+            } else {
+                quote!(::core::option::Option::None)
+            };
+            quote!(::stride::__private::Linear::new(#w, #bias))
+        }
+        _ => return None,
+    })
+}
+
+fn weights(plan: &Plan) -> TokenStream {
+    let layers: Vec<&Planned> = plan
+        .layers
+        .iter()
+        .filter(|l| build_layer(l).is_some())
+        .collect();
+    let all: Vec<(&Planned, Tensor)> = layers
+        .iter()
+        .flat_map(|l| tensors(l).into_iter().map(move |t| (*l, t)))
+        .collect();
+    let vars: Vec<&Ident> = all.iter().map(|(_, t)| &t.var).collect();
+    let takes = all.iter().map(|(l, t)| {
+        let key = format!("{}.{}", l.key, t.suffix);
+        let shape = &t.shape;
+        let dim = format_ident!("Ix{}", t.rank);
+        quote!(loader.tensor::<::stride::__private::ndarray::#dim>(#key, &[#(#shape),*]))
+    });
+    let names: Vec<&Ident> = layers.iter().map(|l| &l.name).collect();
+    let builds: Vec<TokenStream> = layers.iter().filter_map(|l| build_layer(l)).collect();
+    let inits = all.iter().map(|(l, t)| {
+        let var = &t.var;
+        let shape = &t.shape;
+        let value = match (&l.op, t.suffix) {
+            (Op::Conv2d(_) | Op::ConvTranspose2d(_), "weight") => {
+                quote!(init.kaiming_normal_fan_out([#(#shape),*]))
+            }
+            (Op::Linear { .. }, "weight") => {
+                let (out, inp) = (shape[0], shape[1]);
+                quote!(init.linear_weight(#out, #inp))
+            }
+            (Op::Linear { in_features, .. }, "bias") => {
+                quote!(init.linear_bias(#(#shape)*, #in_features))
+            }
+            (_, "weight" | "running_var") => {
+                quote!(::stride::__private::ndarray::Array::ones([#(#shape),*]))
+            }
+            _ => quote!(::stride::__private::ndarray::Array::zeros([#(#shape),*])),
+        };
+        quote!(let #var = #value;)
+    });
+    let saves = all.iter().map(|(l, t)| {
+        let key = format!("{}.{}", l.key, t.suffix);
+        let field = &l.name;
+        let getter = match (&l.op, t.suffix) {
+            (_, "weight") if matches!(l.op, Op::BatchNorm2d { .. }) => quote!(self.#field.weight()),
+            (_, "bias") if matches!(l.op, Op::BatchNorm2d { .. }) => quote!(self.#field.bias()),
+            (_, "running_mean") => quote!(::core::option::Option::Some(self.#field.running_mean())),
+            (_, "running_var") => quote!(::core::option::Option::Some(self.#field.running_var())),
+            (_, "weight") => quote!(::core::option::Option::Some(self.#field.weight())),
+            _ => quote!(self.#field.bias()),
+        };
+        quote! {
+            if let ::core::option::Option::Some(tensor) = #getter {
+                saver.add(#key, tensor);
+            }
+        }
+    });
+    let construct = quote! {
+        ::core::result::Result::Ok(Self { #(#names: #builds.map_err(|e| ::stride::__private::LoadError::layer(e))?,)* })
+    };
+    quote! {
+        /// Loads torchvision-named weights from a safetensors file (memory-mapped), strictly:
+        /// every tensor must be present with the right shape and dtype, and no other tensor may
+        /// be in the file (BatchNorm's `num_batches_tracked` is ignored).
+        ///
+        /// # Errors
+        /// Every missing key, unexpected key, wrong shape and wrong dtype at once, or an
+        /// unreadable file.
+        pub fn load_safetensors(
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> ::core::result::Result<Self, ::stride::__private::LoadError> {
+            Self::load_safetensors_with(path, &::stride::__private::LoadOptions::default())
+        }
+
+        /// As [`Self::load_safetensors`], with options: a key prefix, and a non-strict mode
+        /// that ignores the file's other tensors (to take a stem out of a whole ResNet).
+        ///
+        /// # Errors
+        /// As [`Self::load_safetensors`].
+        pub fn load_safetensors_with(
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+            options: &::stride::__private::LoadOptions,
+        ) -> ::core::result::Result<Self, ::stride::__private::LoadError> {
+            let weights = ::stride::__private::Weights::open(path)?;
+            Self::from_weights(&weights, options)
+        }
+
+        /// Builds the network from already opened weights.
+        ///
+        /// # Errors
+        /// As [`Self::load_safetensors`].
+        pub fn from_weights(
+            weights: &::stride::__private::Weights,
+            options: &::stride::__private::LoadOptions,
+        ) -> ::core::result::Result<Self, ::stride::__private::LoadError> {
+            let mut loader = ::stride::__private::Loader::new(weights, options);
+            let tensors = (#(#takes,)*);
+            loader.finish()?;
+            #[allow(unused_parens)]
+            let (#(::core::option::Option::Some(#vars),)*) = tensors else {
+                unreachable!("the loader reports every tensor it could not take");
+            };
+            #construct
+        }
+
+        /// Weights drawn deterministically from `seed`, as torchvision initialises: Kaiming
+        /// normal (fan out) for convolutions, batch norm at scale 1 and shift 0, PyTorch's
+        /// default uniform for linear layers.
+        pub fn init(seed: u64) -> Self {
+            #[allow(unused_mut, unused_variables)]
+            let mut init = ::stride::__private::Init::new(seed);
+            #(#inits)*
+            let built: ::core::result::Result<Self, ::stride::__private::LoadError> = (|| { #construct })();
+            built.expect("shapes chosen by the macro fit their layers")
+        }
+
+        /// Saves the weights under the same keys [`Self::load_safetensors`] reads.
+        ///
+        /// # Errors
+        /// The file cannot be written.
+        pub fn save_safetensors(
+            &self,
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> ::core::result::Result<(), ::stride::__private::LoadError> {
+            #[allow(unused_mut)]
+            let mut saver = ::stride::__private::Saver::new();
+            #(#saves)*
+            saver.write(path)
+        }
+    }
+}
+
+/// The typenum-shaped forward and the composition traits.
+fn typed(plan: &Plan) -> TokenStream {
+    let name = &plan.name;
+    let shape_type = |shape: &Shape| {
+        let dims = shape.dims();
+        match shape {
+            Shape::Map(_) => {
+                quote!(::stride::__private::Chw<#(::stride::__private::typenum::U<#dims>),*>)
+            }
+            Shape::Flat(_) => {
+                quote!(::stride::__private::Flat<#(::stride::__private::typenum::U<#dims>),*>)
+            }
+        }
+    };
+    let input = shape_type(&Shape::Map(plan.input));
+    let output = shape_type(&plan.output);
+    quote! {
+        impl ::stride::__private::Network for #name {
+            type Input = #input;
+            type Output = #output;
+
+            fn forward_typed(
+                &self,
+                x: ::stride::__private::Tensor<Self::Input>,
+            ) -> ::stride::__private::Tensor<Self::Output> {
+                let y = self.forward(x.view()).expect("the input's shape was checked by its type");
+                ::stride::__private::Tensor::new(y).expect("the output's shape was checked by the macro")
+            }
+        }
+    }
+}
+
+/// What to emit when checking failed: the errors, and a stub of the declared type so that code
+/// using the network does not add errors of its own.
+pub fn fallback(def: &NetworkDef, errors: syn::Error) -> TokenStream {
+    let NetworkDef {
+        attrs, vis, name, ..
+    } = def;
+    let errors = errors.into_compile_error();
+    let span = Span::call_site();
+    quote_spanned! {span=>
+        #errors
+        #(#attrs)*
+        #vis struct #name;
+        #[allow(dead_code, unused_variables)]
+        impl #name {
+            pub const INPUT: [usize; 3] = [0; 3];
+            pub const PARAMS: u64 = 0;
+            pub const MACS: u64 = 0;
+            pub fn forward<D>(&self, input: D) -> ::core::result::Result<::stride::__private::ndarray::Array4<f32>, ::stride::__private::Error> {
+                unimplemented!("the network did not compile")
+            }
+            pub fn load_safetensors(path: impl ::core::convert::AsRef<::std::path::Path>) -> ::core::result::Result<Self, ::stride::__private::LoadError> {
+                unimplemented!("the network did not compile")
+            }
+            pub fn init(seed: u64) -> Self {
+                unimplemented!("the network did not compile")
+            }
+        }
+    }
+}
