@@ -58,11 +58,45 @@ impl Case<'_> {
     }
 }
 
+/// The case's bias tensor, present exactly when its `bias` param says so.
+fn bias(case: &Case) -> Option<ndarray::Array1<f32>> {
+    assert_eq!(
+        case.has("b"),
+        case.flag("bias"),
+        "{}: bias param",
+        case.name
+    );
+    case.has("b").then(|| case.t1("b"))
+}
+
 /// Runs one case; `None` for an op this runtime does not have.
 fn run(case: &Case) -> Option<Result<ArrayD<f32>, stride::runtime::Error>> {
     use stride::runtime::ops::*;
     let x = || case.t4("x");
     let out = match case.op {
+        "conv2d" => {
+            let params = Conv2dParams::default()
+                .stride(case.pair("stride"))
+                .padding(case.pair("padding"))
+                .dilation(case.pair("dilation"))
+                .groups(case.params["groups"].as_u64().unwrap() as usize);
+            let b = bias(case);
+            let w = case.t4("w");
+            conv2d(x().view(), w.view(), b.as_ref().map(|b| b.view()), &params)
+                .map(|y| y.into_dyn())
+        }
+        "conv_transpose2d" => {
+            let params = ConvTranspose2dParams::default()
+                .stride(case.pair("stride"))
+                .padding(case.pair("padding"))
+                .output_padding(case.pair("output_padding"))
+                .dilation(case.pair("dilation"))
+                .groups(case.params["groups"].as_u64().unwrap() as usize);
+            let b = bias(case);
+            let w = case.t4("w");
+            conv_transpose2d(x().view(), w.view(), b.as_ref().map(|b| b.view()), &params)
+                .map(|y| y.into_dyn())
+        }
         "relu" => Ok(relu(x().view()).into_dyn()),
         "batch_norm2d" => batch_norm2d(
             x().view(),

@@ -36,3 +36,20 @@ pub(crate) fn input_channels(op: &'static str, x: &ArrayView4<f32>, channels: us
         })
     }
 }
+
+/// Refuses an output shape whose element count does not fit in memory's index range
+/// (`isize::MAX`), which `ndarray` would otherwise panic on.
+pub(crate) fn output_fits(op: &'static str, shape: &[usize]) -> Result<()> {
+    let count = shape
+        .iter()
+        .try_fold(1usize, |count, &d| count.checked_mul(d));
+    match count {
+        Some(count) if count <= isize::MAX as usize => Ok(()),
+        _ => Err(Error::Shape {
+            op,
+            tensor: "output",
+            expected: format!("at most {} elements", isize::MAX),
+            got: shape.to_vec(),
+        }),
+    }
+}

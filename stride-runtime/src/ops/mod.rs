@@ -4,10 +4,17 @@
 mod activation;
 mod batch_norm;
 mod check;
+mod conv2d;
+mod conv_transpose2d;
 mod linear;
 mod shape;
+mod taps;
+#[cfg(test)]
+mod testing;
 
 pub use activation::{Activation, leaky_relu, relu, relu6, sigmoid, silu, tanh};
 pub use batch_norm::{BatchNorm2d, batch_norm2d};
+pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dParams, conv_transpose2d};
+pub use conv2d::{Conv2d, Conv2dParams, conv2d};
 pub use linear::{Linear, linear};
 pub use shape::{add, as_nchw, flatten};

@@ -1,0 +1,497 @@
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4, array};
+
+use super::*;
+use crate::Padding;
+use crate::ops::testing::{assert_close, sample};
+
+/// Direct convolution, the definition written out in seven loops: explicit pads
+/// `[top, bottom, left, right]`, and an output size found by counting the window positions that
+/// fit in the padded input (not by the formula under test).
+fn direct(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    stride: [usize; 2],
+    pads: [usize; 4],
+    dilation: [usize; 2],
+    groups: usize,
+) -> Array4<f32> {
+    let (n, _, h, wd) = x.dim();
+    let (cout, group_in, kh, kw) = w.dim();
+    let positions = |size: usize, pad: usize, k: usize, s: usize, d: usize| {
+        (0..)
+            .take_while(|o| o * s + d * (k - 1) < size + pad)
+            .count()
+    };
+    let oh = positions(h, pads[0] + pads[1], kh, stride[0], dilation[0]);
+    let ow = positions(wd, pads[2] + pads[3], kw, stride[1], dilation[1]);
+    let group_out = cout / groups;
+    let mut y = Array4::zeros((n, cout, oh, ow));
+    for s in 0..n {
+        for co in 0..cout {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = bias.map_or(0.0, |b| f64::from(b[co]));
+                    for ci in 0..group_in {
+                        for ki in 0..kh {
+                            for kj in 0..kw {
+                                let iy =
+                                    (oy * stride[0] + ki * dilation[0]) as isize - pads[0] as isize;
+                                let ix =
+                                    (ox * stride[1] + kj * dilation[1]) as isize - pads[2] as isize;
+                                if (0..h as isize).contains(&iy) && (0..wd as isize).contains(&ix) {
+                                    let c = co / group_out * group_in + ci;
+                                    let v = x[[s, c, iy as usize, ix as usize]];
+                                    acc += f64::from(v) * f64::from(w[[co, ci, ki, kj]]);
+                                }
+                            }
+                        }
+                    }
+                    y[[s, co, oy, ox]] = acc as f32;
+                }
+            }
+        }
+    }
+    y
+}
+
+// Values: hand-checked cases and the direct convolution.
+
+#[test]
+fn conv2d_with_asymmetric_padding_pads_each_side_as_asked() {
+    // A 1x1 identity kernel shows where the pads went: one row on top, one column on the right.
+    let x = array![[[[1.0f32, 2.0], [3.0, 4.0]]]];
+    let w = Array4::ones((1, 1, 1, 1));
+    let params = Conv2dParams::default().padding(Padding2d::asymmetric(1, 0, 0, 1));
+    let y = conv2d(x.view(), w.view(), None, &params).unwrap();
+    assert_eq!(
+        y,
+        array![[[[0.0, 0.0, 0.0], [1.0, 2.0, 0.0], [3.0, 4.0, 0.0]]]]
+    );
+}
+
+#[test]
+fn conv2d_with_asymmetric_padding_matches_direct_convolution() {
+    let x = sample((2, 2, 3, 4), 1);
+    let w = sample((3, 2, 2, 3), 2);
+    let b = sample(3, 3);
+    let params = Conv2dParams::default().padding(Padding2d::asymmetric(1, 0, 2, 1));
+    let y = conv2d(x.view(), w.view(), Some(b.view()), &params).unwrap();
+    // (3 + 1 + 0 - 2) + 1 = 3 rows, (4 + 2 + 1 - 3) + 1 = 5 columns.
+    assert_eq!(y.shape(), &[2, 3, 3, 5]);
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [1, 1],
+        [1, 0, 2, 1],
+        [1, 1],
+        1,
+    );
+    assert_close(&y, &want);
+}
+
+#[test]
+fn conv2d_same_upper_with_stride_2_puts_the_odd_pad_after_the_input() {
+    // 6 inputs, kernel 3, stride 2: ceil(6/2) = 3 outputs need (3-1)*2 + 3 - 6 = 1 pad, which
+    // SAME_UPPER puts at the bottom and right, so only the last window reads padding.
+    let x = Array4::ones((1, 1, 6, 6));
+    let w = Array4::ones((1, 1, 3, 3));
+    let params = Conv2dParams::default()
+        .stride(2)
+        .padding(Padding::SameUpper);
+    let y = conv2d(x.view(), w.view(), None, &params).unwrap();
+    let want = array![[[[9.0, 9.0, 6.0], [9.0, 9.0, 6.0], [6.0, 6.0, 4.0]]]];
+    assert_eq!(y, want);
+
+    let x = sample((1, 2, 6, 7), 4);
+    let w = sample((3, 2, 3, 3), 5);
+    let y = conv2d(x.view(), w.view(), None, &params).unwrap();
+    // Width 7: ceil(7/2) = 4 outputs, (4-1)*2 + 3 - 7 = 2 pads, one each side.
+    assert_eq!(y.shape(), &[1, 3, 3, 4]);
+    let want = direct(x.view(), w.view(), None, [2, 2], [0, 1, 1, 1], [1, 1], 1);
+    assert_close(&y, &want);
+}
+
+#[test]
+fn conv2d_same_lower_with_stride_2_puts_the_odd_pad_before_the_input() {
+    let x = Array4::ones((1, 1, 6, 6));
+    let w = Array4::ones((1, 1, 3, 3));
+    let params = Conv2dParams::default()
+        .stride(2)
+        .padding(Padding::SameLower);
+    let y = conv2d(x.view(), w.view(), None, &params).unwrap();
+    let want = array![[[[4.0, 6.0, 6.0], [6.0, 9.0, 9.0], [6.0, 9.0, 9.0]]]];
+    assert_eq!(y, want);
+}
+
+#[test]
+fn conv2d_same_with_an_even_kernel_keeps_the_size_and_pads_more_at_the_end() {
+    // PyTorch's `same`: total D*(K-1) = 3, split 1 before and 2 after.
+    let x = sample((1, 2, 5, 6), 6);
+    let w = sample((2, 2, 4, 4), 7);
+    let params = Conv2dParams::default().padding(Padding::Same);
+    let y = conv2d(x.view(), w.view(), None, &params).unwrap();
+    assert_eq!(y.shape(), &[1, 2, 5, 6]);
+    let want = direct(x.view(), w.view(), None, [1, 1], [1, 2, 1, 2], [1, 1], 1);
+    assert_close(&y, &want);
+}
+
+#[test]
+fn conv2d_valid_padding_adds_no_pads() {
+    let x = sample((1, 1, 5, 5), 8);
+    let w = sample((1, 1, 3, 3), 9);
+    let params = Conv2dParams::default().padding(Padding::Valid);
+    let y = conv2d(x.view(), w.view(), None, &params).unwrap();
+    assert_close(
+        &y,
+        &direct(x.view(), w.view(), None, [1, 1], [0; 4], [1, 1], 1),
+    );
+}
+
+#[test]
+fn depthwise_conv2d_matches_direct_convolution() {
+    let x = sample((2, 4, 7, 6), 10);
+    let w = sample((4, 1, 3, 3), 11);
+    let b = sample(4, 12);
+    let params = Conv2dParams::default().stride(2).padding(1).groups(4);
+    let y = conv2d(x.view(), w.view(), Some(b.view()), &params).unwrap();
+    assert_eq!(y.shape(), &[2, 4, 4, 3]);
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [2, 2],
+        [1; 4],
+        [1, 1],
+        4,
+    );
+    assert_close(&y, &want);
+}
+
+#[test]
+fn depthwise_conv2d_with_a_channel_multiplier_matches_direct_convolution() {
+    // Two output channels per input channel.
+    let x = sample((1, 3, 5, 5), 13);
+    let w = sample((6, 1, 3, 3), 14);
+    let params = Conv2dParams::default().padding(1).groups(3);
+    let y = conv2d(x.view(), w.view(), None, &params).unwrap();
+    let want = direct(x.view(), w.view(), None, [1, 1], [1; 4], [1, 1], 3);
+    assert_close(&y, &want);
+}
+
+#[test]
+fn dilated_conv2d_matches_direct_convolution() {
+    let x = sample((1, 3, 9, 8), 15);
+    let w = sample((2, 3, 3, 2), 16);
+    let b = sample(2, 17);
+    let params = Conv2dParams::default().padding((2, 1)).dilation((2, 3));
+    let y = conv2d(x.view(), w.view(), Some(b.view()), &params).unwrap();
+    // (9 + 4 - 2*2 - 1) + 1 = 9 rows, (8 + 2 - 3*1 - 1) + 1 = 7 columns.
+    assert_eq!(y.shape(), &[1, 2, 9, 7]);
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [1, 1],
+        [2, 2, 1, 1],
+        [2, 3],
+        1,
+    );
+    assert_close(&y, &want);
+}
+
+#[test]
+fn grouped_strided_conv2d_matches_direct_convolution() {
+    let x = sample((3, 4, 8, 7), 18);
+    let w = sample((6, 2, 3, 2), 19);
+    let b = sample(6, 20);
+    let params = Conv2dParams::default()
+        .stride((2, 3))
+        .padding((1, 2))
+        .dilation((1, 2))
+        .groups(2);
+    let y = conv2d(x.view(), w.view(), Some(b.view()), &params).unwrap();
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [2, 3],
+        [1, 1, 2, 2],
+        [1, 2],
+        2,
+    );
+    assert_close(&y, &want);
+}
+
+#[test]
+fn pointwise_conv2d_reads_the_input_as_the_unrolled_matrix() {
+    let x = sample((2, 4, 3, 5), 21);
+    let w = sample((6, 2, 1, 1), 22);
+    let b = sample(6, 23);
+    let params = Conv2dParams::default().groups(2);
+    let y = conv2d(x.view(), w.view(), Some(b.view()), &params).unwrap();
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [1, 1],
+        [0; 4],
+        [1, 1],
+        2,
+    );
+    assert_close(&y, &want);
+}
+
+#[test]
+fn conv2d_with_padding_larger_than_the_kernel_reads_zeros() {
+    let x = sample((1, 1, 2, 3), 24);
+    let w = sample((2, 1, 2, 2), 25);
+    let params = Conv2dParams::default().padding(4).stride(3);
+    let y = conv2d(x.view(), w.view(), None, &params).unwrap();
+    assert_close(
+        &y,
+        &direct(x.view(), w.view(), None, [3, 3], [4; 4], [1, 1], 1),
+    );
+}
+
+#[test]
+fn conv2d_accepts_non_contiguous_views() {
+    let x = sample((1, 6, 5, 2), 26);
+    let w = sample((3, 2, 2, 2), 27);
+    let x_t = x.view().permuted_axes([0, 1, 3, 2]);
+    let w_t = w.view().permuted_axes([0, 1, 3, 2]);
+    let params = Conv2dParams::default().groups(3).padding(1);
+    let y = conv2d(x_t, w_t, None, &params).unwrap();
+    let want = direct(x_t, w_t, None, [1, 1], [1; 4], [1, 1], 3);
+    assert_close(&y, &want);
+}
+
+#[test]
+fn conv2d_layer_and_function_agree() {
+    let x = sample((2, 3, 6, 6), 28);
+    let w = sample((4, 3, 3, 3), 29);
+    let b = sample(4, 30);
+    let params = Conv2dParams::default()
+        .stride(2)
+        .padding(Padding::SameUpper);
+    let layer = Conv2d::new(w.clone(), Some(b.clone()), params).unwrap();
+    assert_eq!(layer.params(), &params);
+    assert_eq!((layer.in_channels(), layer.out_channels()), (3, 4));
+    assert_eq!(layer.weight(), w.view());
+    assert_eq!(layer.bias(), Some(b.view()));
+    let from_layer = layer.forward(x.view()).unwrap();
+    let from_function = conv2d(x.view(), w.view(), Some(b.view()), &params).unwrap();
+    assert_eq!(from_layer, from_function);
+}
+
+#[test]
+fn conv2d_of_an_empty_batch_is_an_empty_batch() {
+    let y = conv2d(
+        Array4::zeros((0, 3, 8, 8)).view(),
+        Array4::zeros((5, 3, 3, 3)).view(),
+        None,
+        &Conv2dParams::default(),
+    )
+    .unwrap();
+    assert_eq!(y.shape(), &[0, 5, 6, 6]);
+}
+
+// Refusals.
+
+fn refusal(
+    x: (usize, usize, usize, usize),
+    w: (usize, usize, usize, usize),
+    params: Conv2dParams,
+) -> Error {
+    conv2d(
+        Array4::zeros(x).view(),
+        Array4::zeros(w).view(),
+        None,
+        &params,
+    )
+    .unwrap_err()
+}
+
+#[test]
+fn conv2d_refuses_input_with_wrong_channel_count() {
+    let err = refusal(
+        (1, 3, 8, 8),
+        (4, 3, 3, 3),
+        Conv2dParams::default().groups(2),
+    );
+    assert!(
+        matches!(
+            err,
+            Error::Shape {
+                tensor: "input",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "conv2d: input has shape [1, 3, 8, 8], expected [N, 6, H, W]"
+    );
+}
+
+#[test]
+fn conv2d_refuses_bias_of_wrong_length() {
+    let err = Conv2d::new(
+        Array4::zeros((4, 3, 3, 3)),
+        Some(Array1::zeros(5)),
+        Conv2dParams::default(),
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "conv2d: bias has shape [5], expected [4]");
+}
+
+#[test]
+fn conv2d_refuses_empty_weight() {
+    let err = refusal((1, 3, 8, 8), (4, 3, 0, 3), Conv2dParams::default());
+    assert_eq!(
+        err.to_string(),
+        "conv2d: weight has shape [4, 3, 0, 3], expected [Cout, Cin/groups, kh, kw], each at least 1"
+    );
+}
+
+#[test]
+fn conv2d_refuses_groups_that_do_not_divide_output_channels() {
+    let err = refusal(
+        (1, 8, 8, 8),
+        (6, 2, 3, 3),
+        Conv2dParams::default().groups(4),
+    );
+    assert_eq!(
+        err.to_string(),
+        "conv2d: groups (4) must divide the output channels (6)"
+    );
+}
+
+#[test]
+fn conv2d_refuses_zero_groups() {
+    let err = refusal(
+        (1, 3, 8, 8),
+        (4, 3, 3, 3),
+        Conv2dParams::default().groups(0),
+    );
+    assert_eq!(err.to_string(), "conv2d: groups must be at least 1, got 0");
+}
+
+#[test]
+fn conv2d_refuses_zero_stride_naming_the_axis() {
+    let err = Conv2d::new(
+        Array4::zeros((4, 3, 3, 3)),
+        None,
+        Conv2dParams::default().stride((1, 0)),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Geometry {
+                axis: "width: ",
+                source: GeometryError::Zero(Param::Stride),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "conv2d: width: stride must be at least 1, got 0"
+    );
+}
+
+#[test]
+fn conv2d_refuses_zero_dilation_naming_the_axis() {
+    let err = refusal(
+        (1, 3, 8, 8),
+        (4, 3, 3, 3),
+        Conv2dParams::default().dilation((0, 1)),
+    );
+    assert_eq!(
+        err.to_string(),
+        "conv2d: height: dilation must be at least 1, got 0"
+    );
+}
+
+#[test]
+fn conv2d_refuses_kernel_larger_than_padded_input() {
+    let err = refusal((1, 1, 4, 10), (1, 1, 5, 5), Conv2dParams::default());
+    assert!(
+        matches!(
+            err,
+            Error::Geometry {
+                axis: "height: ",
+                source: GeometryError::ConvOutputBelowOne { output: 0, .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "conv2d: height: output size is 0: (4 + 0 + 0 - 1*(5-1) - 1) / 1 + 1 = 0; \
+         the effective kernel (5) is larger than the padded input (4)"
+    );
+}
+
+#[test]
+fn conv2d_refuses_dilated_kernel_larger_than_padded_width() {
+    let err = refusal(
+        (1, 1, 10, 5),
+        (1, 1, 3, 3),
+        Conv2dParams::default().dilation(3),
+    );
+    assert_eq!(
+        err.to_string(),
+        "conv2d: width: output size is -1: (5 + 0 + 0 - 3*(3-1) - 1) / 1 + 1 = -1; \
+         the effective kernel (7) is larger than the padded input (5)"
+    );
+}
+
+#[test]
+fn conv2d_refuses_same_padding_with_stride_above_one() {
+    let params = Conv2dParams::default().stride(2).padding(Padding::Same);
+    let err = Conv2d::new(Array4::zeros((4, 3, 3, 3)), None, params).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "conv2d: height: padding `same` needs stride 1, got 2; `same_upper` or `same_lower` \
+         work with any stride"
+    );
+    let err = refusal((1, 3, 8, 8), (4, 3, 3, 3), params);
+    assert!(matches!(
+        err,
+        Error::Geometry {
+            source: GeometryError::SameWithStride { stride: 2 },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn conv2d_refuses_an_empty_input_plane() {
+    let err = refusal((1, 3, 8, 0), (4, 3, 1, 1), Conv2dParams::default());
+    assert_eq!(
+        err.to_string(),
+        "conv2d: width: input size must be at least 1, got 0"
+    );
+}
+
+#[test]
+fn conv2d_refuses_an_output_too_large_to_index() {
+    let params = Conv2dParams::default().padding(usize::MAX / 4);
+    let err = refusal((1, 1, 1, 1), (1, 1, 1, 1), params);
+    assert!(
+        matches!(
+            err,
+            Error::Shape {
+                tensor: "output",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
