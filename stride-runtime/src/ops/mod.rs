@@ -17,4 +17,4 @@ pub use batch_norm::{BatchNorm2d, batch_norm2d};
 pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dParams, conv_transpose2d};
 pub use conv2d::{Conv2d, Conv2dParams, conv2d};
 pub use linear::{Linear, linear};
-pub use shape::{add, as_nchw, flatten};
+pub use shape::{add, as_nchw, check_nchw, flatten};

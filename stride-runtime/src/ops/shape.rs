@@ -46,6 +46,32 @@ pub fn add<D: Dimension>(a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> Result<A
     Ok(Zip::from(&a).and(&b).map_collect(|&x, &y| x + y))
 }
 
+/// Refuses an NCHW input whose `[C, H, W]` is not `chw`; any batch size passes. `op` names the
+/// caller (a network's name) in the error.
+///
+/// ```
+/// use ndarray::Array4;
+/// use stride_runtime::ops::check_nchw;
+///
+/// let x = Array4::<f32>::zeros((8, 3, 224, 224));
+/// assert!(check_nchw("Stem", &x.view(), [3, 224, 224]).is_ok());
+/// let err = check_nchw("Stem", &x.view(), [3, 256, 256]).unwrap_err();
+/// assert_eq!(err.to_string(), "Stem: input has shape [8, 3, 224, 224], expected [N, 3, 256, 256]");
+/// ```
+pub fn check_nchw(op: &'static str, x: &ArrayView4<'_, f32>, chw: [usize; 3]) -> Result<()> {
+    if x.shape()[1..] == chw {
+        Ok(())
+    } else {
+        let [c, h, w] = chw;
+        Err(Error::Shape {
+            op,
+            tensor: "input",
+            expected: format!("[N, {c}, {h}, {w}]"),
+            got: x.shape().to_vec(),
+        })
+    }
+}
+
 /// Views a tensor of run-time rank as NCHW, or says what rank it has.
 ///
 /// ```
