@@ -78,6 +78,27 @@ fn run(case: &Case) -> Option<Result<ArrayD<f32>, stride::runtime::Error>> {
             let w = case.tensor("w").into_dimensionality().unwrap();
             linear(x.view(), w.view(), Some(case.t1("b").view())).map(|y| y.into_dyn())
         }
+        "max_pool2d" => max_pool2d(
+            x().view(),
+            &MaxPool2dParams::new(case.pair("kernel"))
+                .stride(case.pair("stride"))
+                .padding(case.pair("padding"))
+                .dilation(case.pair("dilation"))
+                .ceil_mode(case.flag("ceil_mode")),
+        )
+        .map(|y| y.into_dyn()),
+        "avg_pool2d" => avg_pool2d(
+            x().view(),
+            &AvgPool2dParams::new(case.pair("kernel"))
+                .stride(case.pair("stride"))
+                .padding(case.pair("padding"))
+                .ceil_mode(case.flag("ceil_mode"))
+                .count_include_pad(case.flag("count_include_pad")),
+        )
+        .map(|y| y.into_dyn()),
+        "adaptive_avg_pool2d" => {
+            adaptive_avg_pool2d(x().view(), case.pair("output_size")).map(|y| y.into_dyn())
+        }
         _ => return None,
     };
     Some(out)

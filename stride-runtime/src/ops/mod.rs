@@ -5,9 +5,15 @@ mod activation;
 mod batch_norm;
 mod check;
 mod linear;
+mod plane;
+mod pool;
 mod shape;
 
 pub use activation::{Activation, leaky_relu, relu, relu6, sigmoid, silu, tanh};
 pub use batch_norm::{BatchNorm2d, batch_norm2d};
 pub use linear::{Linear, linear};
+pub use pool::{
+    AvgPool2dParams, MaxPool2dParams, adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d,
+    max_pool2d,
+};
 pub use shape::{add, as_nchw, flatten};
