@@ -99,6 +99,16 @@ fn run(case: &Case) -> Option<Result<ArrayD<f32>, stride::runtime::Error>> {
         "adaptive_avg_pool2d" => {
             adaptive_avg_pool2d(x().view(), case.pair("output_size")).map(|y| y.into_dyn())
         }
+        // align_corners = true is not supported: such a case is reported as having no op.
+        "upsample" if !case.flag("align_corners") => {
+            let scale = case.params["scale_factor"].as_u64().unwrap() as usize;
+            let params = match case.params["mode"].as_str().unwrap() {
+                "nearest" => UpsampleParams::scale(scale),
+                "bilinear" => UpsampleParams::scale(scale).bilinear(),
+                _ => return None,
+            };
+            upsample(x().view(), &params).map(|y| y.into_dyn())
+        }
         _ => return None,
     };
     Some(out)

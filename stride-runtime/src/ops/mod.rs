@@ -8,6 +8,7 @@ mod linear;
 mod plane;
 mod pool;
 mod shape;
+mod upsample;
 
 pub use activation::{Activation, leaky_relu, relu, relu6, sigmoid, silu, tanh};
 pub use batch_norm::{BatchNorm2d, batch_norm2d};
@@ -17,3 +18,4 @@ pub use pool::{
     max_pool2d,
 };
 pub use shape::{add, as_nchw, flatten};
+pub use upsample::{UpsampleMode, UpsampleParams, UpsampleTarget, upsample};
