@@ -5,6 +5,15 @@
 //! Shapes are checked at the edge and returned as [`Error`]s that name what was expected and
 //! what came; nothing panics on user input.
 //!
+//! ```
+//! use ndarray::Array4;
+//! use stride_runtime::ops::{max_pool2d, MaxPool2dParams};
+//!
+//! let x = Array4::<f32>::zeros((1, 64, 112, 112));
+//! let y = max_pool2d(x.view(), &MaxPool2dParams::new(3).stride(2).padding(1))?;
+//! assert_eq!(y.dim(), (1, 64, 56, 56));
+//! # Ok::<(), stride_runtime::Error>(())
+//! ```
 
 mod error;
 mod hw;

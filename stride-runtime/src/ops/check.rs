@@ -2,7 +2,7 @@
 
 use ndarray::ArrayView4;
 
-use crate::{Error, Result};
+use crate::{Error, Hw, Result};
 
 /// Refuses a tensor whose shape is not exactly `expected`.
 pub(crate) fn exact_shape(
@@ -53,3 +53,34 @@ pub(crate) fn output_fits(op: &'static str, shape: &[usize]) -> Result<()> {
         }),
     }
 }
+
+/// The spatial size `[H, W]` of an NCHW input, or a refusal if either is 0 (a spatial op has
+/// nothing to slide over).
+pub(crate) fn nonempty_plane(op: &'static str, x: &ArrayView4<f32>) -> Result<[usize; 2]> {
+    let (_, _, h, w) = x.dim();
+    if h > 0 && w > 0 {
+        Ok([h, w])
+    } else {
+        Err(Error::Shape {
+            op,
+            tensor: "input",
+            expected: "[N, C, H, W] with H, W >= 1".into(),
+            got: x.shape().to_vec(),
+        })
+    }
+}
+
+/// Refuses a per-axis parameter (`what`: "output size", "scale factor", …) that is 0 on either
+/// axis.
+pub(crate) fn nonzero_hw(op: &'static str, what: &str, value: Hw) -> Result<()> {
+    match value.0.iter().position(|&v| v == 0) {
+        None => Ok(()),
+        Some(axis) => Err(Error::Param {
+            op,
+            message: format!("{}: {what} must be at least 1, got 0", AXES[axis]),
+        }),
+    }
+}
+
+/// The axes' names, in [`Hw`] order.
+pub(crate) const AXES: [&str; 2] = ["height", "width"];

@@ -7,14 +7,22 @@ mod check;
 mod conv2d;
 mod conv_transpose2d;
 mod linear;
+mod plane;
+mod pool;
 mod shape;
 mod taps;
 #[cfg(test)]
 mod testing;
+mod upsample;
 
 pub use activation::{Activation, leaky_relu, relu, relu6, sigmoid, silu, tanh};
 pub use batch_norm::{BatchNorm2d, batch_norm2d};
 pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dParams, conv_transpose2d};
 pub use conv2d::{Conv2d, Conv2dParams, conv2d};
 pub use linear::{Linear, linear};
+pub use pool::{
+    AvgPool2dParams, MaxPool2dParams, adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d,
+    max_pool2d,
+};
 pub use shape::{add, as_nchw, check_nchw, flatten};
+pub use upsample::{UpsampleMode, UpsampleParams, UpsampleTarget, upsample};
