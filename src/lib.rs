@@ -1,12 +1,122 @@
 //! # stride
 //!
 //! Convolutional networks declared in Rust, with every layer's output size checked when the
-//! program compiles, and fast CPU inference on PyTorch-trained weights.
+//! program compiles, and CPU inference on PyTorch-trained weights.
 //!
-//! This crate is the one users depend on. It re-exports the geometry rules
-//! ([`geometry`]) and the runtime ops and layers ([`runtime`]).
+//! ```
+//! use stride::network;
+//!
+//! network! {
+//!     /// ResNet stem: 224x224 RGB -> 64 x 56 x 56.
+//!     pub struct ResNetStem: [3, 224, 224] {
+//!         conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
+//!         bn1: batch_norm2d(),
+//!         relu: relu,
+//!         maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
+//!     }
+//! }
+//!
+//! assert_eq!(ResNetStem::OUTPUT, [64, 56, 56]);
+//! assert_eq!(ResNetStem::PARAMS, 9_536);
+//! let stem = ResNetStem::init(0);
+//! let y = stem.forward(ndarray::Array4::zeros((2, 3, 224, 224)).view())?;
+//! assert_eq!(y.shape(), &[2, 64, 56, 56]);
+//! # Ok::<(), stride::runtime::Error>(())
+//! ```
+//!
+//! This crate is the one users depend on. It re-exports the macro ([`network!`]), the geometry
+//! rules ([`geometry`]) and the runtime ops and layers ([`runtime`]).
 
 pub use stride_geometry as geometry;
 pub use stride_runtime as runtime;
 
 pub use ndarray;
+
+/// Declares a network whose every shape is checked at compile time.
+///
+/// # The language
+///
+/// ```text
+/// network! {
+///     /// Doc comments and other attributes go on the generated struct.
+///     #[sequential("features")]        // optional: weight keys `features.0`, `features.1`, …
+///     #[lints(checkerboard = deny)]    // optional: lint levels (allow, warn, deny)
+///     pub struct Name: [C, H, W] {     // the input shape, without the batch
+///         layer_name: kind(arguments),
+///         …
+///     }
+/// }
+/// ```
+///
+/// Each spatial parameter takes an int or an `(h, w)` pair, as in PyTorch. Defaults follow
+/// PyTorch. Input channels are inferred from the previous layer; `conv2d(64 => 128, …)` states
+/// them, and then they are checked.
+///
+/// | kind | arguments |
+/// |---|---|
+/// | `conv2d` | out channels (or `in => out`), `kernel`, `stride = 1`, `padding = 0`, `dilation = 1`, `groups = 1`, `bias = true` |
+/// | `conv_transpose2d` | out channels (or `in => out`), `kernel`, `stride = 1`, `padding = 0`, `output_padding = 0`, `dilation = 1`, `groups = 1`, `bias = true` |
+/// | `max_pool2d` | `kernel` (or first), `stride = kernel`, `padding = 0`, `dilation = 1`, `ceil_mode = false` |
+/// | `avg_pool2d` | `kernel` (or first), `stride = kernel`, `padding = 0`, `ceil_mode = false`, `count_include_pad = true`, `divisor_override` |
+/// | `adaptive_avg_pool2d` | `output_size` (or first) |
+/// | `global_avg_pool2d` | none: output 1x1 |
+/// | `batch_norm2d` | channels (optional, checked), `eps = 1e-5` |
+/// | `relu`, `relu6`, `sigmoid`, `tanh`, `silu` | none |
+/// | `leaky_relu` | `slope = 0.01` (or first) |
+/// | `upsample` | `scale` (or first; an int or a pair), `mode = nearest` (or `bilinear`) |
+/// | `flatten` | none: `[C, H, W]` to `[C*H*W]` |
+/// | `linear` | out features (or `in => out`), `bias = true`; needs a flat input |
+///
+/// `padding` takes an int, an `(h, w)` pair, explicit `((top, bottom), (left, right))`, or a
+/// mode: `valid`, `same` (PyTorch's: stride 1 only), `same_upper` or `same_lower` (ONNX and
+/// TensorFlow: output `ceil(W / S)` for any stride).
+///
+/// # Weight keys
+///
+/// A layer's tensors are named after the layer, as a PyTorch module's `state_dict` names them:
+/// `conv1.weight`, `bn1.running_mean`. `#[sequential]` numbers layers instead, the way
+/// `nn.Sequential` does (every layer takes an index, with or without weights), and
+/// `#[sequential("features")]` puts a prefix before the number (torchvision's VGG). A layer
+/// can override its key with `#[key = "classifier.6"]`.
+///
+/// # Checks
+///
+/// At expansion time the macro refuses, at the offending token and with the arithmetic:
+/// an output size below 1; stated input channels or features that differ from the input;
+/// groups that do not divide the channels; pool padding above half the kernel; a zero kernel,
+/// stride, dilation, channel or group count; a transposed `output_padding` not smaller than the
+/// stride or the dilation; PyTorch `same` padding with a stride; `dilation` on `avg_pool2d`;
+/// `linear` on a feature map; duplicate layer names or parameters; unknown layer kinds and
+/// parameters; negative, fractional or overflowing literals; a missing or malformed input shape.
+///
+/// Two lints, set with `#[lints(name = allow | warn | deny)]` or all denied by `#[strict]`:
+/// - `checkerboard` (warns by default): a transposed convolution whose kernel is not divisible
+///   by its stride.
+/// - `floor_drops_input` (allowed by default): a window stride that leaves the last rows or
+///   columns of the input outside every window.
+///
+/// # What it generates
+///
+/// A struct with one public field per layer with weights, and:
+/// - `INPUT`, `OUTPUT`, `PARAMS`, `MACS`, `RECEPTIVE_FIELD`, `JUMP`, and `SUMMARY` (every
+///   layer's output shape, parameters, MACs and receptive field; `Display` prints a table);
+/// - `forward(&self, x: ArrayView4<f32>)` for any batch size, refusing a wrong `C`, `H` or `W`;
+/// - `load_safetensors(path)`, `load_safetensors_with(path, &options)`, `from_weights`,
+///   `save_safetensors(path)`, and `init(seed)`;
+/// - an implementation of [`runtime::Network`] over typenum-shaped tensors, so that networks
+///   compose with [`runtime::Then::then`] under the type checker.
+pub use stride_macros::network;
+
+/// What generated code names. Not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use ndarray;
+    pub use stride_runtime::ops::{
+        Activation, AvgPool2dParams, BatchNorm2d, Conv2d, Conv2dParams, ConvTranspose2d,
+        ConvTranspose2dParams, Linear, MaxPool2dParams, UpsampleMode, UpsampleParams,
+        adaptive_avg_pool2d, avg_pool2d, check_nchw as check_input, flatten, max_pool2d, upsample,
+    };
+    pub use stride_runtime::typed::{Chw, Flat, Network, Tensor, typenum};
+    pub use stride_runtime::weights::{LoadError, LoadOptions, Loader, Saver, Weights};
+    pub use stride_runtime::{Error, Hw, Init, LayerInfo, Padding2d, Summary};
+}

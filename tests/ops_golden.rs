@@ -5,7 +5,9 @@ use ndarray::{ArrayD, Dimension, IxDyn};
 use safetensors::{Dtype, SafeTensors};
 use serde_json::Value;
 
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+mod support;
+
+use support::{golden, worst_difference};
 
 /// One case: its params and its tensors by short name (`x`, `w`, `y`, …).
 struct Case<'a> {
@@ -17,18 +19,7 @@ struct Case<'a> {
 
 impl Case<'_> {
     fn tensor(&self, short: &str) -> ArrayD<f32> {
-        let key = format!("{}.{short}", self.name);
-        let view = self
-            .tensors
-            .tensor(&key)
-            .unwrap_or_else(|e| panic!("{key}: {e}"));
-        assert_eq!(view.dtype(), Dtype::F32, "{key}");
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
-        ArrayD::from_shape_vec(IxDyn(view.shape()), data).unwrap()
+        support::tensor(self.tensors, &format!("{}.{short}", self.name))
     }
 
     fn t4(&self, short: &str) -> ndarray::Array4<f32> {
@@ -148,32 +139,12 @@ fn run(case: &Case) -> Option<Result<ArrayD<f32>, stride::runtime::Error>> {
     Some(out)
 }
 
-/// Where `got` and `want` differ beyond the tolerance: the worst element, if any.
-fn worst_difference(got: &ArrayD<f32>, want: &ArrayD<f32>) -> Option<String> {
-    if got.shape() != want.shape() {
-        return Some(format!("shape {:?}, want {:?}", got.shape(), want.shape()));
-    }
-    let mut worst: Option<(f32, Vec<usize>, f32, f32)> = None;
-    for ((idx, &g), &w) in got.indexed_iter().zip(want.iter()) {
-        let excess = (g - w).abs() - (1e-4 + 1e-4 * w.abs());
-        let within = excess <= 0.0; // false for NaN, which must count as a difference
-        if !within
-            && worst
-                .as_ref()
-                .is_none_or(|(e, ..)| excess > *e || e.is_nan())
-        {
-            worst = Some((excess, idx.slice().to_vec(), g, w));
-        }
-    }
-    worst.map(|(_, idx, g, w)| format!("at {idx:?}: got {g}, want {w}"))
-}
-
 #[test]
 fn every_pytorch_op_case_matches_within_tolerance() {
     let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{GOLDEN}/ops.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(golden("ops.json")).unwrap())
             .unwrap();
-    let bytes = std::fs::read(format!("{GOLDEN}/ops.safetensors")).unwrap();
+    let bytes = std::fs::read(golden("ops.safetensors")).unwrap();
     let tensors = SafeTensors::deserialize(&bytes).unwrap();
     let cases = json["cases"].as_array().unwrap();
 

@@ -1,0 +1,234 @@
+//! Whole networks from PyTorch's `networks.json`, declared with `network!`, loaded from their
+//! golden weights under torchvision's names, and run on the stored input.
+
+mod support;
+
+use ndarray::Array4;
+use safetensors::SafeTensors;
+use stride::network;
+use stride::runtime::weights::{LoadError, LoadOptions, WeightProblem, Weights};
+use support::{golden, tensor, worst_difference};
+
+network! {
+    /// torchvision resnet18's `conv1`, `bn1`, `relu`, `maxpool`.
+    pub struct ResNet18Stem: [3, 224, 224] {
+        conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
+        bn1: batch_norm2d(),
+        relu: relu,
+        maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
+    }
+}
+
+network! {
+    /// torchvision vgg16's `features[0:5]`, numbered as `nn.Sequential` numbers them.
+    #[sequential("features")]
+    pub struct Vgg16Block1: [3, 224, 224] {
+        conv1_1: conv2d(64, kernel = 3, padding = 1),
+        relu1_1: relu,
+        conv1_2: conv2d(64 => 64, kernel = 3, padding = 1),
+        relu1_2: relu,
+        pool1: max_pool2d(2),
+    }
+}
+
+network! {
+    /// DCGAN generator (nz = 16, ngf = 8): 1x1 noise to a 64x64 image, keys `0.*` to `12.*`.
+    #[sequential]
+    pub struct DcganGenerator: [16, 1, 1] {
+        up1: conv_transpose2d(64, kernel = 4, bias = false),
+        bn1: batch_norm2d(),
+        relu1: relu,
+        up2: conv_transpose2d(32, kernel = 4, stride = 2, padding = 1, bias = false),
+        bn2: batch_norm2d(),
+        relu2: relu,
+        up3: conv_transpose2d(16, kernel = 4, stride = 2, padding = 1, bias = false),
+        bn3: batch_norm2d(),
+        relu3: relu,
+        up4: conv_transpose2d(8, kernel = 4, stride = 2, padding = 1, bias = false),
+        bn4: batch_norm2d(),
+        relu4: relu,
+        up5: conv_transpose2d(3, kernel = 4, stride = 2, padding = 1, bias = false),
+        tanh: tanh,
+    }
+}
+
+/// The golden files hold `input` and `output` next to the weights, so the networks load them
+/// non-strictly; `golden_files_hold_exactly_the_weights_plus_input_and_output` checks that
+/// nothing else was skipped.
+fn lenient() -> LoadOptions {
+    LoadOptions { strict: false, ..LoadOptions::default() }
+}
+
+/// The stored input and PyTorch's output of a golden network file.
+fn input_and_output(file: &str) -> (Array4<f32>, ndarray::ArrayD<f32>) {
+    let bytes = std::fs::read(golden(file)).unwrap();
+    let tensors = SafeTensors::deserialize(&bytes).unwrap();
+    let input = tensor(&tensors, "input").into_dimensionality().unwrap();
+    (input, tensor(&tensors, "output"))
+}
+
+#[test]
+fn resnet18_stem_matches_pytorch() {
+    let net = ResNet18Stem::load_safetensors_with(golden("resnet18_stem.safetensors"), &lenient())
+        .unwrap();
+    let (x, want) = input_and_output("resnet18_stem.safetensors");
+    let got = net.forward(x.view()).unwrap().into_dyn();
+    assert_eq!(worst_difference(&got, &want), None);
+}
+
+#[test]
+fn vgg16_block1_matches_pytorch_with_sequential_keys() {
+    let net = Vgg16Block1::load_safetensors_with(golden("vgg16_block1.safetensors"), &lenient())
+        .unwrap();
+    let (x, want) = input_and_output("vgg16_block1.safetensors");
+    let got = net.forward(x.view()).unwrap().into_dyn();
+    assert_eq!(worst_difference(&got, &want), None);
+}
+
+#[test]
+fn dcgan_generator_matches_pytorch() {
+    let net =
+        DcganGenerator::load_safetensors_with(golden("dcgan_generator.safetensors"), &lenient())
+            .unwrap();
+    let (x, want) = input_and_output("dcgan_generator.safetensors");
+    let got = net.forward(x.view()).unwrap().into_dyn();
+    assert_eq!(worst_difference(&got, &want), None);
+}
+
+#[test]
+fn golden_files_hold_exactly_the_weights_plus_input_and_output() {
+    let err = ResNet18Stem::load_safetensors(golden("resnet18_stem.safetensors")).unwrap_err();
+    let LoadError::Problems { problems, .. } = err else { panic!("{err}") };
+    let mut unexpected: Vec<&str> = problems
+        .iter()
+        .map(|p| match p {
+            WeightProblem::Unexpected { key } => key.as_str(),
+            other => panic!("only unexpected keys, got {other:?}"),
+        })
+        .collect();
+    unexpected.sort();
+    assert_eq!(unexpected, ["input", "output"]);
+}
+
+#[test]
+fn declared_shapes_match_networks_json() {
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(golden("networks.json")).unwrap()).unwrap();
+    let shape = |name: &str, which: &str| -> Vec<usize> {
+        let net = json["networks"].as_array().unwrap().iter().find(|n| n["name"] == name).unwrap();
+        net[which].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
+    };
+    assert_eq!(shape("resnet18_stem", "input")[1..], ResNet18Stem::INPUT);
+    assert_eq!(shape("resnet18_stem", "output")[1..], ResNet18Stem::OUTPUT);
+    assert_eq!(shape("vgg16_block1", "output")[1..], Vgg16Block1::OUTPUT);
+    assert_eq!(shape("dcgan_generator", "input")[1..], DcganGenerator::INPUT);
+    assert_eq!(shape("dcgan_generator", "output")[1..], DcganGenerator::OUTPUT);
+}
+
+#[test]
+fn a_wrong_input_shape_is_an_error_naming_expected_and_got() {
+    let net = ResNet18Stem::init(0);
+    for bad in [(1, 3, 224, 225), (1, 3, 200, 224), (1, 1, 224, 224)] {
+        let err = net.forward(Array4::zeros(bad).view()).unwrap_err();
+        let (n, c, h, w) = bad;
+        assert_eq!(
+            err.to_string(),
+            format!("ResNet18Stem: input has shape [{n}, {c}, {h}, {w}], expected [N, 3, 224, 224]")
+        );
+    }
+}
+
+/// Writes `bytes` to a fresh file under the target directory and returns its path.
+fn scratch_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stride-networks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn a_missing_key_a_wrong_shape_and_a_wrong_dtype_are_all_reported_at_once() {
+    let mut saver = stride::runtime::weights::Saver::new();
+    let zeros64 = ndarray::Array1::<f32>::zeros(64);
+    saver.add("conv1.weight", ndarray::Array4::<f32>::zeros((64, 3, 3, 3)).view());
+    saver.add("bn1.weight", zeros64.view());
+    saver.add("bn1.bias", zeros64.view());
+    saver.add("bn1.running_mean", zeros64.view());
+    let mut bytes = saver.to_bytes().unwrap();
+    // Append a float64 `bn1.running_var` by rewriting the file with the safetensors crate.
+    let f64_data = vec![0u8; 64 * 8];
+    let mut tensors: Vec<(String, safetensors::tensor::TensorView)> = Vec::new();
+    let parsed = SafeTensors::deserialize(&bytes).unwrap();
+    for (name, view) in parsed.tensors() {
+        tensors.push((name, view));
+    }
+    tensors.push((
+        "bn1.running_var".into(),
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F64, vec![64], &f64_data).unwrap(),
+    ));
+    bytes = safetensors::serialize(tensors, None).unwrap();
+    let path = scratch_file("three_problems.safetensors", &bytes);
+
+    let err = ResNet18Stem::load_safetensors(&path).unwrap_err();
+    let text = err.to_string();
+    let LoadError::Problems { problems, .. } = &err else { panic!("{err}") };
+    assert_eq!(problems.len(), 2, "{text}");
+    assert!(problems.iter().any(|p| matches!(p, WeightProblem::WrongShape { key, .. } if key == "conv1.weight")), "{text}");
+    assert!(problems.iter().any(|p| matches!(p, WeightProblem::WrongDtype { key, .. } if key == "bn1.running_var")), "{text}");
+
+    // Without `bn1.bias` a missing key joins them.
+    let parsed = SafeTensors::deserialize(&bytes).unwrap();
+    let kept: Vec<_> = parsed.tensors().into_iter().filter(|(name, _)| name != "bn1.bias").collect();
+    let path = scratch_file("missing.safetensors", &safetensors::serialize(kept, None).unwrap());
+    let err = ResNet18Stem::load_safetensors(&path).unwrap_err();
+    let LoadError::Problems { problems, .. } = &err else { panic!("{err}") };
+    assert_eq!(problems.len(), 3, "{err}");
+    assert!(problems.iter().any(|p| matches!(p, WeightProblem::Missing { key, .. } if key == "bn1.bias")), "{err}");
+}
+
+#[test]
+fn a_truncated_weight_file_is_an_error_not_a_panic() {
+    let bytes = std::fs::read(golden("resnet18_stem.safetensors")).unwrap();
+    for cut in [4, 100, bytes.len() / 2, bytes.len() - 1] {
+        let path = scratch_file(&format!("truncated_{cut}.safetensors"), &bytes[..cut]);
+        let err = ResNet18Stem::load_safetensors(&path).unwrap_err();
+        assert!(matches!(err, LoadError::Format { .. }), "cut at {cut}: {err}");
+    }
+}
+
+#[test]
+fn a_network_saved_and_loaded_again_computes_the_same_output() {
+    let net = DcganGenerator::init(7);
+    let dir = std::env::temp_dir().join(format!("stride-roundtrip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dcgan.safetensors");
+    net.save_safetensors(&path).unwrap();
+    let again = DcganGenerator::load_safetensors(&path).unwrap();
+    let x = Array4::from_shape_fn((2, 16, 1, 1), |(n, c, _, _)| (n * 16 + c) as f32 / 32.0 - 0.5);
+    assert_eq!(net.forward(x.view()).unwrap(), again.forward(x.view()).unwrap());
+}
+
+#[test]
+fn init_is_deterministic_per_seed() {
+    let x = Array4::from_elem((1, 3, 224, 224), 0.5f32);
+    let a = ResNet18Stem::init(1).forward(x.view()).unwrap();
+    let b = ResNet18Stem::init(1).forward(x.view()).unwrap();
+    let c = ResNet18Stem::init(2).forward(x.view()).unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn a_stem_loads_out_of_a_larger_file_with_a_prefix() {
+    // A file whose stem tensors sit under `backbone.`, next to others that are not ours.
+    let bytes = std::fs::read(golden("resnet18_stem.safetensors")).unwrap();
+    let parsed = SafeTensors::deserialize(&bytes).unwrap();
+    let renamed: Vec<_> = parsed.tensors().into_iter().map(|(name, view)| (format!("backbone.{name}"), view)).collect();
+    let path = scratch_file("prefixed.safetensors", &safetensors::serialize(renamed, None).unwrap());
+    let options = LoadOptions { strict: false, prefix: "backbone.".into() };
+    let net = ResNet18Stem::load_safetensors_with(&path, &options).unwrap();
+    let (x, want) = input_and_output("resnet18_stem.safetensors");
+    assert_eq!(worst_difference(&net.forward(x.view()).unwrap().into_dyn(), &want), None);
+    let _ = Weights::open(&path).unwrap();
+}

@@ -1,0 +1,7 @@
+stride::network! {
+    pub struct Net: [16, 8, 8] {
+        up: conv_transpose2d(8, kernel = 4, stride = 2, padding = 1, output_padding = 2),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+stride::network! {
+    #[lints(checkerbord = deny)]
+    pub struct Net: [3, 32, 32] {
+        conv1: conv2d(8, kernel = 3),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+stride::network! {
+    pub struct Net: [224, 224] {
+        conv1: conv2d(8, kernel = 3),
+    }
+}
+
+fn main() {}
