@@ -9,6 +9,7 @@
 mod error;
 mod hw;
 pub mod ops;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use hw::{Hw, Padding2d};
