@@ -8,6 +8,7 @@
 
 mod error;
 mod hw;
+pub mod init;
 pub mod ops;
 pub mod weights;
 
