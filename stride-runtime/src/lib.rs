@@ -10,6 +10,7 @@ mod error;
 mod hw;
 pub mod init;
 pub mod ops;
+pub mod typed;
 pub mod weights;
 
 pub use error::{Error, Result};
