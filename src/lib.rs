@@ -111,12 +111,14 @@ pub use stride_macros::network;
 #[doc(hidden)]
 pub mod __private {
     pub use ndarray;
+    pub use stride_runtime::init::Init;
     pub use stride_runtime::ops::{
         Activation, AvgPool2dParams, BatchNorm2d, Conv2d, Conv2dParams, ConvTranspose2d,
         ConvTranspose2dParams, Linear, MaxPool2dParams, UpsampleMode, UpsampleParams,
         adaptive_avg_pool2d, avg_pool2d, check_nchw as check_input, flatten, max_pool2d, upsample,
     };
+    pub use stride_runtime::summary::{LayerInfo, Summary};
     pub use stride_runtime::typed::{Chw, Flat, Network, Tensor, typenum};
-    pub use stride_runtime::weights::{LoadError, LoadOptions, Loader, Saver, Weights};
-    pub use stride_runtime::{Error, Hw, Init, LayerInfo, Padding2d, Summary};
+    pub use stride_runtime::weights::{LoadError, LoadOptions, Loader, SaveError, Saver, Weights};
+    pub use stride_runtime::{Error, Hw, Padding2d};
 }

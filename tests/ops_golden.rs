@@ -142,8 +142,7 @@ fn run(case: &Case) -> Option<Result<ArrayD<f32>, stride::runtime::Error>> {
 #[test]
 fn every_pytorch_op_case_matches_within_tolerance() {
     let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(golden("ops.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(golden("ops.json")).unwrap()).unwrap();
     let bytes = std::fs::read(golden("ops.safetensors")).unwrap();
     let tensors = SafeTensors::deserialize(&bytes).unwrap();
     let cases = json["cases"].as_array().unwrap();

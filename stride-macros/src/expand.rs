@@ -414,27 +414,7 @@ fn weights(plan: &Plan) -> TokenStream {
     });
     let names: Vec<&Ident> = layers.iter().map(|l| &l.name).collect();
     let builds: Vec<TokenStream> = layers.iter().filter_map(|l| build_layer(l)).collect();
-    let inits = all.iter().map(|(l, t)| {
-        let var = &t.var;
-        let shape = &t.shape;
-        let value = match (&l.op, t.suffix) {
-            (Op::Conv2d(_) | Op::ConvTranspose2d(_), "weight") => {
-                quote!(init.kaiming_normal_fan_out([#(#shape),*]))
-            }
-            (Op::Linear { .. }, "weight") => {
-                let (out, inp) = (shape[0], shape[1]);
-                quote!(init.linear_weight(#out, #inp))
-            }
-            (Op::Linear { in_features, .. }, "bias") => {
-                quote!(init.linear_bias(#(#shape)*, #in_features))
-            }
-            (_, "weight" | "running_var") => {
-                quote!(::stride::__private::ndarray::Array::ones([#(#shape),*]))
-            }
-            _ => quote!(::stride::__private::ndarray::Array::zeros([#(#shape),*])),
-        };
-        quote!(let #var = #value;)
-    });
+    let inits = layers.iter().map(|l| init_layer(l));
     let saves = all.iter().map(|(l, t)| {
         let key = format!("{}.{}", l.key, t.suffix);
         let field = &l.name;
@@ -448,12 +428,12 @@ fn weights(plan: &Plan) -> TokenStream {
         };
         quote! {
             if let ::core::option::Option::Some(tensor) = #getter {
-                saver.add(#key, tensor);
+                saver.add(#key, &tensor)?;
             }
         }
     });
     let construct = quote! {
-        ::core::result::Result::Ok(Self { #(#names: #builds.map_err(|e| ::stride::__private::LoadError::layer(e))?,)* })
+        ::core::result::Result::Ok(Self { #(#names: #builds?,)* })
     };
     quote! {
         /// Loads torchvision-named weights from a safetensors file (memory-mapped), strictly:
@@ -507,8 +487,8 @@ fn weights(plan: &Plan) -> TokenStream {
             #[allow(unused_mut, unused_variables)]
             let mut init = ::stride::__private::Init::new(seed);
             #(#inits)*
-            let built: ::core::result::Result<Self, ::stride::__private::LoadError> = (|| { #construct })();
-            built.expect("shapes chosen by the macro fit their layers")
+            let built = (|| -> ::core::result::Result<Self, ::stride::__private::Error> { #construct })();
+            built.expect("the macro chose every shape, so the layers accept their weights")
         }
 
         /// Saves the weights under the same keys [`Self::load_safetensors`] reads.
@@ -518,7 +498,7 @@ fn weights(plan: &Plan) -> TokenStream {
         pub fn save_safetensors(
             &self,
             path: impl ::core::convert::AsRef<::std::path::Path>,
-        ) -> ::core::result::Result<(), ::stride::__private::LoadError> {
+        ) -> ::core::result::Result<(), ::stride::__private::SaveError> {
             #[allow(unused_mut)]
             let mut saver = ::stride::__private::Saver::new();
             #(#saves)*
@@ -527,18 +507,64 @@ fn weights(plan: &Plan) -> TokenStream {
     }
 }
 
+/// Seeded initial weights for a layer, as torchvision initialises its models.
+fn init_layer(layer: &Planned) -> TokenStream {
+    let var = |suffix: &str| format_ident!("{}_{}", layer.name, suffix);
+    let (w, b) = (var("weight"), var("bias"));
+    let zeros = |n: usize| quote!(::stride::__private::ndarray::Array1::<f32>::zeros(#n));
+    let ones = |n: usize| quote!(::stride::__private::ndarray::Array1::<f32>::ones(#n));
+    match &layer.op {
+        Op::Conv2d(c) => {
+            let shape = [
+                c.out_channels,
+                c.in_channels / c.groups,
+                c.kernel[0],
+                c.kernel[1],
+            ];
+            let bias = c
+                .bias
+                .then(|| zeros(c.out_channels))
+                .map(|z| quote!(let #b = #z;));
+            quote!(let #w = init.kaiming_normal_fan_out([#(#shape),*]); #bias)
+        }
+        Op::ConvTranspose2d(c) => {
+            let shape = [
+                c.in_channels,
+                c.out_channels / c.groups,
+                c.kernel[0],
+                c.kernel[1],
+            ];
+            let bias = c
+                .bias
+                .then(|| zeros(c.out_channels))
+                .map(|z| quote!(let #b = #z;));
+            quote!(let #w = init.kaiming_normal_fan_out([#(#shape),*]); #bias)
+        }
+        Op::BatchNorm2d { channels, .. } => {
+            let (mean, var_) = (var("running_mean"), var("running_var"));
+            let (one, zero) = (ones(*channels), zeros(*channels));
+            quote!(let #w = #one; let #b = #zero; let #mean = #zero; let #var_ = #one;)
+        }
+        Op::Linear {
+            in_features,
+            out_features,
+            bias,
+        } => {
+            let b = if *bias { quote!(#b) } else { quote!(_) };
+            quote!(let (#w, #b) = init.linear_default(#out_features, #in_features);)
+        }
+        _ => quote!(),
+    }
+}
+
 /// The typenum-shaped forward and the composition traits.
 fn typed(plan: &Plan) -> TokenStream {
     let name = &plan.name;
     let shape_type = |shape: &Shape| {
-        let dims = shape.dims();
+        let dims = shape.dims().into_iter().map(unsigned);
         match shape {
-            Shape::Map(_) => {
-                quote!(::stride::__private::Chw<#(::stride::__private::typenum::U<#dims>),*>)
-            }
-            Shape::Flat(_) => {
-                quote!(::stride::__private::Flat<#(::stride::__private::typenum::U<#dims>),*>)
-            }
+            Shape::Map(_) => quote!(::stride::__private::Chw<#(#dims),*>),
+            Shape::Flat(_) => quote!(::stride::__private::Flat<#(#dims),*>),
         }
     };
     let input = shape_type(&Shape::Map(plan.input));
@@ -553,10 +579,21 @@ fn typed(plan: &Plan) -> TokenStream {
                 x: ::stride::__private::Tensor<Self::Input>,
             ) -> ::stride::__private::Tensor<Self::Output> {
                 let y = self.forward(x.view()).expect("the input's shape was checked by its type");
-                ::stride::__private::Tensor::new(y).expect("the output's shape was checked by the macro")
+                ::stride::__private::Tensor::__from_checked(y)
             }
         }
     }
+}
+
+/// The typenum type of `n`, in binary (`typenum::U<N>` only names small numbers): `6` is
+/// `UInt<UInt<UInt<UTerm, B1>, B1>, B0>`.
+fn unsigned(n: usize) -> TokenStream {
+    if n == 0 {
+        return quote!(::stride::__private::typenum::UTerm);
+    }
+    let high = unsigned(n >> 1);
+    let bit = if n & 1 == 1 { quote!(B1) } else { quote!(B0) };
+    quote!(::stride::__private::typenum::UInt<#high, ::stride::__private::typenum::#bit>)
 }
 
 /// What to emit when checking failed: the errors, and a stub of the declared type so that code

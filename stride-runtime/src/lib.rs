@@ -5,6 +5,11 @@
 //! Shapes are checked at the edge and returned as [`Error`]s that name what was expected and
 //! what came; nothing panics on user input.
 //!
+//! Around the ops: [`weights`] reads PyTorch checkpoints (safetensors) and writes them, [`init`]
+//! draws torchvision's initial weights from a seed, [`typed`] puts a network's input and output
+//! shapes in its type so that networks compose only when the shapes meet, and [`summary`]
+//! prints a network's layer table.
+//!
 //! ```
 //! use ndarray::Array4;
 //! use stride_runtime::ops::{max_pool2d, MaxPool2dParams};
@@ -17,7 +22,11 @@
 
 mod error;
 mod hw;
+pub mod init;
 pub mod ops;
+pub mod summary;
+pub mod typed;
+pub mod weights;
 
 pub use error::{Error, Result};
 pub use hw::{Hw, Padding2d};

@@ -9,7 +9,9 @@ use safetensors::{Dtype, SafeTensors};
 
 /// A file under `tests/golden/`.
 pub fn golden(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(file)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(file)
 }
 
 /// A float32 tensor of a safetensors file, as an array.
@@ -41,7 +43,10 @@ pub fn worst_difference(got: &ArrayD<f32>, want: &ArrayD<f32>) -> Option<String>
             continue;
         }
         let excess = (g - w).abs();
-        if worst.as_ref().is_none_or(|(e, ..)| excess.is_nan() || excess > *e) {
+        if worst
+            .as_ref()
+            .is_none_or(|(e, ..)| excess.is_nan() || excess > *e)
+        {
             worst = Some((excess, idx.slice().to_vec(), g, w));
         }
     }
@@ -50,5 +55,8 @@ pub fn worst_difference(got: &ArrayD<f32>, want: &ArrayD<f32>) -> Option<String>
 
 /// The largest absolute difference between two arrays of the same shape.
 pub fn max_abs_difference(got: &ArrayD<f32>, want: &ArrayD<f32>) -> f32 {
-    got.iter().zip(want.iter()).map(|(g, w)| (g - w).abs()).fold(0.0, f32::max)
+    got.iter()
+        .zip(want.iter())
+        .map(|(g, w)| (g - w).abs())
+        .fold(0.0, f32::max)
 }

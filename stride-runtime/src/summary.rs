@@ -1,0 +1,301 @@
+//! A network's layer table, as torchinfo and Keras print it: each layer's output shape,
+//! parameters, multiply-adds and receptive field.
+//!
+//! The `network!` macro knows all of it when it expands, and emits it as constant data
+//! (`const SUMMARY: Summary = Summary { … }`); printing it costs nothing at run time beyond the
+//! formatting. Counts follow `stride_geometry`'s rules: parameters are trainable tensors (batch
+//! norm's running statistics are not counted), and MACs are those of convolutions and linear
+//! layers, per sample.
+
+use std::fmt;
+
+/// One layer's row in a [`Summary`].
+///
+/// ```
+/// use stride_runtime::summary::LayerInfo;
+///
+/// const CONV1: LayerInfo = LayerInfo {
+///     name: "conv1",
+///     kind: "conv2d 7x7/2",
+///     output: &[64, 112, 112],
+///     params: 9_408,
+///     macs: 118_013_952,
+///     receptive_field: Some([7, 7]),
+///     jump: Some([2, 2]),
+/// };
+/// assert_eq!(CONV1.params, 64 * 3 * 7 * 7);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LayerInfo {
+    /// The layer's name in the network (and the prefix of its weights' keys).
+    pub name: &'static str,
+    /// What the layer is, briefly: `"conv2d 7x7/2"`, `"max_pool2d 3x3/2"`, `"relu"`.
+    pub kind: &'static str,
+    /// The output shape of one sample (no batch axis): `[64, 112, 112]`.
+    pub output: &'static [usize],
+    /// Trainable parameters.
+    pub params: u64,
+    /// Multiply-adds per sample.
+    pub macs: u64,
+    /// Receptive field of one output pixel in input pixels, `[h, w]`; `None` once a layer
+    /// upsamples (the field is not defined through a transposed convolution or a resize), or
+    /// for layers without a spatial output.
+    pub receptive_field: Option<[usize; 2]>,
+    /// Distance in input pixels between neighbouring outputs (the product of strides so far),
+    /// `[h, w]`; `None` where `receptive_field` is.
+    pub jump: Option<[usize; 2]>,
+}
+
+/// A network's summary: its input and one [`LayerInfo`] per layer, with totals. Displays as an
+/// aligned table.
+///
+/// The ResNet stem:
+///
+/// ```text
+/// resnet18_stem: input [3, 224, 224]
+/// layer    kind              output          params         MACs  receptive field
+/// -------------------------------------------------------------------------------
+/// conv1    conv2d 7x7/2      [64, 112, 112]   9,408  118,013,952  7x7, jump 2
+/// bn1      batch_norm2d      [64, 112, 112]     128            0  7x7, jump 2
+/// relu     relu              [64, 112, 112]       0            0  7x7, jump 2
+/// maxpool  max_pool2d 3x3/2  [64, 56, 56]         0            0  11x11, jump 4
+/// -------------------------------------------------------------------------------
+/// total                                       9,536  118,013,952
+/// 9,536 params (9.54 k), 118,013,952 MACs per sample (118.01 MMACs)
+/// ```
+///
+/// ```
+/// use stride_runtime::summary::{LayerInfo, Summary};
+///
+/// const fn layer(
+///     name: &'static str,
+///     kind: &'static str,
+///     output: &'static [usize],
+///     params: u64,
+///     macs: u64,
+///     field: usize,
+///     jump: usize,
+/// ) -> LayerInfo {
+///     LayerInfo {
+///         name, kind, output, params, macs,
+///         receptive_field: Some([field, field]),
+///         jump: Some([jump, jump]),
+///     }
+/// }
+///
+/// const STEM: Summary = Summary {
+///     name: "resnet18_stem",
+///     input: &[3, 224, 224],
+///     layers: &[
+///         layer("conv1", "conv2d 7x7/2", &[64, 112, 112], 9_408, 118_013_952, 7, 2),
+///         layer("bn1", "batch_norm2d", &[64, 112, 112], 128, 0, 7, 2),
+///         layer("relu", "relu", &[64, 112, 112], 0, 0, 7, 2),
+///         layer("maxpool", "max_pool2d 3x3/2", &[64, 56, 56], 0, 0, 11, 4),
+///     ],
+///     params: 9_536,
+///     macs: 118_013_952,
+/// };
+///
+/// assert_eq!(STEM.to_string(), "\
+/// resnet18_stem: input [3, 224, 224]
+/// layer    kind              output          params         MACs  receptive field
+/// -------------------------------------------------------------------------------
+/// conv1    conv2d 7x7/2      [64, 112, 112]   9,408  118,013,952  7x7, jump 2
+/// bn1      batch_norm2d      [64, 112, 112]     128            0  7x7, jump 2
+/// relu     relu              [64, 112, 112]       0            0  7x7, jump 2
+/// maxpool  max_pool2d 3x3/2  [64, 56, 56]         0            0  11x11, jump 4
+/// -------------------------------------------------------------------------------
+/// total                                       9,536  118,013,952
+/// 9,536 params (9.54 k), 118,013,952 MACs per sample (118.01 MMACs)");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Summary {
+    /// The network's name.
+    pub name: &'static str,
+    /// The input shape of one sample (no batch axis).
+    pub input: &'static [usize],
+    /// The layers, in execution order.
+    pub layers: &'static [LayerInfo],
+    /// Total trainable parameters.
+    pub params: u64,
+    /// Total multiply-adds per sample.
+    pub macs: u64,
+}
+
+/// The table's columns: header and whether the column is right-aligned (numbers are).
+const COLUMNS: [(&str, bool); 6] = [
+    ("layer", false),
+    ("kind", false),
+    ("output", false),
+    ("params", true),
+    ("MACs", true),
+    ("receptive field", false),
+];
+
+/// Spaces between columns.
+const GAP: usize = 2;
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows: Vec<[String; 6]> = self.layers.iter().map(row).collect();
+        let total = [
+            "total".to_string(),
+            String::new(),
+            String::new(),
+            thousands(self.params),
+            thousands(self.macs),
+            String::new(),
+        ];
+        let mut widths = COLUMNS.map(|(header, _)| header.chars().count());
+        for cells in rows.iter().chain([&total]) {
+            for (width, cell) in widths.iter_mut().zip(cells) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let rule = "-".repeat(widths.iter().sum::<usize>() + GAP * (widths.len() - 1));
+
+        writeln!(f, "{}: input {:?}", self.name, self.input)?;
+        write_row(f, &COLUMNS.map(|(header, _)| header.to_string()), &widths)?;
+        writeln!(f, "{rule}")?;
+        for cells in &rows {
+            write_row(f, cells, &widths)?;
+        }
+        writeln!(f, "{rule}")?;
+        write_row(f, &total, &widths)?;
+        write!(
+            f,
+            "{} params ({}), {} MACs per sample ({}MACs)",
+            thousands(self.params),
+            scaled(self.params),
+            thousands(self.macs),
+            scaled(self.macs),
+        )
+    }
+}
+
+/// The cells of one layer's row.
+fn row(layer: &LayerInfo) -> [String; 6] {
+    [
+        layer.name.to_string(),
+        layer.kind.to_string(),
+        format!("{:?}", layer.output),
+        thousands(layer.params),
+        thousands(layer.macs),
+        field(layer.receptive_field, layer.jump),
+    ]
+}
+
+/// `7x7, jump 2`; `7x3, jump 2x1` when the axes differ; `-` when there is no field.
+fn field(size: Option<[usize; 2]>, jump: Option<[usize; 2]>) -> String {
+    let Some([h, w]) = size else {
+        return "-".into();
+    };
+    match jump {
+        Some([jh, jw]) if jh == jw => format!("{h}x{w}, jump {jh}"),
+        Some([jh, jw]) => format!("{h}x{w}, jump {jh}x{jw}"),
+        None => format!("{h}x{w}"),
+    }
+}
+
+/// One line of the table, without trailing spaces.
+fn write_row(f: &mut fmt::Formatter<'_>, cells: &[String; 6], widths: &[usize; 6]) -> fmt::Result {
+    let mut line = String::new();
+    for (i, ((cell, width), (_, right))) in cells.iter().zip(widths).zip(COLUMNS).enumerate() {
+        if i > 0 {
+            line.push_str(&" ".repeat(GAP));
+        }
+        let pad = " ".repeat(width - cell.chars().count());
+        if right {
+            line.push_str(&pad);
+            line.push_str(cell);
+        } else {
+            line.push_str(cell);
+            line.push_str(&pad);
+        }
+    }
+    writeln!(f, "{}", line.trim_end())
+}
+
+/// `1,814,073,344` for 1814073344.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `1.81 G` for 1814073344, with SI prefixes (k, M, G, T); small numbers as they are, with a
+/// trailing space so that a unit can follow directly.
+fn scaled(n: u64) -> String {
+    const PREFIXES: [(f64, &str); 4] = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")];
+    let x = n as f64;
+    match PREFIXES.iter().find(|(scale, _)| x >= *scale) {
+        Some((scale, prefix)) => format!("{:.2} {prefix}", x / scale),
+        None => format!("{n} "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separates_every_three_digits_from_the_right() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(11_689_512), "11,689,512");
+        assert_eq!(thousands(1_814_073_344), "1,814,073,344");
+    }
+
+    #[test]
+    fn scaled_picks_the_largest_prefix_below_the_number() {
+        assert_eq!(scaled(1_814_073_344), "1.81 G");
+        assert_eq!(scaled(11_689_512), "11.69 M");
+        assert_eq!(scaled(9_536), "9.54 k");
+        assert_eq!(scaled(12), "12 ");
+    }
+
+    #[test]
+    fn receptive_field_shows_both_axes_and_the_jump_once_when_they_agree() {
+        assert_eq!(field(Some([7, 7]), Some([2, 2])), "7x7, jump 2");
+        assert_eq!(field(Some([7, 3]), Some([2, 1])), "7x3, jump 2x1");
+        assert_eq!(field(None, None), "-");
+    }
+
+    #[test]
+    fn totals_widen_their_columns_and_read_as_gigamacs() {
+        const RESNET18: Summary = Summary {
+            name: "resnet18",
+            input: &[3, 224, 224],
+            layers: &[LayerInfo {
+                name: "fc",
+                kind: "linear 512->1000",
+                output: &[1000],
+                params: 513_000,
+                macs: 512_000,
+                receptive_field: None,
+                jump: None,
+            }],
+            params: 11_689_512,
+            macs: 1_814_073_344,
+        };
+        // The totals are wider than any layer's cells, and widen their columns.
+        assert_eq!(
+            RESNET18.to_string(),
+            "\
+resnet18: input [3, 224, 224]
+layer  kind              output      params           MACs  receptive field
+---------------------------------------------------------------------------
+fc     linear 512->1000  [1000]     513,000        512,000  -
+---------------------------------------------------------------------------
+total                            11,689,512  1,814,073,344
+11,689,512 params (11.69 M), 1,814,073,344 MACs per sample (1.81 GMACs)"
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! Reading tensors out of [`Weights`], checked against the shapes a network expects.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use ndarray::{Array, Dimension, IxDyn};
+use safetensors::Dtype;
+
+use super::Weights;
+
+/// The last segment of the key under which PyTorch's batch norm stores its step counter, an
+/// `I64` scalar that only training uses.
+const NUM_BATCHES_TRACKED: &str = "num_batches_tracked";
+
+/// Which part of a file to load, and how strictly.
+///
+/// ```
+/// use stride_runtime::weights::LoadOptions;
+///
+/// // The first block of ResNet's first stage, out of a whole-model checkpoint, ignoring
+/// // nothing else under that prefix.
+/// let options = LoadOptions { prefix: "layer1.0".into(), ..LoadOptions::default() };
+/// assert!(options.strict);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Whether keys under the prefix that no [`Loader::tensor`] call asked for are an error
+    /// ([`WeightProblem::Unexpected`]), as in PyTorch's `load_state_dict(strict=True)`. On by
+    /// default. Keys outside the prefix never are.
+    pub strict: bool,
+    /// A module path prepended to every key, so that a network can load its part of a larger
+    /// checkpoint: with `prefix = "layer1.0"`, the network's `conv1.weight` is read from
+    /// `layer1.0.conv1.weight`.
+    ///
+    /// Written as a module path, without or with its trailing dot (`"layer1.0"` and
+    /// `"layer1.0."` select the same keys): the dot is added when it is missing, so the prefix
+    /// always ends at a module boundary. Empty (the default) selects the whole file.
+    pub prefix: String,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            strict: true,
+            prefix: String::new(),
+        }
+    }
+}
+
+/// One reason a file does not fit the network that is loading it.
+///
+/// Keys are the file's keys, prefix included.
+///
+/// ```
+/// use stride_runtime::weights::WeightProblem;
+///
+/// let problem = WeightProblem::WrongShape {
+///     key: "conv1.weight".into(),
+///     expected: vec![64, 3, 7, 7],
+///     got: vec![64, 3, 3, 3],
+/// };
+/// assert_eq!(problem.to_string(), "`conv1.weight` has shape [64, 3, 3, 3], expected [64, 3, 7, 7]");
+/// assert_eq!(problem.key(), "conv1.weight");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum WeightProblem {
+    /// The network has a parameter the file does not.
+    #[error("missing `{key}`, expected an F32 tensor of shape {expected:?}")]
+    Missing {
+        /// The key looked up.
+        key: String,
+        /// The shape the network expected.
+        expected: Vec<usize>,
+    },
+    /// The file has the key with another shape.
+    #[error("`{key}` has shape {got:?}, expected {expected:?}")]
+    WrongShape {
+        /// The key.
+        key: String,
+        /// The shape the network expected.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        got: Vec<usize>,
+    },
+    /// The file has the key in a dtype other than `F32`.
+    #[error("`{key}` is {got}, expected F32 (convert it with `.float()` before saving)")]
+    WrongDtype {
+        /// The key.
+        key: String,
+        /// The dtype in the file, as safetensors spells it: `"F16"`, `"BF16"`, `"I64"`, …
+        got: String,
+    },
+    /// In strict mode, a key under the prefix that no layer asked for.
+    #[error("unexpected `{key}`: the network has no parameter of this name")]
+    Unexpected {
+        /// The key.
+        key: String,
+    },
+}
+
+impl WeightProblem {
+    /// The key the problem is about.
+    ///
+    /// ```
+    /// use stride_runtime::weights::WeightProblem;
+    ///
+    /// let problem = WeightProblem::Unexpected { key: "fc.weight".into() };
+    /// assert_eq!(problem.key(), "fc.weight");
+    /// ```
+    pub fn key(&self) -> &str {
+        match self {
+            WeightProblem::Missing { key, .. }
+            | WeightProblem::WrongShape { key, .. }
+            | WeightProblem::WrongDtype { key, .. }
+            | WeightProblem::Unexpected { key } => key,
+        }
+    }
+}
+
+/// Why weights could not be loaded.
+///
+/// ```
+/// use stride_runtime::weights::{LoadError, WeightProblem};
+///
+/// let err = LoadError::Problems {
+///     path: "resnet18_stem.safetensors".into(),
+///     problems: vec![
+///         WeightProblem::Missing { key: "bn1.running_var".into(), expected: vec![64] },
+///         WeightProblem::WrongDtype { key: "bn1.weight".into(), got: "F16".into() },
+///     ],
+/// };
+/// assert_eq!(
+///     err.to_string(),
+///     "resnet18_stem.safetensors: 2 problems\n  \
+///      missing `bn1.running_var`, expected an F32 tensor of shape [64]\n  \
+///      `bn1.weight` is F16, expected F32 (convert it with `.float()` before saving)"
+/// );
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The file could not be opened or mapped.
+    #[error("{}: {error}", path.display())]
+    Io {
+        /// The path that was opened.
+        path: PathBuf,
+        /// What the operating system said.
+        error: std::io::Error,
+    },
+    /// The file is not a well-formed safetensors file: a malformed header, a truncated file,
+    /// data offsets past its end.
+    #[error("{}: not a valid safetensors file: {message}", path.display())]
+    Format {
+        /// The path of the file (`<in-memory weights>` for [`Weights::from_bytes`]).
+        path: PathBuf,
+        /// What is malformed.
+        message: String,
+    },
+    /// The file is well formed but does not fit the network: every problem found, in the
+    /// order the network asked for its parameters, then the unexpected keys in sorted order.
+    #[error("{}", problems_report(path, problems))]
+    Problems {
+        /// The path of the file (`<in-memory weights>` for [`Weights::from_bytes`]).
+        path: PathBuf,
+        /// Every problem, one per key (a key whose shape and dtype are both wrong has two).
+        problems: Vec<WeightProblem>,
+    },
+    /// Tensors that loaded with the right shapes but do not make a valid layer.
+    #[error("the loaded weights do not make a valid layer: {0}")]
+    Layer(#[from] crate::Error),
+}
+
+/// `path: N problems`, then one indented line per problem, then a hint when a setting would
+/// have avoided some of them.
+fn problems_report(path: &std::path::Path, problems: &[WeightProblem]) -> String {
+    let count = problems.len();
+    let noun = if count == 1 { "problem" } else { "problems" };
+    let mut out = format!("{}: {count} {noun}", path.display());
+    for problem in problems {
+        let _ = write!(out, "\n  {problem}");
+    }
+    if problems
+        .iter()
+        .any(|p| matches!(p, WeightProblem::Unexpected { .. }))
+    {
+        out.push_str(
+            "\n(keys the network does not use are allowed with `LoadOptions { strict: false, .. }`)",
+        );
+    }
+    out
+}
+
+/// Reads a network's parameters out of [`Weights`] one by one, and collects every problem
+/// instead of stopping at the first.
+///
+/// Call [`tensor`](Loader::tensor) once per parameter, then [`finish`](Loader::finish): it
+/// adds the keys nobody asked for (in strict mode) and returns every problem at once. After a
+/// successful `finish`, every `tensor` call returned `Some`.
+///
+/// ```
+/// use ndarray::{Array1, Ix1};
+/// use stride_runtime::weights::{LoadError, LoadOptions, Loader, Saver, Weights};
+///
+/// let mut saver = Saver::new();
+/// saver.add("bn1.weight", &Array1::<f32>::ones(64))?;
+/// saver.add("fc.weight", &Array1::<f32>::ones(3))?;
+/// let weights = Weights::from_bytes(saver.to_bytes()?)?;
+///
+/// let mut loader = Loader::new(&weights, &LoadOptions::default());
+/// assert!(loader.tensor::<Ix1>("bn1.weight", &[64]).is_some());
+/// assert!(loader.tensor::<Ix1>("bn1.bias", &[64]).is_none());
+/// let err = loader.finish().unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "<in-memory weights>: 2 problems\n  \
+///      missing `bn1.bias`, expected an F32 tensor of shape [64]\n  \
+///      unexpected `fc.weight`: the network has no parameter of this name\n\
+///      (keys the network does not use are allowed with `LoadOptions { strict: false, .. }`)"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Loader<'w> {
+    weights: &'w Weights,
+    /// Empty, or a module path ending in a dot.
+    prefix: String,
+    strict: bool,
+    /// Full keys that some `tensor` call asked for, found or not.
+    asked: HashSet<String>,
+    problems: Vec<WeightProblem>,
+}
+
+impl<'w> Loader<'w> {
+    /// A loader over `weights` with the given prefix and strictness.
+    ///
+    /// ```
+    /// use stride_runtime::weights::{LoadOptions, Loader, Weights};
+    ///
+    /// let weights = Weights::from_bytes(&b"\x02\x00\x00\x00\x00\x00\x00\x00{}"[..])?;
+    /// let loader = Loader::new(&weights, &LoadOptions::default());
+    /// assert!(loader.finish().is_ok());
+    /// # Ok::<(), stride_runtime::weights::LoadError>(())
+    /// ```
+    pub fn new(weights: &'w Weights, options: &LoadOptions) -> Self {
+        let mut prefix = options.prefix.clone();
+        if !prefix.is_empty() && !prefix.ends_with('.') {
+            prefix.push('.');
+        }
+        Loader {
+            weights,
+            prefix,
+            strict: options.strict,
+            asked: HashSet::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The `F32` tensor stored under the prefix followed by `key`, as an array of shape
+    /// `shape`; or `None`, with the problem recorded for [`finish`](Loader::finish): the key
+    /// is missing, has another shape, or is not `F32` (both are recorded when both are wrong).
+    ///
+    /// `D` must have `shape.len()` axes (`Ix4` for `[64, 3, 7, 7]`); anything else is a bug in
+    /// the caller, checked with a `debug_assert`.
+    ///
+    /// ```
+    /// use ndarray::{Array2, Ix2};
+    /// use stride_runtime::weights::{LoadOptions, Loader, Saver, Weights, WeightProblem};
+    ///
+    /// let mut saver = Saver::new();
+    /// saver.add("layer1.0.fc.weight", &Array2::<f32>::ones((4, 8)))?;
+    /// let weights = Weights::from_bytes(saver.to_bytes()?)?;
+    ///
+    /// let options = LoadOptions { prefix: "layer1.0".into(), ..Default::default() };
+    /// let mut loader = Loader::new(&weights, &options);
+    /// let w = loader.tensor::<Ix2>("fc.weight", &[4, 8]).unwrap();
+    /// assert_eq!(w.sum(), 32.0);
+    /// assert!(loader.tensor::<Ix2>("fc.weight", &[8, 4]).is_none());
+    /// match loader.finish() {
+    ///     Err(stride_runtime::weights::LoadError::Problems { problems, .. }) => assert_eq!(
+    ///         problems,
+    ///         [WeightProblem::WrongShape {
+    ///             key: "layer1.0.fc.weight".into(),
+    ///             expected: vec![8, 4],
+    ///             got: vec![4, 8],
+    ///         }]
+    ///     ),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tensor<D: Dimension>(&mut self, key: &str, shape: &[usize]) -> Option<Array<f32, D>> {
+        debug_assert!(
+            D::NDIM.is_none_or(|n| n == shape.len()),
+            "Loader::tensor::<{}>(`{key}`, {shape:?}): the array type has {:?} axes but the \
+             shape has {}",
+            std::any::type_name::<D>(),
+            D::NDIM,
+            shape.len()
+        );
+        let full = format!("{}{key}", self.prefix);
+        let weights = self.weights;
+        let Some(entry) = weights.entry(&full) else {
+            self.problems.push(WeightProblem::Missing {
+                key: full.clone(),
+                expected: shape.to_vec(),
+            });
+            self.asked.insert(full);
+            return None;
+        };
+        let before = self.problems.len();
+        if entry.shape != shape {
+            self.problems.push(WeightProblem::WrongShape {
+                key: full.clone(),
+                expected: shape.to_vec(),
+                got: entry.shape.clone(),
+            });
+        }
+        if entry.dtype != Dtype::F32 {
+            self.problems.push(WeightProblem::WrongDtype {
+                key: full.clone(),
+                got: entry.dtype.to_string(),
+            });
+        }
+        let fits = self.problems.len() == before;
+        let array = if fits {
+            Array::from_shape_vec(IxDyn(shape), weights.f32_values(entry))
+                .ok()
+                .and_then(|a| a.into_dimensionality::<D>().ok())
+        } else {
+            None
+        };
+        if fits && array.is_none() {
+            // Only reachable when `D` disagrees with `shape`, which the debug_assert above
+            // catches in debug builds; in release, refuse the tensor rather than panic.
+            self.problems.push(WeightProblem::WrongShape {
+                key: full.clone(),
+                expected: shape.to_vec(),
+                got: entry.shape.clone(),
+            });
+        }
+        self.asked.insert(full);
+        array
+    }
+
+    /// Every problem met so far, then (in strict mode) one [`WeightProblem::Unexpected`] for
+    /// each key under the prefix that no [`tensor`](Loader::tensor) call asked for, except
+    /// batch norm's `num_batches_tracked` counters. `Ok` when there are none.
+    ///
+    /// ```
+    /// use ndarray::Array1;
+    /// use stride_runtime::weights::{LoadOptions, Loader, Saver, Weights};
+    ///
+    /// let mut saver = Saver::new();
+    /// saver.add("fc.bias", &Array1::<f32>::zeros(10))?;
+    /// let weights = Weights::from_bytes(saver.to_bytes()?)?;
+    ///
+    /// assert!(Loader::new(&weights, &LoadOptions::default()).finish().is_err());
+    /// let lenient = LoadOptions { strict: false, ..Default::default() };
+    /// assert!(Loader::new(&weights, &lenient).finish().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn finish(mut self) -> Result<(), LoadError> {
+        if self.strict {
+            let unexpected = self
+                .weights
+                .keys()
+                .filter(|key| key.starts_with(&self.prefix))
+                .filter(|key| !is_num_batches_tracked(key))
+                .filter(|key| !self.asked.contains(*key))
+                .map(|key| WeightProblem::Unexpected { key: key.into() });
+            self.problems.extend(unexpected.collect::<Vec<_>>());
+        }
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(LoadError::Problems {
+                path: self.weights.path().to_path_buf(),
+                problems: self.problems,
+            })
+        }
+    }
+}
+
+/// Whether `key` is a batch norm step counter (`bn1.num_batches_tracked`).
+fn is_num_batches_tracked(key: &str) -> bool {
+    key.rsplit('.').next() == Some(NUM_BATCHES_TRACKED)
+}

@@ -1,0 +1,455 @@
+//! Loading and saving safetensors files: every kind of problem a checkpoint can have, reported
+//! together, and a round trip through a file on disk.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use ndarray::{Array1, Array2, Array4, Ix1, Ix2, Ix4};
+use safetensors::Dtype;
+use safetensors::tensor::View;
+use stride_runtime::weights::{
+    LoadError, LoadOptions, Loader, SaveError, Saver, WeightProblem, Weights,
+};
+
+const STEM: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/golden/resnet18_stem.safetensors"
+);
+
+/// A path in the temp dir that no other test (or test run) uses; removed on drop.
+struct TempPath(PathBuf);
+
+impl TempPath {
+    fn new(name: &str) -> Self {
+        let unique = format!(
+            "stride-weights-{}-{name}-{:?}.safetensors",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        TempPath(std::env::temp_dir().join(unique))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A tensor of any dtype, for writing files that stride itself would not write.
+struct Raw {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl View for &Raw {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+fn raw(dtype: Dtype, shape: &[usize]) -> Raw {
+    let count: usize = shape.iter().product();
+    let bytes = vec![0u8; count * dtype.bitsize() / 8];
+    Raw {
+        dtype,
+        shape: shape.to_vec(),
+        bytes,
+    }
+}
+
+fn f32s(shape: &[usize]) -> Raw {
+    let count: usize = shape.iter().product();
+    let bytes = (0..count).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    Raw {
+        dtype: Dtype::F32,
+        shape: shape.to_vec(),
+        bytes,
+    }
+}
+
+fn file(tensors: &[(&str, &Raw)]) -> Weights {
+    let bytes = safetensors::serialize(tensors.iter().map(|&(k, v)| (k, v)), None).unwrap();
+    Weights::from_bytes(bytes).unwrap()
+}
+
+fn problems(result: Result<(), LoadError>) -> Vec<WeightProblem> {
+    match result {
+        Err(LoadError::Problems { problems, .. }) => problems,
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+fn lenient() -> LoadOptions {
+    LoadOptions {
+        strict: false,
+        ..LoadOptions::default()
+    }
+}
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+#[test]
+fn saved_arrays_read_back_identical_through_a_file() -> TestResult {
+    let conv = Array4::from_shape_fn((4, 3, 2, 2), |(o, i, h, w)| {
+        (o * 100 + i * 10 + h * 2 + w) as f32
+    });
+    // A transposed view: saved in C order of its logical shape.
+    let fc = Array2::from_shape_fn((5, 3), |(r, c)| r as f32 - c as f32 * 0.5);
+    let fc_t = fc.t();
+    let bias = Array1::from(vec![f32::MIN_POSITIVE, -0.0, f32::MAX, 1e-7]);
+
+    let mut saver = Saver::new();
+    saver
+        .add("conv1.weight", &conv)?
+        .add("fc.weight", fc_t)?
+        .add("conv1.bias", bias.view())?;
+    saver.metadata("format", "pt");
+    let path = TempPath::new("round-trip");
+    saver.write(&path.0)?;
+
+    let weights = Weights::open(&path.0)?;
+    assert_eq!(
+        weights.keys().collect::<Vec<_>>(),
+        ["conv1.bias", "conv1.weight", "fc.weight"]
+    );
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    assert_eq!(
+        loader.tensor::<Ix4>("conv1.weight", &[4, 3, 2, 2]),
+        Some(conv)
+    );
+    assert_eq!(
+        loader.tensor::<Ix2>("fc.weight", &[3, 5]),
+        Some(fc_t.to_owned())
+    );
+    let read_bias = loader.tensor::<Ix1>("conv1.bias", &[4]).unwrap();
+    assert_eq!(
+        read_bias.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        bias.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    loader.finish()?;
+    Ok(())
+}
+
+#[test]
+fn a_missing_key_is_reported_with_the_shape_that_was_expected() {
+    let weights = file(&[("conv1.weight", &f32s(&[8, 3, 3, 3]))]);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    assert!(
+        loader
+            .tensor::<Ix4>("conv1.weight", &[8, 3, 3, 3])
+            .is_some()
+    );
+    assert!(loader.tensor::<Ix1>("bn1.running_var", &[8]).is_none());
+    let err = loader.finish().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<in-memory weights>: 1 problem\n  \
+         missing `bn1.running_var`, expected an F32 tensor of shape [8]"
+    );
+}
+
+#[test]
+fn a_tensor_of_another_shape_is_refused_with_both_shapes() {
+    let weights = file(&[("conv1.weight", &f32s(&[64, 3, 3, 3]))]);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    assert_eq!(loader.tensor::<Ix4>("conv1.weight", &[64, 3, 7, 7]), None);
+    assert_eq!(
+        problems(loader.finish()),
+        [WeightProblem::WrongShape {
+            key: "conv1.weight".into(),
+            expected: vec![64, 3, 7, 7],
+            got: vec![64, 3, 3, 3],
+        }]
+    );
+}
+
+#[test]
+fn a_tensor_of_the_same_size_but_another_rank_is_a_wrong_shape() {
+    let weights = file(&[("fc.weight", &f32s(&[10, 512]))]);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    assert_eq!(loader.tensor::<Ix4>("fc.weight", &[10, 512, 1, 1]), None);
+    assert!(matches!(
+        problems(loader.finish())[..],
+        [WeightProblem::WrongShape { .. }]
+    ));
+}
+
+#[test]
+fn half_precision_and_integer_tensors_are_refused_by_dtype_name() {
+    let weights = file(&[
+        ("bn1.weight", &raw(Dtype::F16, &[64])),
+        ("bn1.bias", &raw(Dtype::I32, &[64])),
+    ]);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    assert!(loader.tensor::<Ix1>("bn1.weight", &[64]).is_none());
+    assert!(loader.tensor::<Ix1>("bn1.bias", &[64]).is_none());
+    let err = loader.finish().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<in-memory weights>: 2 problems\n  \
+         `bn1.weight` is F16, expected F32 (convert it with `.float()` before saving)\n  \
+         `bn1.bias` is I32, expected F32 (convert it with `.float()` before saving)"
+    );
+}
+
+#[test]
+fn a_tensor_with_wrong_shape_and_dtype_reports_both() {
+    let weights = file(&[("bn1.weight", &raw(Dtype::BF16, &[32]))]);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    assert!(loader.tensor::<Ix1>("bn1.weight", &[64]).is_none());
+    assert_eq!(
+        problems(loader.finish()),
+        [
+            WeightProblem::WrongShape {
+                key: "bn1.weight".into(),
+                expected: vec![64],
+                got: vec![32],
+            },
+            WeightProblem::WrongDtype {
+                key: "bn1.weight".into(),
+                got: "BF16".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn every_problem_is_reported_in_one_error() {
+    let weights = file(&[
+        ("conv1.weight", &f32s(&[64, 3, 3, 3])),
+        ("bn1.weight", &raw(Dtype::F16, &[64])),
+        ("bn1.bias", &f32s(&[64])),
+        ("fc.weight", &f32s(&[10, 64])),
+    ]);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    let _ = loader.tensor::<Ix4>("conv1.weight", &[64, 3, 7, 7]);
+    let _ = loader.tensor::<Ix1>("bn1.weight", &[64]);
+    let _ = loader.tensor::<Ix1>("bn1.bias", &[64]);
+    let _ = loader.tensor::<Ix1>("bn1.running_var", &[64]);
+    assert_eq!(
+        loader.finish().unwrap_err().to_string(),
+        "<in-memory weights>: 4 problems\n  \
+         `conv1.weight` has shape [64, 3, 3, 3], expected [64, 3, 7, 7]\n  \
+         `bn1.weight` is F16, expected F32 (convert it with `.float()` before saving)\n  \
+         missing `bn1.running_var`, expected an F32 tensor of shape [64]\n  \
+         unexpected `fc.weight`: the network has no parameter of this name\n\
+         (keys the network does not use are allowed with `LoadOptions { strict: false, .. }`)"
+    );
+}
+
+#[test]
+fn strict_mode_reports_unused_keys_and_lenient_mode_ignores_them() {
+    let weights = file(&[("fc.weight", &f32s(&[2, 2])), ("extra", &f32s(&[1]))]);
+
+    let mut strict = Loader::new(&weights, &LoadOptions::default());
+    assert!(strict.tensor::<Ix2>("fc.weight", &[2, 2]).is_some());
+    assert_eq!(
+        problems(strict.finish()),
+        [WeightProblem::Unexpected {
+            key: "extra".into()
+        }]
+    );
+
+    let mut lenient_loader = Loader::new(&weights, &lenient());
+    assert!(lenient_loader.tensor::<Ix2>("fc.weight", &[2, 2]).is_some());
+    assert!(lenient_loader.finish().is_ok());
+}
+
+#[test]
+fn lenient_mode_still_reports_missing_keys() {
+    let weights = file(&[("extra", &f32s(&[1]))]);
+    let mut loader = Loader::new(&weights, &lenient());
+    assert!(loader.tensor::<Ix1>("fc.bias", &[2]).is_none());
+    assert!(matches!(
+        problems(loader.finish())[..],
+        [WeightProblem::Missing { .. }]
+    ));
+}
+
+#[test]
+fn a_prefix_selects_one_block_and_strict_mode_looks_only_under_it() {
+    let weights = file(&[
+        ("conv1.weight", &f32s(&[4, 3, 7, 7])),
+        ("layer1.0.conv1.weight", &f32s(&[4, 4, 3, 3])),
+        ("layer1.0.bn1.weight", &f32s(&[4])),
+        ("layer1.1.conv1.weight", &f32s(&[4, 4, 3, 3])),
+        ("layer1.01.conv1.weight", &f32s(&[1])), // shares a string prefix, not a module path
+    ]);
+    for prefix in ["layer1.0", "layer1.0."] {
+        let options = LoadOptions {
+            prefix: prefix.into(),
+            ..LoadOptions::default()
+        };
+        let mut loader = Loader::new(&weights, &options);
+        let w = loader.tensor::<Ix4>("conv1.weight", &[4, 4, 3, 3]).unwrap();
+        assert_eq!(w[[0, 0, 0, 1]], 1.0);
+        assert_eq!(
+            problems(loader.finish()),
+            [WeightProblem::Unexpected {
+                key: "layer1.0.bn1.weight".into()
+            }],
+            "prefix {prefix:?}"
+        );
+    }
+}
+
+#[test]
+fn num_batches_tracked_is_skipped_in_strict_and_lenient_mode() {
+    let weights = file(&[
+        ("bn1.weight", &f32s(&[4])),
+        ("bn1.num_batches_tracked", &raw(Dtype::I64, &[])),
+        ("layer1.0.bn2.num_batches_tracked", &raw(Dtype::I64, &[])),
+    ]);
+    for options in [LoadOptions::default(), lenient()] {
+        let mut loader = Loader::new(&weights, &options);
+        assert!(loader.tensor::<Ix1>("bn1.weight", &[4]).is_some());
+        assert!(loader.finish().is_ok(), "strict: {}", options.strict);
+    }
+}
+
+#[test]
+fn a_truncated_file_is_a_format_error_not_a_panic() -> TestResult {
+    let full = std::fs::read(STEM)?;
+    let header_end = 8 + u64::from_le_bytes(full[..8].try_into()?) as usize;
+    // Inside the length, inside the header, at the end of the header, inside the data, and one
+    // byte short.
+    for cut in [0, 5, 8, 100, header_end, header_end + 1000, full.len() - 1] {
+        let bytes = full[..cut].to_vec();
+        match Weights::from_bytes(bytes) {
+            Err(LoadError::Format { message, .. }) => assert!(!message.is_empty()),
+            other => panic!("cut at {cut}: expected a format error, got {other:?}"),
+        }
+    }
+    // The same through a file on disk.
+    let path = TempPath::new("truncated");
+    std::fs::write(&path.0, &full[..full.len() / 2])?;
+    let err = Weights::open(&path.0).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the file is truncated or has trailing bytes"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_header_with_a_bad_length_says_so() {
+    let mut bytes = 1_000u64.to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{}");
+    let err = Weights::from_bytes(bytes).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<in-memory weights>: not a valid safetensors file: the header is declared as 1000 bytes \
+         but only 2 follow; the file is truncated or is not a safetensors file"
+    );
+}
+
+#[test]
+fn an_empty_file_is_a_format_error() -> TestResult {
+    let path = TempPath::new("empty");
+    std::fs::write(&path.0, [])?;
+    assert!(matches!(
+        Weights::open(&path.0),
+        Err(LoadError::Format { .. })
+    ));
+    Ok(())
+}
+
+#[test]
+fn a_nonexistent_path_is_an_io_error_naming_the_path() {
+    let path = std::env::temp_dir().join("stride-no-such-dir/model.safetensors");
+    match Weights::open(&path) {
+        Err(LoadError::Io { path: p, error }) => {
+            assert_eq!(p, path);
+            assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected an io error, got {other:?}"),
+    }
+}
+
+#[test]
+fn saving_refuses_a_duplicate_key_and_the_metadata_key() {
+    let mut saver = Saver::new();
+    saver.add("a", &Array1::<f32>::zeros(1)).unwrap();
+    assert!(matches!(
+        saver.add("a", &Array1::<f32>::zeros(2)),
+        Err(SaveError::Duplicate { .. })
+    ));
+    assert!(matches!(
+        saver.add("__metadata__", &Array1::<f32>::zeros(1)),
+        Err(SaveError::ReservedKey)
+    ));
+}
+
+#[test]
+fn writing_into_a_missing_directory_is_an_io_error() {
+    let path = std::env::temp_dir().join("stride-no-such-dir/out.safetensors");
+    assert!(matches!(
+        Saver::new().write(&path),
+        Err(SaveError::Io { .. })
+    ));
+}
+
+#[test]
+fn writing_over_an_open_file_replaces_it_without_disturbing_the_open_one() -> TestResult {
+    let path = TempPath::new("overwrite");
+    let mut first = Saver::new();
+    first.add("a", &Array1::from(vec![1.0f32, 2.0]))?;
+    first.write(&path.0)?;
+    let open = Weights::open(&path.0)?;
+
+    let mut second = Saver::new();
+    second.add("b", &Array1::from(vec![3.0f32]))?;
+    second.write(&path.0)?;
+
+    let mut loader = Loader::new(&open, &LoadOptions::default());
+    assert_eq!(
+        loader.tensor::<Ix1>("a", &[2]),
+        Some(Array1::from(vec![1.0, 2.0]))
+    );
+    loader.finish()?;
+    assert_eq!(Weights::open(&path.0)?.keys().collect::<Vec<_>>(), ["b"]);
+    Ok(())
+}
+
+#[test]
+fn the_resnet18_stem_checkpoint_lists_torchvision_keys_and_loads_conv1() -> TestResult {
+    let weights = Weights::open(STEM)?;
+    assert_eq!(
+        weights.keys().collect::<Vec<_>>(),
+        [
+            "bn1.bias",
+            "bn1.running_mean",
+            "bn1.running_var",
+            "bn1.weight",
+            "conv1.weight",
+            "input",
+            "output"
+        ]
+    );
+    let mut loader = Loader::new(&weights, &lenient());
+    let conv1 = loader
+        .tensor::<Ix4>("conv1.weight", &[64, 3, 7, 7])
+        .unwrap();
+    let var = loader.tensor::<Ix1>("bn1.running_var", &[64]).unwrap();
+    loader.finish()?;
+    // The first and last values, as Python's `struct.unpack('<f', …)` reads them.
+    assert_eq!(conv1[[0, 0, 0, 0]], 0.002_734_412);
+    assert_eq!(conv1[[63, 2, 6, 6]], -0.023_599_004);
+    assert!(var.iter().all(|&v| v > 0.0));
+    Ok(())
+}
