@@ -103,8 +103,8 @@ pub use ndarray;
 /// - `forward(&self, x: ArrayView4<f32>)` for any batch size, refusing a wrong `C`, `H` or `W`;
 /// - `load_safetensors(path)`, `load_safetensors_with(path, &options)`, `from_weights`,
 ///   `save_safetensors(path)`, and `init(seed)`;
-/// - an implementation of [`runtime::Network`] over typenum-shaped tensors, so that networks
-///   compose with [`runtime::Then::then`] under the type checker.
+/// - an implementation of [`runtime::typed::Network`] over typenum-shaped tensors, so that networks
+///   compose with [`runtime::typed::Then::then`] under the type checker.
 pub use stride_macros::network;
 
 /// What generated code names. Not part of the public API.
@@ -114,8 +114,8 @@ pub mod __private {
     pub use stride_runtime::init::Init;
     pub use stride_runtime::ops::{
         Activation, AvgPool2dParams, BatchNorm2d, Conv2d, Conv2dParams, ConvTranspose2d,
-        ConvTranspose2dParams, Linear, MaxPool2dParams, UpsampleMode, UpsampleParams,
-        adaptive_avg_pool2d, avg_pool2d, check_nchw as check_input, flatten, max_pool2d, upsample,
+        ConvTranspose2dParams, Linear, MaxPool2dParams, UpsampleParams, adaptive_avg_pool2d,
+        avg_pool2d, check_nchw as check_input, flatten, max_pool2d, upsample,
     };
     pub use stride_runtime::summary::{LayerInfo, Summary};
     pub use stride_runtime::typed::{Chw, Flat, Network, Tensor, typenum};

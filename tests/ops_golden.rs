@@ -1,8 +1,8 @@
 //! Every case of PyTorch's `ops.json` through the runtime, within the golden tolerance
 //! `|got - want| <= 1e-4 + 1e-4 * |want|`.
 
-use ndarray::{ArrayD, Dimension, IxDyn};
-use safetensors::{Dtype, SafeTensors};
+use ndarray::ArrayD;
+use safetensors::SafeTensors;
 use serde_json::Value;
 
 mod support;

@@ -119,6 +119,9 @@ pub struct Args<'a> {
     pub positional: Option<&'a Value>,
     pub stated_in: Option<&'a Value>,
     named: Vec<(&'a Ident, &'a Value)>,
+    /// Whether an unknown parameter was reported: a required one is then probably misspelled,
+    /// and saying it is missing too would repeat the error.
+    pub had_unknown: bool,
 }
 
 impl<'a> Args<'a> {
@@ -130,6 +133,7 @@ impl<'a> Args<'a> {
             positional: None,
             stated_in: None,
             named: Vec::new(),
+            had_unknown: false,
         };
         let takes = positional(&kind);
         for arg in &layer.args {
@@ -143,6 +147,7 @@ impl<'a> Args<'a> {
                         );
                     } else if !allowed.contains(&text.as_str()) {
                         cx.error(name.span(), unknown_param(layer, &text, allowed));
+                        args.had_unknown = true;
                     } else {
                         args.named.push((name, value));
                     }
@@ -315,9 +320,9 @@ pub fn number(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<N
                 None
             }
         },
-        Value::Negative { text, span } => {
-            cx.error(
-                *span,
+        Value::Negative { text, tokens, .. } => {
+            cx.error_spanned(
+                tokens,
                 format!("{label}: `{what}` must not be negative, got {text}"),
             );
             None
@@ -489,10 +494,10 @@ pub fn boolean(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<
 pub fn real(cx: &mut Ctxt, label: &str, what: &str, value: &Value, negative: bool) -> Option<f64> {
     let parsed = match value {
         Value::Int { text, .. } | Value::Float { text, .. } => parse_real(text),
-        Value::Negative { text, span } => {
+        Value::Negative { text, tokens, .. } => {
             if !negative {
-                cx.error(
-                    *span,
+                cx.error_spanned(
+                    tokens,
                     format!("{label}: `{what}` must not be negative, got {text}"),
                 );
                 return None;

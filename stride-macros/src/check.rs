@@ -295,7 +295,7 @@ impl Walk<'_> {
     /// A required parameter is given.
     fn required<'v>(&mut self, args: &Args<'v>, name: &str) -> Option<&'v Value> {
         let value = args.get_or_positional(self.cx, name);
-        if value.is_none() && args.get(name).is_none() {
+        if value.is_none() && args.get(name).is_none() && !args.had_unknown {
             self.cx.error(
                 args.layer.kind.span(),
                 format!("{}: `{}` needs `{name}`", args.label(), args.layer.kind),
@@ -488,10 +488,16 @@ impl Walk<'_> {
             let dropped = span % w.stride;
             if dropped != 0 {
                 let message = format!(
-                    "{}: the last {dropped} {} of the padded input never reach a window: \
+                    "{}: the last {} of the padded input never reach{} a window: \
                      ({} + {} + {} - {}*({}-1) - 1) % {} = {dropped}",
                     args.label(),
-                    if axis == 0 { "rows" } else { "columns" },
+                    match (axis, dropped) {
+                        (0, 1) => "row".to_string(),
+                        (0, n) => format!("{n} rows"),
+                        (_, 1) => "column".to_string(),
+                        (_, n) => format!("{n} columns"),
+                    },
+                    if dropped == 1 { "es" } else { "" },
                     input[axis],
                     w.pad_begin,
                     w.pad_end,

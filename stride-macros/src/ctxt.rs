@@ -12,7 +12,16 @@ pub struct Ctxt {
 impl Ctxt {
     /// Records an error at `span`.
     pub fn error(&mut self, span: Span, message: impl std::fmt::Display) {
-        let error = syn::Error::new(span, message);
+        self.push(syn::Error::new(span, message));
+    }
+
+    /// Records an error spanning `tokens` (first to last token, which works on stable Rust
+    /// where spans cannot be joined).
+    pub fn error_spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    fn push(&mut self, error: syn::Error) {
         match &mut self.errors {
             Some(errors) => errors.combine(error),
             None => self.errors = Some(error),

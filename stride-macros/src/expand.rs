@@ -230,11 +230,12 @@ fn forward(plan: &Plan) -> TokenStream {
             Op::Upsample { scale, mode } => {
                 let scale = hw(*scale);
                 let mode = match mode {
-                    UpsampleMode::Nearest => quote!(::stride::__private::UpsampleMode::Nearest),
-                    UpsampleMode::Bilinear => quote!(::stride::__private::UpsampleMode::Bilinear),
+                    UpsampleMode::Nearest => quote!(nearest),
+                    UpsampleMode::Bilinear => quote!(bilinear),
                 };
                 quote! {
-                    let x = ::stride::__private::upsample(#x, &::stride::__private::UpsampleParams::scale(#scale).mode(#mode))?;
+                    let params = ::stride::__private::UpsampleParams::scale(#scale).#mode();
+                    let x = ::stride::__private::upsample(#x, &params)?;
                 }
             }
             Op::Flatten => quote!(let x = ::stride::__private::flatten(#x);),

@@ -11,10 +11,11 @@
 //! value     := "-"? INT | "-"? FLOAT | "true" | "false" | NAME | "(" value,* ")"
 //! ```
 
+use std::str::FromStr;
+
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitStr, Token, Visibility, bracketed, parenthesized};
 
 /// A whole `network!` invocation.
@@ -75,8 +76,13 @@ pub enum Value {
     Int { text: String, span: Span },
     /// A floating-point literal.
     Float { text: String, span: Span },
-    /// A negated literal (`-1`, `-0.5`), refused wherever a size is expected.
-    Negative { text: String, span: Span },
+    /// A negated literal (`-1`, `-0.5`), refused wherever a size is expected. `tokens` keeps
+    /// the minus and the literal, so an error can underline both.
+    Negative {
+        text: String,
+        span: Span,
+        tokens: proc_macro2::TokenStream,
+    },
     /// `true` or `false`.
     Bool { value: bool, span: Span },
     /// A bare name: `same`, `valid`, `bilinear`, ….
@@ -214,12 +220,18 @@ impl Parse for Value {
         if lookahead.peek(Token![-]) {
             let minus: Token![-] = input.parse()?;
             let literal: Value = input.parse()?;
-            let span = minus.span().join(literal.span()).unwrap_or(literal.span());
             return match literal {
-                Value::Int { text, .. } | Value::Float { text, .. } => Ok(Value::Negative {
-                    text: format!("-{text}"),
-                    span,
-                }),
+                Value::Int { text, span } | Value::Float { text, span } => {
+                    let literal = proc_macro2::Literal::from_str(&text)
+                        .map_err(|_| syn::Error::new(span, "expected a number after `-`"))?;
+                    let mut literal = literal;
+                    literal.set_span(span);
+                    Ok(Value::Negative {
+                        text: format!("-{text}"),
+                        span: minus.span,
+                        tokens: quote::quote!(#minus #literal),
+                    })
+                }
                 other => Err(syn::Error::new(other.span(), "expected a number after `-`")),
             };
         }
