@@ -24,6 +24,7 @@ mod error;
 mod hw;
 pub mod init;
 pub mod ops;
+pub mod simd;
 pub mod summary;
 pub mod typed;
 pub mod weights;
