@@ -85,6 +85,7 @@ pub const KINDS: &[(&str, &[&str])] = &[
     ("upsample", &["scale", "mode"]),
     ("flatten", &[]),
     ("linear", &["bias"]),
+    ("dropout", &["p"]),
 ];
 
 /// What a kind's positional argument means, if it takes one, and whether `in => out` is allowed.
@@ -97,6 +98,7 @@ pub fn positional(kind: &str) -> Option<(&'static str, bool)> {
         "adaptive_avg_pool2d" => Some(("output_size", false)),
         "leaky_relu" => Some(("slope", false)),
         "upsample" => Some(("scale", false)),
+        "dropout" => Some(("p", false)),
         _ => None,
     }
 }
@@ -224,7 +226,7 @@ impl<'a> Args<'a> {
 
 /// `` `conv1` `` for messages.
 pub fn layer_label(layer: &LayerDef) -> String {
-    format!("`{}`", layer.name)
+    format!("`{}`", layer.label)
 }
 
 fn unknown_param(layer: &LayerDef, name: &str, allowed: &[&str]) -> String {
@@ -256,18 +258,19 @@ fn unknown_param(layer: &LayerDef, name: &str, allowed: &[&str]) -> String {
     }
 }
 
-/// The message for an unknown layer kind.
-pub fn unknown_kind(layer: &LayerDef) -> String {
+/// The message for an unknown layer kind; `known` lists the layer kinds and the blocks and
+/// networks in scope.
+pub fn unknown_kind(layer: &LayerDef, known: &[&str]) -> String {
     let kind = layer.kind.to_string();
-    let names: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
-    let hint = match did_you_mean(&kind, &names) {
+    let hint = match did_you_mean(&kind, known) {
         Some(close) => format!("did you mean `{close}`? "),
         None => String::new(),
     };
+    let layers: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
     format!(
-        "{}: unknown layer kind `{kind}`; {hint}the kinds are {}",
+        "{}: unknown layer kind `{kind}`; {hint}the layer kinds are {}",
         layer_label(layer),
-        backticked(&names)
+        backticked(&layers)
     )
 }
 
@@ -307,6 +310,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// A non-negative integer, refusing negative, fractional and overflowing literals.
 pub fn number(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<Num> {
     match value {
+        Value::Placeholder(_) => None,
         Value::Int { text, span } => match parse_int(text) {
             Some(v) => Some(Num {
                 value: v,
@@ -422,6 +426,9 @@ pub fn pair(cx: &mut Ctxt, label: &str, what: &str, value: &Value, min: usize) -
 /// `valid`, `same`, `same_upper`, `same_lower`.
 pub fn padding(cx: &mut Ctxt, label: &str, value: &Value, modes: bool) -> Option<Pad> {
     let span = value.span();
+    if let Value::Placeholder(_) = value {
+        return None;
+    }
     if let Value::Name(name) = value {
         let mode = match name.to_string().as_str() {
             "valid" => Padding::Valid,
@@ -477,6 +484,7 @@ pub fn padding(cx: &mut Ctxt, label: &str, value: &Value, modes: bool) -> Option
 pub fn boolean(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<bool> {
     match value {
         Value::Bool { value, .. } => Some(*value),
+        Value::Placeholder(_) => None,
         other => {
             cx.error(
                 other.span(),
@@ -493,6 +501,7 @@ pub fn boolean(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<
 /// A real number; `negative` allows a leading minus.
 pub fn real(cx: &mut Ctxt, label: &str, what: &str, value: &Value, negative: bool) -> Option<f64> {
     let parsed = match value {
+        Value::Placeholder(_) => return None,
         Value::Int { text, .. } | Value::Float { text, .. } => parse_real(text),
         Value::Negative { text, tokens, .. } => {
             if !negative {

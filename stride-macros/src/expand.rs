@@ -8,14 +8,13 @@ use quote::{format_ident, quote, quote_spanned};
 use stride_geometry::Field;
 use syn::Ident;
 
-use crate::model::{Act, Op, Plan, Planned, Shape, UpsampleMode};
-use crate::parse::NetworkDef;
+use crate::model::{Act, Node, Op, Plan, Planned, Shape, UpsampleMode};
 
 pub fn expand(plan: &Plan) -> TokenStream {
     let Plan {
         attrs, vis, name, ..
     } = plan;
-    let fields = plan.layers.iter().filter_map(field);
+    let fields = Node::leaves(&plan.nodes).into_iter().filter_map(field);
     let consts = constants(plan);
     let forward = forward(plan);
     let weights = weights(plan);
@@ -86,17 +85,8 @@ fn constants(plan: &Plan) -> TokenStream {
     let output = dims(&plan.output);
     let output_len = plan.output.dims().len();
     let (params, macs) = (plan.params, plan.macs);
-    let layers = plan.layers.iter().map(|l| {
-        let (name, kind, output) = (l.name.to_string(), &l.kind, dims(&l.output));
-        let (params, macs) = (l.params, l.macs);
-        let (field, jump) = field_tokens(l.field);
-        quote! {
-            ::stride::__private::LayerInfo {
-                name: #name, kind: #kind, output: &#output, params: #params, macs: #macs,
-                receptive_field: #field, jump: #jump,
-            }
-        }
-    });
+    let mut layers = Vec::new();
+    summary_rows(&plan.nodes, &mut layers);
     let (field, jump) = field_tokens(plan.field);
     quote! {
         /// The input shape `[C, H, W]`; any batch size.
@@ -122,6 +112,53 @@ fn constants(plan: &Plan) -> TokenStream {
             params: #params,
             macs: #macs,
         };
+    }
+}
+
+/// One `LayerInfo` per layer, plus one per residual add and concat after its branches.
+fn summary_rows(nodes: &[Node], rows: &mut Vec<TokenStream>) {
+    let row = |name: &str,
+               kind: &str,
+               output: &Shape,
+               params: u64,
+               macs: u64,
+               field: Option<[Field; 2]>| {
+        let output = dims(output);
+        let (field, jump) = field_tokens(field);
+        quote! {
+            ::stride::__private::LayerInfo {
+                name: #name, kind: #kind, output: &#output, params: #params, macs: #macs,
+                receptive_field: #field, jump: #jump,
+            }
+        }
+    };
+    for node in nodes {
+        match node {
+            Node::Layer(l) => rows.push(row(&l.key, &l.kind, &l.output, l.params, l.macs, l.field)),
+            Node::Residual {
+                name,
+                main,
+                shortcut,
+                output,
+            } => {
+                summary_rows(main, rows);
+                if let Some(shortcut) = shortcut {
+                    summary_rows(shortcut, rows);
+                }
+                let field = Node::leaves(main).last().and_then(|l| l.field);
+                rows.push(row(name, "residual add", output, 0, 0, field));
+            }
+            Node::Concat {
+                name,
+                branches,
+                output,
+            } => {
+                for branch in branches {
+                    summary_rows(branch, rows);
+                }
+                rows.push(row(name, "concat", output, 0, 0, None));
+            }
+        }
     }
 }
 
@@ -160,97 +197,14 @@ fn activation(act: Act) -> TokenStream {
     }
 }
 
-/// `forward`: the layers in order, each consuming the previous output.
+/// `forward`: the nodes in order, each consuming the previous output.
 fn forward(plan: &Plan) -> TokenStream {
     let name = plan.name.to_string();
-    let rank = plan.output.dims().len() + 1;
-    let out_ty = if rank == 4 {
-        quote!(::stride::__private::ndarray::Array4<f32>)
-    } else {
-        quote!(::stride::__private::ndarray::Array2<f32>)
+    let out_ty = match plan.output {
+        Shape::Map(_) => quote!(::stride::__private::ndarray::Array4<f32>),
+        Shape::Flat(_) => quote!(::stride::__private::ndarray::Array2<f32>),
     };
-    let mut steps = Vec::new();
-    for (i, layer) in plan.layers.iter().enumerate() {
-        let x = if i == 0 {
-            quote!(input)
-        } else {
-            quote!(x.view())
-        };
-        let field = &layer.name;
-        let step = match &layer.op {
-            Op::Conv2d(_) | Op::ConvTranspose2d(_) | Op::BatchNorm2d { .. } | Op::Linear { .. } => {
-                quote!(let x = self.#field.forward(#x)?;)
-            }
-            Op::MaxPool2d(p) => {
-                let (kernel, stride, dilation, ceil) =
-                    (hw(p.kernel), hw(p.stride), hw(p.dilation), p.ceil_mode);
-                let padding = padding(p.pads);
-                quote! {
-                    const MAX_POOL: ::stride::__private::MaxPool2dParams = ::stride::__private::MaxPool2dParams {
-                        kernel: #kernel, stride: #stride, padding: #padding, dilation: #dilation, ceil_mode: #ceil,
-                    };
-                    let x = ::stride::__private::max_pool2d(#x, &MAX_POOL)?;
-                }
-            }
-            Op::AvgPool2d {
-                pool: p,
-                count_include_pad,
-                divisor_override,
-            } => {
-                let (kernel, stride, ceil) = (hw(p.kernel), hw(p.stride), p.ceil_mode);
-                let padding = padding(p.pads);
-                let divisor = match divisor_override {
-                    Some(d) => quote!(::core::option::Option::Some(#d)),
-                    None => quote!(::core::option::Option::None),
-                };
-                quote! {
-                    const AVG_POOL: ::stride::__private::AvgPool2dParams = ::stride::__private::AvgPool2dParams {
-                        kernel: #kernel, stride: #stride, padding: #padding, ceil_mode: #ceil,
-                        count_include_pad: #count_include_pad, divisor_override: #divisor,
-                    };
-                    let x = ::stride::__private::avg_pool2d(#x, &AVG_POOL)?;
-                }
-            }
-            Op::AdaptiveAvgPool2d { output } => {
-                let output = hw(*output);
-                quote!(let x = ::stride::__private::adaptive_avg_pool2d(#x, #output)?;)
-            }
-            Op::Activation(act) => {
-                let act = activation(*act);
-                let owned = if i == 0 {
-                    quote!(input.to_owned())
-                } else {
-                    quote!(x)
-                };
-                quote! {
-                    let mut x = #owned;
-                    #act.apply_in_place(x.view_mut());
-                }
-            }
-            Op::Upsample { scale, mode } => {
-                let scale = hw(*scale);
-                let mode = match mode {
-                    UpsampleMode::Nearest => quote!(nearest),
-                    UpsampleMode::Bilinear => quote!(bilinear),
-                };
-                quote! {
-                    let params = ::stride::__private::UpsampleParams::scale(#scale).#mode();
-                    let x = ::stride::__private::upsample(#x, &params)?;
-                }
-            }
-            Op::Flatten => quote!(let x = ::stride::__private::flatten(#x);),
-        };
-        steps.push(quote!({ #step x }));
-    }
-    let body = if steps.is_empty() {
-        quote!(::core::result::Result::Ok(input.to_owned()))
-    } else {
-        let mut chained = quote!();
-        for step in steps {
-            chained = quote!(#chained let x = #step;);
-        }
-        quote!(#chained ::core::result::Result::Ok(x))
-    };
+    let body = chain(&plan.nodes);
     let in_dims = plan.input;
     quote! {
         /// Runs the network on a batch `[N, C, H, W]` of any size `N`.
@@ -262,8 +216,114 @@ fn forward(plan: &Plan) -> TokenStream {
             input: ::stride::__private::ndarray::ArrayView4<'_, f32>,
         ) -> ::core::result::Result<#out_ty, ::stride::__private::Error> {
             ::stride::__private::check_input(#name, &input, [#(#in_dims),*])?;
+            let x = input;
             #body
+            ::core::result::Result::Ok(x.into_owned())
         }
+    }
+}
+
+/// Statements that run `nodes` on `x` (a view or an owned array) and rebind `x` to the result.
+fn chain(nodes: &[Node]) -> TokenStream {
+    let steps = nodes.iter().map(|node| match node {
+        Node::Layer(layer) => step(layer),
+        Node::Residual { main, shortcut, .. } => {
+            let main = chain(main);
+            let skip = match shortcut {
+                Some(shortcut) => {
+                    let shortcut = chain(shortcut);
+                    quote!({ let x = skip.view(); #shortcut x })
+                }
+                None => quote!(skip),
+            };
+            quote! {
+                let x = {
+                    let skip = x;
+                    let x = skip.view();
+                    #main
+                    let skip = #skip;
+                    ::stride::__private::add(x.view(), skip.view())?
+                };
+            }
+        }
+        Node::Concat { branches, .. } => {
+            let branches = branches.iter().map(|branch| {
+                let branch = chain(branch);
+                quote!({ let x = input.view(); #branch x.into_owned() })
+            });
+            quote! {
+                let x = {
+                    let input = x;
+                    let parts = [#(#branches),*];
+                    ::stride::__private::concat_channels(&parts)?
+                };
+            }
+        }
+    });
+    quote!(#(#steps)*)
+}
+
+/// The statements of one layer.
+fn step(layer: &Planned) -> TokenStream {
+    let field = &layer.name;
+    match &layer.op {
+        Op::Conv2d(_) | Op::ConvTranspose2d(_) | Op::BatchNorm2d { .. } | Op::Linear { .. } => {
+            quote!(let x = self.#field.forward(x.view())?;)
+        }
+        Op::MaxPool2d(p) => {
+            let (kernel, stride, dilation, ceil) =
+                (hw(p.kernel), hw(p.stride), hw(p.dilation), p.ceil_mode);
+            let padding = padding(p.pads);
+            quote! {
+                const MAX_POOL: ::stride::__private::MaxPool2dParams = ::stride::__private::MaxPool2dParams {
+                    kernel: #kernel, stride: #stride, padding: #padding, dilation: #dilation, ceil_mode: #ceil,
+                };
+                let x = ::stride::__private::max_pool2d(x.view(), &MAX_POOL)?;
+            }
+        }
+        Op::AvgPool2d {
+            pool: p,
+            count_include_pad,
+            divisor_override,
+        } => {
+            let (kernel, stride, ceil) = (hw(p.kernel), hw(p.stride), p.ceil_mode);
+            let padding = padding(p.pads);
+            let divisor = match divisor_override {
+                Some(d) => quote!(::core::option::Option::Some(#d)),
+                None => quote!(::core::option::Option::None),
+            };
+            quote! {
+                const AVG_POOL: ::stride::__private::AvgPool2dParams = ::stride::__private::AvgPool2dParams {
+                    kernel: #kernel, stride: #stride, padding: #padding, ceil_mode: #ceil,
+                    count_include_pad: #count_include_pad, divisor_override: #divisor,
+                };
+                let x = ::stride::__private::avg_pool2d(x.view(), &AVG_POOL)?;
+            }
+        }
+        Op::AdaptiveAvgPool2d { output } => {
+            let output = hw(*output);
+            quote!(let x = ::stride::__private::adaptive_avg_pool2d(x.view(), #output)?;)
+        }
+        Op::Activation(act) => {
+            let act = activation(*act);
+            quote! {
+                let mut x = x.into_owned();
+                #act.apply_in_place(x.view_mut());
+            }
+        }
+        Op::Upsample { scale, mode } => {
+            let scale = hw(*scale);
+            let mode = match mode {
+                UpsampleMode::Nearest => quote!(nearest),
+                UpsampleMode::Bilinear => quote!(bilinear),
+            };
+            quote! {
+                let params = ::stride::__private::UpsampleParams::scale(#scale).#mode();
+                let x = ::stride::__private::upsample(x.view(), &params)?;
+            }
+        }
+        Op::Flatten => quote!(let x = ::stride::__private::flatten(x.view());),
+        Op::Dropout => quote!(),
     }
 }
 
@@ -397,9 +457,8 @@ fn build_layer(layer: &Planned) -> Option<TokenStream> {
 }
 
 fn weights(plan: &Plan) -> TokenStream {
-    let layers: Vec<&Planned> = plan
-        .layers
-        .iter()
+    let layers: Vec<&Planned> = Node::leaves(&plan.nodes)
+        .into_iter()
         .filter(|l| build_layer(l).is_some())
         .collect();
     let all: Vec<(&Planned, Tensor)> = layers
@@ -599,14 +658,9 @@ fn unsigned(n: usize) -> TokenStream {
 
 /// What to emit when checking failed: the errors, and a stub of the declared type so that code
 /// using the network does not add errors of its own.
-pub fn fallback(def: &NetworkDef, errors: syn::Error) -> TokenStream {
-    let NetworkDef {
-        attrs, vis, name, ..
-    } = def;
-    let errors = errors.into_compile_error();
+pub fn fallback(attrs: &[syn::Attribute], vis: &syn::Visibility, name: &Ident) -> TokenStream {
     let span = Span::call_site();
     quote_spanned! {span=>
-        #errors
         #(#attrs)*
         #vis struct #name;
         #[allow(dead_code, unused_variables)]

@@ -14,11 +14,17 @@ use proc_macro::TokenStream;
 /// for the language.
 #[proc_macro]
 pub fn network(input: TokenStream) -> TokenStream {
-    let def = syn::parse_macro_input!(input as parse::NetworkDef);
-    // `check` consumes the definition; keep what the fallback needs.
-    let stub = def.header();
-    match check::check(def) {
-        Ok(plan) => expand::expand(&plan).into(),
-        Err(errors) => expand::fallback(&stub, errors).into(),
+    let invocation = syn::parse_macro_input!(input as parse::Invocation);
+    let checked = check::check(invocation);
+    let mut out = proc_macro2::TokenStream::new();
+    if let Err(errors) = checked.errors {
+        out.extend(errors.into_compile_error());
     }
+    for plan in &checked.plans {
+        out.extend(expand::expand(plan));
+    }
+    for (attrs, vis, name) in &checked.failed {
+        out.extend(expand::fallback(attrs, vis, name));
+    }
+    out.into()
 }

@@ -112,6 +112,8 @@ pub enum Op {
         mode: UpsampleMode,
     },
     Flatten,
+    /// Dropout: nothing at inference, but it takes a place in `nn.Sequential` numbering.
+    Dropout,
     Linear {
         in_features: usize,
         out_features: usize,
@@ -134,6 +136,50 @@ pub struct Planned {
     pub kind: String,
 }
 
+/// A node of a network: a layer, or a branching structure.
+pub enum Node {
+    Layer(Planned),
+    /// The main path's output plus the input, through the shortcut when there is one.
+    Residual {
+        /// The key of the enclosing block (`layer1.0`), for the summary.
+        name: String,
+        main: Vec<Node>,
+        shortcut: Option<Vec<Node>>,
+        output: Shape,
+    },
+    /// Branches from the same input, joined along channels.
+    Concat {
+        /// The concat's key, for the summary.
+        name: String,
+        branches: Vec<Vec<Node>>,
+        output: Shape,
+    },
+}
+
+impl Node {
+    /// Every layer under `nodes`, in order.
+    pub fn leaves(nodes: &[Node]) -> Vec<&Planned> {
+        let mut out = Vec::new();
+        for node in nodes {
+            match node {
+                Node::Layer(layer) => out.push(layer),
+                Node::Residual { main, shortcut, .. } => {
+                    out.extend(Node::leaves(main));
+                    if let Some(shortcut) = shortcut {
+                        out.extend(Node::leaves(shortcut));
+                    }
+                }
+                Node::Concat { branches, .. } => {
+                    for branch in branches {
+                        out.extend(Node::leaves(branch));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 /// A lint that fired, to be emitted as a warning.
 pub struct Warning {
     pub span: Span,
@@ -148,7 +194,7 @@ pub struct Plan {
     pub vis: Visibility,
     pub name: Ident,
     pub input: [usize; 3],
-    pub layers: Vec<Planned>,
+    pub nodes: Vec<Node>,
     pub output: Shape,
     pub params: u64,
     pub macs: u64,

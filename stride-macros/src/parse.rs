@@ -3,12 +3,19 @@
 //! mistake at once.
 //!
 //! ```text
-//! network   := attribute* visibility "struct" NAME ":" shape "{" layer,* "}"
-//! shape     := "[" value,* "]"                       -- [C, H, W]
-//! layer     := attribute* NAME ":" KIND ( "(" arg,* ")" )?
-//! arg       := value ( "=>" value )?                  -- positional, or `in => out`
-//!            | NAME "=" value                         -- named parameter
-//! value     := "-"? INT | "-"? FLOAT | "true" | "false" | NAME | "(" value,* ")"
+//! invocation := item*
+//! item       := attribute* visibility "struct" NAME ":" shape "{" entry,* "}"
+//!             | attribute* visibility "block" NAME "(" param,* ")" "{" entry,* "}"
+//! shape      := "[" value,* "]"                        -- [C, H, W]
+//! param      := NAME ( "=" value )?                    -- a block parameter and its default
+//! entry      := attribute* NAME ":" target             -- a named layer, block or sequence
+//!             | "residual" "{" entry,* "}" ( "shortcut" NAME ":" target )?
+//! target     := KIND ( "(" arg,* ")" )?                -- a layer, or an instance of a block
+//!             | "[" target,* "]"                       -- numbered like nn.Sequential
+//!             | "concat" "{" ( NAME ":" target ),* "}" -- branches joined along channels
+//! arg        := value ( "=>" value )?                  -- positional, or `in => out`
+//!             | NAME "=" value                         -- named parameter
+//! value      := "-"? INT | "-"? FLOAT | "true" | "false" | NAME | "(" value,* ")"
 //! ```
 
 use std::str::FromStr;
@@ -18,7 +25,18 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, LitStr, Token, Visibility, bracketed, parenthesized};
 
-/// A whole `network!` invocation.
+/// A whole `network!` invocation: networks and the blocks they use.
+pub struct Invocation {
+    pub items: Vec<Item>,
+}
+
+/// A declaration in an invocation.
+pub enum Item {
+    Network(NetworkDef),
+    Block(BlockDef),
+}
+
+/// A network: `struct Name: [C, H, W] { … }`.
 pub struct NetworkDef {
     /// Doc comments and other attributes to put on the struct.
     pub attrs: Vec<Attribute>,
@@ -30,29 +48,70 @@ pub struct NetworkDef {
     pub input: Vec<Value>,
     /// The span of the input shape's brackets.
     pub input_span: Span,
-    pub layers: Vec<LayerDef>,
+    pub entries: Vec<Entry>,
 }
 
-impl NetworkDef {
-    /// The attributes, visibility and name, without shape or layers (for the error fallback).
-    pub fn header(&self) -> NetworkDef {
-        NetworkDef {
-            attrs: self.attrs.clone(),
-            config: Vec::new(),
-            vis: self.vis.clone(),
-            name: self.name.clone(),
-            input: Vec::new(),
-            input_span: self.input_span,
-            layers: Vec::new(),
-        }
-    }
-}
-
-/// One `name: kind(args)` line.
-pub struct LayerDef {
-    /// Attributes on the layer (`#[key = "…"]`, doc comments).
-    pub attrs: Vec<Attribute>,
+/// A reusable block: `block Name(param, param = default) { … }`, expanded in place wherever a
+/// network instantiates it, and checked there.
+pub struct BlockDef {
+    pub config: Vec<Attribute>,
     pub name: Ident,
+    pub params: Vec<BlockParam>,
+    pub entries: Vec<Entry>,
+}
+
+/// A block parameter: a name, and a default value if it has one.
+pub struct BlockParam {
+    pub name: Ident,
+    pub default: Option<Value>,
+}
+
+/// One line of a network or block body.
+pub enum Entry {
+    /// `name: target`.
+    Named {
+        attrs: Vec<Attribute>,
+        name: Ident,
+        target: Target,
+    },
+    /// `residual { … } shortcut name: target`: the entries' output plus the entry's input,
+    /// passed through the shortcut when the entries change its shape.
+    Residual {
+        token: Ident,
+        main: Vec<Entry>,
+        shortcut: Option<(Ident, Target)>,
+    },
+}
+
+/// What a named entry is.
+pub enum Target {
+    /// `kind(args)`: a layer, or an instance of a block or of an earlier network.
+    Call(Call),
+    /// `[a, b, …]`: targets numbered `name.0`, `name.1`, … as `nn.Sequential` numbers them.
+    Sequence { items: Vec<Target> },
+    /// `concat { a: …, b: … }`: branches from the same input, joined along channels.
+    Concat {
+        token: Ident,
+        branches: Vec<(Ident, Target)>,
+    },
+}
+
+/// `kind(args)`.
+#[derive(Clone)]
+pub struct Call {
+    pub kind: Ident,
+    pub args: Vec<Arg>,
+    /// The span of the argument list, or of the kind when there is none.
+    pub args_span: Span,
+}
+
+/// One layer as the checks see it: a call with the name and label of its place.
+#[derive(Clone)]
+pub struct LayerDef {
+    /// The struct field the layer becomes: `conv1`, `layer1_0_conv1`.
+    pub name: Ident,
+    /// How messages name it: its weight key path, `layer1.0.conv1`.
+    pub label: String,
     pub kind: Ident,
     pub args: Vec<Arg>,
     /// The span of the argument list, or of the kind when there is none.
@@ -60,6 +119,7 @@ pub struct LayerDef {
 }
 
 /// One argument in a layer's parentheses.
+#[derive(Clone)]
 pub enum Arg {
     /// A value without a name: the out channels of a conv, a pool's kernel, ….
     Positional(Value),
@@ -89,6 +149,9 @@ pub enum Value {
     Name(Ident),
     /// `(a, b, …)`.
     Tuple { items: Vec<Value>, span: Span },
+    /// A block parameter while the block is checked on its own, before any instance gives
+    /// it a value: every check accepts it and learns nothing from it.
+    Placeholder(Span),
 }
 
 impl Value {
@@ -98,7 +161,8 @@ impl Value {
             | Value::Float { span, .. }
             | Value::Negative { span, .. }
             | Value::Bool { span, .. }
-            | Value::Tuple { span, .. } => *span,
+            | Value::Tuple { span, .. }
+            | Value::Placeholder(span) => *span,
             Value::Name(ident) => ident.span(),
         }
     }
@@ -111,6 +175,7 @@ impl Value {
             }
             Value::Bool { value, .. } => value.to_string(),
             Value::Name(ident) => ident.to_string(),
+            Value::Placeholder(_) => "_".to_string(),
             Value::Tuple { items, .. } => {
                 let items: Vec<String> = items.iter().map(Value::text).collect();
                 format!("({})", items.join(", "))
@@ -119,7 +184,30 @@ impl Value {
     }
 }
 
-impl Parse for NetworkDef {
+impl Parse for Invocation {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let mut items = Vec::new();
+        while !input.is_empty() {
+            items.push(input.parse()?);
+        }
+        if items.is_empty() {
+            return Err(syn::Error::new(
+                input.span(),
+                "expected a network: `pub struct Name: [C, H, W] { layer: kind(..), … }`",
+            ));
+        }
+        Ok(Invocation { items })
+    }
+}
+
+mod kw {
+    syn::custom_keyword!(block);
+    syn::custom_keyword!(residual);
+    syn::custom_keyword!(shortcut);
+    syn::custom_keyword!(concat);
+}
+
+impl Parse for Item {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut attrs = Vec::new();
         let mut config = Vec::new();
@@ -131,10 +219,27 @@ impl Parse for NetworkDef {
             }
         }
         let vis: Visibility = input.parse()?;
+        let lookahead = input.lookahead1();
+        if lookahead.peek(kw::block) {
+            input.parse::<kw::block>()?;
+            let name: Ident = input.parse()?;
+            let content;
+            parenthesized!(content in input);
+            let params = Punctuated::<BlockParam, Token![,]>::parse_terminated(&content)?;
+            let entries = parse_body(input)?;
+            return Ok(Item::Block(BlockDef {
+                config,
+                name,
+                params: params.into_iter().collect(),
+                entries,
+            }));
+        }
+        if !lookahead.peek(Token![struct]) {
+            return Err(lookahead.error());
+        }
         input.parse::<Token![struct]>()?;
         let name: Ident = input.parse()?;
-        let lookahead = input.lookahead1();
-        if !lookahead.peek(Token![:]) {
+        if !input.peek(Token![:]) {
             return Err(syn::Error::new(
                 input.span(),
                 format!(
@@ -152,19 +257,25 @@ impl Parse for NetworkDef {
         let content;
         let brackets = bracketed!(content in input);
         let shape = Punctuated::<Value, Token![,]>::parse_terminated(&content)?;
-        let body;
-        syn::braced!(body in input);
-        let layers = Punctuated::<LayerDef, Token![,]>::parse_terminated(&body)?;
-        Ok(NetworkDef {
+        let entries = parse_body(input)?;
+        Ok(Item::Network(NetworkDef {
             attrs,
             config,
             vis,
             name,
             input: shape.into_iter().collect(),
             input_span: brackets.span.join(),
-            layers: layers.into_iter().collect(),
-        })
+            entries,
+        }))
     }
+}
+
+/// `{ entry, … }`.
+fn parse_body(input: ParseStream) -> syn::Result<Vec<Entry>> {
+    let body;
+    syn::braced!(body in input);
+    let entries = Punctuated::<Entry, Token![,]>::parse_terminated(&body)?;
+    Ok(entries.into_iter().collect())
 }
 
 /// Whether an attribute is addressed to the macro rather than to the generated struct.
@@ -174,11 +285,75 @@ fn is_config(attr: &Attribute) -> bool {
         .any(|name| attr.path().is_ident(name))
 }
 
-impl Parse for LayerDef {
+impl Parse for BlockParam {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        let default = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(BlockParam { name, default })
+    }
+}
+
+impl Parse for Entry {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
+        if input.peek(kw::residual) && input.peek2(syn::token::Brace) {
+            let token: Ident = input.parse()?;
+            let main = parse_body(input)?;
+            let shortcut = if input.peek(kw::shortcut) {
+                input.parse::<kw::shortcut>()?;
+                let name: Ident = input.parse()?;
+                input.parse::<Token![:]>()?;
+                Some((name, input.parse()?))
+            } else {
+                None
+            };
+            if let Some(attr) = attrs.first() {
+                return Err(syn::Error::new(
+                    attr.bracket_token.span.join(),
+                    "a `residual` takes no attributes",
+                ));
+            }
+            return Ok(Entry::Residual {
+                token,
+                main,
+                shortcut,
+            });
+        }
         let name: Ident = input.parse()?;
         input.parse::<Token![:]>()?;
+        Ok(Entry::Named {
+            attrs,
+            name,
+            target: input.parse()?,
+        })
+    }
+}
+
+impl Parse for Target {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(syn::token::Bracket) {
+            let content;
+            bracketed!(content in input);
+            let items = Punctuated::<Target, Token![,]>::parse_terminated(&content)?;
+            return Ok(Target::Sequence {
+                items: items.into_iter().collect(),
+            });
+        }
+        if input.peek(kw::concat) && input.peek2(syn::token::Brace) {
+            let token: Ident = input.parse()?;
+            let content;
+            syn::braced!(content in input);
+            let branches = Punctuated::<Branch, Token![,]>::parse_terminated(&content)?;
+            return Ok(Target::Concat {
+                token,
+                branches: branches.into_iter().map(|b| (b.0, b.1)).collect(),
+            });
+        }
         let kind: Ident = input.parse()?;
         let (args, args_span) = if input.peek(syn::token::Paren) {
             let content;
@@ -188,13 +363,22 @@ impl Parse for LayerDef {
         } else {
             (Vec::new(), kind.span())
         };
-        Ok(LayerDef {
-            attrs,
-            name,
+        Ok(Target::Call(Call {
             kind,
             args,
             args_span,
-        })
+        }))
+    }
+}
+
+/// `name: target` inside `concat { … }`.
+struct Branch(Ident, Target);
+
+impl Parse for Branch {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        Ok(Branch(name, input.parse()?))
     }
 }
 

@@ -46,6 +46,44 @@ pub fn add<D: Dimension>(a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> Result<A
     Ok(Zip::from(&a).and(&b).map_collect(|&x, &y| x + y))
 }
 
+/// Joins NCHW arrays along the channels, as `torch.cat(parts, dim=1)`: the outputs of a
+/// network's parallel branches.
+///
+/// Refuses an empty list, and parts whose batch, height or width differ.
+///
+/// ```
+/// use ndarray::Array4;
+/// let (a, b) = (Array4::<f32>::zeros((2, 3, 8, 8)), Array4::<f32>::ones((2, 5, 8, 8)));
+/// let y = stride_runtime::ops::concat_channels(&[a, b])?;
+/// assert_eq!(y.dim(), (2, 8, 8, 8));
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+pub fn concat_channels(parts: &[ndarray::Array4<f32>]) -> Result<ndarray::Array4<f32>> {
+    let Some(first) = parts.first() else {
+        return Err(Error::Param {
+            op: "concat",
+            message: "no arrays to join".into(),
+        });
+    };
+    let (n, _, h, w) = first.dim();
+    for part in parts {
+        let (pn, _, ph, pw) = part.dim();
+        if (pn, ph, pw) != (n, h, w) {
+            return Err(Error::Shape {
+                op: "concat",
+                tensor: "input",
+                expected: format!("[{n}, C, {h}, {w}]"),
+                got: part.shape().to_vec(),
+            });
+        }
+    }
+    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+    ndarray::concatenate(ndarray::Axis(1), &views).map_err(|e| Error::Param {
+        op: "concat",
+        message: e.to_string(),
+    })
+}
+
 /// Refuses an NCHW input whose `[C, H, W]` is not `chw`; any batch size passes. `op` names the
 /// caller (a network's name) in the error.
 ///

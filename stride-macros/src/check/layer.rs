@@ -1,243 +1,30 @@
-//! Every rule of `network!`: each `check_*` function states its rule in its doc comment,
-//! reports at the offending token with the user's numbers, and returns `None` when the layer's
-//! shape is unknown after it, so that later layers skip their shape checks instead of
-//! cascading.
+//! The rules for single layers: one `check_*` function per layer kind, each resolving its
+//! arguments to numbers through `stride-geometry` and reporting at the offending token.
 
 use proc_macro2::Span;
 use stride_geometry as geo;
-use stride_geometry::{Field, GeometryError, Pads, TransposedAxis, Window};
-use syn::{Attribute, LitStr};
+use stride_geometry::{GeometryError, Pads, TransposedAxis, Window};
 
+use super::{AXES, Level, Step, Walk};
 use crate::args::{self, Args, Num, Pad, Pair};
 use crate::ctxt::Ctxt;
-use crate::model::{
-    Act, Conv, ConvTranspose, Op, Plan, Planned, Pool, Shape, UpsampleMode, Warning,
-};
-use crate::parse::{LayerDef, NetworkDef, Value};
-
-const AXES: [&str; 2] = ["height", "width"];
-
-/// How loudly a lint speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Allow,
-    Warn,
-    Deny,
-}
-
-/// What the network's own attributes ask of the macro.
-struct Config {
-    /// `#[sequential]` or `#[sequential("features")]`: weight keys numbered by position.
-    sequential: Option<String>,
-    checkerboard: Level,
-    floor_drops_input: Level,
-}
-
-/// Checks a parsed network and resolves it to a [`Plan`], or reports every error found.
-pub fn check(def: NetworkDef) -> syn::Result<Plan> {
-    let mut cx = Ctxt::default();
-    let config = check_config(&mut cx, &def.config);
-    let input = check_input_shape(&mut cx, &def);
-    check_duplicate_names(&mut cx, &def.layers);
-
-    let mut walk = Walk {
-        cx: &mut cx,
-        config: &config,
-        warnings: Vec::new(),
-        shape: input.map(Shape::Map),
-        field: Some([Field::INPUT; 2]),
-    };
-    let mut layers = Vec::new();
-    for (index, layer) in def.layers.iter().enumerate() {
-        let key = layer_key(walk.cx, layer, index, &config);
-        if let Some(planned) = walk.layer(layer, key) {
-            layers.push(planned);
-        }
-    }
-    let Walk {
-        warnings,
-        shape,
-        field,
-        ..
-    } = walk;
-    cx.finish()?;
-    let (Some(input), Some(output)) = (input, shape) else {
-        unreachable!("a network without errors has known input and output shapes")
-    };
-    Ok(Plan {
-        attrs: def.attrs,
-        vis: def.vis,
-        name: def.name,
-        input,
-        params: layers.iter().map(|l| l.params).sum(),
-        macs: layers.iter().map(|l| l.macs).sum(),
-        layers,
-        output,
-        field,
-        warnings,
-    })
-}
-
-/// `#[sequential]`, `#[sequential("prefix")]`, `#[strict]` and
-/// `#[lints(checkerboard = allow|warn|deny, floor_drops_input = allow|warn|deny)]` are the
-/// network attributes the macro reads.
-fn check_config(cx: &mut Ctxt, attrs: &[Attribute]) -> Config {
-    let mut config = Config {
-        sequential: None,
-        checkerboard: Level::Warn,
-        floor_drops_input: Level::Allow,
-    };
-    for attr in attrs {
-        let path = attr.path();
-        if path.is_ident("sequential") {
-            config.sequential = Some(match &attr.meta {
-                syn::Meta::Path(_) => String::new(),
-                _ => match attr.parse_args::<LitStr>() {
-                    Ok(prefix) => format!("{}.", prefix.value()),
-                    Err(e) => {
-                        cx.error(
-                            e.span(),
-                            "expected `#[sequential]` or `#[sequential(\"prefix\")]`",
-                        );
-                        String::new()
-                    }
-                },
-            });
-        } else if path.is_ident("strict") {
-            config.checkerboard = Level::Deny;
-            config.floor_drops_input = Level::Deny;
-        } else if path.is_ident("lints") {
-            let result = attr.parse_nested_meta(|meta| {
-                let name = meta
-                    .path
-                    .get_ident()
-                    .map(|i| i.to_string())
-                    .unwrap_or_default();
-                let level: syn::Ident = meta.value()?.parse()?;
-                let level = match level.to_string().as_str() {
-                    "allow" => Level::Allow,
-                    "warn" => Level::Warn,
-                    "deny" => Level::Deny,
-                    _ => return Err(meta.error("a lint level is `allow`, `warn` or `deny`")),
-                };
-                match name.as_str() {
-                    "checkerboard" => config.checkerboard = level,
-                    "floor_drops_input" => config.floor_drops_input = level,
-                    _ => {
-                        return Err(meta.error(
-                            "unknown lint; the lints are `checkerboard` and `floor_drops_input`",
-                        ));
-                    }
-                }
-                Ok(())
-            });
-            if let Err(e) = result {
-                cx.error(e.span(), e);
-            }
-        }
-    }
-    config
-}
-
-/// The input shape is `[C, H, W]`: three whole numbers, each at least 1.
-fn check_input_shape(cx: &mut Ctxt, def: &NetworkDef) -> Option<[usize; 3]> {
-    if def.input.len() != 3 {
-        cx.error(
-            def.input_span,
-            format!(
-                "the input shape has {} dimension{}, expected 3: [C, H, W], as in [3, 224, 224]",
-                def.input.len(),
-                if def.input.len() == 1 { "" } else { "s" }
-            ),
-        );
-        return None;
-    }
-    let label = "input shape";
-    let dims: Vec<Option<Num>> = ["C", "H", "W"]
-        .iter()
-        .zip(&def.input)
-        .map(|(what, value)| args::positive(cx, label, what, value))
-        .collect();
-    Some([dims[0]?.value, dims[1]?.value, dims[2]?.value])
-}
-
-/// Layer names are unique: they name struct fields and weight keys.
-fn check_duplicate_names(cx: &mut Ctxt, layers: &[LayerDef]) {
-    for (i, layer) in layers.iter().enumerate() {
-        if layers[..i].iter().any(|l| l.name == layer.name) {
-            cx.error(
-                layer.name.span(),
-                format!("duplicate layer name `{}`", layer.name),
-            );
-        }
-    }
-}
-
-/// A layer's weight key: `#[key = "…"]` if given, else its position under `#[sequential]`,
-/// else its name.
-fn layer_key(cx: &mut Ctxt, layer: &LayerDef, index: usize, config: &Config) -> String {
-    for attr in &layer.attrs {
-        if attr.path().is_ident("key") {
-            match &attr.meta {
-                syn::Meta::NameValue(nv) => match &nv.value {
-                    syn::Expr::Lit(syn::ExprLit {
-                        lit: syn::Lit::Str(s),
-                        ..
-                    }) => return s.value(),
-                    other => cx.error(
-                        syn::spanned::Spanned::span(other),
-                        "expected `#[key = \"name\"]`",
-                    ),
-                },
-                _ => cx.error(
-                    attr.bracket_token.span.join(),
-                    "expected `#[key = \"name\"]`",
-                ),
-            }
-        } else if !attr.path().is_ident("doc") {
-            cx.error(
-                attr.bracket_token.span.join(),
-                "unknown layer attribute; a layer takes `#[key = \"…\"]` and doc comments",
-            );
-        }
-    }
-    match &config.sequential {
-        Some(prefix) => format!("{prefix}{index}"),
-        None => layer.name.to_string(),
-    }
-}
-
-/// The state carried from one layer to the next.
-struct Walk<'a> {
-    cx: &'a mut Ctxt,
-    config: &'a Config,
-    warnings: Vec<Warning>,
-    /// The shape flowing into the next layer; `None` once a layer's shape could not be known.
-    shape: Option<Shape>,
-    /// The receptive field so far; `None` through layers that upsample or see everything.
-    field: Option<[Field; 2]>,
-}
-
-/// What one layer's check produces.
-struct Step {
-    op: Op,
-    output: Shape,
-    params: u64,
-    macs: u64,
-    /// The windows the layer slides, for the receptive field; `None` ends the field.
-    windows: Option<[Window; 2]>,
-    kind: String,
-}
+use crate::model::{Act, Conv, ConvTranspose, Op, Planned, Pool, Shape, UpsampleMode, Warning};
+use crate::parse::{LayerDef, Value};
 
 impl Walk<'_> {
-    fn layer(&mut self, layer: &LayerDef, key: String) -> Option<Planned> {
+    /// One layer: the rules of its kind, then its place in the receptive field.
+    pub(super) fn layer(&mut self, layer: &LayerDef, key: String) -> Option<Planned> {
         let kind = layer.kind.to_string();
         let Some((_, allowed)) = args::KINDS.iter().find(|(name, _)| *name == kind) else {
-            self.cx.error(layer.kind.span(), args::unknown_kind(layer));
+            let mut names: Vec<&str> = args::KINDS.iter().map(|(n, _)| *n).collect();
+            let blocks: Vec<&str> = self.blocks.keys().map(String::as_str).collect();
+            names.extend(blocks);
+            self.cx
+                .error(layer.kind.span(), args::unknown_kind(layer, &names));
             self.shape = None;
             return None;
         };
-        let args = Args::new(self.cx, layer, allowed);
+        let args = args::Args::new(self.cx, layer, allowed);
         let input = self.shape;
         let step = match kind.as_str() {
             "conv2d" => self.check_conv2d(&args, input),
@@ -248,6 +35,7 @@ impl Walk<'_> {
             "upsample" => self.check_upsample(&args, input),
             "flatten" => self.check_flatten(&args, input),
             "linear" => self.check_linear(&args, input),
+            "dropout" => self.check_dropout(&args, input),
             _ => self.check_activation(&args, input),
         };
         let Some(step) = step else {
@@ -274,7 +62,6 @@ impl Walk<'_> {
         })
     }
 
-    /// A layer on feature maps needs a `[C, H, W]` input.
     fn check_map_input(&mut self, args: &Args, input: Option<Shape>) -> Option<[usize; 3]> {
         match input? {
             Shape::Map(chw) => Some(chw),
@@ -948,6 +735,7 @@ impl Walk<'_> {
             None => Some(UpsampleMode::Nearest),
             Some(Value::Name(name)) if name == "nearest" => Some(UpsampleMode::Nearest),
             Some(Value::Name(name)) if name == "bilinear" => Some(UpsampleMode::Bilinear),
+            Some(Value::Placeholder(_)) => None,
             Some(other) => {
                 self.cx.error(
                     other.span(),
@@ -987,6 +775,26 @@ impl Walk<'_> {
                     "bilinear"
                 }
             ),
+        })
+    }
+
+    fn check_dropout(&mut self, args: &Args, input: Option<Shape>) -> Option<Step> {
+        if let Some(p) = args.get_or_positional(self.cx, "p") {
+            let p = args::real(self.cx, &args.label(), "p", p, false)?;
+            if p >= 1.0 {
+                self.cx.error(
+                    args.layer.args_span,
+                    format!("{}: dropout `p` must be below 1, got {p}", args.label()),
+                );
+            }
+        }
+        Some(Step {
+            op: Op::Dropout,
+            output: input?,
+            params: 0,
+            macs: 0,
+            windows: Some([Window::new(1); 2]),
+            kind: "dropout".into(),
         })
     }
 
@@ -1119,71 +927,5 @@ fn hw_short(v: [usize; 2]) -> String {
         v[0].to_string()
     } else {
         hw(v)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check_str(source: &str) -> syn::Result<Plan> {
-        check(syn::parse_str(source)?)
-    }
-
-    fn errors(source: &str) -> Vec<String> {
-        match check_str(source) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn resnet_stem_resolves_to_the_torchvision_shapes_and_counts() {
-        let plan = check_str(
-            "pub struct Stem: [3, 224, 224] {
-                conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
-                bn1: batch_norm2d(),
-                relu: relu,
-                maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
-            }",
-        )
-        .unwrap();
-        let outputs: Vec<Shape> = plan.layers.iter().map(|l| l.output).collect();
-        assert_eq!(outputs[0], Shape::Map([64, 112, 112]));
-        assert_eq!(plan.output, Shape::Map([64, 56, 56]));
-        assert_eq!(plan.params, 9_408 + 128);
-        assert_eq!(plan.macs, 118_013_952);
-        let field = plan.field.unwrap();
-        assert_eq!((field[0].size, field[0].jump), (11, 4));
-    }
-
-    #[test]
-    fn an_output_below_one_shows_the_arithmetic_and_a_padding_that_fixes_it() {
-        let errors = errors("struct N: [1, 4, 4] { conv3: conv2d(8, kernel = 5) }");
-        assert_eq!(
-            errors,
-            [
-                "`conv3`: output height is 0: (4 + 2*0 - 1*(5-1) - 1) / 1 + 1 = 0; the kernel (5) \
-              is larger than the padded input (4); padding = 1 would give 2"
-            ]
-        );
-    }
-
-    #[test]
-    fn an_error_does_not_cascade_into_later_layers() {
-        let errors = errors(
-            "struct N: [1, 4, 4] {
-                a: conv2d(8, kernel = 5),
-                b: conv2d(16 => 8, kernel = 3),
-                c: conv2d(8, kernel = 0),
-            }",
-        );
-        // `b` states 16 input channels, but `a` failed, so that is not checked; `c`'s zero
-        // kernel is wrong whatever its input.
-        assert_eq!(errors.len(), 2, "{errors:#?}");
-        assert!(
-            errors[1].contains("`kernel` must be at least 1"),
-            "{errors:#?}"
-        );
     }
 }
