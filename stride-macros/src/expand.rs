@@ -275,10 +275,12 @@ fn step(layer: &Planned) -> TokenStream {
                 (hw(p.kernel), hw(p.stride), hw(p.dilation), p.ceil_mode);
             let padding = padding(p.pads);
             quote! {
-                const MAX_POOL: ::stride::__private::MaxPool2dParams = ::stride::__private::MaxPool2dParams {
-                    kernel: #kernel, stride: #stride, padding: #padding, dilation: #dilation, ceil_mode: #ceil,
+                let x = {
+                    const MAX_POOL: ::stride::__private::MaxPool2dParams = ::stride::__private::MaxPool2dParams {
+                        kernel: #kernel, stride: #stride, padding: #padding, dilation: #dilation, ceil_mode: #ceil,
+                    };
+                    ::stride::__private::max_pool2d(x.view(), &MAX_POOL)?
                 };
-                let x = ::stride::__private::max_pool2d(x.view(), &MAX_POOL)?;
             }
         }
         Op::AvgPool2d {
@@ -293,11 +295,13 @@ fn step(layer: &Planned) -> TokenStream {
                 None => quote!(::core::option::Option::None),
             };
             quote! {
-                const AVG_POOL: ::stride::__private::AvgPool2dParams = ::stride::__private::AvgPool2dParams {
-                    kernel: #kernel, stride: #stride, padding: #padding, ceil_mode: #ceil,
-                    count_include_pad: #count_include_pad, divisor_override: #divisor,
+                let x = {
+                    const AVG_POOL: ::stride::__private::AvgPool2dParams = ::stride::__private::AvgPool2dParams {
+                        kernel: #kernel, stride: #stride, padding: #padding, ceil_mode: #ceil,
+                        count_include_pad: #count_include_pad, divisor_override: #divisor,
+                    };
+                    ::stride::__private::avg_pool2d(x.view(), &AVG_POOL)?
                 };
-                let x = ::stride::__private::avg_pool2d(x.view(), &AVG_POOL)?;
             }
         }
         Op::AdaptiveAvgPool2d { output } => {

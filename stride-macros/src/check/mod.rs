@@ -259,17 +259,26 @@ fn check_input_shape(cx: &mut Ctxt, def: &NetworkDef) -> Option<[usize; 3]> {
     Some([dims[0]?.value, dims[1]?.value, dims[2]?.value])
 }
 
-/// Entry names are unique within a body: they name struct fields and weight keys.
+/// Entry names are unique within a scope (a network, a block), residual bodies and shortcuts
+/// included: they name struct fields and weight keys.
 fn check_duplicate_names(cx: &mut Ctxt, entries: &[Entry]) {
-    let names: Vec<&Ident> = entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Named { name, .. } => Some(name),
-            Entry::Residual { .. } => None,
-        })
-        .collect();
-    for (i, name) in names.iter().enumerate() {
-        if names[..i].contains(name) {
+    fn names<'e>(entries: &'e [Entry], out: &mut Vec<&'e Ident>) {
+        for entry in entries {
+            match entry {
+                Entry::Named { name, .. } => out.push(name),
+                Entry::Residual { main, shortcut, .. } => {
+                    names(main, out);
+                    if let Some((name, _)) = shortcut {
+                        out.push(name);
+                    }
+                }
+            }
+        }
+    }
+    let mut all = Vec::new();
+    names(entries, &mut all);
+    for (i, name) in all.iter().enumerate() {
+        if all[..i].contains(name) {
             cx.error(name.span(), format!("duplicate layer name `{name}`"));
         }
     }
@@ -389,6 +398,11 @@ impl<'a> Walk<'a> {
     /// A body: entries in order, each taking the previous one's output.
     fn entries(&mut self, entries: &[Entry], scope: &Scope) -> Vec<Node> {
         check_duplicate_names(self.cx, entries);
+        self.body(entries, scope)
+    }
+
+    /// The entries of a body whose names were checked with the enclosing scope's.
+    fn body(&mut self, entries: &[Entry], scope: &Scope) -> Vec<Node> {
         let mut nodes = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
             match entry {
@@ -626,7 +640,7 @@ impl<'a> Walk<'a> {
         scope: &Scope,
     ) -> Vec<Node> {
         let (input, field) = (self.shape, self.field);
-        let main_nodes = self.entries(main, scope);
+        let main_nodes = self.body(main, scope);
         let main_out = self.shape;
         let main_field = self.field;
         let (Some(input), Some(main_out)) = (input, main_out) else {
