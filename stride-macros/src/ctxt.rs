@@ -21,7 +21,12 @@ impl Ctxt {
 
     /// Records an error about a shape at `span`, or at the block instance being checked.
     pub fn shape_error(&mut self, span: Span, message: impl std::fmt::Display) {
-        self.push(syn::Error::new(self.redirect.unwrap_or(span), message));
+        self.push(syn::Error::new(self.shape_span(span), message));
+    }
+
+    /// Where a shape error or lint at `span` is reported: there, or at the block instance.
+    pub fn shape_span(&self, span: Span) -> Span {
+        self.redirect.unwrap_or(span)
     }
 
     /// Records an error spanning `tokens` (first to last token, which works on stable Rust

@@ -67,7 +67,7 @@ impl Walk<'_> {
             Shape::Map(chw) => Some(chw),
             Shape::Flat(f) => {
                 let kind = &args.layer.kind;
-                self.cx.error(
+                self.cx.shape_error(
                     kind.span(),
                     format!(
                         "{}: `{kind}` needs a [C, H, W] input, but the input here is flat: [{f}]",
@@ -143,7 +143,7 @@ impl Walk<'_> {
     fn check_stated_in(&mut self, args: &Args, stated: Option<Num>, actual: usize, what: &str) {
         if let Some(stated) = stated {
             if stated.value != actual {
-                self.cx.error(
+                self.cx.shape_error(
                     stated.span,
                     format!(
                         "{}: states {} input {what}, but its input has {actual}",
@@ -168,7 +168,7 @@ impl Walk<'_> {
                     geo::Channels::In => "input",
                     geo::Channels::Out => "output",
                 };
-                self.cx.error(
+                self.cx.shape_error(
                     groups_span(args, groups),
                     format!(
                         "{}: groups ({groups}) must divide the {side} channels ({channels}): \
@@ -208,7 +208,7 @@ impl Walk<'_> {
             ) {
                 Ok(p) => pads[axis] = p,
                 Err(GeometryError::SameWithStride { stride }) => {
-                    self.cx.error(
+                    self.cx.shape_error(
                         pad.span,
                         format!(
                             "{}: padding `same` needs stride 1, but the stride is {stride}; \
@@ -220,7 +220,7 @@ impl Walk<'_> {
                     return None;
                 }
                 Err(e) => {
-                    self.cx.error(
+                    self.cx.shape_error(
                         pad.span,
                         format!("{}: {} padding: {e}", args.label(), AXES[axis]),
                     );
@@ -246,7 +246,7 @@ impl Walk<'_> {
                 Ok(o) => out[axis] = o,
                 Err(e) => {
                     let fix = padding_fix(input[axis], windows[axis], pad);
-                    self.cx.error(
+                    self.cx.shape_error(
                         kernel.spans[axis],
                         output_message(args, axis, input[axis], windows[axis], e, "", &fix),
                     );
@@ -304,6 +304,7 @@ impl Walk<'_> {
     }
 
     fn lint(&mut self, span: Span, lint: &'static str, level: Level, message: String) {
+        let span = self.cx.shape_span(span);
         match level {
             Level::Allow => {}
             Level::Warn => self.warnings.push(Warning {
@@ -435,7 +436,7 @@ impl Walk<'_> {
                         .get("padding")
                         .map(|v| v.span())
                         .unwrap_or(kernel.spans[axis]);
-                    self.cx.error(
+                    self.cx.shape_error(
                         span,
                         format!(
                             "{label}: output {} is {output}: ({input} - 1)*{} - 2*{} + {}*({}-1) + {} + 1 = {output}; \
@@ -507,7 +508,7 @@ impl Walk<'_> {
                     ),
                     other => format!("{}: {}: {other}", args.label(), AXES[axis]),
                 };
-                self.cx.error(op.spans[axis], message);
+                self.cx.shape_error(op.spans[axis], message);
                 return None;
             }
         }
@@ -582,7 +583,7 @@ impl Walk<'_> {
                 Ok(o) => size[axis] = o,
                 Err(e) => {
                     let round = if ceil_mode { "ceil" } else { "floor" };
-                    self.cx.error(
+                    self.cx.shape_error(
                         kernel.spans[axis],
                         output_message(args, axis, [h, w][axis], windows[axis], e, round, ""),
                     );
@@ -647,7 +648,7 @@ impl Walk<'_> {
                     ),
                     other => format!("{}: {other}", args.label()),
                 };
-                self.cx.error(pad.span, message);
+                self.cx.shape_error(pad.span, message);
                 None
             }
         }
@@ -751,7 +752,7 @@ impl Walk<'_> {
         let (scale, mode) = (scale?, mode?);
         let size = [0, 1].map(|a| [h, w][a].checked_mul(scale.value[a]));
         let (Some(oh), Some(ow)) = (size[0], size[1]) else {
-            self.cx.error(
+            self.cx.shape_error(
                 scale.spans[0],
                 format!("{label}: the upsampled size overflows"),
             );
@@ -817,7 +818,7 @@ impl Walk<'_> {
         let features = match input? {
             Shape::Flat(f) => f,
             Shape::Map(chw) => {
-                self.cx.error(
+                self.cx.shape_error(
                     args.layer.kind.span(),
                     format!(
                         "{}: `linear` needs a flat input, but its input is {:?}; put `flatten` before it",

@@ -1,0 +1,11 @@
+stride::network! {
+    block Unit(planes, stride = 1) {
+        conv: conv2d(planes, kernel = 3, stride = stride, padding = 1),
+    }
+
+    pub struct Net: [3, 32, 32] {
+        unit: Unit(16, strides = 2),
+    }
+}
+
+fn main() {}

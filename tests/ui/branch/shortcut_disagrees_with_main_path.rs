@@ -1,0 +1,9 @@
+stride::network! {
+    pub struct Net: [64, 56, 56] {
+        residual {
+            conv1: conv2d(128, kernel = 3, stride = 2, padding = 1),
+        } shortcut downsample: [conv2d(128, kernel = 1)],
+    }
+}
+
+fn main() {}
