@@ -1,0 +1,180 @@
+//! Inference fusions, as ONNX Runtime and tract apply them: a batch norm after a convolution is
+//! folded into the convolution's weights and bias, so the pair costs one pass instead of two.
+
+use ndarray::{Array1, Axis};
+
+use super::check::exact_shape;
+use super::{BatchNorm2d, Conv2d, ConvTranspose2d};
+use crate::Result;
+
+/// A convolution followed by `bn`, as one convolution: each output channel `o`'s weights are
+/// scaled by `bn`'s scale `s[o] = weight[o] / sqrt(running_var[o] + eps)`, and its bias
+/// becomes `bias[o] * s[o] + shift[o]` (a convolution without bias counts as bias 0).
+///
+/// Refuses a batch norm whose channel count is not the convolution's output channels.
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// use stride_runtime::ops::{fold_batch_norm, BatchNorm2d, Conv2d, Conv2dParams};
+///
+/// let conv = Conv2d::new(Array4::from_elem((2, 1, 3, 3), 0.5), None, Conv2dParams::default())?;
+/// let (mean, var) = (Array1::from(vec![1.0f32, -1.0]), Array1::from(vec![4.0f32, 0.25]));
+/// let bn = BatchNorm2d::new(mean.view(), var.view(), None, None, 0.0)?;
+/// let fused = fold_batch_norm(&conv, &bn)?;
+///
+/// let x = Array4::from_elem((1, 1, 3, 3), 1.0f32);
+/// let separate = bn.forward(conv.forward(x.view())?.view())?;
+/// assert_eq!(fused.forward(x.view())?, separate);
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+pub fn fold_batch_norm(conv: &Conv2d, bn: &BatchNorm2d) -> Result<Conv2d> {
+    exact_shape(
+        "fold_batch_norm",
+        "batch norm",
+        &[bn.channels()],
+        &[conv.out_channels()],
+    )?;
+    let mut weight = conv.weight().to_owned();
+    for (mut filter, &s) in weight.axis_iter_mut(Axis(0)).zip(bn.scale()) {
+        filter.mapv_inplace(|w| w * s);
+    }
+    let bias = folded_bias(conv.bias(), bn);
+    Conv2d::new(weight, Some(bias), *conv.params())
+}
+
+/// A transposed convolution followed by `bn`, as one transposed convolution. The weight is
+/// `[Cin, Cout/groups, kh, kw]`, so output channel `g * Cout/groups + j` is column `j` of the
+/// rows of group `g`.
+///
+/// Refuses a batch norm whose channel count is not the layer's output channels.
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// use stride_runtime::ops::{fold_batch_norm_transposed, BatchNorm2d, ConvTranspose2d, ConvTranspose2dParams};
+///
+/// let params = ConvTranspose2dParams::default().stride(2).padding(1);
+/// let up = ConvTranspose2d::new(Array4::from_elem((2, 3, 4, 4), 0.1), None, params)?;
+/// let stats = Array1::from(vec![0.5f32, 1.5, 2.0]);
+/// let bn = BatchNorm2d::new(stats.view(), stats.view(), None, None, 1e-5)?;
+/// let fused = fold_batch_norm_transposed(&up, &bn)?;
+///
+/// let x = Array4::from_elem((1, 2, 4, 4), 1.0f32);
+/// let separate = bn.forward(up.forward(x.view())?.view())?;
+/// let together = fused.forward(x.view())?;
+/// assert!(together.iter().zip(&separate).all(|(a, b)| (a - b).abs() < 1e-5));
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+pub fn fold_batch_norm_transposed(
+    conv: &ConvTranspose2d,
+    bn: &BatchNorm2d,
+) -> Result<ConvTranspose2d> {
+    exact_shape(
+        "fold_batch_norm",
+        "batch norm",
+        &[bn.channels()],
+        &[conv.out_channels()],
+    )?;
+    let groups = conv.params().groups;
+    let per_group_out = conv.out_channels() / groups;
+    let per_group_in = conv.in_channels() / groups;
+    let mut weight = conv.weight().to_owned();
+    for (i, mut row) in weight.axis_iter_mut(Axis(0)).enumerate() {
+        let group = i / per_group_in;
+        for (j, mut taps) in row.axis_iter_mut(Axis(0)).enumerate() {
+            let s = bn.scale()[group * per_group_out + j];
+            taps.mapv_inplace(|w| w * s);
+        }
+    }
+    let bias = folded_bias(conv.bias(), bn);
+    ConvTranspose2d::new(weight, Some(bias), *conv.params())
+}
+
+/// `bias * scale + shift`, with a missing bias as zeros.
+fn folded_bias(bias: Option<ndarray::ArrayView1<f32>>, bn: &BatchNorm2d) -> Array1<f32> {
+    let mut folded = bn.shift().to_owned();
+    if let Some(bias) = bias {
+        folded += &(&bias * &bn.scale());
+    }
+    folded
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array1, Array4};
+
+    use super::*;
+    use crate::Error;
+    use crate::ops::{Conv2dParams, ConvTranspose2dParams};
+
+    fn sample(shape: (usize, usize, usize, usize), seed: f32) -> Array4<f32> {
+        Array4::from_shape_fn(shape, |(a, b, c, d)| {
+            ((a * 7 + b * 5 + c * 3 + d) as f32 * 0.37 + seed).sin()
+        })
+    }
+
+    fn batch_norm(c: usize) -> BatchNorm2d {
+        let v = |k: f32| Array1::from_shape_fn(c, |i| (i as f32 * k).cos() * 0.5 + 1.0);
+        BatchNorm2d::new(
+            v(0.3).view(),
+            v(0.7).view(),
+            Some(v(1.1).view()),
+            Some(v(1.9).view()),
+            1e-5,
+        )
+        .unwrap()
+    }
+
+    fn assert_close(a: &Array4<f32>, b: &Array4<f32>) {
+        assert_eq!(a.shape(), b.shape());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-4 + 1e-4 * y.abs(), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn folded_grouped_strided_conv_matches_conv_then_batch_norm() {
+        let params = Conv2dParams::default().stride(2).padding(1).groups(2);
+        let conv = Conv2d::new(
+            sample((6, 2, 3, 3), 0.1),
+            Some(Array1::linspace(-1.0, 1.0, 6)),
+            params,
+        )
+        .unwrap();
+        let bn = batch_norm(6);
+        let x = sample((2, 4, 9, 7), 0.5);
+        let separate = bn.forward(conv.forward(x.view()).unwrap().view()).unwrap();
+        assert_close(
+            &fold_batch_norm(&conv, &bn)
+                .unwrap()
+                .forward(x.view())
+                .unwrap(),
+            &separate,
+        );
+    }
+
+    #[test]
+    fn folded_grouped_transposed_conv_matches_transposed_conv_then_batch_norm() {
+        let params = ConvTranspose2dParams::default()
+            .stride(2)
+            .padding(1)
+            .groups(2);
+        let up = ConvTranspose2d::new(sample((4, 3, 4, 4), 0.2), None, params).unwrap();
+        let bn = batch_norm(6);
+        let x = sample((1, 4, 5, 5), 0.9);
+        let separate = bn.forward(up.forward(x.view()).unwrap().view()).unwrap();
+        assert_close(
+            &fold_batch_norm_transposed(&up, &bn)
+                .unwrap()
+                .forward(x.view())
+                .unwrap(),
+            &separate,
+        );
+    }
+
+    #[test]
+    fn folding_refuses_a_batch_norm_of_another_width() {
+        let conv = Conv2d::new(sample((6, 2, 3, 3), 0.1), None, Conv2dParams::default()).unwrap();
+        let err = fold_batch_norm(&conv, &batch_norm(4)).unwrap_err();
+        assert!(matches!(err, Error::Shape { .. }), "{err}");
+    }
+}
