@@ -278,6 +278,7 @@ fn a_stem_loads_out_of_a_larger_file_with_a_prefix() {
     let options = LoadOptions {
         strict: false,
         prefix: "backbone.".into(),
+        ..LoadOptions::default()
     };
     let net = ResNet18Stem::load_safetensors_with(&path, &options).unwrap();
     let (x, want) = input_and_output("resnet18_stem.safetensors");
@@ -285,4 +286,44 @@ fn a_stem_loads_out_of_a_larger_file_with_a_prefix() {
         worst_difference(&net.forward(x.view()).unwrap().into_dyn(), &want),
         None
     );
+}
+
+#[test]
+fn folding_batch_norm_into_transposed_convs_matches_the_unfused_generator() {
+    let file = golden("dcgan_generator.safetensors");
+    let (x, want) = input_and_output("dcgan_generator.safetensors");
+    for fuse in [true, false] {
+        let options = LoadOptions {
+            strict: false,
+            fuse,
+            ..LoadOptions::default()
+        };
+        let net = DcganGenerator::load_safetensors_with(&file, &options).unwrap();
+        assert_eq!(net.is_fused(), fuse);
+        assert_eq!(
+            worst_difference(&net.forward(x.view()).unwrap().into_dyn(), &want),
+            None,
+            "fuse = {fuse}"
+        );
+    }
+}
+
+#[test]
+fn folding_batch_norm_and_relu_into_the_stem_conv_matches_the_unfused_stem() {
+    let file = golden("resnet18_stem.safetensors");
+    let (x, want) = input_and_output("resnet18_stem.safetensors");
+    for fuse in [true, false] {
+        let options = LoadOptions {
+            strict: false,
+            fuse,
+            ..LoadOptions::default()
+        };
+        let net = ResNet18Stem::load_safetensors_with(&file, &options).unwrap();
+        assert_eq!(net.is_fused(), fuse);
+        assert_eq!(
+            worst_difference(&net.forward(x.view()).unwrap().into_dyn(), &want),
+            None,
+            "fuse = {fuse}"
+        );
+    }
 }

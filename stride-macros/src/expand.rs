@@ -18,6 +18,15 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let consts = constants(plan);
     let forward = forward(plan);
     let weights = weights(plan);
+    let fusion = fusion_methods(plan);
+    let fused_fields = fused_groups(&plan.nodes).into_iter().map(|(conv, _, _)| {
+        let field = fused_field(conv);
+        let ty = match conv.op {
+            Op::ConvTranspose2d(_) => quote!(::stride::__private::ConvTranspose2d),
+            _ => quote!(::stride::__private::Conv2d),
+        };
+        quote!(#field: ::core::option::Option<::stride::__private::Fused<#ty>>)
+    });
     let typed = typed(plan);
     let warnings = plan.warnings.iter().map(|w| {
         let lint = Ident::new(w.lint, w.span);
@@ -35,12 +44,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
         #(#attrs)*
         #vis struct #name {
             #(#fields,)*
+            #(#fused_fields,)*
         }
 
         impl #name {
             #consts
             #forward
             #weights
+            #fusion
         }
 
         #typed
@@ -135,11 +146,17 @@ fn summary_rows(nodes: &[Node], rows: &mut Vec<TokenStream>) {
     for node in nodes {
         match node {
             Node::Layer(l) => rows.push(row(&l.key, &l.kind, &l.output, l.params, l.macs, l.field)),
+            Node::Fused { conv, bn, act } => {
+                for l in [Some(conv), Some(bn), act.as_ref()].into_iter().flatten() {
+                    rows.push(row(&l.key, &l.kind, &l.output, l.params, l.macs, l.field));
+                }
+            }
             Node::Residual {
                 name,
                 main,
                 shortcut,
                 output,
+                after,
             } => {
                 summary_rows(main, rows);
                 if let Some(shortcut) = shortcut {
@@ -147,6 +164,9 @@ fn summary_rows(nodes: &[Node], rows: &mut Vec<TokenStream>) {
                 }
                 let field = Node::leaves(main).last().and_then(|l| l.field);
                 rows.push(row(name, "residual add", output, 0, 0, field));
+                if let Some(l) = after {
+                    rows.push(row(&l.key, &l.kind, &l.output, l.params, l.macs, l.field));
+                }
             }
             Node::Concat {
                 name,
@@ -223,12 +243,60 @@ fn forward(plan: &Plan) -> TokenStream {
     }
 }
 
+/// The private field holding a fused group's layer, named after its convolution.
+fn fused_field(conv: &Planned) -> Ident {
+    format_ident!("__fused_{}", conv.name)
+}
+
+/// Every fused group under `nodes`: its convolution, batch norm, and the activation the fused
+/// layer applies (its own, or the one after the residual it closes).
+fn fused_groups(nodes: &[Node]) -> Vec<(&Planned, &Planned, Option<&Planned>)> {
+    let mut out = Vec::new();
+    for node in nodes {
+        match node {
+            Node::Layer(_) => {}
+            Node::Fused { conv, bn, act } => out.push((conv, bn, act.as_ref())),
+            Node::Residual {
+                main,
+                shortcut,
+                after,
+                ..
+            } => {
+                let mut groups = fused_groups(main);
+                if let (Some(after), Some(last)) = (after, groups.last_mut()) {
+                    last.2 = Some(after);
+                }
+                out.extend(groups);
+                if let Some(shortcut) = shortcut {
+                    out.extend(fused_groups(shortcut));
+                }
+            }
+            Node::Concat { branches, .. } => {
+                for branch in branches {
+                    out.extend(fused_groups(branch));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Statements that run `nodes` on `x` (a view or an owned array) and rebind `x` to the result.
 fn chain(nodes: &[Node]) -> TokenStream {
     let steps = nodes.iter().map(|node| match node {
         Node::Layer(layer) => step(layer),
-        Node::Residual { main, shortcut, .. } => {
-            let main = chain(main);
+        Node::Fused { conv, bn, act } => {
+            let fused = fused_field(conv);
+            let (conv, bn) = (step(conv), step(bn));
+            let act = act.as_ref().map(step);
+            quote! {
+                let x = match &self.#fused {
+                    ::core::option::Option::Some(fused) => fused.forward(x.view())?,
+                    ::core::option::Option::None => { #conv #bn #act x }
+                };
+            }
+        }
+        Node::Residual { main, shortcut, after, .. } => {
             let skip = match shortcut {
                 Some(shortcut) => {
                     let shortcut = chain(shortcut);
@@ -236,13 +304,30 @@ fn chain(nodes: &[Node]) -> TokenStream {
                 }
                 None => quote!(skip),
             };
+            let add = quote!(::stride::__private::add(x.view(), skip.view())?);
+            let body = match (after, main.split_last()) {
+                (Some(after), Some((Node::Fused { conv, bn, act: None }, rest))) => {
+                    let (rest, fused) = (chain(rest), fused_field(conv));
+                    let (conv, bn, after) = (step(conv), step(bn), step(after));
+                    quote! {
+                        #rest
+                        let skip = #skip;
+                        match &self.#fused {
+                            ::core::option::Option::Some(fused) => fused.forward_add(x.view(), skip.view())?,
+                            ::core::option::Option::None => { #conv #bn let x = #add; #after x }
+                        }
+                    }
+                }
+                _ => {
+                    let main = chain(main);
+                    quote! { #main let skip = #skip; #add }
+                }
+            };
             quote! {
                 let x = {
                     let skip = x;
                     let x = skip.view();
-                    #main
-                    let skip = #skip;
-                    ::stride::__private::add(x.view(), skip.view())?
+                    #body
                 };
             }
         }
@@ -261,6 +346,51 @@ fn chain(nodes: &[Node]) -> TokenStream {
         }
     });
     quote!(#(#steps)*)
+}
+
+/// `fuse`, `unfuse` and `is_fused`.
+fn fusion_methods(plan: &Plan) -> TokenStream {
+    let groups = fused_groups(&plan.nodes);
+    let fields: Vec<Ident> = groups
+        .iter()
+        .map(|(conv, _, _)| fused_field(conv))
+        .collect();
+    let builds = groups.iter().map(|(conv, bn, act)| {
+        let (conv, bn) = (&conv.name, &bn.name);
+        let act = match act.map(|a| &a.op) {
+            Some(Op::Activation(a)) => activation(*a),
+            _ => quote!(::stride::__private::Activation::Identity),
+        };
+        quote!(::stride::__private::Fused::new(&self.#conv, ::core::option::Option::Some(&self.#bn), #act)?)
+    });
+    let first = fields
+        .first()
+        .map_or(quote!(false), |f| quote!(self.#f.is_some()));
+    quote! {
+        /// Fuses the network for inference: every batch norm folded into the convolution
+        /// before it, and the activation (and residual add) after it applied by that
+        /// convolution as it writes its output. Loading and [`Self::init`] fuse by default
+        /// (see `LoadOptions::fuse`). The layers' own weights are kept, so call this again
+        /// after replacing a layer through its field.
+        ///
+        /// # Errors
+        /// A batch norm whose width is not its convolution's output channels, which only a
+        /// layer replaced through its field can cause.
+        pub fn fuse(&mut self) -> ::core::result::Result<(), ::stride::__private::Error> {
+            #(self.#fields = ::core::option::Option::Some(#builds);)*
+            ::core::result::Result::Ok(())
+        }
+
+        /// Undoes [`Self::fuse`]: `forward` runs every layer on its own again.
+        pub fn unfuse(&mut self) {
+            #(self.#fields = ::core::option::Option::None;)*
+        }
+
+        /// Whether `forward` runs the fused layers.
+        pub fn is_fused(&self) -> bool {
+            #first
+        }
+    }
 }
 
 /// The statements of one layer.
@@ -496,8 +626,15 @@ fn weights(plan: &Plan) -> TokenStream {
             }
         }
     });
+    let fused: Vec<Ident> = fused_groups(&plan.nodes)
+        .into_iter()
+        .map(|(conv, _, _)| fused_field(conv))
+        .collect();
     let construct = quote! {
-        ::core::result::Result::Ok(Self { #(#names: #builds?,)* })
+        ::core::result::Result::Ok(Self {
+            #(#names: #builds?,)*
+            #(#fused: ::core::option::Option::None,)*
+        })
     };
     quote! {
         /// Loads torchvision-named weights from a safetensors file (memory-mapped), strictly:
@@ -541,7 +678,12 @@ fn weights(plan: &Plan) -> TokenStream {
             let (#(::core::option::Option::Some(#vars),)*) = tensors else {
                 unreachable!("the loader reports every tensor it could not take");
             };
-            #construct
+            let built: ::core::result::Result<Self, ::stride::__private::Error> = (|| #construct)();
+            let mut network = built?;
+            if options.fuse {
+                network.fuse()?;
+            }
+            ::core::result::Result::Ok(network)
         }
 
         /// Weights drawn deterministically from `seed`, as torchvision initialises: Kaiming
@@ -551,7 +693,11 @@ fn weights(plan: &Plan) -> TokenStream {
             #[allow(unused_mut, unused_variables)]
             let mut init = ::stride::__private::Init::new(seed);
             #(#inits)*
-            let built = (|| -> ::core::result::Result<Self, ::stride::__private::Error> { #construct })();
+            let built = (|| -> ::core::result::Result<Self, ::stride::__private::Error> {
+                let mut network: Self = #construct?;
+                network.fuse()?;
+                ::core::result::Result::Ok(network)
+            })();
             built.expect("the macro chose every shape, so the layers accept their weights")
         }
 

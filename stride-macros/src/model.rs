@@ -137,8 +137,17 @@ pub struct Planned {
 }
 
 /// A node of a network: a layer, or a branching structure.
+// Built a few dozen times per expansion: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Node {
     Layer(Planned),
+    /// A convolution (or transposed convolution), the batch norm after it, and the activation
+    /// after that if there is one: three layers, or one with folded weights once fused.
+    Fused {
+        conv: Planned,
+        bn: Planned,
+        act: Option<Planned>,
+    },
     /// The main path's output plus the input, through the shortcut when there is one.
     Residual {
         /// The key of the enclosing block (`layer1.0`), for the summary.
@@ -146,6 +155,9 @@ pub enum Node {
         main: Vec<Node>,
         shortcut: Option<Vec<Node>>,
         output: Shape,
+        /// The activation after the add, when the main path ends in a fusable convolution:
+        /// once fused, that convolution adds the shortcut and applies it as it writes.
+        after: Option<Planned>,
     },
     /// Branches from the same input, joined along channels.
     Concat {
@@ -163,11 +175,22 @@ impl Node {
         for node in nodes {
             match node {
                 Node::Layer(layer) => out.push(layer),
-                Node::Residual { main, shortcut, .. } => {
+                Node::Fused { conv, bn, act } => {
+                    out.push(conv);
+                    out.push(bn);
+                    out.extend(act);
+                }
+                Node::Residual {
+                    main,
+                    shortcut,
+                    after,
+                    ..
+                } => {
                     out.extend(Node::leaves(main));
                     if let Some(shortcut) = shortcut {
                         out.extend(Node::leaves(shortcut));
                     }
+                    out.extend(after);
                 }
                 Node::Concat { branches, .. } => {
                     for branch in branches {

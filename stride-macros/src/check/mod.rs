@@ -4,6 +4,7 @@
 //! offending token with the user's numbers, and returns `None` when the shape after it is
 //! unknown, so that later layers skip their shape checks instead of cascading.
 
+mod fuse;
 mod layer;
 #[cfg(test)]
 mod tests;
@@ -153,7 +154,7 @@ fn check_network(
         label: String::new(),
         bindings: Vec::new(),
     };
-    let nodes = walk.entries(&def.entries, &scope);
+    let nodes = fuse::fusions(walk.entries(&def.entries, &scope));
     let (shape, field, warnings) = (walk.shape, walk.field, walk.warnings);
     let (input, output) = (input?, shape?);
     let mut params = 0;
@@ -701,6 +702,7 @@ impl<'a> Walk<'a> {
             main: main_nodes,
             shortcut: shortcut_nodes,
             output: main_out,
+            after: None,
         }]
     }
 

@@ -1,11 +1,103 @@
 //! Inference fusions, as ONNX Runtime and tract apply them: a batch norm after a convolution is
-//! folded into the convolution's weights and bias, so the pair costs one pass instead of two.
+//! folded into the convolution's weights and bias, and the activation (and a residual add)
+//! after it are applied as the convolution writes its output, so the group costs one pass
+//! instead of three or four.
 
-use ndarray::{Array1, Axis};
+use ndarray::{Array1, Array4, ArrayView4, Axis};
 
 use super::check::exact_shape;
-use super::{BatchNorm2d, Conv2d, ConvTranspose2d};
+use super::{Activation, BatchNorm2d, Conv2d, ConvTranspose2d, add};
 use crate::Result;
+
+/// A layer that a [`Fused`] group can be built on.
+pub trait FusableLayer: Sized {
+    /// The layer followed by `bn`, as one layer.
+    fn fold(&self, bn: &BatchNorm2d) -> Result<Self>;
+    /// The layer's output.
+    fn run(&self, x: ArrayView4<f32>) -> Result<Array4<f32>>;
+}
+
+impl FusableLayer for Conv2d {
+    fn fold(&self, bn: &BatchNorm2d) -> Result<Self> {
+        fold_batch_norm(self, bn)
+    }
+
+    fn run(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
+        self.forward(x)
+    }
+}
+
+impl FusableLayer for ConvTranspose2d {
+    fn fold(&self, bn: &BatchNorm2d) -> Result<Self> {
+        fold_batch_norm_transposed(self, bn)
+    }
+
+    fn run(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
+        self.forward(x)
+    }
+}
+
+/// A convolution (or transposed convolution), the batch norm folded into it, and the
+/// activation after it: what a network runs in place of the three layers once it is fused.
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// use stride_runtime::ops::{Activation, BatchNorm2d, Conv2d, Conv2dParams, Fused};
+///
+/// let conv = Conv2d::new(Array4::from_elem((4, 3, 3, 3), 0.1), None, Conv2dParams::default().padding(1))?;
+/// let stats = Array1::from(vec![0.1f32, 0.2, 0.3, 0.4]);
+/// let bn = BatchNorm2d::new(stats.view(), stats.view(), None, None, 1e-5)?;
+/// let fused = Fused::new(&conv, Some(&bn), Activation::Relu)?;
+///
+/// let x = Array4::from_elem((1, 3, 8, 8), -1.0f32);
+/// let mut separate = bn.forward(conv.forward(x.view())?.view())?;
+/// Activation::Relu.apply_in_place(separate.view_mut());
+/// let together = fused.forward(x.view())?;
+/// assert!(together.iter().zip(&separate).all(|(a, b)| (a - b).abs() < 1e-5));
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fused<L> {
+    layer: L,
+    activation: Activation,
+}
+
+impl<L: FusableLayer> Fused<L> {
+    /// `layer`, then `bn` if given (folded into the layer's weights), then `activation`.
+    ///
+    /// Refuses a batch norm whose channel count is not the layer's output channels.
+    pub fn new(layer: &L, bn: Option<&BatchNorm2d>, activation: Activation) -> Result<Self>
+    where
+        L: Clone,
+    {
+        let layer = match bn {
+            Some(bn) => layer.fold(bn)?,
+            None => layer.clone(),
+        };
+        Ok(Fused { layer, activation })
+    }
+
+    /// The group's output: `activation(layer(x))`.
+    pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
+        let mut y = self.layer.run(x)?;
+        self.activation.apply_in_place(y.view_mut());
+        Ok(y)
+    }
+
+    /// The group closing a residual block: `activation(layer(x) + residual)`.
+    ///
+    /// Refuses a residual whose shape is not the layer's output's.
+    pub fn forward_add(
+        &self,
+        x: ArrayView4<f32>,
+        residual: ArrayView4<f32>,
+    ) -> Result<Array4<f32>> {
+        let y = self.layer.run(x)?;
+        let mut y = add(y.view(), residual)?;
+        self.activation.apply_in_place(y.view_mut());
+        Ok(y)
+    }
+}
 
 /// A convolution followed by `bn`, as one convolution: each output channel `o`'s weights are
 /// scaled by `bn`'s scale `s[o] = weight[o] / sqrt(running_var[o] + eps)`, and its bias

@@ -20,7 +20,7 @@ pub use activation::{Activation, leaky_relu, relu, relu6, sigmoid, silu, tanh};
 pub use batch_norm::{BatchNorm2d, batch_norm2d};
 pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dParams, conv_transpose2d};
 pub use conv2d::{Conv2d, Conv2dParams, conv2d};
-pub use fuse::{fold_batch_norm, fold_batch_norm_transposed};
+pub use fuse::{FusableLayer, Fused, fold_batch_norm, fold_batch_norm_transposed};
 pub use linear::{Linear, linear};
 pub use pool::{
     AvgPool2dParams, MaxPool2dParams, adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d,

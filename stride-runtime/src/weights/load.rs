@@ -37,6 +37,11 @@ pub struct LoadOptions {
     /// `"layer1.0."` select the same keys): the dot is added when it is missing, so the prefix
     /// always ends at a module boundary. Empty (the default) selects the whole file.
     pub prefix: String,
+    /// Whether a network built from the weights fuses its layers for inference (a batch norm
+    /// folded into the convolution before it, activations and residual adds applied as the
+    /// convolution writes its output). On by default; the network's `fuse` and `unfuse`
+    /// change it later. The loader itself does not read it.
+    pub fuse: bool,
 }
 
 impl Default for LoadOptions {
@@ -44,6 +49,7 @@ impl Default for LoadOptions {
         LoadOptions {
             strict: true,
             prefix: String::new(),
+            fuse: true,
         }
     }
 }
