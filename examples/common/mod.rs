@@ -1,5 +1,6 @@
 //! What the examples share: reading the stored input and PyTorch's output from a golden file,
 //! and timing a forward pass.
+#![allow(dead_code)] // each example uses its own part of this module
 
 use std::time::{Duration, Instant};
 

@@ -37,9 +37,7 @@ pub(super) fn fusions(nodes: Vec<Node>) -> Vec<Node> {
             other => other,
         };
         match node {
-            Node::Layer(conv)
-                if is_conv(&conv) && nodes.peek().is_some_and(is_batch_norm) =>
-            {
+            Node::Layer(conv) if is_conv(&conv) && nodes.peek().is_some_and(is_batch_norm) => {
                 let Some(Node::Layer(bn)) = nodes.next() else {
                     unreachable!("peeked a batch norm")
                 };
