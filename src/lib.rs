@@ -38,14 +38,54 @@ pub use ndarray;
 ///
 /// ```text
 /// network! {
+///     /// A block: declared once, expanded and checked wherever a network uses it.
+///     block Name(param, param = default) { entries }
+///
 ///     /// Doc comments and other attributes go on the generated struct.
 ///     #[sequential("features")]        // optional: weight keys `features.0`, `features.1`, …
 ///     #[lints(checkerboard = deny)]    // optional: lint levels (allow, warn, deny)
 ///     pub struct Name: [C, H, W] {     // the input shape, without the batch
-///         layer_name: kind(arguments),
-///         …
+///         entries
 ///     }
 /// }
+/// ```
+///
+/// An entry is one of:
+///
+/// | entry | meaning |
+/// |---|---|
+/// | `name: kind(arguments)` | a layer (table below) |
+/// | `name: Block(arguments)` | an instance of a block (or of a network declared earlier in the same invocation); its weights sit under `name.` |
+/// | `name: [target, target, …]` | targets numbered as `nn.Sequential` numbers them: keys `name.0`, `name.1`, … |
+/// | `name: concat { a: target, b: target }` | branches from the same input, joined along channels; their heights and widths must agree |
+/// | `residual { entries } shortcut name: target` | the entries' output plus the input. The shortcut runs when the entries change the shape (torchvision's rule for `downsample`) and must then produce the same shape |
+///
+/// A block's parameters stand for values in its layers' arguments:
+///
+/// ```
+/// stride::network! {
+///     block BasicBlock(planes, stride = 1) {
+///         residual {
+///             conv1: conv2d(planes, kernel = 3, stride = stride, padding = 1, bias = false),
+///             bn1: batch_norm2d(),
+///             relu1: relu,
+///             conv2: conv2d(planes, kernel = 3, padding = 1, bias = false),
+///             bn2: batch_norm2d(),
+///         } shortcut downsample: [
+///             conv2d(planes, kernel = 1, stride = stride, bias = false),
+///             batch_norm2d(),
+///         ],
+///         relu: relu,
+///     }
+///
+///     pub struct Stage: [64, 56, 56] {
+///         layer2: [BasicBlock(128, stride = 2), BasicBlock(128)],
+///     }
+/// }
+///
+/// assert_eq!(Stage::OUTPUT, [128, 28, 28]);
+/// let keys: Vec<&str> = Stage::SUMMARY.layers.iter().map(|l| l.name).collect();
+/// assert!(keys.contains(&"layer2.0.downsample.0"));
 /// ```
 ///
 /// Each spatial parameter takes an int or an `(h, w)` pair, as in PyTorch. Defaults follow
@@ -66,6 +106,7 @@ pub use ndarray;
 /// | `upsample` | `scale` (or first; an int or a pair), `mode = nearest` (or `bilinear`) |
 /// | `flatten` | none: `[C, H, W]` to `[C*H*W]` |
 /// | `linear` | out features (or `in => out`), `bias = true`; needs a flat input |
+/// | `dropout` | `p` (or first): nothing at inference, but it takes its place in the numbering |
 ///
 /// `padding` takes an int, an `(h, w)` pair, explicit `((top, bottom), (left, right))`, or a
 /// mode: `valid`, `same` (PyTorch's: stride 1 only), `same_upper` or `same_lower` (ONNX and
@@ -89,6 +130,12 @@ pub use ndarray;
 /// `linear` on a feature map; duplicate layer names or parameters; unknown layer kinds and
 /// parameters; negative, fractional or overflowing literals; a missing or malformed input shape.
 ///
+/// Branches are checked too: a residual whose main path changes the shape without a shortcut,
+/// a shortcut whose output differs from the main path's, concat branches of different
+/// heights or widths, a block instance with a missing or unknown argument, and a network
+/// used as a layer on an input of another shape. A shape error inside a block instance is
+/// reported at the instance.
+///
 /// Two lints, set with `#[lints(name = allow | warn | deny)]` or all denied by `#[strict]`:
 /// - `checkerboard` (warns by default): a transposed convolution whose kernel is not divisible
 ///   by its stride.
@@ -103,6 +150,9 @@ pub use ndarray;
 /// - `forward(&self, x: ArrayView4<f32>)` for any batch size, refusing a wrong `C`, `H` or `W`;
 /// - `load_safetensors(path)`, `load_safetensors_with(path, &options)`, `from_weights`,
 ///   `save_safetensors(path)`, and `init(seed)`;
+/// - `fuse()`, `unfuse()` and `is_fused()`: each convolution with the batch norm after it
+///   folded into one, and the activation and residual add after it applied as it writes.
+///   Loading and `init` fuse by default;
 /// - an implementation of [`runtime::typed::Network`] over typenum-shaped tensors, so that networks
 ///   compose with [`runtime::typed::Then::then`] under the type checker.
 pub use stride_macros::network;
