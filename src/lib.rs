@@ -168,7 +168,7 @@ pub mod __private {
         add, avg_pool2d, check_nchw as check_input, concat_channels, flatten, max_pool2d, upsample,
     };
     pub use stride_runtime::summary::{LayerInfo, Summary};
-    pub use stride_runtime::typed::{Chw, Flat, Network, Tensor, typenum};
+    pub use stride_runtime::typed::{Chw, Flat, Network, Tensor, same_dims, typenum};
     pub use stride_runtime::weights::{LoadError, LoadOptions, Loader, SaveError, Saver, Weights};
     pub use stride_runtime::{Error, Hw, Padding2d};
 }

@@ -27,6 +27,31 @@ pub fn expand(plan: &Plan) -> TokenStream {
         };
         quote!(#field: ::core::option::Option<::stride::__private::Fused<#ty>>)
     });
+    let externals = Node::externals(&plan.nodes);
+    let external_fields = externals.iter().map(|e| {
+        let (name, ty) = (&e.name, &e.ty);
+        let doc = format!(
+            "`{}`: a `{}`, output {}.",
+            e.key,
+            quote!(#ty).to_string().replace(' ', ""),
+            e.output.text()
+        );
+        quote!(#[doc = #doc] pub #name: #ty)
+    });
+    let assertions = externals.iter().map(|e| {
+        let ty = &e.ty;
+        let (input, output) = (dims(&e.input), dims(&e.output));
+        let name = quote!(#ty).to_string().replace(' ', "");
+        let input_message = format!("`{}`: `{name}::INPUT` is not {}, the shape flowing into it", e.key, e.input.text());
+        let output_message = format!("`{}`: `{name}::OUTPUT` is not the stated {}", e.key, e.output.text());
+        let span = e.name.span();
+        quote_spanned! {span=>
+            const _: () = {
+                ::core::assert!(::stride::__private::same_dims(&<#ty>::INPUT, &#input), #input_message);
+                ::core::assert!(::stride::__private::same_dims(&<#ty>::OUTPUT, &#output), #output_message);
+            };
+        }
+    });
     let typed = typed(plan);
     let warnings = plan.warnings.iter().map(|w| {
         let lint = Ident::new(w.lint, w.span);
@@ -44,8 +69,11 @@ pub fn expand(plan: &Plan) -> TokenStream {
         #(#attrs)*
         #vis struct #name {
             #(#fields,)*
+            #(#external_fields,)*
             #(#fused_fields,)*
         }
+
+        #(#assertions)*
 
         impl #name {
             #consts
@@ -96,6 +124,9 @@ fn constants(plan: &Plan) -> TokenStream {
     let output = dims(&plan.output);
     let output_len = plan.output.dims().len();
     let (params, macs) = (plan.params, plan.macs);
+    let external: Vec<&syn::Path> = Node::externals(&plan.nodes).iter().map(|e| &e.ty).collect();
+    let params = quote!(#params #(+ <#external>::PARAMS)*);
+    let macs = quote!(#macs #(+ <#external>::MACS)*);
     let mut layers = Vec::new();
     summary_rows(&plan.nodes, &mut layers);
     let (field, jump) = field_tokens(plan.field);
@@ -131,8 +162,8 @@ fn summary_rows(nodes: &[Node], rows: &mut Vec<TokenStream>) {
     let row = |name: &str,
                kind: &str,
                output: &Shape,
-               params: u64,
-               macs: u64,
+               params: TokenStream,
+               macs: TokenStream,
                field: Option<[Field; 2]>| {
         let output = dims(output);
         let (field, jump) = field_tokens(field);
@@ -143,13 +174,36 @@ fn summary_rows(nodes: &[Node], rows: &mut Vec<TokenStream>) {
             }
         }
     };
+    let leaf = |l: &Planned| {
+        let (params, macs) = (l.params, l.macs);
+        row(
+            &l.key,
+            &l.kind,
+            &l.output,
+            quote!(#params),
+            quote!(#macs),
+            l.field,
+        )
+    };
     for node in nodes {
         match node {
-            Node::Layer(l) => rows.push(row(&l.key, &l.kind, &l.output, l.params, l.macs, l.field)),
+            Node::Layer(l) => rows.push(leaf(l)),
             Node::Fused { conv, bn, act } => {
                 for l in [Some(conv), Some(bn), act.as_ref()].into_iter().flatten() {
-                    rows.push(row(&l.key, &l.kind, &l.output, l.params, l.macs, l.field));
+                    rows.push(leaf(l));
                 }
+            }
+            Node::External(e) => {
+                let ty = &e.ty;
+                let kind = quote!(#ty).to_string().replace(' ', "");
+                rows.push(row(
+                    &e.key,
+                    &kind,
+                    &e.output,
+                    quote!(<#ty>::PARAMS),
+                    quote!(<#ty>::MACS),
+                    None,
+                ));
             }
             Node::Residual {
                 name,
@@ -163,9 +217,16 @@ fn summary_rows(nodes: &[Node], rows: &mut Vec<TokenStream>) {
                     summary_rows(shortcut, rows);
                 }
                 let field = Node::leaves(main).last().and_then(|l| l.field);
-                rows.push(row(name, "residual add", output, 0, 0, field));
+                rows.push(row(
+                    name,
+                    "residual add",
+                    output,
+                    quote!(0),
+                    quote!(0),
+                    field,
+                ));
                 if let Some(l) = after {
-                    rows.push(row(&l.key, &l.kind, &l.output, l.params, l.macs, l.field));
+                    rows.push(leaf(l));
                 }
             }
             Node::Concat {
@@ -176,7 +237,7 @@ fn summary_rows(nodes: &[Node], rows: &mut Vec<TokenStream>) {
                 for branch in branches {
                     summary_rows(branch, rows);
                 }
-                rows.push(row(name, "concat", output, 0, 0, None));
+                rows.push(row(name, "concat", output, quote!(0), quote!(0), None));
             }
         }
     }
@@ -254,7 +315,7 @@ fn fused_groups(nodes: &[Node]) -> Vec<(&Planned, &Planned, Option<&Planned>)> {
     let mut out = Vec::new();
     for node in nodes {
         match node {
-            Node::Layer(_) => {}
+            Node::Layer(_) | Node::External(_) => {}
             Node::Fused { conv, bn, act } => out.push((conv, bn, act.as_ref())),
             Node::Residual {
                 main,
@@ -285,6 +346,10 @@ fn fused_groups(nodes: &[Node]) -> Vec<(&Planned, &Planned, Option<&Planned>)> {
 fn chain(nodes: &[Node]) -> TokenStream {
     let steps = nodes.iter().map(|node| match node {
         Node::Layer(layer) => step(layer),
+        Node::External(e) => {
+            let name = &e.name;
+            quote!(let x = self.#name.forward(x.view())?;)
+        }
         Node::Fused { conv, bn, act } => {
             let fused = fused_field(conv);
             let (conv, bn) = (step(conv), step(bn));
@@ -363,9 +428,15 @@ fn fusion_methods(plan: &Plan) -> TokenStream {
         };
         quote!(::stride::__private::Fused::new(&self.#conv, ::core::option::Option::Some(&self.#bn), #act)?)
     });
-    let first = fields
-        .first()
-        .map_or(quote!(false), |f| quote!(self.#f.is_some()));
+    let externals: Vec<&Ident> = Node::externals(&plan.nodes)
+        .iter()
+        .map(|e| &e.name)
+        .collect();
+    let first = match (fields.first(), externals.first()) {
+        (Some(f), _) => quote!(self.#f.is_some()),
+        (None, Some(e)) => quote!(self.#e.is_fused()),
+        (None, None) => quote!(false),
+    };
     quote! {
         /// Fuses the network for inference: every batch norm folded into the convolution
         /// before it, and the activation (and residual add) after it applied by that
@@ -378,12 +449,14 @@ fn fusion_methods(plan: &Plan) -> TokenStream {
         /// layer replaced through its field can cause.
         pub fn fuse(&mut self) -> ::core::result::Result<(), ::stride::__private::Error> {
             #(self.#fields = ::core::option::Option::Some(#builds);)*
+            #(self.#externals.fuse()?;)*
             ::core::result::Result::Ok(())
         }
 
         /// Undoes [`Self::fuse`]: `forward` runs every layer on its own again.
         pub fn unfuse(&mut self) {
             #(self.#fields = ::core::option::Option::None;)*
+            #(self.#externals.unfuse();)*
         }
 
         /// Whether `forward` runs the fused layers.
@@ -604,7 +677,27 @@ fn weights(plan: &Plan) -> TokenStream {
         let key = format!("{}.{}", l.key, t.suffix);
         let shape = &t.shape;
         let dim = format_ident!("Ix{}", t.rank);
-        quote!(loader.tensor::<::stride::__private::ndarray::#dim>(#key, &[#(#shape),*]))
+        quote! {
+            loader.tensor::<::stride::__private::ndarray::#dim>(
+                &::std::format!("{}{}", prefix, #key),
+                &[#(#shape),*],
+            )
+        }
+    });
+    let externals = Node::externals(&plan.nodes);
+    let external_names: Vec<&Ident> = externals.iter().map(|e| &e.name).collect();
+    let external_takes = externals.iter().map(|e| {
+        let (ty, key) = (&e.ty, format!("{}.", e.key));
+        quote!(<#ty>::__take(loader, &::std::format!("{}{}", prefix, #key))?)
+    });
+    let external_saves = externals.iter().map(|e| {
+        let (name, key) = (&e.name, format!("{}.", e.key));
+        quote!(self.#name.__save(saver, &::std::format!("{}{}", prefix, #key))?;)
+    });
+    let external_inits = externals.iter().enumerate().map(|(i, e)| {
+        let (name, ty) = (&e.name, &e.ty);
+        let offset = (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        quote!(let #name = <#ty>::init(seed.wrapping_add(#offset));)
     });
     let names: Vec<&Ident> = layers.iter().map(|l| &l.name).collect();
     let builds: Vec<TokenStream> = layers.iter().filter_map(|l| build_layer(l)).collect();
@@ -622,7 +715,7 @@ fn weights(plan: &Plan) -> TokenStream {
         };
         quote! {
             if let ::core::option::Option::Some(tensor) = #getter {
-                saver.add(#key, &tensor)?;
+                saver.add(&::std::format!("{}{}", prefix, #key), &tensor)?;
             }
         }
     });
@@ -631,10 +724,30 @@ fn weights(plan: &Plan) -> TokenStream {
         .map(|(conv, _, _)| fused_field(conv))
         .collect();
     let construct = quote! {
-        ::core::result::Result::Ok(Self {
+        Self {
             #(#names: #builds?,)*
+            #(#external_names,)*
             #(#fused: ::core::option::Option::None,)*
-        })
+        }
+    };
+    // `let (Some(a), …) = … else` with nothing to unpack would be an irrefutable pattern.
+    let unpack_tensors = if vars.is_empty() {
+        quote!(let () = tensors;)
+    } else {
+        quote! {
+            let (#(::core::option::Option::Some(#vars),)*) = tensors else {
+                return ::core::result::Result::Ok(::core::option::Option::None);
+            };
+        }
+    };
+    let unpack_externals = if external_names.is_empty() {
+        quote!(let () = externals;)
+    } else {
+        quote! {
+            let (#(::core::option::Option::Some(#external_names),)*) = externals else {
+                return ::core::result::Result::Ok(::core::option::Option::None);
+            };
+        }
     };
     quote! {
         /// Loads torchvision-named weights from a safetensors file (memory-mapped), strictly:
@@ -650,8 +763,9 @@ fn weights(plan: &Plan) -> TokenStream {
             Self::load_safetensors_with(path, &::stride::__private::LoadOptions::default())
         }
 
-        /// As [`Self::load_safetensors`], with options: a key prefix, and a non-strict mode
-        /// that ignores the file's other tensors (to take a stem out of a whole ResNet).
+        /// As [`Self::load_safetensors`], with options: a key prefix, a non-strict mode that
+        /// ignores the file's other tensors (to take a stem out of a whole ResNet), and whether
+        /// to fuse.
         ///
         /// # Errors
         /// As [`Self::load_safetensors`].
@@ -672,29 +786,43 @@ fn weights(plan: &Plan) -> TokenStream {
             options: &::stride::__private::LoadOptions,
         ) -> ::core::result::Result<Self, ::stride::__private::LoadError> {
             let mut loader = ::stride::__private::Loader::new(weights, options);
-            let tensors = (#(#takes,)*);
+            let network = Self::__take(&mut loader, "")?;
             loader.finish()?;
-            #[allow(unused_parens)]
-            let (#(::core::option::Option::Some(#vars),)*) = tensors else {
+            let ::core::option::Option::Some(mut network) = network else {
                 unreachable!("the loader reports every tensor it could not take");
             };
-            let built: ::core::result::Result<Self, ::stride::__private::Error> = (|| #construct)();
-            let mut network = built?;
             if options.fuse {
                 network.fuse()?;
+            } else {
+                network.unfuse();
             }
             ::core::result::Result::Ok(network)
         }
 
+        /// Takes every tensor under `prefix` from `loader`, which records what is missing or
+        /// wrong; `None` if anything was. For networks used as layers of other networks.
+        #[doc(hidden)]
+        pub fn __take(
+            loader: &mut ::stride::__private::Loader<'_>,
+            prefix: &str,
+        ) -> ::core::result::Result<::core::option::Option<Self>, ::stride::__private::Error> {
+            let tensors = (#(#takes,)*);
+            let externals = (#(#external_takes,)*);
+            #unpack_tensors
+            #unpack_externals
+            ::core::result::Result::Ok(::core::option::Option::Some(#construct))
+        }
+
         /// Weights drawn deterministically from `seed`, as torchvision initialises: Kaiming
         /// normal (fan out) for convolutions, batch norm at scale 1 and shift 0, PyTorch's
-        /// default uniform for linear layers.
+        /// default uniform for linear layers. The network comes fused.
         pub fn init(seed: u64) -> Self {
             #[allow(unused_mut, unused_variables)]
             let mut init = ::stride::__private::Init::new(seed);
             #(#inits)*
+            #(#external_inits)*
             let built = (|| -> ::core::result::Result<Self, ::stride::__private::Error> {
-                let mut network: Self = #construct?;
+                let mut network: Self = #construct;
                 network.fuse()?;
                 ::core::result::Result::Ok(network)
             })();
@@ -709,10 +837,23 @@ fn weights(plan: &Plan) -> TokenStream {
             &self,
             path: impl ::core::convert::AsRef<::std::path::Path>,
         ) -> ::core::result::Result<(), ::stride::__private::SaveError> {
-            #[allow(unused_mut)]
             let mut saver = ::stride::__private::Saver::new();
-            #(#saves)*
+            self.__save(&mut saver, "")?;
             saver.write(path)
+        }
+
+        /// Adds every tensor to `saver` under `prefix`. For networks used as layers of other
+        /// networks.
+        #[doc(hidden)]
+        pub fn __save(
+            &self,
+            saver: &mut ::stride::__private::Saver,
+            prefix: &str,
+        ) -> ::core::result::Result<(), ::stride::__private::SaveError> {
+            let _ = (&saver, prefix);
+            #(#saves)*
+            #(#external_saves)*
+            ::core::result::Result::Ok(())
         }
     }
 }

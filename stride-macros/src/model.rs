@@ -159,6 +159,8 @@ pub enum Node {
         /// once fused, that convolution adds the shortcut and applies it as it writes.
         after: Option<Planned>,
     },
+    /// A network declared in another invocation, run as a layer.
+    External(External),
     /// Branches from the same input, joined along channels.
     Concat {
         /// The concat's key, for the summary.
@@ -192,11 +194,50 @@ impl Node {
                     }
                     out.extend(after);
                 }
+                Node::External(_) => {}
                 Node::Concat { branches, .. } => {
                     for branch in branches {
                         out.extend(Node::leaves(branch));
                     }
                 }
+            }
+        }
+        out
+    }
+}
+
+/// A network declared elsewhere, used as a layer.
+pub struct External {
+    /// Its struct field.
+    pub name: syn::Ident,
+    /// Its weight key prefix, without the dot.
+    pub key: String,
+    pub ty: syn::Path,
+    /// The shape flowing in, checked against its `INPUT` by a constant assertion.
+    pub input: Shape,
+    /// The stated output, checked against its `OUTPUT` the same way.
+    pub output: Shape,
+}
+
+impl Node {
+    /// Every network from another invocation under `nodes`, in order.
+    pub fn externals(nodes: &[Node]) -> Vec<&External> {
+        let mut out = Vec::new();
+        for node in nodes {
+            match node {
+                Node::External(e) => out.push(e),
+                Node::Residual { main, shortcut, .. } => {
+                    out.extend(Node::externals(main));
+                    if let Some(shortcut) = shortcut {
+                        out.extend(Node::externals(shortcut));
+                    }
+                }
+                Node::Concat { branches, .. } => {
+                    for branch in branches {
+                        out.extend(Node::externals(branch));
+                    }
+                }
+                Node::Layer(_) | Node::Fused { .. } => {}
             }
         }
         out

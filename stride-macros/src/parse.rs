@@ -13,6 +13,7 @@
 //! target     := KIND ( "(" arg,* ")" )?                -- a layer, or an instance of a block
 //!             | "[" target,* "]"                       -- numbered like nn.Sequential
 //!             | "concat" "{" ( NAME ":" target ),* "}" -- branches joined along channels
+//!             | PATH "=>" shape                        -- a network from another invocation
 //! arg        := value ( "=>" value )?                  -- positional, or `in => out`
 //!             | NAME "=" value                         -- named parameter
 //! value      := "-"? INT | "-"? FLOAT | "true" | "false" | NAME | "(" value,* ")"
@@ -89,6 +90,14 @@ pub enum Target {
     Call(Call),
     /// `[a, b, …]`: targets numbered `name.0`, `name.1`, … as `nn.Sequential` numbers them.
     Sequence { items: Vec<Target> },
+    /// `Type => [C, H, W]`: a network declared in another invocation, used as a layer. The
+    /// macro cannot see its shapes, so the output is stated, and both ends are checked by
+    /// constant assertions against the network's `INPUT` and `OUTPUT`.
+    External {
+        ty: syn::Path,
+        output: Vec<Value>,
+        output_span: Span,
+    },
     /// `concat { a: …, b: … }`: branches from the same input, joined along channels.
     Concat {
         token: Ident,
@@ -352,6 +361,20 @@ impl Parse for Target {
             return Ok(Target::Concat {
                 token,
                 branches: branches.into_iter().map(|b| (b.0, b.1)).collect(),
+            });
+        }
+        // `path::To::Network => [C, H, W]`: a network declared elsewhere, with its output.
+        let fork = input.fork();
+        if fork.parse::<syn::Path>().is_ok() && fork.peek(Token![=>]) {
+            let ty: syn::Path = input.parse()?;
+            input.parse::<Token![=>]>()?;
+            let content;
+            let brackets = bracketed!(content in input);
+            let output = Punctuated::<Value, Token![,]>::parse_terminated(&content)?;
+            return Ok(Target::External {
+                ty,
+                output: output.into_iter().collect(),
+                output_span: brackets.span.join(),
             });
         }
         let kind: Ident = input.parse()?;

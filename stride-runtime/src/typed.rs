@@ -354,6 +354,29 @@ pub trait Network {
     fn forward_typed(&self, x: Tensor<Self::Input>) -> Tensor<Self::Output>;
 }
 
+/// Whether two shapes are equal, in a constant: generated code asserts with it that a network
+/// used as a layer of another fits where it is used.
+///
+/// ```
+/// use stride_runtime::typed::same_dims;
+/// const FITS: bool = same_dims(&[64, 56, 56], &[64, 56, 56]);
+/// assert!(FITS);
+/// assert!(!same_dims(&[64, 56, 56], &[64, 28, 28]));
+/// ```
+pub const fn same_dims(a: &[usize], b: &[usize]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Type-level equality of two shapes: `S: SameShape<T>` holds exactly when `S` and `T` are the
 /// same type. The composition traits below use it in a `where` clause (rather than an
 /// associated-type equality, which rustc reports as a "type mismatch" spelled out in nested

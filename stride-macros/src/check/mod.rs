@@ -16,7 +16,7 @@ use syn::{Attribute, Ident, LitStr};
 
 use crate::args::{self, Num};
 use crate::ctxt::Ctxt;
-use crate::model::{Node, Op, Plan, Shape, Warning};
+use crate::model::{External, Node, Op, Plan, Shape, Warning};
 use crate::parse::{
     Arg, BlockDef, Call, Entry, Invocation, Item, LayerDef, NetworkDef, Target, Value,
 };
@@ -260,6 +260,37 @@ fn check_input_shape(cx: &mut Ctxt, def: &NetworkDef) -> Option<[usize; 3]> {
     Some([dims[0]?.value, dims[1]?.value, dims[2]?.value])
 }
 
+/// A stated output shape is `[C, H, W]` or `[F]`, whole numbers of at least 1.
+fn check_stated_output(
+    cx: &mut Ctxt,
+    label: &str,
+    values: &[Value],
+    span: proc_macro2::Span,
+) -> Option<Shape> {
+    let label = format!("`{label}`");
+    let dims: Vec<Option<Num>> = match values.len() {
+        3 => ["C", "H", "W"]
+            .iter()
+            .zip(values)
+            .map(|(what, v)| args::positive(cx, &label, what, v))
+            .collect(),
+        1 => vec![args::positive(cx, &label, "F", &values[0])],
+        n => {
+            cx.error(
+                span,
+                format!("{label}: the stated output has {n} dimensions, expected [C, H, W] or [F]"),
+            );
+            return None;
+        }
+    };
+    let dims: Option<Vec<usize>> = dims.into_iter().map(|d| d.map(|n| n.value)).collect();
+    match dims?.as_slice() {
+        [c, h, w] => Some(Shape::Map([*c, *h, *w])),
+        [f] => Some(Shape::Flat(*f)),
+        _ => None,
+    }
+}
+
 /// Entry names are unique within a scope (a network, a block), residual bodies and shortcuts
 /// included: they name struct fields and weight keys.
 fn check_duplicate_names(cx: &mut Ctxt, entries: &[Entry]) {
@@ -459,6 +490,30 @@ impl<'a> Walk<'a> {
                     nodes.extend(self.target(item, &index, &index, &inner));
                 }
                 nodes
+            }
+            Target::External {
+                ty,
+                output,
+                output_span,
+            } => {
+                let label = format!("{}{key}", scope.label);
+                let stated = check_stated_output(self.cx, &label, output, *output_span);
+                let input = self.shape;
+                self.shape = stated;
+                self.field = None;
+                match (input, stated) {
+                    (Some(input), Some(output)) => vec![Node::External(External {
+                        name: Ident::new(
+                            &format!("{}{field}", scope.field),
+                            ty.segments.last().map_or(*output_span, |s| s.ident.span()),
+                        ),
+                        key: format!("{}{key}", scope.key),
+                        ty: ty.clone(),
+                        input,
+                        output,
+                    })],
+                    _ => Vec::new(),
+                }
             }
             Target::Concat { token, branches } => {
                 self.concat(token, branches, &scope.child(key, field))
