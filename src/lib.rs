@@ -58,6 +58,7 @@ pub use ndarray;
 /// | `name: Block(arguments)` | an instance of a block (or of a network declared earlier in the same invocation); its weights sit under `name.` |
 /// | `name: [target, target, …]` | targets numbered as `nn.Sequential` numbers them: keys `name.0`, `name.1`, … |
 /// | `name: concat { a: target, b: target }` | branches from the same input, joined along channels; their heights and widths must agree |
+/// | `name: path::To::Network => [C, H, W]` | a network declared in another invocation, with its output stated; constant assertions check its `INPUT` and `OUTPUT` where it is used |
 /// | `residual { entries } shortcut name: target` | the entries' output plus the input. The shortcut runs when the entries change the shape (torchvision's rule for `downsample`) and must then produce the same shape |
 ///
 /// A block's parameters stand for values in its layers' arguments:
