@@ -5,52 +5,13 @@ mod support;
 
 use ndarray::Array4;
 use safetensors::SafeTensors;
-use stride::network;
 use stride::runtime::weights::{LoadError, LoadOptions, WeightProblem};
 use support::{golden, tensor, worst_difference};
 
-network! {
-    /// torchvision resnet18's `conv1`, `bn1`, `relu`, `maxpool`.
-    pub struct ResNet18Stem: [3, 224, 224] {
-        conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
-        bn1: batch_norm2d(),
-        relu: relu,
-        maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
-    }
-}
+#[path = "../examples/models/mod.rs"]
+mod models;
 
-network! {
-    /// torchvision vgg16's `features[0:5]`, numbered as `nn.Sequential` numbers them.
-    #[sequential("features")]
-    pub struct Vgg16Block1: [3, 224, 224] {
-        conv1_1: conv2d(64, kernel = 3, padding = 1),
-        relu1_1: relu,
-        conv1_2: conv2d(64 => 64, kernel = 3, padding = 1),
-        relu1_2: relu,
-        pool1: max_pool2d(2),
-    }
-}
-
-network! {
-    /// DCGAN generator (nz = 16, ngf = 8): 1x1 noise to a 64x64 image, keys `0.*` to `12.*`.
-    #[sequential]
-    pub struct DcganGenerator: [16, 1, 1] {
-        up1: conv_transpose2d(64, kernel = 4, bias = false),
-        bn1: batch_norm2d(),
-        relu1: relu,
-        up2: conv_transpose2d(32, kernel = 4, stride = 2, padding = 1, bias = false),
-        bn2: batch_norm2d(),
-        relu2: relu,
-        up3: conv_transpose2d(16, kernel = 4, stride = 2, padding = 1, bias = false),
-        bn3: batch_norm2d(),
-        relu3: relu,
-        up4: conv_transpose2d(8, kernel = 4, stride = 2, padding = 1, bias = false),
-        bn4: batch_norm2d(),
-        relu4: relu,
-        up5: conv_transpose2d(3, kernel = 4, stride = 2, padding = 1, bias = false),
-        tanh: tanh,
-    }
-}
+use models::{DcganGenerator, ResNetStem, VggBlock1};
 
 /// The golden files hold `input` and `output` next to the weights, so the networks load them
 /// non-strictly; `golden_files_hold_exactly_the_weights_plus_input_and_output` checks that
@@ -72,8 +33,8 @@ fn input_and_output(file: &str) -> (Array4<f32>, ndarray::ArrayD<f32>) {
 
 #[test]
 fn resnet18_stem_matches_pytorch() {
-    let net = ResNet18Stem::load_safetensors_with(golden("resnet18_stem.safetensors"), &lenient())
-        .unwrap();
+    let net =
+        ResNetStem::load_safetensors_with(golden("resnet18_stem.safetensors"), &lenient()).unwrap();
     let (x, want) = input_and_output("resnet18_stem.safetensors");
     let got = net.forward(x.view()).unwrap().into_dyn();
     assert_eq!(worst_difference(&got, &want), None);
@@ -82,7 +43,7 @@ fn resnet18_stem_matches_pytorch() {
 #[test]
 fn vgg16_block1_matches_pytorch_with_sequential_keys() {
     let net =
-        Vgg16Block1::load_safetensors_with(golden("vgg16_block1.safetensors"), &lenient()).unwrap();
+        VggBlock1::load_safetensors_with(golden("vgg16_block1.safetensors"), &lenient()).unwrap();
     let (x, want) = input_and_output("vgg16_block1.safetensors");
     let got = net.forward(x.view()).unwrap().into_dyn();
     assert_eq!(worst_difference(&got, &want), None);
@@ -100,7 +61,7 @@ fn dcgan_generator_matches_pytorch() {
 
 #[test]
 fn golden_files_hold_exactly_the_weights_plus_input_and_output() {
-    let err = ResNet18Stem::load_safetensors(golden("resnet18_stem.safetensors")).unwrap_err();
+    let err = ResNetStem::load_safetensors(golden("resnet18_stem.safetensors")).unwrap_err();
     let LoadError::Problems { problems, .. } = err else {
         panic!("{err}")
     };
@@ -133,9 +94,9 @@ fn declared_shapes_match_networks_json() {
             .map(|d| d.as_u64().unwrap() as usize)
             .collect()
     };
-    assert_eq!(shape("resnet18_stem", "input")[1..], ResNet18Stem::INPUT);
-    assert_eq!(shape("resnet18_stem", "output")[1..], ResNet18Stem::OUTPUT);
-    assert_eq!(shape("vgg16_block1", "output")[1..], Vgg16Block1::OUTPUT);
+    assert_eq!(shape("resnet18_stem", "input")[1..], ResNetStem::INPUT);
+    assert_eq!(shape("resnet18_stem", "output")[1..], ResNetStem::OUTPUT);
+    assert_eq!(shape("vgg16_block1", "output")[1..], VggBlock1::OUTPUT);
     assert_eq!(
         shape("dcgan_generator", "input")[1..],
         DcganGenerator::INPUT
@@ -148,15 +109,13 @@ fn declared_shapes_match_networks_json() {
 
 #[test]
 fn a_wrong_input_shape_is_an_error_naming_expected_and_got() {
-    let net = ResNet18Stem::init(0);
+    let net = ResNetStem::init(0);
     for bad in [(1, 3, 224, 225), (1, 3, 200, 224), (1, 1, 224, 224)] {
         let err = net.forward(Array4::zeros(bad).view()).unwrap_err();
         let (n, c, h, w) = bad;
         assert_eq!(
             err.to_string(),
-            format!(
-                "ResNet18Stem: input has shape [{n}, {c}, {h}, {w}], expected [N, 3, 224, 224]"
-            )
+            format!("ResNetStem: input has shape [{n}, {c}, {h}, {w}], expected [N, 3, 224, 224]")
         );
     }
 }
@@ -200,7 +159,7 @@ fn a_missing_key_a_wrong_shape_and_a_wrong_dtype_are_all_reported_at_once() {
             ("bn1.running_var", F64, &[64]),
         ],
     );
-    let err = ResNet18Stem::load_safetensors(&path).unwrap_err();
+    let err = ResNetStem::load_safetensors(&path).unwrap_err();
     let LoadError::Problems { problems, .. } = &err else {
         panic!("{err}")
     };
@@ -226,7 +185,7 @@ fn a_truncated_weight_file_is_an_error_not_a_panic() {
     let bytes = std::fs::read(golden("resnet18_stem.safetensors")).unwrap();
     for cut in [4, 100, bytes.len() / 2, bytes.len() - 1] {
         let path = scratch_file(&format!("truncated_{cut}.safetensors"), &bytes[..cut]);
-        let err = ResNet18Stem::load_safetensors(&path).unwrap_err();
+        let err = ResNetStem::load_safetensors(&path).unwrap_err();
         assert!(
             matches!(err, LoadError::Format { .. }),
             "cut at {cut}: {err}"
@@ -254,9 +213,9 @@ fn a_network_saved_and_loaded_again_computes_the_same_output() {
 #[test]
 fn init_is_deterministic_per_seed() {
     let x = Array4::from_elem((1, 3, 224, 224), 0.5f32);
-    let a = ResNet18Stem::init(1).forward(x.view()).unwrap();
-    let b = ResNet18Stem::init(1).forward(x.view()).unwrap();
-    let c = ResNet18Stem::init(2).forward(x.view()).unwrap();
+    let a = ResNetStem::init(1).forward(x.view()).unwrap();
+    let b = ResNetStem::init(1).forward(x.view()).unwrap();
+    let c = ResNetStem::init(2).forward(x.view()).unwrap();
     assert_eq!(a, b);
     assert_ne!(a, c);
 }
@@ -280,7 +239,7 @@ fn a_stem_loads_out_of_a_larger_file_with_a_prefix() {
         prefix: "backbone.".into(),
         ..LoadOptions::default()
     };
-    let net = ResNet18Stem::load_safetensors_with(&path, &options).unwrap();
+    let net = ResNetStem::load_safetensors_with(&path, &options).unwrap();
     let (x, want) = input_and_output("resnet18_stem.safetensors");
     assert_eq!(
         worst_difference(&net.forward(x.view()).unwrap().into_dyn(), &want),
@@ -318,7 +277,7 @@ fn folding_batch_norm_and_relu_into_the_stem_conv_matches_the_unfused_stem() {
             fuse,
             ..LoadOptions::default()
         };
-        let net = ResNet18Stem::load_safetensors_with(&file, &options).unwrap();
+        let net = ResNetStem::load_safetensors_with(&file, &options).unwrap();
         assert_eq!(net.is_fused(), fuse);
         assert_eq!(
             worst_difference(&net.forward(x.view()).unwrap().into_dyn(), &want),

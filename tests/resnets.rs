@@ -4,75 +4,13 @@
 mod support;
 
 use safetensors::SafeTensors;
-use stride::network;
 use stride::runtime::weights::LoadOptions;
 use support::{golden, tensor, worst_difference};
 
-network! {
-    /// torchvision's `BasicBlock`: two 3x3 convs, and a 1x1 strided `downsample` on the
-    /// shortcut when the block changes the shape.
-    block BasicBlock(planes, stride = 1) {
-        residual {
-            conv1: conv2d(planes, kernel = 3, stride = stride, padding = 1, bias = false),
-            bn1: batch_norm2d(),
-            relu1: relu,
-            conv2: conv2d(planes, kernel = 3, padding = 1, bias = false),
-            bn2: batch_norm2d(),
-        } shortcut downsample: [
-            conv2d(planes, kernel = 1, stride = stride, bias = false),
-            batch_norm2d(),
-        ],
-        relu: relu,
-    }
+#[path = "../examples/models/mod.rs"]
+mod models;
 
-    /// torchvision's `Bottleneck` (v1.5: the stride on the 3x3), expanding to `out` channels.
-    block Bottleneck(width, out, stride = 1) {
-        residual {
-            conv1: conv2d(width, kernel = 1, bias = false),
-            bn1: batch_norm2d(),
-            relu1: relu,
-            conv2: conv2d(width, kernel = 3, stride = stride, padding = 1, bias = false),
-            bn2: batch_norm2d(),
-            relu2: relu,
-            conv3: conv2d(out, kernel = 1, bias = false),
-            bn3: batch_norm2d(),
-        } shortcut downsample: [
-            conv2d(out, kernel = 1, stride = stride, bias = false),
-            batch_norm2d(),
-        ],
-        relu: relu,
-    }
-
-    /// torchvision's ResNet layout with BasicBlocks [2, 2, 2, 2] at widths 8/16/32/64.
-    pub struct NarrowBasic: [3, 64, 64] {
-        conv1: conv2d(8, kernel = 7, stride = 2, padding = 3, bias = false),
-        bn1: batch_norm2d(),
-        relu: relu,
-        maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
-        layer1: [BasicBlock(8), BasicBlock(8)],
-        layer2: [BasicBlock(16, stride = 2), BasicBlock(16)],
-        layer3: [BasicBlock(32, stride = 2), BasicBlock(32)],
-        layer4: [BasicBlock(64, stride = 2), BasicBlock(64)],
-        avgpool: adaptive_avg_pool2d(1),
-        flatten: flatten,
-        fc: linear(10),
-    }
-
-    /// torchvision's ResNet layout with Bottlenecks [1, 2, 1, 1] at widths 8/16/32/64.
-    pub struct NarrowBottleneck: [3, 64, 64] {
-        conv1: conv2d(8, kernel = 7, stride = 2, padding = 3, bias = false),
-        bn1: batch_norm2d(),
-        relu: relu,
-        maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
-        layer1: [Bottleneck(8, 32)],
-        layer2: [Bottleneck(16, 64, stride = 2), Bottleneck(16, 64)],
-        layer3: [Bottleneck(32, 128, stride = 2)],
-        layer4: [Bottleneck(64, 256, stride = 2)],
-        avgpool: adaptive_avg_pool2d(1),
-        flatten: flatten,
-        fc: linear(10),
-    }
-}
+use models::{NarrowBasic, NarrowBottleneck};
 
 fn lenient() -> LoadOptions {
     LoadOptions {

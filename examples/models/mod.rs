@@ -1,4 +1,4 @@
-//! Whole torchvision models declared with `network!`: their weight keys are torchvision's, so
+//! The models of the examples and tests, declared with `network!`: their weight keys are torchvision's, so
 //! `load_safetensors` takes a converted torchvision checkpoint unchanged.
 //!
 //! Shared by the examples and the tests (`#[path]`), so each model is written once.
@@ -40,6 +40,76 @@ network! {
             batch_norm2d(),
         ],
         relu: relu,
+    }
+
+    /// torchvision resnet18's stem (`conv1`, `bn1`, `relu`, `maxpool`): 224x224 RGB -> 64 x 56 x 56.
+    pub struct ResNetStem: [3, 224, 224] {
+        conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
+        bn1: batch_norm2d(),
+        relu: relu,
+        maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
+    }
+
+    /// torchvision vgg16's first block, `features[0:5]`: conv-relu-conv-relu-maxpool, numbered
+    /// as `nn.Sequential` numbers them.
+    #[sequential("features")]
+    pub struct VggBlock1: [3, 224, 224] {
+        conv1_1: conv2d(64, kernel = 3, padding = 1),
+        relu1_1: relu,
+        conv1_2: conv2d(64 => 64, kernel = 3, padding = 1),
+        relu1_2: relu,
+        pool1: max_pool2d(2),
+    }
+
+    /// DCGAN generator (nz = 16, ngf = 8): 16-d noise to a 64x64 RGB image, keys `0.*` to
+    /// `12.*` as in `nn.Sequential`.
+    #[sequential]
+    pub struct DcganGenerator: [16, 1, 1] {
+        project: conv_transpose2d(64, kernel = 4, bias = false),
+        bn1: batch_norm2d(),
+        relu1: relu,
+        up2: conv_transpose2d(32, kernel = 4, stride = 2, padding = 1, bias = false),
+        bn2: batch_norm2d(),
+        relu2: relu,
+        up3: conv_transpose2d(16, kernel = 4, stride = 2, padding = 1, bias = false),
+        bn3: batch_norm2d(),
+        relu3: relu,
+        up4: conv_transpose2d(8, kernel = 4, stride = 2, padding = 1, bias = false),
+        bn4: batch_norm2d(),
+        relu4: relu,
+        to_rgb: conv_transpose2d(3, kernel = 4, stride = 2, padding = 1, bias = false),
+        tanh: tanh,
+    }
+
+    /// torchvision's ResNet module tree with BasicBlocks [2, 2, 2, 2] at widths 8/16/32/64 and
+    /// 10 classes: the golden `resnet_narrow_basic`.
+    pub struct NarrowBasic: [3, 64, 64] {
+        conv1: conv2d(8, kernel = 7, stride = 2, padding = 3, bias = false),
+        bn1: batch_norm2d(),
+        relu: relu,
+        maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
+        layer1: [BasicBlock(8), BasicBlock(8)],
+        layer2: [BasicBlock(16, stride = 2), BasicBlock(16)],
+        layer3: [BasicBlock(32, stride = 2), BasicBlock(32)],
+        layer4: [BasicBlock(64, stride = 2), BasicBlock(64)],
+        avgpool: adaptive_avg_pool2d(1),
+        flatten: flatten,
+        fc: linear(10),
+    }
+
+    /// The same tree with Bottlenecks [1, 2, 1, 1]: the golden `resnet_narrow_bottleneck`.
+    pub struct NarrowBottleneck: [3, 64, 64] {
+        conv1: conv2d(8, kernel = 7, stride = 2, padding = 3, bias = false),
+        bn1: batch_norm2d(),
+        relu: relu,
+        maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
+        layer1: [Bottleneck(8, 32)],
+        layer2: [Bottleneck(16, 64, stride = 2), Bottleneck(16, 64)],
+        layer3: [Bottleneck(32, 128, stride = 2)],
+        layer4: [Bottleneck(64, 256, stride = 2)],
+        avgpool: adaptive_avg_pool2d(1),
+        flatten: flatten,
+        fc: linear(10),
     }
 
     /// torchvision `resnet18`: 224x224 RGB -> 1000 logits.
