@@ -34,10 +34,10 @@ use std::time::{Duration, Instant};
 
 use ndarray::{Array, Array4, Dimension, ShapeBuilder};
 use serde_json::Value;
-use stride::geometry::{Window, conv_output, conv2d_macs, conv_transpose2d_macs};
+use stride::geometry::{Window, conv_output, conv_transpose2d_macs, conv2d_macs};
 use stride::runtime::ops::{
-    AvgPool2dParams, Conv2d, Conv2dParams, ConvTranspose2d, ConvTranspose2dParams,
-    MaxPool2dParams, avg_pool2d, max_pool2d,
+    AvgPool2dParams, Conv2d, Conv2dParams, ConvTranspose2d, ConvTranspose2dParams, MaxPool2dParams,
+    avg_pool2d, max_pool2d,
 };
 use stride::runtime::{Padding2d, Result as StrideResult};
 
@@ -192,7 +192,10 @@ impl Built {
 
 impl Layer {
     fn parse(v: &Value) -> Result<Self, Box<dyn Error>> {
-        let name = v["name"].as_str().ok_or("a layer without a name")?.to_owned();
+        let name = v["name"]
+            .as_str()
+            .ok_or("a layer without a name")?
+            .to_owned();
         let int = |key: &str| -> Result<usize, Box<dyn Error>> {
             Ok(v[key]
                 .as_u64()
@@ -302,7 +305,8 @@ impl Layer {
                     conv_output(h, window(0)).expect("a valid suite layer"),
                     conv_output(w, window(1)).expect("a valid suite layer"),
                 ];
-                conv2d_macs(cin, *cout, params.groups, *kernel, output).expect("a valid suite layer")
+                conv2d_macs(cin, *cout, params.groups, *kernel, output)
+                    .expect("a valid suite layer")
             }
             Op::ConvTranspose2d {
                 cout,
@@ -450,7 +454,9 @@ unsafe fn fma_chains(iterations: u64) -> f32 {
                 *v = _mm256_fmadd_ps(*v, a, b);
             }
         }
-        let sum = acc.iter().fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
+        let sum = acc
+            .iter()
+            .fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
         let mut lanes = [0.0f32; 8];
         _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
         lanes.iter().sum()
