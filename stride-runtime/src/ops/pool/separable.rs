@@ -113,30 +113,30 @@ impl<'a> Separable<'a> {
         let width = self.cols.input;
         debug_assert_eq!(x.len(), self.rows.input * width);
         debug_assert_eq!(y.len(), self.rows.output() * self.cols.output());
-        for (&row, y_row) in self
-            .rows
-            .spans
-            .iter()
-            .zip(y.chunks_exact_mut(self.cols.output()))
-        {
+        for (&row, y_row) in self.rows.spans.iter().zip(y.chunks_exact_mut(self.cols.output())) {
             // Undilated windows always hold at least one input row.
             debug_assert!(row.taps > 0);
             let rows = &x[row.first * width..][..row.taps * width];
             match self.reduction {
-                Reduction::Max => self.row::<true>(rows, &mut scratch.padded, y_row),
+                Reduction::Max => self.row::<true>(rows, &mut scratch.padded, None, y_row),
                 Reduction::Mean(divisor) => {
-                    self.row::<false>(rows, &mut scratch.padded, y_row);
-                    let scale = self.scale(divisor, row, scratch);
-                    for (y, &s) in y_row.iter_mut().zip(scale) {
-                        *y *= s;
-                    }
+                    self.update_scale(divisor, row, scratch);
+                    let scale = Some(&scratch.scale[..]);
+                    self.row::<false>(rows, &mut scratch.padded, scale, y_row);
                 }
             }
         }
     }
 
-    /// Reduces `rows` into the middle of `padded`, then each window of `padded` into `out`.
-    fn row<const MAX: bool>(&self, rows: &[f32], padded: &mut [f32], out: &mut [f32]) {
+    /// Reduces `rows` into the middle of `padded`, then each window of `padded` into `out`,
+    /// times `scale` if there is one.
+    fn row<const MAX: bool>(
+        &self,
+        rows: &[f32],
+        padded: &mut [f32],
+        scale: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
         let (width, begin) = (self.cols.input, self.width.pad_begin);
         let (kernel, stride) = (self.width.kernel, self.width.stride);
         #[cfg(target_arch = "x86_64")]
@@ -145,22 +145,22 @@ impl<'a> Separable<'a> {
             // check in `on_avx2`); `scratch` sized `padded` for the 3-wide kernel's extra read.
             unsafe {
                 avx2::vertical::<MAX>(rows, width, &mut padded[begin..begin + width]);
-                avx2::horizontal::<MAX>(padded, kernel, stride, out);
+                avx2::horizontal::<MAX>(padded, kernel, stride, scale, out);
             }
             return;
         }
         scalar::vertical::<MAX>(rows, width, &mut padded[begin..begin + width]);
-        scalar::horizontal::<MAX>(padded, kernel, stride, out);
+        scalar::horizontal::<MAX>(padded, kernel, stride, scale, out);
     }
 
-    /// The multipliers of an output row whose windows span `row` vertically: one over the
-    /// divisor PyTorch uses. Recomputed only when the row's factor of the divisor changes, at
+    /// Sets `scratch.scale` to the multipliers of an output row whose windows span `row`
+    /// vertically: one over the divisor PyTorch uses. Recomputed only when the row's factor of the divisor changes, at
     /// the top and bottom edges. (Undilated windows always hold an input element, so no
     /// divisor is 0.)
     ///
     /// Multiplying by the reciprocal rounds twice where PyTorch divides once: at most an ulp
     /// apart, and exact for the power-of-two windows (2x2).
-    fn scale<'s>(&self, divisor: Divisor, row: Span, scratch: &'s mut Scratch) -> &'s [f32] {
+    fn update_scale(&self, divisor: Divisor, row: Span, scratch: &mut Scratch) {
         let row_factor = match divisor {
             Divisor::Padded => row.padded as u128,
             Divisor::Taps => row.taps as u128,
@@ -178,6 +178,5 @@ impl<'a> Separable<'a> {
             }
             scratch.scale_for = Some(row_factor);
         }
-        &scratch.scale
     }
 }

@@ -61,17 +61,61 @@ pub(crate) unsafe fn vertical<const MAX: bool>(rows: &[f32], width: usize, out: 
     if width < 8 {
         return scalar::vertical::<MAX>(rows, width, out);
     }
-    let taps = rows.len() / width;
+    let (taps, input, output) = (rows.len() / width, rows.as_ptr(), out.as_mut_ptr());
+    // SAFETY: `rows` holds `taps` rows of `width` and `out` one; `width >= 8`.
+    unsafe {
+        match taps {
+            // The windows of the common pools, unrolled.
+            2 => rows_fixed::<MAX, 2>(input, width, output),
+            3 => rows_fixed::<MAX, 3>(input, width, output),
+            _ => rows_any::<MAX>(input, taps, width, output),
+        }
+    }
+}
+
+/// [`vertical`] for `TAPS` rows.
+///
+/// # Safety
+///
+/// AVX2 and FMA; `width >= 8`; `rows[0..TAPS * width]` readable, `out[0..width]` writable.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn rows_fixed<const MAX: bool, const TAPS: usize>(
+    rows: *const f32,
+    width: usize,
+    out: *mut f32,
+) {
     for j in block_starts(width) {
-        // SAFETY: `j + 8 <= width`, so each load reads columns `j..j + 8` of row `r < taps`,
-        // inside `rows` (`taps * width` long), and the store writes `out[j..j + 8]`.
+        // SAFETY: `j + 8 <= width`, so the loads read columns `j..j + 8` of rows `r < TAPS`
+        // and the store writes `out[j..j + 8]`, inside what the caller guarantees.
         unsafe {
-            let column = rows.as_ptr().add(j);
+            let column = rows.add(j);
+            let mut acc = _mm256_loadu_ps(column);
+            for r in 1..TAPS {
+                acc = combine!(MAX, acc, _mm256_loadu_ps(column.add(r * width)));
+            }
+            _mm256_storeu_ps(out.add(j), acc);
+        }
+    }
+}
+
+/// [`vertical`] for any number of rows.
+///
+/// # Safety
+///
+/// AVX2 and FMA; `width >= 8`; `rows[0..taps * width]` readable, `out[0..width]` writable.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn rows_any<const MAX: bool>(rows: *const f32, taps: usize, width: usize, out: *mut f32) {
+    for j in block_starts(width) {
+        // SAFETY: as in `rows_fixed`, with `taps` rows.
+        unsafe {
+            let column = rows.add(j);
             let mut acc = _mm256_loadu_ps(column);
             for r in 1..taps {
                 acc = combine!(MAX, acc, _mm256_loadu_ps(column.add(r * width)));
             }
-            _mm256_storeu_ps(out.as_mut_ptr().add(j), acc);
+            _mm256_storeu_ps(out.add(j), acc);
         }
     }
 }
@@ -91,52 +135,85 @@ pub(crate) unsafe fn horizontal<const MAX: bool>(
     padded: &[f32],
     kernel: usize,
     stride: usize,
+    scale: Option<&[f32]>,
     out: &mut [f32],
 ) {
     let n = out.len();
     assert!(kernel > 0 && stride > 0);
+    assert!(scale.is_none_or(|s| s.len() == n));
     if n < 8 {
-        return scalar::horizontal::<MAX>(padded, kernel, stride, out);
+        return scalar::horizontal::<MAX>(padded, kernel, stride, scale, out);
     }
     // The bounds every block below relies on: block `o` reads `padded[o*stride..]` up to
     // `(o+7)*stride + kernel`, at most `(n-1)*stride + kernel + 1` for the last block.
     assert!(padded.len() > (n - 1) * stride + kernel);
     let (input, output) = (padded.as_ptr(), out.as_mut_ptr());
+    let scales = scale.map_or(std::ptr::null(), <[f32]>::as_ptr);
     match (kernel, stride) {
         (3, 2) => {
             for o in block_starts(n) {
                 // SAFETY: reads `padded[2o..2o + 18]`, `2o + 17 <= 2(n-8) + 17 = (n-1)*2 + 3`,
-                // inside by the assert; writes `out[o..o + 8]`, `o + 8 <= n`.
-                unsafe { window3_stride2::<MAX>(input.add(2 * o), output.add(o)) }
+                // inside by the assert; `store` writes `out[o..o + 8]` (`o + 8 <= n`) and reads
+                // as much of `scale`, which has `n` elements.
+                unsafe {
+                    let window = window3_stride2::<MAX>(input.add(2 * o));
+                    store(window, scales, o, output);
+                }
             }
         }
         (2, 2) => {
             for o in block_starts(n) {
-                // SAFETY: reads `padded[2o..2o + 16]`, `2o + 15 <= (n-1)*2 + 1`; writes
-                // `out[o..o + 8]`.
-                unsafe { window2_stride2::<MAX>(input.add(2 * o), output.add(o)) }
+                // SAFETY: reads `padded[2o..2o + 16]`, `2o + 15 <= (n-1)*2 + 1`; `store` as
+                // above.
+                unsafe {
+                    let window = window2_stride2::<MAX>(input.add(2 * o));
+                    store(window, scales, o, output);
+                }
             }
         }
         (_, 1) => {
             for o in block_starts(n) {
                 // SAFETY: reads `padded[o..o + 7 + kernel]`, `o + 7 + kernel - 1 <= (n-1) +
-                // kernel - 1`; writes `out[o..o + 8]`.
-                unsafe { window_stride1::<MAX>(input.add(o), kernel, output.add(o)) }
+                // kernel - 1`; `store` as above.
+                unsafe {
+                    let window = window_stride1::<MAX>(input.add(o), kernel);
+                    store(window, scales, o, output);
+                }
             }
         }
-        _ => scalar::horizontal::<MAX>(padded, kernel, stride, out),
+        _ => scalar::horizontal::<MAX>(padded, kernel, stride, scale, out),
     }
 }
 
-/// Outputs `out[i] = p[2i] ⊕ p[2i+1] ⊕ p[2i+2]` for `i < 8`.
+/// Writes 8 outputs at `out[o..o + 8]`, each multiplied by its `scale` if there is one (not
+/// null).
 ///
 /// # Safety
 ///
-/// AVX2 and FMA; `p[0..18]` readable, `out[0..8]` writable.
+/// AVX2; `out[o..o + 8]` writable and, when `scale` is not null, `scale[o..o + 8]` readable.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn window3_stride2<const MAX: bool>(p: *const f32, out: *mut f32) {
-    // SAFETY: the caller guarantees the 18 inputs and 8 outputs.
+unsafe fn store(window: __m256, scale: *const f32, o: usize, out: *mut f32) {
+    // SAFETY: the caller's promise.
+    unsafe {
+        let window = if scale.is_null() {
+            window
+        } else {
+            _mm256_mul_ps(window, _mm256_loadu_ps(scale.add(o)))
+        };
+        _mm256_storeu_ps(out.add(o), window);
+    }
+}
+
+/// `p[2i] ⊕ p[2i+1] ⊕ p[2i+2]` for `i < 8`.
+///
+/// # Safety
+///
+/// AVX2 and FMA; `p[0..18]` readable.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn window3_stride2<const MAX: bool>(p: *const f32) -> __m256 {
+    // SAFETY: the caller guarantees the 18 inputs.
     unsafe {
         let (lo, hi) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
         let (lo2, hi2) = (_mm256_loadu_ps(p.add(2)), _mm256_loadu_ps(p.add(10)));
@@ -144,42 +221,41 @@ unsafe fn window3_stride2<const MAX: bool>(p: *const f32, out: *mut f32) {
         let first = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
         let second = _mm256_shuffle_ps::<0b11_01_11_01>(lo, hi);
         let third = _mm256_shuffle_ps::<0b10_00_10_00>(lo2, hi2);
-        let pairs = combine!(MAX, combine!(MAX, first, second), third);
-        _mm256_storeu_ps(out, in_order!(pairs));
+        in_order!(combine!(MAX, combine!(MAX, first, second), third))
     }
 }
 
-/// Outputs `out[i] = p[2i] ⊕ p[2i+1]` for `i < 8`.
+/// `p[2i] ⊕ p[2i+1]` for `i < 8`.
 ///
 /// # Safety
 ///
-/// AVX2 and FMA; `p[0..16]` readable, `out[0..8]` writable.
+/// AVX2 and FMA; `p[0..16]` readable.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn window2_stride2<const MAX: bool>(p: *const f32, out: *mut f32) {
-    // SAFETY: the caller guarantees the 16 inputs and 8 outputs.
+unsafe fn window2_stride2<const MAX: bool>(p: *const f32) -> __m256 {
+    // SAFETY: the caller guarantees the 16 inputs.
     unsafe {
         let (lo, hi) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
         let first = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
         let second = _mm256_shuffle_ps::<0b11_01_11_01>(lo, hi);
-        _mm256_storeu_ps(out, in_order!(combine!(MAX, first, second)));
+        in_order!(combine!(MAX, first, second))
     }
 }
 
-/// Outputs `out[i] = p[i] ⊕ … ⊕ p[i + kernel - 1]` for `i < 8`.
+/// `p[i] ⊕ … ⊕ p[i + kernel - 1]` for `i < 8`.
 ///
 /// # Safety
 ///
-/// AVX2 and FMA; `kernel >= 1`, `p[0..7 + kernel]` readable, `out[0..8]` writable.
+/// AVX2 and FMA; `kernel >= 1`, `p[0..7 + kernel]` readable.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn window_stride1<const MAX: bool>(p: *const f32, kernel: usize, out: *mut f32) {
-    // SAFETY: the caller guarantees the `7 + kernel` inputs and 8 outputs.
+unsafe fn window_stride1<const MAX: bool>(p: *const f32, kernel: usize) -> __m256 {
+    // SAFETY: the caller guarantees the `7 + kernel` inputs.
     unsafe {
         let mut acc = _mm256_loadu_ps(p);
         for k in 1..kernel {
             acc = combine!(MAX, acc, _mm256_loadu_ps(p.add(k)));
         }
-        _mm256_storeu_ps(out, acc);
+        acc
     }
 }

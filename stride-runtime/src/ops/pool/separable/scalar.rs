@@ -27,19 +27,25 @@ pub(crate) fn vertical<const MAX: bool>(rows: &[f32], width: usize, out: &mut [f
 }
 
 /// Reduces each window along a padded row: `out[o] = padded[o*stride] ⊕ … ⊕
-/// padded[o*stride + kernel - 1]`, left to right. `padded` holds every window.
+/// padded[o*stride + kernel - 1]`, left to right, times `scale[o]` if there is a `scale`.
+/// `padded` holds every window.
 pub(crate) fn horizontal<const MAX: bool>(
     padded: &[f32],
     kernel: usize,
     stride: usize,
+    scale: Option<&[f32]>,
     out: &mut [f32],
 ) {
     debug_assert!(kernel > 0 && stride > 0);
     debug_assert!(out.is_empty() || padded.len() >= (out.len() - 1) * stride + kernel);
+    debug_assert!(scale.is_none_or(|s| s.len() == out.len()));
     for (o, out) in out.iter_mut().enumerate() {
         let window = &padded[o * stride..][..kernel];
         *out = window[1..]
             .iter()
             .fold(window[0], |acc, &v| combine::<MAX>(acc, v));
+        if let Some(scale) = scale {
+            *out *= scale[o];
+        }
     }
 }

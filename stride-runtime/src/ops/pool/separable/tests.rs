@@ -101,16 +101,18 @@ fn avx2_horizontal_pass_matches_the_scalar_one_bit_for_bit() {
             let padded = awkward(len, (outputs * 11 + kernel) as u64);
             let mut want = vec![0.0; outputs];
             let mut got = vec![0.0; outputs];
-            scalar::horizontal::<true>(&padded, kernel, stride, &mut want);
+            scalar::horizontal::<true>(&padded, kernel, stride, None, &mut want);
             // SAFETY: AVX2 and FMA were detected above.
-            unsafe { avx2::horizontal::<true>(&padded, kernel, stride, &mut got) };
+            unsafe { avx2::horizontal::<true>(&padded, kernel, stride, None, &mut got) };
             let context = format!("max, kernel {kernel}, stride {stride}, {outputs} outputs");
             assert_same(&got, &want, &context);
             let padded = sample(len, outputs as u64).into_raw_vec_and_offset().0;
-            scalar::horizontal::<false>(&padded, kernel, stride, &mut want);
+            let scale = sample(outputs, kernel as u64).into_raw_vec_and_offset().0;
+            let scale = Some(&scale[..]);
+            scalar::horizontal::<false>(&padded, kernel, stride, scale, &mut want);
             // SAFETY: as above.
-            unsafe { avx2::horizontal::<false>(&padded, kernel, stride, &mut got) };
-            let context = format!("sum, kernel {kernel}, stride {stride}, {outputs} outputs");
+            unsafe { avx2::horizontal::<false>(&padded, kernel, stride, scale, &mut got) };
+            let context = format!("scaled sum, kernel {kernel}, stride {stride}, {outputs} outputs");
             assert_same(&got, &want, &context);
         }
     }
