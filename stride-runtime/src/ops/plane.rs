@@ -34,31 +34,50 @@ pub(crate) fn map_planes_with<S>(
 ) -> Array4<f32> {
     let (n, c, h, w) = x.dim();
     debug_assert!(h > 0 && w > 0 && output[0] > 0 && output[1] > 0);
-    let (plane_in, plane_out) = (h * w, output[0] * output[1]);
     let x = x.as_standard_layout();
     let input = x.as_slice().expect("a standard-layout array is one slice");
     let mut y = Array4::zeros((n, c, output[0], output[1]));
     let out = y.as_slice_mut().expect("a new array is one slice");
+    for_each_plane(
+        (input, h * w),
+        (out, output[0] * output[1]),
+        scratch,
+        |s, _, x, y| kernel(s, x, y),
+    );
+    y
+}
+
+/// Runs `kernel(scratch, index, input_plane, output_plane)` on each pair of planes, `input`
+/// cut into planes of `plane_in` elements and `output` into as many of `plane_out`, over
+/// rayon's pool when there is enough work. Each thread makes its scratch once with
+/// `scratch()`. Both plane sizes are at least 1.
+pub(crate) fn for_each_plane<S>(
+    (input, plane_in): (&[f32], usize),
+    (output, plane_out): (&mut [f32], usize),
+    scratch: impl Fn() -> S + Sync,
+    kernel: impl Fn(&mut S, usize, &[f32], &mut [f32]) + Sync,
+) {
+    debug_assert!(plane_in > 0 && plane_out > 0);
+    debug_assert_eq!(input.len() / plane_in, output.len() / plane_out);
+    let planes = input.len() / plane_in;
     let per_plane = plane_in + plane_out;
     let parallel = rayon::current_num_threads() > 1
-        && n * c > 1
-        && (n * c).saturating_mul(per_plane) >= 2 * PARALLEL_MIN_ELEMENTS;
+        && planes > 1
+        && planes.saturating_mul(per_plane) >= 2 * PARALLEL_MIN_ELEMENTS;
     if parallel {
         input
             .par_chunks_exact(plane_in)
-            .zip(out.par_chunks_exact_mut(plane_out))
+            .zip(output.par_chunks_exact_mut(plane_out))
+            .enumerate()
             .with_min_len(PARALLEL_MIN_ELEMENTS.div_ceil(per_plane))
-            .for_each_init(&scratch, |s, (x_plane, y_plane)| {
-                kernel(s, x_plane, y_plane)
-            });
+            .for_each_init(&scratch, |s, (i, (x, y))| kernel(s, i, x, y));
     } else {
         let mut s = scratch();
-        for (x_plane, y_plane) in input
+        let pairs = input
             .chunks_exact(plane_in)
-            .zip(out.chunks_exact_mut(plane_out))
-        {
-            kernel(&mut s, x_plane, y_plane);
+            .zip(output.chunks_exact_mut(plane_out));
+        for (i, (x, y)) in pairs.enumerate() {
+            kernel(&mut s, i, x, y);
         }
     }
-    y
 }

@@ -113,7 +113,12 @@ impl<'a> Separable<'a> {
         let width = self.cols.input;
         debug_assert_eq!(x.len(), self.rows.input * width);
         debug_assert_eq!(y.len(), self.rows.output() * self.cols.output());
-        for (&row, y_row) in self.rows.spans.iter().zip(y.chunks_exact_mut(self.cols.output())) {
+        for (&row, y_row) in self
+            .rows
+            .spans
+            .iter()
+            .zip(y.chunks_exact_mut(self.cols.output()))
+        {
             // Undilated windows always hold at least one input row.
             debug_assert!(row.taps > 0);
             let rows = &x[row.first * width..][..row.taps * width];

@@ -112,7 +112,8 @@ fn avx2_horizontal_pass_matches_the_scalar_one_bit_for_bit() {
             scalar::horizontal::<false>(&padded, kernel, stride, scale, &mut want);
             // SAFETY: as above.
             unsafe { avx2::horizontal::<false>(&padded, kernel, stride, scale, &mut got) };
-            let context = format!("scaled sum, kernel {kernel}, stride {stride}, {outputs} outputs");
+            let context =
+                format!("scaled sum, kernel {kernel}, stride {stride}, {outputs} outputs");
             assert_same(&got, &want, &context);
         }
     }
