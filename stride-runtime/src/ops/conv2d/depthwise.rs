@@ -158,7 +158,7 @@ pub(crate) mod avx2 {
     ) {
         let [height, width] = shape.input;
         let [oh, ow] = shape.output;
-        let (stride, left) = (shape.stride[1], shape.pad[1]);
+        let stride = shape.stride[1];
         assert!(x.len() == height * width && y.len() == oh * ow);
         assert!(stride == 1 || stride == 2);
         let mut rows = PaddedRows::new(shape);
@@ -173,7 +173,6 @@ pub(crate) mod avx2 {
             } else {
                 (y_row.as_mut_ptr(), ow)
             };
-            debug_assert!(left <= rows.len);
             // SAFETY: `PaddedRows::new` made every padded row at least
             // `(outputs - 8) * stride + span` long, the last block's reach, and `out` holds
             // `outputs` floats.
@@ -205,8 +204,6 @@ pub(crate) mod avx2 {
         /// The input's width and the left padding.
         width: usize,
         left: usize,
-        /// Each buffer's length.
-        len: usize,
     }
 
     impl PaddedRows {
@@ -222,7 +219,6 @@ pub(crate) mod avx2 {
                 holds: [None; 3],
                 width,
                 left,
-                len,
             }
         }
 
