@@ -19,7 +19,7 @@
 //!   the batch. Pools do no multiply-adds: their `gflops` and `peak_pct` are 0, and their line
 //!   on standard error gives the bandwidth they reach instead (input read + output written).
 //! - `peak_pct`: `gflops` against the FMA peak of as many cores as threads, the single-core peak
-//!   measured at startup by a loop of independent AVX2 FMAs.
+//!   measured at startup by a loop of independent AVX2 FMAs (0 without AVX2 and FMA).
 //!
 //! Standard error gets the rest, none of it on a line `compare.py` would read: the measured FMA
 //! peak first (`{"fma_peak_gflops": …}`, JSON but on standard error), a line per layer for
@@ -88,10 +88,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         for layer in &selected {
             let Timing { ms, bytes_moved } = pool.install(|| time_layer(layer))?;
             let gflops = layer.flops() as f64 / (ms * 1e6);
-            let peak_pct = 100.0 * gflops / (peak * threads as f64);
+            let peak_pct = if peak > 0.0 {
+                100.0 * gflops / (peak * threads as f64)
+            } else {
+                0.0
+            };
             println!(
-                "{{\"layer\": \"{}\", \"threads\": {threads}, \"ms\": {ms:.4}, \"gflops\": {gflops:.2}, \"peak_pct\": {peak_pct:.1}}}",
-                layer.name
+                "{{\"layer\": {}, \"threads\": {threads}, \"ms\": {ms:.4}, \"gflops\": {gflops:.2}, \"peak_pct\": {peak_pct:.1}}}",
+                serde_json::to_string(&layer.name)?
             );
             let gb_per_s = bytes_moved as f64 / (ms * 1e6);
             eprintln!(
