@@ -273,20 +273,26 @@ pub(crate) mod avx2 {
                 *t = _mm256_set1_ps(tap);
             }
             let bias = _mm256_set1_ps(bias);
-            let block = |ox: usize| one_block::<ROWS, STRIDE>(&rows, &t, bias, ox * STRIDE);
+            // A macro, not a closure: a closure does not inherit AVX2 on every supported Rust,
+            // and would then neither inline the kernel nor pass it vectors in registers.
+            macro_rules! block {
+                ($ox:expr) => {
+                    one_block::<ROWS, STRIDE>(&rows, &t, bias, $ox * STRIDE)
+                };
+            }
             let last = outputs - 8;
             let mut ox = 0;
             while ox + 8 <= last {
-                let (a, b) = (block(ox), block(ox + 8));
+                let (a, b) = (block!(ox), block!(ox + 8));
                 _mm256_storeu_ps(out.add(ox), a);
                 _mm256_storeu_ps(out.add(ox + 8), b);
                 ox += 16;
             }
             if ox <= last {
-                _mm256_storeu_ps(out.add(ox), block(ox));
+                _mm256_storeu_ps(out.add(ox), block!(ox));
             }
             if last % 8 != 0 {
-                _mm256_storeu_ps(out.add(last), block(last));
+                _mm256_storeu_ps(out.add(last), block!(last));
             }
         }
     }
