@@ -1,10 +1,17 @@
 //! The driver of the spatial ops that work on each `[H, W]` plane on its own (pools,
-//! upsampling): it hands a kernel one contiguous input plane and its output plane at a time.
+//! upsampling): it hands a kernel one contiguous input plane and its output plane at a time,
+//! splitting the planes over rayon's pool when there is enough work.
 
 use ndarray::{Array4, ArrayView4};
+use rayon::prelude::*;
 
-/// Applies `kernel(input_plane, output_plane)` to each of the `N*C` planes of `x`, in C order,
-/// and returns the `[N, C, output[0], output[1]]` result.
+/// Planes are split over threads only when the call reads and writes at least twice this many
+/// elements, and then in runs of at least this many: below that, handing work to another
+/// thread costs more than it saves.
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
+
+/// Applies `kernel(input_plane, output_plane)` to each of the `N*C` planes of `x` and returns
+/// the `[N, C, output[0], output[1]]` result.
 ///
 /// Both planes are row-major slices, so kernels walk contiguous rows: `x` is copied to the
 /// standard layout first if it is not already in it. The caller has checked that the input and
@@ -12,7 +19,18 @@ use ndarray::{Array4, ArrayView4};
 pub(crate) fn map_planes(
     x: ArrayView4<f32>,
     output: [usize; 2],
-    mut kernel: impl FnMut(&[f32], &mut [f32]),
+    kernel: impl Fn(&[f32], &mut [f32]) + Sync,
+) -> Array4<f32> {
+    map_planes_with(x, output, || (), |(), x, y| kernel(x, y))
+}
+
+/// [`map_planes`] for a kernel that needs working memory: each thread makes its own with
+/// `scratch()` and hands it to every plane it runs `kernel(scratch, input, output)` on.
+pub(crate) fn map_planes_with<S>(
+    x: ArrayView4<f32>,
+    output: [usize; 2],
+    scratch: impl Fn() -> S + Sync,
+    kernel: impl Fn(&mut S, &[f32], &mut [f32]) + Sync,
 ) -> Array4<f32> {
     let (n, c, h, w) = x.dim();
     debug_assert!(h > 0 && w > 0 && output[0] > 0 && output[1] > 0);
@@ -20,11 +38,46 @@ pub(crate) fn map_planes(
     let input = x.as_slice().expect("a standard-layout array is one slice");
     let mut y = Array4::zeros((n, c, output[0], output[1]));
     let out = y.as_slice_mut().expect("a new array is one slice");
-    for (x_plane, y_plane) in input
-        .chunks_exact(h * w)
-        .zip(out.chunks_exact_mut(output[0] * output[1]))
-    {
-        kernel(x_plane, y_plane);
-    }
+    for_each_plane(
+        (input, h * w),
+        (out, output[0] * output[1]),
+        scratch,
+        |s, _, x, y| kernel(s, x, y),
+    );
     y
+}
+
+/// Runs `kernel(scratch, index, input_plane, output_plane)` on each pair of planes, `input`
+/// cut into planes of `plane_in` elements and `output` into as many of `plane_out`, over
+/// rayon's pool when there is enough work. Each thread makes its scratch once with
+/// `scratch()`. Both plane sizes are at least 1.
+pub(crate) fn for_each_plane<S>(
+    (input, plane_in): (&[f32], usize),
+    (output, plane_out): (&mut [f32], usize),
+    scratch: impl Fn() -> S + Sync,
+    kernel: impl Fn(&mut S, usize, &[f32], &mut [f32]) + Sync,
+) {
+    debug_assert!(plane_in > 0 && plane_out > 0);
+    debug_assert_eq!(input.len() / plane_in, output.len() / plane_out);
+    let planes = input.len() / plane_in;
+    let per_plane = plane_in + plane_out;
+    let parallel = rayon::current_num_threads() > 1
+        && planes > 1
+        && planes.saturating_mul(per_plane) >= 2 * PARALLEL_MIN_ELEMENTS;
+    if parallel {
+        input
+            .par_chunks_exact(plane_in)
+            .zip(output.par_chunks_exact_mut(plane_out))
+            .enumerate()
+            .with_min_len(PARALLEL_MIN_ELEMENTS.div_ceil(per_plane))
+            .for_each_init(&scratch, |s, (i, (x, y))| kernel(s, i, x, y));
+    } else {
+        let mut s = scratch();
+        let pairs = input
+            .chunks_exact(plane_in)
+            .zip(output.chunks_exact_mut(plane_out));
+        for (i, (x, y)) in pairs.enumerate() {
+            kernel(&mut s, i, x, y);
+        }
+    }
 }

@@ -5,6 +5,8 @@
 //! [`Geometry`] (every size checked, padding turned into numbers) before it reaches the loops in
 //! [`im2col`], so a kernel sees only sizes and contiguous slices.
 
+#[cfg(test)] // Until conv2d dispatches depthwise 3x3 layers to it.
+mod depthwise;
 mod im2col;
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};

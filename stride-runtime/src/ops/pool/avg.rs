@@ -1,4 +1,6 @@
-//! The average pooling loops, shared by the sliding and the adaptive pools.
+//! The window-by-window average pooling loop: adaptive and global pooling's kernel, and the
+//! reference the separable kernels (`separable.rs`, every sliding average pool) are tested
+//! against.
 
 use super::windows::AxisWindows;
 

@@ -1,4 +1,5 @@
-//! The max pooling loops.
+//! The window-by-window max pooling loop: the kernel of dilated max pools, and the reference the
+//! separable kernels (`separable.rs`, every undilated max pool) are tested against.
 
 use super::windows::AxisWindows;
 

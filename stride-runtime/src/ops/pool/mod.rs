@@ -4,12 +4,18 @@
 //! This file holds the params types, the public functions and their checks. The checks call the
 //! geometry crate for every output size and padding rule, then describe each axis as an
 //! `AxisWindows` (`windows.rs`: where each output's window falls on the input, clipped); the
-//! kernels (`max.rs`, `avg.rs`) map one input plane to one output plane with them, and
-//! `adaptive.rs` holds adaptive pooling's bins.
+//! kernels map one input plane to one output plane with them, and `adaptive.rs` holds adaptive
+//! pooling's bins.
+//!
+//! Which kernel runs, in one place: an undilated sliding pool (every average pool, and a max
+//! pool with dilation 1) takes the vectorised row kernels of `separable.rs`; a dilated max pool
+//! takes `max.rs`; adaptive and global pooling take `avg.rs`. Planes are split over rayon's
+//! pool (`plane.rs`).
 
 mod adaptive;
 mod avg;
 mod max;
+mod separable;
 #[cfg(test)]
 mod tests;
 mod windows;
@@ -18,9 +24,10 @@ use ndarray::{Array4, ArrayView4};
 use stride_geometry::{GeometryError, Window, check_pool_padding_2d, pool_output};
 
 use self::avg::Divisor;
+use self::separable::{Reduction, Separable};
 use self::windows::AxisWindows;
 use super::check::{nonempty_plane, nonzero_hw};
-use super::plane::map_planes;
+use super::plane::{map_planes, map_planes_with};
 use crate::{Error, Hw, Padding2d, Result};
 
 const MAX_POOL: &str = "max_pool2d";
@@ -151,7 +158,7 @@ impl MaxPool2dParams {
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn max_pool2d(x: ArrayView4<f32>, params: &MaxPool2dParams) -> Result<Array4<f32>> {
-    let [rows, cols] = sliding_windows(
+    let ([rows, cols], width) = sliding_windows(
         MAX_POOL,
         &x,
         Sliding {
@@ -163,6 +170,10 @@ pub fn max_pool2d(x: ArrayView4<f32>, params: &MaxPool2dParams) -> Result<Array4
         },
     )?;
     let output = [rows.output(), cols.output()];
+    if params.dilation == Hw([1, 1]) {
+        let pool = Separable::new(&rows, &cols, width, Reduction::Max);
+        return Ok(separable(x, output, &pool));
+    }
     Ok(map_planes(x, output, |x, y| {
         max::max_plane(&rows, &cols, x, y)
     }))
@@ -312,7 +323,7 @@ impl AvgPool2dParams {
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn avg_pool2d(x: ArrayView4<f32>, params: &AvgPool2dParams) -> Result<Array4<f32>> {
-    let [rows, cols] = sliding_windows(
+    let ([rows, cols], width) = sliding_windows(
         AVG_POOL,
         &x,
         Sliding {
@@ -335,9 +346,18 @@ pub fn avg_pool2d(x: ArrayView4<f32>, params: &AvgPool2dParams) -> Result<Array4
         None => Divisor::Taps,
     };
     let output = [rows.output(), cols.output()];
-    Ok(map_planes(x, output, |x, y| {
-        avg::avg_plane(&rows, &cols, divisor, x, y)
-    }))
+    let pool = Separable::new(&rows, &cols, width, Reduction::Mean(divisor));
+    Ok(separable(x, output, &pool))
+}
+
+/// Runs a separable pool over every plane of `x`, each thread with its own scratch.
+fn separable(x: ArrayView4<f32>, output: [usize; 2], pool: &Separable) -> Array4<f32> {
+    map_planes_with(
+        x,
+        output,
+        || pool.scratch(),
+        |scratch, x, y| pool.plane(scratch, x, y),
+    )
 }
 
 /// The mean of each of `output_size` bins of an NCHW input, as PyTorch's
@@ -399,7 +419,8 @@ struct Sliding {
     ceil_mode: bool,
 }
 
-/// Checks a sliding pool for this input and places its windows on both axes.
+/// Checks a sliding pool for this input and places its windows on both axes; also returns the
+/// width's window (with its resolved pads) for the separable kernels.
 ///
 /// Refuses, in this order: an empty input plane; a zero kernel, stride or dilation (when the
 /// padding is resolved); padding above half the kernel on either axis, in PyTorch's order
@@ -408,7 +429,7 @@ fn sliding_windows(
     op: &'static str,
     x: &ArrayView4<f32>,
     pool: Sliding,
-) -> Result<[AxisWindows; 2]> {
+) -> Result<([AxisWindows; 2], Window)> {
     let input = nonempty_plane(op, x)?;
     let pads = pool
         .padding
@@ -425,7 +446,8 @@ fn sliding_windows(
         pool_output(input[a], windows[a], pool.ceil_mode).map_err(|e| Error::geometry(op, a, e))
     };
     let output = [output(0)?, output(1)?];
-    Ok([0, 1].map(|a| AxisWindows::sliding(input[a], output[a], windows[a])))
+    let axes = [0, 1].map(|a| AxisWindows::sliding(input[a], output[a], windows[a]));
+    Ok((axes, windows[1]))
 }
 
 /// A refusal of [`check_pool_padding_2d`], which does not say which axis it is about, with the

@@ -401,3 +401,24 @@ fn pools_keep_an_empty_batch_empty() {
     );
     assert_eq!(global_avg_pool2d(x.view()).unwrap().dim(), (0, 3, 1, 1));
 }
+
+#[test]
+fn pools_split_over_two_threads_give_what_one_thread_gives() {
+    // 64 planes of 40x40: enough work for `plane.rs` to split the planes.
+    let x = crate::ops::testing::sample((4, 16, 40, 40), 7);
+    let max = MaxPool2dParams::new(3).stride(2).padding(1).ceil_mode(true);
+    let avg = AvgPool2dParams::new(2).count_include_pad(false);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            (
+                max_pool2d(x.view(), &max).unwrap(),
+                avg_pool2d(x.view(), &avg).unwrap(),
+            )
+        })
+    };
+    assert_eq!(run(2), run(1));
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Times the layer suite (benches/layers.json) with stride's layer benchmark, then the same
+# layers in ONNX Runtime, and prints them side by side (bench/compare.py).
+#
+#   bench/compare.sh                                   # every layer, 1 and 2 threads
+#   bench/compare.sh --threads 1 --layer maxpool3x3s2_64_112
+#
+# Arguments go to the layer benchmark. ONNX Runtime, onnx and numpy are installed into a venv
+# under target/ the first time. Keep the machine otherwise idle: timings are noisy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=target/compare-venv
+if ! "$venv/bin/python" -c "import onnxruntime, onnx, numpy" 2>/dev/null; then
+    echo "== installing onnxruntime, onnx and numpy into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --upgrade pip
+    "$venv/bin/pip" install --quiet onnxruntime onnx numpy
+fi
+"$venv/bin/python" -c "import onnxruntime, onnx, numpy; print('== onnxruntime', onnxruntime.__version__, 'onnx', onnx.__version__, 'numpy', numpy.__version__)" >&2
+
+ours=target/layers.jsonl
+echo "== cargo bench --bench layers -- $* > $ours" >&2
+cargo bench --bench layers -- "$@" > "$ours"
+echo "== bench/compare.py $ours" >&2
+"$venv/bin/python" bench/compare.py "$ours" --suite benches/layers.json
