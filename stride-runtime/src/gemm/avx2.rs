@@ -1,0 +1,147 @@
+//! The AVX2 + FMA micro-kernel: a 6 × 16 tile in twelve ymm registers.
+//!
+//! Each step broadcasts one value of `A` per row and multiplies it into the two ymm halves
+//! of `B`'s row: 12 FMAs for 2 loads and 6 broadcasts. Full tiles whose activation has a
+//! vector form are finished in registers; edge tiles and the transcendental activations go
+//! through [`write_tile`], the portable kernel's epilogue.
+
+use core::arch::x86_64::*;
+
+use super::kernel::{Tile, write_tile};
+use super::{MR, NR};
+use crate::ops::Activation;
+
+/// Runs `kc` steps of an `A` panel times a `B` panel and writes the tile.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `a` holds `kc * MR` values and `b` `kc * NR`; `tile` describes
+/// elements of one live `C` that nothing else touches meanwhile.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
+    debug_assert!(a.len() >= kc * MR && b.len() >= kc * NR);
+    let (mut a, mut b) = (a.as_ptr(), b.as_ptr());
+    let mut c = [[_mm256_setzero_ps(); 2]; MR];
+    // Two steps per iteration, so the loop's own bookkeeping is half as often in the way.
+    let mut steps = kc;
+    while steps >= 2 {
+        // SAFETY: at least two steps remain, and `a` and `b` hold `MR` and `NR` values
+        // per step.
+        unsafe {
+            step(&mut c, a, b);
+            step(&mut c, a.add(MR), b.add(NR));
+            a = a.add(2 * MR);
+            b = b.add(2 * NR);
+        }
+        steps -= 2;
+    }
+    if steps == 1 {
+        // SAFETY: one step remains.
+        unsafe { step(&mut c, a, b) };
+    }
+
+    let vector_activation = tile.finish.is_none_or(|f| {
+        !matches!(
+            f.activation,
+            Activation::Sigmoid | Activation::Tanh | Activation::Silu
+        )
+    });
+    if tile.rows == MR && tile.cols == NR && tile.col_stride == 1 && vector_activation {
+        // SAFETY: a full tile with contiguous rows: `MR` rows of `NR` values from `tile.c`,
+        // which the caller vouched for.
+        unsafe { write_full(&c, tile) };
+    } else {
+        let mut acc = [[0.0f32; NR]; MR];
+        for (out, v) in acc.iter_mut().zip(&c) {
+            // SAFETY: `out` has room for the 16 values of the two stores.
+            unsafe {
+                _mm256_storeu_ps(out.as_mut_ptr(), v[0]);
+                _mm256_storeu_ps(out.as_mut_ptr().add(8), v[1]);
+            }
+        }
+        // SAFETY: as the caller promised.
+        unsafe { write_tile(&acc, tile) };
+    }
+}
+
+/// One step: `c[i] += a[i] * b` for the six rows.
+///
+/// # Safety
+/// `a` points at `MR` readable values and `b` at `NR`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn step(c: &mut [[__m256; 2]; MR], a: *const f32, b: *const f32) {
+    // SAFETY: `b` points at 16 readable values and `a` at 6.
+    unsafe {
+        let b0 = _mm256_loadu_ps(b);
+        let b1 = _mm256_loadu_ps(b.add(8));
+        for (i, row) in c.iter_mut().enumerate() {
+            let a = _mm256_broadcast_ss(&*a.add(i));
+            row[0] = _mm256_fmadd_ps(a, b0, row[0]);
+            row[1] = _mm256_fmadd_ps(a, b1, row[1]);
+        }
+    }
+}
+
+/// The epilogue of a full tile with contiguous rows, in registers.
+///
+/// # Safety
+/// The CPU has AVX2; `tile` has `MR` rows of `NR` contiguous values, live and unshared;
+/// its activation is not one of the transcendental ones.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn write_full(c: &[[__m256; 2]; MR], tile: &Tile) {
+    let zero = _mm256_setzero_ps();
+    for (i, row) in c.iter().enumerate() {
+        // SAFETY: row `i < MR` of the tile, `NR` contiguous values.
+        let out = unsafe { tile.c.add(i * tile.row_stride) };
+        let [mut v0, mut v1] = *row;
+        if tile.load {
+            // SAFETY: as above.
+            unsafe {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(out));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(out.add(8)));
+            }
+        }
+        if let Some(finish) = tile.finish {
+            if let Some(bias) = finish.bias {
+                let b = _mm256_set1_ps(bias[i]);
+                v0 = _mm256_add_ps(v0, b);
+                v1 = _mm256_add_ps(v1, b);
+            }
+            match finish.activation {
+                Activation::Identity => {}
+                Activation::Relu => {
+                    // max(v, 0) returns the second operand for NaN, as `f32::max` does.
+                    v0 = _mm256_max_ps(v0, zero);
+                    v1 = _mm256_max_ps(v1, zero);
+                }
+                Activation::Relu6 => {
+                    let six = _mm256_set1_ps(6.0);
+                    v0 = _mm256_min_ps(_mm256_max_ps(v0, zero), six);
+                    v1 = _mm256_min_ps(_mm256_max_ps(v1, zero), six);
+                }
+                Activation::LeakyRelu(slope) => {
+                    let s = _mm256_set1_ps(slope);
+                    v0 = leaky(v0, s);
+                    v1 = leaky(v1, s);
+                }
+                Activation::Sigmoid | Activation::Tanh | Activation::Silu => {
+                    debug_assert!(false, "the caller sends these through `write_tile`");
+                }
+            }
+        }
+        // SAFETY: as above.
+        unsafe {
+            _mm256_storeu_ps(out, v0);
+            _mm256_storeu_ps(out.add(8), v1);
+        }
+    }
+}
+
+/// `v` where `v >= 0`, else `slope * v`, lane by lane (NaN takes the `v` side, as
+/// `Activation::apply` does).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn leaky(v: __m256, slope: __m256) -> __m256 {
+    let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps());
+    _mm256_blendv_ps(v, _mm256_mul_ps(v, slope), negative)
+}
