@@ -145,3 +145,29 @@ fn leaky(v: __m256, slope: __m256) -> __m256 {
     let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps());
     _mm256_blendv_ps(v, _mm256_mul_ps(v, slope), negative)
 }
+
+/// `dst[t] = src[2 * t]` for as many leading `t` as whole groups of 8 allow while 16 values
+/// of `src` remain readable; returns how many it wrote. The rest is the caller's.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn every_other(dst: &mut [f32], src: &[f32]) -> usize {
+    let mut t = 0;
+    while t + 8 <= dst.len() && 2 * t + 16 <= src.len() {
+        // SAFETY: `src[2t .. 2t + 16]` and `dst[t .. t + 8]` are in bounds (checked above).
+        unsafe {
+            let lo = _mm256_loadu_ps(src.as_ptr().add(2 * t));
+            let hi = _mm256_loadu_ps(src.as_ptr().add(2 * t + 8));
+            // Per 128-bit lane: [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6]; then the 64-bit pairs
+            // in the order 0, 2, 1, 3 give [lo0 lo2 lo4 lo6 hi0 hi2 hi4 hi6].
+            let even = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
+            let even = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
+                even,
+            )));
+            _mm256_storeu_ps(dst.as_mut_ptr().add(t), even);
+        }
+        t += 8;
+    }
+    t
+}

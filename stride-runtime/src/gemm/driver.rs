@@ -30,7 +30,7 @@ pub(crate) fn sgemm(a: &PackedA, b: &impl PackB, c: MatMut, epilogue: &Epilogue)
 /// Column ranges that split an `M × N × K` product into tasks for `threads` threads: one
 /// range when the product is small or there is one thread, else about two per thread (so a
 /// thread slowed by a neighbour's work is covered by the others), each a whole number of
-/// [`NR`] panels.
+/// [`NR`] panels (but the last) and no two more than one panel apart.
 pub(crate) fn column_tasks(
     m: usize,
     n: usize,
@@ -44,11 +44,10 @@ pub(crate) fn column_tasks(
     } else {
         (2 * threads).min(panels)
     };
-    let per_task = panels.div_ceil(tasks.max(1)) * NR;
-    (0..n)
-        .step_by(per_task.max(1))
-        .map(|j| j..(j + per_task).min(n))
-        .collect()
+    // Task `t` starts at panel `t * panels / tasks`: sizes differ by at most one panel.
+    let tasks = tasks.max(1);
+    let start = |t: usize| (t * panels / tasks * NR).min(n);
+    (0..tasks).map(|t| start(t)..start(t + 1)).collect()
 }
 
 thread_local! {

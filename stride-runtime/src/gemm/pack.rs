@@ -177,3 +177,22 @@ impl PackB for StridedB<'_> {
         }
     }
 }
+
+impl super::Kernel {
+    /// `dst[t] = src[t * stride]` for every `t` of `dst`, the strided copy of a convolution's
+    /// `B` packing; stride 2 (every strided layer of ResNet and VGG) has an AVX2 form.
+    #[inline]
+    pub(crate) fn copy_strided(self, dst: &mut [f32], src: &[f32], stride: usize) {
+        debug_assert!(dst.is_empty() || (dst.len() - 1) * stride < src.len());
+        let done = match self {
+            // SAFETY: an `Avx2Token` exists only where the CPU has AVX2.
+            #[cfg(target_arch = "x86_64")]
+            super::Kernel::Avx2(_) if stride == 2 => unsafe { super::avx2::every_other(dst, src) },
+            _ => 0,
+        };
+        let src = &src[done * stride..];
+        for (d, &v) in dst[done..].iter_mut().zip(src.iter().step_by(stride)) {
+            *d = v;
+        }
+    }
+}

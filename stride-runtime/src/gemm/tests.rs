@@ -254,7 +254,9 @@ fn column_tasks_cover_the_columns_in_whole_panels() {
             for pair in ranges.windows(2) {
                 assert_eq!(pair[0].end, pair[1].start);
                 assert_eq!(pair[0].end % NR, 0);
+                assert!(pair[0].len().abs_diff(pair[1].len()) <= NR);
             }
+            assert!(ranges.iter().all(|r| !r.is_empty()));
         }
     }
 }
@@ -271,4 +273,22 @@ fn blocks_split_evenly_and_cover_the_whole() {
         [(0, 132), (132, 124)]
     );
     assert_eq!(blocks(0, 256, 1).count(), 0);
+}
+
+#[test]
+fn copy_strided_takes_every_stride_th_value_on_both_kernels() {
+    let values: Vec<f32> = (0..200).map(|i| i as f32).collect();
+    for kernel in kernels() {
+        for stride in 1..4 {
+            for len in 0..=40 {
+                for offset in [0, 1, 3] {
+                    let src = &values[offset..offset + (len.max(1) - 1) * stride + 1];
+                    let mut dst = vec![f32::NAN; len];
+                    kernel.copy_strided(&mut dst, src, stride);
+                    let want: Vec<f32> = (0..len).map(|t| src[t * stride]).collect();
+                    assert_eq!(dst, want, "{kernel:?} stride {stride} len {len}");
+                }
+            }
+        }
+    }
 }

@@ -94,7 +94,7 @@ pub(super) fn conv2d(
             let b = StridedB::row_major(x_u, g.group_in, plane_in);
             gemm::gemm_serial(kernel, a, &b, j0, c, &epilogue);
         } else {
-            let b = Im2col { g, x: x_u };
+            let b = Im2col { g, x: x_u, kernel };
             gemm::gemm_serial(kernel, a, &b, j0, c, &epilogue);
         }
     };
@@ -102,10 +102,11 @@ pub(super) fn conv2d(
 }
 
 /// im2col's matrix `[Cin/g * kh * kw, OH * OW]` of one group of one sample, read through the
-/// windows of `g` from its `Cin/g` input planes `x`.
+/// windows of `g` from its `Cin/g` input planes `x`; `kernel` picks the strided copy.
 pub(super) struct Im2col<'a> {
     pub g: &'a Geometry,
     pub x: &'a [f32],
+    pub kernel: Kernel,
 }
 
 impl PackB for Im2col<'_> {
@@ -164,13 +165,12 @@ impl PackB for Im2col<'_> {
                     if b > a {
                         let from = xs.first + (a - xs.indices.start) * window_w.stride;
                         let j = j + (a - ox0);
-                        if window_w.stride == 1 {
-                            copy_run(dst, kc, p, j, &row[from..from + (b - a)]);
+                        let stride = window_w.stride;
+                        let src = &row[from..from + (b - a - 1) * stride + 1];
+                        if stride == 1 {
+                            copy_run(dst, kc, p, j, src);
                         } else {
-                            let values = row[from..].iter().step_by(window_w.stride);
-                            for (t, &v) in values.take(b - a).enumerate() {
-                                dst[panel_offset(kc, p, j + t)] = v;
-                            }
+                            gather_run(self.kernel, dst, kc, p, j, src, stride);
                         }
                     }
                     zero_run(dst, kc, p, j + (b - ox0), ox1 - b);
@@ -196,14 +196,30 @@ fn copy_run(dst: &mut [f32], kc: usize, p: usize, mut j: usize, mut src: &[f32])
     while !src.is_empty() {
         let len = (NR - j % NR).min(src.len());
         let at = panel_offset(kc, p, j);
-        if len == NR {
-            // A whole panel row: a fixed-size copy the compiler unrolls.
-            dst[at..at + NR].copy_from_slice(&src[..NR]);
-        } else {
-            dst[at..at + len].copy_from_slice(&src[..len]);
-        }
+        short_copy(&mut dst[at..at + len], &src[..len]);
         j += len;
         src = &src[len..];
+    }
+}
+
+/// Copies every `stride`-th value of `src`, from the first, into row `p` of a packed block
+/// of `kc` rows, from column `j` on.
+#[inline]
+fn gather_run(
+    kernel: Kernel,
+    dst: &mut [f32],
+    kc: usize,
+    p: usize,
+    mut j: usize,
+    mut src: &[f32],
+    stride: usize,
+) {
+    while !src.is_empty() {
+        let len = (NR - j % NR).min(src.len().div_ceil(stride));
+        let at = panel_offset(kc, p, j);
+        kernel.copy_strided(&mut dst[at..at + len], src, stride);
+        j += len;
+        src = &src[(len * stride).min(src.len())..];
     }
 }
 
@@ -213,8 +229,59 @@ fn zero_run(dst: &mut [f32], kc: usize, p: usize, mut j: usize, mut len: usize) 
     while len > 0 {
         let run = (NR - j % NR).min(len);
         let at = panel_offset(kc, p, j);
-        dst[at..at + run].fill(0.0);
+        short_zero(&mut dst[at..at + run]);
         j += run;
         len -= run;
+    }
+}
+
+/// `dst.copy_from_slice(src)` for at most [`NR`] values, in fixed-size pieces the compiler
+/// turns into a few register moves: a library `memcpy` call costs more than the copy at
+/// these lengths, and the packing makes several per row of the output.
+#[inline(always)]
+fn short_copy(dst: &mut [f32], src: &[f32]) {
+    debug_assert!(dst.len() == src.len() && src.len() <= NR);
+    let (mut dst, mut src) = (dst, src);
+    macro_rules! piece {
+        ($n:literal) => {
+            if src.len() >= $n {
+                let (d, rest_d) = dst.split_at_mut($n);
+                let (s, rest_s) = src.split_at($n);
+                <&mut [f32; $n]>::try_from(d)
+                    .unwrap()
+                    .copy_from_slice(<&[f32; $n]>::try_from(s).unwrap());
+                (dst, src) = (rest_d, rest_s);
+            }
+        };
+    }
+    piece!(16);
+    piece!(8);
+    piece!(4);
+    piece!(2);
+    if let (Some(d), Some(&s)) = (dst.first_mut(), src.first()) {
+        *d = s;
+    }
+}
+
+/// `dst.fill(0.0)` for at most [`NR`] values, in fixed-size pieces (see [`short_copy`]).
+#[inline(always)]
+fn short_zero(dst: &mut [f32]) {
+    debug_assert!(dst.len() <= NR);
+    let mut dst = dst;
+    macro_rules! piece {
+        ($n:literal) => {
+            if dst.len() >= $n {
+                let (d, rest) = dst.split_at_mut($n);
+                *<&mut [f32; $n]>::try_from(d).unwrap() = [0.0; $n];
+                dst = rest;
+            }
+        };
+    }
+    piece!(16);
+    piece!(8);
+    piece!(4);
+    piece!(2);
+    if let Some(d) = dst.first_mut() {
+        *d = 0.0;
     }
 }

@@ -367,27 +367,42 @@ fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
             Conv2dParams::default().padding(Padding2d::asymmetric(0, 2, 1, 0)),
         ),
         (1, 3, 40, (1, 7), Conv2dParams::default().padding((0, 3))),
+        (
+            2,
+            9,
+            70,
+            (3, 7),
+            Conv2dParams::default().stride(2).padding(3),
+        ),
     ];
     for (seed, (cin, h, w, (kh, kw), params)) in cases.into_iter().enumerate() {
         let x = sample((1, cin, h, w), seed as u64);
         let g = Geometry::resolve(x.view(), (1, cin, kh, kw), &params).unwrap();
         let slice = x.as_slice().unwrap();
-        let source = im2col::Im2col { g: &g, x: slice };
-        let (k, n) = (source.k(), source.n());
         let full = unrolled(x.view(), &g);
-        let reference = StridedB::row_major(&full, k, n);
-        // Whole, from an offset in both directions, and single rows and columns.
-        for (k0, kc, j0, nc) in [
-            (0, k, 0, n),
-            (1, k - 1, 5, n - 5),
-            (k - 1, 1, n - 1, 1),
-            (0, k.min(3), 3, (n - 3).min(37)),
-        ] {
-            let len = nc.div_ceil(NR) * kc * NR;
-            let (mut got, mut want) = (vec![f32::NAN; len], vec![f32::NAN; len]);
-            source.pack(k0, kc, j0, nc, &mut got);
-            reference.pack(k0, kc, j0, nc, &mut want);
-            assert_eq!(got, want, "case {seed}: rows {k0}+{kc}, columns {j0}+{nc}");
+        let mut kernels = vec![Kernel::Scalar];
+        kernels.extend(Kernel::avx2());
+        for kernel in kernels {
+            let source = im2col::Im2col {
+                g: &g,
+                x: slice,
+                kernel,
+            };
+            let (k, n) = (source.k(), source.n());
+            let reference = StridedB::row_major(&full, k, n);
+            // Whole, from an offset in both directions, and single rows and columns.
+            for (k0, kc, j0, nc) in [
+                (0, k, 0, n),
+                (1, k - 1, 5, n - 5),
+                (k - 1, 1, n - 1, 1),
+                (0, k.min(3), 3, (n - 3).min(37)),
+            ] {
+                let len = nc.div_ceil(NR) * kc * NR;
+                let (mut got, mut want) = (vec![f32::NAN; len], vec![f32::NAN; len]);
+                source.pack(k0, kc, j0, nc, &mut got);
+                reference.pack(k0, kc, j0, nc, &mut want);
+                assert_eq!(got, want, "case {seed}: rows {k0}+{kc}, columns {j0}+{nc}");
+            }
         }
     }
 }
