@@ -118,22 +118,27 @@ impl PackB for Im2col<'_> {
         self.g.output[0] * self.g.output[1]
     }
 
-    /// Row by row: row `(c, ki, kj)` meets input row `oy*sh + ki*dh - pad_top` for each
+    /// Row by row. Row `(c, ki, kj)` meets input row `oy*sh + ki*dh - pad_top` for each
     /// output row `oy`, and there a run of input pixels (contiguous at stride 1) flanked by
-    /// padding zeros; each run is cut where it crosses into the next column panel.
+    /// padding zeros. The runs are copied whole into a line of `nc` values, then the line is
+    /// dealt out to the panels 16 values at a time: long copies and fixed-size ones, instead
+    /// of a short copy of unknown length wherever a run crosses a panel boundary.
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32]) {
         let g = self.g;
         let [window_h, window_w] = g.windows;
         let [h, w] = g.input;
         let [oh, ow] = g.output;
         let taps = window_h.kernel * window_w.kernel;
+        let panels = nc.div_ceil(NR);
         debug_assert!(k0 + kc <= self.k() && j0 + nc <= self.n());
-        debug_assert!(dst.len() >= nc.div_ceil(NR) * kc * NR);
+        debug_assert!(dst.len() >= panels * kc * NR);
 
+        // Columns past `nc` stay zero: the last panel's padding.
+        let mut line = vec![0.0; panels * NR];
         for p in 0..kc {
             let (c, tap) = ((k0 + p) / taps, (k0 + p) % taps);
             let (ki, kj) = (tap / window_w.kernel, tap % window_w.kernel);
-            let plane = &self.x[c * h * w..][..h * w];
+            let plane = c * h * w;
             let ys = Taps::new(
                 oh,
                 window_h.stride,
@@ -154,116 +159,53 @@ impl PackB for Im2col<'_> {
             while n < j0 + nc {
                 let (oy, ox0) = (n / ow, n % ow);
                 let ox1 = ow.min(ox0 + (j0 + nc - n));
-                let j = n - j0;
+                let segment = &mut line[n - j0..n - j0 + (ox1 - ox0)];
                 if ys.indices.contains(&oy) {
                     let iy = ys.first + (oy - ys.indices.start) * window_h.stride;
-                    let row = &plane[iy * w..][..w];
                     // Output columns ox0..a and b..ox1 read padding; a..b read the row.
                     let a = xs.indices.start.clamp(ox0, ox1);
                     let b = xs.indices.end.clamp(a, ox1);
-                    zero_run(dst, kc, p, j, a - ox0);
-                    if b > a {
-                        let from = xs.first + (a - xs.indices.start) * window_w.stride;
-                        let j = j + (a - ox0);
-                        let stride = window_w.stride;
-                        let src = &row[from..from + (b - a - 1) * stride + 1];
-                        if stride == 1 {
-                            copy_run(dst, kc, p, j, src);
+                    let (head, rest) = segment.split_at_mut(a - ox0);
+                    let (body, tail) = rest.split_at_mut(b - a);
+                    zero(head);
+                    if !body.is_empty() {
+                        let from =
+                            plane + iy * w + xs.first + (a - xs.indices.start) * window_w.stride;
+                        if window_w.stride == 1 {
+                            body.copy_from_slice(&self.x[from..from + body.len()]);
                         } else {
-                            gather_run(self.kernel, dst, kc, p, j, src, stride);
+                            // The rest of the input, not only the row: the AVX2 gather reads
+                            // whole vectors and may look (never write) past the last tap.
+                            self.kernel
+                                .copy_strided(body, &self.x[from..], window_w.stride);
                         }
                     }
-                    zero_run(dst, kc, p, j + (b - ox0), ox1 - b);
+                    zero(tail);
                 } else {
-                    zero_run(dst, kc, p, j, ox1 - ox0);
+                    zero(segment);
                 }
                 n += ox1 - ox0;
             }
-        }
-        // The last panel's columns past `nc`.
-        let tail = nc.div_ceil(NR) * NR - nc;
-        if tail > 0 {
-            for p in 0..kc {
-                zero_run(dst, kc, p, nc, tail);
+            for (panel, values) in line.chunks_exact(NR).enumerate() {
+                let at = panel_offset(kc, p, panel * NR);
+                dst[at..at + NR].copy_from_slice(values);
             }
         }
     }
 }
 
-/// Copies `src` into row `p` of a packed block of `kc` rows, from column `j` on.
+/// `dst.fill(0.0)`, without a library call for the short runs that padding makes.
 #[inline]
-fn copy_run(dst: &mut [f32], kc: usize, p: usize, mut j: usize, mut src: &[f32]) {
-    while !src.is_empty() {
-        let len = (NR - j % NR).min(src.len());
-        let at = panel_offset(kc, p, j);
-        short_copy(&mut dst[at..at + len], &src[..len]);
-        j += len;
-        src = &src[len..];
+fn zero(dst: &mut [f32]) {
+    if dst.len() <= NR {
+        short_zero(dst);
+    } else {
+        dst.fill(0.0);
     }
 }
 
-/// Copies every `stride`-th value of `src`, from the first, into row `p` of a packed block
-/// of `kc` rows, from column `j` on.
-#[inline]
-fn gather_run(
-    kernel: Kernel,
-    dst: &mut [f32],
-    kc: usize,
-    p: usize,
-    mut j: usize,
-    mut src: &[f32],
-    stride: usize,
-) {
-    while !src.is_empty() {
-        let len = (NR - j % NR).min(src.len().div_ceil(stride));
-        let at = panel_offset(kc, p, j);
-        kernel.copy_strided(&mut dst[at..at + len], src, stride);
-        j += len;
-        src = &src[(len * stride).min(src.len())..];
-    }
-}
-
-/// Zeros `len` values of row `p` of a packed block of `kc` rows, from column `j` on.
-#[inline]
-fn zero_run(dst: &mut [f32], kc: usize, p: usize, mut j: usize, mut len: usize) {
-    while len > 0 {
-        let run = (NR - j % NR).min(len);
-        let at = panel_offset(kc, p, j);
-        short_zero(&mut dst[at..at + run]);
-        j += run;
-        len -= run;
-    }
-}
-
-/// `dst.copy_from_slice(src)` for at most [`NR`] values, in fixed-size pieces the compiler
-/// turns into a few register moves: a library `memcpy` call costs more than the copy at
-/// these lengths, and the packing makes several per row of the output.
-#[inline(always)]
-fn short_copy(dst: &mut [f32], src: &[f32]) {
-    debug_assert!(dst.len() == src.len() && src.len() <= NR);
-    let (mut dst, mut src) = (dst, src);
-    macro_rules! piece {
-        ($n:literal) => {
-            if src.len() >= $n {
-                let (d, rest_d) = dst.split_at_mut($n);
-                let (s, rest_s) = src.split_at($n);
-                <&mut [f32; $n]>::try_from(d)
-                    .unwrap()
-                    .copy_from_slice(<&[f32; $n]>::try_from(s).unwrap());
-                (dst, src) = (rest_d, rest_s);
-            }
-        };
-    }
-    piece!(16);
-    piece!(8);
-    piece!(4);
-    piece!(2);
-    if let (Some(d), Some(&s)) = (dst.first_mut(), src.first()) {
-        *d = s;
-    }
-}
-
-/// `dst.fill(0.0)` for at most [`NR`] values, in fixed-size pieces (see [`short_copy`]).
+/// `dst.fill(0.0)` for at most [`NR`] values, in fixed-size pieces the compiler turns into a
+/// few register stores: a library `memset` call costs more than the fill at these lengths.
 #[inline(always)]
 fn short_zero(dst: &mut [f32]) {
     debug_assert!(dst.len() <= NR);
