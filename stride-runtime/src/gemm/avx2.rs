@@ -1,9 +1,10 @@
 //! The AVX2 + FMA micro-kernel: a 6 × 16 tile in twelve ymm registers.
 //!
 //! Each step broadcasts one value of `A` per row and multiplies it into the two ymm halves
-//! of `B`'s row: 12 FMAs for 2 loads and 6 broadcasts. Full tiles whose activation has a
-//! vector form are finished in registers; edge tiles and the transcendental activations go
-//! through [`write_tile`], the portable kernel's epilogue.
+//! of `B`'s row: 12 FMAs for 2 loads and 6 broadcasts. Edge panels of `A` (fewer than 6
+//! rows) run a kernel with that many rows. Tiles of 16 contiguous columns whose activation
+//! has a vector form are finished in registers; column edges and the transcendental
+//! activations go through [`write_tile`], the portable kernel's epilogue.
 
 use core::arch::x86_64::*;
 
@@ -18,9 +19,31 @@ use crate::ops::Activation;
 /// elements of one live `C` that nothing else touches meanwhile.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
-    debug_assert!(a.len() >= kc * MR && b.len() >= kc * NR);
+    // An edge panel of `A` multiplies only its real rows: M = 64 leaves 4 of 6 in the last
+    // panel, and computing the 2 padding rows would cost 3% of the layer.
+    // SAFETY: the caller's promises are `rows`'s.
+    unsafe {
+        match tile.rows {
+            1 => rows::<1>(kc, a, b, tile),
+            2 => rows::<2>(kc, a, b, tile),
+            3 => rows::<3>(kc, a, b, tile),
+            4 => rows::<4>(kc, a, b, tile),
+            5 => rows::<5>(kc, a, b, tile),
+            _ => rows::<MR>(kc, a, b, tile),
+        }
+    }
+}
+
+/// [`kernel`] for a tile of `R` rows (`tile.rows == R`).
+///
+/// # Safety
+/// As [`kernel`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn rows<const R: usize>(kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
+    debug_assert!(a.len() >= kc * MR && b.len() >= kc * NR && tile.rows == R && R <= MR);
     let (mut a, mut b) = (a.as_ptr(), b.as_ptr());
-    let mut c = [[_mm256_setzero_ps(); 2]; MR];
+    let mut c = [[_mm256_setzero_ps(); 2]; R];
     // Two steps per iteration, so the loop's own bookkeeping is half as often in the way.
     let mut steps = kc;
     while steps >= 2 {
@@ -45,9 +68,9 @@ pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
             Activation::Sigmoid | Activation::Tanh | Activation::Silu
         )
     });
-    if tile.rows == MR && tile.cols == NR && tile.col_stride == 1 && vector_activation {
-        // SAFETY: a full tile with contiguous rows: `MR` rows of `NR` values from `tile.c`,
-        // which the caller vouched for.
+    if tile.cols == NR && tile.col_stride == 1 && vector_activation {
+        // SAFETY: a tile of `R` rows of `NR` contiguous values from `tile.c`, which the
+        // caller vouched for.
         unsafe { write_full(&c, tile) };
     } else {
         let mut acc = [[0.0f32; NR]; MR];
@@ -63,14 +86,14 @@ pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
     }
 }
 
-/// One step: `c[i] += a[i] * b` for the six rows.
+/// One step: `c[i] += a[i] * b` for the tile's rows.
 ///
 /// # Safety
-/// `a` points at `MR` readable values and `b` at `NR`.
+/// `a` points at `R` readable values and `b` at `NR`.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn step(c: &mut [[__m256; 2]; MR], a: *const f32, b: *const f32) {
-    // SAFETY: `b` points at 16 readable values and `a` at 6.
+unsafe fn step<const R: usize>(c: &mut [[__m256; 2]; R], a: *const f32, b: *const f32) {
+    // SAFETY: `b` points at 16 readable values and `a` at `R`.
     unsafe {
         let b0 = _mm256_loadu_ps(b);
         let b1 = _mm256_loadu_ps(b.add(8));
@@ -82,16 +105,17 @@ unsafe fn step(c: &mut [[__m256; 2]; MR], a: *const f32, b: *const f32) {
     }
 }
 
-/// The epilogue of a full tile with contiguous rows, in registers.
+/// The epilogue of a tile of `R` whole rows of contiguous values, in registers.
 ///
 /// # Safety
-/// The CPU has AVX2; `tile` has `MR` rows of `NR` contiguous values, live and unshared;
+/// The CPU has AVX2; `tile` has `R` rows of `NR` contiguous values, live and unshared;
 /// its activation is not one of the transcendental ones.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn write_full(c: &[[__m256; 2]; MR], tile: &Tile) {
+#[inline]
+unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
     let zero = _mm256_setzero_ps();
     for (i, row) in c.iter().enumerate() {
-        // SAFETY: row `i < MR` of the tile, `NR` contiguous values.
+        // SAFETY: row `i < R` of the tile, `NR` contiguous values.
         let out = unsafe { tile.c.add(i * tile.row_stride) };
         let [mut v0, mut v1] = *row;
         if tile.load {
