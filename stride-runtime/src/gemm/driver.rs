@@ -18,7 +18,8 @@ pub(crate) fn sgemm(a: &PackedA, b: &impl PackB, c: MatMut, epilogue: &Epilogue)
         "sgemm shapes"
     );
     let kernel = Kernel::detect();
-    let ranges = column_tasks(a.m(), b.n(), a.k(), crate::threads::threads());
+    let tasks = tasks_for(crate::threads::threads());
+    let ranges = column_tasks(a.m(), b.n(), a.k(), tasks);
     let tasks: Vec<_> = ranges
         .iter()
         .map(|r| r.start)
@@ -27,22 +28,27 @@ pub(crate) fn sgemm(a: &PackedA, b: &impl PackB, c: MatMut, epilogue: &Epilogue)
     crate::threads::for_each(tasks, |(j0, c)| gemm_serial(kernel, a, b, j0, c, epilogue));
 }
 
-/// Column ranges that split an `M × N × K` product into tasks for `threads` threads: one
-/// range when the product is small or there is one thread, else about two per thread (so a
-/// thread slowed by a neighbour's work is covered by the others), each a whole number of
-/// [`NR`] panels (but the last) and no two more than one panel apart.
+/// Tasks to cut work into for `threads` threads: about two per thread, so that a thread
+/// slowed by a neighbour's work (the cores are shared) is covered by the others.
+pub(crate) fn tasks_for(threads: usize) -> usize {
+    if threads <= 1 { 1 } else { 2 * threads }
+}
+
+/// Column ranges that split an `M × N × K` product into `tasks` tasks: one range when the
+/// product is too small to be worth it, else at most one per [`NR`] panel, each a whole
+/// number of panels (but the last) and no two more than one panel apart.
 pub(crate) fn column_tasks(
     m: usize,
     n: usize,
     k: usize,
-    threads: usize,
+    tasks: usize,
 ) -> Vec<core::ops::Range<usize>> {
     let flops = 2 * m * n * k;
     let panels = n.div_ceil(NR);
-    let tasks = if threads <= 1 || flops < PARALLEL_FLOPS {
+    let tasks = if flops < PARALLEL_FLOPS {
         1
     } else {
-        (2 * threads).min(panels)
+        tasks.min(panels)
     };
     // Task `t` starts at panel `t * panels / tasks`: sizes differ by at most one panel.
     let tasks = tasks.max(1);

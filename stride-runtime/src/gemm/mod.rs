@@ -46,7 +46,7 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
-pub(crate) use driver::{PARALLEL_FLOPS, column_tasks, gemm_serial, sgemm};
+pub(crate) use driver::{PARALLEL_FLOPS, column_tasks, gemm_serial, sgemm, tasks_for};
 pub(crate) use kernel::Kernel;
 pub(crate) use pack::{PackB, PackedA, StridedB, panel_offset};
 

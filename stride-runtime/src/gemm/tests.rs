@@ -247,8 +247,9 @@ fn gemm_with_k_zero_writes_the_epilogue_of_zeros() {
 #[test]
 fn column_tasks_cover_the_columns_in_whole_panels() {
     for n in [1, 15, 16, 17, 196, 3136] {
-        for threads in 1..5 {
-            let ranges = column_tasks(64, n, 576, threads);
+        for tasks in 1..9 {
+            let ranges = column_tasks(64, n, 576, tasks);
+            assert_eq!(ranges.len(), if n >= 196 { tasks } else { 1 });
             assert_eq!(ranges.first().unwrap().start, 0);
             assert_eq!(ranges.last().unwrap().end, n);
             for pair in ranges.windows(2) {

@@ -57,22 +57,20 @@ pub(super) fn conv2d(
     let patch = g.patch_len();
     debug_assert!(plane_in > 0 && plane_out > 0 && patch > 0);
 
-    // Split each (sample, group) product by columns only as far as the threads need.
+    // One task per (sample, group) when they are enough to go round the threads; else each
+    // is split by columns as well, so that one image keeps both cores busy and three images
+    // do not leave one core idle for a third of the time.
     let units = g.batch * g.groups;
     if units == 0 {
         return;
     }
     let flops = 2 * units * g.group_out * plane_out * patch;
-    let threads = if flops < gemm::PARALLEL_FLOPS {
+    let tasks = if flops < gemm::PARALLEL_FLOPS {
         1
     } else {
-        crate::threads::threads()
+        gemm::tasks_for(crate::threads::threads())
     };
-    let ranges = if units >= threads {
-        core::iter::once(0..plane_out).collect()
-    } else {
-        gemm::column_tasks(g.group_out, plane_out, patch, threads.div_ceil(units))
-    };
+    let ranges = gemm::column_tasks(g.group_out, plane_out, patch, tasks.div_ceil(units));
 
     let mut tasks = Vec::with_capacity(units * ranges.len());
     for (unit, y_u) in y.chunks_exact_mut(g.group_out * plane_out).enumerate() {
