@@ -13,7 +13,8 @@
 //!
 //! * [`MR`] × [`NR`] = 6 × 16: twelve ymm accumulators, two ymm of `B` and one broadcast of `A`
 //!   per step, 15 of the 16 registers; 12 FMAs per 8 loads keeps both FMA pipes fed (a 4-cycle
-//!   FMA latency needs at least 8 independent chains).
+//!   FMA latency needs at least 8 independent chains). An edge panel of `A` with fewer rows
+//!   runs a kernel with only those rows.
 //! * [`KC`] ≤ 256: one `B` micro-panel (`KC × NR`, 16 KiB) plus one `A` micro-panel (`KC × MR`,
 //!   6 KiB) stay in L1 while the kernel walks down `A`.
 //! * [`MC`] ≤ 144: the `A` block (`MC × KC`, 144 KiB) stays in L2 while the kernel walks
@@ -34,8 +35,17 @@
 //! # Threads
 //!
 //! [`sgemm`] splits the columns of `C` into tasks and runs them on the crate's thread policy
-//! ([`crate::threads`]); [`gemm_serial`] runs one column range on the calling thread, for
+//! ([`crate::threads`](mod@crate::threads)); [`gemm_serial`] runs one column range on the calling thread, for
 //! callers that split the work themselves (conv2d splits by sample and group first).
+//!
+//! # Calling it
+//!
+//! Pack `A` once ([`PackedA::row_major`], or [`PackedA::new`] with strides for a transposed
+//! one), describe `B` ([`StridedB`], or an own [`PackB`] that packs straight from where the
+//! numbers live) and `C` ([`MatMut`], any strides), pick an [`Epilogue`], and call [`sgemm`].
+//! A batch of independent products, such as Winograd's element-wise GEMMs (one per
+//! transform position), is one [`PackedA`] per product and a [`gemm_serial`] per task inside
+//! [`crate::threads::for_each`], with [`Kernel::detect`] chosen once outside the loop.
 
 mod driver;
 mod kernel;
