@@ -15,21 +15,21 @@ use crate::ops::Activation;
 /// Runs `kc` steps of an `A` panel times a `B` panel and writes the tile.
 ///
 /// # Safety
-/// The CPU has AVX2 and FMA; `a` holds `kc * MR` values and `b` `kc * NR`; `tile` describes
-/// elements of one live `C` that nothing else touches meanwhile.
+/// The CPU has AVX2 and FMA; `a` holds `kc * MR` values and `b` `kc` rows of `NR`, `ldb`
+/// apart; `tile` describes elements of one live `C` that nothing else touches meanwhile.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
+pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
     // An edge panel of `A` multiplies only its real rows: M = 64 leaves 4 of 6 in the last
     // panel, and computing the 2 padding rows would cost 3% of the layer.
     // SAFETY: the caller's promises are `rows`'s.
     unsafe {
         match tile.rows {
-            1 => rows::<1>(kc, a, b, tile),
-            2 => rows::<2>(kc, a, b, tile),
-            3 => rows::<3>(kc, a, b, tile),
-            4 => rows::<4>(kc, a, b, tile),
-            5 => rows::<5>(kc, a, b, tile),
-            _ => rows::<MR>(kc, a, b, tile),
+            1 => rows::<1>(kc, a, b, ldb, tile),
+            2 => rows::<2>(kc, a, b, ldb, tile),
+            3 => rows::<3>(kc, a, b, ldb, tile),
+            4 => rows::<4>(kc, a, b, ldb, tile),
+            5 => rows::<5>(kc, a, b, ldb, tile),
+            _ => rows::<MR>(kc, a, b, ldb, tile),
         }
     }
 }
@@ -40,20 +40,21 @@ pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
 /// As [`kernel`].
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn rows<const R: usize>(kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
-    debug_assert!(a.len() >= kc * MR && b.len() >= kc * NR && tile.rows == R && R <= MR);
+unsafe fn rows<const R: usize>(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+    debug_assert!(a.len() >= kc * MR && (kc == 0 || b.len() >= (kc - 1) * ldb + NR));
+    debug_assert!(tile.rows == R && R <= MR);
     let (mut a, mut b) = (a.as_ptr(), b.as_ptr());
     let mut c = [[_mm256_setzero_ps(); 2]; R];
     // Two steps per iteration, so the loop's own bookkeeping is half as often in the way.
     let mut steps = kc;
     while steps >= 2 {
-        // SAFETY: at least two steps remain, and `a` and `b` hold `MR` and `NR` values
-        // per step.
+        // SAFETY: at least two steps remain; `a` holds `MR` values per step and `b` a row
+        // of `NR` every `ldb`.
         unsafe {
             step(&mut c, a, b);
-            step(&mut c, a.add(MR), b.add(NR));
+            step(&mut c, a.add(MR), b.add(ldb));
             a = a.add(2 * MR);
-            b = b.add(2 * NR);
+            b = b.add(2 * ldb);
         }
         steps -= 2;
     }

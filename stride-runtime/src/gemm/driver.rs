@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use super::kernel::{Finish, Tile};
-use super::{Epilogue, KC, Kernel, MC, MR, MatMut, NC, NR, PackB, PackedA, blocks};
+use super::{Epilogue, KC, Kernel, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
 
 /// Below this many FLOPs (`2·M·N·K`) a call runs on the calling thread: about 50 µs of
 /// work, several times what handing tasks to other threads costs.
@@ -58,7 +58,8 @@ pub(crate) fn column_tasks(
 
 thread_local! {
     /// This thread's packed `B` block, kept between calls so a forward pass allocates it
-    /// once per thread: at most `KC × NC` values (384 KiB), plus room to align.
+    /// once per thread: at most `KC` rows of `b_row_stride(NC)` values (about 400 KiB), plus
+    /// room to align.
     static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -96,22 +97,23 @@ pub(crate) fn gemm_serial(
     PACKED_B.with(|cell| {
         // A kernel never calls back into this function, so the borrow is never nested.
         let mut buffer = cell.borrow_mut();
-        let packed = aligned(&mut buffer, KC * NC);
+        let packed = aligned(&mut buffer, KC * b_row_stride(NC));
         for (jc, nc) in blocks(n, NC, NR) {
             for (pc, kc) in blocks(k, KC, 1) {
                 let (first, last) = (pc == 0, pc + kc == k);
-                let packed = &mut packed[..nc.div_ceil(NR) * kc * NR];
-                b.pack(pc, kc, j0 + jc, nc, packed);
+                let ldb = b_row_stride(nc);
+                let packed = &mut packed[..kc * ldb];
+                b.pack(pc, kc, j0 + jc, nc, packed, ldb);
                 for (ic, mc) in blocks(m, MC, MR) {
                     for jr in (0..nc).step_by(NR) {
-                        let b_panel = &packed[jr / NR * kc * NR..][..kc * NR];
+                        let b_panel = &packed[jr..];
                         for ir in (ic..ic + mc).step_by(MR) {
                             let a_panel = a.panel(ir / MR, pc, kc);
                             let (rows, cols) = ((m - ir).min(MR), (nc - jr).min(NR));
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to
                             // it), which this call borrows uniquely.
-                            unsafe { kernel.run(kc, a_panel, b_panel, &tile) };
+                            unsafe { kernel.run(kc, a_panel, b_panel, ldb, &tile) };
                         }
                     }
                 }

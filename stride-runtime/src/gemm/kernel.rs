@@ -68,14 +68,14 @@ impl Kernel {
         None
     }
 
-    /// Runs `kc` steps of a panel of `A` (`kc * MR` values) times a panel of `B`
-    /// (`kc * NR` values) and writes the tile.
+    /// Runs `kc` steps of a panel of `A` (`kc * MR` values) times a panel of `B` (`kc` rows
+    /// of `NR` values, `ldb` apart) and writes the tile.
     ///
     /// # Safety
     /// `tile` describes elements of one live `C` that nothing else reads or writes meanwhile.
     #[inline]
-    pub(crate) unsafe fn run(self, kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
-        debug_assert!(a.len() >= kc * MR && b.len() >= kc * NR);
+    pub(crate) unsafe fn run(self, kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+        debug_assert!(a.len() >= kc * MR && (kc == 0 || b.len() >= (kc - 1) * ldb + NR));
         debug_assert!((1..=MR).contains(&tile.rows) && (1..=NR).contains(&tile.cols));
         debug_assert!(
             tile.finish
@@ -83,11 +83,11 @@ impl Kernel {
         );
         match self {
             // SAFETY: the caller's promise about `tile` is this function's.
-            Kernel::Scalar => unsafe { scalar(kc, a, b, tile) },
+            Kernel::Scalar => unsafe { scalar(kc, a, b, ldb, tile) },
             // SAFETY: an `Avx2Token` exists only where the CPU has AVX2 and FMA, and the
             // caller's promise about `tile` is this function's.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(_) => unsafe { super::avx2::kernel(kc, a, b, tile) },
+            Kernel::Avx2(_) => unsafe { super::avx2::kernel(kc, a, b, ldb, tile) },
         }
     }
 }
@@ -97,9 +97,10 @@ impl Kernel {
 ///
 /// # Safety
 /// As [`Kernel::run`].
-unsafe fn scalar(kc: usize, a: &[f32], b: &[f32], tile: &Tile) {
+unsafe fn scalar(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
     let mut acc = [[0.0f32; NR]; MR];
-    for (a, b) in a.chunks_exact(MR).zip(b.chunks_exact(NR)).take(kc) {
+    for (p, a) in a.chunks_exact(MR).take(kc).enumerate() {
+        let b = &b[p * ldb..p * ldb + NR];
         for (row, &a) in acc.iter_mut().zip(a) {
             for (c, &b) in row.iter_mut().zip(b) {
                 *c += a * b;

@@ -1,9 +1,9 @@
 //! Single-precision matrix multiply, `C = epilogue(A · B)`, the engine under conv2d,
 //! conv_transpose2d and linear.
 //!
-//! The layout is BLIS's. `A` (`M × K`, in the convolutions the weights) is packed once into
-//! panels of [`MR`] rows ([`PackedA`]); `B` (`K × N`) is packed per call into panels of [`NR`]
-//! columns by whoever knows where its numbers live ([`PackB`]: a strided matrix, or a
+//! The layout is BLIS's, but for `B`. `A` (`M × K`, in the convolutions the weights) is packed
+//! once into panels of [`MR`] rows ([`PackedA`]); `B` (`K × N`) is packed per call, a block of
+//! rows at a time, by whoever knows where its numbers live ([`PackB`]: a strided matrix, or a
 //! convolution's input read through its windows, so im2col never exists as a whole). A
 //! micro-kernel multiplies one `MR × NR` tile of `C` in registers and finishes it with the
 //! [`Epilogue`] (bias per row, activation, accumulate into `C`) as it writes it, so `C` is
@@ -19,9 +19,9 @@
 //!   6 KiB) stay in L1 while the kernel walks down `A`.
 //! * [`MC`] ≤ 144: the `A` block (`MC × KC`, 144 KiB) stays in L2 while the kernel walks
 //!   across `B`.
-//! * [`NC`] ≤ 384: the packed `B` block (`KC × NC`, 384 KiB) is this thread's scratch and
-//!   also fits in L2 next to the `A` block, so it is packed and read back without a trip to
-//!   L3 (which other tenants share).
+//! * [`NC`] ≤ 384: the packed `B` block (`KC × NC`, about 400 KiB with its row padding) is
+//!   this thread's scratch and also fits in L2 next to the `A` block, so it is packed and read
+//!   back without a trip to L3 (which other tenants share).
 //!
 //! Each block size is split evenly rather than cut at its maximum (`K = 576` runs as three
 //! blocks of 192, not 256 + 256 + 64), so no block is a sliver.
@@ -58,7 +58,7 @@ mod avx2;
 
 pub(crate) use driver::{PARALLEL_FLOPS, column_tasks, gemm_serial, sgemm, tasks_for};
 pub(crate) use kernel::Kernel;
-pub(crate) use pack::{PackB, PackedA, StridedB, panel_offset};
+pub(crate) use pack::{PackB, PackedA, StridedB, b_row_stride};
 
 use core::marker::PhantomData;
 use core::ops::Range;

@@ -1,9 +1,13 @@
-//! Packed operands: `A` in panels of [`MR`] rows, packed once; `B` in panels of [`NR`]
-//! columns, packed per `K × N` block by a [`PackB`] source.
+//! Packed operands: `A` in panels of [`MR`] rows, packed once; `B` as a block of rows, packed
+//! per `K × N` block by a [`PackB`] source.
 //!
-//! A packed `A` panel holds, for each `k`, the panel's `MR` values of column `k` side by side;
-//! a packed `B` panel holds, for each `k`, its `NR` values of row `k`. Rows past `M` and
-//! columns past `N` are zeros, so the micro-kernel always runs a whole tile.
+//! A packed `A` panel holds, for each `k`, the panel's `MR` values of column `k` side by side.
+//! A packed `B` block holds its rows one after another, [`b_row_stride`] apart, so the kernel
+//! reads its [`NR`] columns of row `k` as one aligned cache line. (BLIS stores each `NR`-column
+//! panel contiguously instead; for a convolution that costs a second copy, from the im2col
+//! row into the panels, which measured as much as the row itself.) Rows past `M` and columns
+//! past `N` (up to the next multiple of `NR`) are zeros, so the micro-kernel always runs a
+//! whole tile.
 
 use super::{MR, NR};
 
@@ -76,7 +80,7 @@ impl PackedA {
     }
 }
 
-/// A source of `B` (`K × N`) that packs any block of itself into [`NR`]-column panels.
+/// A source of `B` (`K × N`) that packs any block of itself for the micro-kernel.
 pub(crate) trait PackB: Sync {
     /// Rows, `K`.
     fn k(&self) -> usize;
@@ -84,17 +88,19 @@ pub(crate) trait PackB: Sync {
     /// Columns, `N`.
     fn n(&self) -> usize;
 
-    /// Writes rows `k0 .. k0 + kc` and columns `j0 .. j0 + nc` into `dst` as
-    /// `ceil(nc / NR)` panels of `kc × NR` values: column `j0 + j`, row `k0 + p` goes to
-    /// `dst[panel_offset(kc, p, j)]`, and the columns of the last panel past `nc` are zeros.
-    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32]);
+    /// Writes rows `k0 .. k0 + kc` and columns `j0 .. j0 + nc` into `dst`: row `k0 + p`,
+    /// column `j0 + j` goes to `dst[p * row_stride + j]`, and each row is zero from `nc` to
+    /// the next multiple of [`NR`]. `row_stride` is [`b_row_stride`]`(nc)`.
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize);
 }
 
-/// Where column `j` (counted from the block's first) of row `p` goes in a packed `B` block
-/// of `kc` rows.
-#[inline(always)]
-pub(crate) fn panel_offset(kc: usize, p: usize, j: usize) -> usize {
-    (j / NR * kc + p) * NR + j % NR
+/// The distance between rows of a packed `B` block of `nc` columns: `nc` rounded up to a
+/// whole number of [`NR`]-value cache lines, and to an odd number of them, so that the rows
+/// of one micro-panel spread over every set of the L1 cache instead of a few (a stride of
+/// 24 lines would use 8 of its 64 sets).
+pub(crate) fn b_row_stride(nc: usize) -> usize {
+    let lines = nc.div_ceil(NR);
+    (lines | 1) * NR
 }
 
 /// `B[p, j] = data[p * row_stride + j * col_stride]`: a row-major matrix (`col_stride` 1),
@@ -144,36 +150,23 @@ impl PackB for StridedB<'_> {
         self.n
     }
 
-    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32]) {
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
         debug_assert!(k0 + kc <= self.k && j0 + nc <= self.n);
-        let panels = nc.div_ceil(NR);
-        debug_assert!(dst.len() >= panels * kc * NR);
-        for (panel, out) in dst[..panels * kc * NR]
-            .chunks_exact_mut(kc * NR)
-            .enumerate()
-        {
-            let first = j0 + panel * NR;
-            let cols = (nc - panel * NR).min(NR);
-            for (p, row) in out.chunks_exact_mut(NR).enumerate() {
-                let start = (k0 + p) * self.row_stride + first * self.col_stride;
-                if self.col_stride == 1 {
-                    if cols == NR {
-                        // The common case, a fixed-size copy the compiler unrolls.
-                        row.copy_from_slice(&self.data[start..start + NR]);
-                    } else {
-                        row[..cols].copy_from_slice(&self.data[start..start + cols]);
-                        row[cols..].fill(0.0);
-                    }
-                } else {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        *v = if j < cols {
-                            self.data[start + j * self.col_stride]
-                        } else {
-                            0.0
-                        };
-                    }
+        let width = nc.div_ceil(NR) * NR;
+        debug_assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
+        for p in 0..kc {
+            let row = &mut dst[p * row_stride..p * row_stride + width];
+            let (values, padding) = row.split_at_mut(nc);
+            let start = (k0 + p) * self.row_stride + j0 * self.col_stride;
+            if self.col_stride == 1 {
+                values.copy_from_slice(&self.data[start..start + nc]);
+            } else {
+                let column = self.data[start..].iter().step_by(self.col_stride);
+                for (v, &x) in values.iter_mut().zip(column) {
+                    *v = x;
                 }
             }
+            padding.fill(0.0);
         }
     }
 }

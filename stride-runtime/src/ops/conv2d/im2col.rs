@@ -16,7 +16,7 @@
 //! both cores work on one 56x56 layer.
 
 use super::Geometry;
-use crate::gemm::{self, Epilogue, Kernel, MatMut, NR, PackB, PackedA, StridedB, panel_offset};
+use crate::gemm::{self, Epilogue, Kernel, MatMut, NR, PackB, PackedA, StridedB};
 use crate::ops::Activation;
 use crate::ops::taps::Taps;
 
@@ -118,22 +118,20 @@ impl PackB for Im2col<'_> {
 
     /// Row by row. Row `(c, ki, kj)` meets input row `oy*sh + ki*dh - pad_top` for each
     /// output row `oy`, and there a run of input pixels (contiguous at stride 1) flanked by
-    /// padding zeros. The runs are copied whole into a line of `nc` values, then the line is
-    /// dealt out to the panels 16 values at a time: long copies and fixed-size ones, instead
-    /// of a short copy of unknown length wherever a run crosses a panel boundary.
-    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32]) {
+    /// padding zeros. Each run is one long copy into the packed row.
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
         let g = self.g;
         let [window_h, window_w] = g.windows;
         let [h, w] = g.input;
         let [oh, ow] = g.output;
         let taps = window_h.kernel * window_w.kernel;
-        let panels = nc.div_ceil(NR);
+        let width = nc.div_ceil(NR) * NR;
         debug_assert!(k0 + kc <= self.k() && j0 + nc <= self.n());
-        debug_assert!(dst.len() >= panels * kc * NR);
+        debug_assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
 
-        // Columns past `nc` stay zero: the last panel's padding.
-        let mut line = vec![0.0; panels * NR];
         for p in 0..kc {
+            let (line, padding) = dst[p * row_stride..p * row_stride + width].split_at_mut(nc);
+            zero(padding);
             let (c, tap) = ((k0 + p) / taps, (k0 + p) % taps);
             let (ki, kj) = (tap / window_w.kernel, tap % window_w.kernel);
             let plane = c * h * w;
@@ -183,10 +181,6 @@ impl PackB for Im2col<'_> {
                     zero(segment);
                 }
                 n += ox1 - ox0;
-            }
-            for (panel, values) in line.chunks_exact(NR).enumerate() {
-                let at = panel_offset(kc, p, panel * NR);
-                dst[at..at + NR].copy_from_slice(values);
             }
         }
     }
