@@ -15,7 +15,7 @@
 //!   per step, 15 of the 16 registers; 12 FMAs per 8 loads keeps both FMA pipes fed (a 4-cycle
 //!   FMA latency needs at least 8 independent chains). An edge panel of `A` with fewer rows
 //!   runs a kernel with only those rows.
-//! * [`KC`] ≤ 256: one `B` micro-panel (`KC × NR`, 16 KiB) plus one `A` micro-panel (`KC × MR`,
+//! * [`KC`] ≤ 256: one `B` micro-panel (`KC` rows of `NR`, 16 KiB) plus one `A` micro-panel (`KC × MR`,
 //!   6 KiB) stay in L1 while the kernel walks down `A`.
 //! * [`MC`] ≤ 144: the `A` block (`MC × KC`, 144 KiB) stays in L2 while the kernel walks
 //!   across `B`.

@@ -4,9 +4,9 @@
 //! rows `A = [Cout/g, Cin/g * kh * kw]` times im2col's matrix `B = [Cin/g * kh * kw, OH * OW]`,
 //! whose row `(c, ki, kj)` holds, for every output position, the input pixel that tap meets, or
 //! 0 in the padding. That matrix is never built: [`Im2col`] packs each `K × N` block of it
-//! straight from the input planes into the GEMM's column panels, so the scratch is one packed
-//! block per thread. A 1x1 kernel with stride 1 and no padding needs no windows at all: the
-//! input planes are `B`, packed as a plain matrix.
+//! straight from the input planes into the GEMM's packed rows, so the scratch is one packed
+//! block per thread (about 400 KiB). A 1x1 kernel with stride 1 and no padding needs no
+//! windows at all: the input planes are `B`, packed as a plain matrix.
 //!
 //! The weights are packed into the GEMM's row panels once per layer ([`pack_weights`]); the
 //! bias and the activation are applied as each output tile is written.
