@@ -9,8 +9,8 @@ use super::{Epilogue, KC, Kernel, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_
 /// work, several times what handing tasks to other threads costs.
 pub(crate) const PARALLEL_FLOPS: usize = 1 << 22;
 
-/// `C = epilogue(A · B)` on the crate's threads ([`crate::threads`](mod@crate::threads)): `a` is `M × K`, `b`
-/// `K × N` and `c` `M × N`. Each task takes a range of `C`'s columns.
+/// `C = epilogue(A · B)` on the crate's threads ([`crate::threads`](mod@crate::threads)):
+/// `a` is `M × K`, `b` `K × N` and `c` `M × N`. Each task takes a range of `C`'s columns.
 pub(crate) fn sgemm(a: &PackedA, b: &impl PackB, c: MatMut, epilogue: &Epilogue) {
     assert_eq!(
         (a.m(), a.k(), b.n()),

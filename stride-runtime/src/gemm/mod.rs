@@ -15,8 +15,8 @@
 //!   per step, 15 of the 16 registers; 12 FMAs per 8 loads keeps both FMA pipes fed (a 4-cycle
 //!   FMA latency needs at least 8 independent chains). An edge panel of `A` with fewer rows
 //!   runs a kernel with only those rows.
-//! * [`KC`] ≤ 256: one `B` micro-panel (`KC` rows of `NR`, 16 KiB) plus one `A` micro-panel (`KC × MR`,
-//!   6 KiB) stay in L1 while the kernel walks down `A`.
+//! * [`KC`] ≤ 256: one `B` micro-panel (`KC` rows of `NR`, 16 KiB) plus one `A` micro-panel
+//!   (`KC × MR`, 6 KiB) stay in L1 while the kernel walks down `A`. (320 measured the same.)
 //! * [`MC`] ≤ 144: the `A` block (`MC × KC`, 144 KiB) stays in L2 while the kernel walks
 //!   across `B`.
 //! * [`NC`] ≤ 384: the packed `B` block (`KC × NC`, about 400 KiB with its row padding) is
@@ -35,8 +35,9 @@
 //! # Threads
 //!
 //! [`sgemm`] splits the columns of `C` into tasks and runs them on the crate's thread policy
-//! ([`crate::threads`](mod@crate::threads)); [`gemm_serial`] runs one column range on the calling thread, for
-//! callers that split the work themselves (conv2d splits by sample and group first).
+//! ([`crate::threads`](mod@crate::threads)); [`gemm_serial`] runs one column range on the
+//! calling thread, for callers that split the work themselves (conv2d splits by sample and
+//! group first).
 //!
 //! # Calling it
 //!

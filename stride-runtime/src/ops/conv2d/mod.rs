@@ -190,7 +190,8 @@ impl Conv2d {
     /// use stride_runtime::ops::{Activation, Conv2d, Conv2dParams};
     ///
     /// // A 1x1 kernel of -1 with bias 1: 1 - x, then ReLU.
-    /// let conv = Conv2d::new(-Array4::ones((1, 1, 1, 1)), Some(Array1::ones(1)), Conv2dParams::default())?
+    /// let weight = -Array4::ones((1, 1, 1, 1));
+    /// let conv = Conv2d::new(weight, Some(Array1::ones(1)), Conv2dParams::default())?
     ///     .with_activation(Activation::Relu);
     /// let x = Array4::from_shape_vec((1, 1, 1, 3), vec![0.0f32, 1.0, 3.0]).unwrap();
     /// assert_eq!(conv.forward(x.view())?.into_raw_vec_and_offset().0, vec![1.0, 0.0, 0.0]);
