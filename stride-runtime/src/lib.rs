@@ -21,14 +21,17 @@
 //! ```
 
 mod error;
+mod gemm;
 mod hw;
 pub mod init;
 pub mod ops;
 pub mod simd;
 pub mod summary;
+pub mod threads;
 pub mod typed;
 pub mod weights;
 
 pub use error::{Error, Result};
 pub use hw::{Hw, Padding2d};
 pub use stride_geometry::{GeometryError, Padding, Pads};
+pub use threads::{set_threads, threads};

@@ -1,8 +1,10 @@
-//! Fully connected layers.
+//! Fully connected layers, on the crate's GEMM: `yᵀ = w · xᵀ + b`, so the weight is the GEMM's
+//! prepacked `A` (packed once by [`Linear::new`]) and the bias is per row of `yᵀ`.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::check::exact_shape;
+use crate::gemm::{self, Epilogue, MatMut, PackedA, StridedB};
 use crate::{Error, Result};
 
 const OP: &str = "linear";
@@ -27,21 +29,28 @@ pub fn linear(
 ) -> Result<Array2<f32>> {
     check_weights(weight, bias)?;
     check_input(x, weight.ncols())?;
-    Ok(apply(x, weight, bias))
+    Ok(apply(x, &pack(weight), bias))
 }
 
-/// A linear layer that owns its weights.
+/// A linear layer that owns its weights, packed for the matrix multiply once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linear {
     weight: Array2<f32>,
     bias: Option<Array1<f32>>,
+    /// `weight` as the GEMM's `A`.
+    packed: PackedA,
 }
 
 impl Linear {
     /// A layer with `weight` of shape `[out, in]` and an optional `bias` of shape `[out]`.
     pub fn new(weight: Array2<f32>, bias: Option<Array1<f32>>) -> Result<Self> {
         check_weights(weight.view(), bias.as_ref().map(|b| b.view()))?;
-        Ok(Linear { weight, bias })
+        let packed = pack(weight.view());
+        Ok(Linear {
+            weight,
+            bias,
+            packed,
+        })
     }
 
     /// Input features.
@@ -67,7 +76,7 @@ impl Linear {
     /// `x · wᵀ + b` for `x` of shape `[N, in]`.
     pub fn forward(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         check_input(x, self.in_features())?;
-        Ok(apply(x, self.weight.view(), self.bias()))
+        Ok(apply(x, &self.packed, self.bias()))
     }
 }
 
@@ -99,17 +108,40 @@ fn check_input(x: ArrayView2<f32>, in_features: usize) -> Result<()> {
     }
 }
 
-fn apply(
-    x: ArrayView2<f32>,
-    weight: ArrayView2<f32>,
-    bias: Option<ArrayView1<f32>>,
-) -> Array2<f32> {
-    let mut y = x.dot(&weight.t());
-    if let Some(b) = bias {
-        for mut row in y.axis_iter_mut(Axis(0)) {
-            row += &b;
-        }
+/// `weight` (`[out, in]`) as the GEMM's `A`.
+fn pack(weight: ArrayView2<f32>) -> PackedA {
+    let weight = weight.as_standard_layout();
+    let (out, inputs) = weight.dim();
+    let data = weight
+        .as_slice()
+        .expect("an array in standard layout is contiguous");
+    PackedA::row_major(data, out, inputs)
+}
+
+/// `yᵀ = w · xᵀ + b`: `B` is `x` read transposed, and `C` is `y` written transposed.
+fn apply(x: ArrayView2<f32>, weight: &PackedA, bias: Option<ArrayView1<f32>>) -> Array2<f32> {
+    let x = x.as_standard_layout();
+    let bias = bias.as_ref().map(|b| b.as_standard_layout());
+    let (batch, inputs) = x.dim();
+    let out = weight.m();
+    let mut y = Array2::zeros((batch, out));
+    if batch == 0 {
+        return y;
     }
+    let x = x
+        .as_slice()
+        .expect("an array in standard layout is contiguous");
+    let y_slice = y.as_slice_mut().expect("a new array is contiguous");
+    let epilogue = Epilogue {
+        bias: bias.as_ref().map(|b| b.as_slice().expect("contiguous")),
+        ..Epilogue::default()
+    };
+    gemm::sgemm(
+        weight,
+        &StridedB::new(x, inputs, batch, 1, inputs),
+        MatMut::new(y_slice, out, batch, 1, out),
+        &epilogue,
+    );
     y
 }
 
@@ -127,6 +159,24 @@ mod tests {
             err.to_string(),
             "linear: input has shape [2, 256], expected [N, 512]"
         );
+    }
+
+    #[test]
+    fn linear_matches_the_definition_for_a_batch_and_a_transposed_input() {
+        use crate::ops::testing::{assert_close, sample};
+        let x = sample((23, 37), 1);
+        let w = sample((19, 37), 2);
+        let b = sample(19, 3);
+        let want = Array2::from_shape_fn((23, 19), |(n, o)| {
+            let dot: f64 = (0..37)
+                .map(|i| f64::from(x[[n, i]]) * f64::from(w[[o, i]]))
+                .sum();
+            (dot + f64::from(b[o])) as f32
+        });
+        let layer = Linear::new(w.clone(), Some(b.clone())).unwrap();
+        assert_close(&layer.forward(x.view()).unwrap(), &want);
+        let x_t = x.t().to_owned();
+        assert_close(&linear(x_t.t(), w.view(), Some(b.view())).unwrap(), &want);
     }
 
     #[test]

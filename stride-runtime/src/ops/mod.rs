@@ -13,7 +13,7 @@ mod pool;
 mod shape;
 mod taps;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod upsample;
 
 pub use activation::{Activation, leaky_relu, relu, relu6, sigmoid, silu, tanh};

@@ -1,24 +1,55 @@
-//! Convolution as im2col + GEMM: for each sample and each group, the input patches are unrolled
-//! into a `[Cin/g * kh * kw, OH * OW]` matrix (row `(c, ki, kj)` holds, for every output
-//! position, the input pixel that tap meets, or 0 in the padding), and the group's weight rows
-//! `[Cout/g, Cin/g * kh * kw]` multiply it into the output planes with ndarray's GEMM.
+//! Convolution as one GEMM per sample and group, with im2col folded into the packing of `B`.
 //!
-//! The unrolled matrix is one buffer the size of one group of one sample, reused. A 1x1 kernel
-//! with stride 1 and no padding skips it: the input planes already are that matrix.
-
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
-use stride_geometry::Window;
+//! For one sample and one group, the output planes `[Cout/g, OH * OW]` are the group's weight
+//! rows `A = [Cout/g, Cin/g * kh * kw]` times im2col's matrix `B = [Cin/g * kh * kw, OH * OW]`,
+//! whose row `(c, ki, kj)` holds, for every output position, the input pixel that tap meets, or
+//! 0 in the padding. That matrix is never built: [`Im2col`] packs each `K × N` block of it
+//! straight from the input planes into the GEMM's packed rows, so the scratch is one packed
+//! block per thread (about 400 KiB). A 1x1 kernel with stride 1 and no padding needs no
+//! windows at all: the input planes are `B`, packed as a plain matrix.
+//!
+//! The weights are packed into the GEMM's row panels once per layer ([`pack_weights`]); the
+//! bias and the activation are applied as each output tile is written.
+//!
+//! Threads: each task is one sample, one group and a range of output columns. Several
+//! samples or groups give every thread its own; a single image is split by columns, so
+//! both cores work on one 56x56 layer.
 
 use super::Geometry;
+use crate::gemm::{self, Epilogue, Kernel, MatMut, NR, PackB, PackedA, StridedB};
+use crate::ops::Activation;
 use crate::ops::taps::Taps;
 
-/// Writes `x ⋆ weight + bias` into `y`, all contiguous and sized by `g`: `x` NCHW, `weight`
-/// `[Cout, Cin/groups, kh, kw]`, `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
-pub(super) fn conv2d(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
+/// Packs a contiguous `[Cout, Cin/groups, kh, kw]` weight as one `A` per group: rows are the
+/// group's `group_out` output channels, columns its taps `(c, ki, kj)`.
+pub(super) fn pack_weights(weight: &[f32], groups: usize, group_out: usize) -> Vec<PackedA> {
+    debug_assert!(groups > 0 && group_out > 0 && weight.len() % (groups * group_out) == 0);
+    let patch = weight.len() / (groups * group_out);
+    weight
+        .chunks_exact(group_out * patch)
+        .map(|w_g| PackedA::row_major(w_g, group_out, patch))
+        .collect()
+}
+
+/// Writes `activation(x ⋆ weight + bias)` into `y` with `kernel`, all contiguous and sized by
+/// `g`: `x` NCHW, `weights` from [`pack_weights`], `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
+pub(super) fn conv2d(
+    kernel: Kernel,
+    g: &Geometry,
+    x: &[f32],
+    weights: &[PackedA],
+    bias: Option<&[f32]>,
+    activation: Activation,
+    y: &mut [f32],
+) {
     debug_assert_eq!(x.len(), g.input_len());
-    debug_assert_eq!(weight.len(), g.weight_len());
     debug_assert_eq!(y.len(), g.output_len());
+    debug_assert_eq!(weights.len(), g.groups);
+    debug_assert!(
+        weights
+            .iter()
+            .all(|w| (w.m(), w.k()) == (g.group_out, g.patch_len()))
+    );
     debug_assert!(bias.is_none_or(|b| b.len() == g.groups * g.group_out));
 
     let plane_in = g.input[0] * g.input[1];
@@ -26,102 +57,165 @@ pub(super) fn conv2d(g: &Geometry, x: &[f32], weight: &[f32], bias: Option<&[f32
     let patch = g.patch_len();
     debug_assert!(plane_in > 0 && plane_out > 0 && patch > 0);
 
-    if let Some(bias) = bias {
-        for sample in y.chunks_exact_mut(bias.len() * plane_out) {
-            for (plane, &b) in sample.chunks_exact_mut(plane_out).zip(bias) {
-                plane.fill(b);
-            }
-        }
+    // One task per (sample, group) when they are enough to go round the threads; else each
+    // is split by columns as well, so that one image keeps both cores busy and three images
+    // do not leave one core idle for a third of the time.
+    let units = g.batch * g.groups;
+    if units == 0 {
+        return;
     }
-
-    let pointwise = g.is_pointwise();
-    let mut unrolled = if pointwise {
-        Vec::new()
+    let flops = 2 * units * g.group_out * plane_out * patch;
+    let tasks = if flops < gemm::PARALLEL_FLOPS {
+        1
     } else {
-        vec![0.0; patch * plane_out]
+        gemm::tasks_for(crate::threads::threads())
     };
-    let samples_in = x.chunks_exact(g.groups * g.group_in * plane_in);
-    let samples_out = y.chunks_exact_mut(g.groups * g.group_out * plane_out);
-    for (x_n, y_n) in samples_in.zip(samples_out) {
-        let groups_in = x_n.chunks_exact(g.group_in * plane_in);
-        let groups_out = y_n.chunks_exact_mut(g.group_out * plane_out);
-        let weights = weight.chunks_exact(g.group_out * patch);
-        for ((x_g, y_g), w_g) in groups_in.zip(groups_out).zip(weights) {
-            let columns: &[f32] = if pointwise {
-                x_g
-            } else {
-                unroll(g, x_g, &mut unrolled);
-                &unrolled
-            };
-            let w_g = matrix(g.group_out, patch, w_g);
-            let columns = matrix(patch, plane_out, columns);
-            let mut y_g = ArrayViewMut2::from_shape((g.group_out, plane_out), y_g)
-                .expect("the geometry sizes the output");
-            general_mat_mul(1.0, &w_g, &columns, 1.0, &mut y_g);
+    let ranges = gemm::column_tasks(g.group_out, plane_out, patch, tasks.div_ceil(units));
+
+    let mut tasks = Vec::with_capacity(units * ranges.len());
+    for (unit, y_u) in y.chunks_exact_mut(g.group_out * plane_out).enumerate() {
+        let c = MatMut::row_major(y_u, g.group_out, plane_out);
+        for (range, c) in ranges.iter().zip(c.split_cols(&ranges)) {
+            tasks.push((unit, range.start, c));
         }
     }
-}
-
-/// A row-major `[rows, cols]` view of `data`.
-fn matrix(rows: usize, cols: usize, data: &[f32]) -> ArrayView2<'_, f32> {
-    ArrayView2::from_shape((rows, cols), data).expect("the geometry sizes every slice")
-}
-
-/// Unrolls the `Cin/g` planes of one group of one sample into im2col's
-/// `[Cin/g * kh * kw, OH * OW]` matrix.
-fn unroll(g: &Geometry, x_g: &[f32], unrolled: &mut [f32]) {
-    let [window_h, window_w] = g.windows;
-    let [h, w] = g.input;
-    let [oh, ow] = g.output;
-    // The outputs whose tap `k` reads inside an input axis of `size`.
-    let taps = |window: Window, k: usize, outputs: usize, size: usize| {
-        let (stride, dilation, pad) = (window.stride, window.dilation, window.pad_begin);
-        Taps::new(outputs, stride, k, dilation, pad, size)
-    };
-    let strides = [window_h.stride, window_w.stride];
-    let mut rows = unrolled.chunks_exact_mut(oh * ow);
-    for plane in x_g.chunks_exact(h * w) {
-        for ki in 0..window_h.kernel {
-            let ys = taps(window_h, ki, oh, h);
-            for kj in 0..window_w.kernel {
-                let xs = taps(window_w, kj, ow, w);
-                let row = rows.next().expect("the buffer has a row per tap");
-                unroll_tap(row, plane, [w, ow], strides, &ys, &xs);
-            }
-        }
-    }
-    debug_assert!(rows.next().is_none());
-}
-
-/// Fills one row of the matrix, one tap of one plane: output `(oy, ox)` gets input pixel
-/// `(ys.first + (oy - ys.start) * stride_h, xs.first + (ox - xs.start) * stride_w)` where both
-/// lie inside the input, and 0 where the tap falls in the padding.
-fn unroll_tap(
-    row: &mut [f32],
-    plane: &[f32],
-    [width, ow]: [usize; 2],
-    [stride_h, stride_w]: [usize; 2],
-    ys: &Taps,
-    xs: &Taps,
-) {
-    let (start, end) = (xs.indices.start, xs.indices.end);
-    for (oy, out) in row.chunks_exact_mut(ow).enumerate() {
-        if !ys.indices.contains(&oy) {
-            out.fill(0.0);
-            continue;
-        }
-        let iy = ys.first + (oy - ys.indices.start) * stride_h;
-        let input = &plane[iy * width..][..width];
-        out[..start].fill(0.0);
-        out[end..].fill(0.0);
-        let out = &mut out[start..end];
-        if stride_w == 1 {
-            out.copy_from_slice(&input[xs.first..][..out.len()]);
+    let run = |(unit, j0, c): (usize, usize, MatMut)| {
+        let group = unit % g.groups;
+        let x_u = &x[unit * g.group_in * plane_in..][..g.group_in * plane_in];
+        let epilogue = Epilogue {
+            bias: bias.map(|b| &b[group * g.group_out..][..g.group_out]),
+            activation,
+            accumulate: false,
+        };
+        let a = &weights[group];
+        if g.is_pointwise() {
+            let b = StridedB::row_major(x_u, g.group_in, plane_in);
+            gemm::gemm_serial(kernel, a, &b, j0, c, &epilogue);
         } else {
-            let taken = input[xs.first..].iter().step_by(stride_w);
-            for (o, &v) in out.iter_mut().zip(taken) {
-                *o = v;
+            let b = Im2col { g, x: x_u, kernel };
+            gemm::gemm_serial(kernel, a, &b, j0, c, &epilogue);
+        }
+    };
+    crate::threads::for_each(tasks, run);
+}
+
+/// im2col's matrix `[Cin/g * kh * kw, OH * OW]` of one group of one sample, read through the
+/// windows of `g` from its `Cin/g` input planes `x`; `kernel` picks the strided copy.
+pub(super) struct Im2col<'a> {
+    pub g: &'a Geometry,
+    pub x: &'a [f32],
+    pub kernel: Kernel,
+}
+
+impl PackB for Im2col<'_> {
+    fn k(&self) -> usize {
+        self.g.patch_len()
+    }
+
+    fn n(&self) -> usize {
+        self.g.output[0] * self.g.output[1]
+    }
+
+    /// Row by row. Row `(c, ki, kj)` meets input row `oy*sh + ki*dh - pad_top` for each
+    /// output row `oy`, and there a run of input pixels (contiguous at stride 1) flanked by
+    /// padding zeros. Each run is one long copy into the packed row.
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
+        let g = self.g;
+        let [window_h, window_w] = g.windows;
+        let [h, w] = g.input;
+        let [oh, ow] = g.output;
+        let taps = window_h.kernel * window_w.kernel;
+        let width = nc.div_ceil(NR) * NR;
+        debug_assert!(k0 + kc <= self.k() && j0 + nc <= self.n());
+        debug_assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
+
+        for p in 0..kc {
+            let (line, padding) = dst[p * row_stride..p * row_stride + width].split_at_mut(nc);
+            zero(padding);
+            let (c, tap) = ((k0 + p) / taps, (k0 + p) % taps);
+            let (ki, kj) = (tap / window_w.kernel, tap % window_w.kernel);
+            let plane = c * h * w;
+            let ys = Taps::new(
+                oh,
+                window_h.stride,
+                ki,
+                window_h.dilation,
+                window_h.pad_begin,
+                h,
+            );
+            let xs = Taps::new(
+                ow,
+                window_w.stride,
+                kj,
+                window_w.dilation,
+                window_w.pad_begin,
+                w,
+            );
+            let mut n = j0;
+            while n < j0 + nc {
+                let (oy, ox0) = (n / ow, n % ow);
+                let ox1 = ow.min(ox0 + (j0 + nc - n));
+                let segment = &mut line[n - j0..n - j0 + (ox1 - ox0)];
+                if ys.indices.contains(&oy) {
+                    let iy = ys.first + (oy - ys.indices.start) * window_h.stride;
+                    // Output columns ox0..a and b..ox1 read padding; a..b read the row.
+                    let a = xs.indices.start.clamp(ox0, ox1);
+                    let b = xs.indices.end.clamp(a, ox1);
+                    let (head, rest) = segment.split_at_mut(a - ox0);
+                    let (body, tail) = rest.split_at_mut(b - a);
+                    zero(head);
+                    if !body.is_empty() {
+                        let from =
+                            plane + iy * w + xs.first + (a - xs.indices.start) * window_w.stride;
+                        if window_w.stride == 1 {
+                            body.copy_from_slice(&self.x[from..from + body.len()]);
+                        } else {
+                            // The rest of the input, not only the row: the AVX2 gather reads
+                            // whole vectors and may look (never write) past the last tap.
+                            self.kernel
+                                .copy_strided(body, &self.x[from..], window_w.stride);
+                        }
+                    }
+                    zero(tail);
+                } else {
+                    zero(segment);
+                }
+                n += ox1 - ox0;
             }
         }
+    }
+}
+
+/// `dst.fill(0.0)`, without a library call for the short runs that padding makes.
+#[inline]
+fn zero(dst: &mut [f32]) {
+    if dst.len() <= NR {
+        short_zero(dst);
+    } else {
+        dst.fill(0.0);
+    }
+}
+
+/// `dst.fill(0.0)` for at most [`NR`] values, in fixed-size pieces the compiler turns into a
+/// few register stores: a library `memset` call costs more than the fill at these lengths.
+#[inline(always)]
+fn short_zero(dst: &mut [f32]) {
+    debug_assert!(dst.len() <= NR);
+    let mut dst = dst;
+    macro_rules! piece {
+        ($n:literal) => {
+            if dst.len() >= $n {
+                let (d, rest) = dst.split_at_mut($n);
+                *<&mut [f32; $n]>::try_from(d).unwrap() = [0.0; $n];
+                dst = rest;
+            }
+        };
+    }
+    piece!(16);
+    piece!(8);
+    piece!(4);
+    piece!(2);
+    if let Some(d) = dst.first_mut() {
+        *d = 0.0;
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! This file holds the parameters, the checks and the layer. A call is resolved into a
 //! [`Geometry`] (every size checked, padding turned into numbers) before it reaches the loops in
-//! [`im2col`], so a kernel sees only sizes and contiguous slices.
+//! [`im2col`] (a GEMM whose `B` is packed straight from the input's windows), so a kernel sees
+//! only sizes and contiguous slices. A layer packs its weights for that GEMM once, when it is
+//! built; the free function packs them per call.
 
 #[cfg(test)] // Until conv2d dispatches depthwise 3x3 layers to it.
 mod depthwise;
@@ -12,7 +14,9 @@ mod im2col;
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use stride_geometry::{GeometryError, Param, Window, check_groups, conv_output};
 
+use super::Activation;
 use super::check::{exact_shape, input_channels, output_fits};
+use crate::gemm::{Kernel, PackedA};
 use crate::{Error, Hw, Padding2d, Result};
 
 const OP: &str = "conv2d";
@@ -113,16 +117,29 @@ pub fn conv2d(
     params: &Conv2dParams,
 ) -> Result<Array4<f32>> {
     check_layer(weight, bias, params)?;
-    apply(x, weight, bias, params)
+    let geometry = Geometry::resolve(x, weight.dim(), params)?;
+    let weight = weight.as_standard_layout();
+    let packed = im2col::pack_weights(
+        contiguous(weight.as_slice()),
+        params.groups,
+        weight.dim().0 / params.groups,
+    );
+    apply(&geometry, x, &packed, bias, Activation::Identity)
 }
 
 /// A convolution layer that owns its weight, `[Cout, Cin/groups, kh, kw]`, and optional bias,
-/// `[Cout]`.
+/// `[Cout]`, and may apply an activation to its output ([`Conv2d::with_activation`]).
+///
+/// The layer packs its weight for the matrix multiply once, when it is built, so `forward`
+/// allocates only its output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conv2d {
     weight: Array4<f32>,
     bias: Option<Array1<f32>>,
     params: Conv2dParams,
+    activation: Activation,
+    /// `weight` as the GEMM's `A`, one per group.
+    packed: Vec<PackedA>,
 }
 
 impl Conv2d {
@@ -151,17 +168,45 @@ impl Conv2d {
         params: Conv2dParams,
     ) -> Result<Self> {
         check_layer(weight.view(), bias.as_ref().map(|b| b.view()), &params)?;
-        // Stored contiguous once, so `forward` borrows it as a slice instead of copying.
         let weight = if weight.is_standard_layout() {
             weight
         } else {
             weight.as_standard_layout().into_owned()
         };
+        let group_out = weight.dim().0 / params.groups;
+        let packed = im2col::pack_weights(contiguous(weight.as_slice()), params.groups, group_out);
         Ok(Conv2d {
             weight,
             bias,
             params,
+            activation: Activation::Identity,
+            packed,
         })
+    }
+
+    /// The same layer followed by `activation`, applied as each output value is written
+    /// rather than in a second pass over the output.
+    ///
+    /// ```
+    /// use ndarray::{Array1, Array4};
+    /// use stride_runtime::ops::{Activation, Conv2d, Conv2dParams};
+    ///
+    /// // A 1x1 kernel of -1 with bias 1: 1 - x, then ReLU.
+    /// let weight = -Array4::ones((1, 1, 1, 1));
+    /// let conv = Conv2d::new(weight, Some(Array1::ones(1)), Conv2dParams::default())?
+    ///     .with_activation(Activation::Relu);
+    /// let x = Array4::from_shape_vec((1, 1, 1, 3), vec![0.0f32, 1.0, 3.0]).unwrap();
+    /// assert_eq!(conv.forward(x.view())?.into_raw_vec_and_offset().0, vec![1.0, 0.0, 0.0]);
+    /// # Ok::<(), stride_runtime::Error>(())
+    /// ```
+    pub fn with_activation(self, activation: Activation) -> Self {
+        Conv2d { activation, ..self }
+    }
+
+    /// The activation applied to the output ([`Activation::Identity`] unless
+    /// [`Conv2d::with_activation`] set one).
+    pub fn activation(&self) -> Activation {
+        self.activation
     }
 
     /// Convolves an NCHW input of [`Conv2d::in_channels`] channels.
@@ -180,7 +225,8 @@ impl Conv2d {
     /// # Ok::<(), stride_runtime::Error>(())
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
-        apply(x, self.weight.view(), self.bias(), &self.params)
+        let geometry = Geometry::resolve(x, self.weight.dim(), &self.params)?;
+        apply(&geometry, x, &self.packed, self.bias(), self.activation)
     }
 
     /// Input channels: `Cin/groups * groups`.
@@ -245,24 +291,27 @@ fn check_layer(
     Ok(())
 }
 
-/// Checks `x` against a checked layer, resolves the geometry and runs the kernel: the one path
-/// behind [`conv2d`] and [`Conv2d::forward`].
+/// Runs the kernel for an input that [`Geometry::resolve`] accepted, with the weight packed
+/// by [`im2col::pack_weights`]: the one path behind [`conv2d`] and [`Conv2d::forward`].
 fn apply(
+    geometry: &Geometry,
     x: ArrayView4<f32>,
-    weight: ArrayView4<f32>,
+    packed: &[PackedA],
     bias: Option<ArrayView1<f32>>,
-    params: &Conv2dParams,
+    activation: Activation,
 ) -> Result<Array4<f32>> {
-    let geometry = Geometry::resolve(x, weight, params)?;
     let x = x.as_standard_layout();
-    let weight = weight.as_standard_layout();
     let bias = bias.as_ref().map(|b| b.as_standard_layout());
+    // Every element is written by the kernel, so the zeros are never read; `zeros` is
+    // calloc, whose fresh pages cost nothing until written.
     let mut y = Array4::zeros(geometry.output_shape());
     im2col::conv2d(
-        &geometry,
+        Kernel::detect(),
+        geometry,
         contiguous(x.as_slice()),
-        contiguous(weight.as_slice()),
+        packed,
         bias.as_ref().map(|b| contiguous(b.as_slice())),
+        activation,
         contiguous(y.as_slice_mut()),
     );
     Ok(y)
@@ -297,8 +346,12 @@ struct Geometry {
 impl Geometry {
     /// Checks `x` against a layer that [`check_layer`] accepted and resolves its padding and
     /// output size.
-    fn resolve(x: ArrayView4<f32>, weight: ArrayView4<f32>, params: &Conv2dParams) -> Result<Self> {
-        let (out_channels, group_in, kh, kw) = weight.dim();
+    fn resolve(
+        x: ArrayView4<f32>,
+        weight: (usize, usize, usize, usize),
+        params: &Conv2dParams,
+    ) -> Result<Self> {
+        let (out_channels, group_in, kh, kw) = weight;
         let groups = params.groups;
         input_channels(OP, &x, group_in * groups)?;
         let (batch, _, h, w) = x.dim();
@@ -352,11 +405,6 @@ impl Geometry {
     /// Kernel taps per output channel: `Cin/groups * kh * kw`, the rows of im2col's matrix.
     fn patch_len(&self) -> usize {
         self.group_in * self.windows[0].kernel * self.windows[1].kernel
-    }
-
-    /// Elements of the weight.
-    fn weight_len(&self) -> usize {
-        self.groups * self.group_out * self.patch_len()
     }
 
     /// A 1x1 kernel with stride 1 and no padding: the input already is im2col's matrix.

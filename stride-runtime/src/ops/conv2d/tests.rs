@@ -2,6 +2,7 @@ use ndarray::{Array1, Array4, ArrayView1, ArrayView4, array};
 
 use super::*;
 use crate::Padding;
+use crate::gemm::{PackB, StridedB, b_row_stride};
 use crate::ops::testing::{assert_close, sample};
 
 /// Direct convolution, the definition written out in seven loops: explicit pads
@@ -295,6 +296,206 @@ fn conv2d_of_an_empty_batch_is_an_empty_batch() {
     )
     .unwrap();
     assert_eq!(y.shape(), &[0, 5, 6, 6]);
+}
+
+// The GEMM path: im2col packing, both kernels, the fused activation.
+
+/// im2col's matrix `[Cin * kh * kw, OH * OW]` of a one-sample, one-group input, from the
+/// definition: row `(c, ki, kj)`, column `(oy, ox)` holds the input pixel the tap meets, or 0.
+fn unrolled(x: ArrayView4<f32>, g: &Geometry) -> Vec<f32> {
+    let [wh, ww] = g.windows;
+    let [oh, ow] = g.output;
+    let mut b = Vec::new();
+    for c in 0..g.group_in {
+        for ki in 0..wh.kernel {
+            for kj in 0..ww.kernel {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let iy =
+                            (oy * wh.stride + ki * wh.dilation) as isize - wh.pad_begin as isize;
+                        let ix =
+                            (ox * ww.stride + kj * ww.dilation) as isize - ww.pad_begin as isize;
+                        let inside = (0..g.input[0] as isize).contains(&iy)
+                            && (0..g.input[1] as isize).contains(&ix);
+                        b.push(if inside {
+                            x[[0, c, iy as usize, ix as usize]]
+                        } else {
+                            0.0
+                        });
+                    }
+                }
+            }
+        }
+    }
+    b
+}
+
+#[test]
+fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
+    let cases = [
+        // (cin, h, w, kernel, params)
+        (3, 7, 9, (3, 3), Conv2dParams::default().padding(1)),
+        (
+            2,
+            8,
+            8,
+            (3, 3),
+            Conv2dParams::default().stride(2).padding(1),
+        ),
+        (
+            2,
+            9,
+            11,
+            (2, 3),
+            Conv2dParams::default()
+                .stride((3, 2))
+                .dilation((2, 2))
+                .padding((2, 3)),
+        ),
+        (
+            1,
+            4,
+            5,
+            (2, 2),
+            Conv2dParams::default().padding(4).stride(3),
+        ),
+        (
+            2,
+            20,
+            21,
+            (3, 3),
+            Conv2dParams::default().padding(Padding2d::asymmetric(0, 2, 1, 0)),
+        ),
+        (1, 3, 40, (1, 7), Conv2dParams::default().padding((0, 3))),
+        (
+            2,
+            9,
+            70,
+            (3, 7),
+            Conv2dParams::default().stride(2).padding(3),
+        ),
+    ];
+    for (seed, (cin, h, w, (kh, kw), params)) in cases.into_iter().enumerate() {
+        let x = sample((1, cin, h, w), seed as u64);
+        let g = Geometry::resolve(x.view(), (1, cin, kh, kw), &params).unwrap();
+        let slice = x.as_slice().unwrap();
+        let full = unrolled(x.view(), &g);
+        let mut kernels = vec![Kernel::Scalar];
+        kernels.extend(Kernel::avx2());
+        for kernel in kernels {
+            let source = im2col::Im2col {
+                g: &g,
+                x: slice,
+                kernel,
+            };
+            let (k, n) = (source.k(), source.n());
+            let reference = StridedB::row_major(&full, k, n);
+            // Whole, from an offset in both directions, and single rows and columns.
+            for (k0, kc, j0, nc) in [
+                (0, k, 0, n),
+                (1, k - 1, 5, n - 5),
+                (k - 1, 1, n - 1, 1),
+                (0, k.min(3), 3, (n - 3).min(37)),
+            ] {
+                let ldb = b_row_stride(nc);
+                // The same filler in both, for the gaps between rows that neither writes.
+                let (mut got, mut want) = (vec![-7.0; kc * ldb], vec![-7.0; kc * ldb]);
+                source.pack(k0, kc, j0, nc, &mut got, ldb);
+                reference.pack(k0, kc, j0, nc, &mut want, ldb);
+                assert_eq!(got, want, "case {seed}: rows {k0}+{kc}, columns {j0}+{nc}");
+            }
+        }
+    }
+}
+
+#[test]
+fn conv2d_matches_direct_convolution_on_both_kernels_across_gemm_blocks() {
+    // K = 30 * 9 = 270 spans two K blocks, N = 23 * 21 = 483 two N blocks, M = 13 a ragged
+    // row panel; grouped and pointwise variants go through the same driver.
+    let cases = [
+        (
+            (2, 30, 23, 21),
+            (13, 30, 3, 3),
+            Conv2dParams::default().padding(1),
+            1,
+        ),
+        (
+            (1, 8, 30, 30),
+            (10, 4, 3, 3),
+            Conv2dParams::default().stride(2).padding(1).groups(2),
+            2,
+        ),
+        ((1, 300, 5, 7), (7, 300, 1, 1), Conv2dParams::default(), 1),
+    ];
+    let mut kernels = vec![Kernel::Scalar];
+    kernels.extend(Kernel::avx2());
+    for (seed, (input, weight, params, groups)) in cases.into_iter().enumerate() {
+        let x = sample(input, 40 + seed as u64);
+        let w = sample(weight, 50 + seed as u64);
+        let b = sample(weight.0, 60 + seed as u64);
+        let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
+        let pads = [0, 1].map(|axis| [g.windows[axis].pad_begin, g.windows[axis].pad_end]);
+        let want = direct(
+            x.view(),
+            w.view(),
+            Some(b.view()),
+            params.stride.0,
+            [pads[0][0], pads[0][1], pads[1][0], pads[1][1]],
+            params.dilation.0,
+            groups,
+        );
+        let want = Activation::Relu.map(want.view());
+        let packed = im2col::pack_weights(w.as_slice().unwrap(), groups, weight.0 / groups);
+        for &kernel in &kernels {
+            let mut y = Array4::from_elem(g.output_shape(), f32::NAN);
+            im2col::conv2d(
+                kernel,
+                &g,
+                x.as_slice().unwrap(),
+                &packed,
+                Some(b.as_slice().unwrap()),
+                Activation::Relu,
+                y.as_slice_mut().unwrap(),
+            );
+            assert_close(&y, &want);
+        }
+    }
+}
+
+#[test]
+fn conv2d_layer_with_an_activation_applies_it_to_every_output() {
+    let x = sample((2, 3, 9, 10), 70);
+    let w = sample((5, 3, 3, 3), 71);
+    let b = sample(5, 72);
+    let params = Conv2dParams::default().padding(1);
+    let plain = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [1, 1],
+        [1; 4],
+        [1, 1],
+        1,
+    );
+    let activations = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::LeakyRelu(0.2),
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Silu,
+    ];
+    for activation in activations {
+        let layer = Conv2d::new(w.clone(), Some(b.clone()), params)
+            .unwrap()
+            .with_activation(activation);
+        assert_eq!(layer.activation(), activation);
+        assert_close(
+            &layer.forward(x.view()).unwrap(),
+            &activation.map(plain.view()),
+        );
+    }
 }
 
 // Refusals.

@@ -4,28 +4,46 @@
 //! through that tap), which is then scatter-added into the output: input `(iy, ix)` reaches
 //! output `(iy*S + ki*D - P, ix*S + kj*D - P)` when that lies inside it.
 //!
-//! The matrix is one buffer the size of one group of one sample, reused.
+//! The matrix is one buffer the size of one group of one sample, reused; the product is the
+//! crate's GEMM, with the weight packed once per layer ([`pack_weights`]) and the columns of
+//! the matrix split among the threads.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{ArrayView2, ArrayViewMut2};
 use stride_geometry::TransposedAxis;
 
 use super::Geometry;
+use crate::gemm::{self, Epilogue, MatMut, PackedA, StridedB};
 use crate::ops::taps::Taps;
 
-/// Writes the transposed convolution of `x` with `weight`, plus `bias`, into `y`, all
-/// contiguous and sized by `g`: `x` NCHW, `weight` `[Cin, Cout/groups, kh, kw]`, `bias`
+/// Packs a contiguous `[Cin, Cout/groups, kh, kw]` weight as one `A` per group: the group's
+/// `[Cin/g, Cout/g * kh * kw]` block transposed, so rows are the taps `(c, ki, kj)` of the
+/// output channels and columns the input channels.
+pub(super) fn pack_weights(weight: &[f32], groups: usize, group_in: usize) -> Vec<PackedA> {
+    debug_assert!(groups > 0 && group_in > 0 && weight.len() % (groups * group_in) == 0);
+    let patch = weight.len() / (groups * group_in);
+    weight
+        .chunks_exact(group_in * patch)
+        .map(|w_g| PackedA::new(w_g, patch, group_in, 1, patch))
+        .collect()
+}
+
+/// Writes the transposed convolution of `x` with the packed weights, plus `bias`, into `y`,
+/// all contiguous and sized by `g`: `x` NCHW, `weights` from [`pack_weights`], `bias`
 /// `[Cout]`, `y` `[N, Cout, OH, OW]` and zero on entry.
 pub(super) fn conv_transpose2d(
     g: &Geometry,
     x: &[f32],
-    weight: &[f32],
+    weights: &[PackedA],
     bias: Option<&[f32]>,
     y: &mut [f32],
 ) {
     debug_assert_eq!(x.len(), g.input_len());
-    debug_assert_eq!(weight.len(), g.weight_len());
     debug_assert_eq!(y.len(), g.output_len());
+    debug_assert_eq!(weights.len(), g.groups);
+    debug_assert!(
+        weights
+            .iter()
+            .all(|w| (w.m(), w.k()) == (g.patch_len(), g.group_in))
+    );
     debug_assert!(bias.is_none_or(|b| b.len() == g.groups * g.group_out));
 
     let plane_in = g.input[0] * g.input[1];
@@ -47,21 +65,13 @@ pub(super) fn conv_transpose2d(
     for (x_n, y_n) in samples_in.zip(samples_out) {
         let groups_in = x_n.chunks_exact(g.group_in * plane_in);
         let groups_out = y_n.chunks_exact_mut(g.group_out * plane_out);
-        let weights = weight.chunks_exact(g.group_in * patch);
         for ((x_g, y_g), w_g) in groups_in.zip(groups_out).zip(weights) {
-            let w_g = matrix(g.group_in, patch, w_g);
-            let x_g = matrix(g.group_in, plane_in, x_g);
-            let mut c = ArrayViewMut2::from_shape((patch, plane_in), &mut columns[..])
-                .expect("the geometry sizes the buffer");
-            general_mat_mul(1.0, &w_g.t(), &x_g, 0.0, &mut c);
+            let x_g = StridedB::row_major(x_g, g.group_in, plane_in);
+            let c = MatMut::row_major(&mut columns, patch, plane_in);
+            gemm::sgemm(w_g, &x_g, c, &Epilogue::default());
             scatter(g, &columns, y_g);
         }
     }
-}
-
-/// A row-major `[rows, cols]` view of `data`.
-fn matrix(rows: usize, cols: usize, data: &[f32]) -> ArrayView2<'_, f32> {
-    ArrayView2::from_shape((rows, cols), data).expect("the geometry sizes every slice")
 }
 
 /// Adds the `[Cout/g * kh * kw, H * W]` matrix into the `Cout/g` output planes of one group of

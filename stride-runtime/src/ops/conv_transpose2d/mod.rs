@@ -14,6 +14,7 @@ use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use stride_geometry::{GeometryError, Param, TransposedAxis, check_groups, conv_transpose_output};
 
 use super::check::{exact_shape, input_channels, output_fits};
+use crate::gemm::PackedA;
 use crate::{Error, Hw, Result};
 
 const OP: &str = "conv_transpose2d";
@@ -136,16 +137,23 @@ pub fn conv_transpose2d(
     params: &ConvTranspose2dParams,
 ) -> Result<Array4<f32>> {
     check_layer(weight, bias, params)?;
-    apply(x, weight, bias, params)
+    let geometry = Geometry::resolve(x, weight.dim(), params)?;
+    let weight = weight.as_standard_layout();
+    let group_in = weight.dim().0 / params.groups;
+    let packed = col2im::pack_weights(contiguous(weight.as_slice()), params.groups, group_in);
+    apply(&geometry, x, &packed, bias)
 }
 
 /// A transposed convolution layer that owns its weight, `[Cin, Cout/groups, kh, kw]`, and
-/// optional bias, `[Cout]`.
+/// optional bias, `[Cout]`. The weight is packed for the matrix multiply once, when the
+/// layer is built.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvTranspose2d {
     weight: Array4<f32>,
     bias: Option<Array1<f32>>,
     params: ConvTranspose2dParams,
+    /// `weight` as the GEMM's `A`, one per group.
+    packed: Vec<PackedA>,
 }
 
 impl ConvTranspose2d {
@@ -172,16 +180,18 @@ impl ConvTranspose2d {
         params: ConvTranspose2dParams,
     ) -> Result<Self> {
         check_layer(weight.view(), bias.as_ref().map(|b| b.view()), &params)?;
-        // Stored contiguous once, so `forward` borrows it as a slice instead of copying.
         let weight = if weight.is_standard_layout() {
             weight
         } else {
             weight.as_standard_layout().into_owned()
         };
+        let group_in = weight.dim().0 / params.groups;
+        let packed = col2im::pack_weights(contiguous(weight.as_slice()), params.groups, group_in);
         Ok(ConvTranspose2d {
             weight,
             bias,
             params,
+            packed,
         })
     }
 
@@ -201,7 +211,8 @@ impl ConvTranspose2d {
     /// # Ok::<(), stride_runtime::Error>(())
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
-        apply(x, self.weight.view(), self.bias(), &self.params)
+        let geometry = Geometry::resolve(x, self.weight.dim(), &self.params)?;
+        apply(&geometry, x, &self.packed, self.bias())
     }
 
     /// Input channels, `Cin`.
@@ -266,23 +277,22 @@ fn check_layer(
     Ok(())
 }
 
-/// Checks `x` against a checked layer, resolves the geometry and runs the kernel: the one path
-/// behind [`conv_transpose2d`] and [`ConvTranspose2d::forward`].
+/// Runs the kernel for an input that [`Geometry::resolve`] accepted, with the weight packed
+/// by [`col2im::pack_weights`]: the one path behind [`conv_transpose2d`] and
+/// [`ConvTranspose2d::forward`].
 fn apply(
+    geometry: &Geometry,
     x: ArrayView4<f32>,
-    weight: ArrayView4<f32>,
+    packed: &[PackedA],
     bias: Option<ArrayView1<f32>>,
-    params: &ConvTranspose2dParams,
 ) -> Result<Array4<f32>> {
-    let geometry = Geometry::resolve(x, weight, params)?;
     let x = x.as_standard_layout();
-    let weight = weight.as_standard_layout();
     let bias = bias.as_ref().map(|b| b.as_standard_layout());
     let mut y = Array4::zeros(geometry.output_shape());
     col2im::conv_transpose2d(
-        &geometry,
+        geometry,
         contiguous(x.as_slice()),
-        contiguous(weight.as_slice()),
+        packed,
         bias.as_ref().map(|b| contiguous(b.as_slice())),
         contiguous(y.as_slice_mut()),
     );
@@ -318,10 +328,10 @@ impl Geometry {
     /// Checks `x` against a layer that [`check_layer`] accepted and resolves its output size.
     fn resolve(
         x: ArrayView4<f32>,
-        weight: ArrayView4<f32>,
+        weight: (usize, usize, usize, usize),
         params: &ConvTranspose2dParams,
     ) -> Result<Self> {
-        let (in_channels, group_out, kh, kw) = weight.dim();
+        let (in_channels, group_out, kh, kw) = weight;
         let groups = params.groups;
         input_channels(OP, &x, in_channels)?;
         let (batch, _, h, w) = x.dim();
@@ -367,11 +377,6 @@ impl Geometry {
     /// matrix col2im scatters.
     fn patch_len(&self) -> usize {
         self.group_out * self.axes[0].kernel * self.axes[1].kernel
-    }
-
-    /// Elements of the weight.
-    fn weight_len(&self) -> usize {
-        self.groups * self.group_in * self.patch_len()
     }
 }
 

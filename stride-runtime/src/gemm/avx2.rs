@@ -1,0 +1,198 @@
+//! The AVX2 + FMA micro-kernel: a 6 × 16 tile in twelve ymm registers.
+//!
+//! Each step broadcasts one value of `A` per row and multiplies it into the two ymm halves
+//! of `B`'s row: 12 FMAs for 2 loads and 6 broadcasts. Edge panels of `A` (fewer than 6
+//! rows) run a kernel with that many rows. Tiles of 16 contiguous columns whose activation
+//! has a vector form are finished in registers; column edges and the transcendental
+//! activations go through [`write_tile`], the portable kernel's epilogue.
+
+use core::arch::x86_64::*;
+
+use super::kernel::{Tile, write_tile};
+use super::{MR, NR};
+use crate::ops::Activation;
+
+/// Runs `kc` steps of an `A` panel times a `B` panel and writes the tile.
+///
+/// # Safety
+/// The CPU has AVX2 and FMA; `a` holds `kc * MR` values and `b` `kc` rows of `NR`, `ldb`
+/// apart; `tile` describes elements of one live `C` that nothing else touches meanwhile.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+    // An edge panel of `A` multiplies only its real rows: M = 64 leaves 4 of 6 in the last
+    // panel, and computing the 2 padding rows would cost 3% of the layer.
+    // SAFETY: the caller's promises are `rows`'s.
+    unsafe {
+        match tile.rows {
+            1 => rows::<1>(kc, a, b, ldb, tile),
+            2 => rows::<2>(kc, a, b, ldb, tile),
+            3 => rows::<3>(kc, a, b, ldb, tile),
+            4 => rows::<4>(kc, a, b, ldb, tile),
+            5 => rows::<5>(kc, a, b, ldb, tile),
+            _ => rows::<MR>(kc, a, b, ldb, tile),
+        }
+    }
+}
+
+/// [`kernel`] for a tile of `R` rows (`tile.rows == R`).
+///
+/// # Safety
+/// As [`kernel`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn rows<const R: usize>(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+    debug_assert!(a.len() >= kc * MR && (kc == 0 || b.len() >= (kc - 1) * ldb + NR));
+    debug_assert!(tile.rows == R && R <= MR);
+    let (mut a, mut b) = (a.as_ptr(), b.as_ptr());
+    let mut c = [[_mm256_setzero_ps(); 2]; R];
+    // Two steps per iteration, so the loop's own bookkeeping is half as often in the way.
+    let mut steps = kc;
+    while steps >= 2 {
+        // SAFETY: at least two steps remain; `a` holds `MR` values per step and `b` a row
+        // of `NR` every `ldb`.
+        unsafe {
+            step(&mut c, a, b);
+            step(&mut c, a.add(MR), b.add(ldb));
+            a = a.add(2 * MR);
+            b = b.add(2 * ldb);
+        }
+        steps -= 2;
+    }
+    if steps == 1 {
+        // SAFETY: one step remains.
+        unsafe { step(&mut c, a, b) };
+    }
+
+    let vector_activation = tile.finish.is_none_or(|f| {
+        !matches!(
+            f.activation,
+            Activation::Sigmoid | Activation::Tanh | Activation::Silu
+        )
+    });
+    if tile.cols == NR && tile.col_stride == 1 && vector_activation {
+        // SAFETY: a tile of `R` rows of `NR` contiguous values from `tile.c`, which the
+        // caller vouched for.
+        unsafe { write_full(&c, tile) };
+    } else {
+        let mut acc = [[0.0f32; NR]; MR];
+        for (out, v) in acc.iter_mut().zip(&c) {
+            // SAFETY: `out` has room for the 16 values of the two stores.
+            unsafe {
+                _mm256_storeu_ps(out.as_mut_ptr(), v[0]);
+                _mm256_storeu_ps(out.as_mut_ptr().add(8), v[1]);
+            }
+        }
+        // SAFETY: as the caller promised.
+        unsafe { write_tile(&acc, tile) };
+    }
+}
+
+/// One step: `c[i] += a[i] * b` for the tile's rows.
+///
+/// # Safety
+/// `a` points at `R` readable values and `b` at `NR`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn step<const R: usize>(c: &mut [[__m256; 2]; R], a: *const f32, b: *const f32) {
+    // SAFETY: `b` points at 16 readable values and `a` at `R`.
+    unsafe {
+        let b0 = _mm256_loadu_ps(b);
+        let b1 = _mm256_loadu_ps(b.add(8));
+        for (i, row) in c.iter_mut().enumerate() {
+            let a = _mm256_broadcast_ss(&*a.add(i));
+            row[0] = _mm256_fmadd_ps(a, b0, row[0]);
+            row[1] = _mm256_fmadd_ps(a, b1, row[1]);
+        }
+    }
+}
+
+/// The epilogue of a tile of `R` whole rows of contiguous values, in registers.
+///
+/// # Safety
+/// The CPU has AVX2; `tile` has `R` rows of `NR` contiguous values, live and unshared;
+/// its activation is not one of the transcendental ones.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
+    let zero = _mm256_setzero_ps();
+    for (i, row) in c.iter().enumerate() {
+        // SAFETY: row `i < R` of the tile, `NR` contiguous values.
+        let out = unsafe { tile.c.add(i * tile.row_stride) };
+        let [mut v0, mut v1] = *row;
+        if tile.load {
+            // SAFETY: as above.
+            unsafe {
+                v0 = _mm256_add_ps(v0, _mm256_loadu_ps(out));
+                v1 = _mm256_add_ps(v1, _mm256_loadu_ps(out.add(8)));
+            }
+        }
+        if let Some(finish) = tile.finish {
+            if let Some(bias) = finish.bias {
+                let b = _mm256_set1_ps(bias[i]);
+                v0 = _mm256_add_ps(v0, b);
+                v1 = _mm256_add_ps(v1, b);
+            }
+            match finish.activation {
+                Activation::Identity => {}
+                Activation::Relu => {
+                    // max(v, 0) returns the second operand for NaN, as `f32::max` does.
+                    v0 = _mm256_max_ps(v0, zero);
+                    v1 = _mm256_max_ps(v1, zero);
+                }
+                Activation::Relu6 => {
+                    let six = _mm256_set1_ps(6.0);
+                    v0 = _mm256_min_ps(_mm256_max_ps(v0, zero), six);
+                    v1 = _mm256_min_ps(_mm256_max_ps(v1, zero), six);
+                }
+                Activation::LeakyRelu(slope) => {
+                    let s = _mm256_set1_ps(slope);
+                    v0 = leaky(v0, s);
+                    v1 = leaky(v1, s);
+                }
+                Activation::Sigmoid | Activation::Tanh | Activation::Silu => {
+                    debug_assert!(false, "the caller sends these through `write_tile`");
+                }
+            }
+        }
+        // SAFETY: as above.
+        unsafe {
+            _mm256_storeu_ps(out, v0);
+            _mm256_storeu_ps(out.add(8), v1);
+        }
+    }
+}
+
+/// `v` where `v >= 0`, else `slope * v`, lane by lane (NaN takes the `v` side, as
+/// `Activation::apply` does).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn leaky(v: __m256, slope: __m256) -> __m256 {
+    let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps());
+    _mm256_blendv_ps(v, _mm256_mul_ps(v, slope), negative)
+}
+
+/// `dst[t] = src[2 * t]` for as many leading `t` as whole groups of 8 allow while 16 values
+/// of `src` remain readable; returns how many it wrote. The rest is the caller's.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn every_other(dst: &mut [f32], src: &[f32]) -> usize {
+    let mut t = 0;
+    while t + 8 <= dst.len() && 2 * t + 16 <= src.len() {
+        // SAFETY: `src[2t .. 2t + 16]` and `dst[t .. t + 8]` are in bounds (checked above).
+        unsafe {
+            let lo = _mm256_loadu_ps(src.as_ptr().add(2 * t));
+            let hi = _mm256_loadu_ps(src.as_ptr().add(2 * t + 8));
+            // Per 128-bit lane: [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6]; then the 64-bit pairs
+            // in the order 0, 2, 1, 3 give [lo0 lo2 lo4 lo6 hi0 hi2 hi4 hi6].
+            let even = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
+            let even = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
+                even,
+            )));
+            _mm256_storeu_ps(dst.as_mut_ptr().add(t), even);
+        }
+        t += 8;
+    }
+    t
+}

@@ -1,0 +1,172 @@
+//! The blocked loops around the micro-kernel, and the split of `C`'s columns into tasks.
+
+use std::cell::RefCell;
+
+use super::kernel::{Finish, Tile};
+use super::{Epilogue, KC, Kernel, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
+
+/// Below this many FLOPs (`2·M·N·K`) a call runs on the calling thread: about 50 µs of
+/// work, several times what handing tasks to other threads costs.
+pub(crate) const PARALLEL_FLOPS: usize = 1 << 22;
+
+/// `C = epilogue(A · B)` on the crate's threads ([`crate::threads`](mod@crate::threads)):
+/// `a` is `M × K`, `b` `K × N` and `c` `M × N`. Each task takes a range of `C`'s columns.
+pub(crate) fn sgemm(a: &PackedA, b: &impl PackB, c: MatMut, epilogue: &Epilogue) {
+    assert_eq!(
+        (a.m(), a.k(), b.n()),
+        (c.rows(), b.k(), c.cols()),
+        "sgemm shapes"
+    );
+    let kernel = Kernel::detect();
+    let tasks = tasks_for(crate::threads::threads());
+    let ranges = column_tasks(a.m(), b.n(), a.k(), tasks);
+    let tasks: Vec<_> = ranges
+        .iter()
+        .map(|r| r.start)
+        .zip(c.split_cols(&ranges))
+        .collect();
+    crate::threads::for_each(tasks, |(j0, c)| gemm_serial(kernel, a, b, j0, c, epilogue));
+}
+
+/// Tasks to cut work into for `threads` threads: about two per thread, so that a thread
+/// slowed by a neighbour's work (the cores are shared) is covered by the others.
+pub(crate) fn tasks_for(threads: usize) -> usize {
+    if threads <= 1 { 1 } else { 2 * threads }
+}
+
+/// Column ranges that split an `M × N × K` product into `tasks` tasks: one range when the
+/// product is too small to be worth it, else at most one per [`NR`] panel, each a whole
+/// number of panels (but the last) and no two more than one panel apart.
+pub(crate) fn column_tasks(
+    m: usize,
+    n: usize,
+    k: usize,
+    tasks: usize,
+) -> Vec<core::ops::Range<usize>> {
+    let flops = 2 * m * n * k;
+    let panels = n.div_ceil(NR);
+    let tasks = if flops < PARALLEL_FLOPS {
+        1
+    } else {
+        tasks.min(panels)
+    };
+    // Task `t` starts at panel `t * panels / tasks`: sizes differ by at most one panel.
+    let tasks = tasks.max(1);
+    let start = |t: usize| (t * panels / tasks * NR).min(n);
+    (0..tasks).map(|t| start(t)..start(t + 1)).collect()
+}
+
+thread_local! {
+    /// This thread's packed `B` block, kept between calls so a forward pass allocates it
+    /// once per thread: at most `KC` rows of `b_row_stride(NC)` values (about 400 KiB), plus
+    /// room to align.
+    static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `C = epilogue(A · B[:, j0 .. j0 + c.cols])` on the calling thread, with `kernel`: the
+/// blocked loops. `c` is the `M × c.cols` slice of the whole `C` whose first column is `j0`.
+pub(crate) fn gemm_serial(
+    kernel: Kernel,
+    a: &PackedA,
+    b: &impl PackB,
+    j0: usize,
+    c: MatMut,
+    epilogue: &Epilogue,
+) {
+    let (m, k, n) = (a.m(), a.k(), c.cols());
+    assert_eq!((c.rows(), b.k()), (m, k), "gemm shapes");
+    assert!(j0 + n <= b.n(), "the columns lie inside B");
+    assert!(
+        epilogue.bias.is_none_or(|bias| bias.len() == m),
+        "one bias per row"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // No product: C is the epilogue of zeros. Only reachable through direct calls.
+        let zeros = [[0.0; NR]; MR];
+        for_each_tile(m, n, |i, j, rows, cols| {
+            let tile = tile(&c, epilogue, i, j, rows, cols, true, true);
+            // SAFETY: the tile lies inside `c`, which this call borrows uniquely.
+            unsafe { super::kernel::write_tile(&zeros, &tile) };
+        });
+        return;
+    }
+
+    PACKED_B.with(|cell| {
+        // A kernel never calls back into this function, so the borrow is never nested.
+        let mut buffer = cell.borrow_mut();
+        let packed = aligned(&mut buffer, KC * b_row_stride(NC));
+        for (jc, nc) in blocks(n, NC, NR) {
+            for (pc, kc) in blocks(k, KC, 1) {
+                let (first, last) = (pc == 0, pc + kc == k);
+                let ldb = b_row_stride(nc);
+                let packed = &mut packed[..kc * ldb];
+                b.pack(pc, kc, j0 + jc, nc, packed, ldb);
+                for (ic, mc) in blocks(m, MC, MR) {
+                    for jr in (0..nc).step_by(NR) {
+                        let b_panel = &packed[jr..];
+                        for ir in (ic..ic + mc).step_by(MR) {
+                            let a_panel = a.panel(ir / MR, pc, kc);
+                            let (rows, cols) = ((m - ir).min(MR), (nc - jr).min(NR));
+                            let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
+                            // SAFETY: the tile lies inside `c` (rows and columns clipped to
+                            // it), which this call borrows uniquely.
+                            unsafe { kernel.run(kc, a_panel, b_panel, ldb, &tile) };
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Calls `f(i, j, rows, cols)` for every tile of an `m × n` matrix.
+fn for_each_tile(m: usize, n: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+    for j in (0..n).step_by(NR) {
+        for i in (0..m).step_by(MR) {
+            f(i, j, (m - i).min(MR), (n - j).min(NR));
+        }
+    }
+}
+
+/// The tile of `c` at `(i, j)`: loaded unless this is the first `K` block of a product that
+/// does not accumulate, finished in the last.
+#[allow(clippy::too_many_arguments)]
+fn tile<'a>(
+    c: &MatMut,
+    epilogue: &Epilogue<'a>,
+    i: usize,
+    j: usize,
+    rows: usize,
+    cols: usize,
+    first: bool,
+    last: bool,
+) -> Tile<'a> {
+    debug_assert!(i + rows <= c.rows() && j + cols <= c.cols());
+    Tile {
+        // SAFETY: `(i, j)` is inside `c`.
+        c: unsafe { c.at(i, j) },
+        row_stride: c.row_stride,
+        col_stride: c.col_stride,
+        rows,
+        cols,
+        load: !first || epilogue.accumulate,
+        finish: last.then(|| Finish {
+            bias: epilogue.bias.map(|b| &b[i..i + rows]),
+            activation: epilogue.activation,
+        }),
+    }
+}
+
+/// `len` values of `buffer`, starting at a 64-byte boundary so that no `B` row of the packed
+/// block straddles two cache lines.
+fn aligned(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    const ALIGN: usize = 64 / size_of::<f32>();
+    if buffer.len() < len + ALIGN {
+        buffer.resize(len + ALIGN, 0.0);
+    }
+    let skip = buffer.as_ptr().align_offset(64).min(ALIGN);
+    &mut buffer[skip..skip + len]
+}

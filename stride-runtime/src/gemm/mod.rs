@@ -1,0 +1,211 @@
+//! Single-precision matrix multiply, `C = epilogue(A · B)`, the engine under conv2d,
+//! conv_transpose2d and linear.
+//!
+//! The layout is BLIS's, but for `B`. `A` (`M × K`, in the convolutions the weights) is packed
+//! once into panels of [`MR`] rows ([`PackedA`]); `B` (`K × N`) is packed per call, a block of
+//! rows at a time, by whoever knows where its numbers live ([`PackB`]: a strided matrix, or a
+//! convolution's input read through its windows, so im2col never exists as a whole). A
+//! micro-kernel multiplies one `MR × NR` tile of `C` in registers and finishes it with the
+//! [`Epilogue`] (bias per row, activation, accumulate into `C`) as it writes it, so `C` is
+//! read and written once per `K` block and no separate pass adds the bias.
+//!
+//! # Blocking, for an AVX2 core with 32 KiB L1d and 1 MiB L2
+//!
+//! * [`MR`] × [`NR`] = 6 × 16: twelve ymm accumulators, two ymm of `B` and one broadcast of `A`
+//!   per step, 15 of the 16 registers; 12 FMAs per 8 loads keeps both FMA pipes fed (a 4-cycle
+//!   FMA latency needs at least 8 independent chains). An edge panel of `A` with fewer rows
+//!   runs a kernel with only those rows.
+//! * [`KC`] ≤ 256: one `B` micro-panel (`KC` rows of `NR`, 16 KiB) plus one `A` micro-panel
+//!   (`KC × MR`, 6 KiB) stay in L1 while the kernel walks down `A`. (320 measured the same.)
+//! * [`MC`] ≤ 144: the `A` block (`MC × KC`, 144 KiB) stays in L2 while the kernel walks
+//!   across `B`.
+//! * [`NC`] ≤ 384: the packed `B` block (`KC × NC`, about 400 KiB with its row padding) is
+//!   this thread's scratch and also fits in L2 next to the `A` block, so it is packed and read
+//!   back without a trip to L3 (which other tenants share).
+//!
+//! Each block size is split evenly rather than cut at its maximum (`K = 576` runs as three
+//! blocks of 192, not 256 + 256 + 64), so no block is a sliver.
+//!
+//! # Paths
+//!
+//! [`Kernel::detect`] takes the AVX2 + FMA micro-kernel when [`crate::simd::avx2_fma`] says
+//! so, else the portable one; both share the packing, the blocking and the epilogue, and
+//! give the same numbers within rounding (the AVX2 kernel fuses multiply and add).
+//!
+//! # Threads
+//!
+//! [`sgemm`] splits the columns of `C` into tasks and runs them on the crate's thread policy
+//! ([`crate::threads`](mod@crate::threads)); [`gemm_serial`] runs one column range on the
+//! calling thread, for callers that split the work themselves (conv2d splits by sample and
+//! group first).
+//!
+//! # Calling it
+//!
+//! Pack `A` once ([`PackedA::row_major`], or [`PackedA::new`] with strides for a transposed
+//! one), describe `B` ([`StridedB`], or an own [`PackB`] that packs straight from where the
+//! numbers live) and `C` ([`MatMut`], any strides), pick an [`Epilogue`], and call [`sgemm`].
+//! A batch of independent products, such as Winograd's element-wise GEMMs (one per
+//! transform position), is one [`PackedA`] per product and a [`gemm_serial`] per task inside
+//! [`crate::threads::for_each`], with [`Kernel::detect`] chosen once outside the loop.
+
+mod driver;
+mod kernel;
+mod pack;
+#[cfg(test)]
+mod tests;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+pub(crate) use driver::{PARALLEL_FLOPS, column_tasks, gemm_serial, sgemm, tasks_for};
+pub(crate) use kernel::Kernel;
+pub(crate) use pack::{PackB, PackedA, StridedB, b_row_stride};
+
+use core::marker::PhantomData;
+use core::ops::Range;
+
+use crate::ops::Activation;
+
+/// Rows of a micro-tile, and of an `A` panel.
+pub(crate) const MR: usize = 6;
+/// Columns of a micro-tile, and of a `B` panel.
+pub(crate) const NR: usize = 16;
+/// Largest `K` block.
+pub(crate) const KC: usize = 256;
+/// Largest `M` block, a multiple of [`MR`].
+pub(crate) const MC: usize = 144;
+/// Largest `N` block, a multiple of [`NR`].
+pub(crate) const NC: usize = 384;
+
+/// What happens to each element of `A · B` on its way into `C`, in this order: add `C`'s
+/// previous value (`accumulate`), add the row's `bias`, apply `activation`.
+///
+/// A plain struct of independent options, so that a new one (a second tensor to add, a
+/// per-row scale) is one more field with a default.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Epilogue<'a> {
+    /// One value per row of `C` (in a convolution, per output channel).
+    pub bias: Option<&'a [f32]>,
+    /// Applied last, after the bias and the accumulation.
+    pub activation: Activation,
+    /// `C = act(C + A·B + bias)` instead of `C = act(A·B + bias)`: a residual add.
+    pub accumulate: bool,
+}
+
+/// A mutable `rows × cols` view of `C` with any row and column stride, which owns its
+/// elements uniquely: two views never share one, so views can go to different threads.
+#[derive(Debug)]
+pub(crate) struct MatMut<'a> {
+    ptr: *mut f32,
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+    _borrow: PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: a `MatMut` is a unique borrow of its elements (the constructors check that, and
+// `split_cols` hands out disjoint column ranges), so moving it to another thread is like
+// moving a `&mut [f32]`.
+unsafe impl Send for MatMut<'_> {}
+
+impl<'a> MatMut<'a> {
+    /// Element `(i, j)` of the view is `data[i * row_stride + j * col_stride]`.
+    ///
+    /// Panics if the view reaches past `data`, or if two of its elements would be the same
+    /// one (a zero stride with more than one row or column).
+    pub(crate) fn new(
+        data: &'a mut [f32],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+        col_stride: usize,
+    ) -> Self {
+        if rows > 0 && cols > 0 {
+            let last = (rows - 1) * row_stride + (cols - 1) * col_stride;
+            assert!(last < data.len(), "the view lies inside its slice");
+            // Rows laid one after another (each row's span ends before the next starts), or
+            // columns laid one after another: either way no two elements coincide.
+            let nested = |outer: usize, outer_stride: usize, inner: usize, inner_stride: usize| {
+                (inner == 1 || inner_stride > 0)
+                    && (outer == 1 || outer_stride >= inner * inner_stride.max(1))
+            };
+            assert!(
+                nested(rows, row_stride, cols, col_stride)
+                    || nested(cols, col_stride, rows, row_stride),
+                "the view's elements are distinct"
+            );
+        }
+        MatMut {
+            ptr: data.as_mut_ptr(),
+            rows,
+            cols,
+            row_stride,
+            col_stride,
+            _borrow: PhantomData,
+        }
+    }
+
+    /// A row-major `rows × cols` view of `data`.
+    pub(crate) fn row_major(data: &'a mut [f32], rows: usize, cols: usize) -> Self {
+        MatMut::new(data, rows, cols, cols, 1)
+    }
+
+    /// Rows.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Columns.
+    pub(crate) fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Splits the view into the given column ranges, which must be in order, disjoint and
+    /// inside `0..cols`.
+    pub(crate) fn split_cols(self, ranges: &[Range<usize>]) -> Vec<MatMut<'a>> {
+        let mut end = 0;
+        for r in ranges {
+            assert!(end <= r.start && r.start <= r.end && r.end <= self.cols);
+            end = r.end;
+        }
+        ranges
+            .iter()
+            .map(|r| MatMut {
+                // SAFETY: `r.start <= cols`, so the offset stays inside (or one past) the
+                // view's allocation; when the range is empty the pointer is never read.
+                ptr: unsafe { self.ptr.add(r.start * self.col_stride) },
+                rows: self.rows,
+                cols: r.len(),
+                row_stride: self.row_stride,
+                col_stride: self.col_stride,
+                _borrow: PhantomData,
+            })
+            .collect()
+    }
+
+    /// Pointer to element `(i, j)`.
+    ///
+    /// # Safety
+    /// `i < rows` and `j < cols`, or the result is only used for address arithmetic.
+    pub(crate) unsafe fn at(&self, i: usize, j: usize) -> *mut f32 {
+        debug_assert!(i <= self.rows && j <= self.cols);
+        // SAFETY: the caller keeps `(i, j)` inside the view, which lies inside its slice.
+        unsafe { self.ptr.add(i * self.row_stride + j * self.col_stride) }
+    }
+}
+
+/// Splits `0..total` into pieces of at most `max` (rounded up to a multiple of `align`),
+/// all about the same size: `(start, len)` pairs.
+pub(crate) fn blocks(
+    total: usize,
+    max: usize,
+    align: usize,
+) -> impl Iterator<Item = (usize, usize)> {
+    debug_assert!(max >= align && align > 0);
+    let count = total.div_ceil(max).max(1);
+    let size = total.div_ceil(count).div_ceil(align) * align;
+    (0..total)
+        .step_by(size.max(1))
+        .map(move |start| (start, size.min(total - start)))
+}

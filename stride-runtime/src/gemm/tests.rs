@@ -1,0 +1,295 @@
+//! The GEMM against a triple loop in f64, on both kernels, over odd sizes, edge panels,
+//! block boundaries, strides and every part of the epilogue.
+
+use super::*;
+use crate::ops::Activation;
+use crate::ops::testing::sample;
+
+/// Both kernels where the CPU has AVX2 + FMA, else the portable one alone.
+fn kernels() -> Vec<Kernel> {
+    let mut kernels = vec![Kernel::Scalar];
+    kernels.extend(Kernel::avx2());
+    kernels
+}
+
+/// `epilogue(A · B)` element by element in f64, and for each element the bound on an f32
+/// sum's rounding error: `(k + 2) · ε · (Σ|a·b| + |sum|)`.
+fn naive(
+    a: &[f32],
+    b: &[f32],
+    c_before: &[f32],
+    [m, n, k]: [usize; 3],
+    epilogue: &Epilogue,
+) -> (Vec<f32>, Vec<f64>) {
+    let mut want = vec![0.0; m * n];
+    let mut scale = vec![0.0; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let (mut sum, mut magnitude) = (0.0f64, 0.0f64);
+            for p in 0..k {
+                let term = f64::from(a[i * k + p]) * f64::from(b[p * n + j]);
+                sum += term;
+                magnitude += term.abs();
+            }
+            if epilogue.accumulate {
+                sum += f64::from(c_before[i * n + j]);
+            }
+            if let Some(bias) = epilogue.bias {
+                sum += f64::from(bias[i]);
+            }
+            want[i * n + j] = epilogue.activation.apply(sum as f32);
+            scale[i * n + j] = (k + 2) as f64 * f64::from(f32::EPSILON) * (magnitude + sum.abs());
+        }
+    }
+    (want, scale)
+}
+
+#[track_caller]
+fn assert_matches(got: &[f32], want: &[f32], scale: &[f64], what: &str) {
+    for (index, ((&g, &w), &s)) in got.iter().zip(want).zip(scale).enumerate() {
+        let tolerance = s + 1e-6;
+        assert!(
+            (f64::from(g) - f64::from(w)).abs() <= tolerance,
+            "{what}: element {index}: got {g}, want {w}"
+        );
+    }
+}
+
+/// Runs `kernel` on row-major `m × n × k` operands and checks every element of `C`.
+fn check(kernel: Kernel, [m, n, k]: [usize; 3], epilogue: &Epilogue, seed: u64) {
+    let a = sample(m * k, seed).into_raw_vec_and_offset().0;
+    let b = sample(k * n, seed + 1).into_raw_vec_and_offset().0;
+    let c_before = sample(m * n, seed + 2).into_raw_vec_and_offset().0;
+    let (want, scale) = naive(&a, &b, &c_before, [m, n, k], epilogue);
+    let mut c = c_before.clone();
+    let packed = PackedA::row_major(&a, m, k);
+    gemm_serial(
+        kernel,
+        &packed,
+        &StridedB::row_major(&b, k, n),
+        0,
+        MatMut::row_major(&mut c, m, n),
+        epilogue,
+    );
+    let what = format!("{kernel:?} m={m} n={n} k={k} {epilogue:?}");
+    assert_matches(&c, &want, &scale, &what);
+}
+
+#[test]
+fn gemm_matches_a_triple_loop_for_every_small_m_and_n_on_both_kernels() {
+    for kernel in kernels() {
+        for m in 1..=37 {
+            for n in 1..=37 {
+                for k in [1, 7, 37] {
+                    check(
+                        kernel,
+                        [m, n, k],
+                        &Epilogue::default(),
+                        (m * 100 + n) as u64,
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_matches_a_triple_loop_for_every_small_k_on_both_kernels() {
+    for kernel in kernels() {
+        for k in 1..=37 {
+            for [m, n] in [[1, 1], [MR, NR], [MR + 1, NR + 1], [13, 35]] {
+                check(kernel, [m, n, k], &Epilogue::default(), k as u64);
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_matches_a_triple_loop_across_every_block_boundary() {
+    // Past KC (one and several K blocks), MC and NC, with ragged edges on all three.
+    let sizes = [
+        [MC + 7, NC + 21, KC + 1],
+        [2 * MC + 1, 2 * NC + 3, 3 * KC - 5],
+        [5, 3 * NC + 1, 2 * KC + 3],
+        [MC * 2 + MR, NR, 1],
+    ];
+    for kernel in kernels() {
+        for (seed, size) in sizes.into_iter().enumerate() {
+            let bias: Vec<f32> = (0..size[0]).map(|i| i as f32 * 0.5 - 3.0).collect();
+            let epilogue = Epilogue {
+                bias: Some(&bias),
+                activation: Activation::Relu,
+                accumulate: false,
+            };
+            check(kernel, size, &epilogue, seed as u64);
+        }
+    }
+}
+
+#[test]
+fn gemm_applies_every_epilogue_on_full_and_edge_tiles_on_both_kernels() {
+    let activations = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::LeakyRelu(0.1),
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Silu,
+    ];
+    for kernel in kernels() {
+        // A whole number of tiles, and one with edges on both sides; one and two K blocks.
+        for size in [[2 * MR, 2 * NR, 9], [MR + 2, NR + 3, 11], [MR, NR, KC + 9]] {
+            let bias: Vec<f32> = (0..size[0]).map(|i| 1.5 - i as f32 * 0.25).collect();
+            for activation in activations {
+                for accumulate in [false, true] {
+                    for bias in [None, Some(&bias[..])] {
+                        let epilogue = Epilogue {
+                            bias,
+                            activation,
+                            accumulate,
+                        };
+                        check(kernel, size, &epilogue, 7);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn gemm_writes_a_column_major_c_and_reads_a_transposed_b() {
+    // `C = A · B` stored transposed (row stride 1), `B` given as its transpose: linear's case.
+    let [m, n, k] = [23, 19, 41];
+    let a = sample(m * k, 1).into_raw_vec_and_offset().0;
+    let b = sample(k * n, 2).into_raw_vec_and_offset().0;
+    let b_t: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+    let (want, scale) = naive(&a, &b, &[], [m, n, k], &Epilogue::default());
+    for kernel in kernels() {
+        let mut c_t = vec![f32::NAN; n * m];
+        gemm_serial(
+            kernel,
+            &PackedA::row_major(&a, m, k),
+            &StridedB::new(&b_t, k, n, 1, k),
+            0,
+            MatMut::new(&mut c_t, m, n, 1, m),
+            &Epilogue::default(),
+        );
+        let c: Vec<f32> = (0..m * n).map(|i| c_t[(i % n) * m + i / n]).collect();
+        assert_matches(&c, &want, &scale, &format!("{kernel:?}"));
+    }
+}
+
+#[test]
+fn gemm_on_column_ranges_computes_exactly_those_columns() {
+    // The split the threads use: each range is its own call with its first column `j0`.
+    let [m, n, k] = [17, 100, 30];
+    let a = sample(m * k, 3).into_raw_vec_and_offset().0;
+    let b = sample(k * n, 4).into_raw_vec_and_offset().0;
+    let (want, scale) = naive(&a, &b, &[], [m, n, k], &Epilogue::default());
+    let ranges = [0..16, 16..21, 21..21, 21..100];
+    for kernel in kernels() {
+        let mut c = vec![f32::NAN; m * n];
+        let (packed, source) = (PackedA::row_major(&a, m, k), StridedB::row_major(&b, k, n));
+        let views = MatMut::row_major(&mut c, m, n).split_cols(&ranges);
+        for (range, view) in ranges.iter().zip(views) {
+            gemm_serial(
+                kernel,
+                &packed,
+                &source,
+                range.start,
+                view,
+                &Epilogue::default(),
+            );
+        }
+        assert_matches(&c, &want, &scale, &format!("{kernel:?}"));
+    }
+}
+
+#[test]
+fn sgemm_on_the_thread_pool_matches_a_triple_loop() {
+    // Large enough to be split into column tasks.
+    let [m, n, k] = [70, 900, 200];
+    assert!(2 * m * n * k >= PARALLEL_FLOPS);
+    let a = sample(m * k, 5).into_raw_vec_and_offset().0;
+    let b = sample(k * n, 6).into_raw_vec_and_offset().0;
+    let (want, scale) = naive(&a, &b, &[], [m, n, k], &Epilogue::default());
+    let mut c = vec![f32::NAN; m * n];
+    sgemm(
+        &PackedA::row_major(&a, m, k),
+        &StridedB::row_major(&b, k, n),
+        MatMut::row_major(&mut c, m, n),
+        &Epilogue::default(),
+    );
+    assert_matches(&c, &want, &scale, "sgemm");
+}
+
+#[test]
+fn gemm_with_k_zero_writes_the_epilogue_of_zeros() {
+    let bias = [1.0, -2.0, 3.0];
+    let epilogue = Epilogue {
+        bias: Some(&bias),
+        activation: Activation::Relu,
+        accumulate: false,
+    };
+    let mut c = vec![f32::NAN; 3 * 2];
+    gemm_serial(
+        Kernel::Scalar,
+        &PackedA::row_major(&[], 3, 0),
+        &StridedB::row_major(&[], 0, 2),
+        0,
+        MatMut::row_major(&mut c, 3, 2),
+        &epilogue,
+    );
+    assert_eq!(c, [1.0, 1.0, 0.0, 0.0, 3.0, 3.0]);
+}
+
+#[test]
+fn column_tasks_cover_the_columns_in_whole_panels() {
+    for n in [1, 15, 16, 17, 196, 3136] {
+        for tasks in 1..9 {
+            let ranges = column_tasks(64, n, 576, tasks);
+            assert_eq!(ranges.len(), if n >= 196 { tasks } else { 1 });
+            assert_eq!(ranges.first().unwrap().start, 0);
+            assert_eq!(ranges.last().unwrap().end, n);
+            for pair in ranges.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+                assert_eq!(pair[0].end % NR, 0);
+                assert!(pair[0].len().abs_diff(pair[1].len()) <= NR);
+            }
+            assert!(ranges.iter().all(|r| !r.is_empty()));
+        }
+    }
+}
+
+#[test]
+fn blocks_split_evenly_and_cover_the_whole() {
+    assert_eq!(
+        blocks(576, 256, 1).collect::<Vec<_>>(),
+        [(0, 192), (192, 192), (384, 192)]
+    );
+    assert_eq!(blocks(64, 144, 6).collect::<Vec<_>>(), [(0, 64)]);
+    assert_eq!(
+        blocks(256, 144, 6).collect::<Vec<_>>(),
+        [(0, 132), (132, 124)]
+    );
+    assert_eq!(blocks(0, 256, 1).count(), 0);
+}
+
+#[test]
+fn copy_strided_takes_every_stride_th_value_on_both_kernels() {
+    let values: Vec<f32> = (0..200).map(|i| i as f32).collect();
+    for kernel in kernels() {
+        for stride in 1..4 {
+            for len in 0..=40 {
+                for offset in [0, 1, 3] {
+                    let src = &values[offset..offset + (len.max(1) - 1) * stride + 1];
+                    let mut dst = vec![f32::NAN; len];
+                    kernel.copy_strided(&mut dst, src, stride);
+                    let want: Vec<f32> = (0..len).map(|t| src[t * stride]).collect();
+                    assert_eq!(dst, want, "{kernel:?} stride {stride} len {len}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! How many threads the kernels use.
+//!
+//! The heavy ops (conv2d, conv_transpose2d, linear) split their work into tasks and run them
+//! on [rayon](https://docs.rs/rayon) threads; small calls (a few million FLOPs) run on the
+//! calling thread, where starting tasks would cost more than it saves. Which threads:
+//!
+//! * By default, the rayon pool the call runs in: rayon's global pool, whose size follows
+//!   the `RAYON_NUM_THREADS` environment variable (else one thread per core), or the pool of
+//!   a caller inside [`rayon::ThreadPool::install`], so an application that already uses
+//!   rayon keeps its kernels on its own pool.
+//! * After [`set_threads`]`(n)`, `n` threads for every call in the process: `1` runs every
+//!   kernel on the calling thread, without rayon; a larger `n` uses a pool of that size that
+//!   the crate keeps. [`set_threads`]`(0)` returns to the default.
+//!
+//! Results do not depend on the thread count: tasks split the output, never a sum.
+//!
+//! ```
+//! stride_runtime::set_threads(1)?;
+//! assert_eq!(stride_runtime::threads(), 1);
+//! stride_runtime::set_threads(0)?; // back to rayon's pool
+//! # Ok::<(), stride_runtime::Error>(())
+//! ```
+
+use std::sync::{Arc, RwLock};
+
+use rayon::prelude::*;
+
+use crate::{Error, Result};
+
+/// `None`: the current rayon pool. `Some(None)`: the calling thread only. `Some(Some(pool))`:
+/// the crate's own pool.
+type Policy = Option<Option<Arc<rayon::ThreadPool>>>;
+
+static POLICY: RwLock<Policy> = RwLock::new(None);
+
+/// Sets the number of threads every kernel uses from now on, process-wide: `0` for the
+/// current rayon pool (the default; see [the module docs](self)), `1` for the calling thread
+/// only, `n` for a pool of `n` threads that this crate owns.
+///
+/// Refuses (and keeps the previous setting) when the operating system will not start the
+/// threads.
+///
+/// ```
+/// stride_runtime::set_threads(2)?;
+/// assert_eq!(stride_runtime::threads(), 2);
+/// # stride_runtime::set_threads(0)?;
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+pub fn set_threads(n: usize) -> Result<()> {
+    let policy = match n {
+        0 => None,
+        1 => Some(None),
+        n => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .thread_name(|i| format!("stride-{i}"))
+                .build()
+                .map_err(|e| Error::Param {
+                    op: "set_threads",
+                    message: format!("could not start {n} threads: {e}"),
+                })?;
+            Some(Some(Arc::new(pool)))
+        }
+    };
+    *POLICY.write().unwrap_or_else(|e| e.into_inner()) = policy;
+    Ok(())
+}
+
+/// The number of threads a kernel called now from this thread would use.
+///
+/// ```
+/// assert!(stride_runtime::threads() >= 1);
+/// ```
+pub fn threads() -> usize {
+    match policy() {
+        None => rayon::current_num_threads(),
+        Some(None) => 1,
+        Some(Some(pool)) => pool.current_num_threads(),
+    }
+}
+
+fn policy() -> Policy {
+    POLICY.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Runs `f` on every task, on the threads the policy gives; on the calling thread when there
+/// is one task or one thread.
+pub(crate) fn for_each<T: Send>(tasks: Vec<T>, f: impl Fn(T) + Sync + Send) {
+    if tasks.len() <= 1 {
+        tasks.into_iter().for_each(f);
+        return;
+    }
+    match policy() {
+        Some(None) => tasks.into_iter().for_each(f),
+        None if rayon::current_num_threads() == 1 => tasks.into_iter().for_each(f),
+        None => tasks.into_par_iter().for_each(f),
+        Some(Some(pool)) => pool.install(|| tasks.into_par_iter().for_each(f)),
+    }
+}
