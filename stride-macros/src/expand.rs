@@ -19,9 +19,9 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let forward = forward(plan);
     let weights = weights(plan);
     let fusion = fusion_methods(plan);
-    let fused_fields = fused_groups(&plan.nodes).into_iter().map(|(conv, _, _)| {
-        let field = fused_field(conv);
-        let ty = match conv.op {
+    let fused_fields = fused_groups(&plan.nodes).into_iter().map(|g| {
+        let field = fused_field(g.conv);
+        let ty = match g.conv.op {
             Op::ConvTranspose2d(_) => quote!(::stride::__private::ConvTranspose2d),
             _ => quote!(::stride::__private::Conv2d),
         };
@@ -309,14 +309,28 @@ fn fused_field(conv: &Planned) -> Ident {
     format_ident!("__fused_{}", conv.name)
 }
 
-/// Every fused group under `nodes`: its convolution, batch norm, and the activation the fused
-/// layer applies (its own, or the one after the residual it closes).
-fn fused_groups(nodes: &[Node]) -> Vec<(&Planned, &Planned, Option<&Planned>)> {
+/// A fused group: a convolution, its batch norm, and the activation the fused layer applies
+/// (its own, or the one after the residual it closes).
+struct Group<'a> {
+    conv: &'a Planned,
+    bn: &'a Planned,
+    act: Option<&'a Planned>,
+    /// Whether it closes a residual: the add comes before the activation.
+    before_add: bool,
+}
+
+/// Every fused group under `nodes`.
+fn fused_groups(nodes: &[Node]) -> Vec<Group<'_>> {
     let mut out = Vec::new();
     for node in nodes {
         match node {
             Node::Layer(_) | Node::External(_) => {}
-            Node::Fused { conv, bn, act } => out.push((conv, bn, act.as_ref())),
+            Node::Fused { conv, bn, act } => out.push(Group {
+                conv,
+                bn,
+                act: act.as_ref(),
+                before_add: false,
+            }),
             Node::Residual {
                 main,
                 shortcut,
@@ -325,7 +339,8 @@ fn fused_groups(nodes: &[Node]) -> Vec<(&Planned, &Planned, Option<&Planned>)> {
             } => {
                 let mut groups = fused_groups(main);
                 if let (Some(after), Some(last)) = (after, groups.last_mut()) {
-                    last.2 = Some(after);
+                    last.act = Some(after);
+                    last.before_add = true;
                 }
                 out.extend(groups);
                 if let Some(shortcut) = shortcut {
@@ -416,17 +431,15 @@ fn chain(nodes: &[Node]) -> TokenStream {
 /// `fuse`, `unfuse` and `is_fused`.
 fn fusion_methods(plan: &Plan) -> TokenStream {
     let groups = fused_groups(&plan.nodes);
-    let fields: Vec<Ident> = groups
-        .iter()
-        .map(|(conv, _, _)| fused_field(conv))
-        .collect();
-    let builds = groups.iter().map(|(conv, bn, act)| {
-        let (conv, bn) = (&conv.name, &bn.name);
-        let act = match act.map(|a| &a.op) {
+    let fields: Vec<Ident> = groups.iter().map(|g| fused_field(g.conv)).collect();
+    let builds = groups.iter().map(|g| {
+        let (conv, bn) = (&g.conv.name, &g.bn.name);
+        let act = match g.act.map(|a| &a.op) {
             Some(Op::Activation(a)) => activation(*a),
             _ => quote!(::stride::__private::Activation::Identity),
         };
-        quote!(::stride::__private::Fused::new(&self.#conv, ::core::option::Option::Some(&self.#bn), #act)?)
+        let constructor = if g.before_add { quote!(before_add) } else { quote!(new) };
+        quote!(::stride::__private::Fused::#constructor(&self.#conv, ::core::option::Option::Some(&self.#bn), #act)?)
     });
     let externals: Vec<&Ident> = Node::externals(&plan.nodes)
         .iter()
@@ -721,7 +734,7 @@ fn weights(plan: &Plan) -> TokenStream {
     });
     let fused: Vec<Ident> = fused_groups(&plan.nodes)
         .into_iter()
-        .map(|(conv, _, _)| fused_field(conv))
+        .map(|g| fused_field(g.conv))
         .collect();
     let construct = quote! {
         Self {

@@ -15,6 +15,9 @@ pub trait FusableLayer: Sized {
     fn fold(&self, bn: &BatchNorm2d) -> Result<Self>;
     /// The layer's output.
     fn run(&self, x: ArrayView4<f32>) -> Result<Array4<f32>>;
+    /// The layer applying `activation` as it writes its output, if it can; else the layer as
+    /// it is. Returns the activation still to apply afterwards.
+    fn absorb(self, activation: Activation) -> (Self, Activation);
 }
 
 impl FusableLayer for Conv2d {
@@ -25,6 +28,10 @@ impl FusableLayer for Conv2d {
     fn run(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         self.forward(x)
     }
+
+    fn absorb(self, activation: Activation) -> (Self, Activation) {
+        (self.with_activation(activation), Activation::Identity)
+    }
 }
 
 impl FusableLayer for ConvTranspose2d {
@@ -34,6 +41,10 @@ impl FusableLayer for ConvTranspose2d {
 
     fn run(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         self.forward(x)
+    }
+
+    fn absorb(self, activation: Activation) -> (Self, Activation) {
+        (self, activation)
     }
 }
 
@@ -59,42 +70,85 @@ impl FusableLayer for ConvTranspose2d {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fused<L> {
     layer: L,
-    activation: Activation,
+    /// The activation applied after the layer (and after the residual, in `forward_add`):
+    /// what the layer could not take in.
+    after: Activation,
+    /// Whether the layer applies an activation of its own, so that nothing may be added to
+    /// its output before it.
+    absorbed: bool,
 }
 
 impl<L: FusableLayer> Fused<L> {
-    /// `layer`, then `bn` if given (folded into the layer's weights), then `activation`.
+    /// `layer`, then `bn` if given (folded into the layer's weights), then `activation`
+    /// (applied by the layer as it writes, where the layer can).
     ///
     /// Refuses a batch norm whose channel count is not the layer's output channels.
     pub fn new(layer: &L, bn: Option<&BatchNorm2d>, activation: Activation) -> Result<Self>
     where
         L: Clone,
     {
-        let layer = match bn {
-            Some(bn) => layer.fold(bn)?,
-            None => layer.clone(),
-        };
-        Ok(Fused { layer, activation })
+        let (layer, after) = Self::folded(layer, bn)?.absorb(activation);
+        let absorbed = after != activation;
+        Ok(Fused {
+            layer,
+            after,
+            absorbed,
+        })
+    }
+
+    /// A group that closes a residual block: `layer`, `bn` folded into it, then (in
+    /// [`Fused::forward_add`]) the residual added and `activation` applied.
+    ///
+    /// Refuses a batch norm whose channel count is not the layer's output channels.
+    pub fn before_add(layer: &L, bn: Option<&BatchNorm2d>, activation: Activation) -> Result<Self>
+    where
+        L: Clone,
+    {
+        let layer = Self::folded(layer, bn)?;
+        Ok(Fused {
+            layer,
+            after: activation,
+            absorbed: false,
+        })
+    }
+
+    fn folded(layer: &L, bn: Option<&BatchNorm2d>) -> Result<L>
+    where
+        L: Clone,
+    {
+        match bn {
+            Some(bn) => layer.fold(bn),
+            None => Ok(layer.clone()),
+        }
     }
 
     /// The group's output: `activation(layer(x))`.
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         let mut y = self.layer.run(x)?;
-        self.activation.apply_in_place(y.view_mut());
+        self.after.apply_in_place(y.view_mut());
         Ok(y)
     }
 
     /// The group closing a residual block: `activation(layer(x) + residual)`.
     ///
-    /// Refuses a residual whose shape is not the layer's output's.
+    /// Refuses a residual whose shape is not the layer's output's, and a group built with
+    /// [`Fused::new`] whose layer applies the activation itself (before any add could).
     pub fn forward_add(
         &self,
         x: ArrayView4<f32>,
         residual: ArrayView4<f32>,
     ) -> Result<Array4<f32>> {
+        if self.absorbed {
+            return Err(crate::Error::Param {
+                op: "fused",
+                message: "this group applies its activation inside the layer; build it with \
+                          `Fused::before_add` to add a residual first"
+                    .into(),
+            });
+        }
         let y = self.layer.run(x)?;
         let mut y = add(y.view(), residual)?;
-        self.activation.apply_in_place(y.view_mut());
+        self.after.apply_in_place(y.view_mut());
         Ok(y)
     }
 }
