@@ -25,7 +25,10 @@
 //! ```
 //!
 //! This crate is the one users depend on. It re-exports the macro ([`network!`]), the geometry
-//! rules ([`geometry`]) and the runtime ops and layers ([`runtime`]).
+//! rules ([`geometry`]) and the runtime ops and layers ([`runtime`]). The [`guide`] walks from a
+//! torchvision model to Rust inference.
+
+pub mod guide;
 
 pub use stride_geometry as geometry;
 pub use stride_runtime as runtime;

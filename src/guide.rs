@@ -1,0 +1,107 @@
+//! # A guide: from a torchvision model to Rust inference
+//!
+//! ## 1. Declare the network
+//!
+//! Write the model's module tree with [`network!`](crate::network). Name each layer as the
+//! PyTorch module names it, so that the weight keys match the checkpoint's `state_dict`:
+//!
+//! ```
+//! stride::network! {
+//!     /// The first block of torchvision's VGG-16, numbered as its `features` Sequential is.
+//!     #[sequential("features")]
+//!     pub struct VggBlock1: [3, 224, 224] {
+//!         conv1_1: conv2d(64, kernel = 3, padding = 1),
+//!         relu1_1: relu,
+//!         conv1_2: conv2d(64, kernel = 3, padding = 1),
+//!         relu1_2: relu,
+//!         pool1: max_pool2d(2),
+//!     }
+//! }
+//! # fn main() {}
+//! ```
+//!
+//! Every shape is computed while the program compiles; a layer that does not fit is a compile
+//! error at its token, with the arithmetic. `VggBlock1::SUMMARY` prints the shapes, parameter
+//! and MAC counts and receptive fields.
+//!
+//! ## 2. Export the weights from PyTorch
+//!
+//! ```text
+//! import torchvision
+//! from safetensors.torch import save_file
+//!
+//! model = torchvision.models.vgg16(weights="DEFAULT")
+//! save_file(model.state_dict(), "vgg16.safetensors")
+//! ```
+//!
+//! The file keeps PyTorch's names (`features.0.weight`, …). BatchNorm's `num_batches_tracked`
+//! counters (int64) are skipped on loading.
+//!
+//! ## 3. Load and run
+//!
+//! `load_safetensors` is strict, as `load_state_dict(strict=True)`: every missing key,
+//! unexpected key, wrong shape and wrong dtype is reported at once. To take a part of a larger
+//! checkpoint (the block above out of the whole VGG-16), load non-strictly:
+//!
+//! ```no_run
+//! # stride::network! {
+//! #     #[sequential("features")]
+//! #     pub struct VggBlock1: [3, 224, 224] {
+//! #         conv1_1: conv2d(64, kernel = 3, padding = 1),
+//! #         relu1_1: relu,
+//! #         conv1_2: conv2d(64, kernel = 3, padding = 1),
+//! #         relu1_2: relu,
+//! #         pool1: max_pool2d(2),
+//! #     }
+//! # }
+//! use stride::runtime::weights::LoadOptions;
+//!
+//! let options = LoadOptions { strict: false, ..LoadOptions::default() };
+//! let block = VggBlock1::load_safetensors_with("vgg16.safetensors", &options)?;
+//! let images = ndarray::Array4::<f32>::zeros((8, 3, 224, 224));
+//! let features = block.forward(images.view())?; // [8, 64, 112, 112]
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A wrong `C`, `H` or `W` is an error naming the expected and the given shape; any batch size
+//! works. Loading fuses each batch norm into the convolution before it (see the generated
+//! `fuse` and `unfuse`).
+//!
+//! ## 4. Threads and instruction sets
+//!
+//! Convolutions and pools split their work over rayon's global pool, so `RAYON_NUM_THREADS`,
+//! or running inside a `rayon::ThreadPool::install`, sets the thread count;
+//! [`runtime::set_threads`](crate::runtime::set_threads) sets it for this crate alone. Kernels
+//! use AVX2 and FMA where the CPU has them; `STRIDE_FORCE_SCALAR=1` makes them take their
+//! portable path, which computes the same numbers.
+//!
+//! ## 5. Compose
+//!
+//! Networks declared separately chain under the type checker, which refuses a pair whose
+//! shapes do not meet, with a message naming both networks:
+//!
+//! ```
+//! use stride::runtime::typed::{Network, Tensor, Then};
+//!
+//! stride::network! {
+//!     pub struct Stem: [3, 32, 32] {
+//!         conv: conv2d(16, kernel = 3, stride = 2, padding = 1),
+//!         relu: relu,
+//!     }
+//! }
+//! stride::network! {
+//!     pub struct Head: [16, 16, 16] {
+//!         pool: global_avg_pool2d,
+//!         flatten: flatten,
+//!         fc: linear(10),
+//!     }
+//! }
+//!
+//! let net = Stem::init(0).then(Head::init(1));
+//! let logits = net.forward_typed(Tensor::new(ndarray::Array4::zeros((4, 3, 32, 32)))?);
+//! assert_eq!(logits.view().dim(), (4, 10));
+//! # Ok::<(), stride::runtime::Error>(())
+//! ```
+//!
+//! A network can also be a layer of another, in the same invocation (by name) or from another
+//! one (`stem: Stem => [16, 16, 16]`, checked by constant assertions).
