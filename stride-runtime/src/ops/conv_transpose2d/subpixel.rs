@@ -447,23 +447,24 @@ impl PackB for PhaseB<'_> {
         debug_assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
         debug_assert_eq!(self.x.len(), self.channels * h * w);
 
+        // The first column's phase row and column; the row `(c, th, tw)` of `k0`, then
+        // counted up rather than divided out for each row.
+        let (j_first, jx_first) = (j0 / self.width, j0 % self.width);
+        let (mut c, mut th, mut tw) =
+            (k0 / taps, k0 % taps / offsets_w.len(), k0 % offsets_w.len());
         for p in 0..kc {
             let (line, padding) = dst[p * row_stride..p * row_stride + width].split_at_mut(nc);
             padding.fill(0.0);
-            let (c, tap) = ((k0 + p) / taps, (k0 + p) % taps);
-            let (dy, dx) = (
-                offsets_h[tap / offsets_w.len()],
-                offsets_w[tap % offsets_w.len()],
-            );
+            let (dy, dx) = (offsets_h[th], offsets_w[tw]);
             let plane = &self.x[c * h * w..][..h * w];
             // The phase columns whose input column `jx + dx` lies in `0..w`.
             let lo = (-dx).clamp(0, self.width as isize) as usize;
             let hi = (w as isize - dx).clamp(lo as isize, self.width as isize) as usize;
-            let mut n = j0;
-            while n < j0 + nc {
-                let (j, jx0) = (n / self.width, n % self.width);
-                let jx1 = self.width.min(jx0 + (j0 + nc - n));
-                let segment = &mut line[n - j0..n - j0 + (jx1 - jx0)];
+            // One segment per phase row the block meets.
+            let (mut j, mut jx0, mut at) = (j_first, jx_first, 0);
+            while at < nc {
+                let jx1 = self.width.min(jx0 + (nc - at));
+                let segment = &mut line[at..at + (jx1 - jx0)];
                 let iy = j as isize + dy;
                 if (0..h as isize).contains(&iy) {
                     // Columns jx0..a and b..jx1 read padding; a..b read the input row.
@@ -473,13 +474,45 @@ impl PackB for PhaseB<'_> {
                     let (body, tail) = rest.split_at_mut(b - a);
                     head.fill(0.0);
                     let from = iy as usize * w + (a as isize + dx) as usize;
-                    body.copy_from_slice(&plane[from..from + body.len()]);
+                    copy(body, &plane[from..from + body.len()]);
                     tail.fill(0.0);
                 } else {
                     segment.fill(0.0);
                 }
-                n += jx1 - jx0;
+                at += jx1 - jx0;
+                (j, jx0) = (j + 1, 0);
+            }
+            tw += 1;
+            if tw == offsets_w.len() {
+                tw = 0;
+                th += 1;
+                if th == offsets_h.len() {
+                    th = 0;
+                    c += 1;
+                }
             }
         }
     }
+}
+
+/// `dst.copy_from_slice(src)` in pieces of fixed size, which the compiler turns into vector
+/// moves: the runs here are a phase row, tens of values, where a library `memmove` call
+/// costs as much as the copy (it was half the time spent packing `B`).
+#[inline(always)]
+fn copy(dst: &mut [f32], src: &[f32]) {
+    debug_assert_eq!(dst.len(), src.len());
+    let (mut dst, mut src) = (dst, src);
+    macro_rules! piece {
+        ($n:literal) => {
+            while dst.len() >= $n {
+                let (d, d_rest) = dst.split_at_mut($n);
+                let (s, s_rest) = src.split_at($n);
+                *<&mut [f32; $n]>::try_from(d).unwrap() = *<&[f32; $n]>::try_from(s).unwrap();
+                (dst, src) = (d_rest, s_rest);
+            }
+        };
+    }
+    piece!(16);
+    piece!(4);
+    piece!(1);
 }
