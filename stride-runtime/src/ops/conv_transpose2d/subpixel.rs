@@ -435,9 +435,8 @@ impl PackB for PhaseB<'_> {
         self.height * self.width
     }
 
-    /// Row by row. Along a phase row, the row of `B` reads one input row at a fixed offset:
-    /// a run of input values flanked by zeros where the tap looks past the left or right
-    /// edge, or zeros alone where it looks above or below the input.
+    /// Row by row: row `(c, th, tw)` of `B` is input plane `c` read at a fixed offset,
+    /// `(offsets[0][th], offsets[1][tw])`, with zeros where that looks off the plane.
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
         let [h, w] = self.input;
         let [offsets_h, offsets_w] = self.offsets;
@@ -447,40 +446,22 @@ impl PackB for PhaseB<'_> {
         debug_assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
         debug_assert_eq!(self.x.len(), self.channels * h * w);
 
-        // The first column's phase row and column; the row `(c, th, tw)` of `k0`, then
-        // counted up rather than divided out for each row.
-        let (j_first, jx_first) = (j0 / self.width, j0 % self.width);
+        // The row `(c, th, tw)` of `k0`, then counted up rather than divided out per row.
         let (mut c, mut th, mut tw) =
             (k0 / taps, k0 % taps / offsets_w.len(), k0 % offsets_w.len());
         for p in 0..kc {
             let (line, padding) = dst[p * row_stride..p * row_stride + width].split_at_mut(nc);
-            padding.fill(0.0);
-            let (dy, dx) = (offsets_h[th], offsets_w[tw]);
+            zero(padding);
             let plane = &self.x[c * h * w..][..h * w];
-            // The phase columns whose input column `jx + dx` lies in `0..w`.
-            let lo = (-dx).clamp(0, self.width as isize) as usize;
-            let hi = (w as isize - dx).clamp(lo as isize, self.width as isize) as usize;
-            // One segment per phase row the block meets.
-            let (mut j, mut jx0, mut at) = (j_first, jx_first, 0);
-            while at < nc {
-                let jx1 = self.width.min(jx0 + (nc - at));
-                let segment = &mut line[at..at + (jx1 - jx0)];
-                let iy = j as isize + dy;
-                if (0..h as isize).contains(&iy) {
-                    // Columns jx0..a and b..jx1 read padding; a..b read the input row.
-                    let a = lo.clamp(jx0, jx1);
-                    let b = hi.clamp(a, jx1);
-                    let (head, rest) = segment.split_at_mut(a - jx0);
-                    let (body, tail) = rest.split_at_mut(b - a);
-                    head.fill(0.0);
-                    let from = iy as usize * w + (a as isize + dx) as usize;
-                    copy(body, &plane[from..from + body.len()]);
-                    tail.fill(0.0);
-                } else {
-                    segment.fill(0.0);
-                }
-                at += jx1 - jx0;
-                (j, jx0) = (j + 1, 0);
+            let (dy, dx) = (offsets_h[th], offsets_w[tw]);
+            // The phase rows whose input row `j + dy` lies in `0..h`, and the phase columns
+            // whose input column `jx + dx` lies in `0..w`.
+            let rows = clamped(-dy, h as isize - dy, self.height);
+            let cols = clamped(-dx, w as isize - dx, self.width);
+            if self.width == w {
+                self.pack_shifted(line, plane, j0, dy * w as isize + dx, rows, cols);
+            } else {
+                self.pack_segments(line, plane, j0, dy, dx, rows, cols);
             }
             tw += 1;
             if tw == offsets_w.len() {
@@ -493,6 +474,125 @@ impl PackB for PhaseB<'_> {
             }
         }
     }
+}
+
+/// `start..end` clamped to `0..=limit`, empty if it was.
+fn clamped(start: isize, end: isize, limit: usize) -> Range<usize> {
+    let start = start.clamp(0, limit as isize) as usize;
+    start..(end.clamp(start as isize, limit as isize) as usize)
+}
+
+impl PhaseB<'_> {
+    /// Columns `j0 .. j0 + line.len()` of one row of `B` when a phase row is as wide as an
+    /// input row (a kernel of `2 * padding + stride`, the usual upsampling layer): then
+    /// column `n` reads `plane[n + shift]`, so the whole block is one copy, with the columns
+    /// that look past the left or right edge zeroed after it. `rows` and `cols` are the phase
+    /// rows and columns that read inside the plane.
+    fn pack_shifted(
+        &self,
+        line: &mut [f32],
+        plane: &[f32],
+        j0: usize,
+        shift: isize,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) {
+        let (w, end) = (self.width, j0 + line.len());
+        if cols.is_empty() {
+            zero(line);
+            return;
+        }
+        // Columns `a..b` lie in rows that read the plane; their source `n + shift` is in it
+        // except at the ends, where the column is past an edge and is zeroed below.
+        let a = (rows.start * w).clamp(j0, end);
+        let b = (rows.end * w).clamp(a, end);
+        zero(&mut line[..a - j0]);
+        zero(&mut line[b - j0..]);
+        let inside = (-shift).clamp(a as isize, b as isize) as usize
+            ..((plane.len() as isize - shift).clamp(a as isize, b as isize) as usize);
+        let inside = inside.start..inside.end.max(inside.start);
+        zero(&mut line[a - j0..inside.start - j0]);
+        if !inside.is_empty() {
+            let from = (inside.start as isize + shift) as usize;
+            copy(
+                &mut line[inside.start - j0..inside.end - j0],
+                &plane[from..from + inside.len()],
+            );
+        }
+        zero(&mut line[inside.end - j0..b - j0]);
+        if cols.len() < w {
+            // Each phase row's columns before `cols.start` and from `cols.end`.
+            for j in a / w..b.div_ceil(w) {
+                let row = j * w;
+                for edge in [row..row + cols.start, row + cols.end..row + w] {
+                    let (s, e) = (edge.start.clamp(a, b), edge.end.clamp(a, b));
+                    if s < e {
+                        zero(&mut line[s - j0..e - j0]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Columns `j0 .. j0 + line.len()` of one row of `B`, one segment per phase row: a run
+    /// of input values flanked by zeros where the tap looks past the left or right edge, or
+    /// zeros alone where it looks above or below the plane. `rows` and `cols` as in
+    /// [`PhaseB::pack_shifted`].
+    #[allow(clippy::too_many_arguments)]
+    fn pack_segments(
+        &self,
+        line: &mut [f32],
+        plane: &[f32],
+        j0: usize,
+        dy: isize,
+        dx: isize,
+        rows: Range<usize>,
+        cols: Range<usize>,
+    ) {
+        let [_, w] = self.input;
+        let nc = line.len();
+        let (mut j, mut jx0, mut at) = (j0 / self.width, j0 % self.width, 0);
+        while at < nc {
+            let jx1 = self.width.min(jx0 + (nc - at));
+            let segment = &mut line[at..at + (jx1 - jx0)];
+            if rows.contains(&j) {
+                // Columns jx0..a and b..jx1 read padding; a..b read the input row.
+                let a = cols.start.clamp(jx0, jx1);
+                let b = cols.end.clamp(a, jx1);
+                let (head, rest) = segment.split_at_mut(a - jx0);
+                let (body, tail) = rest.split_at_mut(b - a);
+                zero(head);
+                let from = ((j as isize + dy) as usize) * w + (a as isize + dx) as usize;
+                copy(body, &plane[from..from + body.len()]);
+                zero(tail);
+            } else {
+                zero(segment);
+            }
+            at += jx1 - jx0;
+            (j, jx0) = (j + 1, 0);
+        }
+    }
+}
+
+/// `dst.fill(0.0)`, without a library call for the short runs that padding makes.
+#[inline(always)]
+fn zero(dst: &mut [f32]) {
+    if dst.len() > 2 * NR {
+        dst.fill(0.0);
+        return;
+    }
+    let mut dst = dst;
+    macro_rules! piece {
+        ($n:literal) => {
+            while dst.len() >= $n {
+                let (d, rest) = dst.split_at_mut($n);
+                *<&mut [f32; $n]>::try_from(d).unwrap() = [0.0; $n];
+                dst = rest;
+            }
+        };
+    }
+    piece!(8);
+    piece!(1);
 }
 
 /// `dst.copy_from_slice(src)` in pieces of fixed size, which the compiler turns into vector

@@ -580,51 +580,86 @@ fn sub_pixel_splits_a_large_layer_into_row_blocks_and_threads_without_changing_a
 }
 
 #[test]
-fn phase_b_packs_any_block_as_its_definition() {
+fn phase_b_packs_any_block_as_its_definition_with_phase_rows_as_wide_as_input_rows_or_not() {
     // Two channels of a 4x5 input; the phase's taps look one row up, in place and two rows
-    // down, and one column left and two right, so every block meets padding somewhere.
+    // down, and one column left, in place and two right, so every block meets padding. Phase
+    // rows 5 wide take the one-copy path, 4 and 7 wide the segment by segment one.
     let x = sample((2, 4, 5), 26).into_raw_vec_and_offset().0;
-    let (offsets_h, offsets_w) = ([-1isize, 0, 2], [-1isize, 2]);
-    let b = subpixel::PhaseB {
-        x: &x,
-        channels: 2,
-        input: [4, 5],
-        offsets: [&offsets_h, &offsets_w],
-        width: 5,
-        height: 4,
-    };
-    let (k, n) = (b.k(), b.n());
-    assert_eq!((k, n), (12, 20));
-    let value = |p: usize, col: usize| {
-        let (c, tap) = (p / 6, p % 6);
-        let iy = (col / 5) as isize + offsets_h[tap / 2];
-        let ix = (col % 5) as isize + offsets_w[tap % 2];
-        if (0..4).contains(&iy) && (0..5).contains(&ix) {
-            x[c * 20 + iy as usize * 5 + ix as usize]
-        } else {
-            0.0
-        }
-    };
-    for (k0, kc, j0, nc) in [(0, 12, 0, 20), (3, 5, 7, 9), (11, 1, 19, 1), (0, 6, 4, 13)] {
-        let stride = crate::gemm::b_row_stride(nc);
-        let mut dst = vec![f32::NAN; kc * stride];
-        b.pack(k0, kc, j0, nc, &mut dst, stride);
-        for p in 0..kc {
-            let row = &dst[p * stride..][..nc.div_ceil(crate::gemm::NR) * crate::gemm::NR];
-            for (j, &v) in row.iter().enumerate() {
-                let want = if j < nc { value(k0 + p, j0 + j) } else { 0.0 };
-                assert_eq!(v, want, "row {} column {}", k0 + p, j0 + j);
+    let (offsets_h, offsets_w) = ([-1isize, 0, 2], [-1isize, 0, 2]);
+    for (width, height) in [(5, 4), (5, 6), (4, 3), (7, 5)] {
+        let b = subpixel::PhaseB {
+            x: &x,
+            channels: 2,
+            input: [4, 5],
+            offsets: [&offsets_h, &offsets_w],
+            width,
+            height,
+        };
+        let (k, n) = (b.k(), b.n());
+        assert_eq!((k, n), (18, width * height));
+        let value = |p: usize, col: usize| {
+            let (c, tap) = (p / 9, p % 9);
+            let iy = (col / width) as isize + offsets_h[tap / 3];
+            let ix = (col % width) as isize + offsets_w[tap % 3];
+            if (0..4).contains(&iy) && (0..5).contains(&ix) {
+                x[c * 20 + iy as usize * 5 + ix as usize]
+            } else {
+                0.0
+            }
+        };
+        let blocks = [
+            (0, k, 0, n),
+            (3, 5, 7, n - 9),
+            (k - 1, 1, n - 1, 1),
+            (0, 9, 1, n - 3),
+        ];
+        for (k0, kc, j0, nc) in blocks {
+            let stride = crate::gemm::b_row_stride(nc);
+            let mut dst = vec![f32::NAN; kc * stride];
+            b.pack(k0, kc, j0, nc, &mut dst, stride);
+            for p in 0..kc {
+                let row = &dst[p * stride..][..nc.div_ceil(crate::gemm::NR) * crate::gemm::NR];
+                for (j, &v) in row.iter().enumerate() {
+                    let want = if j < nc { value(k0 + p, j0 + j) } else { 0.0 };
+                    assert_eq!(
+                        v,
+                        want,
+                        "{width}x{height}: row {} column {}",
+                        k0 + p,
+                        j0 + j
+                    );
+                }
             }
         }
     }
 }
 
 #[test]
-fn strided_layers_take_the_sub_pixel_kernel_and_stride_one_col2im() {
+fn strided_layers_with_over_a_quarter_as_many_outputs_take_the_sub_pixel_kernel() {
     let params = ConvTranspose2dParams::default();
-    assert_eq!(Method::for_params(&params), Method::Col2im);
-    assert_eq!(Method::for_params(&params.stride((1, 2))), Method::SubPixel);
-    assert_eq!(Method::for_params(&params.stride(3)), Method::SubPixel);
+    // [Cin, Cout/groups, kh, kw]
+    let (suite, to_rgb, grouped) = ((128, 64, 4, 4), (64, 3, 4, 4), (64, 5, 4, 4));
+    assert_eq!(Method::choose(&params, suite), Method::Col2im);
+    assert_eq!(
+        Method::choose(&params.stride((1, 2)), suite),
+        Method::SubPixel
+    );
+    assert_eq!(Method::choose(&params.stride(3), suite), Method::SubPixel);
+    assert_eq!(Method::choose(&params.stride(2), to_rgb), Method::Col2im);
+    assert_eq!(
+        Method::choose(&params.stride(2), (64, 16, 4, 4)),
+        Method::Col2im
+    );
+    assert_eq!(
+        Method::choose(&params.stride(2), (64, 17, 4, 4)),
+        Method::SubPixel
+    );
+    // Per group: 16 input channels to 5 outputs.
+    assert_eq!(Method::choose(&params.stride(2), grouped), Method::Col2im);
+    assert_eq!(
+        Method::choose(&params.stride(2).groups(4), grouped),
+        Method::SubPixel
+    );
 }
 
 #[test]
