@@ -574,24 +574,29 @@ impl PhaseB<'_> {
     }
 }
 
-/// `dst.fill(0.0)`, without a library call for the short runs that padding makes.
+/// `dst.fill(0.0)`, without a library call for the short runs that padding makes: up to
+/// [`NR`] values in fixed-size pieces the compiler turns into a few stores (written as
+/// branches, not a loop, which the compiler would turn back into a `memset` call).
 #[inline(always)]
 fn zero(dst: &mut [f32]) {
-    if dst.len() > 2 * NR {
+    if dst.len() > NR {
         dst.fill(0.0);
         return;
     }
     let mut dst = dst;
     macro_rules! piece {
         ($n:literal) => {
-            while dst.len() >= $n {
+            if dst.len() >= $n {
                 let (d, rest) = dst.split_at_mut($n);
                 *<&mut [f32; $n]>::try_from(d).unwrap() = [0.0; $n];
                 dst = rest;
             }
         };
     }
+    piece!(16);
     piece!(8);
+    piece!(4);
+    piece!(2);
     piece!(1);
 }
 
@@ -601,6 +606,10 @@ fn zero(dst: &mut [f32]) {
 #[inline(always)]
 fn copy(dst: &mut [f32], src: &[f32]) {
     debug_assert_eq!(dst.len(), src.len());
+    if dst.len() > 4 * NR {
+        dst.copy_from_slice(src);
+        return;
+    }
     let (mut dst, mut src) = (dst, src);
     macro_rules! piece {
         ($n:literal) => {

@@ -539,10 +539,12 @@ fn sub_pixel_phases_without_taps_get_the_activated_bias() {
 #[test]
 fn sub_pixel_splits_a_large_layer_into_row_blocks_and_threads_without_changing_a_value() {
     // 16 output channels of 150-pixel rows: a scratch block holds 13 rows, so each phase's
-    // 75 rows run as several blocks and a short last one; 2 · 8 · 75 · 75 · 16 · 4 · 4 MACs
-    // is enough work for the tasks to go to the threads.
-    let x = sample((1, 8, 75, 75), 23);
-    let w = sample((8, 16, 4, 4), 24);
+    // 75 rows run as several blocks and a short last one; and enough work for the tasks to
+    // go to the threads.
+    let macs = 2 * 75 * 75 * 16 * 4 * 4;
+    assert!(2 * macs >= crate::gemm::PARALLEL_FLOPS);
+    let x = sample((1, 2, 75, 75), 23);
+    let w = sample((2, 16, 4, 4), 24);
     let b = sample(16, 25);
     let params = ConvTranspose2dParams::default().stride(2).padding(1);
     let want = direct(
