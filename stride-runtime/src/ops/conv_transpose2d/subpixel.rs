@@ -597,7 +597,9 @@ fn zero(dst: &mut [f32]) {
     piece!(8);
     piece!(4);
     piece!(2);
-    piece!(1);
+    if let Some(d) = dst.first_mut() {
+        *d = 0.0;
+    }
 }
 
 /// `dst.copy_from_slice(src)` in pieces of fixed size, which the compiler turns into vector
