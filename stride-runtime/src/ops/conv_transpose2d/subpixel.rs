@@ -41,6 +41,10 @@ use crate::ops::Activation;
 /// interleave in L2, next to the GEMM's own packed `B` block.
 const SCRATCH: usize = 32 * 1024;
 
+/// The fewest columns of a width phase that a task splitting a height phase takes: a few
+/// [`NR`]-column panels, so that a panel's unused columns stay a small part of the work.
+const MIN_TASK_COLUMNS: usize = 2 * NR;
+
 /// A `[Cin, Cout/groups, kh, kw]` weight split into its phases and packed, one `A` per phase
 /// and group.
 #[derive(Clone, PartialEq)]
@@ -217,12 +221,16 @@ pub(super) fn conv_transpose2d(
     } else {
         1
     };
+    // A piece of a phase multiplies the phase's whole `A` by `rows * width` columns, which
+    // the micro-kernel computes in whole panels of `NR`: pieces of a small image would
+    // compute mostly padding columns (a 4x4 input has 4-column phase rows).
+    let width = cols.iter().map(|c| c.len).max().unwrap_or(0);
 
     // Task: (sample * groups + group, height residue, its rows).
     let mut tasks = Vec::new();
     for unit in 0..units {
         for (rh, phase) in rows.iter().enumerate() {
-            let pieces = per_phase.min(phase.len);
+            let pieces = per_phase.min((phase.len * width / MIN_TASK_COLUMNS).max(1));
             for t in 0..pieces {
                 let range = t * phase.len / pieces..(t + 1) * phase.len / pieces;
                 tasks.push((unit, rh, range));
