@@ -454,6 +454,8 @@ impl PackB for PhaseB<'_> {
         debug_assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
         debug_assert_eq!(self.x.len(), self.channels * h * w);
 
+        // The phase rows the block meets.
+        let block_rows = j0 / self.width..(j0 + nc).div_ceil(self.width);
         // The row `(c, th, tw)` of `k0`, then counted up rather than divided out per row.
         let (mut c, mut th, mut tw) =
             (k0 / taps, k0 % taps / offsets_w.len(), k0 % offsets_w.len());
@@ -467,7 +469,8 @@ impl PackB for PhaseB<'_> {
             let rows = clamped(-dy, h as isize - dy, self.height);
             let cols = clamped(-dx, w as isize - dx, self.width);
             if self.width == w {
-                self.pack_shifted(line, plane, j0, dy * w as isize + dx, rows, cols);
+                let shift = dy * w as isize + dx;
+                self.pack_shifted(line, plane, j0, &block_rows, shift, rows, cols);
             } else {
                 self.pack_segments(line, plane, j0, dy, dx, rows, cols);
             }
@@ -494,13 +497,16 @@ impl PhaseB<'_> {
     /// Columns `j0 .. j0 + line.len()` of one row of `B` when a phase row is as wide as an
     /// input row (a kernel of `2 * padding + stride`, the usual upsampling layer): then
     /// column `n` reads `plane[n + shift]`, so the whole block is one copy, with the columns
-    /// that look past the left or right edge zeroed after it. `rows` and `cols` are the phase
-    /// rows and columns that read inside the plane.
+    /// that look past the left or right edge zeroed after it. `block_rows` are the phase rows
+    /// the block meets; `rows` and `cols` the phase rows and columns that read inside the
+    /// plane.
+    #[allow(clippy::too_many_arguments)]
     fn pack_shifted(
         &self,
         line: &mut [f32],
         plane: &[f32],
         j0: usize,
+        block_rows: &Range<usize>,
         shift: isize,
         rows: Range<usize>,
         cols: Range<usize>,
@@ -529,11 +535,12 @@ impl PhaseB<'_> {
         }
         zero(&mut line[inside.end - j0..b - j0]);
         if cols.len() < w {
-            // Each phase row's columns before `cols.start` and from `cols.end`.
-            for j in a / w..b.div_ceil(w) {
-                let row = j * w;
+            // Each phase row's columns before `cols.start` and from `cols.end`, in the rows
+            // that read the plane and that the block meets.
+            let meets = rows.start.max(block_rows.start)..rows.end.min(block_rows.end);
+            for row in meets.map(|j| j * w) {
                 for edge in [row..row + cols.start, row + cols.end..row + w] {
-                    let (s, e) = (edge.start.clamp(a, b), edge.end.clamp(a, b));
+                    let (s, e) = (edge.start.clamp(j0, end), edge.end.clamp(j0, end));
                     if s < e {
                         zero(&mut line[s - j0..e - j0]);
                     }
