@@ -166,11 +166,16 @@ impl Method {
     /// Both run the same multiply-adds; what differs is the traffic around them. Sub-pixel
     /// packs `B` from the input once per phase, `Cin/g * kh * kw` values per input pixel,
     /// each used by `Cout/g` rows of `A`; col2im writes and scatter-adds `Cout/g * kh * kw`
-    /// values per input pixel, after a product of depth `Cin/g`. Measured on 2x-upsampling
-    /// layers (kernels 2 to 4), sub-pixel is 7 to 13% faster at `Cout/Cin` of 1/2 (the suite's
-    /// `convT4x4s2_128_32`), 2.3x faster at 2, even at 1/4, and 20 to 60% slower at 1/8 and
-    /// below (DCGAN's last layer, 64 to 3 channels). At stride 1 there is one phase, and
-    /// col2im stays the kernel it was measured as.
+    /// values per input pixel (on one thread), after a product of depth `Cin/g`.
+    ///
+    /// Measured at one thread on 2x-upsampling layers (kernels 2 to 4, inputs 16 to 64
+    /// wide), sub-pixel is 8 to 16% faster at `Cout/Cin` = 1/2 (the suite's
+    /// `convT4x4s2_128_32`: 10%, and 20% at two threads), 2.3x faster at 2, even at 1/4,
+    /// 10 to 30% slower at 1/8 and 2.4x slower for DCGAN's last layer (64 to 3 channels).
+    /// On 4x4 and 8x8 inputs (DCGAN's first layers) it is 8 to 14% slower at one thread,
+    /// where packing phase rows of 4 or 8 values costs more than the scatter, but 1.6x faster
+    /// at two threads on 4x4, whose 16 columns col2im cannot split. At stride 1 there is one
+    /// phase, and col2im stays the kernel it was measured as.
     fn choose(params: &ConvTranspose2dParams, shape: (usize, usize, usize, usize)) -> Method {
         let (in_channels, group_out, _, _) = shape;
         let group_in = in_channels / params.groups;
