@@ -20,7 +20,10 @@
 //! In NCHW a phase's pixels lie `s_w` apart along a row and its rows `s_h` apart, which the
 //! GEMM's `C` (one row stride, one column stride) cannot describe across a row break. So a
 //! task computes a block of rows of one height phase: each width phase into a scratch block
-//! small enough for L2, then interleaves them into whole output rows.
+//! small enough for L2, then interleaves them into whole output rows. (One GEMM per phase
+//! row straight into the output, `C` with column stride `s_w`, took 3.95 ms on the suite's
+//! `convT4x4s2_128_32` against 2.88: the micro-kernel writes strided tiles element by
+//! element, and a 32-column product packs its `B` for little work.)
 //!
 //! Threads: a task is one sample, one group, one height phase and a range of its rows, so a
 //! single image keeps both cores busy; the tasks write disjoint output rows. Small layers run
