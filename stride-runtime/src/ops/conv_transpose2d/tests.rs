@@ -665,16 +665,59 @@ fn strided_layers_with_over_a_quarter_as_many_outputs_take_the_sub_pixel_kernel(
 }
 
 #[test]
-fn conv_transpose2d_layer_applies_its_activation_at_stride_one_and_two() {
-    let x = sample((2, 4, 5, 3), 27);
-    let w = sample((4, 3, 3, 3), 28);
-    let b = sample(3, 29);
-    for stride in [1, 2] {
+fn conv_transpose2d_layer_applies_its_activation_on_either_kernel() {
+    // Stride 1 and stride 2 with few outputs run col2im; stride 2 with more, sub-pixel.
+    let cases = [
+        (1, (4, 3, 3, 3), Method::Col2im),
+        (2, (4, 3, 3, 3), Method::SubPixel),
+        (2, (16, 2, 3, 3), Method::Col2im),
+    ];
+    for (stride, shape, method) in cases {
         let params = ConvTranspose2dParams::default().stride(stride).padding(1);
+        assert_eq!(Method::choose(&params, shape), method);
+        let x = sample((2, shape.0, 5, 3), 27);
+        let w = sample(shape, 28);
+        let b = sample(shape.1, 29);
         let plain = ConvTranspose2d::new(w.clone(), Some(b.clone()), params).unwrap();
-        let relu = plain.clone().with_activation(Activation::LeakyRelu(0.2));
-        assert_eq!(relu.activation(), Activation::LeakyRelu(0.2));
+        let leaky = plain.clone().with_activation(Activation::LeakyRelu(0.2));
+        assert_eq!(leaky.activation(), Activation::LeakyRelu(0.2));
         let want = Activation::LeakyRelu(0.2).map(plain.forward(x.view()).unwrap().view());
-        assert_close(&relu.forward(x.view()).unwrap(), &want);
+        assert_close(&leaky.forward(x.view()).unwrap(), &want);
+    }
+}
+
+#[test]
+fn sub_pixel_handles_padding_wider_than_the_kernel_reach() {
+    // Padding 7 crops more than a dilated 3-tap kernel spans (5), so whole phases' taps
+    // start past the input's first rows and columns.
+    let x = sample((2, 2, 6, 7), 30);
+    let w = sample((2, 3, 3, 3), 31);
+    let b = sample(3, 32);
+    let params = ConvTranspose2dParams::default()
+        .stride((3, 2))
+        .padding(7)
+        .dilation(2)
+        .output_padding((1, 0));
+    // (6-1)*3 - 14 + 2*2 + 1 + 1 = 7 rows, (7-1)*2 - 14 + 4 + 0 + 1 = 3 columns.
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [3, 2],
+        [7, 7],
+        [2, 2],
+        1,
+        [7, 3],
+    );
+    for kernel in kernels() {
+        let y = sub_pixel(
+            x.view(),
+            w.view(),
+            Some(b.view()),
+            &params,
+            Activation::Identity,
+            kernel,
+        );
+        assert_close(&y, &want);
     }
 }
