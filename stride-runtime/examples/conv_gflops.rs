@@ -1,5 +1,6 @@
-//! Quick GFLOP/s of the layer suite's GEMM-backed convolutions (FLOPs = 2 × MACs), the median
-//! of a short run per layer. A rough gauge while tuning, not the project's benchmark:
+//! Quick GFLOP/s of the layer suite's GEMM-backed convolutions and transposed convolutions
+//! (FLOPs = 2 × MACs; a transposed convolution's MACs counted from its input size), the
+//! median of a short run per layer. A rough gauge while tuning, not the project's benchmark:
 //!
 //! ```text
 //! cargo run --release -p stride-runtime --example conv_gflops -- [THREADS] [NAME_FILTER]
@@ -8,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use ndarray::{Array1, Array4};
-use stride_runtime::ops::{Conv2d, Conv2dParams};
+use stride_runtime::ops::{Conv2d, Conv2dParams, ConvTranspose2d, ConvTranspose2dParams};
 
 /// name, n, cin, h, w, cout, k, s, p, d: the conv2d rows of `shared/bench/layers.json`.
 const LAYERS: &[(&str, [usize; 9])] = &[
@@ -24,6 +25,9 @@ const LAYERS: &[(&str, [usize; 9])] = &[
     ("resnet_conv3x3_64_56_b8", [8, 64, 56, 56, 64, 3, 1, 1, 1]),
 ];
 
+/// name, n, cin, h, w, cout, k, s, p: the conv_transpose2d rows of the suite.
+const TRANSPOSED: &[(&str, [usize; 8])] = &[("convT4x4s2_128_32", [1, 128, 32, 32, 64, 4, 2, 1])];
+
 fn main() -> Result<(), stride_runtime::Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let threads = args
@@ -35,32 +39,59 @@ fn main() -> Result<(), stride_runtime::Error> {
         if !name.contains(&filter) {
             continue;
         }
-        let weight = Array4::from_shape_fn((cout, cin, k, k), |(a, b, c, e)| {
-            ((a * 7 + b * 3 + c * 5 + e) % 13) as f32 * 0.01 - 0.06
-        });
+        let weight = Array4::from_shape_fn((cout, cin, k, k), weight_value);
         let params = Conv2dParams::default().stride(s).padding(p).dilation(d);
         let conv = Conv2d::new(weight, Some(Array1::zeros(cout)), params)?;
-        let x = Array4::from_shape_fn((n, cin, h, w), |(a, b, c, e)| {
-            ((a + b + c + e) % 7) as f32 * 0.1
-        });
+        let x = Array4::from_shape_fn((n, cin, h, w), input_value);
         let y = conv.forward(x.view())?;
         let (_, _, oh, ow) = y.dim();
         let flops = 2.0 * (n * cout * oh * ow * cin * k * k) as f64;
-        let mut times = Vec::new();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_millis(400) || times.len() < 5 {
-            let t = Instant::now();
-            std::hint::black_box(conv.forward(x.view())?);
-            times.push(t.elapsed().as_secs_f64());
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        println!(
-            "{name:28} threads={threads} {:8.3} ms {:6.1} GFLOP/s (best {:6.1})",
-            median * 1e3,
-            flops / median / 1e9,
-            flops / times[0] / 1e9
-        );
+        report(name, threads, flops, || conv.forward(x.view()))?;
     }
+    for &(name, [n, cin, h, w, cout, k, s, p]) in TRANSPOSED {
+        if !name.contains(&filter) {
+            continue;
+        }
+        let weight = Array4::from_shape_fn((cin, cout, k, k), weight_value);
+        let params = ConvTranspose2dParams::default().stride(s).padding(p);
+        let up = ConvTranspose2d::new(weight, Some(Array1::zeros(cout)), params)?;
+        let x = Array4::from_shape_fn((n, cin, h, w), input_value);
+        let flops = 2.0 * (n * cin * h * w * cout * k * k) as f64;
+        report(name, threads, flops, || up.forward(x.view()))?;
+    }
+    Ok(())
+}
+
+fn weight_value((a, b, c, e): (usize, usize, usize, usize)) -> f32 {
+    ((a * 7 + b * 3 + c * 5 + e) % 13) as f32 * 0.01 - 0.06
+}
+
+fn input_value((a, b, c, e): (usize, usize, usize, usize)) -> f32 {
+    ((a + b + c + e) % 7) as f32 * 0.1
+}
+
+/// Times `forward` for about 400 ms (at least 5 runs) and prints its median and best.
+fn report(
+    name: &str,
+    threads: usize,
+    flops: f64,
+    forward: impl Fn() -> Result<Array4<f32>, stride_runtime::Error>,
+) -> Result<(), stride_runtime::Error> {
+    forward()?;
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(400) || times.len() < 5 {
+        let t = Instant::now();
+        std::hint::black_box(forward()?);
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    println!(
+        "{name:28} threads={threads} {:8.3} ms {:6.1} GFLOP/s (best {:6.1})",
+        median * 1e3,
+        flops / median / 1e9,
+        flops / times[0] / 1e9
+    );
     Ok(())
 }

@@ -1,6 +1,7 @@
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, array, s};
 
 use super::*;
+use crate::gemm::PackB;
 use crate::ops::testing::{assert_close, sample};
 use crate::ops::{Conv2dParams, conv2d};
 
@@ -371,4 +372,352 @@ fn conv_transpose2d_refuses_an_empty_input_plane() {
         err.to_string(),
         "conv_transpose2d: height: input size must be at least 1, got 0"
     );
+}
+
+// The sub-pixel kernel, against the direct definition and the col2im kernel, on both
+// GEMM micro-kernels.
+
+/// The micro-kernels this machine can run: the portable one always, the AVX2 one if the CPU
+/// has it. Passed to the kernel directly, so the test does not touch `simd`'s global choice.
+fn kernels() -> Vec<Kernel> {
+    [Kernel::Scalar].into_iter().chain(Kernel::avx2()).collect()
+}
+
+/// `x` through the sub-pixel kernel with `kernel`, whatever the stride, into an output that
+/// starts as NaN so that an element the kernel forgets shows.
+fn sub_pixel(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    params: &ConvTranspose2dParams,
+    activation: Activation,
+    kernel: Kernel,
+) -> Array4<f32> {
+    let geometry = Geometry::resolve(x, w.dim(), params).unwrap();
+    let (_, _, kh, kw) = w.dim();
+    let axes = [params.axis(0, kh), params.axis(1, kw)];
+    let w = w.as_standard_layout();
+    let weights = subpixel::pack_weights(w.as_slice().unwrap(), w.dim(), params.groups, axes);
+    let x = x.as_standard_layout();
+    let mut y = Array4::from_elem(geometry.output_shape(), f32::NAN);
+    subpixel::conv_transpose2d(
+        kernel,
+        &geometry,
+        x.as_slice().unwrap(),
+        &weights,
+        bias.map(|b| b.to_slice().unwrap()),
+        activation,
+        y.as_slice_mut().unwrap(),
+    );
+    y
+}
+
+/// `x` through the GEMM + col2im kernel, whatever the stride.
+fn col2im_path(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    params: &ConvTranspose2dParams,
+) -> Array4<f32> {
+    let geometry = Geometry::resolve(x, w.dim(), params).unwrap();
+    let packed = col2im::pack_weights(
+        w.as_slice().unwrap(),
+        params.groups,
+        w.dim().0 / params.groups,
+    );
+    let mut y = Array4::zeros(geometry.output_shape());
+    col2im::conv_transpose2d(
+        &geometry,
+        x.as_slice().unwrap(),
+        &packed,
+        bias.map(|b| b.to_slice().unwrap()),
+        y.as_slice_mut().unwrap(),
+    );
+    y
+}
+
+#[test]
+fn sub_pixel_matches_direct_and_col2im_over_kernels_strides_paddings_dilations_and_groups() {
+    let activations = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::LeakyRelu(0.1),
+        Activation::Sigmoid,
+    ];
+    let mut cases = 0;
+    for kh in 1..=5 {
+        for sh in 1..=3 {
+            for dh in 1..=2 {
+                for groups in 1..=2 {
+                    // The width axis pairs each height axis with another kernel, stride,
+                    // dilation and padding, so the two axes differ in most cases.
+                    let (kw, sw, dw) = ((kh * 2) % 5 + 1, sh % 3 + 1, 3 - dh);
+                    let (ph, pw) = ((kh + sh + groups) % 3, (kw + dh) % 3);
+                    let oph = (kh + groups) % sh.max(dh);
+                    let opw = (kw + sh) % sw.max(dw);
+                    let (h, w) = (3 + kh % 3, 6 - kw % 2);
+                    let params = ConvTranspose2dParams::default()
+                        .stride((sh, sw))
+                        .padding((ph, pw))
+                        .output_padding((oph, opw))
+                        .dilation((dh, dw))
+                        .groups(groups);
+                    let seed = (kh * 100 + sh * 10 + dh) as u64 * 3 + groups as u64;
+                    let x = sample((2, 2 * groups, h, w), seed);
+                    let wt = sample((2 * groups, 3, kh, kw), seed + 1);
+                    let b = sample(3 * groups, seed + 2);
+                    let Ok(geometry) = Geometry::resolve(x.view(), wt.dim(), &params) else {
+                        continue; // the padding crops the whole output
+                    };
+                    cases += 1;
+                    let want = direct(
+                        x.view(),
+                        wt.view(),
+                        Some(b.view()),
+                        [sh, sw],
+                        [ph, pw],
+                        [dh, dw],
+                        groups,
+                        geometry.output,
+                    );
+                    let col2im = col2im_path(x.view(), wt.view(), Some(b.view()), &params);
+                    assert_close(&col2im, &want);
+                    let activation = activations[cases % activations.len()];
+                    let want = activation.map(want.view());
+                    for kernel in kernels() {
+                        let got = sub_pixel(
+                            x.view(),
+                            wt.view(),
+                            Some(b.view()),
+                            &params,
+                            activation,
+                            kernel,
+                        );
+                        assert_close(&got, &want);
+                    }
+                }
+            }
+        }
+    }
+    assert!(cases >= 50, "only {cases} shapes had an output");
+}
+
+#[test]
+fn sub_pixel_phases_without_taps_get_the_activated_bias() {
+    // Kernel 2 at stride 3: output rows 2 and 5 and columns 2, 5 and 8 meet no tap.
+    let x = sample((2, 2, 3, 4), 20);
+    let w = sample((2, 3, 2, 2), 21);
+    let b = sample(3, 22);
+    let params = ConvTranspose2dParams::default().stride(3);
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [3, 3],
+        [0, 0],
+        [1, 1],
+        1,
+        [8, 11],
+    );
+    for kernel in kernels() {
+        let y = sub_pixel(
+            x.view(),
+            w.view(),
+            Some(b.view()),
+            &params,
+            Activation::Tanh,
+            kernel,
+        );
+        assert_close(&y, &Activation::Tanh.map(want.view()));
+        for c in 0..3 {
+            assert_eq!(y[[1, c, 2, 5]], b[c].tanh());
+            assert_eq!(y[[0, c, 5, 0]], b[c].tanh());
+        }
+    }
+}
+
+#[test]
+fn sub_pixel_splits_a_large_layer_into_row_blocks_and_threads_without_changing_a_value() {
+    // 16 output channels of 150-pixel rows: a scratch block holds 13 rows, so each phase's
+    // 75 rows run as several blocks and a short last one; and enough work for the tasks to
+    // go to the threads.
+    let macs = 2 * 75 * 75 * 16 * 4 * 4;
+    assert!(2 * macs >= crate::gemm::PARALLEL_FLOPS);
+    let x = sample((1, 2, 75, 75), 23);
+    let w = sample((2, 16, 4, 4), 24);
+    let b = sample(16, 25);
+    let params = ConvTranspose2dParams::default().stride(2).padding(1);
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [2, 2],
+        [1, 1],
+        [1, 1],
+        1,
+        [150, 150],
+    );
+    let layer = ConvTranspose2d::new(w.clone(), Some(b.clone()), params).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| layer.forward(x.view()).unwrap())
+    };
+    let one = run(1);
+    assert_close(&one, &want);
+    assert_eq!(run(2), one);
+    for kernel in kernels() {
+        let y = sub_pixel(
+            x.view(),
+            w.view(),
+            Some(b.view()),
+            &params,
+            Activation::Identity,
+            kernel,
+        );
+        assert_close(&y, &want);
+    }
+}
+
+#[test]
+fn phase_b_packs_any_block_as_its_definition_with_phase_rows_as_wide_as_input_rows_or_not() {
+    // Two channels of a 4x5 input; the phase's taps look one row up, in place and two rows
+    // down, and one column left, in place and two right, so every block meets padding. Phase
+    // rows 5 wide take the one-copy path, 4 and 7 wide the segment by segment one.
+    let x = sample((2, 4, 5), 26).into_raw_vec_and_offset().0;
+    let (offsets_h, offsets_w) = ([-1isize, 0, 2], [-1isize, 0, 2]);
+    for (width, height) in [(5, 4), (5, 6), (4, 3), (7, 5)] {
+        let b = subpixel::PhaseB {
+            x: &x,
+            channels: 2,
+            input: [4, 5],
+            offsets: [&offsets_h, &offsets_w],
+            width,
+            height,
+        };
+        let (k, n) = (b.k(), b.n());
+        assert_eq!((k, n), (18, width * height));
+        let value = |p: usize, col: usize| {
+            let (c, tap) = (p / 9, p % 9);
+            let iy = (col / width) as isize + offsets_h[tap / 3];
+            let ix = (col % width) as isize + offsets_w[tap % 3];
+            if (0..4).contains(&iy) && (0..5).contains(&ix) {
+                x[c * 20 + iy as usize * 5 + ix as usize]
+            } else {
+                0.0
+            }
+        };
+        let blocks = [
+            (0, k, 0, n),
+            (3, 5, 7, n - 9),
+            (k - 1, 1, n - 1, 1),
+            (0, 9, 1, n - 3),
+        ];
+        for (k0, kc, j0, nc) in blocks {
+            let stride = crate::gemm::b_row_stride(nc);
+            let mut dst = vec![f32::NAN; kc * stride];
+            b.pack(k0, kc, j0, nc, &mut dst, stride);
+            for p in 0..kc {
+                let row = &dst[p * stride..][..nc.div_ceil(crate::gemm::NR) * crate::gemm::NR];
+                for (j, &v) in row.iter().enumerate() {
+                    let want = if j < nc { value(k0 + p, j0 + j) } else { 0.0 };
+                    assert_eq!(
+                        v,
+                        want,
+                        "{width}x{height}: row {} column {}",
+                        k0 + p,
+                        j0 + j
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn strided_layers_with_over_a_quarter_as_many_outputs_take_the_sub_pixel_kernel() {
+    let params = ConvTranspose2dParams::default();
+    // [Cin, Cout/groups, kh, kw]
+    let (suite, to_rgb, grouped) = ((128, 64, 4, 4), (64, 3, 4, 4), (64, 5, 4, 4));
+    assert_eq!(Method::choose(&params, suite), Method::Col2im);
+    assert_eq!(
+        Method::choose(&params.stride((1, 2)), suite),
+        Method::SubPixel
+    );
+    assert_eq!(Method::choose(&params.stride(3), suite), Method::SubPixel);
+    assert_eq!(Method::choose(&params.stride(2), to_rgb), Method::Col2im);
+    assert_eq!(
+        Method::choose(&params.stride(2), (64, 16, 4, 4)),
+        Method::Col2im
+    );
+    assert_eq!(
+        Method::choose(&params.stride(2), (64, 17, 4, 4)),
+        Method::SubPixel
+    );
+    // Per group: 16 input channels to 5 outputs.
+    assert_eq!(Method::choose(&params.stride(2), grouped), Method::Col2im);
+    assert_eq!(
+        Method::choose(&params.stride(2).groups(4), grouped),
+        Method::SubPixel
+    );
+}
+
+#[test]
+fn conv_transpose2d_layer_applies_its_activation_on_either_kernel() {
+    // Stride 1 and stride 2 with few outputs run col2im; stride 2 with more, sub-pixel.
+    let cases = [
+        (1, (4, 3, 3, 3), Method::Col2im),
+        (2, (4, 3, 3, 3), Method::SubPixel),
+        (2, (16, 2, 3, 3), Method::Col2im),
+    ];
+    for (stride, shape, method) in cases {
+        let params = ConvTranspose2dParams::default().stride(stride).padding(1);
+        assert_eq!(Method::choose(&params, shape), method);
+        let x = sample((2, shape.0, 5, 3), 27);
+        let w = sample(shape, 28);
+        let b = sample(shape.1, 29);
+        let plain = ConvTranspose2d::new(w.clone(), Some(b.clone()), params).unwrap();
+        let leaky = plain.clone().with_activation(Activation::LeakyRelu(0.2));
+        assert_eq!(leaky.activation(), Activation::LeakyRelu(0.2));
+        let want = Activation::LeakyRelu(0.2).map(plain.forward(x.view()).unwrap().view());
+        assert_close(&leaky.forward(x.view()).unwrap(), &want);
+    }
+}
+
+#[test]
+fn sub_pixel_handles_padding_wider_than_the_kernel_reach() {
+    // Padding 7 crops more than a dilated 3-tap kernel spans (5), so whole phases' taps
+    // start past the input's first rows and columns.
+    let x = sample((2, 2, 6, 7), 30);
+    let w = sample((2, 3, 3, 3), 31);
+    let b = sample(3, 32);
+    let params = ConvTranspose2dParams::default()
+        .stride((3, 2))
+        .padding(7)
+        .dilation(2)
+        .output_padding((1, 0));
+    // (6-1)*3 - 14 + 2*2 + 1 + 1 = 7 rows, (7-1)*2 - 14 + 4 + 0 + 1 = 3 columns.
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [3, 2],
+        [7, 7],
+        [2, 2],
+        1,
+        [7, 3],
+    );
+    for kernel in kernels() {
+        let y = sub_pixel(
+            x.view(),
+            w.view(),
+            Some(b.view()),
+            &params,
+            Activation::Identity,
+            kernel,
+        );
+        assert_close(&y, &want);
+    }
 }
