@@ -44,7 +44,7 @@ impl FusableLayer for ConvTranspose2d {
     }
 
     fn absorb(self, activation: Activation) -> (Self, Activation) {
-        (self, activation)
+        (self.with_activation(activation), Activation::Identity)
     }
 }
 
