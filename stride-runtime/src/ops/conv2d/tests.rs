@@ -8,7 +8,7 @@ use crate::ops::testing::{assert_close, sample};
 /// Direct convolution, the definition written out in seven loops: explicit pads
 /// `[top, bottom, left, right]`, and an output size found by counting the window positions that
 /// fit in the padded input (not by the formula under test).
-fn direct(
+pub(super) fn direct(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
     bias: Option<ArrayView1<f32>>,

@@ -1,0 +1,529 @@
+//! 3x3 convolution with stride 1 and dilation 1 by Winograd's minimal filtering, F(4x4, 3x3)
+//! (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+//!
+//! The output is cut into 4x4 tiles. Each tile's 6x6 input patch `d`, transformed as
+//! `V = Bᵀ d B`, times the transformed filter `U = G g Gᵀ` element by element, summed over the
+//! input channels and transformed back as `Y = Aᵀ M A`, is the tile's 4x4 output: 36
+//! multiplies per channel pair instead of 144. The sum over channels makes the element-wise
+//! stage 36 independent GEMMs, one per transform position `ξ`:
+//! `M[ξ] (Cout × tiles) = U[ξ] (Cout × Cin) · V[ξ] (Cin × tiles)`, on the crate's SGEMM.
+//!
+//! # Why 4x4 tiles and not 6x6
+//!
+//! F(6x6, 3x3) (8x8 tiles) multiplies 64 times per 36 outputs instead of 36 per 16: 1.27x
+//! fewer GEMM FLOPs, bought with larger transforms (points ±1/2 and ±2, coefficients up to
+//! 21/4 and 32), 8x8 tiles that fit 56-wide planes badly (10 tiles for 56 columns) and twice
+//! the error. Measured by `tests::winograd_error_on_realistic_layers` (post-ReLU inputs,
+//! He-initialised weights) against the direct convolution in f64:
+//!
+//! | `Cin` | RMS error F(4x4) | F(6x6) | tolerance used, F(4x4) | F(6x6) | im2col + GEMM |
+//! |---|---|---|---|---|---|
+//! | 64 | 1.1e-6 | 2.2e-6 | 16% | 13% | 0.9% |
+//! | 256 | 2.6e-6 | 4.8e-6 | 23% | 38% | 0.8% |
+//! | 512 | 3.0e-6 | 5.7e-6 | 29% | 53% | 0.7% |
+//!
+//! ("tolerance used": the largest `|error| / (1e-4 + 1e-4·|y|)` of any output, the golden
+//! tolerance.) F(6x6) would spend half the tolerance in one layer of 512 channels, leaving no
+//! room for a network that stacks them; F(4x4) stays below a third. On the golden VGG block
+//! (a 64-channel 3x3 layer at 224x224 after the first), Winograd uses 10% of the tolerance
+//! (im2col 0.7%); the narrow ResNets' outputs, after pooling, 0.1%.
+//!
+//! # Blocking
+//!
+//! A task is one sample and a block of tiles (consecutive in raster order, a row of tiles
+//! wrapping onto the next). For its block it
+//!
+//! 1. copies, channel by channel, the input rows its tiles read into a zero-padded strip per
+//!    row of tiles ([`Block::stage`]), so that padding and the image's edges cost nothing
+//!    in the transform, and transforms the tiles `LANES` at a time into `V`
+//!    (`[Cin][36][tiles]`);
+//! 2. runs the 36 GEMMs into `M` (`[Cout][36][tiles]`) with [`gemm::gemm_serial`];
+//! 3. transforms `M` back, output channel by output channel, adding the bias and applying the
+//!    activation as it writes each tile into the output.
+//!
+//! `V` and `M` are this thread's scratch, reused from block to block: the block holds as many
+//! tiles as keep both within [`SCRATCH_BYTES`] (16 to 64 tiles), so they stay in L2 between
+//! the transforms and the GEMMs; a 224x224 layer never has more than one block's transforms
+//! in memory per thread.
+//!
+//! # Threads
+//!
+//! Tasks go to [`crate::threads::for_each`]: a batch gives every thread its samples' blocks,
+//! and a single 56x56 image (196 tiles) is seven blocks, so both cores work on it.
+//!
+//! # Paths
+//!
+//! The transforms have an AVX2 form (8 tiles per vector, the tiles' rows turned into columns
+//! by in-lane 4x4 transposes) and a scalar one computing the same sums tile by tile; the GEMM
+//! takes the same [`Kernel`]. Both write the same layout of `V`, so either transform can be
+//! checked against the other and against the matrices below.
+
+mod scalar;
+#[cfg(test)]
+mod tests;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+use std::cell::RefCell;
+
+use super::Geometry;
+use crate::gemm::{self, Epilogue, Kernel, MatMut, PackedA, StridedB};
+use crate::ops::Activation;
+
+/// Outputs per tile side: the `m` of F(m x m, 3x3).
+const OUT: usize = 4;
+/// Transformed tile side, `m + 3 - 1`.
+const SIDE: usize = 6;
+/// Transform positions of a tile, one GEMM each.
+const POSITIONS: usize = SIDE * SIDE;
+/// Tiles a transform call handles: one per lane of an AVX2 vector.
+const LANES: usize = 8;
+/// Most tiles in a block: the stack arrays of a block's tile places are this long.
+const MAX_BLOCK: usize = 64;
+/// Fewest tiles in a block, one GEMM panel's worth of columns, when the channels are many.
+const MIN_BLOCK: usize = 16;
+/// What a block's `V` and `M` may take together: half of a 1 MiB L2, the rest for the
+/// GEMM's packed block of `V` and a position's `U`.
+const SCRATCH_BYTES: usize = 512 << 10;
+
+/// `Bᵀ`, the input transform: row `i` of `Bᵀ d B` combines the rows of `d` with row `i`.
+#[cfg_attr(not(test), allow(dead_code))] // The kernels use it factored; tests check them.
+pub(super) const BT: [[f32; SIDE]; SIDE] = [
+    [4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
+    [0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
+    [0.0, 4.0, -4.0, -1.0, 1.0, 0.0],
+    [0.0, -2.0, -1.0, 2.0, 1.0, 0.0],
+    [0.0, 2.0, -1.0, -2.0, 1.0, 0.0],
+    [0.0, 4.0, 0.0, -5.0, 0.0, 1.0],
+];
+
+/// `G`, the filter transform, in f64: `1/6` and `1/24` are not exact in f32, so `G g Gᵀ` is
+/// summed in f64 and rounded once.
+const G: [[f64; 3]; SIDE] = [
+    [1.0 / 4.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [0.0, 0.0, 1.0],
+];
+
+/// `Aᵀ`, the output transform.
+#[cfg_attr(not(test), allow(dead_code))] // The kernels use it factored; tests check them.
+pub(super) const AT: [[f32; SIDE]; OUT] = [
+    [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+    [0.0, 1.0, -1.0, 2.0, -2.0, 0.0],
+    [0.0, 1.0, 1.0, 4.0, 4.0, 0.0],
+    [0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
+];
+
+/// Whether Winograd pays for a layer of `cin` input and `cout` output channels on an input
+/// whose output is `output` (height, width). Measured on one core against im2col + GEMM:
+/// with few channels the transforms cost more than the multiplies they save, and with few
+/// tiles the GEMMs are too narrow for the micro-kernel's 16 columns.
+pub(super) fn pays(cin: usize, cout: usize, output: [usize; 2]) -> bool {
+    let tiles = output[0].div_ceil(OUT) * output[1].div_ceil(OUT);
+    cin >= 8 && cout >= 8 && tiles >= 16
+}
+
+/// The filters transformed once per layer: `U[ξ] = (G g Gᵀ)[ξ]` for every (output, input)
+/// channel pair, packed as the `A` of position `ξ`'s GEMM (`Cout × Cin`).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Weights {
+    positions: Vec<PackedA>,
+}
+
+impl Weights {
+    /// Transforms a contiguous `[cout, cin, 3, 3]` weight.
+    pub(super) fn new(weight: &[f32], cout: usize, cin: usize) -> Self {
+        assert_eq!(weight.len(), cout * cin * 9, "a [Cout, Cin, 3, 3] weight");
+        let pairs = cout * cin;
+        let mut u = vec![0.0f32; POSITIONS * pairs];
+        for (pair, g) in weight.chunks_exact(9).enumerate() {
+            // G g, then (G g) Gᵀ, in f64.
+            let mut gg = [[0.0f64; 3]; SIDE];
+            for (row, coefficients) in gg.iter_mut().zip(&G) {
+                for (b, v) in row.iter_mut().enumerate() {
+                    *v = (0..3)
+                        .map(|a| coefficients[a] * f64::from(g[3 * a + b]))
+                        .sum();
+                }
+            }
+            for (i, row) in gg.iter().enumerate() {
+                for (k, coefficients) in G.iter().enumerate() {
+                    let v: f64 = (0..3).map(|b| row[b] * coefficients[b]).sum();
+                    u[(SIDE * i + k) * pairs + pair] = v as f32;
+                }
+            }
+        }
+        let positions = u
+            .chunks_exact(pairs)
+            .map(|u| PackedA::row_major(u, cout, cin))
+            .collect();
+        Weights { positions }
+    }
+
+    /// Output channels.
+    fn cout(&self) -> usize {
+        self.positions[0].m()
+    }
+
+    /// Input channels.
+    fn cin(&self) -> usize {
+        self.positions[0].k()
+    }
+}
+
+/// Where one tile of a block reads and writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Place {
+    /// Offset of the tile's 6x6 patch (and two columns beyond) in the block's staged strips.
+    input: usize,
+    /// Offset of the tile's top-left output in an output plane.
+    output: usize,
+    /// Output rows and columns of the tile inside the plane: 4 but at the bottom and right
+    /// edges, 0 for a lane past the block's last tile.
+    rows: usize,
+    cols: usize,
+}
+
+/// Writes `activation(x ⋆ weight + bias)` into `y` with `kernel`, all contiguous and sized by
+/// `g` (3x3, stride 1, dilation 1, one group): `x` NCHW, `weights` from [`Weights::new`],
+/// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
+pub(super) fn conv2d(
+    kernel: Kernel,
+    g: &Geometry,
+    x: &[f32],
+    weights: &Weights,
+    bias: Option<&[f32]>,
+    activation: Activation,
+    y: &mut [f32],
+) {
+    debug_assert!(g.groups == 1 && g.windows.iter().all(|w| w.kernel == 3));
+    debug_assert!(g.windows.iter().all(|w| w.stride == 1 && w.dilation == 1));
+    debug_assert_eq!((weights.cin(), weights.cout()), (g.group_in, g.group_out));
+    debug_assert_eq!(x.len(), g.input_len());
+    debug_assert_eq!(y.len(), g.output_len());
+    debug_assert!(bias.is_none_or(|b| b.len() == g.group_out));
+
+    let tiles = g.output.map(|o| o.div_ceil(OUT));
+    let per_sample = tiles[0] * tiles[1];
+    let block = block_tiles(g.group_in, g.group_out);
+    let blocks: Vec<_> = gemm::blocks(per_sample, block, LANES).collect();
+    let mut tasks = Vec::with_capacity(g.batch * blocks.len());
+    for sample in 0..g.batch {
+        tasks.extend(blocks.iter().map(|&(first, count)| (sample, first, count)));
+    }
+    let out = Output(y.as_mut_ptr());
+    let job = Job {
+        kernel,
+        g,
+        x,
+        weights,
+        bias,
+        activation,
+        tiles,
+    };
+    let run = |(sample, first, count): (usize, usize, usize)| {
+        // SAFETY: the tasks' blocks partition every sample's tiles, and a task writes only
+        // the output pixels of its own tiles, so no two tasks write the same element, and
+        // `out` points at `y`, which this call borrows uniquely, of `g.output_len()` values.
+        unsafe { job.block(sample, first, count, out) }
+    };
+    let flops = 2 * g.output_len() * g.patch_len();
+    if flops < gemm::PARALLEL_FLOPS {
+        tasks.into_iter().for_each(run);
+    } else {
+        crate::threads::for_each(tasks, run);
+    }
+}
+
+/// Tiles per block for `cin` input and `cout` output channels: as many as keep `V` and `M`
+/// within [`SCRATCH_BYTES`], a multiple of [`LANES`] between [`MIN_BLOCK`] and
+/// [`MAX_BLOCK`].
+fn block_tiles(cin: usize, cout: usize) -> usize {
+    let per_tile = POSITIONS * size_of::<f32>() * (cin + cout);
+    (SCRATCH_BYTES / per_tile / LANES * LANES).clamp(MIN_BLOCK, MAX_BLOCK)
+}
+
+/// The output tensor's first element, shared by the tasks, each writing its own tiles.
+#[derive(Clone, Copy)]
+struct Output(*mut f32);
+
+// SAFETY: tasks write disjoint elements through it (see `conv2d`), and the borrow of `y` it
+// comes from outlives them.
+unsafe impl Send for Output {}
+// SAFETY: as above.
+unsafe impl Sync for Output {}
+
+/// What every task of one call shares.
+struct Job<'a> {
+    kernel: Kernel,
+    g: &'a Geometry,
+    x: &'a [f32],
+    weights: &'a Weights,
+    bias: Option<&'a [f32]>,
+    activation: Activation,
+    /// Rows and columns of tiles of one sample.
+    tiles: [usize; 2],
+}
+
+thread_local! {
+    /// This thread's `V`, `M` and staged strips, kept between calls: a few hundred KiB for
+    /// the usual layers, a few MiB for a thousand channels.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Job<'_> {
+    /// Computes tiles `first .. first + count` of `sample` into the output at `out`.
+    ///
+    /// # Safety
+    /// `out` points at the whole output (`g.output_len()` values), and nothing else reads or
+    /// writes these tiles' pixels meanwhile.
+    unsafe fn block(&self, sample: usize, first: usize, count: usize, out: Output) {
+        let g = self.g;
+        let (cin, cout) = (g.group_in, g.group_out);
+        let [h, w] = g.input;
+        let [oh, ow] = g.output;
+        let block = Block::new(self.tiles, g, first, count);
+        let columns = block.columns();
+        let v_len = cin * POSITIONS * columns;
+        let m_len = cout * POSITIONS * columns;
+        SCRATCH.with(|cell| {
+            // Nothing this closure calls borrows the cell again.
+            let mut scratch = cell.borrow_mut();
+            let needed = v_len + m_len + block.staged_len() + 16;
+            if scratch.len() < needed {
+                scratch.resize(needed, 0.0);
+            }
+            // 64-byte aligned, so each group of 8 columns is one aligned vector.
+            let skip = scratch.as_ptr().align_offset(64).min(16);
+            let (v, rest) = scratch[skip..].split_at_mut(v_len);
+            let (m, staged) = rest.split_at_mut(m_len);
+            let staged = &mut staged[..block.staged_len()];
+            block.clear_zero_tile(staged);
+
+            // 1. Input transform, channel by channel.
+            let x = &self.x[sample * cin * h * w..][..cin * h * w];
+            for (plane, v) in x
+                .chunks_exact(h * w)
+                .zip(v.chunks_exact_mut(POSITIONS * columns))
+            {
+                block.stage(plane, staged);
+                for (group, places) in block.places().chunks_exact(LANES).enumerate() {
+                    let places: &[Place; LANES] = places.try_into().expect("LANES places");
+                    let v = &mut v[group * LANES..];
+                    self.input_group(staged, block.stride, places, v, columns);
+                }
+            }
+
+            // 2. The element-wise stage: 36 GEMMs.
+            for (position, a) in self.weights.positions.iter().enumerate() {
+                let b = StridedB::new(
+                    &v[position * columns..],
+                    cin,
+                    columns,
+                    POSITIONS * columns,
+                    1,
+                );
+                let c = MatMut::new(
+                    &mut m[position * columns..],
+                    cout,
+                    columns,
+                    POSITIONS * columns,
+                    1,
+                );
+                gemm::gemm_serial(self.kernel, a, &b, 0, c, &Epilogue::default());
+            }
+
+            // 3. Output transform, output channel by output channel.
+            for (channel, m) in m.chunks_exact(POSITIONS * columns).enumerate() {
+                let bias = self.bias.map_or(0.0, |b| b[channel]);
+                let plane_offset = (sample * cout + channel) * oh * ow;
+                for (group, places) in block.places().chunks_exact(LANES).enumerate() {
+                    let places: &[Place; LANES] = places.try_into().expect("LANES places");
+                    let m = &m[group * LANES..];
+                    // SAFETY: the plane lies inside the output; the places are this block's
+                    // tiles of it, which the caller gave to this task alone.
+                    unsafe {
+                        let plane = out.0.add(plane_offset);
+                        self.output_group(m, columns, bias, plane, ow, places);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Transforms one group of tiles of one channel's staged strips into `v` (see
+    /// [`scalar::input_group`]).
+    fn input_group(
+        &self,
+        staged: &[f32],
+        stride: usize,
+        places: &[Place; LANES],
+        v: &mut [f32],
+        v_stride: usize,
+    ) {
+        match self.kernel {
+            // SAFETY: an `Avx2` kernel exists only where the CPU has AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(_) => unsafe { avx2::input_group(staged, stride, places, v, v_stride) },
+            Kernel::Scalar => scalar::input_group(staged, stride, places, v, v_stride),
+        }
+    }
+
+    /// Transforms one group of tiles of one output channel back into its plane (see
+    /// [`scalar::output_group`]).
+    ///
+    /// # Safety
+    /// Every place with rows lies inside the `ow`-wide plane at `plane`, which nothing else
+    /// touches meanwhile.
+    unsafe fn output_group(
+        &self,
+        m: &[f32],
+        m_stride: usize,
+        bias: f32,
+        plane: *mut f32,
+        ow: usize,
+        places: &[Place; LANES],
+    ) {
+        let activation = self.activation;
+        match self.kernel {
+            // SAFETY: an `Avx2` kernel exists only where the CPU has AVX2 and FMA; the
+            // caller's promise is the kernel's.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(_) => unsafe {
+                avx2::output_group(m, m_stride, bias, activation, plane, ow, places)
+            },
+            // SAFETY: the caller's promise is the kernel's.
+            Kernel::Scalar => unsafe {
+                scalar::output_group(m, m_stride, bias, activation, plane, ow, places)
+            },
+        }
+    }
+}
+
+/// A block of tiles of one sample and the strips its input is staged in.
+///
+/// Tiles `first .. first + count` (raster order) cover the rows of tiles `row0 ..= row1`; in
+/// each, the tiles of the block form one run. Strip `j` holds, for the run of tile row
+/// `row0 + j`, the 6 input rows its tiles read, from the first tile's left column to 4
+/// columns past the last tile's right one (the transform reads 8 columns a tile), zeros
+/// where they fall in the padding. After the strips, a zero patch for the lanes past the
+/// last tile.
+struct Block {
+    /// Tile places, `columns()` of them.
+    places: [Place; MAX_BLOCK],
+    count: usize,
+    /// The first row of tiles, and for each strip, the first tile column of its run and the
+    /// number of tiles in it.
+    row0: usize,
+    runs: [(usize, usize); MAX_BLOCK],
+    strips: usize,
+    /// Distance between rows in the staged strips.
+    stride: usize,
+    /// The input's height and width, and the top and left padding.
+    input: [usize; 2],
+    pad: [usize; 2],
+}
+
+impl Block {
+    fn new(tiles: [usize; 2], g: &Geometry, first: usize, count: usize) -> Self {
+        debug_assert!((1..=MAX_BLOCK).contains(&count));
+        let width = tiles[1];
+        let (row0, row1) = (first / width, (first + count - 1) / width);
+        let strips = row1 - row0 + 1;
+        let mut runs = [(0, 0); MAX_BLOCK];
+        for (j, run) in runs.iter_mut().enumerate().take(strips) {
+            let row = row0 + j;
+            let start = if row == row0 { first % width } else { 0 };
+            let end = if row == row1 {
+                (first + count - 1) % width + 1
+            } else {
+                width
+            };
+            *run = (start, end - start);
+        }
+        let widest = runs[..strips].iter().map(|r| r.1).max().unwrap_or(1);
+        let stride = OUT * widest + OUT;
+        let [oh, ow] = g.output;
+        let zero_tile = strips * SIDE * stride;
+        let mut places = [Place {
+            input: zero_tile,
+            ..Place::default()
+        }; MAX_BLOCK];
+        for (k, place) in places.iter_mut().enumerate().take(count) {
+            let (row, col) = ((first + k) / width, (first + k) % width);
+            let strip = row - row0;
+            *place = Place {
+                input: strip * SIDE * stride + OUT * (col - runs[strip].0),
+                output: OUT * row * ow + OUT * col,
+                rows: (oh - OUT * row).min(OUT),
+                cols: (ow - OUT * col).min(OUT),
+            };
+        }
+        Block {
+            places,
+            count,
+            row0,
+            runs,
+            strips,
+            stride,
+            input: g.input,
+            pad: [g.windows[0].pad_begin, g.windows[1].pad_begin],
+        }
+    }
+
+    /// Columns of `V` and `M`: the tiles, rounded up to whole groups of [`LANES`].
+    fn columns(&self) -> usize {
+        self.count.next_multiple_of(LANES)
+    }
+
+    /// The places of the tiles, whole groups of [`LANES`] (the lanes past the last tile
+    /// read the zero patch and write nothing).
+    fn places(&self) -> &[Place] {
+        &self.places[..self.columns()]
+    }
+
+    /// Values of the staged strips and the zero patch.
+    fn staged_len(&self) -> usize {
+        (self.strips + 1) * SIDE * self.stride
+    }
+
+    /// Zeroes the patch after the strips, which the lanes past the last tile read.
+    fn clear_zero_tile(&self, staged: &mut [f32]) {
+        staged[self.strips * SIDE * self.stride..].fill(0.0);
+    }
+
+    /// Copies the input rows of each strip from one channel's `plane`, with zeros in the
+    /// padding.
+    fn stage(&self, plane: &[f32], staged: &mut [f32]) {
+        let [h, w] = self.input;
+        let [top, left] = self.pad;
+        for (j, &(col0, tiles)) in self.runs[..self.strips].iter().enumerate() {
+            let row = self.row0 + j;
+            let len = OUT * tiles + OUT;
+            // Input column of the strip's first value: `OUT * col0 - left`, maybe negative.
+            let x0 = (OUT * col0) as isize - left as isize;
+            // Strip values `a..b` fall on input columns `0..w`.
+            let a = (-x0).clamp(0, len as isize) as usize;
+            let b = (w as isize - x0).clamp(a as isize, len as isize) as usize;
+            for i in 0..SIDE {
+                let dst = &mut staged[(j * SIDE + i) * self.stride..][..len];
+                let y = (OUT * row + i) as isize - top as isize;
+                if (0..h as isize).contains(&y) {
+                    let src = &plane[y as usize * w..][..w];
+                    let (head, rest) = dst.split_at_mut(a);
+                    let (body, tail) = rest.split_at_mut(b - a);
+                    head.fill(0.0);
+                    let from = (x0 + a as isize) as usize;
+                    body.copy_from_slice(&src[from..from + body.len()]);
+                    tail.fill(0.0);
+                } else {
+                    dst.fill(0.0);
+                }
+            }
+        }
+    }
+}
