@@ -1,4 +1,4 @@
-//! Quick GFLOP/s of the layer suite's GEMM-backed convolutions (FLOPs = 2 × MACs), the median
+//! Quick GFLOP/s of the layer suite's convolutions (FLOPs = 2 × MACs), the median
 //! of a short run per layer. A rough gauge while tuning, not the project's benchmark:
 //!
 //! ```text
@@ -10,18 +10,25 @@ use std::time::{Duration, Instant};
 use ndarray::{Array1, Array4};
 use stride_runtime::ops::{Conv2d, Conv2dParams};
 
-/// name, n, cin, h, w, cout, k, s, p, d: the conv2d rows of `shared/bench/layers.json`.
-const LAYERS: &[(&str, [usize; 9])] = &[
-    ("resnet_conv3x3_64_56", [1, 64, 56, 56, 64, 3, 1, 1, 1]),
-    ("resnet_conv3x3s2_128_28", [1, 128, 28, 28, 256, 3, 2, 1, 1]),
+/// name, n, cin, h, w, cout, k, s, p, d, groups: the conv2d rows of `benches/layers.json`.
+const LAYERS: &[(&str, [usize; 10])] = &[
+    ("resnet_conv3x3_64_56", [1, 64, 56, 56, 64, 3, 1, 1, 1, 1]),
+    (
+        "resnet_conv3x3s2_128_28",
+        [1, 128, 28, 28, 256, 3, 2, 1, 1, 1],
+    ),
     (
         "bottleneck_conv1x1_256_56",
-        [1, 256, 56, 56, 64, 1, 1, 0, 1],
+        [1, 256, 56, 56, 64, 1, 1, 0, 1, 1],
     ),
-    ("vgg_conv3x3_64_224", [1, 64, 224, 224, 64, 3, 1, 1, 1]),
-    ("resnet_stem_conv7x7s2", [1, 3, 224, 224, 64, 7, 2, 3, 1]),
-    ("dilated3x3_d2_256_28", [1, 256, 28, 28, 256, 3, 1, 2, 2]),
-    ("resnet_conv3x3_64_56_b8", [8, 64, 56, 56, 64, 3, 1, 1, 1]),
+    ("vgg_conv3x3_64_224", [1, 64, 224, 224, 64, 3, 1, 1, 1, 1]),
+    ("resnet_stem_conv7x7s2", [1, 3, 224, 224, 64, 7, 2, 3, 1, 1]),
+    ("dilated3x3_d2_256_28", [1, 256, 28, 28, 256, 3, 1, 2, 2, 1]),
+    (
+        "resnet_conv3x3_64_56_b8",
+        [8, 64, 56, 56, 64, 3, 1, 1, 1, 1],
+    ),
+    ("depthwise3x3_96_112", [1, 96, 112, 112, 96, 3, 1, 1, 1, 96]),
 ];
 
 fn main() -> Result<(), stride_runtime::Error> {
@@ -31,21 +38,25 @@ fn main() -> Result<(), stride_runtime::Error> {
         .map_or(1, |t| t.parse().expect("THREADS is a number"));
     let filter = args.get(1).cloned().unwrap_or_default();
     stride_runtime::set_threads(threads)?;
-    for &(name, [n, cin, h, w, cout, k, s, p, d]) in LAYERS {
+    for &(name, [n, cin, h, w, cout, k, s, p, d, groups]) in LAYERS {
         if !name.contains(&filter) {
             continue;
         }
-        let weight = Array4::from_shape_fn((cout, cin, k, k), |(a, b, c, e)| {
+        let weight = Array4::from_shape_fn((cout, cin / groups, k, k), |(a, b, c, e)| {
             ((a * 7 + b * 3 + c * 5 + e) % 13) as f32 * 0.01 - 0.06
         });
-        let params = Conv2dParams::default().stride(s).padding(p).dilation(d);
+        let params = Conv2dParams::default()
+            .stride(s)
+            .padding(p)
+            .dilation(d)
+            .groups(groups);
         let conv = Conv2d::new(weight, Some(Array1::zeros(cout)), params)?;
         let x = Array4::from_shape_fn((n, cin, h, w), |(a, b, c, e)| {
             ((a + b + c + e) % 7) as f32 * 0.1
         });
         let y = conv.forward(x.view())?;
         let (_, _, oh, ow) = y.dim();
-        let flops = 2.0 * (n * cout * oh * ow * cin * k * k) as f64;
+        let flops = 2.0 * (n * cout * oh * ow * (cin / groups) * k * k) as f64;
         let mut times = Vec::new();
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(400) || times.len() < 5 {
