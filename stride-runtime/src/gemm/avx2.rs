@@ -196,3 +196,48 @@ pub(super) unsafe fn every_other(dst: &mut [f32], src: &[f32]) -> usize {
     }
     t
 }
+
+/// `dst.copy_from_slice(src)` in vector moves with no library call: the runs packing copies
+/// are a few dozen values, where `memmove`'s call and setup cost more than the copy. A short
+/// tail is one more move that overlaps the previous one; below 8 values, two overlapping
+/// moves of 4, 2 or 1. (Not a masked store, which AMD cores run slowly, and not one store a
+/// step, a loop LLVM turns back into a `memcpy` call.)
+///
+/// # Safety
+/// The CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn copy(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy lengths");
+    let (d, s, n) = (dst.as_mut_ptr(), src.as_ptr(), dst.len());
+    // SAFETY: every move below reads `src[i .. i + w]` and writes `dst[i .. i + w]` with
+    // `i + w <= n`, in bounds of both slices, which do not overlap.
+    unsafe {
+        if n >= 8 {
+            let mut i = 0;
+            while i + 16 <= n {
+                let (a, b) = (_mm256_loadu_ps(s.add(i)), _mm256_loadu_ps(s.add(i + 8)));
+                _mm256_storeu_ps(d.add(i), a);
+                _mm256_storeu_ps(d.add(i + 8), b);
+                i += 16;
+            }
+            if i + 8 <= n {
+                _mm256_storeu_ps(d.add(i), _mm256_loadu_ps(s.add(i)));
+                i += 8;
+            }
+            if i < n {
+                _mm256_storeu_ps(d.add(n - 8), _mm256_loadu_ps(s.add(n - 8)));
+            }
+        } else if n >= 4 {
+            _mm_storeu_ps(d, _mm_loadu_ps(s));
+            _mm_storeu_ps(d.add(n - 4), _mm_loadu_ps(s.add(n - 4)));
+        } else if n >= 2 {
+            d.cast::<u64>()
+                .write_unaligned(s.cast::<u64>().read_unaligned());
+            let (d, s) = (d.add(n - 2), s.add(n - 2));
+            d.cast::<u64>()
+                .write_unaligned(s.cast::<u64>().read_unaligned());
+        } else if n == 1 {
+            *d = *s;
+        }
+    }
+}

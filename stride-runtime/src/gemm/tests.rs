@@ -293,3 +293,27 @@ fn copy_strided_takes_every_stride_th_value_on_both_kernels() {
         }
     }
 }
+
+#[test]
+fn copy_copies_every_length_exactly_and_nothing_past_it_on_both_kernels() {
+    // Below one vector, around one and two, and long runs; from and to uneven offsets.
+    let values: Vec<f32> = (0..200).map(|i| i as f32).collect();
+    for kernel in kernels() {
+        for len in 0..=70 {
+            for (from, to) in [(0, 0), (1, 3), (5, 2)] {
+                let mut dst = vec![f32::NAN; len + 8];
+                kernel.copy(&mut dst[to..to + len], &values[from..from + len]);
+                assert!(dst[..to].iter().all(|v| v.is_nan()), "{kernel:?} {len}");
+                assert_eq!(
+                    &dst[to..to + len],
+                    &values[from..from + len],
+                    "{kernel:?} {len}"
+                );
+                assert!(
+                    dst[to + len..].iter().all(|v| v.is_nan()),
+                    "{kernel:?} {len}"
+                );
+            }
+        }
+    }
+}
