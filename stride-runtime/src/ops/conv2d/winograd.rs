@@ -42,7 +42,8 @@
 //!    activation as it writes each tile into the output.
 //!
 //! `V` and `M` are this thread's scratch, reused from block to block: the block holds as many
-//! tiles as keep both within [`SCRATCH_BYTES`] (16 to 64 tiles), so they stay in L2 between
+//! tiles as keep both within [`SCRATCH_BYTES`] (16 to 64 tiles, whole GEMM panels; 32 for 64
+//! channels in and out), so they stay in L2 between
 //! the transforms and the GEMMs; a 224x224 layer never has more than one block's transforms
 //! in memory per thread.
 //!
@@ -68,7 +69,7 @@ mod avx2;
 use std::cell::RefCell;
 
 use super::Geometry;
-use crate::gemm::{self, Epilogue, Kernel, MatMut, PackedA, StridedB};
+use crate::gemm::{self, Epilogue, Kernel, MatMut, NR, PackB, PackedA};
 use crate::ops::Activation;
 
 /// Outputs per tile side: the `m` of F(m x m, 3x3).
@@ -81,11 +82,17 @@ const POSITIONS: usize = SIDE * SIDE;
 const LANES: usize = 8;
 /// Most tiles in a block: the stack arrays of a block's tile places are this long.
 const MAX_BLOCK: usize = 64;
-/// Fewest tiles in a block, one GEMM panel's worth of columns, when the channels are many.
-const MIN_BLOCK: usize = 16;
-/// What a block's `V` and `M` may take together: half of a 1 MiB L2, the rest for the
-/// GEMM's packed block of `V` and a position's `U`.
-const SCRATCH_BYTES: usize = 512 << 10;
+/// What a block's `V` and `M` may take together: about 60% of a 1 MiB L2, the rest for the
+/// GEMM's packed block of `V` and a position's `U`. 64 input and output channels get blocks
+/// of 32 tiles, measured faster than 16, 48 or 64 on `resnet_conv3x3_64_56` and
+/// `vgg_conv3x3_64_224` (and blocks that are not whole GEMM panels, 24 or 40, 25% slower).
+const SCRATCH_BYTES: usize = 640 << 10;
+
+/// Tensors up to this size are taken to be in L2 (written by the layer before, or read by
+/// the block before); larger ones are fetched ahead channel by channel, which on
+/// `vgg_conv3x3_64_224` (12 MiB in, 12 MiB out) saves about 10% of the transforms' time and
+/// on `resnet_conv3x3_64_56` (0.8 MiB) costs as much.
+const CACHED_BYTES: usize = 1 << 20;
 
 /// `Bᵀ`, the input transform: row `i` of `Bᵀ d B` combines the rows of `d` with row `i`.
 #[cfg_attr(not(test), allow(dead_code))] // The kernels use it factored; tests check them.
@@ -210,7 +217,7 @@ pub(super) fn conv2d(
     let tiles = g.output.map(|o| o.div_ceil(OUT));
     let per_sample = tiles[0] * tiles[1];
     let block = block_tiles(g.group_in, g.group_out);
-    let blocks: Vec<_> = gemm::blocks(per_sample, block, LANES).collect();
+    let blocks: Vec<_> = gemm::blocks(per_sample, block, NR).collect();
     let mut tasks = Vec::with_capacity(g.batch * blocks.len());
     for sample in 0..g.batch {
         tasks.extend(blocks.iter().map(|&(first, count)| (sample, first, count)));
@@ -224,6 +231,8 @@ pub(super) fn conv2d(
         bias,
         activation,
         tiles,
+        prefetch_input: size_of_val(x) > CACHED_BYTES,
+        prefetch_output: size_of_val(y) > CACHED_BYTES,
     };
     let run = |(sample, first, count): (usize, usize, usize)| {
         // SAFETY: the tasks' blocks partition every sample's tiles, and a task writes only
@@ -240,11 +249,11 @@ pub(super) fn conv2d(
 }
 
 /// Tiles per block for `cin` input and `cout` output channels: as many as keep `V` and `M`
-/// within [`SCRATCH_BYTES`], a multiple of [`LANES`] between [`MIN_BLOCK`] and
+/// within [`SCRATCH_BYTES`], in whole GEMM panels ([`NR`] columns, at least one), at most
 /// [`MAX_BLOCK`].
 fn block_tiles(cin: usize, cout: usize) -> usize {
     let per_tile = POSITIONS * size_of::<f32>() * (cin + cout);
-    (SCRATCH_BYTES / per_tile / LANES * LANES).clamp(MIN_BLOCK, MAX_BLOCK)
+    (SCRATCH_BYTES / per_tile / NR * NR).clamp(NR, MAX_BLOCK)
 }
 
 /// The output tensor's first element, shared by the tasks, each writing its own tiles.
@@ -267,6 +276,10 @@ struct Job<'a> {
     activation: Activation,
     /// Rows and columns of tiles of one sample.
     tiles: [usize; 2],
+    /// Whether to fetch the next channel's input rows, and output lines, ahead: for a
+    /// tensor larger than [`CACHED_BYTES`], which comes from memory rather than from L2.
+    prefetch_input: bool,
+    prefetch_output: bool,
 }
 
 thread_local! {
@@ -302,15 +315,16 @@ impl Job<'_> {
             let (v, rest) = scratch[skip..].split_at_mut(v_len);
             let (m, staged) = rest.split_at_mut(m_len);
             let staged = &mut staged[..block.staged_len()];
-            block.clear_zero_tile(staged);
+            block.clear(staged);
 
             // 1. Input transform, channel by channel.
             let x = &self.x[sample * cin * h * w..][..cin * h * w];
-            for (plane, v) in x
-                .chunks_exact(h * w)
-                .zip(v.chunks_exact_mut(POSITIONS * columns))
-            {
-                block.stage(plane, staged);
+            let plane = |c: usize| &x[c * h * w..][..h * w];
+            for (c, v) in v.chunks_exact_mut(POSITIONS * columns).enumerate() {
+                block.stage(self.kernel, plane(c), staged);
+                if self.prefetch_input && c + 1 < cin {
+                    block.prefetch(plane(c + 1));
+                }
                 for (group, places) in block.places().chunks_exact(LANES).enumerate() {
                     let places: &[Place; LANES] = places.try_into().expect("LANES places");
                     let v = &mut v[group * LANES..];
@@ -320,13 +334,12 @@ impl Job<'_> {
 
             // 2. The element-wise stage: 36 GEMMs.
             for (position, a) in self.weights.positions.iter().enumerate() {
-                let b = StridedB::new(
-                    &v[position * columns..],
+                let b = Transformed {
+                    v: &v[position * columns..],
                     cin,
                     columns,
-                    POSITIONS * columns,
-                    1,
-                );
+                    kernel: self.kernel,
+                };
                 let c = MatMut::new(
                     &mut m[position * columns..],
                     cout,
@@ -341,6 +354,9 @@ impl Job<'_> {
             for (channel, m) in m.chunks_exact(POSITIONS * columns).enumerate() {
                 let bias = self.bias.map_or(0.0, |b| b[channel]);
                 let plane_offset = (sample * cout + channel) * oh * ow;
+                if self.prefetch_output && channel + 1 < cout {
+                    block.prefetch_output(out.0.wrapping_add(plane_offset + oh * ow), g.output);
+                }
                 for (group, places) in block.places().chunks_exact(LANES).enumerate() {
                     let places: &[Place; LANES] = places.try_into().expect("LANES places");
                     let m = &m[group * LANES..];
@@ -404,6 +420,39 @@ impl Job<'_> {
     }
 }
 
+/// One position's `V` (`Cin × columns`) inside a block's `V` (`[Cin][36][columns]`), as the
+/// GEMM's `B`: rows `36 * columns` apart, copied into the GEMM's packed block with
+/// [`Kernel::copy`] (rows of 16 to 64 values, where `copy_from_slice`'s library call cost 3%
+/// of a layer).
+struct Transformed<'a> {
+    v: &'a [f32],
+    cin: usize,
+    columns: usize,
+    kernel: Kernel,
+}
+
+impl PackB for Transformed<'_> {
+    fn k(&self) -> usize {
+        self.cin
+    }
+
+    fn n(&self) -> usize {
+        self.columns
+    }
+
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
+        debug_assert!(k0 + kc <= self.cin && j0 + nc <= self.columns);
+        let width = nc.next_multiple_of(NR);
+        for p in 0..kc {
+            let row = &mut dst[p * row_stride..][..width];
+            let (values, padding) = row.split_at_mut(nc);
+            let from = (k0 + p) * POSITIONS * self.columns + j0;
+            self.kernel.copy(values, &self.v[from..from + nc]);
+            padding.fill(0.0);
+        }
+    }
+}
+
 /// A block of tiles of one sample and the strips its input is staged in.
 ///
 /// Tiles `first .. first + count` (raster order) cover the rows of tiles `row0 ..= row1`; in
@@ -423,9 +472,19 @@ struct Block {
     strips: usize,
     /// Distance between rows in the staged strips.
     stride: usize,
-    /// The input's height and width, and the top and left padding.
-    input: [usize; 2],
-    pad: [usize; 2],
+    /// The runs of input rows the strips hold, the same in every channel (the padding
+    /// around them stays zero).
+    segments: [Segment; SIDE * MAX_BLOCK],
+    segment_count: usize,
+}
+
+/// A run of one input row that a strip row holds: `len` values from `plane[src..]` to
+/// `staged[dst..]`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Segment {
+    dst: usize,
+    src: usize,
+    len: usize,
 }
 
 impl Block {
@@ -463,6 +522,29 @@ impl Block {
                 cols: (ow - OUT * col).min(OUT),
             };
         }
+        // Strip row `j * 6 + i` holds input row `4 * (row0 + j) + i - top` (if inside),
+        // from input column `x0 = 4 * col0 - left`: its values `a..b` fall inside the row.
+        let [h, w] = g.input;
+        let [top, left] = [g.windows[0].pad_begin, g.windows[1].pad_begin];
+        let mut segments = [Segment::default(); SIDE * MAX_BLOCK];
+        let mut segment_count = 0;
+        for (j, &(col0, tiles)) in runs[..strips].iter().enumerate() {
+            let len = OUT * tiles + OUT;
+            let x0 = (OUT * col0) as isize - left as isize;
+            let a = (-x0).clamp(0, len as isize) as usize;
+            let b = (w as isize - x0).clamp(a as isize, len as isize) as usize;
+            for i in 0..SIDE {
+                let y = (OUT * (row0 + j) + i) as isize - top as isize;
+                if (0..h as isize).contains(&y) && a < b {
+                    segments[segment_count] = Segment {
+                        dst: (j * SIDE + i) * stride + a,
+                        src: y as usize * w + (x0 + a as isize) as usize,
+                        len: b - a,
+                    };
+                    segment_count += 1;
+                }
+            }
+        }
         Block {
             places,
             count,
@@ -470,8 +552,8 @@ impl Block {
             runs,
             strips,
             stride,
-            input: g.input,
-            pad: [g.windows[0].pad_begin, g.windows[1].pad_begin],
+            segments,
+            segment_count,
         }
     }
 
@@ -491,39 +573,66 @@ impl Block {
         (self.strips + 1) * SIDE * self.stride
     }
 
-    /// Zeroes the patch after the strips, which the lanes past the last tile read.
-    fn clear_zero_tile(&self, staged: &mut [f32]) {
-        staged[self.strips * SIDE * self.stride..].fill(0.0);
+    /// Zeroes the strips and the zero patch after them: the padding, which no channel's
+    /// copy overwrites, and the patch the lanes past the last tile read.
+    fn clear(&self, staged: &mut [f32]) {
+        staged.fill(0.0);
     }
 
-    /// Copies the input rows of each strip from one channel's `plane`, with zeros in the
-    /// padding.
-    fn stage(&self, plane: &[f32], staged: &mut [f32]) {
-        let [h, w] = self.input;
-        let [top, left] = self.pad;
-        for (j, &(col0, tiles)) in self.runs[..self.strips].iter().enumerate() {
-            let row = self.row0 + j;
-            let len = OUT * tiles + OUT;
-            // Input column of the strip's first value: `OUT * col0 - left`, maybe negative.
-            let x0 = (OUT * col0) as isize - left as isize;
-            // Strip values `a..b` fall on input columns `0..w`.
-            let a = (-x0).clamp(0, len as isize) as usize;
-            let b = (w as isize - x0).clamp(a as isize, len as isize) as usize;
-            for i in 0..SIDE {
-                let dst = &mut staged[(j * SIDE + i) * self.stride..][..len];
-                let y = (OUT * row + i) as isize - top as isize;
-                if (0..h as isize).contains(&y) {
-                    let src = &plane[y as usize * w..][..w];
-                    let (head, rest) = dst.split_at_mut(a);
-                    let (body, tail) = rest.split_at_mut(b - a);
-                    head.fill(0.0);
-                    let from = (x0 + a as isize) as usize;
-                    body.copy_from_slice(&src[from..from + body.len()]);
-                    tail.fill(0.0);
-                } else {
-                    dst.fill(0.0);
-                }
+    /// The runs of input rows the strips hold.
+    fn segments(&self) -> &[Segment] {
+        &self.segments[..self.segment_count]
+    }
+
+    /// Copies the input rows of each strip from one channel's `plane` (the padding around
+    /// them stays as [`Block::clear`] left it), with `kernel`'s copy: runs of a few dozen
+    /// values, too short for `memcpy` calls (through them, staging took 10% of
+    /// `resnet_conv3x3_64_56`).
+    fn stage(&self, kernel: Kernel, plane: &[f32], staged: &mut [f32]) {
+        for s in self.segments() {
+            kernel.copy(&mut staged[s.dst..][..s.len], &plane[s.src..][..s.len]);
+        }
+    }
+
+    /// Asks the CPU to fetch the input rows [`Block::stage`] will read from `plane`, so that
+    /// they arrive while the previous channel is transformed: a block reads a few hundred
+    /// bytes from each of 6 rows of every channel, too scattered for the hardware prefetcher
+    /// (without this, 13% of `vgg_conv3x3_64_224` went to waiting for them).
+    fn prefetch(&self, plane: &[f32]) {
+        for s in self.segments() {
+            for line in plane[s.src..][..s.len].chunks(64 / size_of::<f32>()) {
+                prefetch(line.as_ptr());
             }
         }
     }
+}
+
+impl Block {
+    /// Asks the CPU to fetch the output lines of this block's tiles in the plane at `plane`
+    /// (`output` high and wide), ahead of the output transform's stores.
+    fn prefetch_output(&self, plane: *const f32, output: [usize; 2]) {
+        let [oh, ow] = output;
+        for (j, &(col0, tiles)) in self.runs[..self.strips].iter().enumerate() {
+            let row = OUT * (self.row0 + j);
+            let (x0, x1) = (OUT * col0, (OUT * (col0 + tiles)).min(ow));
+            for y in row..(row + OUT).min(oh) {
+                for x in (x0..x1).step_by(64 / size_of::<f32>()) {
+                    prefetch(plane.wrapping_add(y * ow + x));
+                }
+                prefetch(plane.wrapping_add(y * ow + x1 - 1));
+            }
+        }
+    }
+}
+
+/// A hint to bring the cache line at `p` into L1; nothing where there is no such hint.
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing the program sees, faults on no address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }

@@ -2,6 +2,7 @@ use ndarray::{Array1, Array3, Array4, ArrayView3, ArrayView4, s};
 
 use super::*;
 use crate::Padding2d;
+use crate::gemm::StridedB;
 use crate::ops::Conv2dParams;
 use crate::ops::conv2d::tests::direct;
 use crate::ops::conv2d::{Algorithm, Conv2d};
@@ -338,6 +339,20 @@ fn winograd_blocks_and_threads_cover_every_tile_exactly_once() {
         assert_close(&one, &want);
         let two = pool.install(|| winograd(kernel, &x, &w, Some(&b), &params, Activation::Relu6));
         assert_eq!(one, two, "{kernel:?}: the thread count changes nothing");
+    }
+}
+
+#[test]
+fn winograd_on_tensors_larger_than_l2_fetches_ahead_and_gives_the_same_numbers() {
+    let (x, w, b) = realistic((1, 16, 131, 130), 16, 6);
+    assert!(x.len() * 4 > CACHED_BYTES, "large enough to fetch ahead");
+    let params = Conv2dParams::default().padding(1);
+    let want = reference(&x, &w, Some(&b), &params);
+    for kernel in kernels() {
+        assert_close(
+            &winograd(kernel, &x, &w, Some(&b), &params, Activation::Identity),
+            &want,
+        );
     }
 }
 
