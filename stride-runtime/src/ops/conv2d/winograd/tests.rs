@@ -571,3 +571,4 @@ fn winograd_error_on_realistic_layers() {
     }
     assert!(worst_ours < 0.5, "well below the tolerance: {worst_ours}");
 }
+
