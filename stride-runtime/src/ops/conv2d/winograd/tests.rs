@@ -571,4 +571,3 @@ fn winograd_error_on_realistic_layers() {
     }
     assert!(worst_ours < 0.5, "well below the tolerance: {worst_ours}");
 }
-
