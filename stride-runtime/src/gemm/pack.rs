@@ -92,6 +92,15 @@ pub(crate) trait PackB: Sync {
     /// column `j0 + j` goes to `dst[p * row_stride + j]`, and each row is zero from `nc` to
     /// the next multiple of [`NR`]. `row_stride` is [`b_row_stride`]`(nc)`.
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize);
+
+    /// The same block as it already lies in memory, when it lies as the micro-kernel reads
+    /// a packed block: `(values, row_stride)` with row `p` at `values[p * row_stride..]`,
+    /// each row readable (and finite) for `nc` rounded up to [`NR`] values. The GEMM then
+    /// reads it in place instead of packing a copy. `None` (the default): pack it.
+    fn view(&self, k0: usize, kc: usize, j0: usize, nc: usize) -> Option<(&[f32], usize)> {
+        let _ = (k0, kc, j0, nc);
+        None
+    }
 }
 
 /// The distance between rows of a packed `B` block of `nc` columns: `nc` rounded up to a
