@@ -36,7 +36,7 @@
 //! 1. transforms the input channel by channel: copies the input runs the block's tiles read
 //!    into a strip per row of tiles ([`Block::stage`]; the strips' padding is zeroed once per
 //!    block, so the image's edges cost nothing in the transform), then transforms the tiles
-//!    [`LANES`] at a time into `V` (`[Cin][36][tiles]`);
+//!    [`LANES`] at a time into `V` (`[36][Cin][tiles]`);
 //! 2. runs the 36 GEMMs into `M` (`[Cout][36][tiles]`) with [`gemm::gemm_serial`];
 //! 3. transforms `M` back, output channel by output channel, adding the bias and applying the
 //!    activation as it writes each tile into the output.
@@ -319,7 +319,12 @@ impl Job<'_> {
         let [oh, ow] = g.output;
         let block = Block::new(self.tiles, g, first, count);
         let columns = block.columns();
-        let v_len = cin * POSITIONS * columns;
+        // One position's `V` after another, each a cache line more than its `Cin × columns`
+        // values: at a power-of-two distance (64 channels of 32 columns: 8 KiB), the input
+        // transform's 36 stores for a group of tiles would all fall in one L1 set (measured
+        // 18% slower).
+        let position_len = cin * columns + NR;
+        let v_len = POSITIONS * position_len;
         let m_len = cout * POSITIONS * columns;
         SCRATCH.with(|cell| {
             // Nothing this closure calls borrows the cell again.
@@ -338,25 +343,29 @@ impl Job<'_> {
             // 1. Input transform, channel by channel.
             let x = &self.x[sample * cin * h * w..][..cin * h * w];
             let plane = |c: usize| &x[c * h * w..][..h * w];
-            for (c, v) in v.chunks_exact_mut(POSITIONS * columns).enumerate() {
+            for c in 0..cin {
                 block.stage(self.kernel, plane(c), staged);
                 if self.prefetch_input && c + 1 < cin {
                     block.prefetch(plane(c + 1));
                 }
                 for (group, places) in block.places().chunks_exact(LANES).enumerate() {
                     let places: &[Place; LANES] = places.try_into().expect("LANES places");
-                    let v = &mut v[group * LANES..];
-                    self.input_group(staged, block.stride, places, v, columns);
+                    let v = &mut v[c * columns + group * LANES..];
+                    self.input_group(staged, block.stride, places, v, position_len);
                 }
             }
 
             // 2. The element-wise stage: 36 GEMMs.
-            for (position, a) in self.weights.positions.iter().enumerate() {
+            for (position, (a, v)) in self
+                .weights
+                .positions
+                .iter()
+                .zip(v.chunks_exact(position_len))
+                .enumerate()
+            {
                 let b = Transformed {
-                    v: &v[position * columns..],
-                    cin,
+                    v: &v[..cin * columns],
                     columns,
-                    kernel: self.kernel,
                 };
                 let c = MatMut::new(
                     &mut m[position * columns..],
@@ -438,36 +447,36 @@ impl Job<'_> {
     }
 }
 
-/// One position's `V` (`Cin × columns`) inside a block's `V` (`[Cin][36][columns]`), as the
-/// GEMM's `B`: rows `36 * columns` apart, copied into the GEMM's packed block with
-/// [`Kernel::copy`] (rows of 16 to 64 values, where `copy_from_slice`'s library call cost 3%
-/// of a layer).
+/// One position's `V`, `Cin × columns` and row-major, as the GEMM's `B`. Its rows already
+/// lie as the micro-kernel reads a packed block (`columns` is a whole number of panels), so
+/// the GEMM reads them in place ([`PackB::view`]): packing a copy cost 7% of
+/// `resnet_conv3x3_64_56`.
 struct Transformed<'a> {
     v: &'a [f32],
-    cin: usize,
     columns: usize,
-    kernel: Kernel,
 }
 
 impl PackB for Transformed<'_> {
     fn k(&self) -> usize {
-        self.cin
+        self.v.len() / self.columns
     }
 
     fn n(&self) -> usize {
         self.columns
     }
 
+    /// Not called, since [`Transformed::view`] always answers; as `B`'s definition says.
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
-        debug_assert!(k0 + kc <= self.cin && j0 + nc <= self.columns);
-        let width = nc.next_multiple_of(NR);
-        for p in 0..kc {
-            let row = &mut dst[p * row_stride..][..width];
-            let (values, padding) = row.split_at_mut(nc);
-            let from = (k0 + p) * POSITIONS * self.columns + j0;
-            self.kernel.copy(values, &self.v[from..from + nc]);
-            padding.fill(0.0);
-        }
+        let b = gemm::StridedB::row_major(self.v, self.k(), self.columns);
+        b.pack(k0, kc, j0, nc, dst, row_stride);
+    }
+
+    fn view(&self, k0: usize, kc: usize, j0: usize, nc: usize) -> Option<(&[f32], usize)> {
+        debug_assert!(k0 + kc <= self.k() && j0 + nc <= self.columns);
+        // Rows are `columns` long, a multiple of `NR`, and blocks start on panels, so each
+        // row has `nc` rounded up to `NR` values from `j0`.
+        debug_assert!(self.columns % NR == 0 && j0 % NR == 0);
+        Some((&self.v[k0 * self.columns + j0..], self.columns))
     }
 }
 
@@ -575,13 +584,14 @@ impl Block {
         }
     }
 
-    /// Columns of `V` and `M`: the tiles, rounded up to whole groups of [`LANES`].
+    /// Columns of `V` and `M`: the tiles, rounded up to whole GEMM panels (of [`NR`], a
+    /// multiple of [`LANES`]).
     fn columns(&self) -> usize {
-        self.count.next_multiple_of(LANES)
+        self.count.next_multiple_of(NR)
     }
 
-    /// The places of the tiles, whole groups of [`LANES`] (the lanes past the last tile
-    /// read the zero patch and write nothing).
+    /// The places of the tiles, whole GEMM panels (the lanes past the last tile read the
+    /// zero patch and write nothing).
     fn places(&self) -> &[Place] {
         &self.places[..self.columns()]
     }
