@@ -9,7 +9,7 @@
 //! | class | kernel |
 //! |---|---|
 //! | depthwise 3x3 (`groups == Cin == Cout`, stride 1 or 2, dilation 1) | [`depthwise`]: direct, vectorised along the width |
-//! | 3x3, stride 1, dilation 1, one group | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, where it pays ([`winograd::pays`]); else im2col |
+//! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
 //! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
 //!
@@ -385,8 +385,9 @@ pub(crate) enum Algorithm {
     /// `groups == Cin == Cout` (one filter per channel), 3x3, stride 1 or 2 on each axis,
     /// dilation 1, any padding: [`depthwise`].
     Depthwise3x3,
-    /// 3x3, stride 1, dilation 1, one group, any padding: [`winograd`], or im2col for an
-    /// input on which Winograd does not pay ([`Algorithm::for_input`]).
+    /// 3x3, stride 1, dilation 1, one group, any padding, at least
+    /// [`winograd::MIN_CHANNELS`] input channels: [`winograd`], or im2col for an input on
+    /// which Winograd does not pay ([`Algorithm::for_input`]).
     Winograd,
     /// Any layer: [`im2col`] and the GEMM (which reads a 1x1, stride-1, unpadded input as
     /// its matrix without windows).
@@ -401,7 +402,11 @@ impl Algorithm {
         let depthwise = group_in == 1 && params.groups == out_channels;
         if three && depthwise && params.stride.0.iter().all(|s| matches!(s, 1 | 2)) {
             Algorithm::Depthwise3x3
-        } else if three && params.groups == 1 && params.stride == Hw([1, 1]) {
+        } else if three
+            && params.groups == 1
+            && params.stride == Hw([1, 1])
+            && group_in >= winograd::MIN_CHANNELS
+        {
             Algorithm::Winograd
         } else {
             Algorithm::Im2col
@@ -409,7 +414,7 @@ impl Algorithm {
     }
 
     /// The kernel for one input: the class, but im2col for a Winograd layer whose input has
-    /// too few tiles or channels for the transforms to pay ([`winograd::pays`]).
+    /// too few tiles for the transforms to pay ([`winograd::pays`]).
     fn for_input(self, g: &Geometry) -> Algorithm {
         match self {
             Algorithm::Winograd if !winograd::pays(g.group_in, g.group_out, g.output) => {

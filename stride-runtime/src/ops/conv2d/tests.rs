@@ -724,6 +724,7 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
         ((16, 8, 3, 3), p.groups(2)),              // grouped
         ((16, 16, 3, 3), p.dilation(2)),           // dilated
         ((16, 16, 3, 1), p),                       // 3x1
+        ((16, 4, 3, 3), p),                        // 4 input channels
         ((16, 16, 1, 1), Conv2dParams::default()), // pointwise
     ] {
         assert_eq!(

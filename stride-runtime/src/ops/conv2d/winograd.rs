@@ -130,10 +130,14 @@ pub(super) const AT: [[f32; SIDE]; OUT] = [
     [0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
 ];
 
-/// Whether Winograd pays for a layer of `cin` input and `cout` output channels on an input
-/// whose output is `output` (height, width): at least 8 input channels, and at least 16
-/// tiles a sample, or 9 when the transformed filters fit in L3 (up to 256 x 256 channels,
-/// 9.4 MB). Measured on one core, Winograd's time over im2col's (below 1, Winograd faster):
+/// Fewest input channels for which Winograd pays: with fewer, the output transform costs
+/// more than the multiplies it saves (measured below).
+pub(super) const MIN_CHANNELS: usize = 8;
+
+/// Whether Winograd pays for a layer of `cin` (at least [`MIN_CHANNELS`]) input and `cout`
+/// output channels on an input whose output is `output` (height, width): at least 16 tiles
+/// a sample, or 9 when the transformed filters fit in L3 (up to 256 x 256 channels, 9.4 MB).
+/// Measured on one core, Winograd's time over im2col's (below 1, Winograd faster):
 ///
 /// | layer | ratio | | layer | ratio |
 /// |---|---|---|---|---|
@@ -145,13 +149,15 @@ pub(super) const AT: [[f32; SIDE]; OUT] = [
 /// | 128 → 128, 10x10 (9 tiles) | 0.54 | | 512 → 512, 10x10 (9 tiles) | 1.2 |
 /// | 512 → 512, 14x14 (16 tiles) | 0.65 | | 1024 → 1024, 14x14 (16 tiles) | 0.59 |
 ///
-/// With few input channels the output transform costs more than the multiplies it saves;
-/// with few tiles the GEMMs are narrower than the micro-kernel's 16 columns, and the
-/// transformed filters (4x the weight) are read from memory once for little work.
+/// With few tiles the GEMMs are narrower than the micro-kernel's 16 columns, and the
+/// transformed filters (4x the weight) are read from memory once for little work. A small
+/// `Cout` is no reason to refuse: im2col's 6-row panels do worse there.
 pub(super) fn pays(cin: usize, cout: usize, output: [usize; 2]) -> bool {
+    debug_assert!(cin >= MIN_CHANNELS);
     let tiles = output[0].div_ceil(OUT) * output[1].div_ceil(OUT);
-    cin >= 8 && (tiles >= 16 || (tiles >= 9 && cin * cout <= 256 * 256))
+    tiles >= 16 || (tiles >= 9 && cin * cout <= 256 * 256)
 }
+
 /// The filters transformed once per layer: `U[ξ] = (G g Gᵀ)[ξ]` for every (output, input)
 /// channel pair, packed as the `A` of position `ξ`'s GEMM (`Cout × Cin`).
 #[derive(Debug, Clone, PartialEq)]
@@ -516,7 +522,10 @@ struct Segment {
 
 impl Block {
     fn new(tiles: [usize; 2], g: &Geometry, first: usize, count: usize) -> Self {
-        debug_assert!((1..=MAX_BLOCK).contains(&count));
+        assert!(
+            (1..=MAX_BLOCK).contains(&count),
+            "a block of 1 to MAX_BLOCK tiles"
+        );
         let width = tiles[1];
         let (row0, row1) = (first / width, (first + count - 1) / width);
         let strips = row1 - row0 + 1;
