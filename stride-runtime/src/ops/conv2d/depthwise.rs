@@ -14,9 +14,9 @@
 //! Planes (one per sample and channel) are split over the crate's threads
 //! ([`crate::threads::for_each`]) when the layer is large enough.
 //!
-//! On the suite's `depthwise3x3_96_112` (`cargo bench --bench layers`): 0.65 ms on one
-//! thread, 0.41 ms on two, against 5.6 ms for im2col + GEMM and ONNX Runtime's 0.87 and
-//! 0.26 ms; the layer is memory-bound (4.8 MB in, 4.8 MB out).
+//! On the suite's `depthwise3x3_96_112` (`bench/compare.sh`): 0.65 ms on one thread and
+//! 0.41 ms on two, against 5.6 ms for im2col + GEMM and ONNX Runtime's 0.68-0.87 and
+//! 0.26-0.29 ms (across runs); the layer is memory-bound (4.8 MB in, 4.8 MB out).
 
 use crate::gemm::{self, Kernel};
 use crate::ops::Activation;
