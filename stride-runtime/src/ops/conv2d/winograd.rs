@@ -48,9 +48,10 @@
 //! larger than L2 is read and written a few hundred bytes per row and channel, too scattered
 //! for the hardware prefetcher, so the block fetches the next channel's rows ahead.
 //!
-//! On one core, `resnet_conv3x3_64_56` spends about 73% of its time in the GEMMs (at ~100
-//! GFLOP/s, the kernel's speed on any shape), 15% in the input transform and 10% in the
-//! output transform; with a 12 MiB input and output (`vgg_conv3x3_64_224`), 58%, 20% and 19%.
+//! On one core, `resnet_conv3x3_64_56` (0.77 ms, ~300 GFLOP/s counted as direct
+//! convolution) spends about 72% of its time in the GEMMs (at about the kernel's speed on
+//! any shape), 18% in the input transform and 10% in the output transform; with a 12 MiB
+//! input and output (`vgg_conv3x3_64_224`), 59%, 21% and 20%.
 //!
 //! # Threads
 //!
