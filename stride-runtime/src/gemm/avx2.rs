@@ -10,7 +10,7 @@ use core::arch::x86_64::*;
 
 use super::kernel::{Tile, write_tile};
 use super::{MR, NR};
-use crate::ops::Activation;
+use crate::ops::activation::avx2 as act;
 
 /// Runs `kc` steps of an `A` panel times a `B` panel and writes the tile.
 ///
@@ -63,12 +63,9 @@ unsafe fn rows<const R: usize>(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile
         unsafe { step(&mut c, a, b) };
     }
 
-    let vector_activation = tile.finish.is_none_or(|f| {
-        !matches!(
-            f.activation,
-            Activation::Sigmoid | Activation::Tanh | Activation::Silu
-        )
-    });
+    let vector_activation = tile
+        .finish
+        .is_none_or(|f| act::has_vector_form(f.activation));
     if tile.cols == NR && tile.col_stride == 1 && vector_activation {
         // SAFETY: a tile of `R` rows of `NR` contiguous values from `tile.c`, which the
         // caller vouched for.
@@ -114,7 +111,6 @@ unsafe fn step<const R: usize>(c: &mut [[__m256; 2]; R], a: *const f32, b: *cons
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
-    let zero = _mm256_setzero_ps();
     for (i, row) in c.iter().enumerate() {
         // SAFETY: row `i < R` of the tile, `NR` contiguous values.
         let out = unsafe { tile.c.add(i * tile.row_stride) };
@@ -132,27 +128,9 @@ unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
                 v0 = _mm256_add_ps(v0, b);
                 v1 = _mm256_add_ps(v1, b);
             }
-            match finish.activation {
-                Activation::Identity => {}
-                Activation::Relu => {
-                    // max(v, 0) returns the second operand for NaN, as `f32::max` does.
-                    v0 = _mm256_max_ps(v0, zero);
-                    v1 = _mm256_max_ps(v1, zero);
-                }
-                Activation::Relu6 => {
-                    let six = _mm256_set1_ps(6.0);
-                    v0 = _mm256_min_ps(_mm256_max_ps(v0, zero), six);
-                    v1 = _mm256_min_ps(_mm256_max_ps(v1, zero), six);
-                }
-                Activation::LeakyRelu(slope) => {
-                    let s = _mm256_set1_ps(slope);
-                    v0 = leaky(v0, s);
-                    v1 = leaky(v1, s);
-                }
-                Activation::Sigmoid | Activation::Tanh | Activation::Silu => {
-                    debug_assert!(false, "the caller sends these through `write_tile`");
-                }
-            }
+            debug_assert!(act::has_vector_form(finish.activation));
+            v0 = act::apply(finish.activation, v0);
+            v1 = act::apply(finish.activation, v1);
         }
         // SAFETY: as above.
         unsafe {
@@ -160,15 +138,6 @@ unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
             _mm256_storeu_ps(out.add(8), v1);
         }
     }
-}
-
-/// `v` where `v >= 0`, else `slope * v`, lane by lane (NaN takes the `v` side, as
-/// `Activation::apply` does).
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-fn leaky(v: __m256, slope: __m256) -> __m256 {
-    let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, _mm256_setzero_ps());
-    _mm256_blendv_ps(v, _mm256_mul_ps(v, slope), negative)
 }
 
 /// `dst[t] = src[2 * t]` for as many leading `t` as whole groups of 8 allow while 16 values
@@ -195,4 +164,49 @@ pub(super) unsafe fn every_other(dst: &mut [f32], src: &[f32]) -> usize {
         t += 8;
     }
     t
+}
+
+/// `dst.copy_from_slice(src)` in vector moves with no library call: the runs packing copies
+/// are a few dozen values, where `memmove`'s call and setup cost more than the copy. A short
+/// tail is one more move that overlaps the previous one; below 8 values, two overlapping
+/// moves of 4, 2 or 1. (Not a masked store, which AMD cores run slowly, and not one store a
+/// step, a loop LLVM turns back into a `memcpy` call.)
+///
+/// # Safety
+/// The CPU has AVX2.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn copy(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy lengths");
+    let (d, s, n) = (dst.as_mut_ptr(), src.as_ptr(), dst.len());
+    // SAFETY: every move below reads `src[i .. i + w]` and writes `dst[i .. i + w]` with
+    // `i + w <= n`, in bounds of both slices, which do not overlap.
+    unsafe {
+        if n >= 8 {
+            let mut i = 0;
+            while i + 16 <= n {
+                let (a, b) = (_mm256_loadu_ps(s.add(i)), _mm256_loadu_ps(s.add(i + 8)));
+                _mm256_storeu_ps(d.add(i), a);
+                _mm256_storeu_ps(d.add(i + 8), b);
+                i += 16;
+            }
+            if i + 8 <= n {
+                _mm256_storeu_ps(d.add(i), _mm256_loadu_ps(s.add(i)));
+                i += 8;
+            }
+            if i < n {
+                _mm256_storeu_ps(d.add(n - 8), _mm256_loadu_ps(s.add(n - 8)));
+            }
+        } else if n >= 4 {
+            _mm_storeu_ps(d, _mm_loadu_ps(s));
+            _mm_storeu_ps(d.add(n - 4), _mm_loadu_ps(s.add(n - 4)));
+        } else if n >= 2 {
+            d.cast::<u64>()
+                .write_unaligned(s.cast::<u64>().read_unaligned());
+            let (d, s) = (d.add(n - 2), s.add(n - 2));
+            d.cast::<u64>()
+                .write_unaligned(s.cast::<u64>().read_unaligned());
+        } else if n == 1 {
+            *d = *s;
+        }
+    }
 }

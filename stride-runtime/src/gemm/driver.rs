@@ -101,9 +101,15 @@ pub(crate) fn gemm_serial(
         for (jc, nc) in blocks(n, NC, NR) {
             for (pc, kc) in blocks(k, KC, 1) {
                 let (first, last) = (pc == 0, pc + kc == k);
-                let ldb = b_row_stride(nc);
-                let packed = &mut packed[..kc * ldb];
-                b.pack(pc, kc, j0 + jc, nc, packed, ldb);
+                let (packed, ldb) = match b.view(pc, kc, j0 + jc, nc) {
+                    Some(view) => view,
+                    None => {
+                        let ldb = b_row_stride(nc);
+                        let packed = &mut packed[..kc * ldb];
+                        b.pack(pc, kc, j0 + jc, nc, packed, ldb);
+                        (&*packed, ldb)
+                    }
+                };
                 for (ic, mc) in blocks(m, MC, MR) {
                     for jr in (0..nc).step_by(NR) {
                         let b_panel = &packed[jr..];

@@ -43,7 +43,8 @@
 //!
 //! Pack `A` once ([`PackedA::row_major`], or [`PackedA::new`] with strides for a transposed
 //! one), describe `B` ([`StridedB`], or an own [`PackB`] that packs straight from where the
-//! numbers live) and `C` ([`MatMut`], any strides), pick an [`Epilogue`], and call [`sgemm`].
+//! numbers live, or lends them in place when they already lie as a packed block,
+//! [`PackB::view`]) and `C` ([`MatMut`], any strides), pick an [`Epilogue`], and call [`sgemm`].
 //! A batch of independent products, such as Winograd's element-wise GEMMs (one per
 //! transform position), is one [`PackedA`] per product and a [`gemm_serial`] per task inside
 //! [`crate::threads::for_each`], with [`Kernel::detect`] chosen once outside the loop.

@@ -92,6 +92,15 @@ pub(crate) trait PackB: Sync {
     /// column `j0 + j` goes to `dst[p * row_stride + j]`, and each row is zero from `nc` to
     /// the next multiple of [`NR`]. `row_stride` is [`b_row_stride`]`(nc)`.
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize);
+
+    /// The same block as it already lies in memory, when it lies as the micro-kernel reads
+    /// a packed block: `(values, row_stride)` with row `p` at `values[p * row_stride..]`,
+    /// each row readable (and finite) for `nc` rounded up to [`NR`] values. The GEMM then
+    /// reads it in place instead of packing a copy. `None` (the default): pack it.
+    fn view(&self, k0: usize, kc: usize, j0: usize, nc: usize) -> Option<(&[f32], usize)> {
+        let _ = (k0, kc, j0, nc);
+        None
+    }
 }
 
 /// The distance between rows of a packed `B` block of `nc` columns: `nc` rounded up to a
@@ -172,6 +181,18 @@ impl PackB for StridedB<'_> {
 }
 
 impl super::Kernel {
+    /// `dst.copy_from_slice(src)` for the short runs of packing (a few dozen values), where
+    /// a `memmove` call costs more than the copy: AVX2 moves inline, else the library call.
+    #[inline]
+    pub(crate) fn copy(self, dst: &mut [f32], src: &[f32]) {
+        match self {
+            // SAFETY: an `Avx2Token` exists only where the CPU has AVX2.
+            #[cfg(target_arch = "x86_64")]
+            super::Kernel::Avx2(_) => unsafe { super::avx2::copy(dst, src) },
+            super::Kernel::Scalar => dst.copy_from_slice(src),
+        }
+    }
+
     /// `dst[t] = src[t * stride]` for every `t` of `dst`, the strided copy of a convolution's
     /// `B` packing; stride 2 (every strided layer of ResNet and VGG) has an AVX2 form.
     #[inline]

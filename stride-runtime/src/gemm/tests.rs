@@ -293,3 +293,73 @@ fn copy_strided_takes_every_stride_th_value_on_both_kernels() {
         }
     }
 }
+
+#[test]
+fn copy_copies_every_length_exactly_and_nothing_past_it_on_both_kernels() {
+    // Below one vector, around one and two, and long runs; from and to uneven offsets.
+    let values: Vec<f32> = (0..200).map(|i| i as f32).collect();
+    for kernel in kernels() {
+        for len in 0..=70 {
+            for (from, to) in [(0, 0), (1, 3), (5, 2)] {
+                let mut dst = vec![f32::NAN; len + 8];
+                kernel.copy(&mut dst[to..to + len], &values[from..from + len]);
+                assert!(dst[..to].iter().all(|v| v.is_nan()), "{kernel:?} {len}");
+                assert_eq!(
+                    &dst[to..to + len],
+                    &values[from..from + len],
+                    "{kernel:?} {len}"
+                );
+                assert!(
+                    dst[to + len..].iter().all(|v| v.is_nan()),
+                    "{kernel:?} {len}"
+                );
+            }
+        }
+    }
+}
+
+/// A row-major `B` whose rows are whole panels, read in place through [`PackB::view`].
+struct InPlace<'a>(StridedB<'a>, &'a [f32], usize);
+
+impl PackB for InPlace<'_> {
+    fn k(&self) -> usize {
+        self.0.k()
+    }
+
+    fn n(&self) -> usize {
+        self.0.n()
+    }
+
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
+        panic!("packed {k0} {kc} {j0} {nc} {} {row_stride}", dst.len());
+    }
+
+    fn view(&self, k0: usize, _kc: usize, j0: usize, _nc: usize) -> Option<(&[f32], usize)> {
+        Some((&self.1[k0 * self.2 + j0..], self.2))
+    }
+}
+
+#[test]
+fn gemm_reads_a_b_that_offers_a_view_in_place_across_blocks_on_both_kernels() {
+    // K = 300 and N = 400 span two K and two N blocks; columns whole panels.
+    let [m, n, k] = [13, 400, 300];
+    assert_eq!(n % NR, 0);
+    let a = sample(m * k, 1).into_raw_vec_and_offset().0;
+    let b = sample(k * n, 2).into_raw_vec_and_offset().0;
+    let epilogue = Epilogue::default();
+    let (want, scale) = naive(&a, &b, &[], [m, n, k], &epilogue);
+    let packed = PackedA::row_major(&a, m, k);
+    for kernel in kernels() {
+        let mut c = vec![f32::NAN; m * n];
+        let source = InPlace(StridedB::row_major(&b, k, n), &b, n);
+        gemm_serial(
+            kernel,
+            &packed,
+            &source,
+            0,
+            MatMut::row_major(&mut c, m, n),
+            &epilogue,
+        );
+        assert_matches(&c, &want, &scale, &format!("{kernel:?} in place"));
+    }
+}

@@ -1,7 +1,7 @@
 //! The ops: one public function per op, a params type where it has parameters, and a layer type
 //! that owns its weights for repeated calls.
 
-mod activation;
+pub(crate) mod activation;
 mod batch_norm;
 mod check;
 mod conv2d;

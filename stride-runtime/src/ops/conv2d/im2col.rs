@@ -168,7 +168,7 @@ impl PackB for Im2col<'_> {
                         let from =
                             plane + iy * w + xs.first + (a - xs.indices.start) * window_w.stride;
                         if window_w.stride == 1 {
-                            body.copy_from_slice(&self.x[from..from + body.len()]);
+                            self.kernel.copy(body, &self.x[from..from + body.len()]);
                         } else {
                             // The rest of the input, not only the row: the AVX2 gather reads
                             // whole vectors and may look (never write) past the last tap.

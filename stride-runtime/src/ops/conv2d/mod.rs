@@ -1,15 +1,26 @@
 //! 2-D convolution, as PyTorch's `Conv2d`: stride, padding (explicit, asymmetric or a mode),
 //! dilation, groups (depthwise included) and an optional bias, for any batch size.
 //!
-//! This file holds the parameters, the checks and the layer. A call is resolved into a
-//! [`Geometry`] (every size checked, padding turned into numbers) before it reaches the loops in
-//! [`im2col`] (a GEMM whose `B` is packed straight from the input's windows), so a kernel sees
-//! only sizes and contiguous slices. A layer packs its weights for that GEMM once, when it is
-//! built; the free function packs them per call.
+//! This file holds the parameters, the checks, the layer and the choice of kernel. A call is
+//! resolved into a [`Geometry`] (every size checked, padding turned into numbers) before it
+//! reaches a kernel, so a kernel sees only sizes and contiguous slices. Which kernel runs is
+//! decided by shape class in one place, [`Algorithm`]:
+//!
+//! | class | kernel |
+//! |---|---|
+//! | depthwise 3x3 (`groups == Cin == Cout`, stride 1 or 2, dilation 1) | [`depthwise`]: direct, vectorised along the width |
+//! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
+//! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
+//! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
+//!
+//! A layer prepares its weights for its kernel once, when it is built (Winograd's transform,
+//! the GEMM's packed panels); the free function prepares them per call.
 
-#[cfg(test)] // Until conv2d dispatches depthwise 3x3 layers to it.
 mod depthwise;
 mod im2col;
+mod winograd;
+
+use std::sync::OnceLock;
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use stride_geometry::{GeometryError, Param, Window, check_groups, conv_output};
@@ -118,28 +129,55 @@ pub fn conv2d(
 ) -> Result<Array4<f32>> {
     check_layer(weight, bias, params)?;
     let geometry = Geometry::resolve(x, weight.dim(), params)?;
+    let algorithm = Algorithm::for_layer(weight.dim(), params).for_input(&geometry);
     let weight = weight.as_standard_layout();
-    let packed = im2col::pack_weights(
-        contiguous(weight.as_slice()),
-        params.groups,
-        weight.dim().0 / params.groups,
-    );
-    apply(&geometry, x, &packed, bias, Activation::Identity)
+    let weight = contiguous(weight.as_slice());
+    let (winograd, packed);
+    let prepared = match algorithm {
+        Algorithm::Depthwise3x3 => Prepared::Depthwise3x3(weight),
+        Algorithm::Winograd => {
+            winograd = winograd::Weights::new(weight, geometry.group_out, geometry.group_in);
+            Prepared::Winograd(&winograd)
+        }
+        Algorithm::Im2col => {
+            packed = im2col::pack_weights(weight, params.groups, geometry.group_out);
+            Prepared::Im2col(&packed)
+        }
+    };
+    apply(&geometry, x, prepared, bias, Activation::Identity)
 }
 
 /// A convolution layer that owns its weight, `[Cout, Cin/groups, kh, kw]`, and optional bias,
 /// `[Cout]`, and may apply an activation to its output ([`Conv2d::with_activation`]).
 ///
-/// The layer packs its weight for the matrix multiply once, when it is built, so `forward`
-/// allocates only its output.
-#[derive(Debug, Clone, PartialEq)]
+/// The layer picks its kernel by shape (a direct kernel for depthwise 3x3, Winograd for 3x3
+/// with stride 1, a GEMM for the rest) and prepares its weight for it once, when it is built,
+/// so `forward` allocates only its output.
+#[derive(Debug, Clone)]
 pub struct Conv2d {
     weight: Array4<f32>,
     bias: Option<Array1<f32>>,
     params: Conv2dParams,
     activation: Activation,
-    /// `weight` as the GEMM's `A`, one per group.
-    packed: Vec<PackedA>,
+    algorithm: Algorithm,
+    /// Winograd's transformed weight, for a [`Algorithm::Winograd`] layer.
+    winograd: Option<winograd::Weights>,
+    /// `weight` as im2col's GEMM `A`, one per group: packed when an [`Algorithm::Im2col`]
+    /// layer is built, and when a Winograd layer first meets an input too small for
+    /// Winograd.
+    im2col: OnceLock<Vec<PackedA>>,
+}
+
+/// Two layers are equal when they compute the same thing: the prepared weights follow from
+/// the rest (and a lazily packed one may exist in one and not yet in the other).
+impl PartialEq for Conv2d {
+    fn eq(&self, other: &Self) -> bool {
+        self.weight == other.weight
+            && self.bias == other.bias
+            && self.params == other.params
+            && self.activation == other.activation
+            && self.algorithm == other.algorithm
+    }
 }
 
 impl Conv2d {
@@ -173,14 +211,54 @@ impl Conv2d {
         } else {
             weight.as_standard_layout().into_owned()
         };
-        let group_out = weight.dim().0 / params.groups;
-        let packed = im2col::pack_weights(contiguous(weight.as_slice()), params.groups, group_out);
+        let algorithm = Algorithm::for_layer(weight.dim(), &params);
         Ok(Conv2d {
             weight,
             bias,
             params,
             activation: Activation::Identity,
-            packed,
+            algorithm: Algorithm::Im2col,
+            winograd: None,
+            im2col: OnceLock::new(),
+        }
+        .with_algorithm(algorithm))
+    }
+
+    /// The same layer computed by `algorithm`, with its weight prepared for it: how tests
+    /// compare the kernels on the same weights.
+    ///
+    /// Panics unless `algorithm` is the layer's own class or im2col, which computes any
+    /// layer.
+    pub(crate) fn with_algorithm(self, algorithm: Algorithm) -> Self {
+        assert!(
+            algorithm == Algorithm::Im2col
+                || algorithm == Algorithm::for_layer(self.weight.dim(), &self.params),
+            "{algorithm:?} does not compute this layer"
+        );
+        let (cout, cin, _, _) = self.weight.dim();
+        let weight = contiguous(self.weight.as_slice());
+        let winograd =
+            (algorithm == Algorithm::Winograd).then(|| winograd::Weights::new(weight, cout, cin));
+        let im2col = OnceLock::new();
+        if algorithm == Algorithm::Im2col {
+            let packed =
+                im2col::pack_weights(weight, self.params.groups, cout / self.params.groups);
+            im2col.set(packed).expect("a new cell is empty");
+        }
+        Conv2d {
+            algorithm,
+            winograd,
+            im2col,
+            ..self
+        }
+    }
+
+    /// The GEMM's packed weight, packed now if this is its first use.
+    fn im2col_weights(&self) -> &[PackedA] {
+        self.im2col.get_or_init(|| {
+            let groups = self.params.groups;
+            let weight = contiguous(self.weight.as_slice());
+            im2col::pack_weights(weight, groups, self.out_channels() / groups)
         })
     }
 
@@ -226,7 +304,16 @@ impl Conv2d {
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         let geometry = Geometry::resolve(x, self.weight.dim(), &self.params)?;
-        apply(&geometry, x, &self.packed, self.bias(), self.activation)
+        let prepared = match self.algorithm.for_input(&geometry) {
+            Algorithm::Depthwise3x3 => Prepared::Depthwise3x3(contiguous(self.weight.as_slice())),
+            Algorithm::Winograd => Prepared::Winograd(
+                self.winograd
+                    .as_ref()
+                    .expect("a Winograd layer has its transformed weight"),
+            ),
+            Algorithm::Im2col => Prepared::Im2col(self.im2col_weights()),
+        };
+        apply(&geometry, x, prepared, self.bias(), self.activation)
     }
 
     /// Input channels: `Cin/groups * groups`.
@@ -291,29 +378,93 @@ fn check_layer(
     Ok(())
 }
 
-/// Runs the kernel for an input that [`Geometry::resolve`] accepted, with the weight packed
-/// by [`im2col::pack_weights`]: the one path behind [`conv2d`] and [`Conv2d::forward`].
+/// How a convolution is computed: the shape classes, each with its own kernel, chosen here
+/// and nowhere else (see [the module docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Algorithm {
+    /// `groups == Cin == Cout` (one filter per channel), 3x3, stride 1 or 2 on each axis,
+    /// dilation 1, any padding: [`depthwise`].
+    Depthwise3x3,
+    /// 3x3, stride 1, dilation 1, one group, any padding, at least
+    /// [`winograd::MIN_CHANNELS`] input channels: [`winograd`], or im2col for an input on
+    /// which Winograd does not pay ([`Algorithm::for_input`]).
+    Winograd,
+    /// Any layer: [`im2col`] and the GEMM (which reads a 1x1, stride-1, unpadded input as
+    /// its matrix without windows).
+    Im2col,
+}
+
+impl Algorithm {
+    /// The class of a layer with a `[Cout, Cin/groups, kh, kw]` weight and `params`.
+    fn for_layer(weight: (usize, usize, usize, usize), params: &Conv2dParams) -> Algorithm {
+        let (out_channels, group_in, kh, kw) = weight;
+        let three = (kh, kw) == (3, 3) && params.dilation == Hw([1, 1]);
+        let depthwise = group_in == 1 && params.groups == out_channels;
+        if three && depthwise && params.stride.0.iter().all(|s| matches!(s, 1 | 2)) {
+            Algorithm::Depthwise3x3
+        } else if three
+            && params.groups == 1
+            && params.stride == Hw([1, 1])
+            && group_in >= winograd::MIN_CHANNELS
+        {
+            Algorithm::Winograd
+        } else {
+            Algorithm::Im2col
+        }
+    }
+
+    /// The kernel for one input: the class, but im2col for a Winograd layer whose input has
+    /// too few tiles for the transforms to pay ([`winograd::pays`]).
+    fn for_input(self, g: &Geometry) -> Algorithm {
+        match self {
+            Algorithm::Winograd if !winograd::pays(g.group_in, g.group_out, g.output) => {
+                Algorithm::Im2col
+            }
+            other => other,
+        }
+    }
+}
+
+/// A weight in the form its kernel reads.
+enum Prepared<'a> {
+    /// PyTorch's `[C, 1, 3, 3]`, contiguous.
+    Depthwise3x3(&'a [f32]),
+    /// Transformed by [`winograd::Weights::new`].
+    Winograd(&'a winograd::Weights),
+    /// Packed by [`im2col::pack_weights`].
+    Im2col(&'a [PackedA]),
+}
+
+/// Runs the kernel of `weights` for an input that [`Geometry::resolve`] accepted: the one
+/// path behind [`conv2d`] and [`Conv2d::forward`].
 fn apply(
     geometry: &Geometry,
     x: ArrayView4<f32>,
-    packed: &[PackedA],
+    weights: Prepared,
     bias: Option<ArrayView1<f32>>,
     activation: Activation,
 ) -> Result<Array4<f32>> {
     let x = x.as_standard_layout();
+    let x = contiguous(x.as_slice());
     let bias = bias.as_ref().map(|b| b.as_standard_layout());
+    let bias = bias.as_ref().map(|b| contiguous(b.as_slice()));
     // Every element is written by the kernel, so the zeros are never read; `zeros` is
     // calloc, whose fresh pages cost nothing until written.
     let mut y = Array4::zeros(geometry.output_shape());
-    im2col::conv2d(
-        Kernel::detect(),
-        geometry,
-        contiguous(x.as_slice()),
-        packed,
-        bias.as_ref().map(|b| contiguous(b.as_slice())),
-        activation,
-        contiguous(y.as_slice_mut()),
-    );
+    let out = contiguous(y.as_slice_mut());
+    let kernel = Kernel::detect();
+    match weights {
+        Prepared::Depthwise3x3(weight) => {
+            let shape = geometry.depthwise3x3();
+            depthwise::depthwise3x3(kernel, &shape, x, weight, bias, activation, out);
+        }
+        Prepared::Winograd(weights) => {
+            winograd::conv2d(kernel, geometry, x, weights, bias, activation, out);
+        }
+        Prepared::Im2col(packed) => {
+            im2col::conv2d(kernel, geometry, x, packed, bias, activation, out);
+        }
+    }
     Ok(y)
 }
 
@@ -405,6 +556,17 @@ impl Geometry {
     /// Kernel taps per output channel: `Cin/groups * kh * kw`, the rows of im2col's matrix.
     fn patch_len(&self) -> usize {
         self.group_in * self.windows[0].kernel * self.windows[1].kernel
+    }
+
+    /// The sizes of a depthwise 3x3 layer's planes, for [`depthwise`].
+    fn depthwise3x3(&self) -> depthwise::Depthwise3x3 {
+        let [h, w] = self.windows;
+        depthwise::Depthwise3x3 {
+            input: self.input,
+            output: self.output,
+            stride: [h.stride, w.stride],
+            pad: [h.pad_begin, w.pad_begin],
+        }
     }
 
     /// A 1x1 kernel with stride 1 and no padding: the input already is im2col's matrix.

@@ -8,7 +8,7 @@ use crate::ops::testing::{assert_close, sample};
 /// Direct convolution, the definition written out in seven loops: explicit pads
 /// `[top, bottom, left, right]`, and an output size found by counting the window positions that
 /// fit in the padded input (not by the formula under test).
-fn direct(
+pub(super) fn direct(
     x: ArrayView4<f32>,
     w: ArrayView4<f32>,
     bias: Option<ArrayView1<f32>>,
@@ -695,4 +695,69 @@ fn conv2d_refuses_an_output_too_large_to_index() {
         ),
         "{err}"
     );
+}
+
+// The choice of kernel.
+
+#[test]
+fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
+    let class = |weight: (usize, usize, usize, usize), params: Conv2dParams| {
+        Algorithm::for_layer(weight, &params)
+    };
+    let p = Conv2dParams::default().padding(1);
+    assert_eq!(class((8, 1, 3, 3), p.groups(8)), Algorithm::Depthwise3x3);
+    assert_eq!(
+        class((8, 1, 3, 3), p.groups(8).stride((2, 1))),
+        Algorithm::Depthwise3x3
+    );
+    assert_eq!(class((16, 16, 3, 3), p), Algorithm::Winograd);
+    assert_eq!(
+        class((16, 16, 3, 3), p.padding(Padding::Same)),
+        Algorithm::Winograd
+    );
+    for (weight, params) in [
+        ((16, 1, 3, 3), p.groups(8)),              // a channel multiplier of 2
+        ((8, 1, 3, 3), p.groups(8).stride(3)),     // stride 3
+        ((8, 1, 3, 3), p.groups(8).dilation(2)),   // dilated
+        ((8, 1, 5, 5), p.groups(8)),               // 5x5
+        ((16, 16, 3, 3), p.stride(2)),             // strided
+        ((16, 8, 3, 3), p.groups(2)),              // grouped
+        ((16, 16, 3, 3), p.dilation(2)),           // dilated
+        ((16, 16, 3, 1), p),                       // 3x1
+        ((16, 4, 3, 3), p),                        // 4 input channels
+        ((16, 16, 1, 1), Conv2dParams::default()), // pointwise
+    ] {
+        assert_eq!(
+            class(weight, params),
+            Algorithm::Im2col,
+            "{weight:?} {params:?}"
+        );
+    }
+}
+
+#[test]
+fn a_depthwise_layer_runs_the_direct_kernel_and_agrees_with_im2col_on_the_same_weights() {
+    let x = sample((2, 6, 13, 11), 80);
+    let w = sample((6, 1, 3, 3), 81);
+    let b = sample(6, 82);
+    for stride in [1, 2] {
+        let params = Conv2dParams::default().padding(1).groups(6).stride(stride);
+        let layer = Conv2d::new(w.clone(), Some(b.clone()), params)
+            .unwrap()
+            .with_activation(Activation::Relu6);
+        assert_eq!(layer.algorithm, Algorithm::Depthwise3x3);
+        let im2col = layer.clone().with_algorithm(Algorithm::Im2col);
+        let want = direct(
+            x.view(),
+            w.view(),
+            Some(b.view()),
+            [stride; 2],
+            [1; 4],
+            [1, 1],
+            6,
+        );
+        let want = Activation::Relu6.map(want.view());
+        assert_close(&layer.forward(x.view()).unwrap(), &want);
+        assert_close(&im2col.forward(x.view()).unwrap(), &want);
+    }
 }

@@ -1,0 +1,676 @@
+//! 3x3 convolution with stride 1 and dilation 1 by Winograd's minimal filtering, F(4x4, 3x3)
+//! (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+//!
+//! The output is cut into 4x4 tiles. Each tile's 6x6 input patch `d`, transformed as
+//! `V = Bᵀ d B`, times the transformed filter `U = G g Gᵀ` element by element, summed over the
+//! input channels and transformed back as `Y = Aᵀ M A`, is the tile's 4x4 output: 36
+//! multiplies per channel pair instead of 144. The sum over channels makes the element-wise
+//! stage 36 independent GEMMs, one per transform position `ξ`:
+//! `M[ξ] (Cout × tiles) = U[ξ] (Cout × Cin) · V[ξ] (Cin × tiles)`, on the crate's SGEMM.
+//!
+//! # Why 4x4 tiles and not 6x6
+//!
+//! F(6x6, 3x3) (8x8 tiles) multiplies 64 times per 36 outputs instead of 36 per 16: 1.27x
+//! fewer GEMM FLOPs, bought with larger transforms (points ±1/2 and ±2, coefficients up to
+//! 21/4 and 32), 8x8 tiles that fit 56-wide planes badly (10 tiles for 56 columns) and twice
+//! the error. Measured by `tests::winograd_error_on_realistic_layers` (post-ReLU inputs,
+//! He-initialised weights) against the direct convolution in f64:
+//!
+//! | `Cin` | RMS error F(4x4) | F(6x6) | tolerance used, F(4x4) | F(6x6) | im2col + GEMM |
+//! |---|---|---|---|---|---|
+//! | 64 | 1.1e-6 | 2.2e-6 | 16% | 13% | 0.9% |
+//! | 256 | 2.6e-6 | 4.8e-6 | 23% | 38% | 0.8% |
+//! | 512 | 3.0e-6 | 5.7e-6 | 29% | 53% | 0.7% |
+//!
+//! ("tolerance used": the largest `|error| / (1e-4 + 1e-4·|y|)` of any output, the golden
+//! tolerance.) F(6x6) would spend half the tolerance in one layer of 512 channels, leaving no
+//! room for a network that stacks them; F(4x4) stays below a third. On the golden VGG block
+//! (a 64-channel 3x3 layer at 224x224 after the first), Winograd uses 10% of the tolerance
+//! (im2col 0.7%); the narrow ResNets' outputs, after pooling, 0.1%.
+//!
+//! # Blocking
+//!
+//! A task is one sample and a block of tiles (consecutive in raster order, a row of tiles
+//! wrapping onto the next). For its block it
+//!
+//! 1. transforms the input channel by channel: copies the input runs the block's tiles read
+//!    into a strip per row of tiles ([`Block::stage`]; the strips' padding is zeroed once per
+//!    block, so the image's edges cost nothing in the transform), then transforms the tiles
+//!    [`LANES`] at a time into `V` (`[36][Cin][tiles]`);
+//! 2. runs the 36 GEMMs into `M` (`[Cout][36][tiles]`) with [`gemm::gemm_serial`];
+//! 3. transforms `M` back, output channel by output channel, adding the bias and applying the
+//!    activation as it writes each tile into the output.
+//!
+//! `V` and `M` are this thread's scratch, reused from block to block: the block holds as many
+//! tiles as keep both within [`SCRATCH_BYTES`] (16 to 64 tiles, whole GEMM panels; 32 for 64
+//! channels in and out, 590 KB), so they stay in L2 between the transforms and the GEMMs; a
+//! 224x224 layer never has more than one block's transforms in memory per thread. A tensor
+//! larger than L2 is read and written a few hundred bytes per row and channel, too scattered
+//! for the hardware prefetcher, so the block fetches the next channel's rows ahead.
+//!
+//! On one core, `resnet_conv3x3_64_56` (0.77 ms, ~300 GFLOP/s counted as direct
+//! convolution) spends about 72% of its time in the GEMMs (at about the kernel's speed on
+//! any shape), 18% in the input transform and 10% in the output transform; with a 12 MiB
+//! input and output (`vgg_conv3x3_64_224`), 59%, 21% and 20%.
+//!
+//! # Threads
+//!
+//! Tasks go to [`crate::threads::for_each`]: a batch gives every thread its samples' blocks,
+//! and a single 56x56 image (196 tiles) is seven blocks, so both cores work on it.
+//!
+//! # Paths
+//!
+//! The transforms have an AVX2 form (8 tiles per vector, the tiles' rows turned into columns
+//! by in-lane 4x4 transposes) and a scalar one computing the same sums tile by tile; the GEMM
+//! takes the same [`Kernel`]. Both write the same layout of `V`, so either transform can be
+//! checked against the other and against the matrices below.
+
+mod scalar;
+#[cfg(test)]
+mod tests;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+use std::cell::RefCell;
+
+use super::Geometry;
+use crate::gemm::{self, Epilogue, Kernel, MatMut, NR, PackB, PackedA};
+use crate::ops::Activation;
+
+/// Outputs per tile side: the `m` of F(m x m, 3x3).
+const OUT: usize = 4;
+/// Transformed tile side, `m + 3 - 1`.
+const SIDE: usize = 6;
+/// Transform positions of a tile, one GEMM each.
+const POSITIONS: usize = SIDE * SIDE;
+/// Tiles a transform call handles: one per lane of an AVX2 vector.
+const LANES: usize = 8;
+/// Most tiles in a block: the stack arrays of a block's tile places are this long.
+const MAX_BLOCK: usize = 64;
+/// What a block's `V` and `M` may take together: about 60% of a 1 MiB L2, the rest for the
+/// GEMM's packed block of `V` and a position's `U`. 64 input and output channels get blocks
+/// of 32 tiles, measured faster than 16, 48 or 64 on `resnet_conv3x3_64_56` and
+/// `vgg_conv3x3_64_224` (and blocks that are not whole GEMM panels, 24 or 40, 25% slower).
+const SCRATCH_BYTES: usize = 640 << 10;
+
+/// Tensors up to this size are taken to be in L2 (written by the layer before, or read by
+/// the block before); larger ones are fetched ahead channel by channel, which on
+/// `vgg_conv3x3_64_224` (12 MiB in, 12 MiB out) saves about 10% of the transforms' time and
+/// on `resnet_conv3x3_64_56` (0.8 MiB) costs as much.
+const CACHED_BYTES: usize = 1 << 20;
+
+/// `Bᵀ`, the input transform: row `i` of `Bᵀ d B` combines the rows of `d` with row `i`.
+#[cfg_attr(not(test), allow(dead_code))] // The kernels use it factored; tests check them.
+pub(super) const BT: [[f32; SIDE]; SIDE] = [
+    [4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
+    [0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
+    [0.0, 4.0, -4.0, -1.0, 1.0, 0.0],
+    [0.0, -2.0, -1.0, 2.0, 1.0, 0.0],
+    [0.0, 2.0, -1.0, -2.0, 1.0, 0.0],
+    [0.0, 4.0, 0.0, -5.0, 0.0, 1.0],
+];
+
+/// `G`, the filter transform, in f64: `1/6` and `1/24` are not exact in f32, so `G g Gᵀ` is
+/// summed in f64 and rounded once.
+const G: [[f64; 3]; SIDE] = [
+    [1.0 / 4.0, 0.0, 0.0],
+    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [0.0, 0.0, 1.0],
+];
+
+/// `Aᵀ`, the output transform.
+#[cfg_attr(not(test), allow(dead_code))] // The kernels use it factored; tests check them.
+pub(super) const AT: [[f32; SIDE]; OUT] = [
+    [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+    [0.0, 1.0, -1.0, 2.0, -2.0, 0.0],
+    [0.0, 1.0, 1.0, 4.0, 4.0, 0.0],
+    [0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
+];
+
+/// Fewest input channels for which Winograd pays: with fewer, the output transform costs
+/// more than the multiplies it saves (measured below).
+pub(super) const MIN_CHANNELS: usize = 8;
+
+/// Whether Winograd pays for a layer of `cin` (at least [`MIN_CHANNELS`]) input and `cout`
+/// output channels on an input whose output is `output` (height, width): at least 16 tiles
+/// a sample, or 9 when the transformed filters fit in L3 (up to 256 x 256 channels, 9.4 MB).
+/// Measured on one core, Winograd's time over im2col's (below 1, Winograd faster):
+///
+/// | layer | ratio | | layer | ratio |
+/// |---|---|---|---|---|
+/// | 3 → 64, 224x224 | 1.6 | | 64 → 64, 8x8 (4 tiles) | 0.93 |
+/// | 4 → 16, 56x56 | 0.93 | | 64 → 64, 6x6 (4 tiles) | 1.2 |
+/// | 6 → 32, 56x56 | 0.87 | | 256 → 256, 8x8 (4 tiles) | 1.2 |
+/// | 8 → 8, 56x56 | 0.54 | | 256 → 256, 10x10 (9 tiles) | 0.59 |
+/// | 64 → 2, 56x56 | 0.37 | | 512 → 512, 7x7 (4 tiles) | 1.8 |
+/// | 128 → 128, 10x10 (9 tiles) | 0.54 | | 512 → 512, 10x10 (9 tiles) | 1.2 |
+/// | 512 → 512, 14x14 (16 tiles) | 0.65 | | 1024 → 1024, 14x14 (16 tiles) | 0.59 |
+///
+/// With few tiles the GEMMs are narrower than the micro-kernel's 16 columns, and the
+/// transformed filters (4x the weight) are read from memory once for little work. A small
+/// `Cout` is no reason to refuse: im2col's 6-row panels do worse there.
+pub(super) fn pays(cin: usize, cout: usize, output: [usize; 2]) -> bool {
+    debug_assert!(cin >= MIN_CHANNELS);
+    let tiles = output[0].div_ceil(OUT) * output[1].div_ceil(OUT);
+    tiles >= 16 || (tiles >= 9 && cin * cout <= 256 * 256)
+}
+
+/// The filters transformed once per layer: `U[ξ] = (G g Gᵀ)[ξ]` for every (output, input)
+/// channel pair, packed as the `A` of position `ξ`'s GEMM (`Cout × Cin`).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Weights {
+    positions: Vec<PackedA>,
+}
+
+impl Weights {
+    /// Transforms a contiguous `[cout, cin, 3, 3]` weight.
+    pub(super) fn new(weight: &[f32], cout: usize, cin: usize) -> Self {
+        assert_eq!(weight.len(), cout * cin * 9, "a [Cout, Cin, 3, 3] weight");
+        let pairs = cout * cin;
+        let mut u = vec![0.0f32; POSITIONS * pairs];
+        for (pair, g) in weight.chunks_exact(9).enumerate() {
+            // G g, then (G g) Gᵀ, in f64.
+            let mut gg = [[0.0f64; 3]; SIDE];
+            for (row, coefficients) in gg.iter_mut().zip(&G) {
+                for (b, v) in row.iter_mut().enumerate() {
+                    *v = (0..3)
+                        .map(|a| coefficients[a] * f64::from(g[3 * a + b]))
+                        .sum();
+                }
+            }
+            for (i, row) in gg.iter().enumerate() {
+                for (k, coefficients) in G.iter().enumerate() {
+                    let v: f64 = (0..3).map(|b| row[b] * coefficients[b]).sum();
+                    u[(SIDE * i + k) * pairs + pair] = v as f32;
+                }
+            }
+        }
+        let positions = u
+            .chunks_exact(pairs)
+            .map(|u| PackedA::row_major(u, cout, cin))
+            .collect();
+        Weights { positions }
+    }
+
+    /// Output channels.
+    fn cout(&self) -> usize {
+        self.positions[0].m()
+    }
+
+    /// Input channels.
+    fn cin(&self) -> usize {
+        self.positions[0].k()
+    }
+}
+
+/// Where one tile of a block reads and writes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Place {
+    /// Offset of the tile's 6x6 patch (and two columns beyond) in the block's staged strips.
+    input: usize,
+    /// Offset of the tile's top-left output in an output plane.
+    output: usize,
+    /// Output rows and columns of the tile inside the plane: 4 but at the bottom and right
+    /// edges, 0 for a lane past the block's last tile.
+    rows: usize,
+    cols: usize,
+}
+
+/// Writes `activation(x ⋆ weight + bias)` into `y` with `kernel`, all contiguous and sized by
+/// `g` (3x3, stride 1, dilation 1, one group): `x` NCHW, `weights` from [`Weights::new`],
+/// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
+pub(super) fn conv2d(
+    kernel: Kernel,
+    g: &Geometry,
+    x: &[f32],
+    weights: &Weights,
+    bias: Option<&[f32]>,
+    activation: Activation,
+    y: &mut [f32],
+) {
+    debug_assert!(g.groups == 1 && g.windows.iter().all(|w| w.kernel == 3));
+    debug_assert!(g.windows.iter().all(|w| w.stride == 1 && w.dilation == 1));
+    debug_assert_eq!((weights.cin(), weights.cout()), (g.group_in, g.group_out));
+    debug_assert_eq!(x.len(), g.input_len());
+    debug_assert_eq!(y.len(), g.output_len());
+    debug_assert!(bias.is_none_or(|b| b.len() == g.group_out));
+
+    let tiles = g.output.map(|o| o.div_ceil(OUT));
+    let per_sample = tiles[0] * tiles[1];
+    let block = block_tiles(g.group_in, g.group_out);
+    let blocks: Vec<_> = gemm::blocks(per_sample, block, NR).collect();
+    let mut tasks = Vec::with_capacity(g.batch * blocks.len());
+    for sample in 0..g.batch {
+        tasks.extend(blocks.iter().map(|&(first, count)| (sample, first, count)));
+    }
+    let out = Output(y.as_mut_ptr());
+    let job = Job {
+        kernel,
+        g,
+        x,
+        weights,
+        bias,
+        activation,
+        tiles,
+        prefetch_input: size_of_val(x) > CACHED_BYTES,
+        prefetch_output: size_of_val(y) > CACHED_BYTES,
+    };
+    let run = |(sample, first, count): (usize, usize, usize)| {
+        // SAFETY: the tasks' blocks partition every sample's tiles, and a task writes only
+        // the output pixels of its own tiles, so no two tasks write the same element, and
+        // `out` points at `y`, which this call borrows uniquely, of `g.output_len()` values.
+        unsafe { job.block(sample, first, count, out) }
+    };
+    let flops = 2 * g.output_len() * g.patch_len();
+    if flops < gemm::PARALLEL_FLOPS {
+        tasks.into_iter().for_each(run);
+    } else {
+        crate::threads::for_each(tasks, run);
+    }
+}
+
+/// Tiles per block for `cin` input and `cout` output channels: as many as keep `V` and `M`
+/// within [`SCRATCH_BYTES`], in whole GEMM panels ([`NR`] columns, at least one), at most
+/// [`MAX_BLOCK`].
+fn block_tiles(cin: usize, cout: usize) -> usize {
+    let per_tile = POSITIONS * size_of::<f32>() * (cin + cout);
+    (SCRATCH_BYTES / per_tile / NR * NR).clamp(NR, MAX_BLOCK)
+}
+
+/// The output tensor's first element, shared by the tasks, each writing its own tiles.
+#[derive(Clone, Copy)]
+struct Output(*mut f32);
+
+// SAFETY: tasks write disjoint elements through it (see `conv2d`), and the borrow of `y` it
+// comes from outlives them.
+unsafe impl Send for Output {}
+// SAFETY: as above.
+unsafe impl Sync for Output {}
+
+/// What every task of one call shares.
+struct Job<'a> {
+    kernel: Kernel,
+    g: &'a Geometry,
+    x: &'a [f32],
+    weights: &'a Weights,
+    bias: Option<&'a [f32]>,
+    activation: Activation,
+    /// Rows and columns of tiles of one sample.
+    tiles: [usize; 2],
+    /// Whether to fetch the next channel's input rows, and output lines, ahead: for a
+    /// tensor larger than [`CACHED_BYTES`], which comes from memory rather than from L2.
+    prefetch_input: bool,
+    prefetch_output: bool,
+}
+
+thread_local! {
+    /// This thread's `V`, `M` and staged strips, kept between calls: a few hundred KiB for
+    /// the usual layers, a few MiB for a thousand channels.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Job<'_> {
+    /// Computes tiles `first .. first + count` of `sample` into the output at `out`.
+    ///
+    /// # Safety
+    /// `out` points at the whole output (`g.output_len()` values), and nothing else reads or
+    /// writes these tiles' pixels meanwhile.
+    unsafe fn block(&self, sample: usize, first: usize, count: usize, out: Output) {
+        let g = self.g;
+        let (cin, cout) = (g.group_in, g.group_out);
+        let [h, w] = g.input;
+        let [oh, ow] = g.output;
+        let block = Block::new(self.tiles, g, first, count);
+        let columns = block.columns();
+        // One position's `V` after another, each a cache line more than its `Cin × columns`
+        // values: at a power-of-two distance (64 channels of 32 columns: 8 KiB), the input
+        // transform's 36 stores for a group of tiles would all fall in one L1 set (measured
+        // 18% slower).
+        let position_len = cin * columns + NR;
+        let v_len = POSITIONS * position_len;
+        let m_len = cout * POSITIONS * columns;
+        SCRATCH.with(|cell| {
+            // Nothing this closure calls borrows the cell again.
+            let mut scratch = cell.borrow_mut();
+            let needed = v_len + m_len + block.staged_len() + 16;
+            if scratch.len() < needed {
+                scratch.resize(needed, 0.0);
+            }
+            // 64-byte aligned, so each group of 8 columns is one aligned vector.
+            let skip = scratch.as_ptr().align_offset(64).min(16);
+            let (v, rest) = scratch[skip..].split_at_mut(v_len);
+            let (m, staged) = rest.split_at_mut(m_len);
+            let staged = &mut staged[..block.staged_len()];
+            block.clear(staged);
+
+            // 1. Input transform, channel by channel.
+            let x = &self.x[sample * cin * h * w..][..cin * h * w];
+            let plane = |c: usize| &x[c * h * w..][..h * w];
+            for c in 0..cin {
+                block.stage(self.kernel, plane(c), staged);
+                if self.prefetch_input && c + 1 < cin {
+                    block.prefetch(plane(c + 1));
+                }
+                for (group, places) in block.places().chunks_exact(LANES).enumerate() {
+                    let places: &[Place; LANES] = places.try_into().expect("LANES places");
+                    let v = &mut v[c * columns + group * LANES..];
+                    self.input_group(staged, block.stride, places, v, position_len);
+                }
+            }
+
+            // 2. The element-wise stage: 36 GEMMs.
+            for (position, (a, v)) in self
+                .weights
+                .positions
+                .iter()
+                .zip(v.chunks_exact(position_len))
+                .enumerate()
+            {
+                let b = Transformed {
+                    v: &v[..cin * columns],
+                    columns,
+                };
+                let c = MatMut::new(
+                    &mut m[position * columns..],
+                    cout,
+                    columns,
+                    POSITIONS * columns,
+                    1,
+                );
+                gemm::gemm_serial(self.kernel, a, &b, 0, c, &Epilogue::default());
+            }
+
+            // 3. Output transform, output channel by output channel.
+            for (channel, m) in m.chunks_exact(POSITIONS * columns).enumerate() {
+                let bias = self.bias.map_or(0.0, |b| b[channel]);
+                let plane_offset = (sample * cout + channel) * oh * ow;
+                if self.prefetch_output && channel + 1 < cout {
+                    block.prefetch_output(out.0.wrapping_add(plane_offset + oh * ow), g.output);
+                }
+                for (group, places) in block.places().chunks_exact(LANES).enumerate() {
+                    let places: &[Place; LANES] = places.try_into().expect("LANES places");
+                    let m = &m[group * LANES..];
+                    // SAFETY: the plane lies inside the output; the places are this block's
+                    // tiles of it, which the caller gave to this task alone.
+                    unsafe {
+                        let plane = out.0.add(plane_offset);
+                        self.output_group(m, columns, bias, plane, ow, places);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Transforms one group of tiles of one channel's staged strips into `v` (see
+    /// [`scalar::input_group`]).
+    fn input_group(
+        &self,
+        staged: &[f32],
+        stride: usize,
+        places: &[Place; LANES],
+        v: &mut [f32],
+        v_stride: usize,
+    ) {
+        match self.kernel {
+            // SAFETY: an `Avx2` kernel exists only where the CPU has AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(_) => unsafe { avx2::input_group(staged, stride, places, v, v_stride) },
+            Kernel::Scalar => scalar::input_group(staged, stride, places, v, v_stride),
+        }
+    }
+
+    /// Transforms one group of tiles of one output channel back into its plane (see
+    /// [`scalar::output_group`]).
+    ///
+    /// # Safety
+    /// Every place with rows lies inside the `ow`-wide plane at `plane`, which nothing else
+    /// touches meanwhile.
+    unsafe fn output_group(
+        &self,
+        m: &[f32],
+        m_stride: usize,
+        bias: f32,
+        plane: *mut f32,
+        ow: usize,
+        places: &[Place; LANES],
+    ) {
+        let activation = self.activation;
+        match self.kernel {
+            // SAFETY: an `Avx2` kernel exists only where the CPU has AVX2 and FMA; the
+            // caller's promise is the kernel's.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2(_) => unsafe {
+                avx2::output_group(m, m_stride, bias, activation, plane, ow, places)
+            },
+            // SAFETY: the caller's promise is the kernel's.
+            Kernel::Scalar => unsafe {
+                scalar::output_group(m, m_stride, bias, activation, plane, ow, places)
+            },
+        }
+    }
+}
+
+/// One position's `V`, `Cin × columns` and row-major, as the GEMM's `B`. Its rows already
+/// lie as the micro-kernel reads a packed block (`columns` is a whole number of panels), so
+/// the GEMM reads them in place ([`PackB::view`]): packing a copy cost 7% of
+/// `resnet_conv3x3_64_56`.
+struct Transformed<'a> {
+    v: &'a [f32],
+    columns: usize,
+}
+
+impl PackB for Transformed<'_> {
+    fn k(&self) -> usize {
+        self.v.len() / self.columns
+    }
+
+    fn n(&self) -> usize {
+        self.columns
+    }
+
+    /// Not called, since [`Transformed::view`] always answers; as `B`'s definition says.
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
+        let b = gemm::StridedB::row_major(self.v, self.k(), self.columns);
+        b.pack(k0, kc, j0, nc, dst, row_stride);
+    }
+
+    fn view(&self, k0: usize, kc: usize, j0: usize, nc: usize) -> Option<(&[f32], usize)> {
+        debug_assert!(k0 + kc <= self.k() && j0 + nc <= self.columns);
+        // Rows are `columns` long, a multiple of `NR`, and blocks start on panels, so each
+        // row has `nc` rounded up to `NR` values from `j0`.
+        debug_assert!(self.columns % NR == 0 && j0 % NR == 0);
+        Some((&self.v[k0 * self.columns + j0..], self.columns))
+    }
+}
+
+/// A block of tiles of one sample and the strips its input is staged in.
+///
+/// Tiles `first .. first + count` (raster order) cover the rows of tiles `row0 ..= row1`; in
+/// each, the tiles of the block form one run. Strip `j` holds, for the run of tile row
+/// `row0 + j`, the 6 input rows its tiles read, from the first tile's left column to 4
+/// columns past the last tile's right one (the transform reads 8 columns a tile), zeros
+/// where they fall in the padding. After the strips, a zero patch for the lanes past the
+/// last tile.
+struct Block {
+    /// Tile places, `columns()` of them.
+    places: [Place; MAX_BLOCK],
+    count: usize,
+    /// The first row of tiles, and for each strip, the first tile column of its run and the
+    /// number of tiles in it.
+    row0: usize,
+    runs: [(usize, usize); MAX_BLOCK],
+    strips: usize,
+    /// Distance between rows in the staged strips.
+    stride: usize,
+    /// The runs of input rows the strips hold, the same in every channel (the padding
+    /// around them stays zero).
+    segments: [Segment; SIDE * MAX_BLOCK],
+    segment_count: usize,
+}
+
+/// A run of one input row that a strip row holds: `len` values from `plane[src..]` to
+/// `staged[dst..]`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Segment {
+    dst: usize,
+    src: usize,
+    len: usize,
+}
+
+impl Block {
+    fn new(tiles: [usize; 2], g: &Geometry, first: usize, count: usize) -> Self {
+        assert!(
+            (1..=MAX_BLOCK).contains(&count),
+            "a block of 1 to MAX_BLOCK tiles"
+        );
+        let width = tiles[1];
+        let (row0, row1) = (first / width, (first + count - 1) / width);
+        let strips = row1 - row0 + 1;
+        let mut runs = [(0, 0); MAX_BLOCK];
+        for (j, run) in runs.iter_mut().enumerate().take(strips) {
+            let row = row0 + j;
+            let start = if row == row0 { first % width } else { 0 };
+            let end = if row == row1 {
+                (first + count - 1) % width + 1
+            } else {
+                width
+            };
+            *run = (start, end - start);
+        }
+        let widest = runs[..strips].iter().map(|r| r.1).max().unwrap_or(1);
+        let stride = OUT * widest + OUT;
+        let [oh, ow] = g.output;
+        let zero_tile = strips * SIDE * stride;
+        let mut places = [Place {
+            input: zero_tile,
+            ..Place::default()
+        }; MAX_BLOCK];
+        for (k, place) in places.iter_mut().enumerate().take(count) {
+            let (row, col) = ((first + k) / width, (first + k) % width);
+            let strip = row - row0;
+            *place = Place {
+                input: strip * SIDE * stride + OUT * (col - runs[strip].0),
+                output: OUT * row * ow + OUT * col,
+                rows: (oh - OUT * row).min(OUT),
+                cols: (ow - OUT * col).min(OUT),
+            };
+        }
+        // Strip row `j * 6 + i` holds input row `4 * (row0 + j) + i - top` (if inside),
+        // from input column `x0 = 4 * col0 - left`: its values `a..b` fall inside the row.
+        let [h, w] = g.input;
+        let [top, left] = [g.windows[0].pad_begin, g.windows[1].pad_begin];
+        let mut segments = [Segment::default(); SIDE * MAX_BLOCK];
+        let mut segment_count = 0;
+        for (j, &(col0, tiles)) in runs[..strips].iter().enumerate() {
+            let len = OUT * tiles + OUT;
+            let x0 = (OUT * col0) as isize - left as isize;
+            let a = (-x0).clamp(0, len as isize) as usize;
+            let b = (w as isize - x0).clamp(a as isize, len as isize) as usize;
+            for i in 0..SIDE {
+                let y = (OUT * (row0 + j) + i) as isize - top as isize;
+                if (0..h as isize).contains(&y) && a < b {
+                    segments[segment_count] = Segment {
+                        dst: (j * SIDE + i) * stride + a,
+                        src: y as usize * w + (x0 + a as isize) as usize,
+                        len: b - a,
+                    };
+                    segment_count += 1;
+                }
+            }
+        }
+        Block {
+            places,
+            count,
+            row0,
+            runs,
+            strips,
+            stride,
+            segments,
+            segment_count,
+        }
+    }
+
+    /// Columns of `V` and `M`: the tiles, rounded up to whole GEMM panels (of [`NR`], a
+    /// multiple of [`LANES`]).
+    fn columns(&self) -> usize {
+        self.count.next_multiple_of(NR)
+    }
+
+    /// The places of the tiles, whole GEMM panels (the lanes past the last tile read the
+    /// zero patch and write nothing).
+    fn places(&self) -> &[Place] {
+        &self.places[..self.columns()]
+    }
+
+    /// Values of the staged strips and the zero patch.
+    fn staged_len(&self) -> usize {
+        (self.strips + 1) * SIDE * self.stride
+    }
+
+    /// Zeroes the strips and the zero patch after them: the padding, which no channel's
+    /// copy overwrites, and the patch the lanes past the last tile read.
+    fn clear(&self, staged: &mut [f32]) {
+        staged.fill(0.0);
+    }
+
+    /// The runs of input rows the strips hold.
+    fn segments(&self) -> &[Segment] {
+        &self.segments[..self.segment_count]
+    }
+
+    /// Copies the input rows of each strip from one channel's `plane` (the padding around
+    /// them stays as [`Block::clear`] left it), with `kernel`'s copy: runs of a few dozen
+    /// values, too short for `memcpy` calls (through them, staging took 10% of
+    /// `resnet_conv3x3_64_56`).
+    fn stage(&self, kernel: Kernel, plane: &[f32], staged: &mut [f32]) {
+        for s in self.segments() {
+            kernel.copy(&mut staged[s.dst..][..s.len], &plane[s.src..][..s.len]);
+        }
+    }
+
+    /// Asks the CPU to fetch the input rows [`Block::stage`] will read from `plane`, so that
+    /// they arrive while the previous channel is transformed: a block reads a few hundred
+    /// bytes from each of 6 rows of every channel, too scattered for the hardware prefetcher
+    /// (without this, 13% of `vgg_conv3x3_64_224` went to waiting for them).
+    fn prefetch(&self, plane: &[f32]) {
+        for s in self.segments() {
+            for line in plane[s.src..][..s.len].chunks(64 / size_of::<f32>()) {
+                prefetch(line.as_ptr());
+            }
+        }
+    }
+}
+
+impl Block {
+    /// Asks the CPU to fetch the output lines of this block's tiles in the plane at `plane`
+    /// (`output` high and wide), ahead of the output transform's stores.
+    fn prefetch_output(&self, plane: *const f32, output: [usize; 2]) {
+        let [oh, ow] = output;
+        for (j, &(col0, tiles)) in self.runs[..self.strips].iter().enumerate() {
+            let row = OUT * (self.row0 + j);
+            let (x0, x1) = (OUT * col0, (OUT * (col0 + tiles)).min(ow));
+            for y in row..(row + OUT).min(oh) {
+                for x in (x0..x1).step_by(64 / size_of::<f32>()) {
+                    prefetch(plane.wrapping_add(y * ow + x));
+                }
+                prefetch(plane.wrapping_add(y * ow + x1 - 1));
+            }
+        }
+    }
+}
+
+/// A hint to bring the cache line at `p` into L1; nothing where there is no such hint.
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing the program sees, faults on no address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
