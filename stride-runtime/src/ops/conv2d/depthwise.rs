@@ -57,7 +57,9 @@ pub(crate) fn depthwise3x3(
     debug_assert!(channels > 0 && weight.len() == 9 * channels);
     debug_assert!(bias.is_none_or(|b| b.len() == channels));
     debug_assert!(x.len() % (plane_in * channels) == 0);
-    debug_assert_eq!(x.len() / plane_in, y.len() / plane_out);
+    // Checked, not debug-checked: the caller may hand an uninitialised `y`, which this must
+    // cover exactly with whole planes, each written by its kernel.
+    assert!(x.len() % plane_in == 0 && x.len() / plane_in * plane_out == y.len());
     let planes = x.len() / plane_in;
     if planes == 0 {
         return;

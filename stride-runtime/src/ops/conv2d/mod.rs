@@ -448,16 +448,31 @@ fn apply(
     let x = contiguous(x.as_slice());
     let bias = bias.as_ref().map(|b| b.as_standard_layout());
     let bias = bias.as_ref().map(|b| contiguous(b.as_slice()));
+    let kernel = Kernel::detect();
+    if let Prepared::Depthwise3x3(weight) = weights {
+        // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it does
+        // layer after layer) is a serial memset of the whole output before the parallel kernel.
+        let mut y = Array4::<f32>::uninit(geometry.output_shape());
+        let out = contiguous(y.as_slice_mut());
+        // SAFETY: `f32` has no invalid bit patterns and the pointer and length are those of
+        // `out`, which this borrow replaces. `depthwise3x3` splits `out` into disjoint planes,
+        // one per input plane, and every plane's kernel writes each element of every output
+        // row before reading it (the scalar path starts each row with `fill(bias)`, the AVX2
+        // path stores blocks covering `0..ow`, or copies a whole row for `ow < 8`), so no
+        // uninitialised element is read.
+        let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
+        let shape = geometry.depthwise3x3();
+        depthwise::depthwise3x3(kernel, &shape, x, weight, bias, activation, out);
+        // SAFETY: every plane, hence every element, was written exactly once above: the planes
+        // of `out` are `x.len() / plane_in == N * C` disjoint chunks covering all of it.
+        return Ok(unsafe { y.assume_init() });
+    }
     // Every element is written by the kernel, so the zeros are never read; `zeros` is
     // calloc, whose fresh pages cost nothing until written.
     let mut y = Array4::zeros(geometry.output_shape());
     let out = contiguous(y.as_slice_mut());
-    let kernel = Kernel::detect();
     match weights {
-        Prepared::Depthwise3x3(weight) => {
-            let shape = geometry.depthwise3x3();
-            depthwise::depthwise3x3(kernel, &shape, x, weight, bias, activation, out);
-        }
+        Prepared::Depthwise3x3(_) => unreachable!("handled above"),
         Prepared::Winograd(weights) => {
             winograd::conv2d(kernel, geometry, x, weights, bias, activation, out);
         }
