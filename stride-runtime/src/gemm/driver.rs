@@ -73,7 +73,28 @@ pub(crate) fn gemm_serial(
     c: MatMut,
     epilogue: &Epilogue,
 ) {
-    let (m, k, n) = (a.m(), a.k(), c.cols());
+    gemm_serial_rows(kernel, a, 0..a.m().div_ceil(MR), b, j0, c, epilogue);
+}
+
+/// [`gemm_serial`] for the rows of `A` in its panels `panels` (rows `panels.start * MR` up
+/// to `panels.end * MR` or `M`): `c` holds just those rows of `C`, and `epilogue.bias` (if
+/// any) one value per row of `c`. Tasks that split `C` by rows call this, each packing `B`
+/// itself.
+pub(crate) fn gemm_serial_rows(
+    kernel: Kernel,
+    a: &PackedA,
+    panels: core::ops::Range<usize>,
+    b: &impl PackB,
+    j0: usize,
+    c: MatMut,
+    epilogue: &Epilogue,
+) {
+    let row0 = panels.start * MR;
+    assert!(
+        panels.start <= panels.end && row0 <= a.m(),
+        "the panels lie inside A"
+    );
+    let (m, k, n) = ((panels.end * MR).min(a.m()) - row0, a.k(), c.cols());
     assert_eq!((c.rows(), b.k()), (m, k), "gemm shapes");
     assert!(j0 + n <= b.n(), "the columns lie inside B");
     assert!(
@@ -114,7 +135,7 @@ pub(crate) fn gemm_serial(
                     for jr in (0..nc).step_by(NR) {
                         let b_panel = &packed[jr..];
                         for ir in (ic..ic + mc).step_by(MR) {
-                            let a_panel = a.panel(ir / MR, pc, kc);
+                            let a_panel = a.panel(panels.start + ir / MR, pc, kc);
                             let (rows, cols) = ((m - ir).min(MR), (nc - jr).min(NR));
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to

@@ -37,7 +37,8 @@
 //! [`sgemm`] splits the columns of `C` into tasks and runs them on the crate's thread policy
 //! ([`crate::threads`](mod@crate::threads)); [`gemm_serial`] runs one column range on the
 //! calling thread, for callers that split the work themselves (conv2d splits by sample and
-//! group first).
+//! group first), and [`gemm_serial_rows`] one range of `A`'s panels (conv2d's split by output
+//! channels, for an output with few columns).
 //!
 //! # Calling it
 //!
@@ -58,7 +59,9 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
-pub(crate) use driver::{PARALLEL_FLOPS, column_tasks, gemm_serial, sgemm, tasks_for};
+pub(crate) use driver::{
+    PARALLEL_FLOPS, column_tasks, gemm_serial, gemm_serial_rows, sgemm, tasks_for,
+};
 pub(crate) use kernel::Kernel;
 pub(crate) use pack::{PackB, PackedA, StridedB, b_row_stride};
 
@@ -106,7 +109,7 @@ pub(crate) struct MatMut<'a> {
 }
 
 // SAFETY: a `MatMut` is a unique borrow of its elements (the constructors check that, and
-// `split_cols` hands out disjoint column ranges), so moving it to another thread is like
+// `split_cols` and `split_rows` hand out disjoint ranges), so moving it to another thread is like
 // moving a `&mut [f32]`.
 unsafe impl Send for MatMut<'_> {}
 
@@ -178,6 +181,29 @@ impl<'a> MatMut<'a> {
                 ptr: unsafe { self.ptr.add(r.start * self.col_stride) },
                 rows: self.rows,
                 cols: r.len(),
+                row_stride: self.row_stride,
+                col_stride: self.col_stride,
+                _borrow: PhantomData,
+            })
+            .collect()
+    }
+
+    /// Splits the view into the given row ranges, which must be in order, disjoint and
+    /// inside `0..rows`.
+    pub(crate) fn split_rows(self, ranges: &[Range<usize>]) -> Vec<MatMut<'a>> {
+        let mut end = 0;
+        for r in ranges {
+            assert!(end <= r.start && r.start <= r.end && r.end <= self.rows);
+            end = r.end;
+        }
+        ranges
+            .iter()
+            .map(|r| MatMut {
+                // SAFETY: `r.start <= rows`, so the offset stays inside (or one past) the
+                // view's allocation; when the range is empty the pointer is never read.
+                ptr: unsafe { self.ptr.add(r.start * self.row_stride) },
+                rows: r.len(),
+                cols: self.cols,
                 row_stride: self.row_stride,
                 col_stride: self.col_stride,
                 _borrow: PhantomData,

@@ -13,10 +13,13 @@
 //!
 //! Threads: each task is one sample, one group and a range of output columns. Several
 //! samples or groups give every thread its own; a single image is split by columns, so
-//! both cores work on one 56x56 layer.
+//! both cores work on one 56x56 layer. A single image with few output columns for its
+//! output channels (a 14x14 or 7x7 output of 256 or more channels) is split by rows
+//! instead ([`rows_pay`]): its `B` is packed once, by all tasks, and each task multiplies
+//! a range of the weights' row panels by it.
 
 use super::Geometry;
-use crate::gemm::{self, Epilogue, Kernel, MatMut, NR, PackB, PackedA, StridedB};
+use crate::gemm::{self, Epilogue, Kernel, MR, MatMut, NR, PackB, PackedA, StridedB};
 use crate::ops::Activation;
 use crate::ops::taps::Taps;
 
@@ -41,6 +44,22 @@ pub(super) fn conv2d(
     bias: Option<&[f32]>,
     activation: Activation,
     y: &mut [f32],
+) {
+    conv2d_split(kernel, g, x, weights, bias, activation, y, None);
+}
+
+/// [`conv2d`], with `split` (when given) in place of the thread policy and [`rows_pay`]:
+/// `(tasks per unit, by rows)`. For tests that compare the two splits.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conv2d_split(
+    kernel: Kernel,
+    g: &Geometry,
+    x: &[f32],
+    weights: &[PackedA],
+    bias: Option<&[f32]>,
+    activation: Activation,
+    y: &mut [f32],
+    split: Option<(usize, bool)>,
 ) {
     debug_assert_eq!(x.len(), g.input_len());
     debug_assert_eq!(y.len(), g.output_len());
@@ -70,7 +89,30 @@ pub(super) fn conv2d(
     } else {
         gemm::tasks_for(crate::threads::threads())
     };
-    let ranges = gemm::column_tasks(g.group_out, plane_out, patch, tasks.div_ceil(units));
+    let (tasks, by_rows) = match split {
+        Some(split) => split,
+        None => {
+            let tasks = tasks.div_ceil(units);
+            (tasks, rows_pay(g.group_out, plane_out, tasks))
+        }
+    };
+    if units == 1 && tasks > 1 && by_rows {
+        let epilogue = Epilogue {
+            bias,
+            activation,
+            accumulate: false,
+        };
+        let a = &weights[0];
+        if g.is_pointwise() {
+            let b = StridedB::row_major(x, g.group_in, plane_in);
+            rows_over_shared_b(kernel, a, &b, y, &epilogue, tasks);
+        } else {
+            let b = Im2col { g, x, kernel };
+            rows_over_shared_b(kernel, a, &b, y, &epilogue, tasks);
+        }
+        return;
+    }
+    let ranges = gemm::column_tasks(g.group_out, plane_out, patch, tasks);
 
     let mut tasks = Vec::with_capacity(units * ranges.len());
     for (unit, y_u) in y.chunks_exact_mut(g.group_out * plane_out).enumerate() {
@@ -97,6 +139,120 @@ pub(super) fn conv2d(
         }
     };
     crate::threads::for_each(tasks, run);
+}
+
+thread_local! {
+    /// The calling thread's whole packed `B` for [`rows_over_shared_b`], kept between calls.
+    /// Taken out while in use, so a nested call (a task stolen while waiting) gets a new one.
+    static SHARED_B: core::cell::Cell<Vec<f32>> = const { core::cell::Cell::new(Vec::new()) };
+}
+
+/// `C = epilogue(A · B)` for one sample and group in `tasks` tasks: `B` packed whole, once,
+/// its rows split among the tasks; then each task multiplies a panel-aligned range of `A`'s
+/// rows by the shared block, read in place through [`PackB::view`].
+fn rows_over_shared_b(
+    kernel: Kernel,
+    a: &PackedA,
+    b: &impl PackB,
+    y: &mut [f32],
+    epilogue: &Epilogue,
+    tasks: usize,
+) {
+    let (m, k, n) = (a.m(), b.k(), b.n());
+    let ldb = gemm::b_row_stride(n);
+    let mut buffer = SHARED_B.with(|cell| cell.take());
+    const ALIGN: usize = 16;
+    if buffer.len() < k * ldb + ALIGN {
+        buffer.resize(k * ldb + ALIGN, 0.0);
+    }
+    let skip = buffer.as_ptr().align_offset(64).min(ALIGN);
+    let packed = &mut buffer[skip..skip + k * ldb];
+
+    // 1. Pack, a range of B's rows per task.
+    let per = k.div_ceil(tasks);
+    let chunks: Vec<_> = packed.chunks_mut(per * ldb).enumerate().collect();
+    crate::threads::for_each(chunks, |(t, dst)| {
+        let k0 = t * per;
+        let kc = (k - k0).min(per);
+        b.pack(k0, kc, 0, n, dst, ldb);
+    });
+
+    // 2. Multiply, a range of A's panels per task.
+    let shared = Packed {
+        data: packed,
+        k,
+        n,
+        ldb,
+    };
+    let a_panels = m.div_ceil(gemm::MR);
+    let parts = tasks.min(a_panels);
+    let panels: Vec<_> = (0..parts)
+        .map(|t| t * a_panels / parts..(t + 1) * a_panels / parts)
+        .collect();
+    let rows: Vec<_> = panels
+        .iter()
+        .map(|p| (p.start * MR).min(m)..(p.end * MR).min(m))
+        .collect();
+    let c = MatMut::row_major(y, m, n);
+    let jobs: Vec<_> = panels
+        .into_iter()
+        .zip(&rows)
+        .zip(c.split_rows(&rows))
+        .collect();
+    crate::threads::for_each(jobs, |((panels, rows), c)| {
+        let epilogue = Epilogue {
+            bias: epilogue.bias.map(|b| &b[rows.clone()]),
+            ..*epilogue
+        };
+        gemm::gemm_serial_rows(kernel, a, panels, &shared, 0, c, &epilogue);
+    });
+    SHARED_B.with(|cell| cell.set(buffer));
+}
+
+/// A whole `B` already packed, `ldb` apart, read in place.
+struct Packed<'a> {
+    data: &'a [f32],
+    k: usize,
+    n: usize,
+    ldb: usize,
+}
+
+impl PackB for Packed<'_> {
+    fn k(&self) -> usize {
+        self.k
+    }
+
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
+        let width = nc.div_ceil(NR) * NR;
+        for p in 0..kc {
+            let src = &self.data[(k0 + p) * self.ldb + j0..];
+            let row = &mut dst[p * row_stride..p * row_stride + width];
+            let (values, padding) = row.split_at_mut(nc);
+            values.copy_from_slice(&src[..nc]);
+            padding.fill(0.0);
+        }
+    }
+
+    fn view(&self, k0: usize, _kc: usize, j0: usize, _nc: usize) -> Option<(&[f32], usize)> {
+        Some((&self.data[k0 * self.ldb + j0..], self.ldb))
+    }
+}
+
+/// Whether one unit's `m × n` output, cut into `tasks` tasks, goes by rows
+/// ([`rows_over_shared_b`]) rather than by columns: when the column split would leave each
+/// task under 8 [`NR`] panels and the output has at least as many rows as columns.
+///
+/// Measured on `resnet_conv3x3s2_128_28` (M 256, N 196, K 1152; 4 tasks on 2 threads,
+/// medians of the layer bench on shared, noisy cores): by columns (3-4 panels a task, each
+/// task reading all of `A`) 0.775 ms; by rows over one shared `B` packed in parallel
+/// 0.75-0.77 ms (2 tasks instead of 4 measured the same); by rows with each task packing
+/// all of `B` itself 1.19 ms, the packing repeated per task costing more than it saves.
+fn rows_pay(m: usize, n: usize, tasks: usize) -> bool {
+    n.div_ceil(NR) < 8 * tasks && m >= n
 }
 
 /// im2col's matrix `[Cin/g * kh * kw, OH * OW]` of one group of one sample, read through the
@@ -152,8 +308,9 @@ impl PackB for Im2col<'_> {
                 w,
             );
             let mut n = j0;
+            // Output row and column of `n`, stepped along rather than divided out per run.
+            let (mut oy, mut ox0) = (j0 / ow, j0 % ow);
             while n < j0 + nc {
-                let (oy, ox0) = (n / ow, n % ow);
                 let ox1 = ow.min(ox0 + (j0 + nc - n));
                 let segment = &mut line[n - j0..n - j0 + (ox1 - ox0)];
                 if ys.indices.contains(&oy) {
@@ -181,6 +338,7 @@ impl PackB for Im2col<'_> {
                     zero(segment);
                 }
                 n += ox1 - ox0;
+                (oy, ox0) = (oy + 1, 0);
             }
         }
     }

@@ -409,6 +409,54 @@ fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
 }
 
 #[test]
+fn splitting_by_rows_over_a_shared_b_gives_what_splitting_by_columns_gives() {
+    // Few columns for many rows, the shape that splits by rows: M = 70 (a ragged last
+    // panel), K = 40 * 9 = 360 (two K blocks), N = 7 * 7; and a pointwise layer.
+    let cases = [
+        (
+            (1, 40, 14, 14),
+            (70, 40, 3, 3),
+            Conv2dParams::default().stride(2).padding(1),
+        ),
+        ((1, 300, 5, 7), (50, 300, 1, 1), Conv2dParams::default()),
+    ];
+    let mut kernels = vec![Kernel::Scalar];
+    kernels.extend(Kernel::avx2());
+    for (seed, (input, weight, params)) in cases.into_iter().enumerate() {
+        let x = sample(input, 70 + seed as u64);
+        let w = sample(weight, 80 + seed as u64);
+        let b = sample(weight.0, 90 + seed as u64);
+        let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
+        let packed = im2col::pack_weights(w.as_slice().unwrap(), 1, weight.0);
+        for &kernel in &kernels {
+            let run = |split| {
+                let mut y = Array4::from_elem(g.output_shape(), f32::NAN);
+                im2col::conv2d_split(
+                    kernel,
+                    &g,
+                    x.as_slice().unwrap(),
+                    &packed,
+                    Some(b.as_slice().unwrap()),
+                    Activation::Relu,
+                    y.as_slice_mut().unwrap(),
+                    Some(split),
+                );
+                y
+            };
+            let columns = run((1, false));
+            for tasks in [2, 3, 4, 7, 20] {
+                assert_eq!(run((tasks, true)), columns, "{kernel:?}, {tasks} row tasks");
+                assert_eq!(
+                    run((tasks, false)),
+                    columns,
+                    "{kernel:?}, {tasks} column tasks"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn conv2d_matches_direct_convolution_on_both_kernels_across_gemm_blocks() {
     // K = 30 * 9 = 270 spans two K blocks, N = 23 * 21 = 483 two N blocks, M = 13 a ragged
     // row panel; grouped and pointwise variants go through the same driver.
