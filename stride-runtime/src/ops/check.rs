@@ -84,3 +84,8 @@ pub(crate) fn nonzero_hw(op: &'static str, what: &str, value: Hw) -> Result<()> 
 
 /// The axes' names, in [`Hw`] order.
 pub(crate) const AXES: [&str; 2] = ["height", "width"];
+
+/// The slice of an array in standard layout, which always has one.
+pub(crate) fn contiguous<T>(slice: Option<T>) -> T {
+    slice.expect("an array in standard layout is contiguous")
+}

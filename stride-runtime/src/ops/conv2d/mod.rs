@@ -26,7 +26,7 @@ use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use stride_geometry::{GeometryError, Param, Window, check_groups, conv_output};
 
 use super::Activation;
-use super::check::{exact_shape, input_channels, output_fits};
+use super::check::{contiguous, exact_shape, input_channels, output_fits};
 use crate::gemm::{Kernel, PackedA};
 use crate::{Error, Hw, Padding2d, Result};
 
@@ -481,11 +481,6 @@ fn apply(
         }
     }
     Ok(y)
-}
-
-/// The slice of an array in standard layout, which always has one.
-fn contiguous<T>(slice: Option<T>) -> T {
-    slice.expect("an array in standard layout is contiguous")
 }
 
 /// A convolution resolved for one input: the sizes a kernel needs, all checked, with the

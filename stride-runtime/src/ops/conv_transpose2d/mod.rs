@@ -17,7 +17,7 @@ use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use stride_geometry::{GeometryError, Param, TransposedAxis, check_groups, conv_transpose_output};
 
 use super::Activation;
-use super::check::{exact_shape, input_channels, output_fits};
+use super::check::{contiguous, exact_shape, input_channels, output_fits};
 use crate::gemm::{Kernel, PackedA};
 use crate::{Error, Hw, Result};
 
@@ -416,11 +416,6 @@ fn apply(
         }
     }
     Ok(y)
-}
-
-/// The slice of an array in standard layout, which always has one.
-fn contiguous<T>(slice: Option<T>) -> T {
-    slice.expect("an array in standard layout is contiguous")
 }
 
 /// A transposed convolution resolved for one input: the sizes a kernel needs, all checked.
