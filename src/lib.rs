@@ -169,7 +169,8 @@ pub mod __private {
     pub use stride_runtime::ops::{
         Activation, AvgPool2dParams, BatchNorm2d, Conv2d, Conv2dParams, ConvTranspose2d,
         ConvTranspose2dParams, Fused, Linear, MaxPool2dParams, UpsampleParams, adaptive_avg_pool2d,
-        add, avg_pool2d, check_nchw as check_input, concat_channels, flatten, max_pool2d, upsample,
+        add_assign, avg_pool2d, check_nchw as check_input, concat_channels, flatten, max_pool2d,
+        upsample,
     };
     pub use stride_runtime::summary::{LayerInfo, Summary};
     pub use stride_runtime::typed::{Chw, Flat, Network, Tensor, same_dims, typenum};

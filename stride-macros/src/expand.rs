@@ -384,7 +384,11 @@ fn chain(nodes: &[Node]) -> TokenStream {
                 }
                 None => quote!(skip),
             };
-            let add = quote!(::stride::__private::add(x.view(), skip.view())?);
+            let add = quote!({
+                let mut x = x.into_owned();
+                ::stride::__private::add_assign(x.view_mut(), skip.view())?;
+                x
+            });
             let body = match (after, main.split_last()) {
                 (Some(after), Some((Node::Fused { conv, bn, act: None }, rest))) => {
                     let (rest, fused) = (chain(rest), fused_field(conv));

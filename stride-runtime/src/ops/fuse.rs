@@ -6,7 +6,7 @@
 use ndarray::{Array1, Array4, ArrayView4, Axis};
 
 use super::check::exact_shape;
-use super::{Activation, BatchNorm2d, Conv2d, ConvTranspose2d, add};
+use super::{Activation, BatchNorm2d, Conv2d, ConvTranspose2d, add_assign};
 use crate::Result;
 
 /// A layer that a [`Fused`] group can be built on.
@@ -146,8 +146,8 @@ impl<L: FusableLayer> Fused<L> {
                     .into(),
             });
         }
-        let y = self.layer.run(x)?;
-        let mut y = add(y.view(), residual)?;
+        let mut y = self.layer.run(x)?;
+        add_assign(y.view_mut(), residual)?;
         self.after.apply_in_place(y.view_mut());
         Ok(y)
     }

@@ -26,5 +26,5 @@ pub use pool::{
     AvgPool2dParams, MaxPool2dParams, adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d,
     max_pool2d,
 };
-pub use shape::{add, as_nchw, check_nchw, concat_channels, flatten};
+pub use shape::{add, add_assign, as_nchw, check_nchw, concat_channels, flatten};
 pub use upsample::{UpsampleMode, UpsampleParams, UpsampleTarget, upsample};

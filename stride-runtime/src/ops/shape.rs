@@ -1,7 +1,9 @@
 //! Ops that reshape or combine tensors: flatten, the residual add, and the rank check for
 //! tensors whose rank is only known at run time.
 
-use ndarray::{Array, Array2, ArrayView, ArrayView4, ArrayViewD, Dimension, Ix4, Zip};
+use ndarray::{
+    Array, Array2, ArrayView, ArrayView4, ArrayViewD, ArrayViewMut, Dimension, Ix4, Zip,
+};
 
 use crate::{Error, Result};
 
@@ -44,6 +46,30 @@ pub fn add<D: Dimension>(a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> Result<A
         });
     }
     Ok(Zip::from(&a).and(&b).map_collect(|&x, &y| x + y))
+}
+
+/// Adds `b` into `a` in place (a residual connection without a new array).
+///
+/// Refuses arrays whose shapes differ; there is no broadcasting.
+///
+/// ```
+/// use ndarray::array;
+/// let mut a = array![1.0f32, 2.0];
+/// stride_runtime::ops::add_assign(a.view_mut(), array![3.0f32, 4.0].view())?;
+/// assert_eq!(a, array![4.0, 6.0]);
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+pub fn add_assign<D: Dimension>(mut a: ArrayViewMut<f32, D>, b: ArrayView<f32, D>) -> Result<()> {
+    if a.shape() != b.shape() {
+        return Err(Error::Shape {
+            op: "add",
+            tensor: "right operand",
+            expected: format!("the left operand's shape {:?}", a.shape()),
+            got: b.shape().to_vec(),
+        });
+    }
+    Zip::from(&mut a).and(&b).for_each(|x, &y| *x += y);
+    Ok(())
 }
 
 /// Joins NCHW arrays along the channels, as `torch.cat(parts, dim=1)`: the outputs of a
