@@ -17,6 +17,8 @@ pub enum Param {
     Channels,
     /// A group count.
     Groups,
+    /// An upsampling scale factor.
+    Scale,
 }
 
 impl Param {
@@ -29,6 +31,7 @@ impl Param {
             Param::Dilation => "dilation",
             Param::Channels => "channels",
             Param::Groups => "groups",
+            Param::Scale => "scale factor",
         }
     }
 }

@@ -36,10 +36,34 @@ pub use count::{
     conv2d_params, linear_macs, linear_params,
 };
 pub use error::{Channels, GeometryError, Param};
+
 pub use field::Field;
 pub use padding::{Padding, Pads, resolve_padding};
 pub use transpose::{TransposedAxis, conv_transpose_output};
-pub use window::{Window, check_pool_padding_2d, conv_output, pool_output};
+pub use window::{Window, check_pool_padding_2d, conv_output, floor_remainder, pool_output};
+
+/// Output size of an upsampling along one axis by an integer `scale`: `O = W * scale`.
+///
+/// Refuses a zero input or scale, and a size that does not fit in `usize`.
+///
+/// ```
+/// use stride_geometry::upsample_output;
+///
+/// assert_eq!(upsample_output(28, 2), Ok(56));
+/// assert!(upsample_output(28, 0).is_err());
+/// ```
+pub const fn upsample_output(input: usize, scale: usize) -> Result<usize, GeometryError> {
+    if input == 0 {
+        return Err(GeometryError::Zero(Param::Input));
+    }
+    if scale == 0 {
+        return Err(GeometryError::Zero(Param::Scale));
+    }
+    match input.checked_mul(scale) {
+        Some(output) => Ok(output),
+        None => Err(GeometryError::Overflow),
+    }
+}
 
 /// `a` converted to `i128`, in which no sum or product of two `usize`s can overflow.
 pub(crate) const fn wide(a: usize) -> i128 {

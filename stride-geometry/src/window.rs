@@ -159,6 +159,28 @@ pub const fn check_pool_padding_2d(windows: [Window; 2]) -> Result<(), GeometryE
     Ok(())
 }
 
+/// How many rows or columns at the end of the padded input no window reaches, when the
+/// output size rounds down: `(W + Pb + Pe - D*(K-1) - 1) % S`. Zero when the windows tile the
+/// padded input exactly, and for a window that does not fit at all (see [`conv_output`]).
+///
+/// ```
+/// use stride_geometry::{floor_remainder, Window};
+///
+/// // A 2x2/2 pool tiles 224 exactly, and leaves the last of 225 out: (225 - 1*(2-1) - 1) % 2.
+/// assert_eq!(floor_remainder(224, Window::new(2).stride(2)), 0);
+/// assert_eq!(floor_remainder(225, Window::new(2).stride(2)), 1);
+/// ```
+pub const fn floor_remainder(input: usize, window: Window) -> usize {
+    if window.kernel == 0 || window.stride == 0 || window.dilation == 0 {
+        return 0;
+    }
+    let span = window.span(input);
+    if span < 0 {
+        return 0;
+    }
+    (span % wide(window.stride)) as usize
+}
+
 /// Output size of a convolution along one axis:
 /// `O = floor((W + Pb + Pe - D*(K-1) - 1) / S) + 1`.
 ///

@@ -315,6 +315,21 @@ proptest! {
     }
 
     #[test]
+    fn floor_remainder_counts_the_padded_input_after_the_last_window(
+        input in 1usize..64, kernel in 1usize..9, stride in 1usize..6, dilation in 1usize..4,
+        pad_begin in 0usize..6, pad_end in 0usize..6,
+    ) {
+        let window = Window::new(kernel).stride(stride).dilation(dilation).pads(pad_begin, pad_end);
+        let padded = input + pad_begin + pad_end;
+        let effective = dilation * (kernel - 1) + 1;
+        let expected = match brute_force_positions(input, window, false) {
+            0 => 0,
+            n => padded - ((n - 1) * stride + effective),
+        };
+        prop_assert_eq!(floor_remainder(input, window), expected);
+    }
+
+    #[test]
     fn pool_output_counts_every_window_pytorch_places(
         input in 1usize..64, kernel in 1usize..9, stride in 1usize..6, dilation in 1usize..4,
         padding in 0usize..5, ceil_mode: bool,

@@ -271,8 +271,7 @@ impl Walk<'_> {
         }
         for axis in 0..2 {
             let w = windows[axis];
-            let span = input[axis] + w.pad_begin + w.pad_end - w.effective_kernel();
-            let dropped = span % w.stride;
+            let dropped = geo::floor_remainder(input[axis], w);
             if dropped != 0 {
                 let message = format!(
                     "{}: the last {} of the padded input never reach{} a window: \
@@ -750,7 +749,7 @@ impl Walk<'_> {
         };
         let [c, h, w] = self.check_map_input(args, input)?;
         let (scale, mode) = (scale?, mode?);
-        let size = [0, 1].map(|a| [h, w][a].checked_mul(scale.value[a]));
+        let size = [0, 1].map(|a| geo::upsample_output([h, w][a], scale.value[a]).ok());
         let (Some(oh), Some(ow)) = (size[0], size[1]) else {
             self.cx.shape_error(
                 scale.spans[0],

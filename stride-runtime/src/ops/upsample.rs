@@ -8,7 +8,7 @@ mod bilinear;
 mod nearest;
 
 use ndarray::{Array4, ArrayView4};
-use stride_geometry::{GeometryError, Param};
+use stride_geometry::{GeometryError, Param, upsample_output};
 
 use super::check::{AXES, nonempty_plane, nonzero_hw};
 use super::plane::map_planes;
@@ -135,15 +135,13 @@ impl UpsampleParams {
             UpsampleTarget::ScaleFactor(factor) => {
                 nonzero_hw(OP, "scale factor", factor)?;
                 let scaled = |a: usize| {
-                    input[a]
-                        .checked_mul(factor.0[a])
-                        .ok_or_else(|| Error::Param {
-                            op: OP,
-                            message: format!(
-                                "{}: output size {} * {} does not fit in usize",
-                                AXES[a], input[a], factor.0[a]
-                            ),
-                        })
+                    upsample_output(input[a], factor.0[a]).map_err(|_| Error::Param {
+                        op: OP,
+                        message: format!(
+                            "{}: output size {} * {} does not fit in usize",
+                            AXES[a], input[a], factor.0[a]
+                        ),
+                    })
                 };
                 Ok([scaled(0)?, scaled(1)?])
             }
