@@ -165,15 +165,29 @@ pub use stride_macros::network;
 #[doc(hidden)]
 pub mod __private {
     pub use ndarray;
-    pub use stride_runtime::init::Init;
+    pub use stride_runtime::graph::{
+        Build, External, Graph, Group, InitRule, Layer, Model, Module, Node, Op, TensorSpec,
+        from_weights, init,
+    };
     pub use stride_runtime::ops::{
         Activation, AvgPool2dParams, BatchNorm2d, Conv2d, Conv2dParams, ConvTranspose2d,
-        ConvTranspose2dParams, Fused, Linear, MaxPool2dParams, UpsampleParams, adaptive_avg_pool2d,
-        add_assign, avg_pool2d, check_nchw as check_input, concat_channels, flatten, max_pool2d,
-        upsample,
+        ConvTranspose2dParams, Linear, MaxPool2dParams, UpsampleMode, UpsampleParams,
+        UpsampleTarget,
     };
     pub use stride_runtime::summary::{LayerInfo, Summary};
     pub use stride_runtime::typed::{Chw, Flat, Network, Tensor, same_dims, typenum};
     pub use stride_runtime::weights::{LoadError, LoadOptions, Loader, SaveError, Saver, Weights};
     pub use stride_runtime::{Error, Hw, Padding2d};
+
+    /// The sum of `counts`, saturating at `u64::MAX`: a network's parameters or MACs with
+    /// those of the networks it runs as layers.
+    pub const fn saturating_sum(counts: &[u64]) -> u64 {
+        let mut total: u64 = 0;
+        let mut i = 0;
+        while i < counts.len() {
+            total = total.saturating_add(counts[i]);
+            i += 1;
+        }
+        total
+    }
 }

@@ -70,4 +70,27 @@ impl Field {
             _ => Err(GeometryError::Overflow),
         }
     }
+
+    /// The field of a join (a concat) of branches with fields `self` and `other`: the wider of
+    /// the two, when both step alike (equal jumps); `None` when their jumps differ, since the
+    /// joined outputs then sample the input on two grids.
+    ///
+    /// ```
+    /// use stride_geometry::{Field, Window};
+    ///
+    /// let one = Field::INPUT.through(Window::new(1)).unwrap();
+    /// let three = Field::INPUT.through(Window::new(3).padding(1)).unwrap();
+    /// assert_eq!(one.join(three), Some(three));
+    /// let strided = Field::INPUT.through(Window::new(3).stride(2)).unwrap();
+    /// assert_eq!(one.join(strided), None);
+    /// ```
+    pub const fn join(self, other: Field) -> Option<Field> {
+        if self.jump != other.jump {
+            None
+        } else if other.size > self.size {
+            Some(other)
+        } else {
+            Some(self)
+        }
+    }
 }

@@ -28,6 +28,7 @@ mod count;
 mod error;
 mod field;
 mod padding;
+mod tensors;
 mod transpose;
 mod window;
 
@@ -39,8 +40,11 @@ pub use error::{Channels, GeometryError, Param};
 
 pub use field::Field;
 pub use padding::{Padding, Pads, resolve_padding};
-pub use transpose::{TransposedAxis, conv_transpose_output};
-pub use window::{Window, check_pool_padding_2d, conv_output, floor_remainder, pool_output};
+pub use tensors::{conv_transpose2d_weight_shape, conv2d_weight_shape, linear_weight_shape};
+pub use transpose::{TransposedAxis, checkerboard_free_kernel, conv_transpose_output};
+pub use window::{
+    Window, check_pool_padding_2d, conv_output, floor_remainder, pool_output, smallest_padding,
+};
 
 /// Output size of an upsampling along one axis by an integer `scale`: `O = W * scale`.
 ///

@@ -121,3 +121,22 @@ pub const fn conv_transpose_output(
     }
     narrow(output)
 }
+
+/// The smallest kernel at least `kernel` that `stride` divides: the size that makes a
+/// transposed convolution's windows overlap evenly, with no checkerboard pattern (Odena et al.,
+/// 2016). `kernel` itself when the stride already divides it (or is 0 or 1); `None` when the
+/// size does not fit in `usize`.
+///
+/// ```
+/// use stride_geometry::checkerboard_free_kernel;
+///
+/// assert_eq!(checkerboard_free_kernel(3, 2), Some(4));
+/// assert_eq!(checkerboard_free_kernel(4, 2), Some(4));
+/// assert_eq!(checkerboard_free_kernel(5, 3), Some(6));
+/// ```
+pub const fn checkerboard_free_kernel(kernel: usize, stride: usize) -> Option<usize> {
+    if stride <= 1 || kernel % stride == 0 {
+        return Some(kernel);
+    }
+    (kernel / stride + 1).checked_mul(stride)
+}

@@ -159,6 +159,31 @@ pub const fn check_pool_padding_2d(windows: [Window; 2]) -> Result<(), GeometryE
     Ok(())
 }
 
+/// The smallest symmetric padding `P` for which a window of `window`'s kernel, stride and
+/// dilation gives an output of at least 1 on an input of `input`: the padded input
+/// `W + 2P` must reach the effective kernel `D*(K-1) + 1`, so `P = ceil((D*(K-1) + 1 - W) / 2)`
+/// (0 when the kernel already fits). `None` when no padding representable in `usize` does.
+///
+/// ```
+/// use stride_geometry::{smallest_padding, Window};
+///
+/// // A 5x5 kernel on a 4x4 input needs padding 1, and then gives 2.
+/// assert_eq!(smallest_padding(4, Window::new(5)), Some(1));
+/// assert_eq!(smallest_padding(8, Window::new(3)), Some(0));
+/// assert_eq!(smallest_padding(1, Window::new(3).dilation(4)), Some(4));
+/// ```
+pub const fn smallest_padding(input: usize, window: Window) -> Option<usize> {
+    let span = wide(window.dilation) * (wide(window.kernel) - 1) + 1;
+    let missing = span - wide(input);
+    if missing <= 0 {
+        return Some(0);
+    }
+    match narrow((missing + 1) / 2) {
+        Ok(p) => Some(p),
+        Err(_) => None,
+    }
+}
+
 /// How many rows or columns at the end of the padded input no window reaches, when the
 /// output size rounds down: `(W + Pb + Pe - D*(K-1) - 1) % S`. Zero when the windows tile the
 /// padded input exactly, and for a window that does not fit at all (see [`conv_output`]).

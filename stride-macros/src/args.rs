@@ -6,6 +6,7 @@ use stride_geometry::Padding;
 use syn::Ident;
 
 use crate::ctxt::Ctxt;
+use crate::kinds::{CATALOG, DefaultValue, Kind};
 use crate::parse::{Arg, LayerDef, Value};
 
 /// A number with the span of the token it came from.
@@ -39,70 +40,6 @@ pub struct Pad {
     pub span: Span,
 }
 
-/// Every layer kind, with its named parameters. The positional argument (out channels, a
-/// pool's kernel, …) is described in [`positional`].
-pub const KINDS: &[(&str, &[&str])] = &[
-    (
-        "conv2d",
-        &["kernel", "stride", "padding", "dilation", "groups", "bias"],
-    ),
-    (
-        "conv_transpose2d",
-        &[
-            "kernel",
-            "stride",
-            "padding",
-            "output_padding",
-            "dilation",
-            "groups",
-            "bias",
-        ],
-    ),
-    (
-        "max_pool2d",
-        &["kernel", "stride", "padding", "dilation", "ceil_mode"],
-    ),
-    (
-        "avg_pool2d",
-        &[
-            "kernel",
-            "stride",
-            "padding",
-            "ceil_mode",
-            "count_include_pad",
-            "divisor_override",
-        ],
-    ),
-    ("adaptive_avg_pool2d", &["output_size"]),
-    ("global_avg_pool2d", &[]),
-    ("batch_norm2d", &["eps"]),
-    ("relu", &[]),
-    ("relu6", &[]),
-    ("leaky_relu", &["slope"]),
-    ("sigmoid", &[]),
-    ("tanh", &[]),
-    ("silu", &[]),
-    ("upsample", &["scale", "mode"]),
-    ("flatten", &[]),
-    ("linear", &["bias"]),
-    ("dropout", &["p"]),
-];
-
-/// What a kind's positional argument means, if it takes one, and whether `in => out` is allowed.
-pub fn positional(kind: &str) -> Option<(&'static str, bool)> {
-    match kind {
-        "conv2d" | "conv_transpose2d" => Some(("out channels", true)),
-        "linear" => Some(("out features", true)),
-        "batch_norm2d" => Some(("channels", false)),
-        "max_pool2d" | "avg_pool2d" => Some(("kernel", false)),
-        "adaptive_avg_pool2d" => Some(("output_size", false)),
-        "leaky_relu" => Some(("slope", false)),
-        "upsample" => Some(("scale", false)),
-        "dropout" => Some(("p", false)),
-        _ => None,
-    }
-}
-
 /// PyTorch's spelling of a parameter, and ours.
 const PYTORCH_NAMES: &[(&str, &str)] = &[
     ("kernel_size", "kernel"),
@@ -115,9 +52,11 @@ const PYTORCH_NAMES: &[(&str, &str)] = &[
     ("num_features", "the first argument: `batch_norm2d(64)`"),
 ];
 
-/// A layer's arguments, sorted into positional, `in => out` and named.
+/// A layer's arguments, sorted into positional, `in => out` and named, against its kind's
+/// entry in the catalog.
 pub struct Args<'a> {
     pub layer: &'a LayerDef,
+    pub kind: &'static Kind,
     pub positional: Option<&'a Value>,
     pub stated_in: Option<&'a Value>,
     named: Vec<(&'a Ident, &'a Value)>,
@@ -128,30 +67,30 @@ pub struct Args<'a> {
 
 impl<'a> Args<'a> {
     /// Sorts the arguments, reporting unknown, repeated and misplaced ones.
-    pub fn new(cx: &mut Ctxt, layer: &'a LayerDef, allowed: &[&str]) -> Self {
-        let kind = layer.kind.to_string();
+    pub fn new(cx: &mut Ctxt, layer: &'a LayerDef, kind: &'static Kind) -> Self {
         let mut args = Args {
             layer,
+            kind,
             positional: None,
             stated_in: None,
             named: Vec::new(),
             had_unknown: false,
         };
-        let takes = positional(&kind);
+        let name = kind.name;
         for arg in &layer.args {
             match arg {
-                Arg::Named(name, value) => {
-                    let text = name.to_string();
+                Arg::Named(param, value) => {
+                    let text = param.to_string();
                     if args.named.iter().any(|(n, _)| **n == text) {
                         cx.error(
-                            name.span(),
+                            param.span(),
                             format!("{}: `{text}` is given twice", layer_label(layer)),
                         );
-                    } else if !allowed.contains(&text.as_str()) {
-                        cx.error(name.span(), unknown_param(layer, &text, allowed));
+                    } else if kind.param(&text).is_none() {
+                        cx.error(param.span(), unknown_param(layer, kind, &text));
                         args.had_unknown = true;
                     } else {
-                        args.named.push((name, value));
+                        args.named.push((param, value));
                     }
                 }
                 Arg::Positional(value) | Arg::InOut(_, value) => {
@@ -159,11 +98,11 @@ impl<'a> Args<'a> {
                         Arg::InOut(stated, _) => Some(stated),
                         _ => None,
                     };
-                    match takes {
+                    match kind.positional {
                         None => cx.error(
                             value.span(),
                             format!(
-                                "{}: `{kind}` takes no positional argument",
+                                "{}: `{name}` takes no positional argument",
                                 layer_label(layer)
                             ),
                         ),
@@ -174,9 +113,9 @@ impl<'a> Args<'a> {
                                 layer_label(layer)
                             ),
                         ),
-                        Some((_, false)) if stated_in.is_some() => cx.error(
+                        Some(p) if !p.in_out && stated_in.is_some() => cx.error(
                             value.span(),
-                            format!("{}: `{kind}` takes no `in => out`", layer_label(layer)),
+                            format!("{}: `{name}` takes no `in => out`", layer_label(layer)),
                         ),
                         Some(_) => {
                             args.positional = Some(value);
@@ -196,9 +135,8 @@ impl<'a> Args<'a> {
 
     /// The value of a parameter that may be given by name or positionally.
     pub fn get_or_positional(&self, cx: &mut Ctxt, name: &str) -> Option<&'a Value> {
-        let kind = self.layer.kind.to_string();
-        let positional = match positional(&kind) {
-            Some((meaning, _)) if meaning == name => self.positional,
+        let positional = match self.kind.positional {
+            Some(p) if p.meaning == name => self.positional,
             _ => None,
         };
         match (self.get(name), positional) {
@@ -218,7 +156,14 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// The name to report a missing parameter at.
+    /// The default of parameter `name`, from the catalog.
+    pub fn default_of(&self, name: &str) -> DefaultValue {
+        self.kind
+            .param(name)
+            .map_or(DefaultValue::Optional, |p| p.default)
+    }
+
+    /// How messages name the layer: `` `conv1` ``.
     pub fn label(&self) -> String {
         layer_label(self.layer)
     }
@@ -229,10 +174,11 @@ pub fn layer_label(layer: &LayerDef) -> String {
     format!("`{}`", layer.label)
 }
 
-fn unknown_param(layer: &LayerDef, name: &str, allowed: &[&str]) -> String {
-    let kind = layer.kind.to_string();
+fn unknown_param(layer: &LayerDef, kind: &Kind, name: &str) -> String {
     let label = layer_label(layer);
-    if kind == "avg_pool2d" && name == "dilation" {
+    let kind_name = kind.name;
+    let allowed: Vec<&str> = kind.params.iter().map(|p| p.name).collect();
+    if kind_name == "avg_pool2d" && name == "dilation" {
         return format!("{label}: avg_pool2d has no `dilation` (PyTorch's AvgPool2d has none)");
     }
     if let Some((_, ours)) = PYTORCH_NAMES.iter().find(|(theirs, _)| *theirs == name) {
@@ -242,31 +188,33 @@ fn unknown_param(layer: &LayerDef, name: &str, allowed: &[&str]) -> String {
             } else {
                 format!("`{ours}`")
             };
-            return format!("{label}: `{kind}` has no parameter `{name}`; here it is {ours}");
+            return format!("{label}: `{kind_name}` has no parameter `{name}`; here it is {ours}");
         }
     }
     let list = if allowed.is_empty() {
         "it takes no named parameters".to_string()
     } else {
-        format!("its parameters are {}", backticked(allowed))
+        format!("its parameters are {}", backticked(&allowed))
     };
-    match did_you_mean(name, allowed) {
+    match did_you_mean(name, &allowed) {
         Some(close) => {
-            format!("{label}: `{kind}` has no parameter `{name}`; did you mean `{close}`? {list}")
+            format!(
+                "{label}: `{kind_name}` has no parameter `{name}`; did you mean `{close}`? {list}"
+            )
         }
-        None => format!("{label}: `{kind}` has no parameter `{name}`; {list}"),
+        None => format!("{label}: `{kind_name}` has no parameter `{name}`; {list}"),
     }
 }
 
-/// The message for an unknown layer kind; `known` lists the layer kinds and the blocks and
-/// networks in scope.
+/// The message for an unknown layer kind; `known` lists the blocks and networks in scope.
 pub fn unknown_kind(layer: &LayerDef, known: &[&str]) -> String {
     let kind = layer.kind.to_string();
-    let hint = match did_you_mean(&kind, known) {
+    let layers: Vec<&str> = CATALOG.iter().map(|k| k.name).collect();
+    let candidates: Vec<&str> = layers.iter().chain(known).copied().collect();
+    let hint = match did_you_mean(&kind, &candidates) {
         Some(close) => format!("did you mean `{close}`? "),
         None => String::new(),
     };
-    let layers: Vec<&str> = KINDS.iter().map(|(name, _)| *name).collect();
     format!(
         "{}: unknown layer kind `{kind}`; {hint}the layer kinds are {}",
         layer_label(layer),
@@ -498,8 +446,8 @@ pub fn boolean(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<
     }
 }
 
-/// A real number; `negative` allows a leading minus.
-pub fn real(cx: &mut Ctxt, label: &str, what: &str, value: &Value, negative: bool) -> Option<f64> {
+/// A real number that the runtime's `f32` holds; `negative` allows a leading minus.
+pub fn real(cx: &mut Ctxt, label: &str, what: &str, value: &Value, negative: bool) -> Option<f32> {
     let parsed = match value {
         Value::Placeholder(_) => return None,
         Value::Int { text, .. } | Value::Float { text, .. } => parse_real(text),
@@ -521,7 +469,7 @@ pub fn real(cx: &mut Ctxt, label: &str, what: &str, value: &Value, negative: boo
             return None;
         }
     };
-    if parsed.is_none() {
+    let Some(parsed) = parsed else {
         cx.error(
             value.span(),
             format!(
@@ -529,8 +477,21 @@ pub fn real(cx: &mut Ctxt, label: &str, what: &str, value: &Value, negative: boo
                 value.text()
             ),
         );
+        return None;
+    };
+    let single = parsed as f32;
+    if !single.is_finite() {
+        cx.error(
+            value.span(),
+            format!(
+                "{label}: `{what}` = {} is beyond the largest f32 ({:e}), which the runtime computes in",
+                value.text(),
+                f32::MAX
+            ),
+        );
+        return None;
     }
-    parsed
+    Some(single)
 }
 
 fn parse_real(text: &str) -> Option<f64> {

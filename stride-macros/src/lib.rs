@@ -1,10 +1,14 @@
 //! The `network!` macro of stride. Depend on the `stride` crate, which re-exports it and
 //! documents the language.
+//!
+//! `parse` reads the grammar, `check` applies every rule (each layer kind's from the catalog
+//! in `kinds`) and lays the network out, `expand` writes it down as a graph and a typed shell.
 
 mod args;
 mod check;
 mod ctxt;
 mod expand;
+mod kinds;
 mod model;
 mod parse;
 
@@ -14,17 +18,21 @@ use proc_macro::TokenStream;
 /// for the language.
 #[proc_macro]
 pub fn network(input: TokenStream) -> TokenStream {
-    let invocation = syn::parse_macro_input!(input as parse::Invocation);
+    let input = proc_macro2::TokenStream::from(input);
+    let invocation = match syn::parse2::<parse::Invocation>(input.clone()) {
+        Ok(invocation) => invocation,
+        Err(error) => {
+            let mut out = error.into_compile_error();
+            out.extend(expand::stubs_for_unparsed(input));
+            return out.into();
+        }
+    };
     let checked = check::check(invocation);
     let mut out = proc_macro2::TokenStream::new();
     if let Err(errors) = checked.errors {
         out.extend(errors.into_compile_error());
     }
-    for plan in &checked.plans {
-        out.extend(expand::expand(plan));
-    }
-    for (attrs, vis, name) in &checked.failed {
-        out.extend(expand::fallback(attrs, vis, name));
-    }
+    out.extend(checked.plans.iter().map(expand::expand));
+    out.extend(checked.stubs.iter().map(expand::stub));
     out.into()
 }

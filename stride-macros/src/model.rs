@@ -1,5 +1,7 @@
-//! What `check.rs` hands to `expand.rs`: every layer resolved to numbers, with its input and
-//! output shapes, costs and receptive field. Nothing here is decided again in `expand.rs`.
+//! What `check` hands to `expand`: every layer resolved to numbers (its op, output shape,
+//! costs, receptive field and tensor specs), the fusion groups, the structure joining the
+//! layers, and the summary rows. `expand` writes this down as the network's graph and decides
+//! nothing.
 
 use proc_macro2::Span;
 use stride_geometry::{Field, Pads};
@@ -26,11 +28,6 @@ impl Shape {
     pub fn text(&self) -> String {
         format!("{:?}", self.dims())
     }
-
-    /// The number of values per sample.
-    pub fn numel(&self) -> usize {
-        self.dims().iter().product()
-    }
 }
 
 /// An elementwise activation.
@@ -38,41 +35,34 @@ impl Shape {
 pub enum Act {
     Relu,
     Relu6,
-    LeakyRelu(f64),
+    LeakyRelu(f32),
     Sigmoid,
     Tanh,
     Silu,
 }
 
-/// A convolution, resolved.
-#[derive(Debug, Clone, PartialEq)]
+/// A convolution's parameters, resolved (padding as explicit pads).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Conv {
-    pub in_channels: usize,
-    pub out_channels: usize,
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
     pub dilation: [usize; 2],
     pub pads: [Pads; 2],
     pub groups: usize,
-    pub bias: bool,
 }
 
-/// A transposed convolution, resolved.
-#[derive(Debug, Clone, PartialEq)]
+/// A transposed convolution's parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConvTranspose {
-    pub in_channels: usize,
-    pub out_channels: usize,
-    pub kernel: [usize; 2],
     pub stride: [usize; 2],
     pub dilation: [usize; 2],
     pub padding: [usize; 2],
     pub output_padding: [usize; 2],
     pub groups: usize,
-    pub bias: bool,
 }
 
 /// A max or average pool, resolved.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pool {
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
@@ -88,8 +78,8 @@ pub enum UpsampleMode {
     Bilinear,
 }
 
-/// One layer's operation, with every parameter resolved to numbers.
-#[derive(Debug, Clone, PartialEq)]
+/// One layer's operation, with every parameter resolved to numbers: the graph node it becomes.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Op {
     Conv2d(Conv),
     ConvTranspose2d(ConvTranspose),
@@ -103,8 +93,7 @@ pub enum Op {
         output: [usize; 2],
     },
     BatchNorm2d {
-        channels: usize,
-        eps: f64,
+        eps: f32,
     },
     Activation(Act),
     Upsample {
@@ -114,15 +103,37 @@ pub enum Op {
     Flatten,
     /// Dropout: nothing at inference, but it takes a place in `nn.Sequential` numbering.
     Dropout,
-    Linear {
-        in_features: usize,
-        out_features: usize,
-        bias: bool,
-    },
+    Identity,
+    Linear,
+}
+
+impl Op {
+    /// Whether a fusion group can start with this op.
+    pub fn is_conv(&self) -> bool {
+        matches!(self, Op::Conv2d(_) | Op::ConvTranspose2d(_))
+    }
+}
+
+/// How a tensor is initialised (the runtime's `InitRule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    KaimingNormalFanOut,
+    Uniform { fan_in: usize },
+    Zeros,
+    Ones,
+}
+
+/// A tensor a layer stores: its name after the layer's key, its shape and its initialisation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorSpec {
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+    pub init: Init,
 }
 
 /// A layer after checking.
 pub struct Planned {
+    /// Its Rust name: the accessor of a layer with weights (`layer1_0_conv1`).
     pub name: Ident,
     /// The weight key prefix: `conv1`, `features.0`, `layer1.0.conv1`, ….
     pub key: String,
@@ -130,86 +141,45 @@ pub struct Planned {
     pub output: Shape,
     pub params: u64,
     pub macs: u64,
-    /// The receptive field per axis, where defined (not through upsampling).
+    /// The receptive field per axis after the layer, where defined.
     pub field: Option<[Field; 2]>,
     /// A short description for the summary: `conv2d 7x7/2`.
     pub kind: String,
+    /// The tensors it stores, in initialisation order.
+    pub tensors: Vec<TensorSpec>,
 }
 
-/// A node of a network: a layer, or a branching structure.
+/// What the walk over a network's entries produces, before fusion groups and indices.
 // Built a few dozen times per expansion: the size of a variant does not matter.
 #[allow(clippy::large_enum_variant)]
-pub enum Node {
+pub enum Tree {
     Layer(Planned),
-    /// A convolution (or transposed convolution), the batch norm after it, and the activation
-    /// after that if there is one: three layers, or one with folded weights once fused.
-    Fused {
-        conv: Planned,
-        bn: Planned,
-        act: Option<Planned>,
-    },
     /// The main path's output plus the input, through the shortcut when there is one.
     Residual {
-        /// The key of the enclosing block (`layer1.0`), for the summary.
+        /// The key of the enclosing block (`layer1.0`), for the summary row.
         name: String,
-        main: Vec<Node>,
-        shortcut: Option<Vec<Node>>,
+        main: Vec<Tree>,
+        shortcut: Option<Vec<Tree>>,
         output: Shape,
-        /// The activation after the add, when the main path ends in a fusable convolution:
-        /// once fused, that convolution adds the shortcut and applies it as it writes.
-        after: Option<Planned>,
+        /// The receptive field after the add.
+        field: Option<[Field; 2]>,
     },
     /// A network declared in another invocation, run as a layer.
     External(External),
     /// Branches from the same input, joined along channels.
     Concat {
-        /// The concat's key, for the summary.
+        /// The concat's key, for the summary row.
         name: String,
-        branches: Vec<Vec<Node>>,
+        branches: Vec<Vec<Tree>>,
         output: Shape,
+        field: Option<[Field; 2]>,
     },
-}
-
-impl Node {
-    /// Every layer under `nodes`, in order.
-    pub fn leaves(nodes: &[Node]) -> Vec<&Planned> {
-        let mut out = Vec::new();
-        for node in nodes {
-            match node {
-                Node::Layer(layer) => out.push(layer),
-                Node::Fused { conv, bn, act } => {
-                    out.push(conv);
-                    out.push(bn);
-                    out.extend(act);
-                }
-                Node::Residual {
-                    main,
-                    shortcut,
-                    after,
-                    ..
-                } => {
-                    out.extend(Node::leaves(main));
-                    if let Some(shortcut) = shortcut {
-                        out.extend(Node::leaves(shortcut));
-                    }
-                    out.extend(after);
-                }
-                Node::External(_) => {}
-                Node::Concat { branches, .. } => {
-                    for branch in branches {
-                        out.extend(Node::leaves(branch));
-                    }
-                }
-            }
-        }
-        out
-    }
 }
 
 /// A network declared elsewhere, used as a layer.
 pub struct External {
     /// Its struct field.
-    pub name: syn::Ident,
+    pub name: Ident,
     /// Its weight key prefix, without the dot.
     pub key: String,
     pub ty: syn::Path,
@@ -217,31 +187,49 @@ pub struct External {
     pub input: Shape,
     /// The stated output, checked against its `OUTPUT` the same way.
     pub output: Shape,
+    /// What `init` adds to the network's seed for this one.
+    pub seed_offset: u64,
 }
 
-impl Node {
-    /// Every network from another invocation under `nodes`, in order.
-    pub fn externals(nodes: &[Node]) -> Vec<&External> {
-        let mut out = Vec::new();
-        for node in nodes {
-            match node {
-                Node::External(e) => out.push(e),
-                Node::Residual { main, shortcut, .. } => {
-                    out.extend(Node::externals(main));
-                    if let Some(shortcut) = shortcut {
-                        out.extend(Node::externals(shortcut));
-                    }
-                }
-                Node::Concat { branches, .. } => {
-                    for branch in branches {
-                        out.extend(Node::externals(branch));
-                    }
-                }
-                Node::Layer(_) | Node::Fused { .. } => {}
-            }
-        }
-        out
-    }
+/// A fusion group: layer indices of a convolution, its batch norm and the activation the fused
+/// layer applies.
+pub struct Group {
+    pub conv: usize,
+    pub bn: usize,
+    pub activation: Option<usize>,
+    /// Whether it closes a residual: the add comes before the activation.
+    pub before_add: bool,
+}
+
+/// How the layers are joined, by index.
+pub enum Node {
+    Layer(usize),
+    Group(usize),
+    Residual {
+        main: Vec<Node>,
+        shortcut: Option<Vec<Node>>,
+        closing: Option<usize>,
+    },
+    Concat(Vec<Vec<Node>>),
+    External(usize),
+}
+
+/// A count in a summary row: known, or an external network's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Known(u64),
+    /// `PARAMS` or `MACS` of the external network with this index.
+    External(usize),
+}
+
+/// One row of the summary.
+pub struct Row {
+    pub name: String,
+    pub kind: String,
+    pub output: Shape,
+    pub params: Count,
+    pub macs: Count,
+    pub field: Option<[Field; 2]>,
 }
 
 /// A lint that fired, to be emitted as a warning.
@@ -252,16 +240,61 @@ pub struct Warning {
     pub message: String,
 }
 
-/// A whole network after checking: everything `expand.rs` needs.
+/// A whole network after checking: everything `expand` needs.
 pub struct Plan {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
     pub input: [usize; 3],
-    pub nodes: Vec<Node>,
     pub output: Shape,
+    /// Every layer, in the order the network runs them (its slot in the runtime's model).
+    pub layers: Vec<Planned>,
+    pub groups: Vec<Group>,
+    pub externals: Vec<External>,
+    pub nodes: Vec<Node>,
+    pub rows: Vec<Row>,
+    /// The network's own parameters and MACs (its externals' are added by `expand`, which
+    /// names their constants).
     pub params: u64,
     pub macs: u64,
     pub field: Option<[Field; 2]>,
     pub warnings: Vec<Warning>,
+}
+
+/// What the stub of a network that failed to check still knows, so that code using it adds no
+/// errors of its own.
+pub struct Stub {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    /// The input shape, when it was valid.
+    pub input: Option<[usize; 3]>,
+    /// Whether the output is flat (the network flattens somewhere), as far as it is known.
+    pub flat: bool,
+    /// The layers with weights that checking reached: accessor name, and the runtime type.
+    pub accessors: Vec<(Ident, LayerType)>,
+    /// The networks from other invocations it reached: field name and type.
+    pub externals: Vec<(Ident, syn::Path)>,
+}
+
+/// The runtime type a layer with weights is held as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerType {
+    Conv2d,
+    ConvTranspose2d,
+    BatchNorm2d,
+    Linear,
+}
+
+impl LayerType {
+    /// The type of `op`'s layer, if it has weights.
+    pub fn of(op: &Op) -> Option<LayerType> {
+        match op {
+            Op::Conv2d(_) => Some(LayerType::Conv2d),
+            Op::ConvTranspose2d(_) => Some(LayerType::ConvTranspose2d),
+            Op::BatchNorm2d { .. } => Some(LayerType::BatchNorm2d),
+            Op::Linear => Some(LayerType::Linear),
+            _ => None,
+        }
+    }
 }

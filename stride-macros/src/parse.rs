@@ -10,10 +10,13 @@
 //! param      := NAME ( "=" value )?                    -- a block parameter and its default
 //! entry      := attribute* NAME ":" target             -- a named layer, block or sequence
 //!             | "residual" "{" entry,* "}" ( "shortcut" NAME ":" target )?
+//!             | "concat" "{" branch,* "}"              -- a concat whose keys stay in the scope
 //! target     := KIND ( "(" arg,* ")" )?                -- a layer, or an instance of a block
 //!             | "[" target,* "]"                       -- numbered like nn.Sequential
-//!             | "concat" "{" ( NAME ":" target ),* "}" -- branches joined along channels
+//!             | "concat" "{" branch,* "}"              -- branches joined along channels
 //!             | PATH "=>" shape                        -- a network from another invocation
+//! branch     := NAME ":" target                        -- a branch with a key of its own
+//!             | "{" entry,* "}"                        -- entries keyed in the concat's scope
 //! arg        := value ( "=>" value )?                  -- positional, or `in => out`
 //!             | NAME "=" value                         -- named parameter
 //! value      := "-"? INT | "-"? FLOAT | "true" | "false" | NAME | "(" value,* ")"
@@ -82,6 +85,18 @@ pub enum Entry {
         main: Vec<Entry>,
         shortcut: Option<(Ident, Target)>,
     },
+    /// `concat { … }` without a name: branches joined along channels, whose layers are keyed
+    /// in the enclosing scope (as DenseNet's layers are, whose module concatenates in its
+    /// `forward`).
+    Concat { token: Ident, branches: Vec<Branch> },
+}
+
+/// One branch of a concat.
+pub enum Branch {
+    /// `name: target`: keyed under `name`.
+    Named(Ident, Target),
+    /// `{ entries }`: entries keyed in the concat's own scope.
+    Inline { brace: Span, entries: Vec<Entry> },
 }
 
 /// What a named entry is.
@@ -99,10 +114,7 @@ pub enum Target {
         output_span: Span,
     },
     /// `concat { a: …, b: … }`: branches from the same input, joined along channels.
-    Concat {
-        token: Ident,
-        branches: Vec<(Ident, Target)>,
-    },
+    Concat { token: Ident, branches: Vec<Branch> },
 }
 
 /// `kind(args)`.
@@ -288,7 +300,7 @@ fn parse_body(input: ParseStream) -> syn::Result<Vec<Entry>> {
 }
 
 /// Whether an attribute is addressed to the macro rather than to the generated struct.
-fn is_config(attr: &Attribute) -> bool {
+pub fn is_config(attr: &Attribute) -> bool {
     ["sequential", "lints", "strict"]
         .iter()
         .any(|name| attr.path().is_ident(name))
@@ -333,6 +345,19 @@ impl Parse for Entry {
                 shortcut,
             });
         }
+        if input.peek(kw::concat) && input.peek2(syn::token::Brace) {
+            let token: Ident = input.parse()?;
+            if let Some(attr) = attrs.first() {
+                return Err(syn::Error::new(
+                    attr.bracket_token.span.join(),
+                    "a `concat` without a name takes no attributes",
+                ));
+            }
+            return Ok(Entry::Concat {
+                token,
+                branches: parse_branches(input)?,
+            });
+        }
         let name: Ident = input.parse()?;
         input.parse::<Token![:]>()?;
         Ok(Entry::Named {
@@ -340,6 +365,29 @@ impl Parse for Entry {
             name,
             target: input.parse()?,
         })
+    }
+}
+
+/// `{ branch, … }` after `concat`.
+fn parse_branches(input: ParseStream) -> syn::Result<Vec<Branch>> {
+    let content;
+    syn::braced!(content in input);
+    let branches = Punctuated::<Branch, Token![,]>::parse_terminated(&content)?;
+    Ok(branches.into_iter().collect())
+}
+
+impl Parse for Branch {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(syn::token::Brace) {
+            let brace = input.cursor().span();
+            return Ok(Branch::Inline {
+                brace,
+                entries: parse_body(input)?,
+            });
+        }
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        Ok(Branch::Named(name, input.parse()?))
     }
 }
 
@@ -355,12 +403,9 @@ impl Parse for Target {
         }
         if input.peek(kw::concat) && input.peek2(syn::token::Brace) {
             let token: Ident = input.parse()?;
-            let content;
-            syn::braced!(content in input);
-            let branches = Punctuated::<Branch, Token![,]>::parse_terminated(&content)?;
             return Ok(Target::Concat {
                 token,
-                branches: branches.into_iter().map(|b| (b.0, b.1)).collect(),
+                branches: parse_branches(input)?,
             });
         }
         // `path::To::Network => [C, H, W]`: a network declared elsewhere, with its output.
@@ -391,17 +436,6 @@ impl Parse for Target {
             args,
             args_span,
         }))
-    }
-}
-
-/// `name: target` inside `concat { … }`.
-struct Branch(Ident, Target);
-
-impl Parse for Branch {
-    fn parse(input: ParseStream) -> syn::Result<Self> {
-        let name: Ident = input.parse()?;
-        input.parse::<Token![:]>()?;
-        Ok(Branch(name, input.parse()?))
     }
 }
 

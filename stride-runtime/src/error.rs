@@ -31,6 +31,14 @@ pub enum Error {
         /// The rule that refused it, with its numbers.
         source: GeometryError,
     },
+    /// An error from one layer of a network, with the layer's key.
+    #[error("`{layer}`: {source}")]
+    Layer {
+        /// The layer's key in the network: `layer1.0.conv1`.
+        layer: &'static str,
+        /// What the layer's op refused.
+        source: Box<Error>,
+    },
     /// A parameter outside what the op supports, as a non-finite scale factor.
     #[error("{op}: {message}")]
     Param {
@@ -46,6 +54,18 @@ impl Error {
     pub(crate) fn geometry(op: &'static str, axis: usize, source: GeometryError) -> Self {
         let axis = if axis == 0 { "height: " } else { "width: " };
         Error::Geometry { op, axis, source }
+    }
+
+    /// This error, as raised by the network layer whose key is `layer` (an error that names
+    /// a layer already is kept as it is: the innermost layer is the one to fix).
+    pub(crate) fn in_layer(self, layer: &'static str) -> Self {
+        match self {
+            Error::Layer { .. } => self,
+            other => Error::Layer {
+                layer,
+                source: Box::new(other),
+            },
+        }
     }
 
     /// A [`Error::Geometry`] not tied to an axis.

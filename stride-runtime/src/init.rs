@@ -148,13 +148,7 @@ impl Init {
     /// assert_eq!(w.dim(), (64, 3, 7, 7));
     /// ```
     pub fn kaiming_normal_fan_out(&mut self, shape: [usize; 4]) -> Array4<f32> {
-        let fan_out = shape[0] * shape[2] * shape[3];
-        let std = if fan_out == 0 {
-            0.0 // an empty tensor: nothing is drawn
-        } else {
-            (2.0 / fan_out as f64).sqrt() as f32
-        };
-        self.normal(shape, std)
+        self.normal(shape, kaiming_fan_out_std(&shape))
     }
 
     /// A linear layer's weight `[out, in_]` and bias `[out]` as PyTorch's `nn.Linear`
@@ -185,8 +179,34 @@ impl Init {
     }
 }
 
+/// The standard deviation of `kaiming_normal_(w, mode="fan_out", nonlinearity="relu")` for a
+/// tensor of `shape`: `√(2 / fan_out)` with `fan_out = shape[0] * shape[2] * shape[3] * …`
+/// (PyTorch's `_calculate_fan_in_and_fan_out`), or 0 for an empty tensor, of which nothing is
+/// drawn.
+///
+/// ```
+/// use stride_runtime::init::kaiming_fan_out_std;
+///
+/// assert_eq!(kaiming_fan_out_std(&[2, 3, 1, 1]), 1.0);
+/// assert_eq!(kaiming_fan_out_std(&[0, 3, 3, 3]), 0.0);
+/// ```
+pub fn kaiming_fan_out_std(shape: &[usize]) -> f32 {
+    let fan_out = shape.first().copied().unwrap_or(1) * shape.iter().skip(2).product::<usize>();
+    if fan_out == 0 {
+        0.0
+    } else {
+        (2.0 / fan_out as f64).sqrt() as f32
+    }
+}
+
+/// The bound of PyTorch's default uniform initialisation of linear and convolution layers:
 /// `1/√fan_in`, or 0 for an empty fan-in (PyTorch's guard, which leaves such a bias at 0).
-fn fan_in_bound(fan_in: usize) -> f32 {
+///
+/// ```
+/// assert_eq!(stride_runtime::init::fan_in_bound(4), 0.5);
+/// assert_eq!(stride_runtime::init::fan_in_bound(0), 0.0);
+/// ```
+pub fn fan_in_bound(fan_in: usize) -> f32 {
     if fan_in == 0 {
         0.0
     } else {

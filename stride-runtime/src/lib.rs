@@ -22,6 +22,7 @@
 
 mod error;
 mod gemm;
+pub mod graph;
 mod hw;
 pub mod init;
 pub mod ops;

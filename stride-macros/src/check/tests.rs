@@ -25,7 +25,7 @@ fn resnet_stem_resolves_to_the_torchvision_shapes_and_counts() {
             }",
     )
     .unwrap();
-    let outputs: Vec<Shape> = Node::leaves(&plan.nodes).iter().map(|l| l.output).collect();
+    let outputs: Vec<Shape> = plan.layers.iter().map(|l| l.output).collect();
     assert_eq!(outputs[0], Shape::Map([64, 112, 112]));
     assert_eq!(plan.output, Shape::Map([64, 56, 56]));
     assert_eq!(plan.params, 9_408 + 128);

@@ -1,6 +1,6 @@
 //! Batch normalisation in inference mode.
 
-use ndarray::{Array1, Array4, ArrayView1, ArrayView4, Axis, Zip};
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4, ArrayViewMut4, Axis, Zip};
 
 use super::check::{exact_shape, input_channels};
 use crate::Result;
@@ -129,13 +129,39 @@ impl BatchNorm2d {
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         input_channels(OP, &x, self.channels())?;
         let mut y = x.to_owned();
-        for mut sample in y.axis_iter_mut(Axis(0)) {
+        self.normalise(y.view_mut());
+        Ok(y)
+    }
+
+    /// Normalises an NCHW array with this layer's channel count where it lies, without a new
+    /// output: what a network does with an intermediate result it owns.
+    ///
+    /// ```
+    /// use ndarray::{array, Array4};
+    /// use stride_runtime::ops::BatchNorm2d;
+    ///
+    /// let (mean, var) = (array![1.0f32, 3.0], array![4.0f32, 1.0]);
+    /// let bn = BatchNorm2d::new(mean.view(), var.view(), None, None, 0.0)?;
+    /// let mut x = Array4::from_elem((1, 2, 1, 1), 3.0f32);
+    /// bn.forward_in_place(x.view_mut())?;
+    /// assert_eq!(x.into_raw_vec_and_offset().0, vec![1.0, 0.0]);
+    /// # Ok::<(), stride_runtime::Error>(())
+    /// ```
+    pub fn forward_in_place(&self, mut x: ArrayViewMut4<f32>) -> Result<()> {
+        input_channels(OP, &x.view(), self.channels())?;
+        self.normalise(x.view_mut());
+        Ok(())
+    }
+
+    /// `x * scale + shift`, per channel; `x` has this layer's channel count.
+    fn normalise(&self, mut x: ArrayViewMut4<f32>) {
+        debug_assert_eq!(x.shape()[1], self.channels());
+        for mut sample in x.axis_iter_mut(Axis(0)) {
             Zip::from(sample.outer_iter_mut())
                 .and(&self.scale)
                 .and(&self.shift)
                 .for_each(|mut plane, &s, &t| plane.mapv_inplace(|v| v * s + t));
         }
-        Ok(y)
     }
 }
 

@@ -2,9 +2,11 @@
 //! tensors whose rank is only known at run time.
 
 use ndarray::{
-    Array, Array2, ArrayView, ArrayView4, ArrayViewD, ArrayViewMut, Dimension, Ix4, Zip,
+    Array, Array2, Array4, ArrayView, ArrayView4, ArrayViewD, ArrayViewMut, Axis, Dimension, Ix4,
+    Zip,
 };
 
+use super::check::output_fits;
 use crate::{Error, Result};
 
 /// Flattens every dimension after the batch: `[N, C, H, W]` to `[N, C*H*W]`, in C order, as
@@ -80,11 +82,11 @@ pub fn add_assign<D: Dimension>(mut a: ArrayViewMut<f32, D>, b: ArrayView<f32, D
 /// ```
 /// use ndarray::Array4;
 /// let (a, b) = (Array4::<f32>::zeros((2, 3, 8, 8)), Array4::<f32>::ones((2, 5, 8, 8)));
-/// let y = stride_runtime::ops::concat_channels(&[a, b])?;
+/// let y = stride_runtime::ops::concat_channels(&[a.view(), b.view()])?;
 /// assert_eq!(y.dim(), (2, 8, 8, 8));
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
-pub fn concat_channels(parts: &[ndarray::Array4<f32>]) -> Result<ndarray::Array4<f32>> {
+pub fn concat_channels(parts: &[ArrayView4<f32>]) -> Result<Array4<f32>> {
     let Some(first) = parts.first() else {
         return Err(Error::Param {
             op: "concat",
@@ -92,8 +94,9 @@ pub fn concat_channels(parts: &[ndarray::Array4<f32>]) -> Result<ndarray::Array4
         });
     };
     let (n, _, h, w) = first.dim();
+    let mut channels = 0usize;
     for part in parts {
-        let (pn, _, ph, pw) = part.dim();
+        let (pn, c, ph, pw) = part.dim();
         if (pn, ph, pw) != (n, h, w) {
             return Err(Error::Shape {
                 op: "concat",
@@ -102,9 +105,10 @@ pub fn concat_channels(parts: &[ndarray::Array4<f32>]) -> Result<ndarray::Array4
                 got: part.shape().to_vec(),
             });
         }
+        channels = channels.saturating_add(c);
     }
-    let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
-    ndarray::concatenate(ndarray::Axis(1), &views).map_err(|e| Error::Param {
+    output_fits("concat", &[n, channels, h, w])?;
+    ndarray::concatenate(Axis(1), parts).map_err(|e| Error::Param {
         op: "concat",
         message: e.to_string(),
     })

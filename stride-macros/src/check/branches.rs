@@ -1,0 +1,240 @@
+//! The rules for branches: a residual's main path and shortcut, and a concat's branches.
+
+use proc_macro2::Span;
+use stride_geometry::Field;
+use syn::Ident;
+
+use super::walk::{Scope, Walk, branch_names, report_duplicates};
+use crate::model::{Shape, Tree};
+use crate::parse::{Branch, Entry, Target};
+
+impl Walk<'_> {
+    /// `residual { main } shortcut name: target`: the main path's output plus the input. The
+    /// shortcut runs when the main path changes the shape (torchvision's rule for its
+    /// `downsample`); both sides must then agree.
+    pub(super) fn residual(
+        &mut self,
+        token: &Ident,
+        main: &[Entry],
+        shortcut: Option<&(Ident, Target)>,
+        scope: &Scope,
+    ) -> Vec<Tree> {
+        let (input, field) = (self.shape, self.field);
+        let main_trees = self.body(main, scope);
+        let (main_out, main_field) = (self.shape, self.field);
+        let (Some(input), Some(main_out)) = (input, main_out) else {
+            if let (true, Some((name, target))) = (self.defining, shortcut) {
+                let name = name.to_string();
+                self.target(target, &name, &name, scope);
+            }
+            self.shape = None;
+            return Vec::new();
+        };
+        let label = format!("{}residual", scope.label);
+        let shortcut_trees = if main_out == input {
+            None
+        } else if let Some((name, target)) = shortcut {
+            self.shape = Some(input);
+            self.field = field;
+            let text = name.to_string();
+            let trees = self.target(target, &text, &text, scope);
+            match self.shape {
+                Some(short_out) if short_out == main_out => Some(trees),
+                Some(short_out) => {
+                    self.cx.shape_error(
+                        name.span(),
+                        format!(
+                            "`{label}`: the branches disagree: the main path gives {} but the shortcut `{name}` gives {} (from the input {})",
+                            main_out.text(),
+                            short_out.text(),
+                            input.text()
+                        ),
+                    );
+                    self.shape = None;
+                    return Vec::new();
+                }
+                None => {
+                    self.shape = None;
+                    return Vec::new();
+                }
+            }
+        } else {
+            self.cx.shape_error(
+                token.span(),
+                format!(
+                    "`{label}`: the main path turns the input {} into {}, so they cannot be added; \
+                     add `shortcut downsample: [conv2d(..), batch_norm2d()]` after the braces",
+                    input.text(),
+                    main_out.text()
+                ),
+            );
+            self.shape = None;
+            return Vec::new();
+        };
+        self.shape = Some(main_out);
+        self.field = main_field;
+        vec![Tree::Residual {
+            name: row_name(scope, "residual"),
+            main: main_trees,
+            shortcut: shortcut_trees,
+            output: main_out,
+            field: main_field,
+        }]
+    }
+
+    /// `concat { a: …, { … } }`: every branch from the same input; their outputs must agree in
+    /// height and width, and are joined along channels. A branch in braces keeps the scope's
+    /// keys. A named concat's `scope` is its own, whose names are checked here; an unnamed
+    /// one shares the enclosing scope, whose names were checked with its other entries.
+    pub(super) fn concat(
+        &mut self,
+        token: &Ident,
+        branches: &[Branch],
+        scope: &Scope,
+        own_scope: bool,
+    ) -> Vec<Tree> {
+        let (input, field) = (self.shape, self.field);
+        let label = match scope.label.trim_end_matches('.') {
+            "" => "concat".to_string(),
+            label => label.to_string(),
+        };
+        if own_scope {
+            let mut names = Vec::new();
+            branch_names(branches, &mut names);
+            report_duplicates(self.cx, &names, "branch");
+        }
+        let mut outputs = Vec::new();
+        let mut trees = Vec::new();
+        let mut fields = Vec::new();
+        for branch in branches {
+            self.shape = input;
+            self.field = field;
+            let (branch_trees, name) = match branch {
+                Branch::Named(name, target) => {
+                    let text = name.to_string();
+                    let trees = self.target(target, &text, &text, scope);
+                    (trees, BranchName::named(name))
+                }
+                Branch::Inline { brace, entries } => (
+                    self.body(entries, scope),
+                    BranchName::inline(*brace, entries),
+                ),
+            };
+            trees.push(branch_trees);
+            outputs.push((name, self.shape));
+            fields.push(self.field);
+        }
+        if branches.is_empty() {
+            self.cx.error(
+                token.span(),
+                format!("`{label}`: a concat needs at least one branch"),
+            );
+        }
+        let mut channels = 0usize;
+        let mut spatial: Option<(&BranchName, [usize; 2])> = None;
+        for (name, shape) in &outputs {
+            match shape {
+                None => {
+                    self.shape = None;
+                    return Vec::new();
+                }
+                Some(Shape::Flat(_)) => {
+                    self.cx.shape_error(
+                        name.span,
+                        format!(
+                            "`{label}`: {} is flat; concat joins feature maps",
+                            name.text
+                        ),
+                    );
+                    self.shape = None;
+                    return Vec::new();
+                }
+                Some(Shape::Map([c, h, w])) => {
+                    match spatial {
+                        Some((first, hw)) if hw != [*h, *w] => {
+                            self.cx.shape_error(
+                                name.span,
+                                format!(
+                                    "`{label}`: {} is {h}x{w} but {} is {}x{}; a concat needs equal height and width",
+                                    name.text, first.text, hw[0], hw[1]
+                                ),
+                            );
+                            self.shape = None;
+                            return Vec::new();
+                        }
+                        Some(_) => {}
+                        None => spatial = Some((name, [*h, *w])),
+                    }
+                    let Some(sum) = channels.checked_add(*c) else {
+                        self.cx.shape_error(
+                            token.span(),
+                            format!("`{label}`: the joined channels overflow a usize"),
+                        );
+                        self.shape = None;
+                        return Vec::new();
+                    };
+                    channels = sum;
+                }
+            }
+        }
+        let Some((_, [h, w])) = spatial else {
+            self.shape = None;
+            return Vec::new();
+        };
+        let output = Shape::Map([channels, h, w]);
+        self.shape = Some(output);
+        self.field = join_fields(&fields);
+        vec![Tree::Concat {
+            name: row_name(scope, "concat"),
+            branches: trees,
+            output,
+            field: self.field,
+        }]
+    }
+}
+
+/// The field after joining branches with these fields: the widest, if every branch has one
+/// and they step alike.
+fn join_fields(fields: &[Option<[Field; 2]>]) -> Option<[Field; 2]> {
+    let (first, rest) = fields.split_first()?;
+    let mut joined = (*first)?;
+    for field in rest {
+        let field = (*field)?;
+        joined = [joined[0].join(field[0])?, joined[1].join(field[1])?];
+    }
+    Some(joined)
+}
+
+/// A residual's or concat's summary row name: its scope's key, or `what` at the top level.
+fn row_name(scope: &Scope, what: &str) -> String {
+    match scope.key.trim_end_matches('.') {
+        "" => what.to_string(),
+        key => key.to_string(),
+    }
+}
+
+/// How messages name a branch, and where they point.
+struct BranchName {
+    text: String,
+    span: Span,
+}
+
+impl BranchName {
+    fn named(name: &Ident) -> Self {
+        BranchName {
+            text: format!("branch `{name}`"),
+            span: name.span(),
+        }
+    }
+
+    fn inline(brace: Span, entries: &[Entry]) -> Self {
+        let first = match entries.first() {
+            Some(Entry::Named { name, .. }) => format!(" starting with `{name}`"),
+            _ => String::new(),
+        };
+        BranchName {
+            text: format!("the branch in braces{first}"),
+            span: brace,
+        }
+    }
+}

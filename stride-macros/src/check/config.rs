@@ -1,0 +1,91 @@
+//! What a network's or block's own attributes ask of the macro: `#[sequential]` key
+//! numbering, and the lint levels.
+
+use syn::{Attribute, LitStr};
+
+use crate::ctxt::Ctxt;
+
+/// How loudly a lint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Allow,
+    Warn,
+    Deny,
+}
+
+/// A network's or block's settings, read once from its attributes.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `#[sequential]` or `#[sequential("features")]`: weight keys numbered by position, after
+    /// this prefix (empty, or ending in a dot).
+    pub sequential: Option<String>,
+    pub checkerboard: Level,
+    pub floor_drops_input: Level,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sequential: None,
+            checkerboard: Level::Warn,
+            floor_drops_input: Level::Allow,
+        }
+    }
+}
+
+/// `#[sequential]`, `#[sequential("prefix")]`, `#[strict]` and
+/// `#[lints(checkerboard = allow|warn|deny, floor_drops_input = allow|warn|deny)]` are the
+/// attributes the macro reads on a network or a block.
+pub fn check_config(cx: &mut Ctxt, attrs: &[Attribute]) -> Config {
+    let mut config = Config::default();
+    for attr in attrs {
+        let path = attr.path();
+        if path.is_ident("sequential") {
+            config.sequential = Some(match &attr.meta {
+                syn::Meta::Path(_) => String::new(),
+                _ => match attr.parse_args::<LitStr>() {
+                    Ok(prefix) => format!("{}.", prefix.value()),
+                    Err(e) => {
+                        cx.error(
+                            e.span(),
+                            "expected `#[sequential]` or `#[sequential(\"prefix\")]`",
+                        );
+                        String::new()
+                    }
+                },
+            });
+        } else if path.is_ident("strict") {
+            config.checkerboard = Level::Deny;
+            config.floor_drops_input = Level::Deny;
+        } else if path.is_ident("lints") {
+            let result = attr.parse_nested_meta(|meta| {
+                let name = meta
+                    .path
+                    .get_ident()
+                    .map(|i| i.to_string())
+                    .unwrap_or_default();
+                let level: syn::Ident = meta.value()?.parse()?;
+                let level = match level.to_string().as_str() {
+                    "allow" => Level::Allow,
+                    "warn" => Level::Warn,
+                    "deny" => Level::Deny,
+                    _ => return Err(meta.error("a lint level is `allow`, `warn` or `deny`")),
+                };
+                match name.as_str() {
+                    "checkerboard" => config.checkerboard = level,
+                    "floor_drops_input" => config.floor_drops_input = level,
+                    _ => {
+                        return Err(meta.error(
+                            "unknown lint; the lints are `checkerboard` and `floor_drops_input`",
+                        ));
+                    }
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                cx.error(e.span(), e);
+            }
+        }
+    }
+    config
+}

@@ -1,0 +1,267 @@
+//! From the walk's tree to the network's plan: every layer gets its index (its slot in the
+//! runtime's model), the fusion groups are formed, the external networks get their seeds, the
+//! summary rows are laid out, and the Rust names the network will have are checked.
+
+use std::collections::{HashMap, HashSet};
+use std::iter::Peekable;
+
+use syn::ext::IdentExt;
+
+use crate::ctxt::Ctxt;
+use crate::model::{Count, External, Group, LayerType, Node, Op, Planned, Row, Tree};
+
+/// What `init` adds to the network's seed for external network `index`: distinct, far-apart
+/// offsets (multiples of the golden ratio in 64 bits, SplitMix64's increment).
+fn seed_offset(index: usize) -> u64 {
+    (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The names every network has, which a layer's accessor must not take.
+const GENERATED: &[&str] = &[
+    "forward",
+    "load_safetensors",
+    "load_safetensors_with",
+    "from_weights",
+    "init",
+    "save_safetensors",
+    "fuse",
+    "unfuse",
+    "is_fused",
+    "GRAPH",
+    "INPUT",
+    "OUTPUT",
+    "PARAMS",
+    "MACS",
+    "RECEPTIVE_FIELD",
+    "JUMP",
+    "SUMMARY",
+];
+
+/// The layers, groups, externals, nodes and rows of a network, built from its tree.
+#[derive(Default)]
+pub struct Built {
+    pub layers: Vec<Planned>,
+    pub groups: Vec<Group>,
+    pub externals: Vec<External>,
+    pub nodes: Vec<Node>,
+    pub rows: Vec<Row>,
+}
+
+/// Lays out `trees`, then checks the Rust names and weight keys the layout gives.
+pub fn build(cx: &mut Ctxt, trees: Vec<Tree>) -> Built {
+    let mut built = Built::default();
+    built.nodes = built.nodes(trees);
+    check_rust_names(cx, &built);
+    check_weight_keys(cx, &built);
+    built
+}
+
+impl Built {
+    /// The nodes of a sequence of trees. A convolution (or transposed convolution) followed by
+    /// a batch norm forms a fusion group with it, and with the activation after that if there
+    /// is one. A residual whose main path ends in such a group without an activation closes
+    /// with that group, which then takes the activation after the residual, if any: once
+    /// fused, its convolution adds the shortcut and applies the activation as it writes.
+    fn nodes(&mut self, trees: Vec<Tree>) -> Vec<Node> {
+        let mut out = Vec::new();
+        let mut trees = trees.into_iter().peekable();
+        while let Some(tree) = trees.next() {
+            match tree {
+                Tree::Layer(conv) if conv.op.is_conv() && next_is(&mut trees, is_batch_norm) => {
+                    let conv = self.push(conv);
+                    let bn = take_layer(&mut trees).map(|bn| self.push(bn));
+                    let activation = next_activation(&mut trees).map(|a| self.push(a));
+                    self.groups.push(Group {
+                        conv,
+                        bn: bn.expect("peeked a batch norm"),
+                        activation,
+                        before_add: false,
+                    });
+                    out.push(Node::Group(self.groups.len() - 1));
+                }
+                Tree::Layer(layer) => out.push(Node::Layer(self.push(layer))),
+                Tree::Residual {
+                    name,
+                    main,
+                    shortcut,
+                    output,
+                    field,
+                } => {
+                    let mut main = self.nodes(main);
+                    let closing = match main.last() {
+                        Some(Node::Group(g)) if self.closes(*g) => Some(*g),
+                        _ => None,
+                    };
+                    if closing.is_some() {
+                        main.pop();
+                    }
+                    let shortcut = shortcut.map(|s| self.nodes(s));
+                    self.rows.push(Row {
+                        name,
+                        kind: "residual add".into(),
+                        output,
+                        params: Count::Known(0),
+                        macs: Count::Known(0),
+                        field,
+                    });
+                    if let Some(g) = closing {
+                        let after = next_activation(&mut trees).map(|a| self.push(a));
+                        let group = &mut self.groups[g];
+                        group.activation = after;
+                        group.before_add = true;
+                    }
+                    out.push(Node::Residual {
+                        main,
+                        shortcut,
+                        closing,
+                    });
+                }
+                Tree::Concat {
+                    name,
+                    branches,
+                    output,
+                    field,
+                } => {
+                    let branches = branches.into_iter().map(|b| self.nodes(b)).collect();
+                    self.rows.push(Row {
+                        name,
+                        kind: "concat".into(),
+                        output,
+                        params: Count::Known(0),
+                        macs: Count::Known(0),
+                        field,
+                    });
+                    out.push(Node::Concat(branches));
+                }
+                Tree::External(mut external) => {
+                    let index = self.externals.len();
+                    external.seed_offset = seed_offset(index);
+                    let ty = &external.ty;
+                    self.rows.push(Row {
+                        name: external.key.clone(),
+                        kind: quote::quote!(#ty).to_string().replace(' ', ""),
+                        output: external.output,
+                        params: Count::External(index),
+                        macs: Count::External(index),
+                        field: None,
+                    });
+                    self.externals.push(external);
+                    out.push(Node::External(index));
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds a layer (and its summary row); returns its index.
+    fn push(&mut self, layer: Planned) -> usize {
+        self.rows.push(Row {
+            name: layer.key.clone(),
+            kind: layer.kind.clone(),
+            output: layer.output,
+            params: Count::Known(layer.params),
+            macs: Count::Known(layer.macs),
+            field: layer.field,
+        });
+        self.layers.push(layer);
+        self.layers.len() - 1
+    }
+
+    /// Whether group `g` can close a residual: a convolution (not transposed) and its batch
+    /// norm, with no activation of its own.
+    fn closes(&self, g: usize) -> bool {
+        let group = &self.groups[g];
+        group.activation.is_none() && matches!(self.layers[group.conv].op, Op::Conv2d(_))
+    }
+}
+
+fn is_batch_norm(tree: &Tree) -> bool {
+    matches!(tree, Tree::Layer(l) if matches!(l.op, Op::BatchNorm2d { .. }))
+}
+
+fn is_activation(tree: &Tree) -> bool {
+    matches!(tree, Tree::Layer(l) if matches!(l.op, Op::Activation(_)))
+}
+
+fn next_is<I: Iterator<Item = Tree>>(trees: &mut Peekable<I>, test: fn(&Tree) -> bool) -> bool {
+    trees.peek().is_some_and(test)
+}
+
+/// The next tree, which the caller peeked to be a layer.
+fn take_layer<I: Iterator<Item = Tree>>(trees: &mut Peekable<I>) -> Option<Planned> {
+    match trees.next() {
+        Some(Tree::Layer(layer)) => Some(layer),
+        _ => None,
+    }
+}
+
+/// The next tree if it is an activation.
+fn next_activation<I: Iterator<Item = Tree>>(trees: &mut Peekable<I>) -> Option<Planned> {
+    if next_is(trees, is_activation) {
+        take_layer(trees)
+    } else {
+        None
+    }
+}
+
+/// Each layer with weights has an accessor, `name` and `name_mut`, and each external network a
+/// field: all distinct, none a name every network already has, none starting with `__`
+/// (the generated code's own).
+fn check_rust_names(cx: &mut Ctxt, built: &Built) {
+    let mut taken: HashSet<String> = HashSet::new();
+    let accessors = built
+        .layers
+        .iter()
+        .filter(|l| LayerType::of(&l.op).is_some())
+        .map(|l| (&l.name, &l.key));
+    let fields = built.externals.iter().map(|e| (&e.name, &e.key));
+    for (name, key) in accessors.chain(fields) {
+        let text = name.unraw().to_string();
+        if text.starts_with("__") {
+            cx.error(
+                name.span(),
+                format!(
+                    "`{key}`: names starting with `__` are kept for the code `network!` generates"
+                ),
+            );
+            continue;
+        }
+        for candidate in [text.clone(), format!("{text}_mut")] {
+            if GENERATED.contains(&candidate.as_str()) {
+                cx.error(
+                    name.span(),
+                    format!("`{key}`: every network has a `{candidate}` already; rename the layer"),
+                );
+            } else if !taken.insert(candidate.clone()) {
+                cx.error(
+                    name.span(),
+                    format!(
+                        "`{key}`: its Rust name `{candidate}` is another layer's too; rename one of them"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// No two tensors share a weight key (which only `#[key = "…"]` can cause).
+fn check_weight_keys(cx: &mut Ctxt, built: &Built) {
+    let mut owners: HashMap<String, &str> = HashMap::new();
+    for layer in &built.layers {
+        for spec in &layer.tensors {
+            let key = format!("{}.{}", layer.key, spec.name);
+            match owners.get(&key) {
+                Some(other) => cx.error(
+                    layer.name.span(),
+                    format!(
+                        "`{}`: its tensor `{key}` has the same key as one of `{other}`",
+                        layer.key
+                    ),
+                ),
+                None => {
+                    owners.insert(key, &layer.key);
+                }
+            }
+        }
+    }
+}

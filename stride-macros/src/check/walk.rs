@@ -1,0 +1,388 @@
+//! The walk over a network's entries: each entry takes the shape the previous one produced,
+//! gets its key and its Rust name from its place, and becomes part of the [`Tree`]. Layers are
+//! checked by their kind's entry in the catalog; blocks and branches have files of their own.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use stride_geometry::Field;
+use syn::ext::IdentExt;
+use syn::{Attribute, Ident};
+
+use super::Definition;
+use super::config::Config;
+use crate::args::{self, Args, Num};
+use crate::ctxt::Ctxt;
+use crate::kinds;
+use crate::model::{External, LayerType, Planned, Shape, Tree, Warning};
+use crate::parse::{Branch, Entry, LayerDef, NetworkDef, Target, Value};
+
+/// The axes' names, for messages.
+pub const AXES: [&str; 2] = ["height", "width"];
+
+/// Where in the network the walk is: key and field prefixes, and the values of the enclosing
+/// block's parameters.
+#[derive(Clone)]
+pub struct Scope {
+    /// Weight key prefix, ending in a dot when not empty: `layer1.0.`.
+    pub key: String,
+    /// Field name prefix, ending in `_` when not empty: `layer1_0_`.
+    pub field: String,
+    /// Message label prefix: the key prefix, or `Block::` inside a block's own check.
+    pub label: String,
+    /// Block parameters and the values an instance gave them.
+    pub bindings: Vec<(String, Value)>,
+}
+
+impl Scope {
+    /// The scope of a network's own entries.
+    pub fn root() -> Scope {
+        Scope {
+            key: String::new(),
+            field: String::new(),
+            label: String::new(),
+            bindings: Vec::new(),
+        }
+    }
+
+    /// The scope inside the entry whose key is `key` and whose field is `field`.
+    pub fn child(&self, key: &str, field: &str) -> Scope {
+        Scope {
+            key: format!("{}{key}.", self.key),
+            field: format!("{}{field}_", self.field),
+            label: format!("{}{key}.", self.label),
+            bindings: self.bindings.clone(),
+        }
+    }
+}
+
+/// What a network's stub needs from a walk that may have failed: the layers it met.
+#[derive(Default)]
+pub struct Seen {
+    /// Layers with weights: Rust name and runtime type.
+    pub accessors: Vec<(Ident, LayerType)>,
+    /// Networks from other invocations: field and type.
+    pub externals: Vec<(Ident, syn::Path)>,
+    /// Whether a layer that flattens was met.
+    pub flattens: bool,
+}
+
+/// The state carried from one layer to the next.
+pub struct Walk<'a> {
+    pub cx: &'a mut Ctxt,
+    pub config: &'a Config,
+    pub(super) definitions: &'a HashMap<String, Definition>,
+    /// Checking a block on its own, with its parameters unknown: instances inside it are not
+    /// expanded, and every branch is walked for its arguments.
+    pub(super) defining: bool,
+    pub warnings: Vec<Warning>,
+    /// The shape flowing into the next layer; `None` once a layer's shape could not be known.
+    pub(super) shape: Option<Shape>,
+    /// The receptive field so far; `None` through layers that upsample or see everything.
+    pub(super) field: Option<[Field; 2]>,
+    pub(super) seen: Seen,
+}
+
+impl<'a> Walk<'a> {
+    pub(super) fn new(
+        cx: &'a mut Ctxt,
+        config: &'a Config,
+        definitions: &'a HashMap<String, Definition>,
+        shape: Option<Shape>,
+        field: Option<[Field; 2]>,
+    ) -> Self {
+        Walk {
+            cx,
+            config,
+            definitions,
+            defining: false,
+            warnings: Vec::new(),
+            shape,
+            field,
+            seen: Seen::default(),
+        }
+    }
+
+    /// A body: entries in order, each taking the previous one's output.
+    pub(super) fn entries(&mut self, entries: &[Entry], scope: &Scope) -> Vec<Tree> {
+        check_duplicate_names(self.cx, entries);
+        self.body(entries, scope)
+    }
+
+    /// The entries of a body whose names were checked with the enclosing scope's.
+    pub(super) fn body(&mut self, entries: &[Entry], scope: &Scope) -> Vec<Tree> {
+        let mut trees = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            match entry {
+                Entry::Named {
+                    attrs,
+                    name,
+                    target,
+                } => {
+                    let key = entry_key(self.cx, attrs, name, index, self.config);
+                    trees.extend(self.target(target, &key, &name.unraw().to_string(), scope));
+                }
+                Entry::Residual {
+                    token,
+                    main,
+                    shortcut,
+                } => {
+                    trees.extend(self.residual(token, main, shortcut.as_ref(), scope));
+                }
+                Entry::Concat { token, branches } => {
+                    trees.extend(self.concat(token, branches, scope, false));
+                }
+            }
+        }
+        trees
+    }
+
+    /// A named target: a layer, a block or network instance, a sequence or a concat. `key`
+    /// names its weights, `field` its Rust name.
+    pub(super) fn target(
+        &mut self,
+        target: &Target,
+        key: &str,
+        field: &str,
+        scope: &Scope,
+    ) -> Vec<Tree> {
+        match target {
+            Target::Call(call) => match self.definitions.get(&call.kind.to_string()) {
+                Some(definition) => self.instance(call, definition, key, field, scope),
+                None => {
+                    let layer = LayerDef {
+                        name: rust_name(&format!("{}{field}", scope.field), call.kind.span()),
+                        label: format!("{}{key}", scope.label),
+                        kind: call.kind.clone(),
+                        args: super::blocks::substitute(&call.args, &scope.bindings),
+                        args_span: call.args_span,
+                    };
+                    let key = format!("{}{key}", scope.key);
+                    self.layer(&layer, key)
+                        .map(Tree::Layer)
+                        .into_iter()
+                        .collect()
+                }
+            },
+            Target::Sequence { items, .. } => {
+                let inner = scope.child(key, field);
+                let mut trees = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let index = i.to_string();
+                    trees.extend(self.target(item, &index, &index, &inner));
+                }
+                trees
+            }
+            Target::External {
+                ty,
+                output,
+                output_span,
+            } => {
+                let label = format!("{}{key}", scope.label);
+                let stated = check_stated_output(self.cx, &label, output, *output_span);
+                let input = self.shape;
+                self.shape = stated;
+                self.field = None;
+                let name = rust_name(
+                    &format!("{}{field}", scope.field),
+                    ty.segments.last().map_or(*output_span, |s| s.ident.span()),
+                );
+                self.seen.externals.push((name.clone(), ty.clone()));
+                match (input, stated) {
+                    (Some(input), Some(output)) => vec![Tree::External(External {
+                        name,
+                        key: format!("{}{key}", scope.key),
+                        ty: ty.clone(),
+                        input,
+                        output,
+                        seed_offset: 0,
+                    })],
+                    _ => Vec::new(),
+                }
+            }
+            Target::Concat { token, branches } => {
+                self.concat(token, branches, &scope.child(key, field), true)
+            }
+        }
+    }
+
+    /// One layer: its kind's rules, then its place in the receptive field.
+    fn layer(&mut self, layer: &LayerDef, key: String) -> Option<Planned> {
+        let Some(kind) = kinds::find(&layer.kind.to_string()) else {
+            let known: Vec<&str> = self.definitions.keys().map(String::as_str).collect();
+            self.cx
+                .error(layer.kind.span(), args::unknown_kind(layer, &known));
+            self.shape = None;
+            return None;
+        };
+        if let Some(layer_type) = kind.layer {
+            self.seen.accessors.push((layer.name.clone(), layer_type));
+        }
+        self.seen.flattens |= kind.flattens;
+        let args = Args::new(self.cx, layer, kind);
+        let Some(step) = (kind.check)(self, &args, self.shape) else {
+            self.shape = None;
+            return None;
+        };
+        self.shape = Some(step.output);
+        self.field = match (self.field, step.windows) {
+            (Some([h, w]), Some([wh, ww])) => match (h.through(wh), w.through(ww)) {
+                (Ok(h), Ok(w)) => Some([h, w]),
+                _ => None,
+            },
+            _ => None,
+        };
+        Some(Planned {
+            name: layer.name.clone(),
+            key,
+            op: step.op,
+            output: step.output,
+            params: step.params,
+            macs: step.macs,
+            field: self.field,
+            kind: step.kind,
+            tensors: step.tensors,
+        })
+    }
+}
+
+/// The input shape is `[C, H, W]`: three whole numbers, each at least 1.
+pub fn check_input_shape(cx: &mut Ctxt, def: &NetworkDef) -> Option<[usize; 3]> {
+    if def.input.len() != 3 {
+        cx.error(
+            def.input_span,
+            format!(
+                "the input shape has {} dimension{}, expected 3: [C, H, W], as in [3, 224, 224]",
+                def.input.len(),
+                if def.input.len() == 1 { "" } else { "s" }
+            ),
+        );
+        return None;
+    }
+    let label = "input shape";
+    let dims: Vec<Option<Num>> = ["C", "H", "W"]
+        .iter()
+        .zip(&def.input)
+        .map(|(what, value)| args::positive(cx, label, what, value))
+        .collect();
+    Some([dims[0]?.value, dims[1]?.value, dims[2]?.value])
+}
+
+/// A stated output shape is `[C, H, W]` or `[F]`, whole numbers of at least 1.
+fn check_stated_output(cx: &mut Ctxt, label: &str, values: &[Value], span: Span) -> Option<Shape> {
+    let label = format!("`{label}`");
+    let dims: Vec<Option<Num>> = match values.len() {
+        3 => ["C", "H", "W"]
+            .iter()
+            .zip(values)
+            .map(|(what, v)| args::positive(cx, &label, what, v))
+            .collect(),
+        1 => vec![args::positive(cx, &label, "F", &values[0])],
+        n => {
+            cx.error(
+                span,
+                format!("{label}: the stated output has {n} dimensions, expected [C, H, W] or [F]"),
+            );
+            return None;
+        }
+    };
+    let dims: Option<Vec<usize>> = dims.into_iter().map(|d| d.map(|n| n.value)).collect();
+    match dims?.as_slice() {
+        [c, h, w] => Some(Shape::Map([*c, *h, *w])),
+        [f] => Some(Shape::Flat(*f)),
+        _ => None,
+    }
+}
+
+/// Entry names are unique within a scope (a network, a block), residual bodies, shortcuts and
+/// the branches of a concat without a name included: they name Rust items and weight keys.
+fn check_duplicate_names(cx: &mut Ctxt, entries: &[Entry]) {
+    let mut all = Vec::new();
+    scope_names(entries, &mut all);
+    report_duplicates(cx, &all, "layer");
+}
+
+/// The names an entry list puts in its scope.
+pub(super) fn scope_names<'e>(entries: &'e [Entry], out: &mut Vec<&'e Ident>) {
+    for entry in entries {
+        match entry {
+            Entry::Named { name, .. } => out.push(name),
+            Entry::Residual { main, shortcut, .. } => {
+                scope_names(main, out);
+                if let Some((name, _)) = shortcut {
+                    out.push(name);
+                }
+            }
+            Entry::Concat { branches, .. } => branch_names(branches, out),
+        }
+    }
+}
+
+/// The names a concat's branches put in the concat's scope.
+pub(super) fn branch_names<'e>(branches: &'e [Branch], out: &mut Vec<&'e Ident>) {
+    for branch in branches {
+        match branch {
+            Branch::Named(name, _) => out.push(name),
+            Branch::Inline { entries, .. } => scope_names(entries, out),
+        }
+    }
+}
+
+/// Reports every name that appeared before in `names`.
+pub(super) fn report_duplicates(cx: &mut Ctxt, names: &[&Ident], what: &str) {
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            cx.error(name.span(), format!("duplicate {what} name `{name}`"));
+        }
+    }
+}
+
+/// An entry's key: `#[key = "…"]` if given, else its position under `#[sequential]`, else its
+/// name.
+fn entry_key(
+    cx: &mut Ctxt,
+    attrs: &[Attribute],
+    name: &Ident,
+    index: usize,
+    config: &Config,
+) -> String {
+    for attr in attrs {
+        if attr.path().is_ident("key") {
+            match &attr.meta {
+                syn::Meta::NameValue(nv) => match &nv.value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }) => return s.value(),
+                    other => cx.error(
+                        syn::spanned::Spanned::span(other),
+                        "expected `#[key = \"name\"]`",
+                    ),
+                },
+                _ => cx.error(
+                    attr.bracket_token.span.join(),
+                    "expected `#[key = \"name\"]`",
+                ),
+            }
+        } else if !attr.path().is_ident("doc") {
+            cx.error(
+                attr.bracket_token.span.join(),
+                "unknown layer attribute; a layer takes `#[key = \"…\"]` and doc comments",
+            );
+        }
+    }
+    match &config.sequential {
+        Some(prefix) => format!("{prefix}{index}"),
+        None => name.unraw().to_string(),
+    }
+}
+
+/// The identifier of a Rust item named `name`: raw when `name` is a keyword (a layer written
+/// `r#type` has the key `type` and the accessor `r#type`).
+pub(super) fn rust_name(name: &str, span: Span) -> Ident {
+    if syn::parse_str::<Ident>(name).is_ok() {
+        Ident::new(name, span)
+    } else {
+        Ident::new_raw(name, span)
+    }
+}

@@ -1,0 +1,301 @@
+//! The network's graph as constant data: `quote!` of the plan's layers, groups, nodes and rows,
+//! value for value.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+use stride_geometry::{Field, Pads};
+
+use crate::model::{
+    Act, Count, External, Group, Init, Node, Op, Plan, Planned, Row, Shape, TensorSpec,
+    UpsampleMode,
+};
+
+/// `::stride::__private::Graph { … }`.
+pub fn graph(plan: &Plan) -> TokenStream {
+    let name = plan.name.to_string();
+    let [c, h, w] = plan.input;
+    let output = dims(&plan.output);
+    let layers = plan.layers.iter().map(layer);
+    let groups = plan.groups.iter().map(group);
+    let externals = plan.externals.iter().map(external);
+    let nodes = nodes(&plan.nodes);
+    let rows = plan.rows.iter().map(|r| row(r, &plan.externals));
+    let (field, jump) = field(plan.field);
+    quote! {
+        ::stride::__private::Graph {
+            name: #name,
+            input: [#c, #h, #w],
+            output: &#output,
+            layers: &[#(#layers),*],
+            groups: &[#(#groups),*],
+            externals: &[#(#externals),*],
+            nodes: #nodes,
+            rows: &[#(#rows),*],
+            params: Self::PARAMS,
+            macs: Self::MACS,
+            receptive_field: #field,
+            jump: #jump,
+        }
+    }
+}
+
+/// `PARAMS` or `MACS`: the network's own count plus its external networks'.
+pub fn total(own: u64, plan: &Plan, what: &str) -> TokenStream {
+    let what = quote::format_ident!("{what}");
+    let externals = plan.externals.iter().map(|e| {
+        let ty = &e.ty;
+        quote!(<#ty>::#what)
+    });
+    quote!(::stride::__private::saturating_sum(&[#own #(, #externals)*]))
+}
+
+pub fn dims(shape: &Shape) -> TokenStream {
+    let dims = shape.dims();
+    quote!([#(#dims),*])
+}
+
+fn layer(layer: &Planned) -> TokenStream {
+    let (key, name) = (&layer.key, layer.name.to_string());
+    let name = name.trim_start_matches("r#");
+    let op = op(&layer.op);
+    let output = dims(&layer.output);
+    let tensors = layer.tensors.iter().map(tensor);
+    quote! {
+        ::stride::__private::Layer {
+            key: #key,
+            name: #name,
+            op: #op,
+            output: &#output,
+            tensors: &[#(#tensors),*],
+        }
+    }
+}
+
+fn tensor(spec: &TensorSpec) -> TokenStream {
+    let (name, shape) = (spec.name, &spec.shape);
+    let init = match spec.init {
+        Init::KaimingNormalFanOut => quote!(KaimingNormalFanOut),
+        Init::Uniform { fan_in } => quote!(Uniform { fan_in: #fan_in }),
+        Init::Zeros => quote!(Zeros),
+        Init::Ones => quote!(Ones),
+    };
+    quote! {
+        ::stride::__private::TensorSpec {
+            name: #name,
+            shape: &[#(#shape),*],
+            init: ::stride::__private::InitRule::#init,
+        }
+    }
+}
+
+fn group(group: &Group) -> TokenStream {
+    let (conv, bn, before_add) = (group.conv, group.bn, group.before_add);
+    let activation = option(group.activation.map(|a| quote!(#a)));
+    quote! {
+        ::stride::__private::Group { conv: #conv, bn: #bn, activation: #activation, before_add: #before_add }
+    }
+}
+
+fn external(external: &External) -> TokenStream {
+    let key = &external.key;
+    let name = external.name.to_string();
+    let seed_offset = external.seed_offset;
+    quote! {
+        ::stride::__private::External { key: #key, name: #name, seed_offset: #seed_offset }
+    }
+}
+
+/// `&[node, …]`.
+fn nodes(nodes: &[Node]) -> TokenStream {
+    let nodes = nodes.iter().map(node);
+    quote!(&[#(#nodes),*])
+}
+
+fn node(node: &Node) -> TokenStream {
+    match node {
+        Node::Layer(i) => quote!(::stride::__private::Node::Layer(#i)),
+        Node::Group(i) => quote!(::stride::__private::Node::Group(#i)),
+        Node::External(i) => quote!(::stride::__private::Node::External(#i)),
+        Node::Residual {
+            main,
+            shortcut,
+            closing,
+        } => {
+            let main = nodes(main);
+            let shortcut = option(shortcut.as_deref().map(nodes));
+            let closing = option(closing.map(|g| quote!(#g)));
+            quote! {
+                ::stride::__private::Node::Residual { main: #main, shortcut: #shortcut, closing: #closing }
+            }
+        }
+        Node::Concat(branches) => {
+            let branches = branches.iter().map(|b| nodes(b));
+            quote!(::stride::__private::Node::Concat(&[#(#branches),*]))
+        }
+    }
+}
+
+fn row(row: &Row, externals: &[External]) -> TokenStream {
+    let (name, kind) = (&row.name, &row.kind);
+    let output = dims(&row.output);
+    let count = |count: Count, what: &str| match count {
+        Count::Known(n) => quote!(#n),
+        Count::External(i) => {
+            let ty = &externals[i].ty;
+            let what = quote::format_ident!("{what}");
+            quote!(<#ty>::#what)
+        }
+    };
+    let (params, macs) = (count(row.params, "PARAMS"), count(row.macs, "MACS"));
+    let (field, jump) = field(row.field);
+    quote! {
+        ::stride::__private::LayerInfo {
+            name: #name, kind: #kind, output: &#output, params: #params, macs: #macs,
+            receptive_field: #field, jump: #jump,
+        }
+    }
+}
+
+/// The receptive field's size and jump, as two `Option<[usize; 2]>`.
+pub fn field(field: Option<[Field; 2]>) -> (TokenStream, TokenStream) {
+    match field {
+        Some([h, w]) => {
+            let (sh, sw, jh, jw) = (h.size, w.size, h.jump, w.jump);
+            (
+                quote!(::core::option::Option::Some([#sh, #sw])),
+                quote!(::core::option::Option::Some([#jh, #jw])),
+            )
+        }
+        None => (
+            quote!(::core::option::Option::None),
+            quote!(::core::option::Option::None),
+        ),
+    }
+}
+
+fn option(value: Option<TokenStream>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn hw(v: [usize; 2]) -> TokenStream {
+    let [h, w] = v;
+    quote!(::stride::__private::Hw([#h, #w]))
+}
+
+fn pads(pads: [Pads; 2]) -> TokenStream {
+    let [h, w] = pads;
+    let (t, b, l, r) = (h.begin, h.end, w.begin, w.end);
+    quote!(::stride::__private::Padding2d::asymmetric(#t, #b, #l, #r))
+}
+
+/// An `f32` literal; the checks refused every value that is not finite as an `f32`.
+fn real(v: f32) -> Literal {
+    Literal::f32_suffixed(v)
+}
+
+fn activation(act: Act) -> TokenStream {
+    match act {
+        Act::Relu => quote!(::stride::__private::Activation::Relu),
+        Act::Relu6 => quote!(::stride::__private::Activation::Relu6),
+        Act::LeakyRelu(slope) => {
+            let slope = real(slope);
+            quote!(::stride::__private::Activation::LeakyRelu(#slope))
+        }
+        Act::Sigmoid => quote!(::stride::__private::Activation::Sigmoid),
+        Act::Tanh => quote!(::stride::__private::Activation::Tanh),
+        Act::Silu => quote!(::stride::__private::Activation::Silu),
+    }
+}
+
+/// The graph op of a layer.
+fn op(op: &Op) -> TokenStream {
+    let body = match op {
+        Op::Conv2d(c) => {
+            let (stride, padding, dilation, groups) =
+                (hw(c.stride), pads(c.pads), hw(c.dilation), c.groups);
+            quote! {
+                Conv2d(::stride::__private::Conv2dParams {
+                    stride: #stride, padding: #padding, dilation: #dilation, groups: #groups,
+                })
+            }
+        }
+        Op::ConvTranspose2d(c) => {
+            let (stride, padding, output_padding, dilation, groups) = (
+                hw(c.stride),
+                hw(c.padding),
+                hw(c.output_padding),
+                hw(c.dilation),
+                c.groups,
+            );
+            quote! {
+                ConvTranspose2d(::stride::__private::ConvTranspose2dParams {
+                    stride: #stride, padding: #padding, output_padding: #output_padding,
+                    dilation: #dilation, groups: #groups,
+                })
+            }
+        }
+        Op::MaxPool2d(p) => {
+            let (kernel, stride, padding, dilation, ceil_mode) = (
+                hw(p.kernel),
+                hw(p.stride),
+                pads(p.pads),
+                hw(p.dilation),
+                p.ceil_mode,
+            );
+            quote! {
+                MaxPool2d(::stride::__private::MaxPool2dParams {
+                    kernel: #kernel, stride: #stride, padding: #padding, dilation: #dilation,
+                    ceil_mode: #ceil_mode,
+                })
+            }
+        }
+        Op::AvgPool2d {
+            pool: p,
+            count_include_pad,
+            divisor_override,
+        } => {
+            let (kernel, stride, padding, ceil_mode) =
+                (hw(p.kernel), hw(p.stride), pads(p.pads), p.ceil_mode);
+            let divisor = option(divisor_override.map(|d| quote!(#d)));
+            quote! {
+                AvgPool2d(::stride::__private::AvgPool2dParams {
+                    kernel: #kernel, stride: #stride, padding: #padding, ceil_mode: #ceil_mode,
+                    count_include_pad: #count_include_pad, divisor_override: #divisor,
+                })
+            }
+        }
+        Op::AdaptiveAvgPool2d { output } => {
+            let output = hw(*output);
+            quote!(AdaptiveAvgPool2d(#output))
+        }
+        Op::BatchNorm2d { eps } => {
+            let eps = real(*eps);
+            quote!(BatchNorm2d { eps: #eps })
+        }
+        Op::Activation(act) => {
+            let act = activation(*act);
+            quote!(Activation(#act))
+        }
+        Op::Upsample { scale, mode } => {
+            let scale = hw(*scale);
+            let mode = match mode {
+                UpsampleMode::Nearest => quote!(Nearest),
+                UpsampleMode::Bilinear => quote!(Bilinear),
+            };
+            quote! {
+                Upsample(::stride::__private::UpsampleParams {
+                    target: ::stride::__private::UpsampleTarget::ScaleFactor(#scale),
+                    mode: ::stride::__private::UpsampleMode::#mode,
+                })
+            }
+        }
+        Op::Flatten => quote!(Flatten),
+        Op::Dropout => quote!(Dropout),
+        Op::Identity => quote!(Identity),
+        Op::Linear => quote!(Linear),
+    };
+    quote!(::stride::__private::Op::#body)
+}

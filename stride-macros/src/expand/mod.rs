@@ -1,0 +1,396 @@
+//! Code generation: `quote!` only. Every decision was made in `check`; this writes a checked
+//! network down as its graph (`graph.rs`) and a thin typed shell around the runtime's model:
+//! the struct, its constants, methods that hand over to the runtime, one accessor per layer
+//! with weights, and the typed `Network` impl. A network that failed to check gets a stub
+//! (`stub.rs`).
+//!
+//! Generated code names only `::stride::__private::…` paths.
+
+mod graph;
+mod stub;
+
+pub use stub::{stub, stubs_for_unparsed};
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::Ident;
+
+use crate::model::{LayerType, Plan, Shape};
+
+pub fn expand(plan: &Plan) -> TokenStream {
+    let Plan {
+        attrs, vis, name, ..
+    } = plan;
+    let name_str = name.to_string();
+    let external_fields = plan.externals.iter().map(|e| {
+        let (field, ty) = (&e.name, &e.ty);
+        let doc = format!(
+            "`{}`: a `{}`, output {}.",
+            e.key,
+            quote!(#ty).to_string().replace(' ', ""),
+            e.output.text()
+        );
+        quote!(#[doc = #doc] pub #field: #ty)
+    });
+    let assertions = plan.externals.iter().map(|e| {
+        let ty = &e.ty;
+        let (input, output) = (graph::dims(&e.input), graph::dims(&e.output));
+        let ty_name = quote!(#ty).to_string().replace(' ', "");
+        let input_message = format!(
+            "`{}`: `{ty_name}::INPUT` is not {}, the shape flowing into it",
+            e.key,
+            e.input.text()
+        );
+        let output_message = format!(
+            "`{}`: `{ty_name}::OUTPUT` is not the stated {}",
+            e.key,
+            e.output.text()
+        );
+        quote_spanned! {e.name.span()=>
+            const _: () = {
+                ::core::assert!(::stride::__private::same_dims(&<#ty>::INPUT, &#input), #input_message);
+                ::core::assert!(::stride::__private::same_dims(&<#ty>::OUTPUT, &#output), #output_message);
+            };
+        }
+    });
+    let constants = constants(plan);
+    let methods = methods(&name_str, &plan.output);
+    let accessors = accessors(plan);
+    let module = module_impls(plan);
+    let typed = typed(name, &plan.input, &plan.output);
+    let warnings = plan.warnings.iter().map(|w| {
+        let lint = Ident::new(w.lint, w.span);
+        let message = &w.message;
+        quote_spanned! {w.span=>
+            const _: () = {
+                #[deprecated(note = #message)]
+                #[allow(non_upper_case_globals)]
+                const #lint: () = ();
+                #lint
+            };
+        }
+    });
+    quote! {
+        #(#attrs)*
+        #vis struct #name {
+            __model: ::stride::__private::Model,
+            #(#external_fields,)*
+        }
+
+        #(#assertions)*
+
+        impl #name {
+            #constants
+            #methods
+            #accessors
+        }
+
+        #module
+        #typed
+
+        impl ::core::fmt::Debug for #name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(&Self::SUMMARY, f)
+            }
+        }
+
+        #(#warnings)*
+    }
+}
+
+fn constants(plan: &Plan) -> TokenStream {
+    let input = plan.input;
+    let output = graph::dims(&plan.output);
+    let output_len = plan.output.dims().len();
+    let params = graph::total(plan.params, plan, "PARAMS");
+    let macs = graph::total(plan.macs, plan, "MACS");
+    let graph = graph::graph(plan);
+    let (field, jump) = graph::field(plan.field);
+    quote! {
+        /// The network as data: every layer with its resolved parameters, output shape and
+        /// tensors, the fusion groups, the structure joining them, and the summary rows. What
+        /// `forward`, loading, saving, `init` and `fuse` run on.
+        pub const GRAPH: ::stride::__private::Graph = #graph;
+        /// The input shape `[C, H, W]`; any batch size.
+        pub const INPUT: [usize; 3] = [#(#input),*];
+        /// The output shape, without the batch dimension.
+        pub const OUTPUT: [usize; #output_len] = #output;
+        /// Trainable parameters (batch norm's running statistics are buffers, not counted).
+        pub const PARAMS: u64 = #params;
+        /// Multiply-adds of the convolutions and linear layers, per sample.
+        pub const MACS: u64 = #macs;
+        /// The receptive field of one output position `[h, w]`, in input pixels; `None` when a
+        /// layer upsamples or sees its whole input.
+        pub const RECEPTIVE_FIELD: ::core::option::Option<[usize; 2]> = #field;
+        /// The distance in input pixels between neighbouring outputs `[h, w]` (the product of
+        /// the strides), where the receptive field is defined.
+        pub const JUMP: ::core::option::Option<[usize; 2]> = #jump;
+        /// Every layer's kind, output shape, parameters, MACs and receptive field, and the
+        /// totals. `Display` prints it as a table.
+        pub const SUMMARY: ::stride::__private::Summary = ::stride::__private::Graph::summary(&Self::GRAPH);
+    }
+}
+
+/// The methods every network has, each handing over to the runtime.
+fn methods(name: &str, output: &Shape) -> TokenStream {
+    let (out_ty, into) = match output {
+        Shape::Map(_) => (
+            quote!(::stride::__private::ndarray::Array4<f32>),
+            quote!(into_map),
+        ),
+        Shape::Flat(_) => (
+            quote!(::stride::__private::ndarray::Array2<f32>),
+            quote!(into_flat),
+        ),
+    };
+    quote! {
+        /// Runs the network on a batch `[N, C, H, W]` of any size `N`.
+        ///
+        /// # Errors
+        /// An input whose `C`, `H` or `W` differs from [`Self::INPUT`].
+        pub fn forward(
+            &self,
+            input: ::stride::__private::ndarray::ArrayView4<'_, f32>,
+        ) -> ::core::result::Result<#out_ty, ::stride::__private::Error> {
+            ::stride::__private::Module::run(self, input)?.#into(#name)
+        }
+
+        /// Loads torchvision-named weights from a safetensors file (memory-mapped), strictly:
+        /// every tensor must be present with the right shape and dtype, and no other tensor may
+        /// be in the file (BatchNorm's `num_batches_tracked` is ignored).
+        ///
+        /// # Errors
+        /// Every missing key, unexpected key, wrong shape and wrong dtype at once, or an
+        /// unreadable file.
+        pub fn load_safetensors(
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> ::core::result::Result<Self, ::stride::__private::LoadError> {
+            Self::load_safetensors_with(path, &::stride::__private::LoadOptions::default())
+        }
+
+        /// As [`Self::load_safetensors`], with options: a key prefix, a non-strict mode that
+        /// ignores the file's other tensors (to take a stem out of a whole ResNet), and whether
+        /// to fuse.
+        ///
+        /// # Errors
+        /// As [`Self::load_safetensors`].
+        pub fn load_safetensors_with(
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+            options: &::stride::__private::LoadOptions,
+        ) -> ::core::result::Result<Self, ::stride::__private::LoadError> {
+            let weights = ::stride::__private::Weights::open(path)?;
+            Self::from_weights(&weights, options)
+        }
+
+        /// Builds the network from already opened weights.
+        ///
+        /// # Errors
+        /// As [`Self::load_safetensors`].
+        pub fn from_weights(
+            weights: &::stride::__private::Weights,
+            options: &::stride::__private::LoadOptions,
+        ) -> ::core::result::Result<Self, ::stride::__private::LoadError> {
+            ::stride::__private::from_weights(weights, options)
+        }
+
+        /// Weights drawn deterministically from `seed`, as torchvision initialises: Kaiming
+        /// normal (fan out) for convolutions, batch norm at scale 1 and shift 0, PyTorch's
+        /// default uniform for linear layers. The network comes fused.
+        pub fn init(seed: u64) -> Self {
+            ::stride::__private::init(seed)
+        }
+
+        /// Saves the weights under the same keys [`Self::load_safetensors`] reads.
+        ///
+        /// # Errors
+        /// The file cannot be written.
+        pub fn save_safetensors(
+            &self,
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+        ) -> ::core::result::Result<(), ::stride::__private::SaveError> {
+            let mut saver = ::stride::__private::Saver::new();
+            ::stride::__private::Module::save_to(self, &mut saver, "")?;
+            saver.write(path)
+        }
+
+        /// Fuses the network for inference: every batch norm folded into the convolution
+        /// before it, and the activation (and residual add) after it applied by that
+        /// convolution as it writes its output. Loading and [`Self::init`] fuse by default
+        /// (see `LoadOptions::fuse`). The layers' own weights are kept, so call this again
+        /// after changing a layer through its accessor.
+        ///
+        /// # Errors
+        /// A batch norm whose width is not its convolution's output channels, which only a
+        /// layer replaced through its accessor can cause.
+        pub fn fuse(&mut self) -> ::core::result::Result<(), ::stride::__private::Error> {
+            ::stride::__private::Module::fuse(self)
+        }
+
+        /// Undoes [`Self::fuse`]: `forward` runs every layer on its own again.
+        pub fn unfuse(&mut self) {
+            ::stride::__private::Module::unfuse(self)
+        }
+
+        /// Whether `forward` runs the fused layers.
+        pub fn is_fused(&self) -> bool {
+            ::stride::__private::Module::is_fused(self)
+        }
+    }
+}
+
+/// The runtime type of a layer with weights.
+fn layer_type(ty: LayerType) -> (TokenStream, Ident) {
+    let (ty, get) = match ty {
+        LayerType::Conv2d => (quote!(Conv2d), "conv2d"),
+        LayerType::ConvTranspose2d => (quote!(ConvTranspose2d), "conv_transpose2d"),
+        LayerType::BatchNorm2d => (quote!(BatchNorm2d), "batch_norm2d"),
+        LayerType::Linear => (quote!(Linear), "linear"),
+    };
+    (quote!(::stride::__private::#ty), format_ident!("{get}"))
+}
+
+/// `name()` and `name_mut()` for each layer with weights.
+fn accessors(plan: &Plan) -> TokenStream {
+    let accessors = plan.layers.iter().enumerate().filter_map(|(index, layer)| {
+        let (ty, get) = layer_type(LayerType::of(&layer.op)?);
+        let get_mut = format_ident!("{get}_mut");
+        let name = &layer.name;
+        let name_mut = format_ident!("{}_mut", syn::ext::IdentExt::unraw(name));
+        let doc = format!(
+            "`{}`: {}, output {}.",
+            layer.key,
+            layer.kind,
+            layer.output.text()
+        );
+        let doc_mut = format!(
+            "`{}`, to change: a fused network keeps its fused layers until [`Self::fuse`] runs again.",
+            layer.key
+        );
+        Some(quote! {
+            #[doc = #doc]
+            #[inline]
+            pub fn #name(&self) -> &#ty {
+                self.__model.#get(#index)
+            }
+
+            #[doc = #doc_mut]
+            #[inline]
+            pub fn #name_mut(&mut self) -> &mut #ty {
+                self.__model.#get_mut(#index)
+            }
+        })
+    });
+    quote!(#(#accessors)*)
+}
+
+/// `Module` and `Build`: what the runtime needs of the network.
+fn module_impls(plan: &Plan) -> TokenStream {
+    let name = &plan.name;
+    let fields: Vec<&Ident> = plan.externals.iter().map(|e| &e.name).collect();
+    let types: Vec<&syn::Path> = plan.externals.iter().map(|e| &e.ty).collect();
+    let keys: Vec<String> = plan
+        .externals
+        .iter()
+        .map(|e| format!("{}.", e.key))
+        .collect();
+    let locals: Vec<Ident> = (0..fields.len())
+        .map(|i| format_ident!("__external_{i}"))
+        .collect();
+    let indices = 0..plan.externals.len();
+    let externals = if fields.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            fn externals(&self) -> ::std::vec::Vec<&dyn ::stride::__private::Module> {
+                ::std::vec![#(&self.#fields as &dyn ::stride::__private::Module),*]
+            }
+
+            fn externals_mut(&mut self) -> ::std::vec::Vec<&mut dyn ::stride::__private::Module> {
+                ::std::vec![#(&mut self.#fields as &mut dyn ::stride::__private::Module),*]
+            }
+        }
+    };
+    quote! {
+        impl ::stride::__private::Module for #name {
+            fn model(&self) -> &::stride::__private::Model {
+                &self.__model
+            }
+
+            fn model_mut(&mut self) -> &mut ::stride::__private::Model {
+                &mut self.__model
+            }
+
+            #externals
+        }
+
+        impl ::stride::__private::Build for #name {
+            fn take(
+                loader: &mut ::stride::__private::Loader<'_>,
+                prefix: &str,
+            ) -> ::core::result::Result<::core::option::Option<Self>, ::stride::__private::Error> {
+                let __model = ::stride::__private::Model::take(&Self::GRAPH, loader, prefix)?;
+                #(
+                    let #locals = <#types as ::stride::__private::Build>::take(
+                        loader,
+                        &::std::format!("{}{}", prefix, #keys),
+                    )?;
+                )*
+                ::core::result::Result::Ok(match (__model, #(#locals,)*) {
+                    (::core::option::Option::Some(__model), #(::core::option::Option::Some(#locals),)*) => {
+                        ::core::option::Option::Some(Self { __model, #(#fields: #locals,)* })
+                    }
+                    _ => ::core::option::Option::None,
+                })
+            }
+
+            fn seeded(seed: u64) -> Self {
+                Self {
+                    __model: ::stride::__private::Model::init(&Self::GRAPH, seed),
+                    #(#fields: <#types as ::stride::__private::Build>::seeded(
+                        seed.wrapping_add(Self::GRAPH.externals[#indices].seed_offset),
+                    ),)*
+                }
+            }
+        }
+    }
+}
+
+/// The typenum-shaped forward, through which networks compose.
+fn typed(name: &Ident, input: &[usize; 3], output: &Shape) -> TokenStream {
+    let shape_type = |shape: &Shape| {
+        let dims = shape.dims().into_iter().map(unsigned);
+        match shape {
+            Shape::Map(_) => quote!(::stride::__private::Chw<#(#dims),*>),
+            Shape::Flat(_) => quote!(::stride::__private::Flat<#(#dims),*>),
+        }
+    };
+    let input = shape_type(&Shape::Map(*input));
+    let output = shape_type(output);
+    quote! {
+        impl ::stride::__private::Network for #name {
+            type Input = #input;
+            type Output = #output;
+
+            fn forward_typed(
+                &self,
+                x: ::stride::__private::Tensor<Self::Input>,
+            ) -> ::stride::__private::Tensor<Self::Output> {
+                match self.forward(x.view()) {
+                    ::core::result::Result::Ok(y) => ::stride::__private::Tensor::__from_checked(y),
+                    ::core::result::Result::Err(e) => ::core::panic!("the input's shape was checked by its type: {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// The typenum type of `n`, in binary (`typenum::U<N>` only names small numbers): `6` is
+/// `UInt<UInt<UInt<UTerm, B1>, B1>, B0>`.
+fn unsigned(n: usize) -> TokenStream {
+    if n == 0 {
+        return quote!(::stride::__private::typenum::UTerm);
+    }
+    let high = unsigned(n >> 1);
+    let bit = if n & 1 == 1 { quote!(B1) } else { quote!(B0) };
+    quote!(::stride::__private::typenum::UInt<#high, ::stride::__private::typenum::#bit>)
+}

@@ -1,0 +1,351 @@
+//! A graph's weights: one slot per layer, built from the tensors its [`TensorSpec`]s name, and
+//! one fused layer per [`Group`] once the model is fused.
+
+use ndarray::{Array1, ArrayD, ArrayViewD, Dimension, IxDyn};
+
+use super::{Graph, Group, InitRule, Layer, Op, TensorSpec};
+use crate::init::{Init, fan_in_bound, kaiming_fan_out_std};
+use crate::ops::{Activation, BatchNorm2d, Conv2d, ConvTranspose2d, Fused, Linear};
+use crate::weights::{Loader, SaveError, Saver};
+use crate::{Error, Result};
+
+/// The weights of one network's own layers (networks it uses from other invocations keep
+/// theirs), and the fused layers [`Model::fuse`] builds from them.
+///
+/// A model is built for one [`Graph`] and only ever holds the layer types that graph names, so
+/// the typed accessors ([`Model::conv2d`], …) always find the type they ask for.
+#[derive(Debug, Clone)]
+pub struct Model {
+    graph: &'static Graph,
+    /// One per layer of the graph, in its order.
+    slots: Vec<Slot>,
+    /// One per group of the graph; `Some` once fused.
+    fused: Vec<Option<FusedLayer>>,
+}
+
+/// What a layer keeps between calls.
+#[derive(Debug, Clone)]
+pub(super) enum Slot {
+    /// A layer without weights.
+    Stateless,
+    Conv2d(Conv2d),
+    ConvTranspose2d(ConvTranspose2d),
+    BatchNorm2d(BatchNorm2d),
+    Linear(Linear),
+}
+
+/// A group's convolution with its batch norm folded in and its activation absorbed.
+#[derive(Debug, Clone)]
+pub(super) enum FusedLayer {
+    Conv2d(Fused<Conv2d>),
+    ConvTranspose2d(Fused<ConvTranspose2d>),
+}
+
+/// A layer's tensors by name, as loaded or drawn, waiting to be built into the layer.
+struct Tensors {
+    layer: &'static Layer,
+    items: Vec<(&'static str, ArrayD<f32>)>,
+}
+
+impl Tensors {
+    fn new(layer: &'static Layer) -> Self {
+        Tensors {
+            layer,
+            items: Vec::with_capacity(layer.tensors.len()),
+        }
+    }
+
+    /// Tensor `name` with `D`'s rank, if the layer has it.
+    fn optional<D: Dimension>(&mut self, name: &str) -> Result<Option<ndarray::Array<f32, D>>> {
+        let Some(at) = self.items.iter().position(|(n, _)| *n == name) else {
+            return Ok(None);
+        };
+        let (_, tensor) = self.items.swap_remove(at);
+        let shape = tensor.shape().to_vec();
+        tensor
+            .into_dimensionality::<D>()
+            .map(Some)
+            .map_err(|_| Error::Shape {
+                op: "graph",
+                tensor: "weight",
+                expected: format!(
+                    "{} axes for `{}.{name}`",
+                    D::NDIM.unwrap_or(0),
+                    self.layer.key
+                ),
+                got: shape,
+            })
+    }
+
+    /// Tensor `name`, which the layer's op needs.
+    fn required<D: Dimension>(&mut self, name: &str) -> Result<ndarray::Array<f32, D>> {
+        self.optional(name)?.ok_or_else(|| Error::Param {
+            op: "graph",
+            message: format!("layer `{}` has no tensor `{name}`", self.layer.key),
+        })
+    }
+
+    /// The layer's slot, built from its tensors.
+    fn build(mut self) -> Result<Slot> {
+        let layer = self.layer;
+        Ok(match layer.op {
+            Op::Conv2d(params) => Slot::Conv2d(Conv2d::new(
+                self.required("weight")?,
+                self.optional("bias")?,
+                params,
+            )?),
+            Op::ConvTranspose2d(params) => Slot::ConvTranspose2d(ConvTranspose2d::new(
+                self.required("weight")?,
+                self.optional("bias")?,
+                params,
+            )?),
+            Op::BatchNorm2d { eps } => {
+                let mean: Array1<f32> = self.required("running_mean")?;
+                let var: Array1<f32> = self.required("running_var")?;
+                let weight: Option<Array1<f32>> = self.optional("weight")?;
+                let bias: Option<Array1<f32>> = self.optional("bias")?;
+                Slot::BatchNorm2d(BatchNorm2d::new(
+                    mean.view(),
+                    var.view(),
+                    weight.as_ref().map(|w| w.view()),
+                    bias.as_ref().map(|b| b.view()),
+                    eps,
+                )?)
+            }
+            Op::Linear => Slot::Linear(Linear::new(
+                self.required("weight")?,
+                self.optional("bias")?,
+            )?),
+            _ => Slot::Stateless,
+        })
+    }
+}
+
+impl Slot {
+    /// The stored tensor `name`, for saving.
+    fn tensor(&self, name: &str) -> Option<ArrayViewD<'_, f32>> {
+        match (self, name) {
+            (Slot::Conv2d(c), "weight") => Some(c.weight().into_dyn()),
+            (Slot::Conv2d(c), "bias") => c.bias().map(|b| b.into_dyn()),
+            (Slot::ConvTranspose2d(c), "weight") => Some(c.weight().into_dyn()),
+            (Slot::ConvTranspose2d(c), "bias") => c.bias().map(|b| b.into_dyn()),
+            (Slot::BatchNorm2d(b), "weight") => b.weight().map(|w| w.into_dyn()),
+            (Slot::BatchNorm2d(b), "bias") => b.bias().map(|w| w.into_dyn()),
+            (Slot::BatchNorm2d(b), "running_mean") => Some(b.running_mean().into_dyn()),
+            (Slot::BatchNorm2d(b), "running_var") => Some(b.running_var().into_dyn()),
+            (Slot::Linear(l), "weight") => Some(l.weight().into_dyn()),
+            (Slot::Linear(l), "bias") => l.bias().map(|b| b.into_dyn()),
+            _ => None,
+        }
+    }
+}
+
+/// What a layer's accessor asked for is not what the graph put there: only a hand-made graph
+/// whose accessor disagrees with its layer can get here.
+#[cold]
+fn wrong_slot(graph: &Graph, index: usize, wanted: &str) -> ! {
+    let key = graph.layers.get(index).map_or("?", |l| l.key);
+    panic!(
+        "{}: layer {index} (`{key}`) is not a {wanted}; the accessor and the graph disagree",
+        graph.name
+    )
+}
+
+/// The typed accessors: `$get` and `$get_mut` return layer `index` as a `$ty`.
+macro_rules! accessors {
+    ($($variant:ident: $ty:ty, $get:ident, $get_mut:ident, $what:literal;)*) => {
+        impl Model {
+            $(
+                #[doc = concat!("Layer `index` as ", $what, ".")]
+                ///
+                /// # Panics
+                /// When the graph's layer `index` is not of that type, which the accessors
+                /// `network!` generates never ask for.
+                pub fn $get(&self, index: usize) -> &$ty {
+                    match self.slots.get(index) {
+                        Some(Slot::$variant(layer)) => layer,
+                        _ => wrong_slot(self.graph, index, $what),
+                    }
+                }
+
+                #[doc = concat!("Layer `index` as ", $what, ", to change. A fused model keeps")]
+                /// its fused layers: call [`Model::fuse`] again afterwards.
+                ///
+                /// # Panics
+                /// As the shared accessor.
+                pub fn $get_mut(&mut self, index: usize) -> &mut $ty {
+                    let graph = self.graph;
+                    match self.slots.get_mut(index) {
+                        Some(Slot::$variant(layer)) => layer,
+                        _ => wrong_slot(graph, index, $what),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+accessors! {
+    Conv2d: Conv2d, conv2d, conv2d_mut, "a `Conv2d`";
+    ConvTranspose2d: ConvTranspose2d, conv_transpose2d, conv_transpose2d_mut, "a `ConvTranspose2d`";
+    BatchNorm2d: BatchNorm2d, batch_norm2d, batch_norm2d_mut, "a `BatchNorm2d`";
+    Linear: Linear, linear, linear_mut, "a `Linear`";
+}
+
+impl Model {
+    /// The graph this model holds the weights of.
+    pub fn graph(&self) -> &'static Graph {
+        self.graph
+    }
+
+    /// Takes every tensor of the graph's layers from `loader`, under `prefix` (empty, or a
+    /// module path ending in a dot). The loader records what is missing or wrong and
+    /// [`Loader::finish`] reports it; then this returns `Ok(None)`.
+    ///
+    /// # Errors
+    /// Tensors that have the shapes the graph asks for but do not make a valid layer, which
+    /// only a hand-made graph can cause.
+    pub fn take(
+        graph: &'static Graph,
+        loader: &mut Loader<'_>,
+        prefix: &str,
+    ) -> Result<Option<Model>> {
+        let mut slots = Vec::with_capacity(graph.layers.len());
+        let mut complete = true;
+        for layer in graph.layers {
+            let mut tensors = Tensors::new(layer);
+            for spec in layer.tensors {
+                let key = format!("{prefix}{}.{}", layer.key, spec.name);
+                match loader.tensor::<IxDyn>(&key, spec.shape) {
+                    Some(tensor) => tensors.items.push((spec.name, tensor)),
+                    None => complete = false,
+                }
+            }
+            if complete {
+                slots.push(tensors.build().map_err(|e| e.in_layer(layer.key))?);
+            }
+        }
+        Ok(complete.then(|| Model::from_slots(graph, slots)))
+    }
+
+    /// Weights drawn from `seed` by each tensor's [`InitRule`], in the graph's layer order;
+    /// unfused.
+    ///
+    /// # Panics
+    /// When the graph's tensor specs do not make its layers, which only a hand-made graph can
+    /// cause.
+    pub fn init(graph: &'static Graph, seed: u64) -> Model {
+        let mut init = Init::new(seed);
+        let slots = graph
+            .layers
+            .iter()
+            .map(|layer| {
+                let mut tensors = Tensors::new(layer);
+                for spec in layer.tensors {
+                    tensors.items.push((spec.name, draw(&mut init, spec)));
+                }
+                tensors
+                    .build()
+                    .unwrap_or_else(|e| panic!("{}: layer `{}`: {e}", graph.name, layer.key))
+            })
+            .collect();
+        Model::from_slots(graph, slots)
+    }
+
+    fn from_slots(graph: &'static Graph, slots: Vec<Slot>) -> Model {
+        Model {
+            graph,
+            slots,
+            fused: vec![None; graph.groups.len()],
+        }
+    }
+
+    /// Adds every tensor to `saver` under `prefix`, with the keys [`Model::take`] reads.
+    ///
+    /// # Errors
+    /// A key the saver already holds.
+    pub fn save(&self, saver: &mut Saver, prefix: &str) -> Result<(), SaveError> {
+        for (layer, slot) in self.graph.layers.iter().zip(&self.slots) {
+            for spec in layer.tensors {
+                if let Some(tensor) = slot.tensor(spec.name) {
+                    saver.add(format!("{prefix}{}.{}", layer.key, spec.name), tensor)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds every group's fused layer from the layers' current weights.
+    ///
+    /// # Errors
+    /// A batch norm whose width is not its convolution's output channels, which only a layer
+    /// replaced through an accessor can cause.
+    pub fn fuse(&mut self) -> Result<()> {
+        for (index, group) in self.graph.groups.iter().enumerate() {
+            let fused = self.fused_group(group).map_err(|e| {
+                e.in_layer(self.graph.layers.get(group.conv).map_or("?", |l| l.key))
+            })?;
+            self.fused[index] = Some(fused);
+        }
+        Ok(())
+    }
+
+    fn fused_group(&self, group: &Group) -> Result<FusedLayer> {
+        let activation = match group.activation.map(|i| self.graph.layers[i].op) {
+            Some(Op::Activation(a)) => a,
+            _ => Activation::Identity,
+        };
+        let Slot::BatchNorm2d(bn) = &self.slots[group.bn] else {
+            wrong_slot(self.graph, group.bn, "a `BatchNorm2d`")
+        };
+        Ok(match &self.slots[group.conv] {
+            Slot::Conv2d(conv) => FusedLayer::Conv2d(fused(conv, bn, activation, group)?),
+            Slot::ConvTranspose2d(conv) => {
+                FusedLayer::ConvTranspose2d(fused(conv, bn, activation, group)?)
+            }
+            _ => wrong_slot(self.graph, group.conv, "a convolution"),
+        })
+    }
+
+    /// Drops the fused layers: every layer runs on its own again.
+    pub fn unfuse(&mut self) {
+        self.fused.iter_mut().for_each(|f| *f = None);
+    }
+
+    /// Whether the groups run fused; `None` for a graph without groups.
+    pub fn is_fused(&self) -> Option<bool> {
+        self.fused.first().map(Option::is_some)
+    }
+
+    pub(super) fn slot(&self, index: usize) -> &Slot {
+        &self.slots[index]
+    }
+
+    pub(super) fn fused(&self, group: usize) -> Option<&FusedLayer> {
+        self.fused[group].as_ref()
+    }
+}
+
+fn fused<L: crate::ops::FusableLayer + Clone>(
+    conv: &L,
+    bn: &BatchNorm2d,
+    activation: Activation,
+    group: &Group,
+) -> Result<Fused<L>> {
+    if group.before_add {
+        Fused::before_add(conv, Some(bn), activation)
+    } else {
+        Fused::new(conv, Some(bn), activation)
+    }
+}
+
+/// One tensor's initial values.
+fn draw(init: &mut Init, spec: &TensorSpec) -> ArrayD<f32> {
+    let shape = IxDyn(spec.shape);
+    match spec.init {
+        InitRule::KaimingNormalFanOut => init.normal(shape, kaiming_fan_out_std(spec.shape)),
+        InitRule::Uniform { fan_in } => init.uniform(shape, fan_in_bound(fan_in)),
+        InitRule::Zeros => ArrayD::zeros(shape),
+        InitRule::Ones => ArrayD::ones(shape),
+    }
+}

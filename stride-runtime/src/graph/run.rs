@@ -1,0 +1,358 @@
+//! The executor: one walk over a graph's nodes, written once for every network.
+//!
+//! Each node takes the value the previous one produced. A value the walk owns is changed in
+//! place where the op allows it (activations, batch norm, the residual add, flatten, dropout
+//! and identity); the others write a new output and the old buffer is dropped as soon as the
+//! next node no longer needs it. A concat's branches read its input without copying it, so an
+//! identity branch costs only its share of the joined output.
+
+use ndarray::{Array2, Array4, ArrayView4, CowArray, Ix2, Ix4};
+
+use super::model::{FusedLayer, Slot};
+use super::{Graph, Layer, Model, Module, Node, Op};
+use crate::ops::{
+    Activation, adaptive_avg_pool2d, add_assign, avg_pool2d, check_nchw, max_pool2d, upsample,
+};
+use crate::{Error, Result};
+
+/// What flows between a graph's nodes: a batch of feature maps `[N, C, H, W]` or of feature
+/// vectors `[N, F]`, borrowed (a network's input, a branch point) or owned.
+#[derive(Debug, Clone)]
+pub enum Value<'a> {
+    /// `[N, C, H, W]`.
+    Map(CowArray<'a, f32, Ix4>),
+    /// `[N, F]`.
+    Flat(CowArray<'a, f32, Ix2>),
+}
+
+impl<'a> Value<'a> {
+    /// A borrowed value of the same array.
+    pub fn view(&self) -> Value<'_> {
+        match self {
+            Value::Map(a) => Value::Map(a.view().into()),
+            Value::Flat(a) => Value::Flat(a.view().into()),
+        }
+    }
+
+    /// The shape, batch first.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Value::Map(a) => a.shape(),
+            Value::Flat(a) => a.shape(),
+        }
+    }
+
+    /// The feature maps, owned; refuses feature vectors, naming `op`.
+    ///
+    /// ```
+    /// use ndarray::Array2;
+    /// use stride_runtime::graph::Value;
+    ///
+    /// let flat = Value::Flat(Array2::<f32>::zeros((1, 10)).into());
+    /// assert_eq!(
+    ///     flat.into_map("Head").unwrap_err().to_string(),
+    ///     "Head: output has shape [1, 10], expected [N, C, H, W]"
+    /// );
+    /// ```
+    pub fn into_map(self, op: &'static str) -> Result<Array4<f32>> {
+        Ok(self.map(op, "output")?.into_owned())
+    }
+
+    /// The feature vectors, owned; refuses feature maps, naming `op`.
+    ///
+    /// ```
+    /// use ndarray::Array2;
+    /// use stride_runtime::graph::Value;
+    ///
+    /// let flat = Value::Flat(Array2::<f32>::ones((1, 10)).into());
+    /// assert_eq!(flat.into_flat("Head")?.sum(), 10.0);
+    /// # Ok::<(), stride_runtime::Error>(())
+    /// ```
+    pub fn into_flat(self, op: &'static str) -> Result<Array2<f32>> {
+        Ok(self.flat(op, "output")?.into_owned())
+    }
+
+    fn map(self, op: &'static str, tensor: &'static str) -> Result<CowArray<'a, f32, Ix4>> {
+        match self {
+            Value::Map(a) => Ok(a),
+            Value::Flat(a) => Err(wrong_rank(op, tensor, a.shape(), "[N, C, H, W]")),
+        }
+    }
+
+    fn flat(self, op: &'static str, tensor: &'static str) -> Result<CowArray<'a, f32, Ix2>> {
+        match self {
+            Value::Flat(a) => Ok(a),
+            Value::Map(a) => Err(wrong_rank(op, tensor, a.shape(), "[N, F]")),
+        }
+    }
+}
+
+fn wrong_rank(op: &'static str, tensor: &'static str, got: &[usize], expected: &str) -> Error {
+    Error::Shape {
+        op,
+        tensor,
+        expected: expected.into(),
+        got: got.to_vec(),
+    }
+}
+
+impl From<Array4<f32>> for Value<'_> {
+    fn from(a: Array4<f32>) -> Self {
+        Value::Map(a.into())
+    }
+}
+
+impl From<Array2<f32>> for Value<'_> {
+    fn from(a: Array2<f32>) -> Self {
+        Value::Flat(a.into())
+    }
+}
+
+impl<'a> From<ArrayView4<'a, f32>> for Value<'a> {
+    fn from(a: ArrayView4<'a, f32>) -> Self {
+        Value::Map(a.into())
+    }
+}
+
+impl Model {
+    /// Runs the graph on a batch `[N, C, H, W]` of any size `N`, with `externals` standing for
+    /// its [`External`](super::External)s in order.
+    ///
+    /// # Errors
+    /// An input whose `C`, `H` or `W` is not the graph's, the wrong number of externals, and
+    /// anything a layer refuses (which a graph the macro checked only meets through a layer
+    /// replaced with one of another shape).
+    pub fn run<'a>(
+        &self,
+        externals: &[&dyn Module],
+        input: ArrayView4<'a, f32>,
+    ) -> Result<Value<'a>> {
+        self.run_value(externals, Value::Map(input.into()))
+    }
+
+    /// [`Model::run`] on a value of either rank: what a network used as a layer receives.
+    ///
+    /// # Errors
+    /// As [`Model::run`], and a flat input.
+    pub fn run_value<'a>(&self, externals: &[&dyn Module], input: Value<'a>) -> Result<Value<'a>> {
+        let graph = self.graph();
+        let Value::Map(x) = &input else {
+            let expected = format!(
+                "[N, {}, {}, {}]",
+                graph.input[0], graph.input[1], graph.input[2]
+            );
+            return Err(Error::Shape {
+                op: graph.name,
+                tensor: "input",
+                expected,
+                got: input.shape().to_vec(),
+            });
+        };
+        check_nchw(graph.name, &x.view(), graph.input)?;
+        if externals.len() != graph.externals.len() {
+            return Err(Error::Param {
+                op: graph.name,
+                message: format!(
+                    "the graph runs {} networks from other invocations, but {} were given",
+                    graph.externals.len(),
+                    externals.len()
+                ),
+            });
+        }
+        Exec {
+            graph,
+            model: self,
+            externals,
+        }
+        .nodes(graph.nodes, input)
+    }
+}
+
+/// One walk over a graph.
+struct Exec<'m> {
+    graph: &'static Graph,
+    model: &'m Model,
+    externals: &'m [&'m dyn Module],
+}
+
+impl Exec<'_> {
+    fn nodes<'a>(&self, nodes: &[Node], mut x: Value<'a>) -> Result<Value<'a>> {
+        for node in nodes {
+            x = self.node(node, x)?;
+        }
+        Ok(x)
+    }
+
+    fn node<'a>(&self, node: &Node, x: Value<'a>) -> Result<Value<'a>> {
+        match *node {
+            Node::Layer(index) => self.layer(index, x),
+            Node::Group(index) => self.group(index, x),
+            Node::Residual {
+                main,
+                shortcut,
+                closing,
+            } => self.residual(main, shortcut, closing, x),
+            Node::Concat(branches) => self.concat(branches, x),
+            Node::External(index) => self.externals[index].run_value(x),
+        }
+    }
+
+    /// Layer `index`, its errors naming it.
+    fn layer<'a>(&self, index: usize, x: Value<'a>) -> Result<Value<'a>> {
+        let layer = &self.graph.layers[index];
+        apply(layer, self.model.slot(index), x).map_err(|e| e.in_layer(layer.key))
+    }
+
+    /// A fusion group: the fused layer, or its layers one after the other.
+    fn group<'a>(&self, index: usize, x: Value<'a>) -> Result<Value<'a>> {
+        let group = &self.graph.groups[index];
+        let key = self.graph.layers[group.conv].key;
+        if group.before_add {
+            return Err(Error::Param {
+                op: self.graph.name,
+                message: format!("the group of `{key}` closes a residual but runs outside one"),
+            });
+        }
+        match self.model.fused(index) {
+            Some(fused) => {
+                let x = x.map(key, "input")?;
+                Ok(fused.forward(x.view()).map_err(|e| e.in_layer(key))?.into())
+            }
+            None => {
+                let x = self.layer(group.conv, x)?;
+                let x = self.layer(group.bn, x)?;
+                match group.activation {
+                    Some(activation) => self.layer(activation, x),
+                    None => Ok(x),
+                }
+            }
+        }
+    }
+
+    /// `main(x) + shortcut(x)`, the closing group (if any) adding as it writes.
+    fn residual<'a>(
+        &self,
+        main: &[Node],
+        shortcut: Option<&[Node]>,
+        closing: Option<usize>,
+        skip: Value<'a>,
+    ) -> Result<Value<'a>> {
+        let y = self.nodes(main, skip.view())?;
+        let s = match shortcut {
+            Some(shortcut) => self.nodes(shortcut, skip.view())?,
+            None => skip.view(),
+        };
+        let s = s.map(self.graph.name, "shortcut")?;
+        let Some(index) = closing else {
+            let mut y = y.map(self.graph.name, "residual")?.into_owned();
+            add_assign(y.view_mut(), s.view())?;
+            return Ok(y.into());
+        };
+        let group = &self.graph.groups[index];
+        let key = self.graph.layers[group.conv].key;
+        if let Some(fused) = self.model.fused(index) {
+            let y = y.map(key, "input")?;
+            return Ok(fused
+                .forward_add(y.view(), s.view())
+                .map_err(|e| e.in_layer(key))?
+                .into());
+        }
+        let y = self.layer(group.conv, y)?;
+        let mut y = self.layer(group.bn, y)?.map(key, "residual")?.into_owned();
+        add_assign(y.view_mut(), s.view())?;
+        let y = Value::from(y);
+        match group.activation {
+            Some(activation) => self.layer(activation, y),
+            None => Ok(y),
+        }
+    }
+
+    /// Every branch on the same input, joined along channels.
+    fn concat<'a>(&self, branches: &[&[Node]], x: Value<'a>) -> Result<Value<'a>> {
+        let name = self.graph.name;
+        let parts = branches
+            .iter()
+            .map(|branch| self.nodes(branch, x.view())?.map(name, "concat branch"))
+            .collect::<Result<Vec<_>>>()?;
+        let views: Vec<ArrayView4<f32>> = parts.iter().map(|p| p.view()).collect();
+        Ok(crate::ops::concat_channels(&views)?.into())
+    }
+}
+
+impl FusedLayer {
+    fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
+        match self {
+            FusedLayer::Conv2d(f) => f.forward(x),
+            FusedLayer::ConvTranspose2d(f) => f.forward(x),
+        }
+    }
+
+    fn forward_add(&self, x: ArrayView4<f32>, residual: ArrayView4<f32>) -> Result<Array4<f32>> {
+        match self {
+            FusedLayer::Conv2d(f) => f.forward_add(x, residual),
+            FusedLayer::ConvTranspose2d(f) => f.forward_add(x, residual),
+        }
+    }
+}
+
+/// One layer's op on `x`, in place where the op allows it.
+fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
+    let op = layer.key;
+    Ok(match (layer.op, slot) {
+        (Op::Conv2d(_), Slot::Conv2d(conv)) => conv.forward(x.map(op, "input")?.view())?.into(),
+        (Op::ConvTranspose2d(_), Slot::ConvTranspose2d(conv)) => {
+            conv.forward(x.map(op, "input")?.view())?.into()
+        }
+        (Op::BatchNorm2d { .. }, Slot::BatchNorm2d(bn)) => {
+            let mut y = x.map(op, "input")?.into_owned();
+            bn.forward_in_place(y.view_mut())?;
+            y.into()
+        }
+        (Op::Linear, Slot::Linear(linear)) => linear.forward(x.flat(op, "input")?.view())?.into(),
+        (Op::MaxPool2d(params), _) => max_pool2d(x.map(op, "input")?.view(), &params)?.into(),
+        (Op::AvgPool2d(params), _) => avg_pool2d(x.map(op, "input")?.view(), &params)?.into(),
+        (Op::AdaptiveAvgPool2d(size), _) => {
+            adaptive_avg_pool2d(x.map(op, "input")?.view(), size)?.into()
+        }
+        (Op::Upsample(params), _) => upsample(x.map(op, "input")?.view(), &params)?.into(),
+        (Op::Activation(activation), _) => activate(activation, x),
+        (Op::Flatten, _) => match x {
+            Value::Map(x) => flatten(x).into(),
+            flat @ Value::Flat(_) => flat,
+        },
+        (Op::Dropout | Op::Identity, _) => x,
+        (op, slot) => {
+            return Err(Error::Param {
+                op: layer.key,
+                message: format!("the layer is a {op:?} but holds {slot:?}"),
+            });
+        }
+    })
+}
+
+/// `activation` of every value, in the value's own buffer when it owns one.
+fn activate(activation: Activation, x: Value<'_>) -> Value<'_> {
+    match x {
+        Value::Map(a) => {
+            let mut a = a.into_owned();
+            activation.apply_in_place(a.view_mut());
+            a.into()
+        }
+        Value::Flat(a) => {
+            let mut a = a.into_owned();
+            activation.apply_in_place(a.view_mut());
+            a.into()
+        }
+    }
+}
+
+/// `[N, C, H, W]` to `[N, C*H*W]`: the same buffer when it is owned and in standard layout.
+fn flatten(x: CowArray<'_, f32, Ix4>) -> Array2<f32> {
+    if !x.is_standard_layout() {
+        return crate::ops::flatten(x.view());
+    }
+    let (n, c, h, w) = x.dim();
+    x.into_owned()
+        .into_shape_with_order((n, c * h * w))
+        .expect("a standard-layout array reshapes in order")
+}

@@ -1,0 +1,1 @@
+//! The executor, loader, saver and fuser on small hand-written graphs.
