@@ -56,3 +56,56 @@ fn resnet18_summary_lists_blocks_under_torchvision_names() {
     }
     println!("{}", ResNet18::SUMMARY);
 }
+
+/// torchvision's weights metadata gives each model's multiply-adds (`_ops`, in billions, to
+/// three decimals) and parameters.
+fn assert_torchvision_totals(
+    name: &str,
+    params: u64,
+    macs: u64,
+    want_params: u64,
+    want_gmacs: f64,
+) {
+    assert_eq!(params, want_params, "{name} parameters");
+    let gmacs = (macs as f64 / 1e6).round() / 1e3;
+    assert_eq!(gmacs, want_gmacs, "{name}: {macs} MACs");
+}
+
+#[test]
+fn googlenet_totals_match_torchvision() {
+    use models::GoogLeNet;
+    assert_torchvision_totals(
+        "GoogLeNet",
+        GoogLeNet::PARAMS,
+        GoogLeNet::MACS,
+        6_624_904,
+        1.498,
+    );
+    assert_eq!(GoogLeNet::OUTPUT, [1000]);
+}
+
+#[test]
+fn densenet121_totals_match_torchvision() {
+    use models::DenseNet121;
+    assert_torchvision_totals(
+        "DenseNet-121",
+        DenseNet121::PARAMS,
+        DenseNet121::MACS,
+        7_978_856,
+        2.834,
+    );
+    assert_eq!(DenseNet121::OUTPUT, [1000]);
+}
+
+#[test]
+fn mobilenet_v2_totals_match_torchvision() {
+    use models::MobileNetV2;
+    assert_torchvision_totals(
+        "MobileNetV2",
+        MobileNetV2::PARAMS,
+        MobileNetV2::MACS,
+        3_504_872,
+        0.301,
+    );
+    assert_eq!(MobileNetV2::OUTPUT, [1000]);
+}

@@ -190,3 +190,276 @@ network! {
         ],
     }
 }
+
+network! {
+    /// torchvision's `BasicConv2d` (GoogLeNet): a convolution without bias, batch norm with
+    /// eps 0.001, ReLU.
+    pub block BasicConv2d(out, kernel = 1, stride = 1, padding = 0) {
+        conv: conv2d(out, kernel = kernel, stride = stride, padding = padding, bias = false),
+        bn: batch_norm2d(eps = 0.001),
+        relu: relu,
+    }
+
+    /// torchvision's `Inception`: four branches from the same input, joined along channels.
+    /// The third branch's kernel is 3x3, as torchvision has it (the paper says 5x5).
+    pub block Inception(ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj) {
+        concat {
+            branch1: BasicConv2d(ch1x1),
+            branch2: [BasicConv2d(ch3x3red), BasicConv2d(ch3x3, kernel = 3, padding = 1)],
+            branch3: [BasicConv2d(ch5x5red), BasicConv2d(ch5x5, kernel = 3, padding = 1)],
+            branch4: [
+                max_pool2d(kernel = 3, stride = 1, padding = 1, ceil_mode = true),
+                BasicConv2d(pool_proj),
+            ],
+        }
+    }
+
+    /// torchvision `googlenet` as its pretrained weights load it (no auxiliary classifiers):
+    /// 224x224 RGB -> 1000 logits. torchvision's `transform_input` rescales the input's
+    /// channels before `conv1`; that belongs to preprocessing and is not part of the network.
+    pub struct GoogLeNet: [3, 224, 224] {
+        conv1: BasicConv2d(64, kernel = 7, stride = 2, padding = 3),
+        maxpool1: max_pool2d(kernel = 3, stride = 2, ceil_mode = true),
+        conv2: BasicConv2d(64),
+        conv3: BasicConv2d(192, kernel = 3, padding = 1),
+        maxpool2: max_pool2d(kernel = 3, stride = 2, ceil_mode = true),
+        inception3a: Inception(64, 96, 128, 16, 32, 32),
+        inception3b: Inception(128, 128, 192, 32, 96, 64),
+        maxpool3: max_pool2d(kernel = 3, stride = 2, ceil_mode = true),
+        inception4a: Inception(192, 96, 208, 16, 48, 64),
+        inception4b: Inception(160, 112, 224, 24, 64, 64),
+        inception4c: Inception(128, 128, 256, 24, 64, 64),
+        inception4d: Inception(112, 144, 288, 32, 64, 64),
+        inception4e: Inception(256, 160, 320, 32, 128, 128),
+        maxpool4: max_pool2d(kernel = 2, stride = 2, ceil_mode = true),
+        inception5a: Inception(256, 160, 320, 32, 128, 128),
+        inception5b: Inception(384, 192, 384, 48, 128, 128),
+        avgpool: adaptive_avg_pool2d(1),
+        flatten: flatten,
+        dropout: dropout(0.2),
+        fc: linear(1000),
+    }
+
+    /// torchvision googlenet's `inception3a` on its own: the golden `googlenet_inception3a`
+    /// (its keys start at the branches: `branch1.conv.weight`).
+    pub struct GoogLeNetInception3a: [192, 28, 28] {
+        concat {
+            branch1: BasicConv2d(64),
+            branch2: [BasicConv2d(96), BasicConv2d(128, kernel = 3, padding = 1)],
+            branch3: [BasicConv2d(16), BasicConv2d(32, kernel = 3, padding = 1)],
+            branch4: [
+                max_pool2d(kernel = 3, stride = 1, padding = 1, ceil_mode = true),
+                BasicConv2d(32),
+            ],
+        }
+    }
+}
+
+network! {
+    /// torchvision's `_DenseLayer`: batch norm, ReLU, a 1x1 convolution to `width` channels,
+    /// batch norm, ReLU, a 3x3 convolution to `growth` channels; its output is joined to its
+    /// input (torchvision concatenates in `forward`, so the layers' keys have no branch name).
+    pub block DenseLayer(width, growth) {
+        concat {
+            input: identity,
+            {
+                norm1: batch_norm2d(),
+                relu1: relu,
+                conv1: conv2d(width, kernel = 1, bias = false),
+                norm2: batch_norm2d(),
+                relu2: relu,
+                conv2: conv2d(growth, kernel = 3, padding = 1, bias = false),
+            },
+        }
+    }
+
+    /// torchvision's `_Transition`: batch norm, ReLU, a 1x1 convolution, 2x2 average pooling.
+    pub block Transition(out) {
+        norm: batch_norm2d(),
+        relu: relu,
+        conv: conv2d(out, kernel = 1, bias = false),
+        pool: avg_pool2d(2),
+    }
+
+    /// densenet121's first dense block: six layers, 64 -> 256 channels.
+    pub block DenseBlock1() {
+        denselayer1: DenseLayer(128, 32),
+        denselayer2: DenseLayer(128, 32),
+        denselayer3: DenseLayer(128, 32),
+        denselayer4: DenseLayer(128, 32),
+        denselayer5: DenseLayer(128, 32),
+        denselayer6: DenseLayer(128, 32),
+    }
+
+    /// densenet121's second dense block: twelve layers, 128 -> 512 channels.
+    pub block DenseBlock2() {
+        denselayer1: DenseLayer(128, 32),
+        denselayer2: DenseLayer(128, 32),
+        denselayer3: DenseLayer(128, 32),
+        denselayer4: DenseLayer(128, 32),
+        denselayer5: DenseLayer(128, 32),
+        denselayer6: DenseLayer(128, 32),
+        denselayer7: DenseLayer(128, 32),
+        denselayer8: DenseLayer(128, 32),
+        denselayer9: DenseLayer(128, 32),
+        denselayer10: DenseLayer(128, 32),
+        denselayer11: DenseLayer(128, 32),
+        denselayer12: DenseLayer(128, 32),
+    }
+
+    /// densenet121's third dense block: twenty-four layers, 256 -> 1024 channels.
+    pub block DenseBlock3() {
+        denselayer1: DenseLayer(128, 32),
+        denselayer2: DenseLayer(128, 32),
+        denselayer3: DenseLayer(128, 32),
+        denselayer4: DenseLayer(128, 32),
+        denselayer5: DenseLayer(128, 32),
+        denselayer6: DenseLayer(128, 32),
+        denselayer7: DenseLayer(128, 32),
+        denselayer8: DenseLayer(128, 32),
+        denselayer9: DenseLayer(128, 32),
+        denselayer10: DenseLayer(128, 32),
+        denselayer11: DenseLayer(128, 32),
+        denselayer12: DenseLayer(128, 32),
+        denselayer13: DenseLayer(128, 32),
+        denselayer14: DenseLayer(128, 32),
+        denselayer15: DenseLayer(128, 32),
+        denselayer16: DenseLayer(128, 32),
+        denselayer17: DenseLayer(128, 32),
+        denselayer18: DenseLayer(128, 32),
+        denselayer19: DenseLayer(128, 32),
+        denselayer20: DenseLayer(128, 32),
+        denselayer21: DenseLayer(128, 32),
+        denselayer22: DenseLayer(128, 32),
+        denselayer23: DenseLayer(128, 32),
+        denselayer24: DenseLayer(128, 32),
+    }
+
+    /// densenet121's fourth dense block: sixteen layers, 512 -> 1024 channels.
+    pub block DenseBlock4() {
+        denselayer1: DenseLayer(128, 32),
+        denselayer2: DenseLayer(128, 32),
+        denselayer3: DenseLayer(128, 32),
+        denselayer4: DenseLayer(128, 32),
+        denselayer5: DenseLayer(128, 32),
+        denselayer6: DenseLayer(128, 32),
+        denselayer7: DenseLayer(128, 32),
+        denselayer8: DenseLayer(128, 32),
+        denselayer9: DenseLayer(128, 32),
+        denselayer10: DenseLayer(128, 32),
+        denselayer11: DenseLayer(128, 32),
+        denselayer12: DenseLayer(128, 32),
+        denselayer13: DenseLayer(128, 32),
+        denselayer14: DenseLayer(128, 32),
+        denselayer15: DenseLayer(128, 32),
+        denselayer16: DenseLayer(128, 32),
+    }
+
+    /// densenet121's `features`, an `nn.Sequential` of named modules.
+    pub block DenseNet121Features() {
+        conv0: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
+        norm0: batch_norm2d(),
+        relu0: relu,
+        pool0: max_pool2d(kernel = 3, stride = 2, padding = 1),
+        denseblock1: DenseBlock1(),
+        transition1: Transition(128),
+        denseblock2: DenseBlock2(),
+        transition2: Transition(256),
+        denseblock3: DenseBlock3(),
+        transition3: Transition(512),
+        denseblock4: DenseBlock4(),
+        norm5: batch_norm2d(),
+    }
+
+    /// torchvision `densenet121`: 224x224 RGB -> 1000 logits.
+    pub struct DenseNet121: [3, 224, 224] {
+        features: DenseNet121Features(),
+        relu: relu,
+        avgpool: adaptive_avg_pool2d(1),
+        flatten: flatten,
+        classifier: linear(1000),
+    }
+
+    /// densenet121's `features.denseblock1` on its own: the golden `densenet121_denseblock1`.
+    pub struct DenseNet121Block1: [64, 28, 28] {
+        denselayer1: DenseLayer(128, 32),
+        denselayer2: DenseLayer(128, 32),
+        denselayer3: DenseLayer(128, 32),
+        denselayer4: DenseLayer(128, 32),
+        denselayer5: DenseLayer(128, 32),
+        denselayer6: DenseLayer(128, 32),
+    }
+}
+
+network! {
+    /// torchvision's `Conv2dNormActivation` with ReLU6, an `nn.Sequential` (keys `0`, `1`).
+    #[sequential]
+    pub block ConvBnRelu6(out, kernel = 3, stride = 1, padding = 1, groups = 1) {
+        conv: conv2d(
+            out, kernel = kernel, stride = stride, padding = padding, groups = groups, bias = false
+        ),
+        bn: batch_norm2d(),
+        relu: relu6,
+    }
+
+    /// torchvision's `InvertedResidual` with expand ratio 1: a depthwise 3x3, then a linear
+    /// 1x1 projection (`conv.0` .. `conv.2`).
+    pub block InvertedResidualNoExpand(hidden, out, stride = 1) {
+        conv: [
+            ConvBnRelu6(hidden, stride = stride, groups = hidden),
+            conv2d(out, kernel = 1, bias = false),
+            batch_norm2d(),
+        ],
+    }
+
+    /// torchvision's `InvertedResidual` that changes the shape: a 1x1 expansion to `hidden`,
+    /// a depthwise 3x3, a linear 1x1 projection, and no residual.
+    pub block InvertedResidual(hidden, out, stride = 1) {
+        conv: [
+            ConvBnRelu6(hidden, kernel = 1, padding = 0),
+            ConvBnRelu6(hidden, stride = stride, groups = hidden),
+            conv2d(out, kernel = 1, bias = false),
+            batch_norm2d(),
+        ],
+    }
+
+    /// torchvision's `InvertedResidual` that keeps the shape, with its input added.
+    pub block InvertedResidualSkip(hidden, out) {
+        residual {
+            conv: [
+                ConvBnRelu6(hidden, kernel = 1, padding = 0),
+                ConvBnRelu6(hidden, groups = hidden),
+                conv2d(out, kernel = 1, bias = false),
+                batch_norm2d(),
+            ],
+        }
+    }
+
+    /// torchvision `mobilenet_v2`: 224x224 RGB -> 1000 logits.
+    pub struct MobileNetV2: [3, 224, 224] {
+        features: [
+            ConvBnRelu6(32, stride = 2),
+            InvertedResidualNoExpand(32, 16),
+            InvertedResidual(96, 24, stride = 2),
+            InvertedResidualSkip(144, 24),
+            InvertedResidual(144, 32, stride = 2),
+            InvertedResidualSkip(192, 32),
+            InvertedResidualSkip(192, 32),
+            InvertedResidual(192, 64, stride = 2),
+            InvertedResidualSkip(384, 64),
+            InvertedResidualSkip(384, 64),
+            InvertedResidualSkip(384, 64),
+            InvertedResidual(384, 96),
+            InvertedResidualSkip(576, 96),
+            InvertedResidualSkip(576, 96),
+            InvertedResidual(576, 160, stride = 2),
+            InvertedResidualSkip(960, 160),
+            InvertedResidualSkip(960, 160),
+            InvertedResidual(960, 320),
+            ConvBnRelu6(1280, kernel = 1, padding = 0),
+        ],
+        avgpool: adaptive_avg_pool2d(1),
+        flatten: flatten,
+        classifier: [dropout(0.2), linear(1000)],
+    }
+}
