@@ -3,7 +3,7 @@
 
 use ndarray::{
     Array, Array2, Array4, ArrayView, ArrayView4, ArrayViewD, ArrayViewMut, Axis, Dimension, Ix4,
-    Zip,
+    Zip, s,
 };
 
 use super::check::output_fits;
@@ -84,6 +84,7 @@ pub fn add_assign<D: Dimension>(mut a: ArrayViewMut<f32, D>, b: ArrayView<f32, D
 /// let (a, b) = (Array4::<f32>::zeros((2, 3, 8, 8)), Array4::<f32>::ones((2, 5, 8, 8)));
 /// let y = stride_runtime::ops::concat_channels(&[a.view(), b.view()])?;
 /// assert_eq!(y.dim(), (2, 8, 8, 8));
+/// assert!(y.is_standard_layout());
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn concat_channels(parts: &[ArrayView4<f32>]) -> Result<Array4<f32>> {
@@ -108,10 +109,19 @@ pub fn concat_channels(parts: &[ArrayView4<f32>]) -> Result<Array4<f32>> {
         channels = channels.saturating_add(c);
     }
     output_fits("concat", &[n, channels, h, w])?;
-    ndarray::concatenate(Axis(1), parts).map_err(|e| Error::Param {
-        op: "concat",
-        message: e.to_string(),
-    })
+    // In standard layout, whatever the parts' layouts (ndarray's `concatenate` keeps the
+    // joined axis outermost, which every op after it would have to copy back).
+    let mut out = Array4::zeros((n, channels, h, w));
+    for (sample, mut dst) in out.outer_iter_mut().enumerate() {
+        let mut first = 0;
+        for part in parts {
+            let c = part.shape()[1];
+            dst.slice_mut(s![first..first + c, .., ..])
+                .assign(&part.index_axis(Axis(0), sample));
+            first += c;
+        }
+    }
+    Ok(out)
 }
 
 /// Refuses an NCHW input whose `[C, H, W]` is not `chw`; any batch size passes. `op` names the
