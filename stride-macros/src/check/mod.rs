@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use stride_geometry::Field;
 
 pub use config::Level;
+pub use plan::is_generated;
 pub use walk::{AXES, Walk};
 
 use crate::ctxt::Ctxt;

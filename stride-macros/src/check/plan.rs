@@ -2,7 +2,7 @@
 //! runtime's model), the fusion groups are formed, the external networks get their seeds, the
 //! summary rows are laid out, and the Rust names the network will have are checked.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::iter::Peekable;
 
 use syn::ext::IdentExt;
@@ -208,7 +208,7 @@ fn next_activation<I: Iterator<Item = Tree>>(trees: &mut Peekable<I>) -> Option<
 /// field: all distinct, none a name every network already has, none starting with `__`
 /// (the generated code's own).
 fn check_rust_names(cx: &mut Ctxt, built: &Built) {
-    let mut taken: HashSet<String> = HashSet::new();
+    let mut owners: HashMap<String, &str> = HashMap::new();
     let accessors = built
         .layers
         .iter()
@@ -217,51 +217,63 @@ fn check_rust_names(cx: &mut Ctxt, built: &Built) {
     let fields = built.externals.iter().map(|e| (&e.name, &e.key));
     for (name, key) in accessors.chain(fields) {
         let text = name.unraw().to_string();
-        if text.starts_with("__") {
+        let mutable = format!("{text}_mut");
+        if let Some(problem) = rust_name_problem(&text, &mutable, &owners) {
+            cx.error(name.span(), format!("`{key}`: {problem}"));
+            continue;
+        }
+        owners.insert(text, key);
+        owners.insert(mutable, key);
+    }
+}
+
+/// Why the accessor `name` (and `mutable`, its `_mut` twin) cannot be generated, if it cannot.
+fn rust_name_problem(name: &str, mutable: &str, owners: &HashMap<String, &str>) -> Option<String> {
+    if name.starts_with("__") {
+        return Some("names starting with `__` are kept for the code `network!` generates".into());
+    }
+    for candidate in [name, mutable] {
+        if is_generated(candidate) {
+            return Some(format!(
+                "every network has a `{candidate}` already; rename the layer"
+            ));
+        }
+        if let Some(owner) = owners.get(candidate) {
+            return Some(format!(
+                "its accessor would be `{candidate}`, which `{owner}` has already; rename one of them"
+            ));
+        }
+    }
+    None
+}
+
+/// Whether `name` is a constant or method every network has.
+pub fn is_generated(name: &str) -> bool {
+    GENERATED.contains(&name)
+}
+
+/// No two layers store tensors under the same key (which only `#[key = "…"]` can cause).
+fn check_weight_keys(cx: &mut Ctxt, built: &Built) {
+    let mut owners: HashMap<String, &Planned> = HashMap::new();
+    for layer in &built.layers {
+        let clash = layer.tensors.iter().find_map(|spec| {
+            let key = format!("{}.{}", layer.key, spec.name);
+            owners
+                .get(&key)
+                .map(|owner| (key, owner.name.unraw().to_string()))
+        });
+        if let Some((key, owner)) = clash {
             cx.error(
-                name.span(),
+                layer.name.span(),
                 format!(
-                    "`{key}`: names starting with `__` are kept for the code `network!` generates"
+                    "`{}`: `{owner}` stores `{key}` already; give one of them another `#[key]`",
+                    layer.key
                 ),
             );
             continue;
         }
-        for candidate in [text.clone(), format!("{text}_mut")] {
-            if GENERATED.contains(&candidate.as_str()) {
-                cx.error(
-                    name.span(),
-                    format!("`{key}`: every network has a `{candidate}` already; rename the layer"),
-                );
-            } else if !taken.insert(candidate.clone()) {
-                cx.error(
-                    name.span(),
-                    format!(
-                        "`{key}`: its Rust name `{candidate}` is another layer's too; rename one of them"
-                    ),
-                );
-            }
-        }
-    }
-}
-
-/// No two tensors share a weight key (which only `#[key = "…"]` can cause).
-fn check_weight_keys(cx: &mut Ctxt, built: &Built) {
-    let mut owners: HashMap<String, &str> = HashMap::new();
-    for layer in &built.layers {
         for spec in &layer.tensors {
-            let key = format!("{}.{}", layer.key, spec.name);
-            match owners.get(&key) {
-                Some(other) => cx.error(
-                    layer.name.span(),
-                    format!(
-                        "`{}`: its tensor `{key}` has the same key as one of `{other}`",
-                        layer.key
-                    ),
-                ),
-                None => {
-                    owners.insert(key, &layer.key);
-                }
-            }
+            owners.insert(format!("{}.{}", layer.key, spec.name), layer);
         }
     }
 }

@@ -9,6 +9,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::{Attribute, Visibility};
 
+use crate::check::is_generated;
 use crate::kinds::CATALOG;
 use crate::model::{LayerType, Stub};
 use crate::parse::is_config;
@@ -34,8 +35,11 @@ pub fn stub(stub: &Stub) -> TokenStream {
     };
     let mut names = HashSet::new();
     let accessors = stub.accessors.iter().filter_map(|(layer, ty)| {
+        // Only the accessors the real network could have: the checks report the others.
         let text = layer.unraw().to_string();
-        if !names.insert(text.clone()) {
+        let mutable = format!("{text}_mut");
+        let clashes = text.starts_with("__") || is_generated(&text) || is_generated(&mutable);
+        if clashes || !names.insert(text.clone()) || !names.insert(mutable) {
             return None;
         }
         let ty = match ty {

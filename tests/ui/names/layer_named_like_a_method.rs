@@ -1,0 +1,7 @@
+stride::network! {
+    pub struct Net: [3, 8, 8] {
+        forward: conv2d(4, kernel = 3),
+    }
+}
+
+fn main() {}
