@@ -60,7 +60,8 @@ pub use ndarray;
 /// | `name: kind(arguments)` | a layer (table below) |
 /// | `name: Block(arguments)` | an instance of a block (or of a network declared earlier in the same invocation); its weights sit under `name.` |
 /// | `name: [target, target, …]` | targets numbered as `nn.Sequential` numbers them: keys `name.0`, `name.1`, … |
-/// | `name: concat { a: target, b: target }` | branches from the same input, joined along channels; their heights and widths must agree |
+/// | `name: concat { a: target, b: target }` | branches from the same input, joined along channels; their heights and widths must agree; keys `name.a…`, `name.b…` |
+/// | `concat { a: target, { entries } }` | the same without a name: `a`'s keys are `a…` and the braces' entries are keyed in the enclosing scope (DenseNet's layers, whose module concatenates in `forward`) |
 /// | `name: path::To::Network => [C, H, W]` | a network declared in another invocation, with its output stated; constant assertions check its `INPUT` and `OUTPUT` where it is used |
 /// | `residual { entries } shortcut name: target` | the entries' output plus the input. The shortcut runs when the entries change the shape (torchvision's rule for `downsample`) and must then produce the same shape |
 ///
@@ -110,7 +111,8 @@ pub use ndarray;
 /// | `upsample` | `scale` (or first; an int or a pair), `mode = nearest` (or `bilinear`) |
 /// | `flatten` | none: `[C, H, W]` to `[C*H*W]` |
 /// | `linear` | out features (or `in => out`), `bias = true`; needs a flat input |
-/// | `dropout` | `p` (or first): nothing at inference, but it takes its place in the numbering |
+/// | `dropout` | `p = 0.5` (or first): nothing at inference, but it takes its place in the numbering |
+/// | `identity` | none: its input, unchanged (a concat branch that passes the input on) |
 ///
 /// `padding` takes an int, an `(h, w)` pair, explicit `((top, bottom), (left, right))`, or a
 /// mode: `valid`, `same` (PyTorch's: stride 1 only), `same_upper` or `same_lower` (ONNX and
@@ -148,17 +150,28 @@ pub use ndarray;
 ///
 /// # What it generates
 ///
-/// A struct with one public field per layer with weights, and:
-/// - `INPUT`, `OUTPUT`, `PARAMS`, `MACS`, `RECEPTIVE_FIELD`, `JUMP`, and `SUMMARY` (every
-///   layer's output shape, parameters, MACs and receptive field; `Display` prints a table);
+/// The macro checks the network, then writes it down as data, [`runtime::graph::Graph`]:
+/// every layer with its resolved parameters, output shape and tensors, the fusion groups, the
+/// structure joining them, and the summary rows. The runtime runs, loads, saves, initialises
+/// and fuses any graph with one implementation each, so a network costs little to compile
+/// whatever its size. Around the graph, a typed struct with:
+/// - `GRAPH`, `INPUT`, `OUTPUT`, `PARAMS`, `MACS`, `RECEPTIVE_FIELD`, `JUMP`, and `SUMMARY`
+///   (every layer's output shape, parameters, MACs and receptive field; `Display` prints a
+///   table);
 /// - `forward(&self, x: ArrayView4<f32>)` for any batch size, refusing a wrong `C`, `H` or `W`;
 /// - `load_safetensors(path)`, `load_safetensors_with(path, &options)`, `from_weights`,
 ///   `save_safetensors(path)`, and `init(seed)`;
 /// - `fuse()`, `unfuse()` and `is_fused()`: each convolution with the batch norm after it
 ///   folded into one, and the activation and residual add after it applied as it writes.
 ///   Loading and `init` fuse by default;
+/// - one accessor per layer with weights, named as the layer is in Rust (`conv1()`, and
+///   `layer1_0_conv1()` inside blocks and sequences), with a `_mut` twin: `net.conv1().weight()`;
+/// - a public field for each network from another invocation, of its own type;
 /// - an implementation of [`runtime::typed::Network`] over typenum-shaped tensors, so that networks
 ///   compose with [`runtime::typed::Then::then`] under the type checker.
+///
+/// When a network is refused, the macro still declares it, with every constant and method
+/// above, so that code using it adds no errors of its own to the macro's.
 pub use stride_macros::network;
 
 /// What generated code names. Not part of the public API.
