@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Build times: an example whose models (full-width ResNet-50 among them) are declared with
-# network!, beside an example that uses the runtime directly and no macro. Each is built from a
-# clean target directory (dependencies included), then again after touching its source file.
+# Build times, as a user meets them: `examples/torchvision.rs`, which declares GoogLeNet,
+# DenseNet-121, ResNet-50 and MobileNetV2 with network! as torchvision builds them (in
+# examples/models, with the other example networks) and calls forward, init and
+# load_safetensors on each; beside `examples/plain_ops.rs`, which uses the runtime directly and
+# no macro.
 #
 #     bench/compile_time.sh
 #
-# Uses its own target directory (target/compile-time) so the normal build is left alone.
+# For each example: a clean `cargo build --release` (dependencies included, from an empty
+# target directory), the same build after touching the example's source, then `cargo check`
+# from clean and after touching. Uses its own target directory (target/compile-time) so the
+# normal build is left alone. Prints a Markdown table and the CPU it ran on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=target/compile-time
@@ -18,11 +23,19 @@ seconds() {
     awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }'
 }
 
-printf '%-18s %10s %14s\n' example clean incremental
-for example in resnet50_summary plain_ops; do
+cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
+echo "CPU: $cpu, $(nproc) vCPUs; $(rustc --version)"
+echo
+echo "| example | release, clean | release, after touching it | check, clean | check, after touching it |"
+echo "|---|---:|---:|---:|---:|"
+for example in torchvision plain_ops; do
     rm -rf "$CARGO_TARGET_DIR"
     clean=$(seconds cargo build --release --example "$example")
     touch "examples/$example.rs"
     incremental=$(seconds cargo build --release --example "$example")
-    printf '%-18s %9ss %13ss\n' "$example" "$clean" "$incremental"
+    rm -rf "$CARGO_TARGET_DIR"
+    check_clean=$(seconds cargo check --example "$example")
+    touch "examples/$example.rs"
+    check=$(seconds cargo check --example "$example")
+    echo "| \`$example\` | ${clean} s | ${incremental} s | ${check_clean} s | ${check} s |"
 done

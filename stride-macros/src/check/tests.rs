@@ -1,14 +1,14 @@
 use super::*;
 use crate::model::{Plan, Shape};
 
-fn check_str(source: &str) -> syn::Result<Plan> {
+fn plan_of(source: &str) -> syn::Result<Plan> {
     let checked = check(syn::parse_str(source)?);
     checked.errors?;
     Ok(checked.plans.into_iter().next().expect("a network"))
 }
 
 fn errors(source: &str) -> Vec<String> {
-    match check_str(source) {
+    match plan_of(source) {
         Ok(_) => Vec::new(),
         Err(e) => e.into_iter().map(|e| e.to_string()).collect(),
     }
@@ -16,7 +16,7 @@ fn errors(source: &str) -> Vec<String> {
 
 #[test]
 fn resnet_stem_resolves_to_the_torchvision_shapes_and_counts() {
-    let plan = check_str(
+    let plan = plan_of(
         "pub struct Stem: [3, 224, 224] {
                 conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
                 bn1: batch_norm2d(),

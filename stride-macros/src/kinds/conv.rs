@@ -9,7 +9,9 @@ use crate::args::{Args, Pair};
 use crate::check::{AXES, Walk};
 use crate::model::{Conv, ConvTranspose, Init, Op, Shape, TensorSpec};
 
-/// `conv2d(out, kernel, stride, padding, dilation, groups, bias)`: PyTorch's `Conv2d`.
+/// `conv2d(out, kernel, stride, padding, dilation, groups, bias)`, PyTorch's `Conv2d`: a
+/// feature-map input whose channels are any stated ones, groups dividing both channel counts,
+/// and an output of at least 1 on each axis.
 pub(super) fn check_conv2d(w: &mut Walk, args: &Args, input: Option<Shape>) -> Option<Step> {
     let (out, stated) = w.channels(args, "channels");
     let kernel = w.pair(args, "kernel", 1);
@@ -67,8 +69,9 @@ pub(super) fn check_conv2d(w: &mut Walk, args: &Args, input: Option<Shape>) -> O
     })
 }
 
-/// `conv_transpose2d(out, kernel, stride, padding, output_padding, dilation, groups, bias)`:
-/// PyTorch's `ConvTranspose2d`.
+/// `conv_transpose2d(out, kernel, stride, padding, output_padding, dilation, groups, bias)`,
+/// PyTorch's `ConvTranspose2d`: `output_padding` below the stride or the dilation, groups
+/// dividing both channel counts, and an output of at least 1 on each axis.
 pub(super) fn check_conv_transpose2d(
     w: &mut Walk,
     args: &Args,

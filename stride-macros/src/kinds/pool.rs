@@ -9,13 +9,14 @@ use crate::args::{self, Args, Pad, Pair};
 use crate::check::Walk;
 use crate::model::{Op, Pool, Shape};
 
-/// `max_pool2d(kernel, stride, padding, dilation, ceil_mode)`: PyTorch's `MaxPool2d`.
+/// `max_pool2d(kernel, stride, padding, dilation, ceil_mode)`, PyTorch's `MaxPool2d`: the
+/// sliding pools' rules ([`check_pool`]).
 pub(super) fn check_max_pool2d(w: &mut Walk, args: &Args, input: Option<Shape>) -> Option<Step> {
     check_pool(w, args, input, true)
 }
 
-/// `avg_pool2d(kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`:
-/// PyTorch's `AvgPool2d`, which has no dilation.
+/// `avg_pool2d(kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`,
+/// PyTorch's `AvgPool2d`: the sliding pools' rules ([`check_pool`]), without dilation.
 pub(super) fn check_avg_pool2d(w: &mut Walk, args: &Args, input: Option<Shape>) -> Option<Step> {
     check_pool(w, args, input, false)
 }
@@ -135,8 +136,8 @@ fn check_pool_padding(w: &mut Walk, args: &Args, windows: [Window; 2], pad: &Pad
     None
 }
 
-/// `adaptive_avg_pool2d(output_size)`: PyTorch's `AdaptiveAvgPool2d`, any input size to
-/// `output_size`.
+/// `adaptive_avg_pool2d(output_size)`, PyTorch's `AdaptiveAvgPool2d`: a feature map of any
+/// size to an output size of at least 1.
 pub(super) fn check_adaptive_avg_pool2d(
     w: &mut Walk,
     args: &Args,
@@ -146,7 +147,7 @@ pub(super) fn check_adaptive_avg_pool2d(
     adaptive(w, args, input, output)
 }
 
-/// `global_avg_pool2d`: adaptive average pooling to 1x1.
+/// `global_avg_pool2d`: a feature map of any size to 1x1.
 pub(super) fn check_global_avg_pool2d(
     w: &mut Walk,
     args: &Args,
