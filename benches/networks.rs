@@ -1,0 +1,139 @@
+//! The network benchmark: whole torchvision networks (`examples/models`, seeded weights,
+//! fused) at 224x224, timed at each batch size and thread count.
+//!
+//! ```text
+//! cargo bench --bench networks                                   # every network, batch 1 and 8, 1 and 2 threads
+//! cargo bench --bench networks -- --net resnet50 --batch 1 --threads 2
+//! ```
+//!
+//! Standard output has one JSON line per network, batch and thread count:
+//!
+//! ```text
+//! {"net": "resnet18", "batch": 1, "threads": 2, "ms": 12.345, "images_per_s": 81.0}
+//! ```
+//!
+//! `ms` is the median of one `forward` over repeated runs after a warm-up, each configuration
+//! running for about [`BUDGET`]. Each thread count runs in its own rayon pool.
+
+#[path = "../examples/models/mod.rs"]
+mod models;
+
+use std::error::Error;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use ndarray::Array4;
+
+/// About how long each configuration runs, warm-up excluded.
+const BUDGET: Duration = Duration::from_millis(1500);
+
+/// At least this many timed runs, even past [`BUDGET`].
+const MIN_RUNS: usize = 5;
+
+/// The networks, by the name `--net` takes.
+const NETS: [&str; 5] = ["resnet18", "resnet50", "mobilenet_v2", "googlenet", "densenet121"];
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let options = Options::parse(std::env::args().skip(1))?;
+    for net in &options.nets {
+        for &threads in &options.threads {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()?;
+            for &batch in &options.batches {
+                let ms = pool.install(|| time_net(net, batch).map_err(|e| e.to_string()))?;
+                println!(
+                    "{{\"net\": \"{net}\", \"batch\": {batch}, \"threads\": {threads}, \"ms\": {ms:.3}, \"images_per_s\": {:.1}}}",
+                    batch as f64 * 1e3 / ms
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The median milliseconds of one forward of `net` on a batch of `batch`.
+fn time_net(net: &str, batch: usize) -> Result<f64, Box<dyn Error>> {
+    let x = Array4::from_shape_fn((batch, 3, 224, 224), |(n, c, h, w)| {
+        ((n * 3 + c) as f32 * 0.1 + h as f32 * 0.01 - w as f32 * 0.02).sin()
+    });
+    macro_rules! time {
+        ($net:ty) => {{
+            let net = <$net>::init(0);
+            median_ms(|| {
+                black_box(net.forward(black_box(x.view())).map(|_| ()))
+            })
+        }};
+    }
+    match net {
+        "resnet18" => time!(models::ResNet18),
+        "resnet50" => time!(models::ResNet50),
+        "mobilenet_v2" => time!(models::MobileNetV2),
+        "googlenet" => time!(models::GoogLeNet),
+        "densenet121" => time!(models::DenseNet121),
+        other => Err(format!("no network `{other}`; the networks are {NETS:?}").into()),
+    }
+}
+
+/// The median time of `run` in milliseconds: one warm-up call, then at least [`MIN_RUNS`]
+/// calls and about [`BUDGET`] of them.
+fn median_ms<E: Error + 'static>(
+    mut run: impl FnMut() -> Result<(), E>,
+) -> Result<f64, Box<dyn Error>> {
+    run()?;
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < MIN_RUNS || start.elapsed() < BUDGET {
+        let t = Instant::now();
+        run()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// The command line: `--net NAME` (any number), `--batch 1,8`, `--threads 1,2`. Cargo's own
+/// `--bench` flag is ignored.
+struct Options {
+    nets: Vec<String>,
+    batches: Vec<usize>,
+    threads: Vec<usize>,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, Box<dyn Error>> {
+        let mut options = Options {
+            nets: Vec::new(),
+            batches: vec![1, 8],
+            threads: vec![1, 2],
+        };
+        let list = |flag: &str, value: Option<String>| -> Result<Vec<usize>, Box<dyn Error>> {
+            let value = value.ok_or(format!("{flag} needs a list such as 1,2"))?;
+            let list = value
+                .split(',')
+                .map(|t| t.trim().parse::<usize>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{flag} {value}: {e}"))?;
+            if list.contains(&0) {
+                return Err(format!("{flag}: each value is at least 1").into());
+            }
+            Ok(list)
+        };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--bench" => {}
+                "--net" => options.nets.push(args.next().ok_or("--net needs a name")?),
+                "--batch" => options.batches = list("--batch", args.next())?,
+                "--threads" => options.threads = list("--threads", args.next())?,
+                other => return Err(format!("unknown argument `{other}`").into()),
+            }
+        }
+        if options.nets.is_empty() {
+            options.nets = NETS.iter().map(|n| n.to_string()).collect();
+        }
+        if let Some(unknown) = options.nets.iter().find(|n| !NETS.contains(&n.as_str())) {
+            return Err(format!("no network `{unknown}`; the networks are {NETS:?}").into());
+        }
+        Ok(options)
+    }
+}
