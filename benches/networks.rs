@@ -31,7 +31,13 @@ const BUDGET: Duration = Duration::from_millis(1500);
 const MIN_RUNS: usize = 5;
 
 /// The networks, by the name `--net` takes.
-const NETS: [&str; 5] = ["resnet18", "resnet50", "mobilenet_v2", "googlenet", "densenet121"];
+const NETS: [&str; 5] = [
+    "resnet18",
+    "resnet50",
+    "mobilenet_v2",
+    "googlenet",
+    "densenet121",
+];
 
 fn main() -> Result<(), Box<dyn Error>> {
     let options = Options::parse(std::env::args().skip(1))?;
@@ -60,9 +66,7 @@ fn time_net(net: &str, batch: usize) -> Result<f64, Box<dyn Error>> {
     macro_rules! time {
         ($net:ty) => {{
             let net = <$net>::init(0);
-            median_ms(|| {
-                black_box(net.forward(black_box(x.view())).map(|_| ()))
-            })
+            median_ms(|| black_box(net.forward(black_box(x.view())).map(|_| ())))
         }};
     }
     match net {

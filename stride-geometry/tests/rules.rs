@@ -363,4 +363,58 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn smallest_padding_is_the_least_symmetric_padding_with_a_window(
+        input in 1usize..40, kernel in 1usize..12, stride in 1usize..5, dilation in 1usize..5,
+    ) {
+        let window = Window::new(kernel).stride(stride).dilation(dilation);
+        let least = (0..64)
+            .find(|&p| brute_force_positions(input, window.padding(p), false) > 0)
+            .unwrap();
+        prop_assert_eq!(smallest_padding(input, window), Some(least));
+    }
+
+    #[test]
+    fn checkerboard_free_kernel_is_the_least_multiple_of_the_stride_not_below_the_kernel(
+        kernel in 1usize..40, stride in 1usize..9,
+    ) {
+        let least = (kernel..).find(|k| k % stride == 0).unwrap();
+        prop_assert_eq!(checkerboard_free_kernel(kernel, stride), Some(least));
+    }
+
+    #[test]
+    fn a_join_of_two_fields_is_the_wider_when_they_step_alike(
+        k1 in 1usize..9, k2 in 1usize..9, s1 in 1usize..4, s2 in 1usize..4,
+    ) {
+        let a = Field::INPUT.through(Window::new(k1).stride(s1)).unwrap();
+        let b = Field::INPUT.through(Window::new(k2).stride(s2)).unwrap();
+        let joined = a.join(b);
+        if s1 == s2 {
+            let joined = joined.unwrap();
+            prop_assert_eq!(joined.size, k1.max(k2));
+            prop_assert_eq!(joined.jump, s1);
+        } else {
+            prop_assert_eq!(joined, None);
+        }
+    }
+}
+
+#[test]
+fn weight_shapes_are_pytorchs_layouts() {
+    assert_eq!(conv2d_weight_shape(64, 128, 1, [3, 3]), Ok([128, 64, 3, 3]));
+    assert_eq!(conv2d_weight_shape(96, 96, 96, [5, 5]), Ok([96, 1, 5, 5]));
+    assert_eq!(
+        conv2d_weight_shape(512, 512, 32, [3, 3]),
+        Ok([512, 16, 3, 3])
+    );
+    assert_eq!(
+        conv_transpose2d_weight_shape(128, 64, 2, [4, 4]),
+        Ok([128, 32, 4, 4])
+    );
+    assert_eq!(linear_weight_shape(2048, 1000), [1000, 2048]);
+    assert!(matches!(
+        conv2d_weight_shape(30, 64, 4, [3, 3]),
+        Err(GeometryError::GroupsDoNotDivide { .. })
+    ));
 }
