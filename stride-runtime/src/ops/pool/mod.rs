@@ -4,15 +4,14 @@
 //! This file holds the params types, the public functions and their checks. The checks call the
 //! geometry crate for every output size and padding rule, then describe each axis as an
 //! `AxisWindows` (`windows.rs`: where each output's window falls on the input, clipped); the
-//! kernels map one input plane to one output plane with them, and `adaptive.rs` holds adaptive
-//! pooling's bins.
+//! kernels map one input plane to one output plane with them. Adaptive pooling's bins are the
+//! geometry crate's rule ([`adaptive_bin`](stride_geometry::adaptive_bin)).
 //!
 //! Which kernel runs, in one place: an undilated sliding pool (every average pool, and a max
 //! pool with dilation 1) takes the vectorised row kernels of `separable.rs`; a dilated max pool
 //! takes `max.rs`; adaptive and global pooling take `avg.rs`. Planes are split over rayon's
 //! pool (`plane.rs`).
 
-mod adaptive;
 mod avg;
 mod max;
 mod separable;
@@ -403,8 +402,7 @@ pub fn global_avg_pool2d(x: ArrayView4<f32>) -> Result<Array4<f32>> {
 fn adaptive_avg(op: &'static str, x: ArrayView4<f32>, output: Hw) -> Result<Array4<f32>> {
     let input = nonempty_plane(op, &x)?;
     nonzero_hw(op, "output size", output)?;
-    let [rows, cols] =
-        [0, 1].map(|a| AxisWindows::bins(input[a], adaptive::bins(input[a], output.0[a])));
+    let [rows, cols] = [0, 1].map(|a| AxisWindows::adaptive(input[a], output.0[a]));
     Ok(map_planes(x, output.0, |x, y| {
         avg::avg_plane(&rows, &cols, Divisor::Taps, x, y)
     }))
