@@ -27,6 +27,8 @@ pub mod init;
 pub mod ops;
 pub mod simd;
 pub mod summary;
+#[cfg(test)]
+mod testing;
 pub mod threads;
 pub mod typed;
 pub mod weights;

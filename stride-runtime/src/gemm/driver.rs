@@ -2,8 +2,9 @@
 
 use std::cell::RefCell;
 
-use super::kernel::{Finish, Tile};
-use super::{Epilogue, KC, Kernel, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
+use super::tile::{Finish, Tile};
+use super::{Epilogue, KC, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
+use crate::simd::Isa;
 
 /// Below this many FLOPs (`2·M·N·K`) a call runs on the calling thread: about 50 µs of
 /// work, several times what handing tasks to other threads costs.
@@ -17,7 +18,7 @@ pub(crate) fn sgemm(a: &PackedA, b: &impl PackB, c: MatMut, epilogue: &Epilogue)
         (c.rows(), b.k(), c.cols()),
         "sgemm shapes"
     );
-    let kernel = Kernel::detect();
+    let isa = Isa::detect();
     let tasks = tasks_for(crate::threads::threads());
     let ranges = column_tasks(a.m(), b.n(), a.k(), tasks);
     let tasks: Vec<_> = ranges
@@ -25,7 +26,7 @@ pub(crate) fn sgemm(a: &PackedA, b: &impl PackB, c: MatMut, epilogue: &Epilogue)
         .map(|r| r.start)
         .zip(c.split_cols(&ranges))
         .collect();
-    crate::threads::for_each(tasks, |(j0, c)| gemm_serial(kernel, a, b, j0, c, epilogue));
+    crate::threads::for_each(tasks, |(j0, c)| gemm_serial(isa, a, b, j0, c, epilogue));
 }
 
 /// Tasks to cut work into for `threads` threads: about two per thread, so that a thread
@@ -63,17 +64,17 @@ thread_local! {
     static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `C = epilogue(A · B[:, j0 .. j0 + c.cols])` on the calling thread, with `kernel`: the
+/// `C = epilogue(A · B[:, j0 .. j0 + c.cols])` on the calling thread, on `isa`'s kernel: the
 /// blocked loops. `c` is the `M × c.cols` slice of the whole `C` whose first column is `j0`.
 pub(crate) fn gemm_serial(
-    kernel: Kernel,
+    isa: Isa,
     a: &PackedA,
     b: &impl PackB,
     j0: usize,
     c: MatMut,
     epilogue: &Epilogue,
 ) {
-    gemm_serial_rows(kernel, a, 0..a.m().div_ceil(MR), b, j0, c, epilogue);
+    gemm_serial_rows(isa, a, 0..a.m().div_ceil(MR), b, j0, c, epilogue);
 }
 
 /// [`gemm_serial`] for the rows of `A` in its panels `panels` (rows `panels.start * MR` up
@@ -81,7 +82,7 @@ pub(crate) fn gemm_serial(
 /// any) one value per row of `c`. Tasks that split `C` by rows call this, each packing `B`
 /// itself.
 pub(crate) fn gemm_serial_rows(
-    kernel: Kernel,
+    isa: Isa,
     a: &PackedA,
     panels: core::ops::Range<usize>,
     b: &impl PackB,
@@ -110,7 +111,7 @@ pub(crate) fn gemm_serial_rows(
         for_each_tile(m, n, |i, j, rows, cols| {
             let tile = tile(&c, epilogue, i, j, rows, cols, true, true);
             // SAFETY: the tile lies inside `c`, which this call borrows uniquely.
-            unsafe { super::kernel::write_tile(&zeros, &tile) };
+            unsafe { super::tile::write_tile(&zeros, &tile) };
         });
         return;
     }
@@ -140,7 +141,7 @@ pub(crate) fn gemm_serial_rows(
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to
                             // it), which this call borrows uniquely.
-                            unsafe { kernel.run(kc, a_panel, b_panel, ldb, &tile) };
+                            unsafe { super::kernel::run(isa, kc, a_panel, b_panel, ldb, &tile) };
                         }
                     }
                 }

@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn linear_matches_the_definition_for_a_batch_and_a_transposed_input() {
-        use crate::ops::testing::{assert_close, sample};
+        use crate::testing::{assert_close, sample};
         let x = sample((23, 37), 1);
         let w = sample((19, 37), 2);
         let b = sample(19, 3);

@@ -27,7 +27,8 @@ use stride_geometry::{GeometryError, Param, Window, check_groups, conv_output};
 
 use super::Activation;
 use super::check::{contiguous, exact_shape, input_channels, output_fits};
-use crate::gemm::{Kernel, PackedA};
+use crate::gemm::PackedA;
+use crate::simd::Isa;
 use crate::{Error, Hw, Padding2d, Result};
 
 const OP: &str = "conv2d";
@@ -448,7 +449,7 @@ fn apply(
     let x = contiguous(x.as_slice());
     let bias = bias.as_ref().map(|b| b.as_standard_layout());
     let bias = bias.as_ref().map(|b| contiguous(b.as_slice()));
-    let kernel = Kernel::detect();
+    let isa = Isa::detect();
     if let Prepared::Depthwise3x3(weight) = weights {
         // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it does
         // layer after layer) is a serial memset of the whole output before the parallel kernel.
@@ -462,7 +463,7 @@ fn apply(
         // uninitialised element is read.
         let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
         let shape = geometry.depthwise3x3();
-        depthwise::depthwise3x3(kernel, &shape, x, weight, bias, activation, out);
+        depthwise::depthwise3x3(isa, &shape, x, weight, bias, activation, out);
         // SAFETY: every plane, hence every element, was written exactly once above: the planes
         // of `out` are `x.len() / plane_in == N * C` disjoint chunks covering all of it.
         return Ok(unsafe { y.assume_init() });
@@ -474,10 +475,10 @@ fn apply(
     match weights {
         Prepared::Depthwise3x3(_) => unreachable!("handled above"),
         Prepared::Winograd(weights) => {
-            winograd::conv2d(kernel, geometry, x, weights, bias, activation, out);
+            winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
         }
         Prepared::Im2col(packed) => {
-            im2col::conv2d(kernel, geometry, x, packed, bias, activation, out);
+            im2col::conv2d(isa, geometry, x, packed, bias, activation, out);
         }
     }
     Ok(y)

@@ -62,7 +62,7 @@
 //!
 //! The transforms have an AVX2 form (8 tiles per vector, the tiles' rows turned into columns
 //! by in-lane 4x4 transposes) and a scalar one computing the same sums tile by tile; the GEMM
-//! takes the same [`Kernel`]. Both write the same layout of `V`, so either transform can be
+//! runs on the same `Isa`. Both write the same layout of `V`, so either transform can be
 //! checked against the other and against the matrices below.
 
 mod scalar;
@@ -75,8 +75,8 @@ mod avx2;
 use std::cell::RefCell;
 
 use super::Geometry;
-use crate::gemm::{self, Epilogue, Kernel, MatMut, NR, PackB, PackedA};
-use crate::ops::Activation;
+use crate::gemm::{self, Epilogue, MatMut, NR, PackB, PackedA};
+use crate::simd::{Activation, Isa};
 
 /// Outputs per tile side: the `m` of F(m x m, 3x3).
 const OUT: usize = 4;
@@ -220,11 +220,11 @@ struct Place {
     cols: usize,
 }
 
-/// Writes `activation(x ⋆ weight + bias)` into `y` with `kernel`, all contiguous and sized by
+/// Writes `activation(x ⋆ weight + bias)` into `y` on `isa`, all contiguous and sized by
 /// `g` (3x3, stride 1, dilation 1, one group): `x` NCHW, `weights` from [`Weights::new`],
 /// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
 pub(super) fn conv2d(
-    kernel: Kernel,
+    isa: Isa,
     g: &Geometry,
     x: &[f32],
     weights: &Weights,
@@ -249,7 +249,7 @@ pub(super) fn conv2d(
     }
     let out = Output(y.as_mut_ptr());
     let job = Job {
-        kernel,
+        isa,
         g,
         x,
         weights,
@@ -293,7 +293,7 @@ unsafe impl Sync for Output {}
 
 /// What every task of one call shares.
 struct Job<'a> {
-    kernel: Kernel,
+    isa: Isa,
     g: &'a Geometry,
     x: &'a [f32],
     weights: &'a Weights,
@@ -351,7 +351,7 @@ impl Job<'_> {
             let x = &self.x[sample * cin * h * w..][..cin * h * w];
             let plane = |c: usize| &x[c * h * w..][..h * w];
             for c in 0..cin {
-                block.stage(self.kernel, plane(c), staged);
+                block.stage(self.isa, plane(c), staged);
                 if self.prefetch_input && c + 1 < cin {
                     block.prefetch(plane(c + 1));
                 }
@@ -381,7 +381,7 @@ impl Job<'_> {
                     POSITIONS * columns,
                     1,
                 );
-                gemm::gemm_serial(self.kernel, a, &b, 0, c, &Epilogue::default());
+                gemm::gemm_serial(self.isa, a, &b, 0, c, &Epilogue::default());
             }
 
             // 3. Output transform, output channel by output channel.
@@ -415,11 +415,11 @@ impl Job<'_> {
         v: &mut [f32],
         v_stride: usize,
     ) {
-        match self.kernel {
-            // SAFETY: an `Avx2` kernel exists only where the CPU has AVX2 and FMA.
+        match self.isa {
+            // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(_) => unsafe { avx2::input_group(staged, stride, places, v, v_stride) },
-            Kernel::Scalar => scalar::input_group(staged, stride, places, v, v_stride),
+            Isa::Avx2(_) => unsafe { avx2::input_group(staged, stride, places, v, v_stride) },
+            Isa::Scalar => scalar::input_group(staged, stride, places, v, v_stride),
         }
     }
 
@@ -439,15 +439,15 @@ impl Job<'_> {
         places: &[Place; LANES],
     ) {
         let activation = self.activation;
-        match self.kernel {
-            // SAFETY: an `Avx2` kernel exists only where the CPU has AVX2 and FMA; the
+        match self.isa {
+            // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA; the
             // caller's promise is the kernel's.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(_) => unsafe {
+            Isa::Avx2(_) => unsafe {
                 avx2::output_group(m, m_stride, bias, activation, plane, ow, places)
             },
             // SAFETY: the caller's promise is the kernel's.
-            Kernel::Scalar => unsafe {
+            Isa::Scalar => unsafe {
                 scalar::output_group(m, m_stride, bias, activation, plane, ow, places)
             },
         }
@@ -623,12 +623,12 @@ impl Block {
     }
 
     /// Copies the input rows of each strip from one channel's `plane` (the padding around
-    /// them stays as [`Block::clear`] left it), with `kernel`'s copy: runs of a few dozen
+    /// them stays as [`Block::clear`] left it), with `isa`'s copy: runs of a few dozen
     /// values, too short for `memcpy` calls (through them, staging took 10% of
     /// `resnet_conv3x3_64_56`).
-    fn stage(&self, kernel: Kernel, plane: &[f32], staged: &mut [f32]) {
+    fn stage(&self, isa: Isa, plane: &[f32], staged: &mut [f32]) {
         for s in self.segments() {
-            kernel.copy(&mut staged[s.dst..][..s.len], &plane[s.src..][..s.len]);
+            isa.copy(&mut staged[s.dst..][..s.len], &plane[s.src..][..s.len]);
         }
     }
 

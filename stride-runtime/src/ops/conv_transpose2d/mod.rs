@@ -18,7 +18,8 @@ use stride_geometry::{GeometryError, Param, TransposedAxis, check_groups, conv_t
 
 use super::Activation;
 use super::check::{contiguous, exact_shape, input_channels, output_fits};
-use crate::gemm::{Kernel, PackedA};
+use crate::gemm::PackedA;
+use crate::simd::Isa;
 use crate::{Error, Hw, Result};
 
 const OP: &str = "conv_transpose2d";
@@ -402,7 +403,7 @@ fn apply(
     let y_slice = contiguous(y.as_slice_mut());
     match packed {
         Packed::SubPixel(weights) => subpixel::conv_transpose2d(
-            Kernel::detect(),
+            Isa::detect(),
             geometry,
             x_slice,
             weights,
