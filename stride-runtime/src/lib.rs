@@ -32,6 +32,7 @@ mod testing;
 pub mod threads;
 pub mod typed;
 pub mod weights;
+mod workspace;
 
 pub use error::{Error, Result};
 pub use hw::{Hw, Padding2d};

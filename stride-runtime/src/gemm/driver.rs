@@ -1,10 +1,9 @@
 //! The blocked loops around the micro-kernel, and the split of `C`'s columns into tasks.
 
-use std::cell::RefCell;
-
 use super::tile::{Finish, Tile};
 use super::{Epilogue, KC, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
 use crate::simd::Isa;
+use crate::workspace::Workspace;
 
 /// Below this many FLOPs (`2·M·N·K`) a call runs on the calling thread: about 50 µs of
 /// work, several times what handing tasks to other threads costs.
@@ -55,13 +54,6 @@ pub(crate) fn column_tasks(
     let tasks = tasks.max(1);
     let start = |t: usize| (t * panels / tasks * NR).min(n);
     (0..tasks).map(|t| start(t)..start(t + 1)).collect()
-}
-
-thread_local! {
-    /// This thread's packed `B` block, kept between calls so a forward pass allocates it
-    /// once per thread: at most `KC` rows of `b_row_stride(NC)` values (about 400 KiB), plus
-    /// room to align.
-    static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// `C = epilogue(A · B[:, j0 .. j0 + c.cols])` on the calling thread, on `isa`'s kernel: the
@@ -116,10 +108,10 @@ pub(crate) fn gemm_serial_rows(
         return;
     }
 
-    PACKED_B.with(|cell| {
-        // A kernel never calls back into this function, so the borrow is never nested.
-        let mut buffer = cell.borrow_mut();
-        let packed = aligned(&mut buffer, KC * b_row_stride(NC));
+    // A packed block of `B`: the largest `K` block, with rows as long as the widest `N`
+    // block's. About 400 KiB at most, kept by the thread's workspace between calls.
+    let packed_len = k.min(KC) * b_row_stride(n.min(NC));
+    Workspace::with(packed_len, |packed| {
         for (jc, nc) in blocks(n, NC, NR) {
             for (pc, kc) in blocks(k, KC, 1) {
                 let (first, last) = (pc == 0, pc + kc == k);
@@ -186,15 +178,4 @@ fn tile<'a>(
             activation: epilogue.activation,
         }),
     }
-}
-
-/// `len` values of `buffer`, starting at a 64-byte boundary so that no `B` row of the packed
-/// block straddles two cache lines.
-fn aligned(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    const ALIGN: usize = 64 / size_of::<f32>();
-    if buffer.len() < len + ALIGN {
-        buffer.resize(len + ALIGN, 0.0);
-    }
-    let skip = buffer.as_ptr().align_offset(64).min(ALIGN);
-    &mut buffer[skip..skip + len]
 }

@@ -22,6 +22,7 @@ use super::Geometry;
 use crate::gemm::{self, Epilogue, MR, MatMut, NR, PackB, PackedA, StridedB};
 use crate::ops::taps::Taps;
 use crate::simd::{Activation, Isa, zero};
+use crate::workspace::Workspace;
 
 /// Packs a contiguous `[Cout, Cin/groups, kh, kw]` weight as one `A` per group: rows are the
 /// group's `group_out` output channels, columns its taps `(c, ki, kj)`.
@@ -141,12 +142,6 @@ pub(super) fn conv2d_split(
     crate::threads::for_each(tasks, run);
 }
 
-thread_local! {
-    /// The calling thread's whole packed `B` for [`rows_over_shared_b`], kept between calls.
-    /// Taken out while in use, so a nested call (a task stolen while waiting) gets a new one.
-    static SHARED_B: core::cell::Cell<Vec<f32>> = const { core::cell::Cell::new(Vec::new()) };
-}
-
 /// `C = epilogue(A · B)` for one sample and group in `tasks` tasks: `B` packed whole, once,
 /// its rows split among the tasks; then each task multiplies a panel-aligned range of `A`'s
 /// rows by the shared block, read in place through [`PackB::view`].
@@ -158,32 +153,42 @@ fn rows_over_shared_b(
     epilogue: &Epilogue,
     tasks: usize,
 ) {
-    let (m, k, n) = (a.m(), b.k(), b.n());
+    let (k, n) = (b.k(), b.n());
     let ldb = gemm::b_row_stride(n);
-    let mut buffer = SHARED_B.with(|cell| cell.take());
-    const ALIGN: usize = 16;
-    if buffer.len() < k * ldb + ALIGN {
-        buffer.resize(k * ldb + ALIGN, 0.0);
-    }
-    let skip = buffer.as_ptr().align_offset(64).min(ALIGN);
-    let packed = &mut buffer[skip..skip + k * ldb];
+    // The whole packed `B`, from this thread's workspace: a task that this thread steals
+    // while it waits below (another layer's, say) borrows other memory.
+    Workspace::with(k * ldb, |packed| {
+        // 1. Pack, a range of B's rows per task.
+        let per = k.div_ceil(tasks);
+        let chunks: Vec<_> = packed.chunks_mut(per * ldb).enumerate().collect();
+        crate::threads::for_each(chunks, |(t, dst)| {
+            let k0 = t * per;
+            let kc = (k - k0).min(per);
+            b.pack(k0, kc, 0, n, dst, ldb);
+        });
 
-    // 1. Pack, a range of B's rows per task.
-    let per = k.div_ceil(tasks);
-    let chunks: Vec<_> = packed.chunks_mut(per * ldb).enumerate().collect();
-    crate::threads::for_each(chunks, |(t, dst)| {
-        let k0 = t * per;
-        let kc = (k - k0).min(per);
-        b.pack(k0, kc, 0, n, dst, ldb);
+        // 2. Multiply, a range of A's panels per task.
+        let shared = Packed {
+            data: packed,
+            k,
+            n,
+            ldb,
+        };
+        multiply_rows(isa, a, &shared, y, epilogue, tasks);
     });
+}
 
-    // 2. Multiply, a range of A's panels per task.
-    let shared = Packed {
-        data: packed,
-        k,
-        n,
-        ldb,
-    };
+/// `C = epilogue(A · B)` with `B` packed whole, `A`'s row panels split into `tasks` ranges,
+/// one task each.
+fn multiply_rows(
+    isa: Isa,
+    a: &PackedA,
+    shared: &Packed,
+    y: &mut [f32],
+    epilogue: &Epilogue,
+    tasks: usize,
+) {
+    let (m, n) = (a.m(), shared.n);
     let a_panels = m.div_ceil(gemm::MR);
     let parts = tasks.min(a_panels);
     let panels: Vec<_> = (0..parts)
@@ -204,9 +209,8 @@ fn rows_over_shared_b(
             bias: epilogue.bias.map(|b| &b[rows.clone()]),
             ..*epilogue
         };
-        gemm::gemm_serial_rows(isa, a, panels, &shared, 0, c, &epilogue);
+        gemm::gemm_serial_rows(isa, a, panels, shared, 0, c, &epilogue);
     });
-    SHARED_B.with(|cell| cell.set(buffer));
 }
 
 /// A whole `B` already packed, `ldb` apart, read in place.

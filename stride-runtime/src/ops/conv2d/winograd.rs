@@ -72,11 +72,10 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
-use std::cell::RefCell;
-
 use super::Geometry;
 use crate::gemm::{self, Epilogue, MatMut, NR, PackB, PackedA};
 use crate::simd::{Activation, Isa};
+use crate::workspace::Workspace;
 
 /// Outputs per tile side: the `m` of F(m x m, 3x3).
 const OUT: usize = 4;
@@ -307,12 +306,6 @@ struct Job<'a> {
     prefetch_output: bool,
 }
 
-thread_local! {
-    /// This thread's `V`, `M` and staged strips, kept between calls: a few hundred KiB for
-    /// the usual layers, a few MiB for a thousand channels.
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
 impl Job<'_> {
     /// Computes tiles `first .. first + count` of `sample` into the output at `out`.
     ///
@@ -333,18 +326,12 @@ impl Job<'_> {
         let position_len = cin * columns + NR;
         let v_len = POSITIONS * position_len;
         let m_len = cout * POSITIONS * columns;
-        SCRATCH.with(|cell| {
-            // Nothing this closure calls borrows the cell again.
-            let mut scratch = cell.borrow_mut();
-            let needed = v_len + m_len + block.staged_len() + 16;
-            if scratch.len() < needed {
-                scratch.resize(needed, 0.0);
-            }
-            // 64-byte aligned, so each group of 8 columns is one aligned vector.
-            let skip = scratch.as_ptr().align_offset(64).min(16);
-            let (v, rest) = scratch[skip..].split_at_mut(v_len);
+        // `V`, `M` and the staged strips, from this thread's workspace: a few hundred KiB for
+        // the usual layers, a few MiB for a thousand channels. 64-byte aligned, so each group
+        // of 8 columns is one aligned vector.
+        Workspace::with(v_len + m_len + block.staged_len(), |scratch| {
+            let (v, rest) = scratch.split_at_mut(v_len);
             let (m, staged) = rest.split_at_mut(m_len);
-            let staged = &mut staged[..block.staged_len()];
             block.clear(staged);
 
             // 1. Input transform, channel by channel.

@@ -31,13 +31,13 @@
 
 use core::marker::PhantomData;
 use core::ops::Range;
-use std::cell::RefCell;
 
 use stride_geometry::TransposedAxis;
 
 use super::Geometry;
 use crate::gemm::{self, Epilogue, MatMut, NR, PackB, PackedA};
 use crate::simd::{Activation, Isa, zero};
+use crate::workspace::Workspace;
 
 /// Values in one task's scratch block (the width phases of a few output rows, all of the
 /// group's channels): 128 KiB, so the block is written by the GEMM and read back by the
@@ -175,12 +175,6 @@ fn axis_phases(
         .collect()
 }
 
-thread_local! {
-    /// This thread's scratch block, kept between calls: the width phases of a few rows of
-    /// the output, before they are interleaved into it.
-    static BLOCK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Writes `activation(conv_transpose(x, weight) + bias)` into `y` on `isa`, all
 /// contiguous and sized by `g`: `x` NCHW, `weights` from [`pack_weights`] for `g`'s axes,
 /// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`. Every element of `y` is written.
@@ -300,13 +294,9 @@ impl Task<'_> {
         let [sh, sw] = self.weights.strides;
         let group_out = g.group_out;
         let chunk = (SCRATCH / (group_out * ow)).max(1);
-        BLOCK.with(|cell| {
-            // Nothing below uses this thread's block again, so the borrow is never nested.
-            let mut block = cell.borrow_mut();
-            let rows = chunk.min(range.len());
-            if block.len() < group_out * rows * ow {
-                block.resize(group_out * rows * ow, 0.0);
-            }
+        // The width phases of `chunk` rows, from this thread's workspace.
+        let block_len = group_out * chunk.min(range.len()) * ow;
+        Workspace::with(block_len, |block| {
             for start in range.clone().step_by(chunk) {
                 let rows = chunk.min(range.end - start);
                 // The width phases' blocks, one after another: phase `rw` is
