@@ -5,6 +5,7 @@ mod activation;
 mod batch_norm;
 mod check;
 mod conv2d;
+mod conv_layer;
 mod conv_transpose2d;
 mod fuse;
 mod linear;

@@ -18,8 +18,10 @@
 //! instead ([`rows_pay`]): its `B` is packed once, by all tasks, and each task multiplies
 //! a range of the weights' row panels by it.
 
-use super::Geometry;
+use stride_geometry::Window;
+
 use crate::gemm::{self, Epilogue, MR, MatMut, NR, PackB, PackedA, StridedB};
+use crate::ops::conv_layer::Geometry;
 use crate::ops::taps::Taps;
 use crate::simd::{Activation, Isa, zero};
 use crate::workspace::Workspace;
@@ -39,7 +41,7 @@ pub(super) fn pack_weights(weight: &[f32], groups: usize, group_out: usize) -> V
 /// `g`: `x` NCHW, `weights` from [`pack_weights`], `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
 pub(super) fn conv2d(
     isa: Isa,
-    g: &Geometry,
+    g: &Geometry<Window>,
     x: &[f32],
     weights: &[PackedA],
     bias: Option<&[f32]>,
@@ -54,7 +56,7 @@ pub(super) fn conv2d(
 #[allow(clippy::too_many_arguments)]
 pub(super) fn conv2d_split(
     isa: Isa,
-    g: &Geometry,
+    g: &Geometry<Window>,
     x: &[f32],
     weights: &[PackedA],
     bias: Option<&[f32]>,
@@ -262,7 +264,7 @@ fn rows_pay(m: usize, n: usize, tasks: usize) -> bool {
 /// im2col's matrix `[Cin/g * kh * kw, OH * OW]` of one group of one sample, read through the
 /// windows of `g` from its `Cin/g` input planes `x`; `isa` picks the copies.
 pub(super) struct Im2col<'a> {
-    pub g: &'a Geometry,
+    pub g: &'a Geometry<Window>,
     pub x: &'a [f32],
     pub isa: Isa,
 }
@@ -281,7 +283,7 @@ impl PackB for Im2col<'_> {
     /// padding zeros. Each run is one long copy into the packed row.
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
         let g = self.g;
-        let [window_h, window_w] = g.windows;
+        let [window_h, window_w] = g.axes;
         let [h, w] = g.input;
         let [oh, ow] = g.output;
         let taps = window_h.kernel * window_w.kernel;

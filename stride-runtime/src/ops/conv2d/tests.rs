@@ -1,5 +1,7 @@
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, array};
 
+use stride_geometry::{GeometryError, Param};
+
 use super::*;
 use crate::Padding;
 use crate::gemm::{PackB, StridedB, b_row_stride};
@@ -302,8 +304,8 @@ fn conv2d_of_an_empty_batch_is_an_empty_batch() {
 
 /// im2col's matrix `[Cin * kh * kw, OH * OW]` of a one-sample, one-group input, from the
 /// definition: row `(c, ki, kj)`, column `(oy, ox)` holds the input pixel the tap meets, or 0.
-fn unrolled(x: ArrayView4<f32>, g: &Geometry) -> Vec<f32> {
-    let [wh, ww] = g.windows;
+fn unrolled(x: ArrayView4<f32>, g: &Geometry<Window>) -> Vec<f32> {
+    let [wh, ww] = g.axes;
     let [oh, ow] = g.output;
     let mut b = Vec::new();
     for c in 0..g.group_in {
@@ -482,7 +484,7 @@ fn conv2d_matches_direct_convolution_on_both_kernels_across_gemm_blocks() {
         let w = sample(weight, 50 + seed as u64);
         let b = sample(weight.0, 60 + seed as u64);
         let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
-        let pads = [0, 1].map(|axis| [g.windows[axis].pad_begin, g.windows[axis].pad_end]);
+        let pads = [0, 1].map(|axis| [g.axes[axis].pad_begin, g.axes[axis].pad_end]);
         let want = direct(
             x.view(),
             w.view(),

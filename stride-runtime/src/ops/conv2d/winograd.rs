@@ -72,8 +72,10 @@ mod tests;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
-use super::Geometry;
+use stride_geometry::Window;
+
 use crate::gemm::{self, Epilogue, MatMut, NR, PackB, PackedA};
+use crate::ops::conv_layer::Geometry;
 use crate::simd::{Activation, Isa};
 use crate::workspace::Workspace;
 
@@ -224,15 +226,15 @@ struct Place {
 /// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
 pub(super) fn conv2d(
     isa: Isa,
-    g: &Geometry,
+    g: &Geometry<Window>,
     x: &[f32],
     weights: &Weights,
     bias: Option<&[f32]>,
     activation: Activation,
     y: &mut [f32],
 ) {
-    debug_assert!(g.groups == 1 && g.windows.iter().all(|w| w.kernel == 3));
-    debug_assert!(g.windows.iter().all(|w| w.stride == 1 && w.dilation == 1));
+    debug_assert!(g.groups == 1 && g.axes.iter().all(|w| w.kernel == 3));
+    debug_assert!(g.axes.iter().all(|w| w.stride == 1 && w.dilation == 1));
     debug_assert_eq!((weights.cin(), weights.cout()), (g.group_in, g.group_out));
     debug_assert_eq!(x.len(), g.input_len());
     debug_assert_eq!(y.len(), g.output_len());
@@ -293,7 +295,7 @@ unsafe impl Sync for Output {}
 /// What every task of one call shares.
 struct Job<'a> {
     isa: Isa,
-    g: &'a Geometry,
+    g: &'a Geometry<Window>,
     x: &'a [f32],
     weights: &'a Weights,
     bias: Option<&'a [f32]>,
@@ -509,7 +511,7 @@ struct Segment {
 }
 
 impl Block {
-    fn new(tiles: [usize; 2], g: &Geometry, first: usize, count: usize) -> Self {
+    fn new(tiles: [usize; 2], g: &Geometry<Window>, first: usize, count: usize) -> Self {
         assert!(
             (1..=MAX_BLOCK).contains(&count),
             "a block of 1 to MAX_BLOCK tiles"
@@ -549,7 +551,7 @@ impl Block {
         // Strip row `j * 6 + i` holds input row `4 * (row0 + j) + i - top` (if inside),
         // from input column `x0 = 4 * col0 - left`: its values `a..b` fall inside the row.
         let [h, w] = g.input;
-        let [top, left] = [g.windows[0].pad_begin, g.windows[1].pad_begin];
+        let [top, left] = [g.axes[0].pad_begin, g.axes[1].pad_begin];
         let mut segments = [Segment::default(); SIDE * MAX_BLOCK];
         let mut segment_count = 0;
         for (j, &(col0, tiles)) in runs[..strips].iter().enumerate() {

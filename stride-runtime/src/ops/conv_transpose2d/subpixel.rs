@@ -34,8 +34,8 @@ use core::ops::Range;
 
 use stride_geometry::TransposedAxis;
 
-use super::Geometry;
 use crate::gemm::{self, Epilogue, MatMut, NR, PackB, PackedA};
+use crate::ops::conv_layer::Geometry;
 use crate::simd::{Activation, Isa, zero};
 use crate::workspace::Workspace;
 
@@ -180,7 +180,7 @@ fn axis_phases(
 /// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`. Every element of `y` is written.
 pub(super) fn conv_transpose2d(
     isa: Isa,
-    g: &Geometry,
+    g: &Geometry<TransposedAxis>,
     x: &[f32],
     weights: &Weights,
     bias: Option<&[f32]>,
@@ -266,7 +266,7 @@ pub(super) fn conv_transpose2d(
 /// What a task needs to compute rows of one height phase of one sample and group.
 struct Task<'a> {
     isa: Isa,
-    g: &'a Geometry,
+    g: &'a Geometry<TransposedAxis>,
     /// The group's `Cin/g` input planes.
     x: &'a [f32],
     weights: &'a Weights,

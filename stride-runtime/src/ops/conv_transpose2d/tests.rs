@@ -1,4 +1,5 @@
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, array, s};
+use stride_geometry::{GeometryError, Param};
 
 use super::*;
 use crate::gemm::PackB;

@@ -88,7 +88,7 @@ fn reference(
     params: &Conv2dParams,
 ) -> Array4<f32> {
     let g = Geometry::resolve(x.view(), w.dim(), params).unwrap();
-    let [h, v] = g.windows;
+    let [h, v] = g.axes;
     let pads = [h.pad_begin, h.pad_end, v.pad_begin, v.pad_end];
     direct(
         x.view(),
