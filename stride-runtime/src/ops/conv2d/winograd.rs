@@ -68,25 +68,19 @@
 mod scalar;
 #[cfg(test)]
 mod tests;
+mod tile;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
 use stride_geometry::Window;
 
+use self::tile::{LANES, OUT, POSITIONS, Place, SIDE};
 use crate::gemm::{self, Epilogue, MatMut, NR, PackB, PackedA};
 use crate::ops::conv_layer::Geometry;
 use crate::simd::{Activation, Isa};
 use crate::workspace::Workspace;
 
-/// Outputs per tile side: the `m` of F(m x m, 3x3).
-const OUT: usize = 4;
-/// Transformed tile side, `m + 3 - 1`.
-const SIDE: usize = 6;
-/// Transform positions of a tile, one GEMM each.
-const POSITIONS: usize = SIDE * SIDE;
-/// Tiles a transform call handles: one per lane of an AVX2 vector.
-const LANES: usize = 8;
 /// Most tiles in a block: the stack arrays of a block's tile places are this long.
 const MAX_BLOCK: usize = 64;
 /// What a block's `V` and `M` may take together: about 60% of a 1 MiB L2, the rest for the
@@ -206,19 +200,6 @@ impl Weights {
     fn cin(&self) -> usize {
         self.positions[0].k()
     }
-}
-
-/// Where one tile of a block reads and writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Place {
-    /// Offset of the tile's 6x6 patch (and two columns beyond) in the block's staged strips.
-    input: usize,
-    /// Offset of the tile's top-left output in an output plane.
-    output: usize,
-    /// Output rows and columns of the tile inside the plane: 4 but at the bottom and right
-    /// edges, 0 for a lane past the block's last tile.
-    rows: usize,
-    cols: usize,
 }
 
 /// Writes `activation(x ⋆ weight + bias)` into `y` on `isa`, all contiguous and sized by

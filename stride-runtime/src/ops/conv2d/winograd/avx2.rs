@@ -9,7 +9,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{LANES, OUT, POSITIONS, Place, SIDE};
+use super::tile::{LANES, OUT, POSITIONS, Place, SIDE};
 use crate::simd::Activation;
 use crate::simd::activation::avx2 as act;
 
