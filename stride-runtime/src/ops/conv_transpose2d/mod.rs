@@ -151,6 +151,10 @@ pub fn conv_transpose2d(
     Ok(apply(&geometry, x, &packed, bias, Activation::Identity))
 }
 
+/// The most output phases (`s_h * s_w`) a sub-pixel layer has: a stride of 256 on both axes,
+/// far above any upsampling layer's (FCN's 32x has 1,024).
+const MAX_PHASES: usize = 1 << 16;
+
 /// The two ways to compute a transposed convolution. [`Method::choose`] picks one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
@@ -180,10 +184,17 @@ impl Method {
     /// where packing phase rows of 4 or 8 values costs more than the scatter, but 1.6x faster
     /// at two threads on 4x4, whose 16 columns col2im cannot split. At stride 1 there is one
     /// phase, and col2im stays the kernel it was measured as.
+    ///
+    /// Past [`MAX_PHASES`] phases, col2im too, whatever the channels: sub-pixel's weight holds
+    /// one matrix per phase and group, and its forward pass a table per residue, which grow
+    /// with the stride rather than the kernel (a stride of `2^31` would ask for `2^62`
+    /// matrices); col2im's do not.
     fn choose(params: &ConvTranspose2dParams, shape: (usize, usize, usize, usize)) -> Method {
         let (in_channels, group_out, _, _) = shape;
         let group_in = in_channels / params.groups;
-        if params.stride.0.iter().any(|&s| s > 1) && 4 * group_out > group_in {
+        let [sh, sw] = params.stride.0;
+        let phases = sh.checked_mul(sw).filter(|&p| p <= MAX_PHASES);
+        if phases.is_some_and(|p| p > 1) && 4 * group_out > group_in {
             Method::SubPixel
         } else {
             Method::Col2im

@@ -640,7 +640,7 @@ fn phase_b_packs_any_block_as_its_definition_with_phase_rows_as_wide_as_input_ro
 }
 
 #[test]
-fn strided_layers_with_over_a_quarter_as_many_outputs_take_the_sub_pixel_kernel() {
+fn strided_layers_with_over_a_quarter_as_many_outputs_and_few_phases_take_the_sub_pixel_kernel() {
     let params = ConvTranspose2dParams::default();
     // [Cin, Cout/groups, kh, kw]
     let (suite, to_rgb, grouped) = ((128, 64, 4, 4), (64, 3, 4, 4), (64, 5, 4, 4));
@@ -664,6 +664,17 @@ fn strided_layers_with_over_a_quarter_as_many_outputs_take_the_sub_pixel_kernel(
     assert_eq!(
         Method::choose(&params.stride(2).groups(4), grouped),
         Method::SubPixel
+    );
+    // Strides whose phases would outnumber any upsampling layer's.
+    assert_eq!(Method::choose(&params.stride(256), suite), Method::SubPixel);
+    assert_eq!(Method::choose(&params.stride(257), suite), Method::Col2im);
+    assert_eq!(
+        Method::choose(&params.stride((1, 1 << 31)), suite),
+        Method::Col2im
+    );
+    assert_eq!(
+        Method::choose(&params.stride(usize::MAX), suite),
+        Method::Col2im
     );
 }
 

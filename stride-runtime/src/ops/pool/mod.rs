@@ -25,7 +25,7 @@ use stride_geometry::{GeometryError, Window, check_pool_padding_2d, pool_output}
 use self::avg::Divisor;
 use self::separable::{Reduction, Separable};
 use self::windows::AxisWindows;
-use super::check::{nonempty_plane, nonzero_hw};
+use super::check::{nonempty_plane, nonzero_hw, output_fits};
 use super::plane::{map_planes, map_planes_with};
 use crate::{Error, Hw, Padding2d, Result};
 
@@ -142,7 +142,7 @@ impl MaxPool2dParams {
 /// all fall in the padding (which PyTorch's padding rule allows) gives -inf, as in PyTorch.
 ///
 /// Refuses an input with an empty plane, a zero kernel, stride or dilation, padding above half
-/// the kernel, and an output size below 1.
+/// the kernel, an output size below 1, and an output too large to allocate.
 ///
 /// ```
 /// use ndarray::{array, Array4};
@@ -307,7 +307,8 @@ impl AvgPool2dParams {
 /// that.
 ///
 /// Refuses an input with an empty plane, a zero kernel or stride, padding above half the
-/// kernel, an output size below 1, and a `divisor_override` of 0.
+/// kernel, an output size below 1, an output too large to allocate, and a `divisor_override`
+/// of 0.
 ///
 /// ```
 /// use ndarray::{array, Array4};
@@ -364,7 +365,8 @@ fn separable(x: ArrayView4<f32>, output: [usize; 2], pool: &Separable) -> Array4
 /// `[floor(i*n/o), ceil((i+1)*n/o))`. Bins overlap when `o` does not divide `n`, and the output
 /// may be larger than the input.
 ///
-/// Refuses an input with an empty plane and an output size of 0.
+/// Refuses an input with an empty plane, an output size of 0, and an output too large to
+/// allocate.
 ///
 /// ```
 /// use ndarray::{array, Array4};
@@ -402,6 +404,8 @@ pub fn global_avg_pool2d(x: ArrayView4<f32>) -> Result<Array4<f32>> {
 fn adaptive_avg(op: &'static str, x: ArrayView4<f32>, output: Hw) -> Result<Array4<f32>> {
     let input = nonempty_plane(op, &x)?;
     nonzero_hw(op, "output size", output)?;
+    let (batch, channels, _, _) = x.dim();
+    output_fits(op, &[batch, channels, output.0[0], output.0[1]])?;
     let [rows, cols] = [0, 1].map(|a| AxisWindows::adaptive(input[a], output.0[a]));
     Ok(map_planes(x, output.0, |x, y| {
         avg::avg_plane(&rows, &cols, Divisor::Taps, x, y)
@@ -422,7 +426,8 @@ struct Sliding {
 ///
 /// Refuses, in this order: an empty input plane; a zero kernel, stride or dilation (when the
 /// padding is resolved); padding above half the kernel on either axis, in PyTorch's order
-/// ([`check_pool_padding_2d`]); an output size below 1 ([`pool_output`]).
+/// ([`check_pool_padding_2d`]); an output size below 1 ([`pool_output`]); an output too large
+/// to allocate.
 fn sliding_windows(
     op: &'static str,
     x: &ArrayView4<f32>,
@@ -444,6 +449,8 @@ fn sliding_windows(
         pool_output(input[a], windows[a], pool.ceil_mode).map_err(|e| Error::geometry(op, a, e))
     };
     let output = [output(0)?, output(1)?];
+    let (batch, channels, _, _) = x.dim();
+    output_fits(op, &[batch, channels, output[0], output[1]])?;
     let axes = [0, 1].map(|a| AxisWindows::sliding(input[a], output[a], windows[a]));
     Ok((axes, windows[1]))
 }
