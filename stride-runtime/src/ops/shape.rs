@@ -4,9 +4,7 @@
 use ndarray::{
     Array, Array2, ArrayView, ArrayView4, ArrayViewD, ArrayViewMut, Dimension, Ix4, Zip,
 };
-use stride_geometry::GeometryError;
 
-use super::check::output_fits;
 use crate::{Error, Result};
 
 /// Flattens every dimension after the batch: `[N, C, H, W]` to `[N, C*H*W]`, in C order, as
@@ -77,8 +75,7 @@ pub fn add_assign<D: Dimension>(mut a: ArrayViewMut<f32, D>, b: ArrayView<f32, D
 /// Joins NCHW arrays along the channels, as `torch.cat(parts, dim=1)`: the outputs of a
 /// network's parallel branches.
 ///
-/// Refuses an empty list, parts whose batch, height or width differ, and a result too large
-/// to allocate.
+/// Refuses an empty list, and parts whose batch, height or width differ.
 ///
 /// ```
 /// use ndarray::Array4;
@@ -106,11 +103,6 @@ pub fn concat_channels(parts: &[ndarray::Array4<f32>]) -> Result<ndarray::Array4
             });
         }
     }
-    let channels = parts
-        .iter()
-        .try_fold(0usize, |sum, p| sum.checked_add(p.dim().1))
-        .ok_or(Error::rule("concat", GeometryError::Overflow))?;
-    output_fits("concat", &[n, channels, h, w])?;
     let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
     ndarray::concatenate(ndarray::Axis(1), &views).map_err(|e| Error::Param {
         op: "concat",
