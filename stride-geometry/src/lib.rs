@@ -24,6 +24,7 @@
 //! ```
 #![no_std]
 
+mod adaptive;
 mod count;
 mod error;
 mod field;
@@ -32,6 +33,7 @@ mod tensors;
 mod transpose;
 mod window;
 
+pub use adaptive::adaptive_bin;
 pub use count::{
     batch_norm2d_params, check_groups, conv_transpose2d_macs, conv_transpose2d_params, conv2d_macs,
     conv2d_params, linear_macs, linear_params,

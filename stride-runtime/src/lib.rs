@@ -10,6 +10,13 @@
 //! shapes in its type so that networks compose only when the shapes meet, and [`summary`]
 //! prints a network's layer table.
 //!
+//! Inside, the crate is layered, each layer using only those below it (`tests/layering.rs`
+//! checks that no two source files depend on each other): at the bottom [`simd`] (which
+//! instruction set the kernels run on, the activations' per-value and vector forms, short
+//! copies) and the per-thread working memory the kernels borrow (`workspace.rs`); then the
+//! matrix multiply (`gemm/`); then the ops, whose convolutions share one layer shell
+//! (`ops/conv_layer.rs`) and keep their kernels in a directory each.
+//!
 //! ```
 //! use ndarray::Array4;
 //! use stride_runtime::ops::{max_pool2d, MaxPool2dParams};
@@ -28,9 +35,12 @@ pub mod init;
 pub mod ops;
 pub mod simd;
 pub mod summary;
+#[cfg(test)]
+mod testing;
 pub mod threads;
 pub mod typed;
 pub mod weights;
+mod workspace;
 
 pub use error::{Error, Result};
 pub use hw::{Hw, Padding2d};

@@ -8,9 +8,9 @@
 
 use core::arch::x86_64::*;
 
-use super::kernel::{Tile, write_tile};
+use super::tile::{Tile, write_tile};
 use super::{MR, NR};
-use crate::ops::activation::avx2 as act;
+use crate::simd::activation::avx2 as act;
 
 /// Runs `kc` steps of an `A` panel times a `B` panel and writes the tile.
 ///
@@ -136,77 +136,6 @@ unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
         unsafe {
             _mm256_storeu_ps(out, v0);
             _mm256_storeu_ps(out.add(8), v1);
-        }
-    }
-}
-
-/// `dst[t] = src[2 * t]` for as many leading `t` as whole groups of 8 allow while 16 values
-/// of `src` remain readable; returns how many it wrote. The rest is the caller's.
-///
-/// # Safety
-/// The CPU has AVX2.
-#[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn every_other(dst: &mut [f32], src: &[f32]) -> usize {
-    let mut t = 0;
-    while t + 8 <= dst.len() && 2 * t + 16 <= src.len() {
-        // SAFETY: `src[2t .. 2t + 16]` and `dst[t .. t + 8]` are in bounds (checked above).
-        unsafe {
-            let lo = _mm256_loadu_ps(src.as_ptr().add(2 * t));
-            let hi = _mm256_loadu_ps(src.as_ptr().add(2 * t + 8));
-            // Per 128-bit lane: [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6]; then the 64-bit pairs
-            // in the order 0, 2, 1, 3 give [lo0 lo2 lo4 lo6 hi0 hi2 hi4 hi6].
-            let even = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
-            let even = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
-                even,
-            )));
-            _mm256_storeu_ps(dst.as_mut_ptr().add(t), even);
-        }
-        t += 8;
-    }
-    t
-}
-
-/// `dst.copy_from_slice(src)` in vector moves with no library call: the runs packing copies
-/// are a few dozen values, where `memmove`'s call and setup cost more than the copy. A short
-/// tail is one more move that overlaps the previous one; below 8 values, two overlapping
-/// moves of 4, 2 or 1. (Not a masked store, which AMD cores run slowly, and not one store a
-/// step, a loop LLVM turns back into a `memcpy` call.)
-///
-/// # Safety
-/// The CPU has AVX2.
-#[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn copy(dst: &mut [f32], src: &[f32]) {
-    assert_eq!(dst.len(), src.len(), "copy lengths");
-    let (d, s, n) = (dst.as_mut_ptr(), src.as_ptr(), dst.len());
-    // SAFETY: every move below reads `src[i .. i + w]` and writes `dst[i .. i + w]` with
-    // `i + w <= n`, in bounds of both slices, which do not overlap.
-    unsafe {
-        if n >= 8 {
-            let mut i = 0;
-            while i + 16 <= n {
-                let (a, b) = (_mm256_loadu_ps(s.add(i)), _mm256_loadu_ps(s.add(i + 8)));
-                _mm256_storeu_ps(d.add(i), a);
-                _mm256_storeu_ps(d.add(i + 8), b);
-                i += 16;
-            }
-            if i + 8 <= n {
-                _mm256_storeu_ps(d.add(i), _mm256_loadu_ps(s.add(i)));
-                i += 8;
-            }
-            if i < n {
-                _mm256_storeu_ps(d.add(n - 8), _mm256_loadu_ps(s.add(n - 8)));
-            }
-        } else if n >= 4 {
-            _mm_storeu_ps(d, _mm_loadu_ps(s));
-            _mm_storeu_ps(d.add(n - 4), _mm_loadu_ps(s.add(n - 4)));
-        } else if n >= 2 {
-            d.cast::<u64>()
-                .write_unaligned(s.cast::<u64>().read_unaligned());
-            let (d, s) = (d.add(n - 2), s.add(n - 2));
-            d.cast::<u64>()
-                .write_unaligned(s.cast::<u64>().read_unaligned());
-        } else if n == 1 {
-            *d = *s;
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The blocked loops around the micro-kernel, and the split of `C`'s columns into tasks.
 
-use std::cell::RefCell;
-
-use super::kernel::{Finish, Tile};
-use super::{Epilogue, KC, Kernel, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
+use super::tile::{Finish, Tile};
+use super::{Epilogue, KC, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
+use crate::simd::Isa;
+use crate::workspace::Workspace;
 
 /// Below this many FLOPs (`2·M·N·K`) a call runs on the calling thread: about 50 µs of
 /// work, several times what handing tasks to other threads costs.
@@ -17,7 +17,7 @@ pub(crate) fn sgemm(a: &PackedA, b: &impl PackB, c: MatMut, epilogue: &Epilogue)
         (c.rows(), b.k(), c.cols()),
         "sgemm shapes"
     );
-    let kernel = Kernel::detect();
+    let isa = Isa::detect();
     let tasks = tasks_for(crate::threads::threads());
     let ranges = column_tasks(a.m(), b.n(), a.k(), tasks);
     let tasks: Vec<_> = ranges
@@ -25,7 +25,7 @@ pub(crate) fn sgemm(a: &PackedA, b: &impl PackB, c: MatMut, epilogue: &Epilogue)
         .map(|r| r.start)
         .zip(c.split_cols(&ranges))
         .collect();
-    crate::threads::for_each(tasks, |(j0, c)| gemm_serial(kernel, a, b, j0, c, epilogue));
+    crate::threads::for_each(tasks, |(j0, c)| gemm_serial(isa, a, b, j0, c, epilogue));
 }
 
 /// Tasks to cut work into for `threads` threads: about two per thread, so that a thread
@@ -56,24 +56,17 @@ pub(crate) fn column_tasks(
     (0..tasks).map(|t| start(t)..start(t + 1)).collect()
 }
 
-thread_local! {
-    /// This thread's packed `B` block, kept between calls so a forward pass allocates it
-    /// once per thread: at most `KC` rows of `b_row_stride(NC)` values (about 400 KiB), plus
-    /// room to align.
-    static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// `C = epilogue(A · B[:, j0 .. j0 + c.cols])` on the calling thread, with `kernel`: the
+/// `C = epilogue(A · B[:, j0 .. j0 + c.cols])` on the calling thread, on `isa`'s kernel: the
 /// blocked loops. `c` is the `M × c.cols` slice of the whole `C` whose first column is `j0`.
 pub(crate) fn gemm_serial(
-    kernel: Kernel,
+    isa: Isa,
     a: &PackedA,
     b: &impl PackB,
     j0: usize,
     c: MatMut,
     epilogue: &Epilogue,
 ) {
-    gemm_serial_rows(kernel, a, 0..a.m().div_ceil(MR), b, j0, c, epilogue);
+    gemm_serial_rows(isa, a, 0..a.m().div_ceil(MR), b, j0, c, epilogue);
 }
 
 /// [`gemm_serial`] for the rows of `A` in its panels `panels` (rows `panels.start * MR` up
@@ -81,7 +74,7 @@ pub(crate) fn gemm_serial(
 /// any) one value per row of `c`. Tasks that split `C` by rows call this, each packing `B`
 /// itself.
 pub(crate) fn gemm_serial_rows(
-    kernel: Kernel,
+    isa: Isa,
     a: &PackedA,
     panels: core::ops::Range<usize>,
     b: &impl PackB,
@@ -110,15 +103,15 @@ pub(crate) fn gemm_serial_rows(
         for_each_tile(m, n, |i, j, rows, cols| {
             let tile = tile(&c, epilogue, i, j, rows, cols, true, true);
             // SAFETY: the tile lies inside `c`, which this call borrows uniquely.
-            unsafe { super::kernel::write_tile(&zeros, &tile) };
+            unsafe { super::tile::write_tile(&zeros, &tile) };
         });
         return;
     }
 
-    PACKED_B.with(|cell| {
-        // A kernel never calls back into this function, so the borrow is never nested.
-        let mut buffer = cell.borrow_mut();
-        let packed = aligned(&mut buffer, KC * b_row_stride(NC));
+    // A packed block of `B`: the largest `K` block, with rows as long as the widest `N`
+    // block's. About 400 KiB at most, kept by the thread's workspace between calls.
+    let packed_len = k.min(KC) * b_row_stride(n.min(NC));
+    Workspace::with(packed_len, |packed| {
         for (jc, nc) in blocks(n, NC, NR) {
             for (pc, kc) in blocks(k, KC, 1) {
                 let (first, last) = (pc == 0, pc + kc == k);
@@ -140,7 +133,7 @@ pub(crate) fn gemm_serial_rows(
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to
                             // it), which this call borrows uniquely.
-                            unsafe { kernel.run(kc, a_panel, b_panel, ldb, &tile) };
+                            unsafe { super::kernel::run(isa, kc, a_panel, b_panel, ldb, &tile) };
                         }
                     }
                 }
@@ -185,15 +178,4 @@ fn tile<'a>(
             activation: epilogue.activation,
         }),
     }
-}
-
-/// `len` values of `buffer`, starting at a 64-byte boundary so that no `B` row of the packed
-/// block straddles two cache lines.
-fn aligned(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    const ALIGN: usize = 64 / size_of::<f32>();
-    if buffer.len() < len + ALIGN {
-        buffer.resize(len + ALIGN, 0.0);
-    }
-    let skip = buffer.as_ptr().align_offset(64).min(ALIGN);
-    &mut buffer[skip..skip + len]
 }

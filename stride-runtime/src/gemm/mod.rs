@@ -28,9 +28,11 @@
 //!
 //! # Paths
 //!
-//! [`Kernel::detect`] takes the AVX2 + FMA micro-kernel when [`crate::simd::avx2_fma`] says
-//! so, else the portable one; both share the packing, the blocking and the epilogue, and
-//! give the same numbers within rounding (the AVX2 kernel fuses multiply and add).
+//! The serial entry points take the instruction set as an [`Isa`](crate::simd::Isa), which a
+//! caller picks once per call with `Isa::detect` ([`crate::simd::avx2_fma`]'s choice): the
+//! AVX2 + FMA micro-kernel runs on `Isa::Avx2`, the portable one otherwise (`kernel.rs`,
+//! `avx2.rs`). Both share the packing, the blocking and the epilogue (`tile.rs`), and give
+//! the same numbers within rounding (the AVX2 kernel fuses multiply and add).
 //!
 //! # Threads
 //!
@@ -48,13 +50,14 @@
 //! [`PackB::view`]) and `C` ([`MatMut`], any strides), pick an [`Epilogue`], and call [`sgemm`].
 //! A batch of independent products, such as Winograd's element-wise GEMMs (one per
 //! transform position), is one [`PackedA`] per product and a [`gemm_serial`] per task inside
-//! [`crate::threads::for_each`], with [`Kernel::detect`] chosen once outside the loop.
+//! [`crate::threads::for_each`], with the `Isa` chosen once outside the loop.
 
 mod driver;
 mod kernel;
 mod pack;
 #[cfg(test)]
 mod tests;
+mod tile;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -62,13 +65,12 @@ mod avx2;
 pub(crate) use driver::{
     PARALLEL_FLOPS, column_tasks, gemm_serial, gemm_serial_rows, sgemm, tasks_for,
 };
-pub(crate) use kernel::Kernel;
 pub(crate) use pack::{PackB, PackedA, StridedB, b_row_stride};
 
 use core::marker::PhantomData;
 use core::ops::Range;
 
-use crate::ops::Activation;
+use crate::simd::Activation;
 
 /// Rows of a micro-tile, and of an `A` panel.
 pub(crate) const MR: usize = 6;

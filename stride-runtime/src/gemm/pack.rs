@@ -179,34 +179,3 @@ impl PackB for StridedB<'_> {
         }
     }
 }
-
-impl super::Kernel {
-    /// `dst.copy_from_slice(src)` for the short runs of packing (a few dozen values), where
-    /// a `memmove` call costs more than the copy: AVX2 moves inline, else the library call.
-    #[inline]
-    pub(crate) fn copy(self, dst: &mut [f32], src: &[f32]) {
-        match self {
-            // SAFETY: an `Avx2Token` exists only where the CPU has AVX2.
-            #[cfg(target_arch = "x86_64")]
-            super::Kernel::Avx2(_) => unsafe { super::avx2::copy(dst, src) },
-            super::Kernel::Scalar => dst.copy_from_slice(src),
-        }
-    }
-
-    /// `dst[t] = src[t * stride]` for every `t` of `dst`, the strided copy of a convolution's
-    /// `B` packing; stride 2 (every strided layer of ResNet and VGG) has an AVX2 form.
-    #[inline]
-    pub(crate) fn copy_strided(self, dst: &mut [f32], src: &[f32], stride: usize) {
-        debug_assert!(dst.is_empty() || (dst.len() - 1) * stride < src.len());
-        let done = match self {
-            // SAFETY: an `Avx2Token` exists only where the CPU has AVX2.
-            #[cfg(target_arch = "x86_64")]
-            super::Kernel::Avx2(_) if stride == 2 => unsafe { super::avx2::every_other(dst, src) },
-            _ => 0,
-        };
-        let src = &src[done * stride..];
-        for (d, &v) in dst[done..].iter_mut().zip(src.iter().step_by(stride)) {
-            *d = v;
-        }
-    }
-}

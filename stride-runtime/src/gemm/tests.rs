@@ -2,14 +2,14 @@
 //! block boundaries, strides and every part of the epilogue.
 
 use super::*;
-use crate::ops::Activation;
-use crate::ops::testing::sample;
+use crate::simd::{Activation, Isa};
+use crate::testing::sample;
 
 /// Both kernels where the CPU has AVX2 + FMA, else the portable one alone.
-fn kernels() -> Vec<Kernel> {
-    let mut kernels = vec![Kernel::Scalar];
-    kernels.extend(Kernel::avx2());
-    kernels
+fn paths() -> Vec<Isa> {
+    let mut paths = vec![Isa::Scalar];
+    paths.extend(Isa::avx2());
+    paths
 }
 
 /// `epilogue(A · B)` element by element in f64, and for each element the bound on an f32
@@ -56,7 +56,7 @@ fn assert_matches(got: &[f32], want: &[f32], scale: &[f64], what: &str) {
 }
 
 /// Runs `kernel` on row-major `m × n × k` operands and checks every element of `C`.
-fn check(kernel: Kernel, [m, n, k]: [usize; 3], epilogue: &Epilogue, seed: u64) {
+fn check(isa: Isa, [m, n, k]: [usize; 3], epilogue: &Epilogue, seed: u64) {
     let a = sample(m * k, seed).into_raw_vec_and_offset().0;
     let b = sample(k * n, seed + 1).into_raw_vec_and_offset().0;
     let c_before = sample(m * n, seed + 2).into_raw_vec_and_offset().0;
@@ -64,29 +64,24 @@ fn check(kernel: Kernel, [m, n, k]: [usize; 3], epilogue: &Epilogue, seed: u64) 
     let mut c = c_before.clone();
     let packed = PackedA::row_major(&a, m, k);
     gemm_serial(
-        kernel,
+        isa,
         &packed,
         &StridedB::row_major(&b, k, n),
         0,
         MatMut::row_major(&mut c, m, n),
         epilogue,
     );
-    let what = format!("{kernel:?} m={m} n={n} k={k} {epilogue:?}");
+    let what = format!("{isa:?} m={m} n={n} k={k} {epilogue:?}");
     assert_matches(&c, &want, &scale, &what);
 }
 
 #[test]
 fn gemm_matches_a_triple_loop_for_every_small_m_and_n_on_both_kernels() {
-    for kernel in kernels() {
+    for isa in paths() {
         for m in 1..=37 {
             for n in 1..=37 {
                 for k in [1, 7, 37] {
-                    check(
-                        kernel,
-                        [m, n, k],
-                        &Epilogue::default(),
-                        (m * 100 + n) as u64,
-                    );
+                    check(isa, [m, n, k], &Epilogue::default(), (m * 100 + n) as u64);
                 }
             }
         }
@@ -95,10 +90,10 @@ fn gemm_matches_a_triple_loop_for_every_small_m_and_n_on_both_kernels() {
 
 #[test]
 fn gemm_matches_a_triple_loop_for_every_small_k_on_both_kernels() {
-    for kernel in kernels() {
+    for isa in paths() {
         for k in 1..=37 {
             for [m, n] in [[1, 1], [MR, NR], [MR + 1, NR + 1], [13, 35]] {
-                check(kernel, [m, n, k], &Epilogue::default(), k as u64);
+                check(isa, [m, n, k], &Epilogue::default(), k as u64);
             }
         }
     }
@@ -113,7 +108,7 @@ fn gemm_matches_a_triple_loop_across_every_block_boundary() {
         [5, 3 * NC + 1, 2 * KC + 3],
         [MC * 2 + MR, NR, 1],
     ];
-    for kernel in kernels() {
+    for isa in paths() {
         for (seed, size) in sizes.into_iter().enumerate() {
             let bias: Vec<f32> = (0..size[0]).map(|i| i as f32 * 0.5 - 3.0).collect();
             let epilogue = Epilogue {
@@ -121,7 +116,7 @@ fn gemm_matches_a_triple_loop_across_every_block_boundary() {
                 activation: Activation::Relu,
                 accumulate: false,
             };
-            check(kernel, size, &epilogue, seed as u64);
+            check(isa, size, &epilogue, seed as u64);
         }
     }
 }
@@ -137,7 +132,7 @@ fn gemm_applies_every_epilogue_on_full_and_edge_tiles_on_both_kernels() {
         Activation::Tanh,
         Activation::Silu,
     ];
-    for kernel in kernels() {
+    for isa in paths() {
         // A whole number of tiles, and one with edges on both sides; one and two K blocks.
         for size in [[2 * MR, 2 * NR, 9], [MR + 2, NR + 3, 11], [MR, NR, KC + 9]] {
             let bias: Vec<f32> = (0..size[0]).map(|i| 1.5 - i as f32 * 0.25).collect();
@@ -149,7 +144,7 @@ fn gemm_applies_every_epilogue_on_full_and_edge_tiles_on_both_kernels() {
                             activation,
                             accumulate,
                         };
-                        check(kernel, size, &epilogue, 7);
+                        check(isa, size, &epilogue, 7);
                     }
                 }
             }
@@ -165,10 +160,10 @@ fn gemm_writes_a_column_major_c_and_reads_a_transposed_b() {
     let b = sample(k * n, 2).into_raw_vec_and_offset().0;
     let b_t: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
     let (want, scale) = naive(&a, &b, &[], [m, n, k], &Epilogue::default());
-    for kernel in kernels() {
+    for isa in paths() {
         let mut c_t = vec![f32::NAN; n * m];
         gemm_serial(
-            kernel,
+            isa,
             &PackedA::row_major(&a, m, k),
             &StridedB::new(&b_t, k, n, 1, k),
             0,
@@ -176,7 +171,7 @@ fn gemm_writes_a_column_major_c_and_reads_a_transposed_b() {
             &Epilogue::default(),
         );
         let c: Vec<f32> = (0..m * n).map(|i| c_t[(i % n) * m + i / n]).collect();
-        assert_matches(&c, &want, &scale, &format!("{kernel:?}"));
+        assert_matches(&c, &want, &scale, &format!("{isa:?}"));
     }
 }
 
@@ -188,13 +183,13 @@ fn gemm_on_column_ranges_computes_exactly_those_columns() {
     let b = sample(k * n, 4).into_raw_vec_and_offset().0;
     let (want, scale) = naive(&a, &b, &[], [m, n, k], &Epilogue::default());
     let ranges = [0..16, 16..21, 21..21, 21..100];
-    for kernel in kernels() {
+    for isa in paths() {
         let mut c = vec![f32::NAN; m * n];
         let (packed, source) = (PackedA::row_major(&a, m, k), StridedB::row_major(&b, k, n));
         let views = MatMut::row_major(&mut c, m, n).split_cols(&ranges);
         for (range, view) in ranges.iter().zip(views) {
             gemm_serial(
-                kernel,
+                isa,
                 &packed,
                 &source,
                 range.start,
@@ -202,7 +197,7 @@ fn gemm_on_column_ranges_computes_exactly_those_columns() {
                 &Epilogue::default(),
             );
         }
-        assert_matches(&c, &want, &scale, &format!("{kernel:?}"));
+        assert_matches(&c, &want, &scale, &format!("{isa:?}"));
     }
 }
 
@@ -234,7 +229,7 @@ fn gemm_with_k_zero_writes_the_epilogue_of_zeros() {
     };
     let mut c = vec![f32::NAN; 3 * 2];
     gemm_serial(
-        Kernel::Scalar,
+        Isa::Scalar,
         &PackedA::row_major(&[], 3, 0),
         &StridedB::row_major(&[], 0, 2),
         0,
@@ -276,48 +271,6 @@ fn blocks_split_evenly_and_cover_the_whole() {
     assert_eq!(blocks(0, 256, 1).count(), 0);
 }
 
-#[test]
-fn copy_strided_takes_every_stride_th_value_on_both_kernels() {
-    let values: Vec<f32> = (0..200).map(|i| i as f32).collect();
-    for kernel in kernels() {
-        for stride in 1..4 {
-            for len in 0..=40 {
-                for offset in [0, 1, 3] {
-                    let src = &values[offset..offset + (len.max(1) - 1) * stride + 1];
-                    let mut dst = vec![f32::NAN; len];
-                    kernel.copy_strided(&mut dst, src, stride);
-                    let want: Vec<f32> = (0..len).map(|t| src[t * stride]).collect();
-                    assert_eq!(dst, want, "{kernel:?} stride {stride} len {len}");
-                }
-            }
-        }
-    }
-}
-
-#[test]
-fn copy_copies_every_length_exactly_and_nothing_past_it_on_both_kernels() {
-    // Below one vector, around one and two, and long runs; from and to uneven offsets.
-    let values: Vec<f32> = (0..200).map(|i| i as f32).collect();
-    for kernel in kernels() {
-        for len in 0..=70 {
-            for (from, to) in [(0, 0), (1, 3), (5, 2)] {
-                let mut dst = vec![f32::NAN; len + 8];
-                kernel.copy(&mut dst[to..to + len], &values[from..from + len]);
-                assert!(dst[..to].iter().all(|v| v.is_nan()), "{kernel:?} {len}");
-                assert_eq!(
-                    &dst[to..to + len],
-                    &values[from..from + len],
-                    "{kernel:?} {len}"
-                );
-                assert!(
-                    dst[to + len..].iter().all(|v| v.is_nan()),
-                    "{kernel:?} {len}"
-                );
-            }
-        }
-    }
-}
-
 /// A row-major `B` whose rows are whole panels, read in place through [`PackB::view`].
 struct InPlace<'a>(StridedB<'a>, &'a [f32], usize);
 
@@ -349,17 +302,17 @@ fn gemm_reads_a_b_that_offers_a_view_in_place_across_blocks_on_both_kernels() {
     let epilogue = Epilogue::default();
     let (want, scale) = naive(&a, &b, &[], [m, n, k], &epilogue);
     let packed = PackedA::row_major(&a, m, k);
-    for kernel in kernels() {
+    for isa in paths() {
         let mut c = vec![f32::NAN; m * n];
         let source = InPlace(StridedB::row_major(&b, k, n), &b, n);
         gemm_serial(
-            kernel,
+            isa,
             &packed,
             &source,
             0,
             MatMut::row_major(&mut c, m, n),
             &epilogue,
         );
-        assert_matches(&c, &want, &scale, &format!("{kernel:?} in place"));
+        assert_matches(&c, &want, &scale, &format!("{isa:?} in place"));
     }
 }

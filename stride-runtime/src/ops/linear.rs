@@ -3,7 +3,7 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use super::check::exact_shape;
+use super::check::{exact_shape, output_fits};
 use crate::gemm::{self, Epilogue, MatMut, PackedA, StridedB};
 use crate::{Error, Result};
 
@@ -11,6 +11,9 @@ const OP: &str = "linear";
 
 /// `y = x · wᵀ + b` for `x` of shape `[N, in]`, `weight` of shape `[out, in]` (PyTorch's
 /// layout) and an optional `bias` of shape `[out]`.
+///
+/// Refuses an empty weight, a bias of another length, an input without `in` columns, and an
+/// output too large to allocate.
 ///
 /// ```
 /// use ndarray::array;
@@ -28,7 +31,7 @@ pub fn linear(
     bias: Option<ArrayView1<f32>>,
 ) -> Result<Array2<f32>> {
     check_weights(weight, bias)?;
-    check_input(x, weight.ncols())?;
+    check_input(x, weight.ncols(), weight.nrows())?;
     Ok(apply(x, &pack(weight), bias))
 }
 
@@ -73,9 +76,10 @@ impl Linear {
         self.bias.as_ref().map(|b| b.view())
     }
 
-    /// `x · wᵀ + b` for `x` of shape `[N, in]`.
+    /// `x · wᵀ + b` for `x` of shape `[N, in]`. Refuses an input without `in` columns, and an
+    /// output too large to allocate.
     pub fn forward(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
-        check_input(x, self.in_features())?;
+        check_input(x, self.in_features(), self.out_features())?;
         Ok(apply(x, &self.packed, self.bias()))
     }
 }
@@ -95,17 +99,18 @@ fn check_weights(weight: ArrayView2<f32>, bias: Option<ArrayView1<f32>>) -> Resu
     }
 }
 
-fn check_input(x: ArrayView2<f32>, in_features: usize) -> Result<()> {
-    if x.ncols() == in_features {
-        Ok(())
-    } else {
-        Err(Error::Shape {
+/// Refuses an input without `in_features` columns, and one whose output (`out_features` per
+/// row) would be too large to allocate.
+fn check_input(x: ArrayView2<f32>, in_features: usize, out_features: usize) -> Result<()> {
+    if x.ncols() != in_features {
+        return Err(Error::Shape {
             op: OP,
             tensor: "input",
             expected: format!("[N, {in_features}]"),
             got: x.shape().to_vec(),
-        })
+        });
     }
+    output_fits(OP, &[x.nrows(), out_features])
 }
 
 /// `weight` (`[out, in]`) as the GEMM's `A`.
@@ -163,7 +168,7 @@ mod tests {
 
     #[test]
     fn linear_matches_the_definition_for_a_batch_and_a_transposed_input() {
-        use crate::ops::testing::{assert_close, sample};
+        use crate::testing::{assert_close, sample};
         let x = sample((23, 37), 1);
         let w = sample((19, 37), 2);
         let b = sample(19, 3);

@@ -1,10 +1,11 @@
 //! The ops: one public function per op, a params type where it has parameters, and a layer type
 //! that owns its weights for repeated calls.
 
-pub(crate) mod activation;
+mod activation;
 mod batch_norm;
 mod check;
 mod conv2d;
+mod conv_layer;
 mod conv_transpose2d;
 mod fuse;
 mod linear;
@@ -12,11 +13,9 @@ mod plane;
 mod pool;
 mod shape;
 mod taps;
-#[cfg(test)]
-pub(crate) mod testing;
 mod upsample;
 
-pub use activation::{Activation, leaky_relu, relu, relu6, sigmoid, silu, tanh};
+pub use activation::{leaky_relu, relu, relu6, sigmoid, silu, tanh};
 pub use batch_norm::{BatchNorm2d, batch_norm2d};
 pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dParams, conv_transpose2d};
 pub use conv2d::{Conv2d, Conv2dParams, conv2d};
@@ -28,3 +27,5 @@ pub use pool::{
 };
 pub use shape::{add, add_assign, as_nchw, check_nchw, concat_channels, flatten};
 pub use upsample::{UpsampleMode, UpsampleParams, UpsampleTarget, upsample};
+
+pub use crate::simd::activation::Activation;

@@ -10,7 +10,7 @@ mod nearest;
 use ndarray::{Array4, ArrayView4};
 use stride_geometry::{GeometryError, Param, upsample_output};
 
-use super::check::{AXES, nonempty_plane, nonzero_hw};
+use super::check::{AXES, nonempty_plane, nonzero_hw, output_fits};
 use super::plane::map_planes;
 use crate::{Error, Hw, Result};
 
@@ -174,8 +174,8 @@ impl UpsampleParams {
 ///   `floor(src)` and the next input (the last one at the edge), weights `1 - λ` and
 ///   `λ = src - floor(src)`.
 ///
-/// Refuses an input with an empty plane, a scale factor or output size of 0, and an output
-/// size that does not fit in `usize`.
+/// Refuses an input with an empty plane, a scale factor or output size of 0, an output size
+/// that does not fit in `usize`, and an output too large to allocate.
 ///
 /// ```
 /// use ndarray::array;
@@ -193,6 +193,8 @@ impl UpsampleParams {
 pub fn upsample(x: ArrayView4<f32>, params: &UpsampleParams) -> Result<Array4<f32>> {
     let input = nonempty_plane(OP, &x)?;
     let output = params.output_size(input)?;
+    let (batch, channels, _, _) = x.dim();
+    output_fits(OP, &[batch, channels, output[0], output[1]])?;
     let [h_ratio, w_ratio] = [0, 1].map(|a| params.ratio(a, input[a], output[a]));
     let width = input[1];
     Ok(match params.mode {

@@ -50,10 +50,12 @@
 //!
 //! [safetensors]: https://huggingface.co/docs/safetensors
 
+mod error;
 mod load;
 mod save;
 
-pub use load::{LoadError, LoadOptions, Loader, WeightProblem};
+pub use error::{LoadError, WeightProblem};
+pub use load::{LoadOptions, Loader};
 pub use save::{SaveError, Saver};
 
 use std::borrow::Cow;

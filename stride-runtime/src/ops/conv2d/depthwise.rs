@@ -18,9 +18,9 @@
 //! 0.41 ms on two, against 5.6 ms for im2col + GEMM and ONNX Runtime's 0.68-0.87 and
 //! 0.26-0.29 ms (across runs); the layer is memory-bound (4.8 MB in, 4.8 MB out).
 
-use crate::gemm::{self, Kernel};
-use crate::ops::Activation;
+use crate::gemm;
 use crate::ops::taps::Taps;
+use crate::simd::{Activation, Isa};
 
 /// The sizes of a depthwise 3x3 convolution of one plane, checked by the caller: `output` is
 /// the geometry crate's `conv_output` for `input`, this stride and the pads, of which the
@@ -39,10 +39,10 @@ pub(crate) struct Depthwise3x3 {
 
 /// Convolves `x`, planes of `input` size (`N*C` of them, NCHW), each with its channel's 3x3
 /// `weight` (`[C, 1, 3, 3]`, PyTorch's layout for `groups == C`) plus its `bias` (`[C]`),
-/// through `activation`, into `y` (the `N*C` output planes), on `kernel`'s path. Runs of
+/// through `activation`, into `y` (the `N*C` output planes), on `isa`'s path. Runs of
 /// planes are split over the crate's threads when there is enough work.
 pub(crate) fn depthwise3x3(
-    kernel: Kernel,
+    isa: Isa,
     shape: &Depthwise3x3,
     x: &[f32],
     weight: &[f32],
@@ -84,11 +84,11 @@ pub(crate) fn depthwise3x3(
                 .try_into()
                 .expect("9 weights a channel");
             let bias = bias.map_or(0.0, |b| b[channel]);
-            match kernel {
-                // SAFETY: an `Avx2` kernel exists only where the CPU has AVX2 and FMA.
+            match isa {
+                // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
                 #[cfg(target_arch = "x86_64")]
-                Kernel::Avx2(_) => unsafe { avx2::plane(shape, x, taps, bias, activation, y) },
-                Kernel::Scalar => scalar::plane(shape, x, taps, bias, activation, y),
+                Isa::Avx2(_) => unsafe { avx2::plane(shape, x, taps, bias, activation, y) },
+                Isa::Scalar => scalar::plane(shape, x, taps, bias, activation, y),
             }
         }
     });
@@ -373,7 +373,7 @@ mod tests {
     use stride_geometry::{Window, conv_output};
 
     use super::*;
-    use crate::ops::testing::sample;
+    use crate::testing::sample;
 
     /// The convolution by its definition, tap by tap with bounds checks, in f64.
     fn naive(shape: &Depthwise3x3, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
@@ -545,15 +545,15 @@ mod tests {
             .num_threads(2)
             .build()
             .unwrap();
-        let mut kernels = vec![Kernel::Scalar];
-        kernels.extend(Kernel::avx2());
-        for kernel in kernels {
+        let mut paths = vec![Isa::Scalar];
+        paths.extend(Isa::avx2());
+        for isa in paths {
             let mut y = vec![f32::NAN; x.len()];
             let activation = Activation::Relu;
             pool.install(|| {
-                depthwise3x3(kernel, &shape, &x, &weight, Some(&bias), activation, &mut y);
+                depthwise3x3(isa, &shape, &x, &weight, Some(&bias), activation, &mut y);
             });
-            assert_close(&y, &want, &format!("entry point, {kernel:?}"));
+            assert_close(&y, &want, &format!("entry point, {isa:?}"));
         }
     }
 

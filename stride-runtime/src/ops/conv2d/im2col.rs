@@ -18,10 +18,13 @@
 //! instead ([`rows_pay`]): its `B` is packed once, by all tasks, and each task multiplies
 //! a range of the weights' row panels by it.
 
-use super::Geometry;
-use crate::gemm::{self, Epilogue, Kernel, MR, MatMut, NR, PackB, PackedA, StridedB};
-use crate::ops::Activation;
+use stride_geometry::Window;
+
+use crate::gemm::{self, Epilogue, MR, MatMut, NR, PackB, PackedA, StridedB};
+use crate::ops::conv_layer::Geometry;
 use crate::ops::taps::Taps;
+use crate::simd::{Activation, Isa, zero};
+use crate::workspace::Workspace;
 
 /// Packs a contiguous `[Cout, Cin/groups, kh, kw]` weight as one `A` per group: rows are the
 /// group's `group_out` output channels, columns its taps `(c, ki, kj)`.
@@ -34,26 +37,26 @@ pub(super) fn pack_weights(weight: &[f32], groups: usize, group_out: usize) -> V
         .collect()
 }
 
-/// Writes `activation(x ⋆ weight + bias)` into `y` with `kernel`, all contiguous and sized by
+/// Writes `activation(x ⋆ weight + bias)` into `y` on `isa`, all contiguous and sized by
 /// `g`: `x` NCHW, `weights` from [`pack_weights`], `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
 pub(super) fn conv2d(
-    kernel: Kernel,
-    g: &Geometry,
+    isa: Isa,
+    g: &Geometry<Window>,
     x: &[f32],
     weights: &[PackedA],
     bias: Option<&[f32]>,
     activation: Activation,
     y: &mut [f32],
 ) {
-    conv2d_split(kernel, g, x, weights, bias, activation, y, None);
+    conv2d_split(isa, g, x, weights, bias, activation, y, None);
 }
 
 /// [`conv2d`], with `split` (when given) in place of the thread policy and [`rows_pay`]:
 /// `(tasks per unit, by rows)`. For tests that compare the two splits.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn conv2d_split(
-    kernel: Kernel,
-    g: &Geometry,
+    isa: Isa,
+    g: &Geometry<Window>,
     x: &[f32],
     weights: &[PackedA],
     bias: Option<&[f32]>,
@@ -105,10 +108,10 @@ pub(super) fn conv2d_split(
         let a = &weights[0];
         if g.is_pointwise() {
             let b = StridedB::row_major(x, g.group_in, plane_in);
-            rows_over_shared_b(kernel, a, &b, y, &epilogue, tasks);
+            rows_over_shared_b(isa, a, &b, y, &epilogue, tasks);
         } else {
-            let b = Im2col { g, x, kernel };
-            rows_over_shared_b(kernel, a, &b, y, &epilogue, tasks);
+            let b = Im2col { g, x, isa };
+            rows_over_shared_b(isa, a, &b, y, &epilogue, tasks);
         }
         return;
     }
@@ -132,58 +135,62 @@ pub(super) fn conv2d_split(
         let a = &weights[group];
         if g.is_pointwise() {
             let b = StridedB::row_major(x_u, g.group_in, plane_in);
-            gemm::gemm_serial(kernel, a, &b, j0, c, &epilogue);
+            gemm::gemm_serial(isa, a, &b, j0, c, &epilogue);
         } else {
-            let b = Im2col { g, x: x_u, kernel };
-            gemm::gemm_serial(kernel, a, &b, j0, c, &epilogue);
+            let b = Im2col { g, x: x_u, isa };
+            gemm::gemm_serial(isa, a, &b, j0, c, &epilogue);
         }
     };
     crate::threads::for_each(tasks, run);
-}
-
-thread_local! {
-    /// The calling thread's whole packed `B` for [`rows_over_shared_b`], kept between calls.
-    /// Taken out while in use, so a nested call (a task stolen while waiting) gets a new one.
-    static SHARED_B: core::cell::Cell<Vec<f32>> = const { core::cell::Cell::new(Vec::new()) };
 }
 
 /// `C = epilogue(A · B)` for one sample and group in `tasks` tasks: `B` packed whole, once,
 /// its rows split among the tasks; then each task multiplies a panel-aligned range of `A`'s
 /// rows by the shared block, read in place through [`PackB::view`].
 fn rows_over_shared_b(
-    kernel: Kernel,
+    isa: Isa,
     a: &PackedA,
     b: &impl PackB,
     y: &mut [f32],
     epilogue: &Epilogue,
     tasks: usize,
 ) {
-    let (m, k, n) = (a.m(), b.k(), b.n());
+    let (k, n) = (b.k(), b.n());
     let ldb = gemm::b_row_stride(n);
-    let mut buffer = SHARED_B.with(|cell| cell.take());
-    const ALIGN: usize = 16;
-    if buffer.len() < k * ldb + ALIGN {
-        buffer.resize(k * ldb + ALIGN, 0.0);
-    }
-    let skip = buffer.as_ptr().align_offset(64).min(ALIGN);
-    let packed = &mut buffer[skip..skip + k * ldb];
+    // The whole packed `B`, from this thread's workspace: a task that this thread steals
+    // while it waits below (another layer's, say) borrows other memory.
+    Workspace::with(k * ldb, |packed| {
+        // 1. Pack, a range of B's rows per task.
+        let per = k.div_ceil(tasks);
+        let chunks: Vec<_> = packed.chunks_mut(per * ldb).enumerate().collect();
+        crate::threads::for_each(chunks, |(t, dst)| {
+            let k0 = t * per;
+            let kc = (k - k0).min(per);
+            b.pack(k0, kc, 0, n, dst, ldb);
+        });
 
-    // 1. Pack, a range of B's rows per task.
-    let per = k.div_ceil(tasks);
-    let chunks: Vec<_> = packed.chunks_mut(per * ldb).enumerate().collect();
-    crate::threads::for_each(chunks, |(t, dst)| {
-        let k0 = t * per;
-        let kc = (k - k0).min(per);
-        b.pack(k0, kc, 0, n, dst, ldb);
+        // 2. Multiply, a range of A's panels per task.
+        let shared = Packed {
+            data: packed,
+            k,
+            n,
+            ldb,
+        };
+        multiply_rows(isa, a, &shared, y, epilogue, tasks);
     });
+}
 
-    // 2. Multiply, a range of A's panels per task.
-    let shared = Packed {
-        data: packed,
-        k,
-        n,
-        ldb,
-    };
+/// `C = epilogue(A · B)` with `B` packed whole, `A`'s row panels split into `tasks` ranges,
+/// one task each.
+fn multiply_rows(
+    isa: Isa,
+    a: &PackedA,
+    shared: &Packed,
+    y: &mut [f32],
+    epilogue: &Epilogue,
+    tasks: usize,
+) {
+    let (m, n) = (a.m(), shared.n);
     let a_panels = m.div_ceil(gemm::MR);
     let parts = tasks.min(a_panels);
     let panels: Vec<_> = (0..parts)
@@ -204,9 +211,8 @@ fn rows_over_shared_b(
             bias: epilogue.bias.map(|b| &b[rows.clone()]),
             ..*epilogue
         };
-        gemm::gemm_serial_rows(kernel, a, panels, &shared, 0, c, &epilogue);
+        gemm::gemm_serial_rows(isa, a, panels, shared, 0, c, &epilogue);
     });
-    SHARED_B.with(|cell| cell.set(buffer));
 }
 
 /// A whole `B` already packed, `ldb` apart, read in place.
@@ -256,11 +262,11 @@ fn rows_pay(m: usize, n: usize, tasks: usize) -> bool {
 }
 
 /// im2col's matrix `[Cin/g * kh * kw, OH * OW]` of one group of one sample, read through the
-/// windows of `g` from its `Cin/g` input planes `x`; `kernel` picks the strided copy.
+/// windows of `g` from its `Cin/g` input planes `x`; `isa` picks the copies.
 pub(super) struct Im2col<'a> {
-    pub g: &'a Geometry,
+    pub g: &'a Geometry<Window>,
     pub x: &'a [f32],
-    pub kernel: Kernel,
+    pub isa: Isa,
 }
 
 impl PackB for Im2col<'_> {
@@ -277,7 +283,7 @@ impl PackB for Im2col<'_> {
     /// padding zeros. Each run is one long copy into the packed row.
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
         let g = self.g;
-        let [window_h, window_w] = g.windows;
+        let [window_h, window_w] = g.axes;
         let [h, w] = g.input;
         let [oh, ow] = g.output;
         let taps = window_h.kernel * window_w.kernel;
@@ -325,11 +331,11 @@ impl PackB for Im2col<'_> {
                         let from =
                             plane + iy * w + xs.first + (a - xs.indices.start) * window_w.stride;
                         if window_w.stride == 1 {
-                            self.kernel.copy(body, &self.x[from..from + body.len()]);
+                            self.isa.copy(body, &self.x[from..from + body.len()]);
                         } else {
                             // The rest of the input, not only the row: the AVX2 gather reads
                             // whole vectors and may look (never write) past the last tap.
-                            self.kernel
+                            self.isa
                                 .copy_strided(body, &self.x[from..], window_w.stride);
                         }
                     }
@@ -341,39 +347,5 @@ impl PackB for Im2col<'_> {
                 (oy, ox0) = (oy + 1, 0);
             }
         }
-    }
-}
-
-/// `dst.fill(0.0)`, without a library call for the short runs that padding makes.
-#[inline]
-fn zero(dst: &mut [f32]) {
-    if dst.len() <= NR {
-        short_zero(dst);
-    } else {
-        dst.fill(0.0);
-    }
-}
-
-/// `dst.fill(0.0)` for at most [`NR`] values, in fixed-size pieces the compiler turns into a
-/// few register stores: a library `memset` call costs more than the fill at these lengths.
-#[inline(always)]
-fn short_zero(dst: &mut [f32]) {
-    debug_assert!(dst.len() <= NR);
-    let mut dst = dst;
-    macro_rules! piece {
-        ($n:literal) => {
-            if dst.len() >= $n {
-                let (d, rest) = dst.split_at_mut($n);
-                *<&mut [f32; $n]>::try_from(d).unwrap() = [0.0; $n];
-                dst = rest;
-            }
-        };
-    }
-    piece!(16);
-    piece!(8);
-    piece!(4);
-    piece!(2);
-    if let Some(d) = dst.first_mut() {
-        *d = 0.0;
     }
 }

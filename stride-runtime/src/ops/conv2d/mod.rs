@@ -1,10 +1,13 @@
 //! 2-D convolution, as PyTorch's `Conv2d`: stride, padding (explicit, asymmetric or a mode),
 //! dilation, groups (depthwise included) and an optional bias, for any batch size.
 //!
-//! This file holds the parameters, the checks, the layer and the choice of kernel. A call is
-//! resolved into a [`Geometry`] (every size checked, padding turned into numbers) before it
-//! reaches a kernel, so a kernel sees only sizes and contiguous slices. Which kernel runs is
-//! decided by shape class in one place, [`Algorithm`]:
+//! This file holds the parameters and their rules, the layer and the choice of kernel. What
+//! the layer shares with the transposed convolution (its fields, the checks of a weight and
+//! bias, the resolution of an input) is in `ops/conv_layer.rs`, which calls this file's rules
+//! through [`ConvParams`]. A call is resolved into a [`Geometry`] (every size checked,
+//! padding turned into numbers) before it reaches a kernel, so a kernel sees only sizes and
+//! contiguous slices. Which kernel runs is decided by shape class in one place,
+//! [`Algorithm`]:
 //!
 //! | class | kernel |
 //! |---|---|
@@ -23,11 +26,12 @@ mod winograd;
 use std::sync::OnceLock;
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
-use stride_geometry::{GeometryError, Param, Window, check_groups, conv_output};
+use stride_geometry::{Window, conv_output};
 
-use super::Activation;
-use super::check::{contiguous, exact_shape, input_channels, output_fits};
-use crate::gemm::{Kernel, PackedA};
+use super::check::contiguous;
+use super::conv_layer::{ConvLayer, ConvParams, Geometry, check_layer, with_slices};
+use crate::gemm::PackedA;
+use crate::simd::{Activation, Isa};
 use crate::{Error, Hw, Padding2d, Result};
 
 const OP: &str = "conv2d";
@@ -144,7 +148,7 @@ pub fn conv2d(
             Prepared::Im2col(&packed)
         }
     };
-    apply(&geometry, x, prepared, bias, Activation::Identity)
+    Ok(apply(&geometry, x, prepared, bias, Activation::Identity))
 }
 
 /// A convolution layer that owns its weight, `[Cout, Cin/groups, kh, kw]`, and optional bias,
@@ -155,10 +159,7 @@ pub fn conv2d(
 /// so `forward` allocates only its output.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
-    weight: Array4<f32>,
-    bias: Option<Array1<f32>>,
-    params: Conv2dParams,
-    activation: Activation,
+    layer: ConvLayer<Conv2dParams>,
     algorithm: Algorithm,
     /// Winograd's transformed weight, for a [`Algorithm::Winograd`] layer.
     winograd: Option<winograd::Weights>,
@@ -172,11 +173,7 @@ pub struct Conv2d {
 /// the rest (and a lazily packed one may exist in one and not yet in the other).
 impl PartialEq for Conv2d {
     fn eq(&self, other: &Self) -> bool {
-        self.weight == other.weight
-            && self.bias == other.bias
-            && self.params == other.params
-            && self.activation == other.activation
-            && self.algorithm == other.algorithm
+        self.layer == other.layer && self.algorithm == other.algorithm
     }
 }
 
@@ -205,18 +202,10 @@ impl Conv2d {
         bias: Option<Array1<f32>>,
         params: Conv2dParams,
     ) -> Result<Self> {
-        check_layer(weight.view(), bias.as_ref().map(|b| b.view()), &params)?;
-        let weight = if weight.is_standard_layout() {
-            weight
-        } else {
-            weight.as_standard_layout().into_owned()
-        };
-        let algorithm = Algorithm::for_layer(weight.dim(), &params);
+        let layer = ConvLayer::new(weight, bias, params)?;
+        let algorithm = Algorithm::for_layer(layer.weight().dim(), &params);
         Ok(Conv2d {
-            weight,
-            bias,
-            params,
-            activation: Activation::Identity,
+            layer,
             algorithm: Algorithm::Im2col,
             winograd: None,
             im2col: OnceLock::new(),
@@ -230,19 +219,19 @@ impl Conv2d {
     /// Panics unless `algorithm` is the layer's own class or im2col, which computes any
     /// layer.
     pub(crate) fn with_algorithm(self, algorithm: Algorithm) -> Self {
+        let params = self.params();
         assert!(
             algorithm == Algorithm::Im2col
-                || algorithm == Algorithm::for_layer(self.weight.dim(), &self.params),
+                || algorithm == Algorithm::for_layer(self.weight().dim(), params),
             "{algorithm:?} does not compute this layer"
         );
-        let (cout, cin, _, _) = self.weight.dim();
-        let weight = contiguous(self.weight.as_slice());
+        let (cout, cin, _, _) = self.weight().dim();
+        let weight = self.layer.weight_slice();
         let winograd =
             (algorithm == Algorithm::Winograd).then(|| winograd::Weights::new(weight, cout, cin));
         let im2col = OnceLock::new();
         if algorithm == Algorithm::Im2col {
-            let packed =
-                im2col::pack_weights(weight, self.params.groups, cout / self.params.groups);
+            let packed = im2col::pack_weights(weight, params.groups, cout / params.groups);
             im2col.set(packed).expect("a new cell is empty");
         }
         Conv2d {
@@ -256,8 +245,8 @@ impl Conv2d {
     /// The GEMM's packed weight, packed now if this is its first use.
     fn im2col_weights(&self) -> &[PackedA] {
         self.im2col.get_or_init(|| {
-            let groups = self.params.groups;
-            let weight = contiguous(self.weight.as_slice());
+            let groups = self.params().groups;
+            let weight = self.layer.weight_slice();
             im2col::pack_weights(weight, groups, self.out_channels() / groups)
         })
     }
@@ -278,13 +267,16 @@ impl Conv2d {
     /// # Ok::<(), stride_runtime::Error>(())
     /// ```
     pub fn with_activation(self, activation: Activation) -> Self {
-        Conv2d { activation, ..self }
+        Conv2d {
+            layer: self.layer.with_activation(activation),
+            ..self
+        }
     }
 
     /// The activation applied to the output ([`Activation::Identity`] unless
     /// [`Conv2d::with_activation`] set one).
     pub fn activation(&self) -> Activation {
-        self.activation
+        self.layer.activation()
     }
 
     /// Convolves an NCHW input of [`Conv2d::in_channels`] channels.
@@ -303,9 +295,9 @@ impl Conv2d {
     /// # Ok::<(), stride_runtime::Error>(())
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
-        let geometry = Geometry::resolve(x, self.weight.dim(), &self.params)?;
+        let geometry = self.layer.resolve(x)?;
         let prepared = match self.algorithm.for_input(&geometry) {
-            Algorithm::Depthwise3x3 => Prepared::Depthwise3x3(contiguous(self.weight.as_slice())),
+            Algorithm::Depthwise3x3 => Prepared::Depthwise3x3(self.layer.weight_slice()),
             Algorithm::Winograd => Prepared::Winograd(
                 self.winograd
                     .as_ref()
@@ -313,69 +305,82 @@ impl Conv2d {
             ),
             Algorithm::Im2col => Prepared::Im2col(self.im2col_weights()),
         };
-        apply(&geometry, x, prepared, self.bias(), self.activation)
+        Ok(apply(
+            &geometry,
+            x,
+            prepared,
+            self.bias(),
+            self.activation(),
+        ))
     }
 
     /// Input channels: `Cin/groups * groups`.
     pub fn in_channels(&self) -> usize {
-        self.weight.shape()[1] * self.params.groups
+        self.layer.channels().0
     }
 
     /// Output channels, `Cout`.
     pub fn out_channels(&self) -> usize {
-        self.weight.shape()[0]
+        self.layer.channels().1
     }
 
     /// The weight, `[Cout, Cin/groups, kh, kw]`.
     pub fn weight(&self) -> ArrayView4<'_, f32> {
-        self.weight.view()
+        self.layer.weight()
     }
 
     /// The bias, `[Cout]`, if the layer has one.
     pub fn bias(&self) -> Option<ArrayView1<'_, f32>> {
-        self.bias.as_ref().map(|b| b.view())
+        self.layer.bias()
     }
 
     /// The stride, padding, dilation and groups.
     pub fn params(&self) -> &Conv2dParams {
-        &self.params
+        self.layer.params()
     }
 }
 
-/// Refuses a weight, bias or parameters with which no input could work: zero groups, an empty
-/// weight, groups that do not divide `Cout`, a bias whose length is not `Cout`, a zero stride or
-/// dilation, and `same` padding with a stride above 1.
-fn check_layer(
-    weight: ArrayView4<f32>,
-    bias: Option<ArrayView1<f32>>,
-    params: &Conv2dParams,
-) -> Result<()> {
-    if params.groups == 0 {
-        return Err(Error::rule(OP, GeometryError::Zero(Param::Groups)));
+/// A convolution's rules for the shared layer shell: the weight is `[Cout, Cin/groups, kh,
+/// kw]`, and the padding (explicit, or a mode resolved per input size) gives a window per axis.
+impl ConvParams for Conv2dParams {
+    const OP: &'static str = OP;
+    const WEIGHT: &'static str = "[Cout, Cin/groups, kh, kw]";
+    type Axis = Window;
+
+    fn groups(&self) -> usize {
+        self.groups
     }
-    if weight.is_empty() {
-        return Err(Error::Shape {
-            op: OP,
-            tensor: "weight",
-            expected: "[Cout, Cin/groups, kh, kw], each at least 1".into(),
-            got: weight.shape().to_vec(),
+
+    fn channels(&self, [out_channels, group_in]: [usize; 2]) -> Option<(usize, usize)> {
+        Some((group_in.checked_mul(self.groups)?, out_channels))
+    }
+
+    /// A zero stride or dilation, and `same` padding with a stride above 1: the rules that do
+    /// not depend on the input size, checked by resolving the padding for a 1x1 input.
+    fn check(&self, kernel: Hw) -> Result<()> {
+        self.padding
+            .resolve(OP, [1, 1], kernel, self.stride, self.dilation)
+            .map(|_| ())
+    }
+
+    /// The windows with the padding resolved for this input, and the output sizes: refuses
+    /// an output size below 1.
+    fn resolve(&self, input: [usize; 2], kernel: Hw) -> Result<([Window; 2], [usize; 2])> {
+        let pads = self
+            .padding
+            .resolve(OP, input, kernel, self.stride, self.dilation)?;
+        let windows = [0, 1].map(|axis| {
+            pads[axis].apply(
+                Window::new(kernel.0[axis])
+                    .stride(self.stride.0[axis])
+                    .dilation(self.dilation.0[axis]),
+            )
         });
+        let output_size = |axis: usize| {
+            conv_output(input[axis], windows[axis]).map_err(|e| Error::geometry(OP, axis, e))
+        };
+        Ok((windows, [output_size(0)?, output_size(1)?]))
     }
-    let (out_channels, group_in, kh, kw) = weight.dim();
-    let in_channels = group_in
-        .checked_mul(params.groups)
-        .ok_or(Error::rule(OP, GeometryError::Overflow))?;
-    check_groups(in_channels, out_channels, params.groups).map_err(|e| Error::rule(OP, e))?;
-    if let Some(b) = bias {
-        exact_shape(OP, "bias", b.shape(), &[out_channels])?;
-    }
-    // The padding rules that do not depend on the input size (zero stride or dilation, `same`
-    // with a stride), checked now by resolving for a 1x1 input; `apply` resolves for the real one.
-    let kernel = Hw([kh, kw]);
-    params
-        .padding
-        .resolve(OP, [1, 1], kernel, params.stride, params.dilation)?;
-    Ok(())
 }
 
 /// How a convolution is computed: the shape classes, each with its own kernel, chosen here
@@ -415,7 +420,7 @@ impl Algorithm {
 
     /// The kernel for one input: the class, but im2col for a Winograd layer whose input has
     /// too few tiles for the transforms to pay ([`winograd::pays`]).
-    fn for_input(self, g: &Geometry) -> Algorithm {
+    fn for_input(self, g: &Geometry<Window>) -> Algorithm {
         match self {
             Algorithm::Winograd if !winograd::pays(g.group_in, g.group_out, g.output) => {
                 Algorithm::Im2col
@@ -438,152 +443,59 @@ enum Prepared<'a> {
 /// Runs the kernel of `weights` for an input that [`Geometry::resolve`] accepted: the one
 /// path behind [`conv2d`] and [`Conv2d::forward`].
 fn apply(
-    geometry: &Geometry,
+    geometry: &Geometry<Window>,
     x: ArrayView4<f32>,
     weights: Prepared,
     bias: Option<ArrayView1<f32>>,
     activation: Activation,
-) -> Result<Array4<f32>> {
-    let x = x.as_standard_layout();
-    let x = contiguous(x.as_slice());
-    let bias = bias.as_ref().map(|b| b.as_standard_layout());
-    let bias = bias.as_ref().map(|b| contiguous(b.as_slice()));
-    let kernel = Kernel::detect();
-    if let Prepared::Depthwise3x3(weight) = weights {
-        // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it does
-        // layer after layer) is a serial memset of the whole output before the parallel kernel.
-        let mut y = Array4::<f32>::uninit(geometry.output_shape());
+) -> Array4<f32> {
+    let isa = Isa::detect();
+    with_slices(x, bias, |x, bias| {
+        if let Prepared::Depthwise3x3(weight) = weights {
+            // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it
+            // does layer after layer) is a serial memset of the whole output before the
+            // parallel kernel.
+            let mut y = Array4::<f32>::uninit(geometry.output_shape());
+            let out = contiguous(y.as_slice_mut());
+            // SAFETY: `f32` has no invalid bit patterns and the pointer and length are those
+            // of `out`, which this borrow replaces. `depthwise3x3` splits `out` into disjoint
+            // planes, one per input plane, and every plane's kernel writes each element of
+            // every output row before reading it (the scalar path starts each row with
+            // `fill(bias)`, the AVX2 path stores blocks covering `0..ow`, or copies a whole
+            // row for `ow < 8`), so no uninitialised element is read.
+            let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
+            let shape = depthwise_shape(geometry);
+            depthwise::depthwise3x3(isa, &shape, x, weight, bias, activation, out);
+            // SAFETY: every plane, hence every element, was written exactly once above: the
+            // planes of `out` are `x.len() / plane_in == N * C` disjoint chunks covering all
+            // of it.
+            return unsafe { y.assume_init() };
+        }
+        // Every element is written by the kernel, so the zeros are never read; `zeros` is
+        // calloc, whose fresh pages cost nothing until written.
+        let mut y = Array4::zeros(geometry.output_shape());
         let out = contiguous(y.as_slice_mut());
-        // SAFETY: `f32` has no invalid bit patterns and the pointer and length are those of
-        // `out`, which this borrow replaces. `depthwise3x3` splits `out` into disjoint planes,
-        // one per input plane, and every plane's kernel writes each element of every output
-        // row before reading it (the scalar path starts each row with `fill(bias)`, the AVX2
-        // path stores blocks covering `0..ow`, or copies a whole row for `ow < 8`), so no
-        // uninitialised element is read.
-        let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
-        let shape = geometry.depthwise3x3();
-        depthwise::depthwise3x3(kernel, &shape, x, weight, bias, activation, out);
-        // SAFETY: every plane, hence every element, was written exactly once above: the planes
-        // of `out` are `x.len() / plane_in == N * C` disjoint chunks covering all of it.
-        return Ok(unsafe { y.assume_init() });
-    }
-    // Every element is written by the kernel, so the zeros are never read; `zeros` is
-    // calloc, whose fresh pages cost nothing until written.
-    let mut y = Array4::zeros(geometry.output_shape());
-    let out = contiguous(y.as_slice_mut());
-    match weights {
-        Prepared::Depthwise3x3(_) => unreachable!("handled above"),
-        Prepared::Winograd(weights) => {
-            winograd::conv2d(kernel, geometry, x, weights, bias, activation, out);
+        match weights {
+            Prepared::Depthwise3x3(_) => unreachable!("handled above"),
+            Prepared::Winograd(weights) => {
+                winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
+            }
+            Prepared::Im2col(packed) => {
+                im2col::conv2d(isa, geometry, x, packed, bias, activation, out);
+            }
         }
-        Prepared::Im2col(packed) => {
-            im2col::conv2d(kernel, geometry, x, packed, bias, activation, out);
-        }
-    }
-    Ok(y)
+        y
+    })
 }
 
-/// A convolution resolved for one input: the sizes a kernel needs, all checked, with the
-/// padding turned into numbers. Tensors are NCHW and contiguous; the weight is
-/// `[groups * group_out, group_in, kh, kw]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Geometry {
-    /// Samples, `N`.
-    batch: usize,
-    /// Channel groups.
-    groups: usize,
-    /// Input channels per group, `Cin/groups`.
-    group_in: usize,
-    /// Output channels per group, `Cout/groups`.
-    group_out: usize,
-    /// Input height and width.
-    input: [usize; 2],
-    /// The height and width windows (kernel, stride, dilation, resolved pads).
-    windows: [Window; 2],
-    /// Output height and width, at least 1.
-    output: [usize; 2],
-}
-
-impl Geometry {
-    /// Checks `x` against a layer that [`check_layer`] accepted and resolves its padding and
-    /// output size.
-    fn resolve(
-        x: ArrayView4<f32>,
-        weight: (usize, usize, usize, usize),
-        params: &Conv2dParams,
-    ) -> Result<Self> {
-        let (out_channels, group_in, kh, kw) = weight;
-        let groups = params.groups;
-        input_channels(OP, &x, group_in * groups)?;
-        let (batch, _, h, w) = x.dim();
-        let kernel = Hw([kh, kw]);
-        let pads = params
-            .padding
-            .resolve(OP, [h, w], kernel, params.stride, params.dilation)?;
-        let windows = [0, 1].map(|axis| {
-            pads[axis].apply(
-                Window::new(kernel.0[axis])
-                    .stride(params.stride.0[axis])
-                    .dilation(params.dilation.0[axis]),
-            )
-        });
-        let output_size = |axis: usize| {
-            conv_output([h, w][axis], windows[axis]).map_err(|e| Error::geometry(OP, axis, e))
-        };
-        let output = [output_size(0)?, output_size(1)?];
-        output_fits(OP, &[batch, out_channels, output[0], output[1]])?;
-        Ok(Geometry {
-            batch,
-            groups,
-            group_in,
-            group_out: out_channels / groups,
-            input: [h, w],
-            windows,
-            output,
-        })
-    }
-
-    /// `[N, Cout, OH, OW]`.
-    fn output_shape(&self) -> [usize; 4] {
-        [
-            self.batch,
-            self.groups * self.group_out,
-            self.output[0],
-            self.output[1],
-        ]
-    }
-
-    /// Elements of the input.
-    fn input_len(&self) -> usize {
-        self.batch * self.groups * self.group_in * self.input[0] * self.input[1]
-    }
-
-    /// Elements of the output.
-    fn output_len(&self) -> usize {
-        self.output_shape().iter().product()
-    }
-
-    /// Kernel taps per output channel: `Cin/groups * kh * kw`, the rows of im2col's matrix.
-    fn patch_len(&self) -> usize {
-        self.group_in * self.windows[0].kernel * self.windows[1].kernel
-    }
-
-    /// The sizes of a depthwise 3x3 layer's planes, for [`depthwise`].
-    fn depthwise3x3(&self) -> depthwise::Depthwise3x3 {
-        let [h, w] = self.windows;
-        depthwise::Depthwise3x3 {
-            input: self.input,
-            output: self.output,
-            stride: [h.stride, w.stride],
-            pad: [h.pad_begin, w.pad_begin],
-        }
-    }
-
-    /// A 1x1 kernel with stride 1 and no padding: the input already is im2col's matrix.
-    fn is_pointwise(&self) -> bool {
-        self.windows
-            .iter()
-            .all(|w| w.kernel == 1 && w.stride == 1 && w.pad_begin == 0 && w.pad_end == 0)
+/// The sizes of a depthwise 3x3 layer's planes, for [`depthwise`].
+fn depthwise_shape(g: &Geometry<Window>) -> depthwise::Depthwise3x3 {
+    let [h, w] = g.axes;
+    depthwise::Depthwise3x3 {
+        input: g.input,
+        output: g.output,
+        stride: [h.stride, w.stride],
+        pad: [h.pad_begin, w.pad_begin],
     }
 }
 

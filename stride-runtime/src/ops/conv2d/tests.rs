@@ -1,9 +1,11 @@
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, array};
 
+use stride_geometry::{GeometryError, Param};
+
 use super::*;
 use crate::Padding;
 use crate::gemm::{PackB, StridedB, b_row_stride};
-use crate::ops::testing::{assert_close, sample};
+use crate::testing::{assert_close, sample};
 
 /// Direct convolution, the definition written out in seven loops: explicit pads
 /// `[top, bottom, left, right]`, and an output size found by counting the window positions that
@@ -302,8 +304,8 @@ fn conv2d_of_an_empty_batch_is_an_empty_batch() {
 
 /// im2col's matrix `[Cin * kh * kw, OH * OW]` of a one-sample, one-group input, from the
 /// definition: row `(c, ki, kj)`, column `(oy, ox)` holds the input pixel the tap meets, or 0.
-fn unrolled(x: ArrayView4<f32>, g: &Geometry) -> Vec<f32> {
-    let [wh, ww] = g.windows;
+fn unrolled(x: ArrayView4<f32>, g: &Geometry<Window>) -> Vec<f32> {
+    let [wh, ww] = g.axes;
     let [oh, ow] = g.output;
     let mut b = Vec::new();
     for c in 0..g.group_in {
@@ -380,13 +382,13 @@ fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
         let g = Geometry::resolve(x.view(), (1, cin, kh, kw), &params).unwrap();
         let slice = x.as_slice().unwrap();
         let full = unrolled(x.view(), &g);
-        let mut kernels = vec![Kernel::Scalar];
-        kernels.extend(Kernel::avx2());
-        for kernel in kernels {
+        let mut paths = vec![Isa::Scalar];
+        paths.extend(Isa::avx2());
+        for isa in paths {
             let source = im2col::Im2col {
                 g: &g,
                 x: slice,
-                kernel,
+                isa,
             };
             let (k, n) = (source.k(), source.n());
             let reference = StridedB::row_major(&full, k, n);
@@ -420,19 +422,19 @@ fn splitting_by_rows_over_a_shared_b_gives_what_splitting_by_columns_gives() {
         ),
         ((1, 300, 5, 7), (50, 300, 1, 1), Conv2dParams::default()),
     ];
-    let mut kernels = vec![Kernel::Scalar];
-    kernels.extend(Kernel::avx2());
+    let mut paths = vec![Isa::Scalar];
+    paths.extend(Isa::avx2());
     for (seed, (input, weight, params)) in cases.into_iter().enumerate() {
         let x = sample(input, 70 + seed as u64);
         let w = sample(weight, 80 + seed as u64);
         let b = sample(weight.0, 90 + seed as u64);
         let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
         let packed = im2col::pack_weights(w.as_slice().unwrap(), 1, weight.0);
-        for &kernel in &kernels {
+        for &isa in &paths {
             let run = |split| {
                 let mut y = Array4::from_elem(g.output_shape(), f32::NAN);
                 im2col::conv2d_split(
-                    kernel,
+                    isa,
                     &g,
                     x.as_slice().unwrap(),
                     &packed,
@@ -445,11 +447,11 @@ fn splitting_by_rows_over_a_shared_b_gives_what_splitting_by_columns_gives() {
             };
             let columns = run((1, false));
             for tasks in [2, 3, 4, 7, 20] {
-                assert_eq!(run((tasks, true)), columns, "{kernel:?}, {tasks} row tasks");
+                assert_eq!(run((tasks, true)), columns, "{isa:?}, {tasks} row tasks");
                 assert_eq!(
                     run((tasks, false)),
                     columns,
-                    "{kernel:?}, {tasks} column tasks"
+                    "{isa:?}, {tasks} column tasks"
                 );
             }
         }
@@ -475,14 +477,14 @@ fn conv2d_matches_direct_convolution_on_both_kernels_across_gemm_blocks() {
         ),
         ((1, 300, 5, 7), (7, 300, 1, 1), Conv2dParams::default(), 1),
     ];
-    let mut kernels = vec![Kernel::Scalar];
-    kernels.extend(Kernel::avx2());
+    let mut paths = vec![Isa::Scalar];
+    paths.extend(Isa::avx2());
     for (seed, (input, weight, params, groups)) in cases.into_iter().enumerate() {
         let x = sample(input, 40 + seed as u64);
         let w = sample(weight, 50 + seed as u64);
         let b = sample(weight.0, 60 + seed as u64);
         let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
-        let pads = [0, 1].map(|axis| [g.windows[axis].pad_begin, g.windows[axis].pad_end]);
+        let pads = [0, 1].map(|axis| [g.axes[axis].pad_begin, g.axes[axis].pad_end]);
         let want = direct(
             x.view(),
             w.view(),
@@ -494,10 +496,10 @@ fn conv2d_matches_direct_convolution_on_both_kernels_across_gemm_blocks() {
         );
         let want = Activation::Relu.map(want.view());
         let packed = im2col::pack_weights(w.as_slice().unwrap(), groups, weight.0 / groups);
-        for &kernel in &kernels {
+        for &isa in &paths {
             let mut y = Array4::from_elem(g.output_shape(), f32::NAN);
             im2col::conv2d(
-                kernel,
+                isa,
                 &g,
                 x.as_slice().unwrap(),
                 &packed,

@@ -62,30 +62,25 @@
 //!
 //! The transforms have an AVX2 form (8 tiles per vector, the tiles' rows turned into columns
 //! by in-lane 4x4 transposes) and a scalar one computing the same sums tile by tile; the GEMM
-//! takes the same [`Kernel`]. Both write the same layout of `V`, so either transform can be
+//! runs on the same `Isa`. Both write the same layout of `V`, so either transform can be
 //! checked against the other and against the matrices below.
 
 mod scalar;
 #[cfg(test)]
 mod tests;
+mod tile;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 
-use std::cell::RefCell;
+use stride_geometry::Window;
 
-use super::Geometry;
-use crate::gemm::{self, Epilogue, Kernel, MatMut, NR, PackB, PackedA};
-use crate::ops::Activation;
+use self::tile::{LANES, OUT, POSITIONS, Place, SIDE};
+use crate::gemm::{self, Epilogue, MatMut, NR, PackB, PackedA};
+use crate::ops::conv_layer::Geometry;
+use crate::simd::{Activation, Isa};
+use crate::workspace::Workspace;
 
-/// Outputs per tile side: the `m` of F(m x m, 3x3).
-const OUT: usize = 4;
-/// Transformed tile side, `m + 3 - 1`.
-const SIDE: usize = 6;
-/// Transform positions of a tile, one GEMM each.
-const POSITIONS: usize = SIDE * SIDE;
-/// Tiles a transform call handles: one per lane of an AVX2 vector.
-const LANES: usize = 8;
 /// Most tiles in a block: the stack arrays of a block's tile places are this long.
 const MAX_BLOCK: usize = 64;
 /// What a block's `V` and `M` may take together: about 60% of a 1 MiB L2, the rest for the
@@ -207,33 +202,20 @@ impl Weights {
     }
 }
 
-/// Where one tile of a block reads and writes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Place {
-    /// Offset of the tile's 6x6 patch (and two columns beyond) in the block's staged strips.
-    input: usize,
-    /// Offset of the tile's top-left output in an output plane.
-    output: usize,
-    /// Output rows and columns of the tile inside the plane: 4 but at the bottom and right
-    /// edges, 0 for a lane past the block's last tile.
-    rows: usize,
-    cols: usize,
-}
-
-/// Writes `activation(x ⋆ weight + bias)` into `y` with `kernel`, all contiguous and sized by
+/// Writes `activation(x ⋆ weight + bias)` into `y` on `isa`, all contiguous and sized by
 /// `g` (3x3, stride 1, dilation 1, one group): `x` NCHW, `weights` from [`Weights::new`],
 /// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
 pub(super) fn conv2d(
-    kernel: Kernel,
-    g: &Geometry,
+    isa: Isa,
+    g: &Geometry<Window>,
     x: &[f32],
     weights: &Weights,
     bias: Option<&[f32]>,
     activation: Activation,
     y: &mut [f32],
 ) {
-    debug_assert!(g.groups == 1 && g.windows.iter().all(|w| w.kernel == 3));
-    debug_assert!(g.windows.iter().all(|w| w.stride == 1 && w.dilation == 1));
+    debug_assert!(g.groups == 1 && g.axes.iter().all(|w| w.kernel == 3));
+    debug_assert!(g.axes.iter().all(|w| w.stride == 1 && w.dilation == 1));
     debug_assert_eq!((weights.cin(), weights.cout()), (g.group_in, g.group_out));
     debug_assert_eq!(x.len(), g.input_len());
     debug_assert_eq!(y.len(), g.output_len());
@@ -249,7 +231,7 @@ pub(super) fn conv2d(
     }
     let out = Output(y.as_mut_ptr());
     let job = Job {
-        kernel,
+        isa,
         g,
         x,
         weights,
@@ -293,8 +275,8 @@ unsafe impl Sync for Output {}
 
 /// What every task of one call shares.
 struct Job<'a> {
-    kernel: Kernel,
-    g: &'a Geometry,
+    isa: Isa,
+    g: &'a Geometry<Window>,
     x: &'a [f32],
     weights: &'a Weights,
     bias: Option<&'a [f32]>,
@@ -305,12 +287,6 @@ struct Job<'a> {
     /// tensor larger than [`CACHED_BYTES`], which comes from memory rather than from L2.
     prefetch_input: bool,
     prefetch_output: bool,
-}
-
-thread_local! {
-    /// This thread's `V`, `M` and staged strips, kept between calls: a few hundred KiB for
-    /// the usual layers, a few MiB for a thousand channels.
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Job<'_> {
@@ -333,25 +309,19 @@ impl Job<'_> {
         let position_len = cin * columns + NR;
         let v_len = POSITIONS * position_len;
         let m_len = cout * POSITIONS * columns;
-        SCRATCH.with(|cell| {
-            // Nothing this closure calls borrows the cell again.
-            let mut scratch = cell.borrow_mut();
-            let needed = v_len + m_len + block.staged_len() + 16;
-            if scratch.len() < needed {
-                scratch.resize(needed, 0.0);
-            }
-            // 64-byte aligned, so each group of 8 columns is one aligned vector.
-            let skip = scratch.as_ptr().align_offset(64).min(16);
-            let (v, rest) = scratch[skip..].split_at_mut(v_len);
+        // `V`, `M` and the staged strips, from this thread's workspace: a few hundred KiB for
+        // the usual layers, a few MiB for a thousand channels. 64-byte aligned, so each group
+        // of 8 columns is one aligned vector.
+        Workspace::with(v_len + m_len + block.staged_len(), |scratch| {
+            let (v, rest) = scratch.split_at_mut(v_len);
             let (m, staged) = rest.split_at_mut(m_len);
-            let staged = &mut staged[..block.staged_len()];
             block.clear(staged);
 
             // 1. Input transform, channel by channel.
             let x = &self.x[sample * cin * h * w..][..cin * h * w];
             let plane = |c: usize| &x[c * h * w..][..h * w];
             for c in 0..cin {
-                block.stage(self.kernel, plane(c), staged);
+                block.stage(self.isa, plane(c), staged);
                 if self.prefetch_input && c + 1 < cin {
                     block.prefetch(plane(c + 1));
                 }
@@ -381,7 +351,7 @@ impl Job<'_> {
                     POSITIONS * columns,
                     1,
                 );
-                gemm::gemm_serial(self.kernel, a, &b, 0, c, &Epilogue::default());
+                gemm::gemm_serial(self.isa, a, &b, 0, c, &Epilogue::default());
             }
 
             // 3. Output transform, output channel by output channel.
@@ -415,11 +385,11 @@ impl Job<'_> {
         v: &mut [f32],
         v_stride: usize,
     ) {
-        match self.kernel {
-            // SAFETY: an `Avx2` kernel exists only where the CPU has AVX2 and FMA.
+        match self.isa {
+            // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(_) => unsafe { avx2::input_group(staged, stride, places, v, v_stride) },
-            Kernel::Scalar => scalar::input_group(staged, stride, places, v, v_stride),
+            Isa::Avx2(_) => unsafe { avx2::input_group(staged, stride, places, v, v_stride) },
+            Isa::Scalar => scalar::input_group(staged, stride, places, v, v_stride),
         }
     }
 
@@ -439,15 +409,15 @@ impl Job<'_> {
         places: &[Place; LANES],
     ) {
         let activation = self.activation;
-        match self.kernel {
-            // SAFETY: an `Avx2` kernel exists only where the CPU has AVX2 and FMA; the
+        match self.isa {
+            // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA; the
             // caller's promise is the kernel's.
             #[cfg(target_arch = "x86_64")]
-            Kernel::Avx2(_) => unsafe {
+            Isa::Avx2(_) => unsafe {
                 avx2::output_group(m, m_stride, bias, activation, plane, ow, places)
             },
             // SAFETY: the caller's promise is the kernel's.
-            Kernel::Scalar => unsafe {
+            Isa::Scalar => unsafe {
                 scalar::output_group(m, m_stride, bias, activation, plane, ow, places)
             },
         }
@@ -522,7 +492,7 @@ struct Segment {
 }
 
 impl Block {
-    fn new(tiles: [usize; 2], g: &Geometry, first: usize, count: usize) -> Self {
+    fn new(tiles: [usize; 2], g: &Geometry<Window>, first: usize, count: usize) -> Self {
         assert!(
             (1..=MAX_BLOCK).contains(&count),
             "a block of 1 to MAX_BLOCK tiles"
@@ -562,7 +532,7 @@ impl Block {
         // Strip row `j * 6 + i` holds input row `4 * (row0 + j) + i - top` (if inside),
         // from input column `x0 = 4 * col0 - left`: its values `a..b` fall inside the row.
         let [h, w] = g.input;
-        let [top, left] = [g.windows[0].pad_begin, g.windows[1].pad_begin];
+        let [top, left] = [g.axes[0].pad_begin, g.axes[1].pad_begin];
         let mut segments = [Segment::default(); SIDE * MAX_BLOCK];
         let mut segment_count = 0;
         for (j, &(col0, tiles)) in runs[..strips].iter().enumerate() {
@@ -623,12 +593,12 @@ impl Block {
     }
 
     /// Copies the input rows of each strip from one channel's `plane` (the padding around
-    /// them stays as [`Block::clear`] left it), with `kernel`'s copy: runs of a few dozen
+    /// them stays as [`Block::clear`] left it), with `isa`'s copy: runs of a few dozen
     /// values, too short for `memcpy` calls (through them, staging took 10% of
     /// `resnet_conv3x3_64_56`).
-    fn stage(&self, kernel: Kernel, plane: &[f32], staged: &mut [f32]) {
+    fn stage(&self, isa: Isa, plane: &[f32], staged: &mut [f32]) {
         for s in self.segments() {
-            kernel.copy(&mut staged[s.dst..][..s.len], &plane[s.src..][..s.len]);
+            isa.copy(&mut staged[s.dst..][..s.len], &plane[s.src..][..s.len]);
         }
     }
 

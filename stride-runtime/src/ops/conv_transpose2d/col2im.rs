@@ -10,8 +10,8 @@
 
 use stride_geometry::TransposedAxis;
 
-use super::Geometry;
 use crate::gemm::{self, Epilogue, MatMut, PackedA, StridedB};
+use crate::ops::conv_layer::Geometry;
 use crate::ops::taps::Taps;
 
 /// Packs a contiguous `[Cin, Cout/groups, kh, kw]` weight as one `A` per group: the group's
@@ -30,7 +30,7 @@ pub(super) fn pack_weights(weight: &[f32], groups: usize, group_in: usize) -> Ve
 /// all contiguous and sized by `g`: `x` NCHW, `weights` from [`pack_weights`], `bias`
 /// `[Cout]`, `y` `[N, Cout, OH, OW]` and zero on entry.
 pub(super) fn conv_transpose2d(
-    g: &Geometry,
+    g: &Geometry<TransposedAxis>,
     x: &[f32],
     weights: &[PackedA],
     bias: Option<&[f32]>,
@@ -76,7 +76,7 @@ pub(super) fn conv_transpose2d(
 
 /// Adds the `[Cout/g * kh * kw, H * W]` matrix into the `Cout/g` output planes of one group of
 /// one sample.
-fn scatter(g: &Geometry, columns: &[f32], y_g: &mut [f32]) {
+fn scatter(g: &Geometry<TransposedAxis>, columns: &[f32], y_g: &mut [f32]) {
     let [axis_h, axis_w] = g.axes;
     let [h, w] = g.input;
     let [oh, ow] = g.output;

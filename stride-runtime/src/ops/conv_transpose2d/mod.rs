@@ -6,19 +6,23 @@
 //! `output_padding` adds to the bottom and right end only (to pick one of the input sizes a
 //! strided convolution maps to the same output size).
 //!
-//! This file holds the parameters, the checks, the layer and the choice of kernel
-//! ([`Method::choose`]); the loops live in [`subpixel`] (most strided layers: one small
-//! convolution per output phase) and [`col2im`] (the others: a GEMM and a scatter-add).
+//! This file holds the parameters and their rules, the layer and the choice of kernel
+//! ([`Method::choose`]); what the layer shares with the convolution (its fields, the checks of
+//! a weight and bias, the resolution of an input into a [`Geometry`]) is in
+//! `ops/conv_layer.rs`, which calls this file's rules through [`ConvParams`]. The loops live
+//! in [`subpixel`] (most strided layers: one small convolution per output phase) and
+//! [`col2im`] (the others: a GEMM and a scatter-add).
 
 mod col2im;
 mod subpixel;
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
-use stride_geometry::{GeometryError, Param, TransposedAxis, check_groups, conv_transpose_output};
+use stride_geometry::{TransposedAxis, conv_transpose_output};
 
-use super::Activation;
-use super::check::{contiguous, exact_shape, input_channels, output_fits};
-use crate::gemm::{Kernel, PackedA};
+use super::check::contiguous;
+use super::conv_layer::{ConvLayer, ConvParams, Geometry, check_layer, with_slices};
+use crate::gemm::PackedA;
+use crate::simd::{Activation, Isa};
 use crate::{Error, Hw, Result};
 
 const OP: &str = "conv_transpose2d";
@@ -144,8 +148,12 @@ pub fn conv_transpose2d(
     let geometry = Geometry::resolve(x, weight.dim(), params)?;
     let weight = weight.as_standard_layout();
     let packed = Packed::new(contiguous(weight.as_slice()), weight.dim(), params);
-    apply(&geometry, x, &packed, bias, Activation::Identity)
+    Ok(apply(&geometry, x, &packed, bias, Activation::Identity))
 }
+
+/// The most output phases (`s_h * s_w`) a sub-pixel layer has: a stride of 256 on both axes,
+/// far above any upsampling layer's (FCN's 32x has 1,024).
+const MAX_PHASES: usize = 1 << 16;
 
 /// The two ways to compute a transposed convolution. [`Method::choose`] picks one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,10 +184,17 @@ impl Method {
     /// where packing phase rows of 4 or 8 values costs more than the scatter, but 1.6x faster
     /// at two threads on 4x4, whose 16 columns col2im cannot split. At stride 1 there is one
     /// phase, and col2im stays the kernel it was measured as.
+    ///
+    /// Past [`MAX_PHASES`] phases, col2im too, whatever the channels: sub-pixel's weight holds
+    /// one matrix per phase and group, and its forward pass a table per residue, which grow
+    /// with the stride rather than the kernel (a stride of `2^31` would ask for `2^62`
+    /// matrices); col2im's do not.
     fn choose(params: &ConvTranspose2dParams, shape: (usize, usize, usize, usize)) -> Method {
         let (in_channels, group_out, _, _) = shape;
         let group_in = in_channels / params.groups;
-        if params.stride.0.iter().any(|&s| s > 1) && 4 * group_out > group_in {
+        let [sh, sw] = params.stride.0;
+        let phases = sh.checked_mul(sw).filter(|&p| p <= MAX_PHASES);
+        if phases.is_some_and(|p| p > 1) && 4 * group_out > group_in {
             Method::SubPixel
         } else {
             Method::Col2im
@@ -226,10 +241,7 @@ impl Packed {
 /// its output and a little bookkeeping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConvTranspose2d {
-    weight: Array4<f32>,
-    bias: Option<Array1<f32>>,
-    params: ConvTranspose2dParams,
-    activation: Activation,
+    layer: ConvLayer<ConvTranspose2dParams>,
     /// `weight` as the GEMMs' `A`s.
     packed: Packed,
 }
@@ -257,20 +269,9 @@ impl ConvTranspose2d {
         bias: Option<Array1<f32>>,
         params: ConvTranspose2dParams,
     ) -> Result<Self> {
-        check_layer(weight.view(), bias.as_ref().map(|b| b.view()), &params)?;
-        let weight = if weight.is_standard_layout() {
-            weight
-        } else {
-            weight.as_standard_layout().into_owned()
-        };
-        let packed = Packed::new(contiguous(weight.as_slice()), weight.dim(), &params);
-        Ok(ConvTranspose2d {
-            weight,
-            bias,
-            params,
-            activation: Activation::Identity,
-            packed,
-        })
+        let layer = ConvLayer::new(weight, bias, params)?;
+        let packed = Packed::new(layer.weight_slice(), layer.weight().dim(), &params);
+        Ok(ConvTranspose2d { layer, packed })
     }
 
     /// The same layer followed by `activation`, applied as each output value is written
@@ -291,13 +292,16 @@ impl ConvTranspose2d {
     /// # Ok::<(), stride_runtime::Error>(())
     /// ```
     pub fn with_activation(self, activation: Activation) -> Self {
-        ConvTranspose2d { activation, ..self }
+        ConvTranspose2d {
+            layer: self.layer.with_activation(activation),
+            ..self
+        }
     }
 
     /// The activation applied to the output ([`Activation::Identity`] unless
     /// [`ConvTranspose2d::with_activation`] set one).
     pub fn activation(&self) -> Activation {
-        self.activation
+        self.layer.activation()
     }
 
     /// Applies the layer to an NCHW input of [`ConvTranspose2d::in_channels`] channels.
@@ -316,182 +320,107 @@ impl ConvTranspose2d {
     /// # Ok::<(), stride_runtime::Error>(())
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
-        let geometry = Geometry::resolve(x, self.weight.dim(), &self.params)?;
-        apply(&geometry, x, &self.packed, self.bias(), self.activation)
+        let geometry = self.layer.resolve(x)?;
+        Ok(apply(
+            &geometry,
+            x,
+            &self.packed,
+            self.bias(),
+            self.activation(),
+        ))
     }
 
     /// Input channels, `Cin`.
     pub fn in_channels(&self) -> usize {
-        self.weight.shape()[0]
+        self.layer.channels().0
     }
 
     /// Output channels: `Cout/groups * groups`.
     pub fn out_channels(&self) -> usize {
-        self.weight.shape()[1] * self.params.groups
+        self.layer.channels().1
     }
 
     /// The weight, `[Cin, Cout/groups, kh, kw]`.
     pub fn weight(&self) -> ArrayView4<'_, f32> {
-        self.weight.view()
+        self.layer.weight()
     }
 
     /// The bias, `[Cout]`, if the layer has one.
     pub fn bias(&self) -> Option<ArrayView1<'_, f32>> {
-        self.bias.as_ref().map(|b| b.view())
+        self.layer.bias()
     }
 
     /// The stride, padding, output padding, dilation and groups.
     pub fn params(&self) -> &ConvTranspose2dParams {
-        &self.params
+        self.layer.params()
     }
 }
 
-/// Refuses a weight, bias or parameters with which no input could work: zero groups, an empty
-/// weight, groups that do not divide `Cin`, a bias whose length is not `Cout`, a zero stride or
-/// dilation, and an `output_padding` not smaller than the stride or the dilation.
-fn check_layer(
-    weight: ArrayView4<f32>,
-    bias: Option<ArrayView1<f32>>,
-    params: &ConvTranspose2dParams,
-) -> Result<()> {
-    if params.groups == 0 {
-        return Err(Error::rule(OP, GeometryError::Zero(Param::Groups)));
+/// A transposed convolution's rules for the shared layer shell: the weight is `[Cin,
+/// Cout/groups, kh, kw]`, and each axis is a [`TransposedAxis`] whatever the input.
+impl ConvParams for ConvTranspose2dParams {
+    const OP: &'static str = OP;
+    const WEIGHT: &'static str = "[Cin, Cout/groups, kh, kw]";
+    type Axis = TransposedAxis;
+
+    fn groups(&self) -> usize {
+        self.groups
     }
-    if weight.is_empty() {
-        return Err(Error::Shape {
-            op: OP,
-            tensor: "weight",
-            expected: "[Cin, Cout/groups, kh, kw], each at least 1".into(),
-            got: weight.shape().to_vec(),
-        });
+
+    fn channels(&self, [in_channels, group_out]: [usize; 2]) -> Option<(usize, usize)> {
+        Some((in_channels, group_out.checked_mul(self.groups)?))
     }
-    let (in_channels, group_out, kh, kw) = weight.dim();
-    let out_channels = group_out
-        .checked_mul(params.groups)
-        .ok_or(Error::rule(OP, GeometryError::Overflow))?;
-    check_groups(in_channels, out_channels, params.groups).map_err(|e| Error::rule(OP, e))?;
-    if let Some(b) = bias {
-        exact_shape(OP, "bias", b.shape(), &[out_channels])?;
+
+    /// A zero stride or dilation, and an `output_padding` not smaller than the stride or the
+    /// dilation.
+    fn check(&self, kernel: Hw) -> Result<()> {
+        for (axis, kernel) in kernel.0.into_iter().enumerate() {
+            self.axis(axis, kernel)
+                .check()
+                .map_err(|e| Error::geometry(OP, axis, e))?;
+        }
+        Ok(())
     }
-    for (axis, kernel) in [kh, kw].into_iter().enumerate() {
-        params
-            .axis(axis, kernel)
-            .check()
-            .map_err(|e| Error::geometry(OP, axis, e))?;
+
+    /// The axes, and the output sizes: refuses one below 1 (a padding that crops the whole
+    /// output).
+    fn resolve(&self, input: [usize; 2], kernel: Hw) -> Result<([TransposedAxis; 2], [usize; 2])> {
+        let axes = [0, 1].map(|axis| self.axis(axis, kernel.0[axis]));
+        let output_size = |axis: usize| {
+            conv_transpose_output(input[axis], axes[axis]).map_err(|e| Error::geometry(OP, axis, e))
+        };
+        Ok((axes, [output_size(0)?, output_size(1)?]))
     }
-    Ok(())
 }
 
 /// Runs the kernel for an input that [`Geometry::resolve`] accepted, with the weight packed
 /// by [`Packed::new`]: the one path behind [`conv_transpose2d`] and
 /// [`ConvTranspose2d::forward`].
 fn apply(
-    geometry: &Geometry,
+    geometry: &Geometry<TransposedAxis>,
     x: ArrayView4<f32>,
     packed: &Packed,
     bias: Option<ArrayView1<f32>>,
     activation: Activation,
-) -> Result<Array4<f32>> {
-    let x = x.as_standard_layout();
-    let bias = bias.as_ref().map(|b| b.as_standard_layout());
-    let bias = bias.as_ref().map(|b| contiguous(b.as_slice()));
+) -> Array4<f32> {
     // `zeros` is calloc, whose fresh pages cost nothing until written: the sub-pixel kernel
     // writes every element, col2im adds into the zeros.
     let mut y = Array4::zeros(geometry.output_shape());
-    let x_slice = contiguous(x.as_slice());
-    let y_slice = contiguous(y.as_slice_mut());
-    match packed {
-        Packed::SubPixel(weights) => subpixel::conv_transpose2d(
-            Kernel::detect(),
-            geometry,
-            x_slice,
-            weights,
-            bias,
-            activation,
-            y_slice,
-        ),
-        Packed::Col2im(weights) => {
-            col2im::conv_transpose2d(geometry, x_slice, weights, bias, y_slice);
-            activation.apply_in_place(y.view_mut());
+    with_slices(x, bias, |x, bias| {
+        let out = contiguous(y.as_slice_mut());
+        match packed {
+            Packed::SubPixel(weights) => {
+                let isa = Isa::detect();
+                subpixel::conv_transpose2d(isa, geometry, x, weights, bias, activation, out);
+            }
+            Packed::Col2im(weights) => {
+                col2im::conv_transpose2d(geometry, x, weights, bias, out);
+                // The scatter-add finishes each value only at its end: a pass after.
+                activation.apply_in_place(y.view_mut());
+            }
         }
-    }
-    Ok(y)
-}
-
-/// A transposed convolution resolved for one input: the sizes a kernel needs, all checked.
-/// Tensors are NCHW and contiguous; the weight is `[groups * group_in, group_out, kh, kw]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Geometry {
-    /// Samples, `N`.
-    batch: usize,
-    /// Channel groups.
-    groups: usize,
-    /// Input channels per group, `Cin/groups`.
-    group_in: usize,
-    /// Output channels per group, `Cout/groups`.
-    group_out: usize,
-    /// Input height and width.
-    input: [usize; 2],
-    /// The height and width axes (kernel, stride, dilation, padding, output padding).
-    axes: [TransposedAxis; 2],
-    /// Output height and width, at least 1.
-    output: [usize; 2],
-}
-
-impl Geometry {
-    /// Checks `x` against a layer that [`check_layer`] accepted and resolves its output size.
-    fn resolve(
-        x: ArrayView4<f32>,
-        weight: (usize, usize, usize, usize),
-        params: &ConvTranspose2dParams,
-    ) -> Result<Self> {
-        let (in_channels, group_out, kh, kw) = weight;
-        let groups = params.groups;
-        input_channels(OP, &x, in_channels)?;
-        let (batch, _, h, w) = x.dim();
-        let axes = [params.axis(0, kh), params.axis(1, kw)];
-        let output_size = |axis: usize| {
-            conv_transpose_output([h, w][axis], axes[axis])
-                .map_err(|e| Error::geometry(OP, axis, e))
-        };
-        let output = [output_size(0)?, output_size(1)?];
-        output_fits(OP, &[batch, group_out * groups, output[0], output[1]])?;
-        Ok(Geometry {
-            batch,
-            groups,
-            group_in: in_channels / groups,
-            group_out,
-            input: [h, w],
-            axes,
-            output,
-        })
-    }
-
-    /// `[N, Cout, OH, OW]`.
-    fn output_shape(&self) -> [usize; 4] {
-        [
-            self.batch,
-            self.groups * self.group_out,
-            self.output[0],
-            self.output[1],
-        ]
-    }
-
-    /// Elements of the input.
-    fn input_len(&self) -> usize {
-        self.batch * self.groups * self.group_in * self.input[0] * self.input[1]
-    }
-
-    /// Elements of the output.
-    fn output_len(&self) -> usize {
-        self.output_shape().iter().product()
-    }
-
-    /// Outputs each input pixel feeds per group: `Cout/groups * kh * kw`, the rows of the
-    /// matrix col2im scatters.
-    fn patch_len(&self) -> usize {
-        self.group_out * self.axes[0].kernel * self.axes[1].kernel
-    }
+    });
+    y
 }
 
 #[cfg(test)]

@@ -31,13 +31,13 @@
 
 use core::marker::PhantomData;
 use core::ops::Range;
-use std::cell::RefCell;
 
 use stride_geometry::TransposedAxis;
 
-use super::Geometry;
-use crate::gemm::{self, Epilogue, Kernel, MatMut, NR, PackB, PackedA};
-use crate::ops::Activation;
+use crate::gemm::{self, Epilogue, MatMut, NR, PackB, PackedA};
+use crate::ops::conv_layer::Geometry;
+use crate::simd::{Activation, Isa, zero};
+use crate::workspace::Workspace;
 
 /// Values in one task's scratch block (the width phases of a few output rows, all of the
 /// group's channels): 128 KiB, so the block is written by the GEMM and read back by the
@@ -175,18 +175,12 @@ fn axis_phases(
         .collect()
 }
 
-thread_local! {
-    /// This thread's scratch block, kept between calls: the width phases of a few rows of
-    /// the output, before they are interleaved into it.
-    static BLOCK: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Writes `activation(conv_transpose(x, weight) + bias)` into `y` with `kernel`, all
+/// Writes `activation(conv_transpose(x, weight) + bias)` into `y` on `isa`, all
 /// contiguous and sized by `g`: `x` NCHW, `weights` from [`pack_weights`] for `g`'s axes,
 /// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`. Every element of `y` is written.
 pub(super) fn conv_transpose2d(
-    kernel: Kernel,
-    g: &Geometry,
+    isa: Isa,
+    g: &Geometry<TransposedAxis>,
     x: &[f32],
     weights: &Weights,
     bias: Option<&[f32]>,
@@ -245,7 +239,7 @@ pub(super) fn conv_transpose2d(
     let run = |(unit, rh, range): (usize, usize, Range<usize>)| {
         let group = unit % g.groups;
         let task = Task {
-            kernel,
+            isa,
             g,
             x: &x[unit * g.group_in * h * w..][..g.group_in * h * w],
             weights,
@@ -271,8 +265,8 @@ pub(super) fn conv_transpose2d(
 
 /// What a task needs to compute rows of one height phase of one sample and group.
 struct Task<'a> {
-    kernel: Kernel,
-    g: &'a Geometry,
+    isa: Isa,
+    g: &'a Geometry<TransposedAxis>,
     /// The group's `Cin/g` input planes.
     x: &'a [f32],
     weights: &'a Weights,
@@ -300,13 +294,9 @@ impl Task<'_> {
         let [sh, sw] = self.weights.strides;
         let group_out = g.group_out;
         let chunk = (SCRATCH / (group_out * ow)).max(1);
-        BLOCK.with(|cell| {
-            // Nothing below uses this thread's block again, so the borrow is never nested.
-            let mut block = cell.borrow_mut();
-            let rows = chunk.min(range.len());
-            if block.len() < group_out * rows * ow {
-                block.resize(group_out * rows * ow, 0.0);
-            }
+        // The width phases of `chunk` rows, from this thread's workspace.
+        let block_len = group_out * chunk.min(range.len()) * ow;
+        Workspace::with(block_len, |block| {
             for start in range.clone().step_by(chunk) {
                 let rows = chunk.min(range.end - start);
                 // The width phases' blocks, one after another: phase `rw` is
@@ -321,6 +311,7 @@ impl Task<'_> {
                         let phase = self.rh * sw + rw;
                         let a = &self.weights.packed[phase * g.groups + self.group];
                         let b = PhaseB {
+                            isa: self.isa,
                             x: self.x,
                             channels: g.group_in,
                             input: g.input,
@@ -329,7 +320,7 @@ impl Task<'_> {
                             height: self.row.len,
                         };
                         let c = MatMut::row_major(part, group_out, rows * col.len);
-                        gemm::gemm_serial(self.kernel, a, &b, start * col.len, c, &self.epilogue);
+                        gemm::gemm_serial(self.isa, a, &b, start * col.len, c, &self.epilogue);
                     }
                     parts.push(part);
                 }
@@ -423,6 +414,8 @@ impl<'a> Rows<'a> {
 /// group's `Cin/g` input planes: row `(c, th, tw)`, column `j * width + jx` is input
 /// `(c, j + offsets[0][th], jx + offsets[1][tw])`, or 0 off the input's edges.
 pub(super) struct PhaseB<'a> {
+    /// The instruction set of the copies.
+    pub isa: Isa,
     /// The input planes, `[channels, input[0], input[1]]`.
     pub x: &'a [f32],
     /// Input channels of the group.
@@ -531,7 +524,7 @@ impl PhaseB<'_> {
         zero(&mut line[a - j0..inside.start - j0]);
         if !inside.is_empty() {
             let from = (inside.start as isize + shift) as usize;
-            copy(
+            self.isa.copy(
                 &mut line[inside.start - j0..inside.end - j0],
                 &plane[from..from + inside.len()],
             );
@@ -581,7 +574,7 @@ impl PhaseB<'_> {
                 let (body, tail) = rest.split_at_mut(b - a);
                 zero(head);
                 let from = ((j as isize + dy) as usize) * w + (a as isize + dx) as usize;
-                copy(body, &plane[from..from + body.len()]);
+                self.isa.copy(body, &plane[from..from + body.len()]);
                 zero(tail);
             } else {
                 zero(segment);
@@ -590,58 +583,4 @@ impl PhaseB<'_> {
             (j, jx0) = (j + 1, 0);
         }
     }
-}
-
-/// `dst.fill(0.0)`, without a library call for the short runs that padding makes: up to
-/// [`NR`] values in fixed-size pieces the compiler turns into a few stores (written as
-/// branches, not a loop, which the compiler would turn back into a `memset` call).
-#[inline(always)]
-fn zero(dst: &mut [f32]) {
-    if dst.len() > NR {
-        dst.fill(0.0);
-        return;
-    }
-    let mut dst = dst;
-    macro_rules! piece {
-        ($n:literal) => {
-            if dst.len() >= $n {
-                let (d, rest) = dst.split_at_mut($n);
-                *<&mut [f32; $n]>::try_from(d).unwrap() = [0.0; $n];
-                dst = rest;
-            }
-        };
-    }
-    piece!(16);
-    piece!(8);
-    piece!(4);
-    piece!(2);
-    if let Some(d) = dst.first_mut() {
-        *d = 0.0;
-    }
-}
-
-/// `dst.copy_from_slice(src)` in pieces of fixed size, which the compiler turns into vector
-/// moves: the runs here are a phase row, tens of values, where a library `memmove` call
-/// costs as much as the copy (it was half the time spent packing `B`).
-#[inline(always)]
-fn copy(dst: &mut [f32], src: &[f32]) {
-    debug_assert_eq!(dst.len(), src.len());
-    if dst.len() > 4 * NR {
-        dst.copy_from_slice(src);
-        return;
-    }
-    let (mut dst, mut src) = (dst, src);
-    macro_rules! piece {
-        ($n:literal) => {
-            while dst.len() >= $n {
-                let (d, d_rest) = dst.split_at_mut($n);
-                let (s, s_rest) = src.split_at($n);
-                *<&mut [f32; $n]>::try_from(d).unwrap() = *<&[f32; $n]>::try_from(s).unwrap();
-                (dst, src) = (d_rest, s_rest);
-            }
-        };
-    }
-    piece!(16);
-    piece!(4);
-    piece!(1);
 }

@@ -1,9 +1,10 @@
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, array, s};
+use stride_geometry::{GeometryError, Param};
 
 use super::*;
 use crate::gemm::PackB;
-use crate::ops::testing::{assert_close, sample};
 use crate::ops::{Conv2dParams, conv2d};
+use crate::testing::{assert_close, sample};
 
 /// Direct transposed convolution, the definition written out: every input pixel adds
 /// `value * kernel` into the output at `(iy*S + ki*D - P, ix*S + kj*D - P)`, dropping what
@@ -379,8 +380,8 @@ fn conv_transpose2d_refuses_an_empty_input_plane() {
 
 /// The micro-kernels this machine can run: the portable one always, the AVX2 one if the CPU
 /// has it. Passed to the kernel directly, so the test does not touch `simd`'s global choice.
-fn kernels() -> Vec<Kernel> {
-    [Kernel::Scalar].into_iter().chain(Kernel::avx2()).collect()
+fn paths() -> Vec<Isa> {
+    [Isa::Scalar].into_iter().chain(Isa::avx2()).collect()
 }
 
 /// `x` through the sub-pixel kernel with `kernel`, whatever the stride, into an output that
@@ -391,7 +392,7 @@ fn sub_pixel(
     bias: Option<ArrayView1<f32>>,
     params: &ConvTranspose2dParams,
     activation: Activation,
-    kernel: Kernel,
+    isa: Isa,
 ) -> Array4<f32> {
     let geometry = Geometry::resolve(x, w.dim(), params).unwrap();
     let (_, _, kh, kw) = w.dim();
@@ -401,7 +402,7 @@ fn sub_pixel(
     let x = x.as_standard_layout();
     let mut y = Array4::from_elem(geometry.output_shape(), f32::NAN);
     subpixel::conv_transpose2d(
-        kernel,
+        isa,
         &geometry,
         x.as_slice().unwrap(),
         &weights,
@@ -484,14 +485,14 @@ fn sub_pixel_matches_direct_and_col2im_over_kernels_strides_paddings_dilations_a
                     assert_close(&col2im, &want);
                     let activation = activations[cases % activations.len()];
                     let want = activation.map(want.view());
-                    for kernel in kernels() {
+                    for isa in paths() {
                         let got = sub_pixel(
                             x.view(),
                             wt.view(),
                             Some(b.view()),
                             &params,
                             activation,
-                            kernel,
+                            isa,
                         );
                         assert_close(&got, &want);
                     }
@@ -519,14 +520,14 @@ fn sub_pixel_phases_without_taps_get_the_activated_bias() {
         1,
         [8, 11],
     );
-    for kernel in kernels() {
+    for isa in paths() {
         let y = sub_pixel(
             x.view(),
             w.view(),
             Some(b.view()),
             &params,
             Activation::Tanh,
-            kernel,
+            isa,
         );
         assert_close(&y, &Activation::Tanh.map(want.view()));
         for c in 0..3 {
@@ -568,14 +569,14 @@ fn sub_pixel_splits_a_large_layer_into_row_blocks_and_threads_without_changing_a
     let one = run(1);
     assert_close(&one, &want);
     assert_eq!(run(2), one);
-    for kernel in kernels() {
+    for isa in paths() {
         let y = sub_pixel(
             x.view(),
             w.view(),
             Some(b.view()),
             &params,
             Activation::Identity,
-            kernel,
+            isa,
         );
         assert_close(&y, &want);
     }
@@ -585,11 +586,13 @@ fn sub_pixel_splits_a_large_layer_into_row_blocks_and_threads_without_changing_a
 fn phase_b_packs_any_block_as_its_definition_with_phase_rows_as_wide_as_input_rows_or_not() {
     // Two channels of a 4x5 input; the phase's taps look one row up, in place and two rows
     // down, and one column left, in place and two right, so every block meets padding. Phase
-    // rows 5 wide take the one-copy path, 4 and 7 wide the segment by segment one.
+    // rows 5 wide take the one-copy path, 4 and 7 wide the segment by segment one; on every path.
     let x = sample((2, 4, 5), 26).into_raw_vec_and_offset().0;
     let (offsets_h, offsets_w) = ([-1isize, 0, 2], [-1isize, 0, 2]);
-    for (width, height) in [(5, 4), (5, 6), (4, 3), (7, 5)] {
+    let shapes = [(5, 4), (5, 6), (4, 3), (7, 5)];
+    for (isa, (width, height)) in paths().into_iter().flat_map(|i| shapes.map(|s| (i, s))) {
         let b = subpixel::PhaseB {
+            isa,
             x: &x,
             channels: 2,
             input: [4, 5],
@@ -637,7 +640,7 @@ fn phase_b_packs_any_block_as_its_definition_with_phase_rows_as_wide_as_input_ro
 }
 
 #[test]
-fn strided_layers_with_over_a_quarter_as_many_outputs_take_the_sub_pixel_kernel() {
+fn strided_layers_with_over_a_quarter_as_many_outputs_and_few_phases_take_the_sub_pixel_kernel() {
     let params = ConvTranspose2dParams::default();
     // [Cin, Cout/groups, kh, kw]
     let (suite, to_rgb, grouped) = ((128, 64, 4, 4), (64, 3, 4, 4), (64, 5, 4, 4));
@@ -661,6 +664,17 @@ fn strided_layers_with_over_a_quarter_as_many_outputs_take_the_sub_pixel_kernel(
     assert_eq!(
         Method::choose(&params.stride(2).groups(4), grouped),
         Method::SubPixel
+    );
+    // Strides whose phases would outnumber any upsampling layer's.
+    assert_eq!(Method::choose(&params.stride(256), suite), Method::SubPixel);
+    assert_eq!(Method::choose(&params.stride(257), suite), Method::Col2im);
+    assert_eq!(
+        Method::choose(&params.stride((1, 1 << 31)), suite),
+        Method::Col2im
+    );
+    assert_eq!(
+        Method::choose(&params.stride(usize::MAX), suite),
+        Method::Col2im
     );
 }
 
@@ -709,14 +723,14 @@ fn sub_pixel_handles_padding_wider_than_the_kernel_reach() {
         1,
         [7, 3],
     );
-    for kernel in kernels() {
+    for isa in paths() {
         let y = sub_pixel(
             x.view(),
             w.view(),
             Some(b.view()),
             &params,
             Activation::Identity,
-            kernel,
+            isa,
         );
         assert_close(&y, &want);
     }

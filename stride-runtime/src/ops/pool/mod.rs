@@ -4,15 +4,14 @@
 //! This file holds the params types, the public functions and their checks. The checks call the
 //! geometry crate for every output size and padding rule, then describe each axis as an
 //! `AxisWindows` (`windows.rs`: where each output's window falls on the input, clipped); the
-//! kernels map one input plane to one output plane with them, and `adaptive.rs` holds adaptive
-//! pooling's bins.
+//! kernels map one input plane to one output plane with them. Adaptive pooling's bins are the
+//! geometry crate's rule ([`adaptive_bin`](stride_geometry::adaptive_bin)).
 //!
 //! Which kernel runs, in one place: an undilated sliding pool (every average pool, and a max
 //! pool with dilation 1) takes the vectorised row kernels of `separable.rs`; a dilated max pool
 //! takes `max.rs`; adaptive and global pooling take `avg.rs`. Planes are split over rayon's
 //! pool (`plane.rs`).
 
-mod adaptive;
 mod avg;
 mod max;
 mod separable;
@@ -26,7 +25,7 @@ use stride_geometry::{GeometryError, Window, check_pool_padding_2d, pool_output}
 use self::avg::Divisor;
 use self::separable::{Reduction, Separable};
 use self::windows::AxisWindows;
-use super::check::{nonempty_plane, nonzero_hw};
+use super::check::{nonempty_plane, nonzero_hw, output_fits};
 use super::plane::{map_planes, map_planes_with};
 use crate::{Error, Hw, Padding2d, Result};
 
@@ -143,7 +142,7 @@ impl MaxPool2dParams {
 /// all fall in the padding (which PyTorch's padding rule allows) gives -inf, as in PyTorch.
 ///
 /// Refuses an input with an empty plane, a zero kernel, stride or dilation, padding above half
-/// the kernel, and an output size below 1.
+/// the kernel, an output size below 1, and an output too large to allocate.
 ///
 /// ```
 /// use ndarray::{array, Array4};
@@ -308,7 +307,8 @@ impl AvgPool2dParams {
 /// that.
 ///
 /// Refuses an input with an empty plane, a zero kernel or stride, padding above half the
-/// kernel, an output size below 1, and a `divisor_override` of 0.
+/// kernel, an output size below 1, an output too large to allocate, and a `divisor_override`
+/// of 0.
 ///
 /// ```
 /// use ndarray::{array, Array4};
@@ -365,7 +365,8 @@ fn separable(x: ArrayView4<f32>, output: [usize; 2], pool: &Separable) -> Array4
 /// `[floor(i*n/o), ceil((i+1)*n/o))`. Bins overlap when `o` does not divide `n`, and the output
 /// may be larger than the input.
 ///
-/// Refuses an input with an empty plane and an output size of 0.
+/// Refuses an input with an empty plane, an output size of 0, and an output too large to
+/// allocate.
 ///
 /// ```
 /// use ndarray::{array, Array4};
@@ -403,8 +404,9 @@ pub fn global_avg_pool2d(x: ArrayView4<f32>) -> Result<Array4<f32>> {
 fn adaptive_avg(op: &'static str, x: ArrayView4<f32>, output: Hw) -> Result<Array4<f32>> {
     let input = nonempty_plane(op, &x)?;
     nonzero_hw(op, "output size", output)?;
-    let [rows, cols] =
-        [0, 1].map(|a| AxisWindows::bins(input[a], adaptive::bins(input[a], output.0[a])));
+    let (batch, channels, _, _) = x.dim();
+    output_fits(op, &[batch, channels, output.0[0], output.0[1]])?;
+    let [rows, cols] = [0, 1].map(|a| AxisWindows::adaptive(input[a], output.0[a]));
     Ok(map_planes(x, output.0, |x, y| {
         avg::avg_plane(&rows, &cols, Divisor::Taps, x, y)
     }))
@@ -424,7 +426,8 @@ struct Sliding {
 ///
 /// Refuses, in this order: an empty input plane; a zero kernel, stride or dilation (when the
 /// padding is resolved); padding above half the kernel on either axis, in PyTorch's order
-/// ([`check_pool_padding_2d`]); an output size below 1 ([`pool_output`]).
+/// ([`check_pool_padding_2d`]); an output size below 1 ([`pool_output`]); an output too large
+/// to allocate.
 fn sliding_windows(
     op: &'static str,
     x: &ArrayView4<f32>,
@@ -446,6 +449,8 @@ fn sliding_windows(
         pool_output(input[a], windows[a], pool.ceil_mode).map_err(|e| Error::geometry(op, a, e))
     };
     let output = [output(0)?, output(1)?];
+    let (batch, channels, _, _) = x.dim();
+    output_fits(op, &[batch, channels, output[0], output[1]])?;
     let axes = [0, 1].map(|a| AxisWindows::sliding(input[a], output[a], windows[a]));
     Ok((axes, windows[1]))
 }

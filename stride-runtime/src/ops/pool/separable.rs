@@ -6,7 +6,8 @@
 //! A max and a sum both split that way, so every undilated sliding pool takes this path; the
 //! vertical pass is vectorised for any window, and the horizontal one for the common windows
 //! (3 and 2 wide at stride 2, any width at stride 1: `avx2.rs`). Both passes have a scalar
-//! kernel (`scalar.rs`) that computes the same values, taken when [`simd::avx2_fma`] says no.
+//! kernel (`scalar.rs`) that computes the same values, taken on `Isa::Scalar` (when
+//! [`avx2_fma`](crate::simd::avx2_fma) says no).
 //!
 //! The padded row has the input row at `pad_begin` and the reduction's identity around it
 //! (-inf for max, 0 for a sum), so windows in the padding or past it need no case of their
@@ -23,7 +24,7 @@ use stride_geometry::Window;
 
 use super::avg::Divisor;
 use super::windows::{AxisWindows, Span};
-use crate::simd;
+use crate::simd::Isa;
 
 /// What a separable pool computes over a window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +44,8 @@ pub(super) struct Separable<'a> {
     /// Kernel, stride and `pad_begin` along the width.
     width: Window,
     reduction: Reduction,
-    /// Use the AVX2 kernels; only ever true when the CPU has AVX2 and FMA.
-    avx2: bool,
+    /// The instruction set of the row kernels.
+    isa: Isa,
 }
 
 /// One worker's buffers, reused for every plane it pools.
@@ -59,7 +60,7 @@ pub(super) struct Scratch {
 
 impl<'a> Separable<'a> {
     /// The pool with windows `rows` and `cols` (from [`AxisWindows::sliding`], undilated), the
-    /// width's `window`, on the path [`simd::avx2_fma`] picks.
+    /// width's `window`, on the path `Isa::detect` picks.
     pub fn new(
         rows: &'a AxisWindows,
         cols: &'a AxisWindows,
@@ -73,22 +74,14 @@ impl<'a> Separable<'a> {
             cols,
             width,
             reduction,
-            avx2: simd::avx2_fma(),
+            isa: Isa::detect(),
         }
     }
 
-    /// The same pool on the scalar path (`false`) or the AVX2 one (`true`, which the CPU must
-    /// have), for the tests that compare the two.
+    /// The same pool on `isa`'s path, for the tests that compare the two.
     #[cfg(test)]
-    pub fn on_avx2(self, avx2: bool) -> Self {
-        #[cfg(target_arch = "x86_64")]
-        assert!(
-            !avx2 || (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")),
-            "the AVX2 path needs AVX2 and FMA"
-        );
-        #[cfg(not(target_arch = "x86_64"))]
-        assert!(!avx2, "the AVX2 path needs x86-64");
-        Separable { avx2, ..self }
+    pub fn on(self, isa: Isa) -> Self {
+        Separable { isa, ..self }
     }
 
     /// Buffers for [`Separable::plane`]: the padded row covers the input at `pad_begin` and
@@ -145,9 +138,9 @@ impl<'a> Separable<'a> {
         let (width, begin) = (self.cols.input, self.width.pad_begin);
         let (kernel, stride) = (self.width.kernel, self.width.stride);
         #[cfg(target_arch = "x86_64")]
-        if self.avx2 {
-            // SAFETY: `avx2` is set only on a CPU with AVX2 and FMA (`simd::avx2_fma` or the
-            // check in `on_avx2`); `scratch` sized `padded` for the 3-wide kernel's extra read.
+        if let Isa::Avx2(_) = self.isa {
+            // SAFETY: an `Avx2` value exists only on a CPU with AVX2 and FMA; `scratch` sized
+            // `padded` for the 3-wide kernel's extra read.
             unsafe {
                 avx2::vertical::<MAX>(rows, width, &mut padded[begin..begin + width]);
                 avx2::horizontal::<MAX>(padded, kernel, stride, scale, out);

@@ -405,7 +405,7 @@ fn pools_keep_an_empty_batch_empty() {
 #[test]
 fn pools_split_over_two_threads_give_what_one_thread_gives() {
     // 64 planes of 40x40: enough work for `plane.rs` to split the planes.
-    let x = crate::ops::testing::sample((4, 16, 40, 40), 7);
+    let x = crate::testing::sample((4, 16, 40, 40), 7);
     let max = MaxPool2dParams::new(3).stride(2).padding(1).ceil_mode(true);
     let avg = AvgPool2dParams::new(2).count_include_pad(false);
     let run = |threads: usize| {

@@ -2,7 +2,7 @@
 //! window falls on one input axis, clipped to the input, computed once per call and shared by
 //! every plane.
 
-use stride_geometry::Window;
+use stride_geometry::{Window, adaptive_bin};
 
 /// The part of one output position's window that lands on the input, along one axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,11 +82,13 @@ impl AxisWindows {
         }
     }
 
-    /// Contiguous windows from `[start, end)` bins (adaptive pooling).
-    pub fn bins(input: usize, bins: impl IntoIterator<Item = (usize, usize)>) -> Self {
-        let spans = bins
-            .into_iter()
-            .map(|(start, end)| {
+    /// The bins of an adaptive pool of `output` bins over `input` elements, by the geometry
+    /// crate's [`adaptive_bin`] (PyTorch's rule). Both sizes are at least 1.
+    pub fn adaptive(input: usize, output: usize) -> Self {
+        debug_assert!(input > 0 && output > 0);
+        let spans = (0..output)
+            .map(|index| {
+                let (start, end) = adaptive_bin(input, output, index);
                 debug_assert!(start < end && end <= input);
                 Span {
                     first: start,

@@ -9,9 +9,9 @@
 
 use core::arch::x86_64::*;
 
-use super::{LANES, OUT, POSITIONS, Place, SIDE};
-use crate::ops::Activation;
-use crate::ops::activation::avx2 as act;
+use super::tile::{LANES, OUT, POSITIONS, Place, SIDE};
+use crate::simd::Activation;
+use crate::simd::activation::avx2 as act;
 
 /// Transposes the 4x4 block in each 128-bit half: from `r[j]` = (tile `j`'s 4 values |
 /// tile `j + 4`'s), `c[k]` = (value `k` of tiles 0..4 | value `k` of tiles 4..8).

@@ -1,7 +1,7 @@
 //! The portable transforms, tile by tile, with the same sums as the AVX2 ones.
 
-use super::{LANES, OUT, POSITIONS, Place, SIDE};
-use crate::ops::Activation;
+use super::tile::{LANES, OUT, POSITIONS, Place, SIDE};
+use crate::simd::Activation;
 
 /// `Bᵀ d` for one column `d` of a patch, factored: 14 additions and multiplies instead of 36.
 #[inline(always)]

@@ -6,13 +6,13 @@ use crate::gemm::StridedB;
 use crate::ops::Conv2dParams;
 use crate::ops::conv2d::tests::direct;
 use crate::ops::conv2d::{Algorithm, Conv2d};
-use crate::ops::testing::{assert_close, sample};
+use crate::testing::{assert_close, sample};
 
 /// The kernels this machine can run.
-fn kernels() -> Vec<Kernel> {
-    let mut kernels = vec![Kernel::Scalar];
-    kernels.extend(Kernel::avx2());
-    kernels
+fn paths() -> Vec<Isa> {
+    let mut paths = vec![Isa::Scalar];
+    paths.extend(Isa::avx2());
+    paths
 }
 
 /// Values in `[-scale, scale)`.
@@ -58,7 +58,7 @@ fn rms_error(got: &[f32], want: &[f32]) -> f64 {
 
 /// Runs the Winograd kernel directly (whether or not it pays) with `kernel` on one thread.
 fn winograd(
-    kernel: Kernel,
+    isa: Isa,
     x: &Array4<f32>,
     w: &Array4<f32>,
     b: Option<&Array1<f32>>,
@@ -69,7 +69,7 @@ fn winograd(
     let weights = Weights::new(w.as_slice().unwrap(), w.dim().0, w.dim().1);
     let mut y = Array4::from_elem(g.output_shape(), f32::NAN);
     conv2d(
-        kernel,
+        isa,
         &g,
         x.as_slice().unwrap(),
         &weights,
@@ -88,7 +88,7 @@ fn reference(
     params: &Conv2dParams,
 ) -> Array4<f32> {
     let g = Geometry::resolve(x.view(), w.dim(), params).unwrap();
-    let [h, v] = g.windows;
+    let [h, v] = g.axes;
     let pads = [h.pad_begin, h.pad_end, v.pad_begin, v.pad_end];
     direct(
         x.view(),
@@ -153,7 +153,7 @@ fn filter_transform_is_g_g_gt_at_every_position() {
             .collect();
         let mut u = vec![0.0; cout * cin];
         gemm::gemm_serial(
-            Kernel::Scalar,
+            Isa::Scalar,
             a,
             &StridedB::row_major(&identity, cin, cin),
             0,
@@ -191,7 +191,7 @@ fn group_places(cols: usize) -> [Place; LANES] {
 
 #[test]
 fn avx2_and_scalar_input_transforms_write_the_same_v() {
-    let Some(Kernel::Avx2(_)) = Kernel::avx2() else {
+    let Some(Isa::Avx2(_)) = Isa::avx2() else {
         return;
     };
     let stride = 70;
@@ -201,7 +201,7 @@ fn avx2_and_scalar_input_transforms_write_the_same_v() {
     let mut want = vec![f32::NAN; POSITIONS * v_stride];
     let mut got = want.clone();
     scalar::input_group(&staged, stride, &places, &mut want, v_stride);
-    // SAFETY: `Kernel::avx2` found AVX2 and FMA.
+    // SAFETY: `Isa::avx2` found AVX2 and FMA.
     unsafe { avx2::input_group(&staged, stride, &places, &mut got, v_stride) };
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         if i % v_stride < LANES {
@@ -220,7 +220,7 @@ fn avx2_and_scalar_input_transforms_write_the_same_v() {
 
 #[test]
 fn avx2_and_scalar_output_transforms_write_the_same_corners_and_nothing_else() {
-    let Some(Kernel::Avx2(_)) = Kernel::avx2() else {
+    let Some(Isa::Avx2(_)) = Isa::avx2() else {
         return;
     };
     let (rows, cols) = (8, 16);
@@ -248,7 +248,7 @@ fn avx2_and_scalar_output_transforms_write_the_same_corners_and_nothing_else() {
         for activation in activations {
             let mut want = vec![f32::NAN; rows * cols];
             let mut got = want.clone();
-            // SAFETY: every place's corner lies inside the 8x16 plane; `Kernel::avx2` found
+            // SAFETY: every place's corner lies inside the 8x16 plane; `Isa::avx2` found
             // AVX2 and FMA.
             unsafe {
                 scalar::output_group(
@@ -315,8 +315,8 @@ fn winograd_matches_direct_convolution_on_both_paths_across_shapes_padding_and_c
             (Some(&b), Activation::Tanh),
         ] {
             let want = activation.map(reference(&x, &wt, bias, &params).view());
-            for kernel in kernels() {
-                let got = winograd(kernel, &x, &wt, bias, &params, activation);
+            for isa in paths() {
+                let got = winograd(isa, &x, &wt, bias, &params, activation);
                 assert_close(&got, &want);
             }
         }
@@ -334,11 +334,11 @@ fn winograd_blocks_and_threads_cover_every_tile_exactly_once() {
         .num_threads(2)
         .build()
         .unwrap();
-    for kernel in kernels() {
-        let one = winograd(kernel, &x, &w, Some(&b), &params, Activation::Relu6);
+    for isa in paths() {
+        let one = winograd(isa, &x, &w, Some(&b), &params, Activation::Relu6);
         assert_close(&one, &want);
-        let two = pool.install(|| winograd(kernel, &x, &w, Some(&b), &params, Activation::Relu6));
-        assert_eq!(one, two, "{kernel:?}: the thread count changes nothing");
+        let two = pool.install(|| winograd(isa, &x, &w, Some(&b), &params, Activation::Relu6));
+        assert_eq!(one, two, "{isa:?}: the thread count changes nothing");
     }
 }
 
@@ -348,9 +348,9 @@ fn winograd_on_tensors_larger_than_l2_fetches_ahead_and_gives_the_same_numbers()
     assert!(x.len() * 4 > CACHED_BYTES, "large enough to fetch ahead");
     let params = Conv2dParams::default().padding(1);
     let want = reference(&x, &w, Some(&b), &params);
-    for kernel in kernels() {
+    for isa in paths() {
         assert_close(
-            &winograd(kernel, &x, &w, Some(&b), &params, Activation::Identity),
+            &winograd(isa, &x, &w, Some(&b), &params, Activation::Identity),
             &want,
         );
     }
@@ -550,7 +550,7 @@ fn winograd_error_on_realistic_layers() {
         let rms = [rms_error(f4, want), rms_error(f6, want)];
         assert!(rms[0] < rms[1], "F(4x4) is the more accurate: {rms:?}");
         let (f4, f6) = (tolerance_used(f4, want), tolerance_used(f6, want));
-        let ours: Vec<f32> = kernels()
+        let ours: Vec<f32> = paths()
             .into_iter()
             .map(|k| {
                 let y = winograd(k, &x, &w, None, &params, Activation::Identity);

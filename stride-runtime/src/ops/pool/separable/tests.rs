@@ -4,23 +4,16 @@ use super::super::avg::{self, Divisor};
 use super::super::max;
 use super::super::windows::AxisWindows;
 use super::*;
-use crate::ops::testing::sample;
+use crate::testing::sample;
 
 /// Whether this machine can run the AVX2 kernels.
 fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    Isa::avx2().is_some()
 }
 
 /// The paths to test: scalar, and AVX2 where the CPU has it.
-fn paths() -> Vec<bool> {
-    if has_avx2() {
-        vec![false, true]
-    } else {
-        vec![false]
-    }
+fn paths() -> Vec<Isa> {
+    [Isa::Scalar].into_iter().chain(Isa::avx2()).collect()
 }
 
 /// Values with every case the max must get right: NaN, both infinities, both zeros, ties.
@@ -192,11 +185,11 @@ fn both(
     cols: &AxisWindows,
     width: Window,
     reduction: Reduction,
-    avx2: bool,
+    isa: Isa,
     x: &[f32],
 ) -> (Vec<f32>, Vec<f32>) {
     let len = rows.output() * cols.output();
-    let pool = Separable::new(rows, cols, width, reduction).on_avx2(avx2);
+    let pool = Separable::new(rows, cols, width, reduction).on(isa);
     let mut got = vec![f32::NAN; len];
     pool.plane(&mut pool.scratch(), x, &mut got);
     let mut want = vec![f32::NAN; len];
@@ -215,7 +208,7 @@ fn separable_max_matches_the_window_by_window_kernel_on_both_paths() {
         stride: 2,
         pads: (1, 1),
     };
-    for avx2 in paths() {
+    for isa in paths() {
         for width in axes(19) {
             for ceil_mode in [false, true] {
                 let (Some(rows), Some(cols)) =
@@ -224,11 +217,11 @@ fn separable_max_matches_the_window_by_window_kernel_on_both_paths() {
                     continue;
                 };
                 let x = awkward(height.input * width.input, width.input as u64);
-                let (got, want) = both(&rows, &cols, width.window(), Reduction::Max, avx2, &x);
+                let (got, want) = both(&rows, &cols, width.window(), Reduction::Max, isa, &x);
                 assert_same_values(
                     &got,
                     &want,
-                    &format!("avx2 {avx2}, {width:?}, ceil {ceil_mode}"),
+                    &format!("{isa:?}, {width:?}, ceil {ceil_mode}"),
                 );
             }
         }
@@ -247,7 +240,7 @@ fn separable_average_matches_the_window_by_window_kernel_on_both_paths() {
         },
     );
     let divisors = [Divisor::Padded, Divisor::Taps, Divisor::Fixed(3)];
-    for avx2 in paths() {
+    for isa in paths() {
         for axis in axes(13) {
             for height in heights {
                 // Each axis as the width and as the height.
@@ -263,12 +256,11 @@ fn separable_average_matches_the_window_by_window_kernel_on_both_paths() {
                             .0;
                         for divisor in divisors {
                             let mean = Reduction::Mean(divisor);
-                            let (got, want) =
-                                both(&rows, &cols, cols_axis.window(), mean, avx2, &x);
+                            let (got, want) = both(&rows, &cols, cols_axis.window(), mean, isa, &x);
                             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                                 assert!(
                                     (g - w).abs() <= 1e-6 + 1e-6 * w.abs(),
-                                    "avx2 {avx2}, {rows_axis:?} x {cols_axis:?}, ceil \
+                                    "{isa:?}, {rows_axis:?} x {cols_axis:?}, ceil \
                                      {ceil_mode}, {divisor:?}: at {i}: got {g}, want {w}"
                                 );
                             }
@@ -296,8 +288,8 @@ fn resnet_max_pool_3x3_stride_2_keeps_nan_and_ignores_padding_on_both_paths() {
     );
     let mut x: Vec<f32> = (0..80).map(|i| -(i as f32)).collect();
     x[20 + 7] = f32::NAN; // row 1, column 7: windows 3 and 4 of output row 0 and 1
-    for avx2 in paths() {
-        let pool = Separable::new(&rows, &cols, axis(20).window(), Reduction::Max).on_avx2(avx2);
+    for isa in paths() {
+        let pool = Separable::new(&rows, &cols, axis(20).window(), Reduction::Max).on(isa);
         let mut y = vec![0.0; 20];
         pool.plane(&mut pool.scratch(), &x, &mut y);
         // Output (0, 0) covers rows 0..=1 and columns 0..=1 (the rest is padding): the max is
@@ -307,7 +299,7 @@ fn resnet_max_pool_3x3_stride_2_keeps_nan_and_ignores_padding_on_both_paths() {
             assert_eq!(
                 v.is_nan(),
                 o % 10 == 3 || o % 10 == 4,
-                "avx2 {avx2}, output {o}: {v}"
+                "{isa:?}, output {o}: {v}"
             );
         }
         // Output (1, 9) covers rows 1..=3 and columns 17..=19; its max is x[20 + 17] = -37.

@@ -1,4 +1,5 @@
-//! Helpers for the ops' unit tests: reproducible inputs and the golden tolerance.
+//! Helpers for the unit tests (of the GEMM and the ops): reproducible inputs and the golden
+//! tolerance.
 
 use ndarray::{Array, Dimension, ShapeBuilder};
 
