@@ -77,10 +77,11 @@ mod module;
 mod run;
 #[cfg(test)]
 mod tests;
+mod value;
 
 pub use model::Model;
 pub use module::{Build, Module, from_weights, init};
-pub use run::Value;
+pub use value::Value;
 
 use crate::Hw;
 use crate::ops::{

@@ -5,7 +5,8 @@
 
 use ndarray::ArrayView4;
 
-use super::{Graph, Model, Value};
+use super::value::Value;
+use super::{Graph, Model};
 use crate::Result;
 use crate::weights::{LoadError, LoadOptions, Loader, SaveError, Saver, Weights};
 

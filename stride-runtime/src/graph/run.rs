@@ -6,113 +6,16 @@
 //! next node no longer needs it. A concat's branches read its input without copying it, so an
 //! identity branch costs only its share of the joined output.
 
-use ndarray::{Array2, Array4, ArrayView4, CowArray, Ix2, Ix4};
+use ndarray::{Array2, Array4, ArrayView4, CowArray, Ix4};
 
 use super::model::{FusedLayer, Slot};
-use super::{Graph, Layer, Model, Module, Node, Op};
+use super::module::Module;
+use super::value::Value;
+use super::{Graph, Layer, Model, Node, Op};
 use crate::ops::{
     Activation, adaptive_avg_pool2d, add_assign, avg_pool2d, check_nchw, max_pool2d, upsample,
 };
 use crate::{Error, Result};
-
-/// What flows between a graph's nodes: a batch of feature maps `[N, C, H, W]` or of feature
-/// vectors `[N, F]`, borrowed (a network's input, a branch point) or owned.
-#[derive(Debug, Clone)]
-pub enum Value<'a> {
-    /// `[N, C, H, W]`.
-    Map(CowArray<'a, f32, Ix4>),
-    /// `[N, F]`.
-    Flat(CowArray<'a, f32, Ix2>),
-}
-
-impl<'a> Value<'a> {
-    /// A borrowed value of the same array.
-    pub fn view(&self) -> Value<'_> {
-        match self {
-            Value::Map(a) => Value::Map(a.view().into()),
-            Value::Flat(a) => Value::Flat(a.view().into()),
-        }
-    }
-
-    /// The shape, batch first.
-    pub fn shape(&self) -> &[usize] {
-        match self {
-            Value::Map(a) => a.shape(),
-            Value::Flat(a) => a.shape(),
-        }
-    }
-
-    /// The feature maps, owned; refuses feature vectors, naming `op`.
-    ///
-    /// ```
-    /// use ndarray::Array2;
-    /// use stride_runtime::graph::Value;
-    ///
-    /// let flat = Value::Flat(Array2::<f32>::zeros((1, 10)).into());
-    /// assert_eq!(
-    ///     flat.into_map("Head").unwrap_err().to_string(),
-    ///     "Head: output has shape [1, 10], expected [N, C, H, W]"
-    /// );
-    /// ```
-    pub fn into_map(self, op: &'static str) -> Result<Array4<f32>> {
-        Ok(self.map(op, "output")?.into_owned())
-    }
-
-    /// The feature vectors, owned; refuses feature maps, naming `op`.
-    ///
-    /// ```
-    /// use ndarray::Array2;
-    /// use stride_runtime::graph::Value;
-    ///
-    /// let flat = Value::Flat(Array2::<f32>::ones((1, 10)).into());
-    /// assert_eq!(flat.into_flat("Head")?.sum(), 10.0);
-    /// # Ok::<(), stride_runtime::Error>(())
-    /// ```
-    pub fn into_flat(self, op: &'static str) -> Result<Array2<f32>> {
-        Ok(self.flat(op, "output")?.into_owned())
-    }
-
-    fn map(self, op: &'static str, tensor: &'static str) -> Result<CowArray<'a, f32, Ix4>> {
-        match self {
-            Value::Map(a) => Ok(a),
-            Value::Flat(a) => Err(wrong_rank(op, tensor, a.shape(), "[N, C, H, W]")),
-        }
-    }
-
-    fn flat(self, op: &'static str, tensor: &'static str) -> Result<CowArray<'a, f32, Ix2>> {
-        match self {
-            Value::Flat(a) => Ok(a),
-            Value::Map(a) => Err(wrong_rank(op, tensor, a.shape(), "[N, F]")),
-        }
-    }
-}
-
-fn wrong_rank(op: &'static str, tensor: &'static str, got: &[usize], expected: &str) -> Error {
-    Error::Shape {
-        op,
-        tensor,
-        expected: expected.into(),
-        got: got.to_vec(),
-    }
-}
-
-impl From<Array4<f32>> for Value<'_> {
-    fn from(a: Array4<f32>) -> Self {
-        Value::Map(a.into())
-    }
-}
-
-impl From<Array2<f32>> for Value<'_> {
-    fn from(a: Array2<f32>) -> Self {
-        Value::Flat(a.into())
-    }
-}
-
-impl<'a> From<ArrayView4<'a, f32>> for Value<'a> {
-    fn from(a: ArrayView4<'a, f32>) -> Self {
-        Value::Map(a.into())
-    }
-}
 
 impl Model {
     /// Runs the graph on a batch `[N, C, H, W]` of any size `N`, with `externals` standing for

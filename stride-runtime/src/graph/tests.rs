@@ -4,8 +4,8 @@
 use ndarray::{Array1, Array4, Axis, concatenate};
 
 use super::*;
-use crate::ops::testing::sample;
 use crate::ops::{BatchNorm2d, Conv2d, add_assign, relu};
+use crate::testing::sample;
 use crate::weights::{LoadError, LoadOptions, Loader, Saver, WeightProblem, Weights};
 use crate::{Error, Padding2d};
 
