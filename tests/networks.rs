@@ -6,35 +6,20 @@ mod support;
 use ndarray::Array4;
 use safetensors::SafeTensors;
 use stride::runtime::weights::{LoadError, LoadOptions, WeightProblem};
-use support::{golden, tensor, worst_difference};
+use support::{
+    assert_only_input_and_output_left_over, golden, input_and_output, lenient, worst_difference,
+};
 
 #[path = "../examples/models/mod.rs"]
 mod models;
 
 use models::{DcganGenerator, ResNetStem, VggBlock1};
 
-/// The golden files hold `input` and `output` next to the weights, so the networks load them
-/// non-strictly; `golden_files_hold_exactly_the_weights_plus_input_and_output` checks that
-/// nothing else was skipped.
-fn lenient() -> LoadOptions {
-    LoadOptions {
-        strict: false,
-        ..LoadOptions::default()
-    }
-}
-
-/// The stored input and PyTorch's output of a golden network file.
-fn input_and_output(file: &str) -> (Array4<f32>, ndarray::ArrayD<f32>) {
-    let bytes = std::fs::read(golden(file)).unwrap();
-    let tensors = SafeTensors::deserialize(&bytes).unwrap();
-    let input = tensor(&tensors, "input").into_dimensionality().unwrap();
-    (input, tensor(&tensors, "output"))
-}
-
 #[test]
 fn resnet18_stem_matches_pytorch() {
     let net =
-        ResNetStem::load_safetensors_with(golden("resnet18_stem.safetensors"), &lenient()).unwrap();
+        ResNetStem::load_safetensors_with(golden("resnet18_stem.safetensors"), &lenient(true))
+            .unwrap();
     let (x, want) = input_and_output("resnet18_stem.safetensors");
     let got = net.forward(x.view()).unwrap().into_dyn();
     assert_eq!(worst_difference(&got, &want), None);
@@ -42,8 +27,8 @@ fn resnet18_stem_matches_pytorch() {
 
 #[test]
 fn vgg16_block1_matches_pytorch_with_sequential_keys() {
-    let net =
-        VggBlock1::load_safetensors_with(golden("vgg16_block1.safetensors"), &lenient()).unwrap();
+    let net = VggBlock1::load_safetensors_with(golden("vgg16_block1.safetensors"), &lenient(true))
+        .unwrap();
     let (x, want) = input_and_output("vgg16_block1.safetensors");
     let got = net.forward(x.view()).unwrap().into_dyn();
     assert_eq!(worst_difference(&got, &want), None);
@@ -51,9 +36,11 @@ fn vgg16_block1_matches_pytorch_with_sequential_keys() {
 
 #[test]
 fn dcgan_generator_matches_pytorch() {
-    let net =
-        DcganGenerator::load_safetensors_with(golden("dcgan_generator.safetensors"), &lenient())
-            .unwrap();
+    let net = DcganGenerator::load_safetensors_with(
+        golden("dcgan_generator.safetensors"),
+        &lenient(true),
+    )
+    .unwrap();
     let (x, want) = input_and_output("dcgan_generator.safetensors");
     let got = net.forward(x.view()).unwrap().into_dyn();
     assert_eq!(worst_difference(&got, &want), None);
@@ -61,19 +48,9 @@ fn dcgan_generator_matches_pytorch() {
 
 #[test]
 fn golden_files_hold_exactly_the_weights_plus_input_and_output() {
-    let err = ResNetStem::load_safetensors(golden("resnet18_stem.safetensors")).unwrap_err();
-    let LoadError::Problems { problems, .. } = err else {
-        panic!("{err}")
-    };
-    let mut unexpected: Vec<&str> = problems
-        .iter()
-        .map(|p| match p {
-            WeightProblem::Unexpected { key } => key.as_str(),
-            other => panic!("only unexpected keys, got {other:?}"),
-        })
-        .collect();
-    unexpected.sort();
-    assert_eq!(unexpected, ["input", "output"]);
+    assert_only_input_and_output_left_over(
+        ResNetStem::load_safetensors(golden("resnet18_stem.safetensors")).err(),
+    );
 }
 
 #[test]
@@ -252,11 +229,7 @@ fn folding_batch_norm_into_transposed_convs_matches_the_unfused_generator() {
     let file = golden("dcgan_generator.safetensors");
     let (x, want) = input_and_output("dcgan_generator.safetensors");
     for fuse in [true, false] {
-        let options = LoadOptions {
-            strict: false,
-            fuse,
-            ..LoadOptions::default()
-        };
+        let options = lenient(fuse);
         let net = DcganGenerator::load_safetensors_with(&file, &options).unwrap();
         assert_eq!(net.is_fused(), fuse);
         assert_eq!(
@@ -272,11 +245,7 @@ fn folding_batch_norm_and_relu_into_the_stem_conv_matches_the_unfused_stem() {
     let file = golden("resnet18_stem.safetensors");
     let (x, want) = input_and_output("resnet18_stem.safetensors");
     for fuse in [true, false] {
-        let options = LoadOptions {
-            strict: false,
-            fuse,
-            ..LoadOptions::default()
-        };
+        let options = lenient(fuse);
         let net = ResNetStem::load_safetensors_with(&file, &options).unwrap();
         assert_eq!(net.is_fused(), fuse);
         assert_eq!(

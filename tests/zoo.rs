@@ -4,31 +4,14 @@
 
 mod support;
 
-use safetensors::SafeTensors;
-use stride::runtime::weights::{LoadError, LoadOptions, WeightProblem};
-use support::{golden, tensor, worst_difference};
+use support::{
+    assert_only_input_and_output_left_over, golden, input_and_output, lenient, worst_difference,
+};
 
 #[path = "../examples/models/mod.rs"]
 mod models;
 
 use models::{DenseNet121Block1, GoogLeNetInception3a};
-
-fn options(fuse: bool) -> LoadOptions {
-    LoadOptions {
-        strict: false,
-        fuse,
-        ..LoadOptions::default()
-    }
-}
-
-fn golden_io(file: &str) -> (ndarray::Array4<f32>, ndarray::ArrayD<f32>) {
-    let bytes = std::fs::read(golden(file)).unwrap();
-    let tensors = SafeTensors::deserialize(&bytes).unwrap();
-    (
-        tensor(&tensors, "input").into_dimensionality().unwrap(),
-        tensor(&tensors, "output"),
-    )
-}
 
 /// The `params` zoo.json records for `name`: PyTorch's parameter count of the module.
 fn zoo_params(name: &str) -> u64 {
@@ -44,29 +27,13 @@ fn zoo_params(name: &str) -> u64 {
         .unwrap()
 }
 
-/// Strict loading leaves exactly the stored input and output over: the keys are the file's.
-fn assert_keys_are_exactly_the_files(err: Option<LoadError>) {
-    let Some(LoadError::Problems { problems, .. }) = err else {
-        panic!("expected the input and output to be reported, got {err:?}")
-    };
-    let mut unexpected: Vec<&str> = problems
-        .iter()
-        .map(|p| match p {
-            WeightProblem::Unexpected { key } => key.as_str(),
-            other => panic!("only unexpected keys, got {other}"),
-        })
-        .collect();
-    unexpected.sort();
-    assert_eq!(unexpected, ["input", "output"]);
-}
-
 #[test]
 fn googlenet_inception3a_matches_pytorch_fused_and_unfused() {
     let file = "zoo/googlenet_inception3a.safetensors";
-    let (x, want) = golden_io(file);
+    let (x, want) = input_and_output(file);
     for fuse in [true, false] {
         let net =
-            GoogLeNetInception3a::load_safetensors_with(golden(file), &options(fuse)).unwrap();
+            GoogLeNetInception3a::load_safetensors_with(golden(file), &lenient(fuse)).unwrap();
         let got = net.forward(x.view()).unwrap().into_dyn();
         assert_eq!(worst_difference(&got, &want), None, "fuse = {fuse}");
     }
@@ -79,15 +46,15 @@ fn googlenet_inception3a_matches_pytorch_fused_and_unfused() {
 #[test]
 fn googlenet_inception3a_uses_torchvisions_keys() {
     let file = golden("zoo/googlenet_inception3a.safetensors");
-    assert_keys_are_exactly_the_files(GoogLeNetInception3a::load_safetensors(file).err());
+    assert_only_input_and_output_left_over(GoogLeNetInception3a::load_safetensors(file).err());
 }
 
 #[test]
 fn densenet121_denseblock1_matches_pytorch_fused_and_unfused() {
     let file = "zoo/densenet121_denseblock1.safetensors";
-    let (x, want) = golden_io(file);
+    let (x, want) = input_and_output(file);
     for fuse in [true, false] {
-        let net = DenseNet121Block1::load_safetensors_with(golden(file), &options(fuse)).unwrap();
+        let net = DenseNet121Block1::load_safetensors_with(golden(file), &lenient(fuse)).unwrap();
         let got = net.forward(x.view()).unwrap().into_dyn();
         assert_eq!(worst_difference(&got, &want), None, "fuse = {fuse}");
     }
@@ -101,7 +68,7 @@ fn densenet121_denseblock1_matches_pytorch_fused_and_unfused() {
 #[test]
 fn densenet121_denseblock1_uses_torchvisions_keys() {
     let file = golden("zoo/densenet121_denseblock1.safetensors");
-    assert_keys_are_exactly_the_files(DenseNet121Block1::load_safetensors(file).err());
+    assert_only_input_and_output_left_over(DenseNet121Block1::load_safetensors(file).err());
 }
 
 #[test]

@@ -4,8 +4,9 @@
 
 use std::path::PathBuf;
 
-use ndarray::{ArrayD, Dimension, IxDyn};
+use ndarray::{Array4, ArrayD, Dimension, IxDyn};
 use safetensors::{Dtype, SafeTensors};
+use stride::runtime::weights::{LoadError, LoadOptions, WeightProblem};
 
 /// A file under `tests/golden/`.
 pub fn golden(file: &str) -> PathBuf {
@@ -59,4 +60,40 @@ pub fn max_abs_difference(got: &ArrayD<f32>, want: &ArrayD<f32>) -> f32 {
         .zip(want.iter())
         .map(|(g, w)| (g - w).abs())
         .fold(0.0, f32::max)
+}
+
+/// The stored input and PyTorch's output of a golden network file.
+pub fn input_and_output(file: &str) -> (Array4<f32>, ArrayD<f32>) {
+    let bytes = std::fs::read(golden(file)).unwrap();
+    let tensors = SafeTensors::deserialize(&bytes).unwrap();
+    let input = tensor(&tensors, "input").into_dimensionality().unwrap();
+    (input, tensor(&tensors, "output"))
+}
+
+/// Options that load a golden file, which also holds `input` and `output`: not strict, fused
+/// or not as asked.
+pub fn lenient(fuse: bool) -> LoadOptions {
+    LoadOptions {
+        strict: false,
+        fuse,
+        ..LoadOptions::default()
+    }
+}
+
+/// Asserts that a strict load failed only on the golden file's `input` and `output`: every
+/// other key of the file is one the network asked for.
+#[track_caller]
+pub fn assert_only_input_and_output_left_over(err: Option<LoadError>) {
+    let Some(LoadError::Problems { problems, .. }) = err else {
+        panic!("expected the input and output to be reported, got {err:?}")
+    };
+    let mut unexpected: Vec<&str> = problems
+        .iter()
+        .map(|p| match p {
+            WeightProblem::Unexpected { key } => key.as_str(),
+            other => panic!("only unexpected keys, got {other}"),
+        })
+        .collect();
+    unexpected.sort();
+    assert_eq!(unexpected, ["input", "output"]);
 }

@@ -116,13 +116,7 @@ impl Walk<'_> {
             self.field,
         );
         let trees = walk.entries(entries, &inner);
-        let Walk {
-            shape,
-            field,
-            warnings,
-            seen,
-            ..
-        } = walk;
+        let (shape, field, warnings, seen) = walk.finish();
         self.cx.restore(redirect);
         self.shape = shape;
         self.field = field;

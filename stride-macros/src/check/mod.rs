@@ -129,13 +129,7 @@ fn check_network(
         Some([Field::INPUT; 2]),
     );
     let trees = walk.entries(&def.entries, &Scope::root());
-    let Walk {
-        shape,
-        field,
-        warnings,
-        seen,
-        ..
-    } = walk;
+    let (shape, field, warnings, seen) = walk.finish();
     let stub = || {
         Box::new(Stub {
             attrs: def.attrs.clone(),

@@ -103,6 +103,12 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// What the walk ends with: the shape and field after the last entry, the lints that
+    /// fired, and the layers it met.
+    pub(super) fn finish(self) -> (Option<Shape>, Option<[Field; 2]>, Vec<Warning>, Seen) {
+        (self.shape, self.field, self.warnings, self.seen)
+    }
+
     /// A body: entries in order, each taking the previous one's output.
     pub(super) fn entries(&mut self, entries: &[Entry], scope: &Scope) -> Vec<Tree> {
         check_duplicate_names(self.cx, entries);

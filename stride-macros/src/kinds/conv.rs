@@ -1,10 +1,10 @@
 //! `conv2d` and `conv_transpose2d`.
 
 use stride_geometry as geo;
-use stride_geometry::{GeometryError, TransposedAxis, Window};
+use stride_geometry::{GeometryError, TransposedAxis};
 
 use super::Step;
-use super::rules::{count, hw, hw_short};
+use super::rules::{count, hw, hw_short, windows};
 use crate::args::{Args, Pair};
 use crate::check::{AXES, Walk};
 use crate::model::{Conv, ConvTranspose, Init, Op, Shape, TensorSpec};
@@ -29,13 +29,7 @@ pub(super) fn check_conv2d(w: &mut Walk, args: &Args, input: Option<Shape>) -> O
         return None;
     }
     let pads = w.resolve_pads(args, pad, [h, width], kernel, stride, dilation)?;
-    let windows = [0, 1].map(|a| {
-        pads[a].apply(
-            Window::new(kernel.value[a])
-                .stride(stride.value[a])
-                .dilation(dilation.value[a]),
-        )
-    });
+    let windows = windows(kernel, stride, dilation, pads);
     let [oh, ow] = w.check_conv_output(args, [h, width], windows, kernel, &pad)?;
     w.lint_floor_drops_input(args, [h, width], windows, stride);
     let (cout, groups) = (out.value, groups.value);

@@ -4,7 +4,7 @@ use stride_geometry as geo;
 use stride_geometry::{GeometryError, Window};
 
 use super::Step;
-use super::rules::{hw, hw_short, output_message};
+use super::rules::{hw, hw_short, output_message, windows};
 use crate::args::{self, Args, Pad, Pair};
 use crate::check::Walk;
 use crate::model::{Op, Pool, Shape};
@@ -52,13 +52,7 @@ fn check_pool(w: &mut Walk, args: &Args, input: Option<Shape>, max: bool) -> Opt
         (kernel?, stride?, dilation?, pad?, ceil_mode?);
     let (count_include_pad, divisor_override) = (count_include_pad?, divisor_override?);
     let pads = w.resolve_pads(args, pad, [h, width], kernel, stride, dilation)?;
-    let windows = [0, 1].map(|a| {
-        pads[a].apply(
-            Window::new(kernel.value[a])
-                .stride(stride.value[a])
-                .dilation(dilation.value[a]),
-        )
-    });
+    let windows = windows(kernel, stride, dilation, pads);
     check_pool_padding(w, args, windows, &pad)?;
     let mut size = [0; 2];
     for axis in 0..2 {

@@ -421,3 +421,14 @@ pub(crate) fn hw_short(v: [usize; 2]) -> String {
         hw(v)
     }
 }
+
+/// The windows a layer slides on each axis: its kernel, stride and dilation, between its pads.
+pub(crate) fn windows(kernel: Pair, stride: Pair, dilation: Pair, pads: [Pads; 2]) -> [Window; 2] {
+    [0, 1].map(|a| {
+        pads[a].apply(
+            Window::new(kernel.value[a])
+                .stride(stride.value[a])
+                .dilation(dilation.value[a]),
+        )
+    })
+}
