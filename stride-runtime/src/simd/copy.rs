@@ -9,15 +9,22 @@ use super::Isa;
 /// of a GEMM micro-panel).
 const SHORT: usize = 16;
 
-/// `dst.fill(0.0)`, without a library call for the short runs that padding makes: up to
-/// [`SHORT`] values in fixed-size pieces the compiler turns into a few stores (written as
-/// branches, not a loop, which the compiler would turn back into a `memset` call).
-#[inline(always)]
+/// `dst.fill(0.0)`, without a library call for the short runs that padding makes.
+#[inline]
 pub(crate) fn zero(dst: &mut [f32]) {
-    if dst.len() > SHORT {
+    if dst.len() <= SHORT {
+        short_zero(dst);
+    } else {
         dst.fill(0.0);
-        return;
     }
+}
+
+/// `dst.fill(0.0)` for at most [`SHORT`] values, in fixed-size pieces the compiler turns into
+/// a few stores (written as branches, not a loop, which the compiler would turn back into a
+/// `memset` call): a library call costs more than the fill at these lengths.
+#[inline(always)]
+fn short_zero(dst: &mut [f32]) {
+    debug_assert!(dst.len() <= SHORT);
     let mut dst = dst;
     macro_rules! piece {
         ($n:literal) => {
