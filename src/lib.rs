@@ -124,7 +124,9 @@ pub use ndarray;
 /// `conv1.weight`, `bn1.running_mean`. `#[sequential]` numbers layers instead, the way
 /// `nn.Sequential` does (every layer takes an index, with or without weights), and
 /// `#[sequential("features")]` puts a prefix before the number (torchvision's VGG). A layer
-/// can override its key with `#[key = "classifier.6"]`.
+/// can override its key with `#[key = "classifier.6"]`. `#[key = ""]` on a block instance, a
+/// sequence or a concat gives its layers the enclosing keys with nothing added: a checkpoint of
+/// one torchvision block saved on its own (`conv1.weight`, not `layer2.0.conv1.weight`).
 ///
 /// # Checks
 ///

@@ -240,18 +240,11 @@ network! {
         fc: linear(1000),
     }
 
-    /// torchvision googlenet's `inception3a` on its own: the golden `googlenet_inception3a`
-    /// (its keys start at the branches: `branch1.conv.weight`).
+    /// torchvision googlenet's `inception3a` on its own: the golden `googlenet_inception3a`,
+    /// whose keys start at the branches (`branch1.conv.weight`), hence the empty key.
     pub struct GoogLeNetInception3a: [192, 28, 28] {
-        concat {
-            branch1: BasicConv2d(64),
-            branch2: [BasicConv2d(96), BasicConv2d(128, kernel = 3, padding = 1)],
-            branch3: [BasicConv2d(16), BasicConv2d(32, kernel = 3, padding = 1)],
-            branch4: [
-                max_pool2d(kernel = 3, stride = 1, padding = 1, ceil_mode = true),
-                BasicConv2d(32),
-            ],
-        }
+        #[key = ""]
+        inception3a: Inception(64, 96, 128, 16, 32, 32),
     }
 }
 
@@ -380,14 +373,11 @@ network! {
         classifier: linear(1000),
     }
 
-    /// densenet121's `features.denseblock1` on its own: the golden `densenet121_denseblock1`.
+    /// densenet121's `features.denseblock1` on its own: the golden `densenet121_denseblock1`,
+    /// whose keys start at the layers (`denselayer1.norm1.weight`), hence the empty key.
     pub struct DenseNet121Block1: [64, 28, 28] {
-        denselayer1: DenseLayer(128, 32),
-        denselayer2: DenseLayer(128, 32),
-        denselayer3: DenseLayer(128, 32),
-        denselayer4: DenseLayer(128, 32),
-        denselayer5: DenseLayer(128, 32),
-        denselayer6: DenseLayer(128, 32),
+        #[key = ""]
+        denseblock1: DenseBlock1(),
     }
 }
 

@@ -63,7 +63,12 @@ impl Walk<'_> {
         scope: &Scope,
     ) -> Vec<Tree> {
         let inner = scope.child(key, field);
-        let label = format!("{}{key}", scope.label);
+        // An instance whose key is empty shares its parent's keys; messages name it by field.
+        let label = format!(
+            "{}{}",
+            scope.label,
+            if key.is_empty() { field } else { key }
+        );
         let (entries, bindings, config) = match definition {
             Definition::Block { def, config, sound } => {
                 let bindings = self.bind(call, def, &label, scope);

@@ -45,12 +45,18 @@ impl Scope {
         }
     }
 
-    /// The scope inside the entry whose key is `key` and whose field is `field`.
+    /// The scope inside the entry whose key is `key` and whose field is `field`. An empty key
+    /// (`#[key = ""]`) adds nothing to the keys: the entry's weights sit under its parent's.
     pub fn child(&self, key: &str, field: &str) -> Scope {
+        let dotted = if key.is_empty() {
+            String::new()
+        } else {
+            format!("{key}.")
+        };
         Scope {
-            key: format!("{}{key}.", self.key),
+            key: format!("{}{dotted}", self.key),
             field: format!("{}{field}_", self.field),
-            label: format!("{}{key}.", self.label),
+            label: format!("{}{dotted}", self.label),
             bindings: self.bindings.clone(),
         }
     }
@@ -126,6 +132,11 @@ impl<'a> Walk<'a> {
                     target,
                 } => {
                     let key = entry_key(self.cx, attrs, name, index, self.config);
+                    if key.is_empty() && !self.shares_keys(target) {
+                        check_empty_key(self.cx, attrs, name);
+                        self.shape = None;
+                        continue;
+                    }
                     trees.extend(self.target(target, &key, &name.unraw().to_string(), scope));
                 }
                 Entry::Residual {
@@ -209,6 +220,17 @@ impl<'a> Walk<'a> {
             Target::Concat { token, branches } => {
                 self.concat(token, branches, &scope.child(key, field), true)
             }
+        }
+    }
+
+    /// Whether `target` can take an empty key and leave its weights under its parent's keys:
+    /// a block or network instance, a sequence or a concat (not a single layer, or a network
+    /// from another invocation, whose tensors would have no name of their own).
+    fn shares_keys(&self, target: &Target) -> bool {
+        match target {
+            Target::Call(call) => self.definitions.contains_key(&call.kind.to_string()),
+            Target::Sequence { .. } | Target::Concat { .. } => true,
+            Target::External { .. } => false,
         }
     }
 
@@ -381,6 +403,23 @@ fn entry_key(
         Some(prefix) => format!("{prefix}{index}"),
         None => name.unraw().to_string(),
     }
+}
+
+/// `#[key = ""]` gives an instance of a block, a sequence or a concat its parent's keys; a
+/// single layer (or a network from another invocation) needs a key of its own.
+fn check_empty_key(cx: &mut Ctxt, attrs: &[Attribute], name: &Ident) {
+    let span = attrs
+        .iter()
+        .find(|a| a.path().is_ident("key"))
+        .map_or(name.span(), |a| a.bracket_token.span.join());
+    cx.error(
+        span,
+        format!(
+            "`{name}`: `#[key = \"\"]` would leave this layer's tensors without a name; an empty \
+             key is for a block instance, a sequence or a concat, whose layers then sit under \
+             the enclosing keys"
+        ),
+    );
 }
 
 /// The identifier of a Rust item named `name`: raw when `name` is a keyword (a layer written
