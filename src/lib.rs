@@ -42,7 +42,10 @@ pub use ndarray;
 /// ```text
 /// network! {
 ///     /// A block: declared once, expanded and checked wherever a network uses it.
-///     block Name(param, param = default) { entries }
+///     pub block Name(param, param = default) { entries }
+///
+///     /// A block declared in another invocation, module or crate, brought into this one.
+///     use crate::blocks::Other;
 ///
 ///     /// Doc comments and other attributes go on the generated struct.
 ///     #[sequential("features")]        // optional: weight keys `features.0`, `features.1`, …
@@ -91,6 +94,37 @@ pub use ndarray;
 /// assert_eq!(Stage::OUTPUT, [128, 28, 28]);
 /// let keys: Vec<&str> = Stage::SUMMARY.layers.iter().map(|l| l.name).collect();
 /// assert!(keys.contains(&"layer2.0.downsample.0"));
+/// ```
+///
+/// A block is visible in its own invocation, and in any other that brings it in with `use`,
+/// where it is checked at each of its instances as if declared there: `use crate::blocks::Name;`
+/// (or a relative path, `self::…`, `super::…`) for a block of this crate, whose visibility
+/// (`pub` counts as `pub(crate)` here) says which modules may; `use ::other_crate::Name;`, with
+/// the leading `::`, for a `pub block` of another crate, whatever its module there. A name in
+/// CamelCase that is neither a layer kind nor a block in scope is reported as a block to bring
+/// in.
+///
+/// ```
+/// mod blocks {
+///     stride::network! {
+///         pub block ConvBn(out, stride = 1) {
+///             conv: conv2d(out, kernel = 3, stride = stride, padding = 1, bias = false),
+///             bn: batch_norm2d(),
+///             relu: relu,
+///         }
+///     }
+/// }
+///
+/// stride::network! {
+///     use blocks::ConvBn;
+///
+///     pub struct Stem: [3, 32, 32] {
+///         stem: ConvBn(16, stride = 2),
+///         body: ConvBn(32),
+///     }
+/// }
+///
+/// assert_eq!(Stem::OUTPUT, [32, 16, 16]);
 /// ```
 ///
 /// Each spatial parameter takes an int or an `(h, w)` pair, as in PyTorch. Defaults follow

@@ -4,43 +4,13 @@
 //! Shared by the examples and the tests (`#[path]`), so each model is written once.
 #![allow(dead_code)] // each user of this module takes the models it needs
 
+mod blocks;
+
 use stride::network;
 
 network! {
-    /// torchvision's `BasicBlock`: two 3x3 convs, and a 1x1 strided `downsample` on the
-    /// shortcut when the block changes the shape.
-    pub block BasicBlock(planes, stride = 1) {
-        residual {
-            conv1: conv2d(planes, kernel = 3, stride = stride, padding = 1, bias = false),
-            bn1: batch_norm2d(),
-            relu1: relu,
-            conv2: conv2d(planes, kernel = 3, padding = 1, bias = false),
-            bn2: batch_norm2d(),
-        } shortcut downsample: [
-            conv2d(planes, kernel = 1, stride = stride, bias = false),
-            batch_norm2d(),
-        ],
-        relu: relu,
-    }
-
-    /// torchvision's `Bottleneck` (v1.5, the stride on the 3x3): `width` channels inside,
-    /// `out` (4 x width) outside.
-    pub block Bottleneck(width, out, stride = 1) {
-        residual {
-            conv1: conv2d(width, kernel = 1, bias = false),
-            bn1: batch_norm2d(),
-            relu1: relu,
-            conv2: conv2d(width, kernel = 3, stride = stride, padding = 1, bias = false),
-            bn2: batch_norm2d(),
-            relu2: relu,
-            conv3: conv2d(out, kernel = 1, bias = false),
-            bn3: batch_norm2d(),
-        } shortcut downsample: [
-            conv2d(out, kernel = 1, stride = stride, bias = false),
-            batch_norm2d(),
-        ],
-        relu: relu,
-    }
+    use self::blocks::BasicBlock;
+    use self::blocks::Bottleneck;
 
     /// torchvision resnet18's stem (`conv1`, `bn1`, `relu`, `maxpool`): 224x224 RGB -> 64 x 56 x 56.
     pub struct ResNetStem: [3, 224, 224] {

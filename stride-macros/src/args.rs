@@ -206,9 +206,23 @@ fn unknown_param(layer: &LayerDef, kind: &Kind, name: &str) -> String {
     }
 }
 
-/// The message for an unknown layer kind; `known` lists the blocks and networks in scope.
+/// The message for an unknown layer kind; `known` lists the blocks and networks in scope. A
+/// name in CamelCase is taken for a block that is not in scope here, and the message says how
+/// to bring one in; any other name for a misspelt layer kind.
 pub fn unknown_kind(layer: &LayerDef, known: &[&str]) -> String {
     let kind = layer.kind.to_string();
+    if kind.starts_with(|c: char| c.is_ascii_uppercase()) {
+        let hint = match did_you_mean(&kind, known) {
+            Some(close) => format!("; did you mean `{close}`?"),
+            None => String::new(),
+        };
+        return format!(
+            "{}: no block `{kind}` is declared in this invocation or brought into it{hint}; a \
+             block declared in another `network!` comes in with `use path::to::{kind};` among \
+             this invocation's items (`use ::other_crate::{kind};` from another crate)",
+            layer_label(layer)
+        );
+    }
     let layers: Vec<&str> = CATALOG.iter().map(|k| k.name).collect();
     let candidates: Vec<&str> = layers.iter().chain(known).copied().collect();
     let hint = match did_you_mean(&kind, &candidates) {

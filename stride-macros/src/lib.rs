@@ -27,6 +27,9 @@ pub fn network(input: TokenStream) -> TokenStream {
             return out.into();
         }
     };
+    if let Some(import) = expand::import_next(&invocation) {
+        return import.into();
+    }
     let checked = check::check(invocation);
     let mut out = proc_macro2::TokenStream::new();
     if let Err(errors) = checked.errors {
@@ -34,5 +37,6 @@ pub fn network(input: TokenStream) -> TokenStream {
     }
     out.extend(checked.plans.iter().map(expand::expand));
     out.extend(checked.stubs.iter().map(expand::stub));
+    out.extend(checked.blocks.iter().map(expand::block_macro));
     out.into()
 }

@@ -6,6 +6,8 @@
 //! invocation := item*
 //! item       := attribute* visibility "struct" NAME ":" shape "{" entry,* "}"
 //!             | attribute* visibility "block" NAME "(" param,* ")" "{" entry,* "}"
+//!             | "use" PATH ";"                         -- a block of another invocation
+//!             | "@import" "{" item "}"                 -- a block handed back by its macro
 //! shape      := "[" value,* "]"                        -- [C, H, W]
 //! param      := NAME ( "=" value )?                    -- a block parameter and its default
 //! entry      := attribute* NAME ":" target             -- a named layer, block or sequence
@@ -24,7 +26,8 @@
 
 use std::str::FromStr;
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
+use syn::buffer::Cursor;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Ident, LitStr, Token, Visibility, bracketed, parenthesized};
@@ -32,12 +35,34 @@ use syn::{Attribute, Ident, LitStr, Token, Visibility, bracketed, parenthesized}
 /// A whole `network!` invocation: networks and the blocks they use.
 pub struct Invocation {
     pub items: Vec<Item>,
+    /// Each item's tokens as written, in order: what the invocation hands on when a block from
+    /// another invocation is brought in.
+    pub tokens: Vec<TokenStream>,
 }
 
 /// A declaration in an invocation.
 pub enum Item {
     Network(NetworkDef),
     Block(BlockDef),
+    /// `use path::Block;`: a block declared in another invocation, brought into this one.
+    Use(UseBlock),
+}
+
+/// `use path::to::Block;` inside an invocation.
+pub struct UseBlock {
+    pub path: syn::Path,
+}
+
+impl UseBlock {
+    /// The block's name: the path's last segment.
+    pub fn name(&self) -> &Ident {
+        &self
+            .path
+            .segments
+            .last()
+            .expect("a parsed path has a segment")
+            .ident
+    }
 }
 
 /// A network: `struct Name: [C, H, W] { … }`.
@@ -59,9 +84,13 @@ pub struct NetworkDef {
 /// network instantiates it, and checked there.
 pub struct BlockDef {
     pub config: Vec<Attribute>,
+    pub vis: Visibility,
     pub name: Ident,
     pub params: Vec<BlockParam>,
     pub entries: Vec<Entry>,
+    /// Brought in from another invocation (`@import`, which its `use` produced): checked
+    /// where it was declared, so its own errors are not reported again here.
+    pub imported: bool,
 }
 
 /// A block parameter: a name, and a default value if it has one.
@@ -208,8 +237,11 @@ impl Value {
 impl Parse for Invocation {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let mut items = Vec::new();
+        let mut tokens = Vec::new();
         while !input.is_empty() {
+            let begin = input.cursor();
             items.push(input.parse()?);
+            tokens.push(tokens_between(begin, input.cursor()));
         }
         if items.is_empty() {
             return Err(syn::Error::new(
@@ -217,8 +249,22 @@ impl Parse for Invocation {
                 "expected a network: `pub struct Name: [C, H, W] { layer: kind(..), … }`",
             ));
         }
-        Ok(Invocation { items })
+        Ok(Invocation { items, tokens })
     }
+}
+
+/// The tokens from `begin` up to (not including) `end`.
+fn tokens_between(begin: Cursor, end: Cursor) -> TokenStream {
+    let mut tokens = TokenStream::new();
+    let mut cursor = begin;
+    while cursor < end {
+        let Some((tree, next)) = cursor.token_tree() else {
+            break;
+        };
+        tokens.extend([tree]);
+        cursor = next;
+    }
+    tokens
 }
 
 mod kw {
@@ -230,6 +276,29 @@ mod kw {
 
 impl Parse for Item {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Token![use]) {
+            input.parse::<Token![use]>()?;
+            let path = input.call(syn::Path::parse_mod_style)?;
+            input.parse::<Token![;]>()?;
+            return Ok(Item::Use(UseBlock { path }));
+        }
+        if input.peek(Token![@]) {
+            // `@import { block … }`: a block's own macro handing its declaration back.
+            input.parse::<Token![@]>()?;
+            let word: Ident = input.parse()?;
+            if word != "import" {
+                return Err(syn::Error::new(word.span(), "expected `@import`"));
+            }
+            let content;
+            syn::braced!(content in input);
+            return match content.parse()? {
+                Item::Block(block) => Ok(Item::Block(BlockDef {
+                    imported: true,
+                    ..block
+                })),
+                _ => Err(syn::Error::new(word.span(), "`@import` takes a block")),
+            };
+        }
         let mut attrs = Vec::new();
         let mut config = Vec::new();
         for attr in input.call(Attribute::parse_outer)? {
@@ -250,9 +319,11 @@ impl Parse for Item {
             let entries = parse_body(input)?;
             return Ok(Item::Block(BlockDef {
                 config,
+                vis,
                 name,
                 params: params.into_iter().collect(),
                 entries,
+                imported: false,
             }));
         }
         if !lookahead.peek(Token![struct]) {

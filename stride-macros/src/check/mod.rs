@@ -35,11 +35,20 @@ use config::{Config, check_config};
 use walk::{Scope, check_input_shape};
 
 /// The outcome of checking an invocation: a plan for every network that checked, a stub for
-/// every one that did not, and every error.
+/// every one that did not, the blocks other invocations may bring in, and every error.
 pub struct Checked {
     pub plans: Vec<Plan>,
     pub stubs: Vec<Stub>,
+    pub blocks: Vec<Exported>,
     pub errors: syn::Result<()>,
+}
+
+/// A block declared here, for the macro that hands it to other invocations.
+pub struct Exported {
+    pub vis: syn::Visibility,
+    pub name: syn::Ident,
+    /// The block's declaration as written.
+    pub tokens: proc_macro2::TokenStream,
 }
 
 /// What a call's kind can name besides a layer: a block, or a network declared earlier in the
@@ -64,10 +73,13 @@ pub fn check(invocation: Invocation) -> Checked {
     let mut definitions: HashMap<String, Definition> = HashMap::new();
     let mut plans = Vec::new();
     let mut stubs = Vec::new();
-    for item in invocation.items {
+    let mut exported = Vec::new();
+    for (item, tokens) in invocation.items.into_iter().zip(invocation.tokens) {
         let name = match &item {
             Item::Block(block) => &block.name,
             Item::Network(network) => &network.name,
+            // Brought in before checking (`lib.rs`); nothing is left of it here.
+            Item::Use(_) => continue,
         };
         if !check_unique_item(&mut cx, name, &definitions) {
             continue;
@@ -75,10 +87,21 @@ pub fn check(invocation: Invocation) -> Checked {
         let name = name.to_string();
         match item {
             Item::Block(def) => {
-                let config = check_config(&mut cx, &def.config);
-                let sound = blocks::check_block_definition(&mut cx, &def, &config, &definitions);
+                // An imported block's errors were reported where it was declared.
+                let mut quiet = Ctxt::default();
+                let report = if def.imported { &mut quiet } else { &mut cx };
+                let config = check_config(report, &def.config);
+                let sound = blocks::check_block_definition(report, &def, &config, &definitions);
+                if !def.imported {
+                    exported.push(Exported {
+                        vis: def.vis.clone(),
+                        name: def.name.clone(),
+                        tokens,
+                    });
+                }
                 definitions.insert(name, Definition::Block { def, config, sound });
             }
+            Item::Use(_) => {}
             Item::Network(def) => {
                 let config = check_config(&mut cx, &def.config);
                 let input = check_input_shape(&mut cx, &def);
@@ -94,6 +117,7 @@ pub fn check(invocation: Invocation) -> Checked {
     Checked {
         plans,
         stubs,
+        blocks: exported,
         errors: cx.finish(),
     }
 }

@@ -6,9 +6,11 @@
 //!
 //! Generated code names only `::stride::__private::…` paths.
 
+mod blocks;
 mod graph;
 mod stub;
 
+pub use blocks::{block_macro, import_next};
 pub use stub::{stub, stubs_for_unparsed};
 
 use proc_macro2::TokenStream;

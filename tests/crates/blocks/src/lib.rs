@@ -1,0 +1,13 @@
+//! Blocks declared with `network!` in one crate, for `tests/blocks_across_crates.rs` to use
+//! from another.
+
+pub mod vision {
+    stride::network! {
+        /// A convolution, its batch norm and a ReLU, as torchvision's `Conv2dNormActivation`.
+        pub block ConvBnRelu(out, stride = 1) {
+            conv: conv2d(out, kernel = 3, stride = stride, padding = 1, bias = false),
+            bn: batch_norm2d(),
+            relu: relu,
+        }
+    }
+}
