@@ -131,98 +131,20 @@ pub enum GeometryError {
     },
     /// A size, count or product that does not fit in `usize` (or `u64` for counts).
     Overflow,
+    /// A size that had to be exactly one value (a network whose input size is fixed, run as a
+    /// layer of one whose is not).
+    InputNotExactly {
+        /// The size that came.
+        input: usize,
+        /// The size it had to be.
+        want: usize,
+    },
 }
 
 impl fmt::Display for GeometryError {
+    /// The words of [`describe`](crate::describe), which `const` code can write too.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            GeometryError::Zero(param) => write!(f, "{} must be at least 1, got 0", param.name()),
-            GeometryError::ConvOutputBelowOne {
-                input,
-                window: w,
-                output,
-            } => write!(
-                f,
-                "output size is {output}: ({input} + {} + {} - {}*({}-1) - 1) / {} + 1 = {output}; \
-                 the effective kernel ({}) is larger than the padded input ({})",
-                w.pad_begin,
-                w.pad_end,
-                w.dilation,
-                w.kernel,
-                w.stride,
-                w.effective_kernel(),
-                input as u128 + w.pad_begin as u128 + w.pad_end as u128,
-            ),
-            GeometryError::PoolOutputBelowOne {
-                input,
-                window: w,
-                ceil_mode,
-                output,
-            } => write!(
-                f,
-                "output size is {output}: {}(({input} + {} + {} - {}*({}-1) - 1) / {}) + 1 = {output}",
-                if ceil_mode { "ceil" } else { "floor" },
-                w.pad_begin,
-                w.pad_end,
-                w.dilation,
-                w.kernel,
-                w.stride,
-            ),
-            GeometryError::TransposedOutputBelowOne {
-                input,
-                axis: a,
-                output,
-            } => write!(
-                f,
-                "output size is {output}: ({input} - 1)*{} - 2*{} + {}*({}-1) + {} + 1 = {output}",
-                a.stride, a.padding, a.dilation, a.kernel, a.output_padding,
-            ),
-            GeometryError::PoolPaddingAboveHalfEffectiveKernel {
-                padding,
-                kernel,
-                dilation,
-                limit,
-            } => write!(
-                f,
-                "padding ({padding}) is more than half the effective kernel: \
-                 ({dilation}*({kernel}-1) + 1) / 2 = {limit}"
-            ),
-            GeometryError::PoolPaddingAboveHalfKernel {
-                padding,
-                kernel,
-                limit,
-            } => write!(
-                f,
-                "padding ({padding}) is more than half the kernel: {kernel} / 2 = {limit}"
-            ),
-            GeometryError::OutputPaddingTooLarge {
-                output_padding,
-                stride,
-                dilation,
-            } => write!(
-                f,
-                "output_padding ({output_padding}) must be smaller than the stride ({stride}) \
-                 or the dilation ({dilation})"
-            ),
-            GeometryError::SameWithStride { stride } => write!(
-                f,
-                "padding `same` needs stride 1, got {stride}; `same_upper` or `same_lower` \
-                 work with any stride"
-            ),
-            GeometryError::GroupsDoNotDivide {
-                groups,
-                channels,
-                side,
-            } => write!(
-                f,
-                "groups ({groups}) must divide the {} channels ({channels})",
-                match side {
-                    Channels::In => "input",
-                    Channels::Out => "output",
-                }
-            ),
-            GeometryError::Overflow => f.write_str("a size or count overflows"),
-        }
+        f.write_str(crate::describe(self).as_str())
     }
 }
 

@@ -28,8 +28,10 @@ mod adaptive;
 mod count;
 mod error;
 mod field;
+mod flow;
 mod padding;
 mod tensors;
+mod text;
 mod transpose;
 mod window;
 
@@ -41,8 +43,10 @@ pub use count::{
 pub use error::{Channels, GeometryError, Param};
 
 pub use field::Field;
+pub use flow::{AxisRule, FlowError, FlowOp, MAX_DEPTH, run_flow};
 pub use padding::{Padding, Pads, resolve_padding};
 pub use tensors::{conv_transpose2d_weight_shape, conv2d_weight_shape, linear_weight_shape};
+pub use text::{Text, axis_name, describe, explain};
 pub use transpose::{TransposedAxis, checkerboard_free_kernel, conv_transpose_output};
 pub use window::{
     Window, check_pool_padding_2d, conv_output, floor_remainder, pool_output, smallest_padding,

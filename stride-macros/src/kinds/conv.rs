@@ -4,7 +4,7 @@ use stride_geometry as geo;
 use stride_geometry::{GeometryError, TransposedAxis};
 
 use super::Step;
-use super::rules::{count, hw, hw_short, windows};
+use super::rules::{count, hw, hw_short, output_message, windows};
 use crate::args::{Args, Pair};
 use crate::check::{AXES, Walk};
 use crate::model::{Conv, ConvTranspose, Init, Op, Shape, TensorSpec};
@@ -105,20 +105,9 @@ pub(super) fn check_conv_transpose2d(
     for axis in 0..2 {
         match geo::conv_transpose_output([h, width][axis], axes[axis]) {
             Ok(o) => size[axis] = o,
-            Err(GeometryError::TransposedOutputBelowOne {
-                input,
-                axis: a,
-                output,
-            }) => {
+            Err(e @ GeometryError::TransposedOutputBelowOne { .. }) => {
                 let span = args.get("padding").map_or(kernel.spans[axis], |v| v.span());
-                w.cx.shape_error(
-                    span,
-                    format!(
-                        "{label}: output {} is {output}: ({input} - 1)*{} - 2*{} + {}*({}-1) + {} + 1 = {output}; \
-                         the padding removes more than the layer produces",
-                        AXES[axis], a.stride, a.padding, a.dilation, a.kernel, a.output_padding
-                    ),
-                );
+                w.cx.shape_error(span, output_message(args, axis, e, ""));
                 return None;
             }
             Err(e) => {

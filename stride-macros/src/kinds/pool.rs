@@ -59,11 +59,7 @@ fn check_pool(w: &mut Walk, args: &Args, input: Option<Shape>, max: bool) -> Opt
         match geo::pool_output([h, width][axis], windows[axis], ceil_mode) {
             Ok(o) => size[axis] = o,
             Err(e) => {
-                let round = if ceil_mode { "ceil" } else { "floor" };
-                w.cx.shape_error(
-                    kernel.spans[axis],
-                    output_message(args, axis, [h, width][axis], windows[axis], e, round, ""),
-                );
+                w.cx.shape_error(kernel.spans[axis], output_message(args, axis, e, ""));
                 return None;
             }
         }

@@ -266,10 +266,8 @@ impl Walk<'_> {
                 Ok(o) => out[axis] = o,
                 Err(e) => {
                     let fix = padding_fix(input[axis], windows[axis], pad);
-                    self.cx.shape_error(
-                        kernel.spans[axis],
-                        output_message(args, axis, input[axis], windows[axis], e, "", &fix),
-                    );
+                    self.cx
+                        .shape_error(kernel.spans[axis], output_message(args, axis, e, &fix));
                     return None;
                 }
             }
@@ -352,42 +350,10 @@ pub(crate) fn count(cx: &mut Ctxt, args: &Args, result: Result<u64, GeometryErro
     }
 }
 
-/// The message for an output size below 1, with the arithmetic in the user's numbers.
-pub(crate) fn output_message(
-    args: &Args,
-    axis: usize,
-    input: usize,
-    w: Window,
-    error: GeometryError,
-    round: &str,
-    fix: &str,
-) -> String {
-    let output = match error {
-        GeometryError::ConvOutputBelowOne { output, .. }
-        | GeometryError::PoolOutputBelowOne { output, .. } => output,
-        other => return format!("{}: {}: {other}", args.label(), AXES[axis]),
-    };
-    let pads = if w.pad_begin == w.pad_end {
-        format!("2*{}", w.pad_begin)
-    } else {
-        format!("{} + {}", w.pad_begin, w.pad_end)
-    };
-    let mut formula = format!(
-        "({input} + {pads} - {}*({}-1) - 1) / {}",
-        w.dilation, w.kernel, w.stride
-    );
-    if round == "ceil" {
-        formula = format!("ceil({formula})");
-    }
-    format!(
-        "{}: output {} is {output}: {formula} + 1 = {output}; the {}kernel ({}) is larger than \
-         the padded input ({}){fix}",
-        args.label(),
-        AXES[axis],
-        if w.dilation > 1 { "effective " } else { "" },
-        w.effective_kernel(),
-        (input as u128) + (w.pad_begin as u128) + (w.pad_end as u128),
-    )
+/// The message for an output size below 1, with the arithmetic in the user's numbers (the
+/// geometry's words, as the runtime and `const` checks give them), and `fix` after it.
+pub(crate) fn output_message(args: &Args, axis: usize, error: GeometryError, fix: &str) -> String {
+    format!("{}: {}{fix}", args.label(), geo::explain(axis, &error))
 }
 
 /// `; padding = P would give O` when explicit symmetric padding can fix an output below 1.

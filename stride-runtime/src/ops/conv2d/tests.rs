@@ -684,8 +684,8 @@ fn conv2d_refuses_kernel_larger_than_padded_input() {
     );
     assert_eq!(
         err.to_string(),
-        "conv2d: height: output size is 0: (4 + 0 + 0 - 1*(5-1) - 1) / 1 + 1 = 0; \
-         the effective kernel (5) is larger than the padded input (4)"
+        "conv2d: height: output size is 0: (4 + 2*0 - 1*(5-1) - 1) / 1 + 1 = 0; \
+         the kernel (5) is larger than the padded input (4)"
     );
 }
 
@@ -698,7 +698,7 @@ fn conv2d_refuses_dilated_kernel_larger_than_padded_width() {
     );
     assert_eq!(
         err.to_string(),
-        "conv2d: width: output size is -1: (5 + 0 + 0 - 3*(3-1) - 1) / 1 + 1 = -1; \
+        "conv2d: width: output size is -1: (5 + 2*0 - 3*(3-1) - 1) / 1 + 1 = -1; \
          the effective kernel (7) is larger than the padded input (5)"
     );
 }

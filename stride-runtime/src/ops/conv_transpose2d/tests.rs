@@ -362,7 +362,7 @@ fn conv_transpose2d_refuses_padding_that_crops_the_whole_output() {
     );
     assert_eq!(
         err.to_string(),
-        "conv_transpose2d: height: output size is -1: (1 - 1)*1 - 2*2 + 1*(3-1) + 0 + 1 = -1"
+        "conv_transpose2d: height: output size is -1: (1 - 1)*1 - 2*2 + 1*(3-1) + 0 + 1 = -1; the padding removes more than the layer produces"
     );
 }
 

@@ -153,7 +153,7 @@ impl MaxPool2dParams {
 /// assert_eq!(y, array![[5.0f32, 5.0]].into_shape_with_order((1, 1, 1, 2)).unwrap());
 ///
 /// let err = max_pool2d(x.view(), &MaxPool2dParams::new(3)).unwrap_err();
-/// assert_eq!(err.to_string(), "max_pool2d: height: output size is 0: floor((2 + 0 + 0 - 1*(3-1) - 1) / 3) + 1 = 0");
+/// assert_eq!(err.to_string(), "max_pool2d: height: output size is 0: (2 + 2*0 - 1*(3-1) - 1) / 3 + 1 = 0; the kernel (3) is larger than the padded input (2)");
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn max_pool2d(x: ArrayView4<f32>, params: &MaxPool2dParams) -> Result<Array4<f32>> {

@@ -198,7 +198,7 @@ fn max_pool_refuses_an_output_below_one() {
     let err = max_pool2d(x.view(), &MaxPool2dParams::new(3)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "max_pool2d: width: output size is 0: floor((2 + 0 + 0 - 1*(3-1) - 1) / 3) + 1 = 0"
+        "max_pool2d: width: output size is 0: (2 + 2*0 - 1*(3-1) - 1) / 3 + 1 = 0; the kernel (3) is larger than the padded input (2)"
     );
 }
 
@@ -304,7 +304,7 @@ fn avg_pool_refuses_an_output_below_one() {
     let err = avg_pool2d(x.view(), &AvgPool2dParams::new(3)).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "avg_pool2d: height: output size is 0: floor((2 + 0 + 0 - 1*(3-1) - 1) / 3) + 1 = 0"
+        "avg_pool2d: height: output size is 0: (2 + 2*0 - 1*(3-1) - 1) / 3 + 1 = 0; the kernel (3) is larger than the padded input (2)"
     );
 }
 

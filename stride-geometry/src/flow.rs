@@ -1,0 +1,336 @@
+//! How a whole network maps the size of one spatial axis: each layer's rule ([`AxisRule`]), the
+//! branches that must meet, and one `const fn` that runs the program on a size ([`run_flow`]).
+//!
+//! The macro builds the program as it checks a network and writes it into the network's graph;
+//! the runtime runs it on the size of each input (any size, for a network declared with names
+//! for its height and width), `const` code runs it on a size fixed at compile time, and the
+//! macro runs it on every size up to a bound to find which sizes the network takes.
+//!
+//! The two axes are independent: no rule mixes height and width, and branches meet axis by
+//! axis.
+//!
+//! ```
+//! use stride_geometry::{AxisRule, FlowOp, Padding, Window, run_flow};
+//!
+//! // A 3x3 convolution with padding 1 and stride 2, then its input joined back by a 1x1/2
+//! // shortcut: a ResNet downsampling block, on one axis.
+//! const CONV: AxisRule = AxisRule::Conv { window: Window::new(3).stride(2), padding: Padding::symmetric(1) };
+//! const SHORTCUT: AxisRule = AxisRule::Conv { window: Window::new(1).stride(2), padding: Padding::symmetric(0) };
+//! const BLOCK: &[FlowOp] = &[
+//!     FlowOp::Residual,
+//!     FlowOp::Layer { row: 0, rule: CONV },
+//!     FlowOp::Shortcut,
+//!     FlowOp::Layer { row: 1, rule: SHORTCUT },
+//!     FlowOp::EndResidual { row: 2 },
+//! ];
+//! assert_eq!(run_flow(BLOCK, 56, &mut []), Ok(28));
+//! assert_eq!(run_flow(BLOCK, 57, &mut []), Ok(29));
+//! ```
+
+use crate::{GeometryError, Padding, TransposedAxis, Window, conv_output, pool_output};
+use crate::{resolve_padding, upsample_output};
+
+/// How one layer maps the size of one axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AxisRule {
+    /// The size is kept (activations, batch norm, …).
+    Keep,
+    /// A convolution: its kernel, stride and dilation (`window`, pads unset) and its padding.
+    Conv {
+        /// Kernel, stride and dilation.
+        window: Window,
+        /// Explicit, or a mode resolved for each size.
+        padding: Padding,
+    },
+    /// A max or average pool.
+    Pool {
+        /// Kernel, stride and dilation.
+        window: Window,
+        /// Explicit, or a mode resolved for each size; at most half the kernel.
+        padding: Padding,
+        /// Whether the output size rounds up.
+        ceil_mode: bool,
+    },
+    /// A transposed convolution.
+    Transposed(TransposedAxis),
+    /// Upsampling by an integer factor.
+    Scale(usize),
+    /// A size that does not depend on the input (adaptive pooling).
+    Fixed(usize),
+    /// A size that must be exactly this one (a network of another invocation, whose input is
+    /// fixed); the size after it is `output`.
+    Exactly {
+        /// The size it takes.
+        input: usize,
+        /// The size it gives.
+        output: usize,
+    },
+}
+
+impl AxisRule {
+    /// The size after the layer, for an input of `input`.
+    ///
+    /// ```
+    /// use stride_geometry::{AxisRule, Padding, Window};
+    ///
+    /// let same = AxisRule::Conv { window: Window::new(3).stride(2), padding: Padding::SameUpper };
+    /// assert_eq!(same.apply(225), Ok(113));
+    /// assert!(AxisRule::Exactly { input: 7, output: 1 }.apply(8).is_err());
+    /// ```
+    pub const fn apply(&self, input: usize) -> Result<usize, GeometryError> {
+        match *self {
+            AxisRule::Keep => Ok(input),
+            AxisRule::Conv { window, padding } => match pad(window, padding, input) {
+                Ok(window) => conv_output(input, window),
+                Err(e) => Err(e),
+            },
+            AxisRule::Pool {
+                window,
+                padding,
+                ceil_mode,
+            } => match pad(window, padding, input) {
+                Ok(window) => match window.check_pool_padding() {
+                    Ok(()) => pool_output(input, window, ceil_mode),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            },
+            AxisRule::Transposed(axis) => axis.output(input),
+            AxisRule::Scale(scale) => upsample_output(input, scale),
+            AxisRule::Fixed(size) => Ok(size),
+            AxisRule::Exactly {
+                input: want,
+                output,
+            } => {
+                if input == want {
+                    Ok(output)
+                } else {
+                    Err(GeometryError::InputNotExactly { input, want })
+                }
+            }
+        }
+    }
+}
+
+/// `window` with `padding` resolved for an input of `input`.
+const fn pad(window: Window, padding: Padding, input: usize) -> Result<Window, GeometryError> {
+    match resolve_padding(
+        padding,
+        input,
+        window.kernel,
+        window.stride,
+        window.dilation,
+    ) {
+        Ok(pads) => Ok(pads.apply(window)),
+        Err(e) => Err(e),
+    }
+}
+
+/// One step of a network's size program. Branches are bracketed: a residual's main path runs
+/// from [`FlowOp::Residual`] to [`FlowOp::Shortcut`] (or to [`FlowOp::EndResidual`] when it
+/// has none), and each concat branch ends at [`FlowOp::Branch`] or [`FlowOp::EndConcat`].
+/// `row` is the summary row of the step, which names it in messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowOp {
+    /// A layer.
+    Layer {
+        /// Its summary row.
+        row: usize,
+        /// Its rule on this axis.
+        rule: AxisRule,
+    },
+    /// A residual starts: its main path follows, from its input.
+    Residual,
+    /// The main path ended; the shortcut follows, from the residual's input.
+    Shortcut,
+    /// A residual ends: its main path and its shortcut (or its input) must have one size.
+    EndResidual {
+        /// Its summary row.
+        row: usize,
+    },
+    /// A concat starts: its first branch follows, from its input.
+    Concat,
+    /// A branch ended; the next follows, from the concat's input.
+    Branch,
+    /// A concat ends: every branch must have one size.
+    EndConcat {
+        /// Its summary row.
+        row: usize,
+    },
+}
+
+/// Why a size program refused a size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FlowError {
+    /// A layer refused the size that reached it.
+    Layer {
+        /// The layer's summary row.
+        row: usize,
+        /// The size that reached it.
+        input: usize,
+        /// Its refusal.
+        error: GeometryError,
+    },
+    /// Two branches that meet have different sizes.
+    Branches {
+        /// The residual's or concat's summary row.
+        row: usize,
+        /// The size the branches started from.
+        input: usize,
+        /// The first branch's size (a residual's main path).
+        first: usize,
+        /// The size that differs from it (the shortcut or input, another branch).
+        other: usize,
+    },
+    /// The branches nest deeper than [`MAX_DEPTH`], or the brackets do not match (which only
+    /// a hand-written program can do).
+    Malformed,
+}
+
+impl FlowError {
+    /// The summary row of the step that refused, if any.
+    pub const fn row(&self) -> Option<usize> {
+        match *self {
+            FlowError::Layer { row, .. } | FlowError::Branches { row, .. } => Some(row),
+            FlowError::Malformed => None,
+        }
+    }
+}
+
+/// How deep branches may nest in a size program.
+pub const MAX_DEPTH: usize = 64;
+
+/// A branch being run: where it started and what its earlier branches gave.
+#[derive(Clone, Copy)]
+struct Frame {
+    input: usize,
+    /// A residual's main path's size, or a concat's first branch's.
+    first: Option<usize>,
+}
+
+/// Runs a size program on `input`: the size after its last step, or the first refusal.
+/// `record[row]` (where `record` is long enough) gets each step's input and output sizes.
+///
+/// ```
+/// use stride_geometry::{AxisRule, FlowError, FlowOp, run_flow};
+///
+/// // A concat of the input and its 2x upsampling never meets.
+/// const FLOW: &[FlowOp] = &[
+///     FlowOp::Concat,
+///     FlowOp::Branch,
+///     FlowOp::Layer { row: 0, rule: AxisRule::Scale(2) },
+///     FlowOp::EndConcat { row: 1 },
+/// ];
+/// let mut record = [[0; 2]; 2];
+/// assert_eq!(
+///     run_flow(FLOW, 8, &mut record),
+///     Err(FlowError::Branches { row: 1, input: 8, first: 8, other: 16 })
+/// );
+/// assert_eq!(record[0], [8, 16]);
+/// ```
+pub const fn run_flow(
+    flow: &[FlowOp],
+    input: usize,
+    record: &mut [[usize; 2]],
+) -> Result<usize, FlowError> {
+    let mut stack = [Frame {
+        input: 0,
+        first: None,
+    }; MAX_DEPTH];
+    let mut depth = 0;
+    let mut size = input;
+    let mut i = 0;
+    while i < flow.len() {
+        match flow[i] {
+            FlowOp::Layer { row, rule } => {
+                let input = size;
+                size = match rule.apply(input) {
+                    Ok(output) => output,
+                    Err(error) => return Err(FlowError::Layer { row, input, error }),
+                };
+                if row < record.len() {
+                    record[row] = [input, size];
+                }
+            }
+            FlowOp::Residual | FlowOp::Concat => {
+                if depth == MAX_DEPTH {
+                    return Err(FlowError::Malformed);
+                }
+                stack[depth] = Frame {
+                    input: size,
+                    first: None,
+                };
+                depth += 1;
+            }
+            FlowOp::Shortcut | FlowOp::Branch => {
+                if depth == 0 {
+                    return Err(FlowError::Malformed);
+                }
+                let frame = &mut stack[depth - 1];
+                match frame.first {
+                    None => frame.first = Some(size),
+                    Some(first) if first != size => {
+                        return Err(FlowError::Branches {
+                            row: next_end(flow, i),
+                            input: frame.input,
+                            first,
+                            other: size,
+                        });
+                    }
+                    Some(_) => {}
+                }
+                size = frame.input;
+            }
+            FlowOp::EndResidual { row } | FlowOp::EndConcat { row } => {
+                if depth == 0 {
+                    return Err(FlowError::Malformed);
+                }
+                depth -= 1;
+                let frame = stack[depth];
+                // A residual without a shortcut adds its input itself.
+                let (first, other) = match (flow[i], frame.first) {
+                    (_, Some(first)) => (first, size),
+                    (FlowOp::EndResidual { .. }, None) => (size, frame.input),
+                    (_, None) => (size, size),
+                };
+                if first != other {
+                    return Err(FlowError::Branches {
+                        row,
+                        input: frame.input,
+                        first,
+                        other,
+                    });
+                }
+                size = first;
+                if row < record.len() {
+                    record[row] = [frame.input, size];
+                }
+            }
+        }
+        i += 1;
+    }
+    if depth != 0 {
+        return Err(FlowError::Malformed);
+    }
+    Ok(size)
+}
+
+/// The row of the end of the branch structure that step `from` is inside.
+const fn next_end(flow: &[FlowOp], from: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = from + 1;
+    while i < flow.len() {
+        match flow[i] {
+            FlowOp::Residual | FlowOp::Concat => depth += 1,
+            FlowOp::EndResidual { row } | FlowOp::EndConcat { row } => {
+                if depth == 0 {
+                    return row;
+                }
+                depth -= 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    0
+}
