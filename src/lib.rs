@@ -214,17 +214,18 @@ pub use stride_macros::network;
 #[doc(hidden)]
 pub mod __private {
     pub use ndarray;
+    pub use stride_geometry::{AxisRule, FlowOp, Padding, TransposedAxis, Window};
     pub use stride_runtime::graph::{
         Build, External, Graph, Group, InitRule, Layer, Model, Module, Node, Op, TensorSpec,
-        from_weights, init,
+        check_size, from_weights, gives, init, takes,
     };
     pub use stride_runtime::ops::{
         Activation, AvgPool2dParams, BatchNorm2d, Conv2d, Conv2dParams, ConvTranspose2d,
         ConvTranspose2dParams, Linear, MaxPool2dParams, UpsampleMode, UpsampleParams,
         UpsampleTarget,
     };
-    pub use stride_runtime::summary::{LayerInfo, Summary};
-    pub use stride_runtime::typed::{Chw, Flat, Network, Tensor, same_dims, typenum};
+    pub use stride_runtime::summary::{InputSize, LayerInfo, Summary, SummaryAt};
+    pub use stride_runtime::typed::{AnySize, Chw, Flat, Network, Tensor, typenum};
     pub use stride_runtime::weights::{LoadError, LoadOptions, Loader, SaveError, Saver, Weights};
     pub use stride_runtime::{Error, Hw, Padding2d};
 

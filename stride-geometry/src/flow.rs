@@ -27,8 +27,8 @@
 //! assert_eq!(run_flow(BLOCK, 57, &mut []), Ok(29));
 //! ```
 
-use crate::{GeometryError, Padding, TransposedAxis, Window, conv_output, pool_output};
-use crate::{resolve_padding, upsample_output};
+use crate::{GeometryError, Padding, Text, TransposedAxis, Window, axis_name, conv_output};
+use crate::{explain, pool_output, resolve_padding, upsample_output};
 
 /// How one layer maps the size of one axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -188,6 +188,40 @@ pub enum FlowError {
 }
 
 impl FlowError {
+    /// The refusal in words and the user's numbers, for axis `axis`; the caller names the row.
+    ///
+    /// ```
+    /// use stride_geometry::FlowError;
+    ///
+    /// let error = FlowError::Branches { row: 3, input: 62, first: 31, other: 30 };
+    /// assert_eq!(
+    ///     error.explain(0).as_str(),
+    ///     "its branches give heights 31 and 30, from a height of 62"
+    /// );
+    /// ```
+    pub const fn explain(&self, axis: usize) -> Text {
+        match *self {
+            FlowError::Layer { error, .. } => explain(axis, &error),
+            FlowError::Branches {
+                input,
+                first,
+                other,
+                ..
+            } => Text::new()
+                .push("its branches give ")
+                .push(axis_name(axis))
+                .push("s ")
+                .number(first)
+                .push(" and ")
+                .number(other)
+                .push(", from a ")
+                .push(axis_name(axis))
+                .push(" of ")
+                .number(input),
+            FlowError::Malformed => Text::new().push("its size program is malformed"),
+        }
+    }
+
     /// The summary row of the step that refused, if any.
     pub const fn row(&self) -> Option<usize> {
         match *self {

@@ -4,8 +4,12 @@
 //! nothing.
 
 use proc_macro2::Span;
-use stride_geometry::{Field, Pads};
+use stride_geometry::{AxisRule, Field, FlowOp, Padding};
 use syn::{Attribute, Ident, Visibility};
+
+/// A spatial size (or a flat size after one) that depends on the input: what the checks of a
+/// network declared with names for its height and width see on those axes. No real size is 0.
+pub const ANY: usize = 0;
 
 /// A tensor shape without the batch dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,9 +28,15 @@ impl Shape {
         }
     }
 
-    /// `[64, 56, 56]`, for messages.
+    /// `[64, 56, 56]`, for messages; a size that depends on the input (in a network declared
+    /// with names for its height and width) is `_`.
     pub fn text(&self) -> String {
-        format!("{:?}", self.dims())
+        let dims: Vec<String> = self
+            .dims()
+            .iter()
+            .map(|&d| if d == ANY { "_".into() } else { d.to_string() })
+            .collect();
+        format!("[{}]", dims.join(", "))
     }
 }
 
@@ -41,13 +51,14 @@ pub enum Act {
     Silu,
 }
 
-/// A convolution's parameters, resolved (padding as explicit pads).
+/// A convolution's parameters, resolved: padding as explicit pads on an axis whose size is
+/// known, or the mode (`same`, …) on one whose size depends on the input.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Conv {
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
     pub dilation: [usize; 2],
-    pub pads: [Pads; 2],
+    pub padding: [Padding; 2],
     pub groups: usize,
 }
 
@@ -61,13 +72,13 @@ pub struct ConvTranspose {
     pub groups: usize,
 }
 
-/// A max or average pool, resolved.
+/// A max or average pool, resolved as a convolution's padding is.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pool {
     pub kernel: [usize; 2],
     pub stride: [usize; 2],
     pub dilation: [usize; 2],
-    pub pads: [Pads; 2],
+    pub padding: [Padding; 2],
     pub ceil_mode: bool,
 }
 
@@ -132,7 +143,10 @@ pub struct TensorSpec {
 }
 
 /// A layer after checking.
+#[derive(Clone)]
 pub struct Planned {
+    /// Its row in the summary, once laid out.
+    pub row: usize,
     /// Its Rust name: the accessor of a layer with weights (`layer1_0_conv1`).
     pub name: Ident,
     /// The weight key prefix: `conv1`, `features.0`, `layer1.0.conv1`, ….
@@ -147,11 +161,14 @@ pub struct Planned {
     pub kind: String,
     /// The tensors it stores, in initialisation order.
     pub tensors: Vec<TensorSpec>,
+    /// How it maps the size of each spatial axis.
+    pub rules: [AxisRule; 2],
 }
 
 /// What the walk over a network's entries produces, before fusion groups and indices.
 // Built a few dozen times per expansion: the size of a variant does not matter.
 #[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
 pub enum Tree {
     Layer(Planned),
     /// The main path's output plus the input, through the shortcut when there is one.
@@ -177,6 +194,7 @@ pub enum Tree {
 }
 
 /// A network declared elsewhere, used as a layer.
+#[derive(Clone)]
 pub struct External {
     /// Its struct field.
     pub name: Ident,
@@ -259,6 +277,24 @@ pub struct Plan {
     pub macs: u64,
     pub field: Option<[Field; 2]>,
     pub warnings: Vec<Warning>,
+    /// The size program of each spatial axis.
+    pub flows: [Vec<FlowOp>; 2],
+    /// The input sizes each spatial axis takes.
+    pub sizes: [Sizes; 2],
+}
+
+/// The input sizes an axis takes: one (a number in the declaration), or (a name) every size
+/// from `min` in steps of `step` that the network's size program accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sizes {
+    /// The name the declaration gives the axis (`H`), if it is not a number.
+    pub name: Option<String>,
+    pub min: usize,
+    /// 0 for a fixed size.
+    pub step: usize,
+    /// Whether every `min + k * step` is taken (else some are refused, and the size program
+    /// has the last word).
+    pub regular: bool,
 }
 
 /// What the stub of a network that failed to check still knows, so that code using it adds no
@@ -267,7 +303,7 @@ pub struct Stub {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
     pub name: Ident,
-    /// The input shape, when it was valid.
+    /// The input shape, when it was valid (`ANY` for an axis declared with a name).
     pub input: Option<[usize; 3]>,
     /// Whether the output is flat (the network flattens somewhere), as far as it is known.
     pub flat: bool,

@@ -31,6 +31,15 @@ pub enum Error {
         /// The rule that refused it, with its numbers.
         source: GeometryError,
     },
+    /// An input size a network does not take: its message names the layer that refuses it,
+    /// with the arithmetic, and the sizes the network takes.
+    #[error("{message}")]
+    InputSize {
+        /// The network.
+        op: &'static str,
+        /// What refused the size and why.
+        message: String,
+    },
     /// An error from one layer of a network, with the layer's key.
     #[error("`{layer}`: {source}")]
     Layer {

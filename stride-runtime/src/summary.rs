@@ -65,7 +65,7 @@ pub struct LayerInfo {
 /// ```
 ///
 /// ```
-/// use stride_runtime::summary::{LayerInfo, Summary};
+/// use stride_runtime::summary::{InputSize, LayerInfo, Summary};
 ///
 /// const fn layer(
 ///     name: &'static str,
@@ -94,6 +94,7 @@ pub struct LayerInfo {
 ///     ],
 ///     params: 9_536,
 ///     macs: 118_013_952,
+///     sizes: [InputSize::fixed(224); 2],
 /// };
 ///
 /// assert_eq!(STEM.to_string(), "\
@@ -112,7 +113,7 @@ pub struct LayerInfo {
 pub struct Summary {
     /// The network's name.
     pub name: &'static str,
-    /// The input shape of one sample (no batch axis).
+    /// The input shape of one sample (no batch axis) that the rows are at.
     pub input: &'static [usize],
     /// The layers, in execution order.
     pub layers: &'static [LayerInfo],
@@ -120,6 +121,69 @@ pub struct Summary {
     pub params: u64,
     /// Total multiply-adds per sample.
     pub macs: u64,
+    /// The sizes the network takes on each spatial axis: one, or (for an axis its declaration
+    /// names) many, the rows being at the smallest.
+    pub sizes: [InputSize; 2],
+}
+
+/// The input sizes a network takes on one spatial axis.
+///
+/// ```
+/// use stride_runtime::summary::InputSize;
+///
+/// assert_eq!(InputSize::fixed(224).to_string(), "224");
+/// let h = InputSize { name: "H", min: 16, step: 16, regular: true };
+/// assert_eq!(h.to_string(), "H from 16 in steps of 16");
+/// assert!(h.takes(256) && !h.takes(250));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InputSize {
+    /// The name the declaration gives the axis (`H`); empty for a size fixed by a number.
+    pub name: &'static str,
+    /// The smallest size taken (the only one, for a fixed size).
+    pub min: usize,
+    /// The step between sizes taken; 0 for a fixed size.
+    pub step: usize,
+    /// Whether every `min + k * step` is taken. When not, the sizes taken repeat every `step`
+    /// but some of them are refused; the network's size program decides each.
+    pub regular: bool,
+}
+
+impl InputSize {
+    /// One size, as a number in the declaration fixes it.
+    pub const fn fixed(size: usize) -> Self {
+        InputSize {
+            name: "",
+            min: size,
+            step: 0,
+            regular: true,
+        }
+    }
+
+    /// Whether the axis takes any size but one.
+    pub const fn is_generic(&self) -> bool {
+        self.step != 0
+    }
+
+    /// Whether `size` is among `min + k * step` (or is the fixed size).
+    pub const fn takes(&self, size: usize) -> bool {
+        if self.step == 0 {
+            size == self.min
+        } else {
+            size >= self.min && (size - self.min) % self.step == 0
+        }
+    }
+}
+
+impl fmt::Display for InputSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.step, self.regular) {
+            (0, _) => write!(f, "{}", self.min),
+            (1, true) => write!(f, "{} from {}", self.name, self.min),
+            (step, true) => write!(f, "{} from {} in steps of {step}", self.name, self.min),
+            (step, false) => write!(f, "{} from {}, some of every {step}", self.name, self.min),
+        }
+    }
 }
 
 /// The table's columns: header and whether the column is right-aligned (numbers are).
@@ -137,39 +201,121 @@ const GAP: usize = 2;
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows: Vec<[String; 6]> = self.layers.iter().map(row).collect();
-        let total = [
-            "total".to_string(),
-            String::new(),
-            String::new(),
-            thousands(self.params),
-            thousands(self.macs),
-            String::new(),
-        ];
-        let mut widths = COLUMNS.map(|(header, _)| header.chars().count());
-        for cells in rows.iter().chain([&total]) {
-            for (width, cell) in widths.iter_mut().zip(cells) {
-                *width = (*width).max(cell.chars().count());
+        let header = match self.input {
+            [c, h, w] if self.sizes.iter().any(InputSize::is_generic) => {
+                let names = self.sizes.map(|s| {
+                    if s.is_generic() {
+                        s.name.to_string()
+                    } else {
+                        s.min.to_string()
+                    }
+                });
+                let generic: Vec<String> = self
+                    .sizes
+                    .iter()
+                    .filter(|s| s.is_generic())
+                    .map(|s| s.to_string())
+                    .collect();
+                format!(
+                    "{}: input [{c}, {}, {}], {}; the rows are at [{c}, {h}, {w}]",
+                    self.name,
+                    names[0],
+                    names[1],
+                    generic.join(", ")
+                )
             }
-        }
-        let rule = "-".repeat(widths.iter().sum::<usize>() + GAP * (widths.len() - 1));
+            input => format!("{}: input {input:?}", self.name),
+        };
+        let rows: Vec<[String; 6]> = self.layers.iter().map(row).collect();
+        table(f, &header, &rows, self.params, self.macs)
+    }
+}
 
-        writeln!(f, "{}: input {:?}", self.name, self.input)?;
-        write_row(f, &COLUMNS.map(|(header, _)| header.to_string()), &widths)?;
-        writeln!(f, "{rule}")?;
-        for cells in &rows {
-            write_row(f, cells, &widths)?;
+/// The table: a header line, the rows, the totals.
+fn table(
+    f: &mut fmt::Formatter<'_>,
+    header: &str,
+    rows: &[[String; 6]],
+    params: u64,
+    macs: u64,
+) -> fmt::Result {
+    let total = [
+        "total".to_string(),
+        String::new(),
+        String::new(),
+        thousands(params),
+        thousands(macs),
+        String::new(),
+    ];
+    let mut widths = COLUMNS.map(|(header, _)| header.chars().count());
+    for cells in rows.iter().chain([&total]) {
+        for (width, cell) in widths.iter_mut().zip(cells) {
+            *width = (*width).max(cell.chars().count());
         }
-        writeln!(f, "{rule}")?;
-        write_row(f, &total, &widths)?;
-        write!(
-            f,
-            "{} params ({}), {} MACs per sample ({}MACs)",
-            thousands(self.params),
-            scaled(self.params),
-            thousands(self.macs),
-            scaled(self.macs),
-        )
+    }
+    let rule = "-".repeat(widths.iter().sum::<usize>() + GAP * (widths.len() - 1));
+
+    writeln!(f, "{header}")?;
+    write_row(f, &COLUMNS.map(|(header, _)| header.to_string()), &widths)?;
+    writeln!(f, "{rule}")?;
+    for cells in rows {
+        write_row(f, cells, &widths)?;
+    }
+    writeln!(f, "{rule}")?;
+    write_row(f, &total, &widths)?;
+    write!(
+        f,
+        "{} params ({}), {} MACs per sample ({}MACs)",
+        thousands(params),
+        scaled(params),
+        thousands(macs),
+        scaled(macs),
+    )
+}
+
+/// A network's summary at one input size: [`Summary`]'s rows, with the shapes and
+/// multiply-adds of that size. What a network that takes many sizes gives for each
+/// (`summary_at`). Displays as the same table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SummaryAt {
+    /// The network's name.
+    pub name: &'static str,
+    /// The input shape of one sample.
+    pub input: [usize; 3],
+    /// The layers, in execution order, at this size.
+    pub layers: Vec<LayerAt>,
+    /// Total trainable parameters.
+    pub params: u64,
+    /// Total multiply-adds per sample at this size.
+    pub macs: u64,
+}
+
+/// One row of a [`SummaryAt`]: a [`LayerInfo`] with its output shape and multiply-adds at one
+/// input size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LayerAt {
+    /// The row, as the network's summary has it.
+    pub info: LayerInfo,
+    /// The output shape of one sample at this size.
+    pub output: Vec<usize>,
+    /// Multiply-adds per sample at this size.
+    pub macs: u64,
+}
+
+impl fmt::Display for SummaryAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows: Vec<[String; 6]> = self
+            .layers
+            .iter()
+            .map(|l| {
+                let mut cells = row(&l.info);
+                cells[2] = format!("{:?}", l.output);
+                cells[4] = thousands(l.macs);
+                cells
+            })
+            .collect();
+        let header = format!("{}: input {:?}", self.name, self.input);
+        table(f, &header, &rows, self.params, self.macs)
     }
 }
 
@@ -284,6 +430,7 @@ mod tests {
             }],
             params: 11_689_512,
             macs: 1_814_073_344,
+            sizes: [InputSize::fixed(224); 2],
         };
         // The totals are wider than any layer's cells, and widen their columns.
         assert_eq!(

@@ -89,6 +89,7 @@ use ndarray::{Array, ArrayView, Dimension, Ix2, Ix4};
 pub use typenum;
 use typenum::Unsigned;
 
+use crate::graph::{Graph, Module, Value};
 use crate::{Error, Result};
 
 /// A per-sample shape known to the type checker: the shape of one item of a batch.
@@ -545,6 +546,133 @@ pub trait Then: Network + Sized {
 }
 
 impl<N: Network> Then for N {}
+
+/// A network that takes many input sizes (declared with names for its height and width,
+/// `[3, H, W]`): what [`At`] fixes to one size. `network!` implements it for such networks.
+pub trait AnySize: Module + Sized {
+    /// The network's graph.
+    const GRAPH: &'static Graph;
+}
+
+/// A network that takes many input sizes, at the one its type gives: constructed only when the
+/// network takes `H` x `W` (else a compile error with the arithmetic of the layer that refuses
+/// it), and composed with a network of fixed input by [`At::then`], which checks at compile
+/// time that the first's output at this size is the second's input.
+///
+/// ```
+/// use ndarray::Array4;
+/// use stride_runtime::typed::{At, Network, Tensor};
+/// # use stride_runtime::graph::{Graph, Model, Module};
+/// # use stride_runtime::typed::{AnySize, Chw, typenum::U};
+/// # struct Identity(Model);
+/// # impl Module for Identity {
+/// #     fn model(&self) -> &Model { &self.0 }
+/// #     fn model_mut(&mut self) -> &mut Model { &mut self.0 }
+/// # }
+/// # const G: Graph = {
+/// #     use stride_runtime::summary::InputSize;
+/// #     Graph {
+/// #         output: &[3, 0, 0],
+/// #         sizes: [InputSize { name: "H", min: 1, step: 1, regular: true }; 2],
+/// #         ..Graph::new("Identity", [3, 0, 0])
+/// #     }
+/// # };
+/// # impl AnySize for Identity { const GRAPH: &'static Graph = &G; }
+/// # struct Head;
+/// # impl Network for Head {
+/// #     type Input = Chw<U<3>, U<8>, U<8>>;
+/// #     type Output = Chw<U<3>, U<8>, U<8>>;
+/// #     fn forward_typed(&self, x: Tensor<Self::Input>) -> Tensor<Self::Output> { x }
+/// # }
+/// // `Identity` takes any size; at 8x8 it composes with `Head`, which takes [3, 8, 8].
+/// let net = At::<_, 8, 8>::new(Identity(Model::init(&G, 0))).then(Head);
+/// let x = Tensor::new(Array4::<f32>::ones((1, 3, 8, 8)))?;
+/// assert_eq!(net.forward_typed(x).view().dim(), (1, 3, 8, 8));
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+pub struct At<N, const H: usize, const W: usize> {
+    network: N,
+}
+
+impl<N: AnySize, const H: usize, const W: usize> At<N, H, W> {
+    /// `network` at `H` x `W`; a size it does not take is a compile error.
+    pub fn new(network: N) -> Self {
+        const {
+            if let Some(refusal) = N::GRAPH.refusal([H, W]) {
+                panic!("{}", refusal.as_str());
+            }
+        };
+        At { network }
+    }
+
+    /// The network.
+    pub fn network(&self) -> &N {
+        &self.network
+    }
+
+    /// This network, then `next`: a compile error unless this network's output at `H` x `W`
+    /// is `next`'s input.
+    pub fn then<B: Network>(self, next: B) -> AtThen<N, H, W, B> {
+        const {
+            let fits = match N::GRAPH.output_at([H, W]) {
+                Some(out) => {
+                    let shape = <B::Input as Dims>::SHAPE;
+                    let wanted = if shape.len() == 1 {
+                        [shape[0], 0, 0]
+                    } else if shape.len() == 3 {
+                        [shape[0], shape[1], shape[2]]
+                    } else {
+                        [0; 3]
+                    };
+                    same_dims(&out, &wanted)
+                }
+                None => false,
+            };
+            assert!(
+                fits,
+                "the network's output at this size is not the next network's input"
+            );
+        };
+        AtThen {
+            first: self,
+            second: next,
+        }
+    }
+}
+
+/// The input shape of an [`At`]: the network's channels, `H` and `W`.
+pub struct InputAt<N, const H: usize, const W: usize>(PhantomData<N>);
+
+impl<N: AnySize + 'static, const H: usize, const W: usize> Dims for InputAt<N, H, W> {
+    type Dim = Ix4;
+    const SHAPE: &'static [usize] = &[N::GRAPH.input[0], H, W];
+}
+
+/// An [`At`] followed by a network of fixed input: a typed network from the `At`'s input to
+/// the second network's output.
+pub struct AtThen<N, const H: usize, const W: usize, B> {
+    first: At<N, H, W>,
+    second: B,
+}
+
+impl<N: AnySize + 'static, const H: usize, const W: usize, B: Network> Network
+    for AtThen<N, H, W, B>
+{
+    type Input = InputAt<N, H, W>;
+    type Output = B::Output;
+
+    fn forward_typed(&self, x: Tensor<Self::Input>) -> Tensor<Self::Output> {
+        let y = match self.first.network.run(x.view()) {
+            Ok(Value::Map(y)) => y.into_owned().into_dyn(),
+            Ok(Value::Flat(y)) => y.into_owned().into_dyn(),
+            Err(e) => panic!("the input's size was checked at compile time: {e}"),
+        };
+        let y = y
+            .into_dimensionality::<<B::Input as Dims>::Dim>()
+            .unwrap_or_else(|e| panic!("the shapes were checked at compile time: {e}"));
+        self.second.forward_typed(Tensor::__from_checked(y))
+    }
+}
 
 #[cfg(test)]
 mod tests {

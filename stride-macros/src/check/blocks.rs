@@ -7,7 +7,7 @@ use super::Definition;
 use super::walk::{Scope, Walk};
 use crate::args;
 use crate::ctxt::Ctxt;
-use crate::model::{Shape, Tree};
+use crate::model::{ANY, Shape, Tree};
 use crate::parse::{Arg, BlockDef, Call, Value};
 
 /// Checks a block on its own, before any instance: unknown kinds and parameters, duplicate
@@ -89,7 +89,14 @@ impl Walk<'_> {
                     );
                 }
                 if let (Some(shape), Some(declared)) = (self.shape, *input) {
-                    if shape != Shape::Map(declared) {
+                    // A size the network declares with a name takes whatever comes.
+                    let fits = match shape {
+                        Shape::Map(dims) => (0..3).all(|i| {
+                            declared[i] == ANY || dims[i] == ANY || dims[i] == declared[i]
+                        }),
+                        Shape::Flat(_) => false,
+                    };
+                    if !fits {
                         self.cx.shape_error(
                             call.kind.span(),
                             format!(
@@ -120,6 +127,7 @@ impl Walk<'_> {
             self.shape,
             self.field,
         );
+        walk.generic = self.generic;
         let trees = walk.entries(entries, &inner);
         let (shape, field, warnings, seen) = walk.finish();
         self.cx.restore(redirect);

@@ -4,8 +4,9 @@ use proc_macro2::Span;
 use stride_geometry::Field;
 use syn::Ident;
 
+use super::plan;
 use super::walk::{Scope, Walk, branch_names, report_duplicates};
-use crate::model::{Shape, Tree};
+use crate::model::{ANY, Shape, Tree};
 use crate::parse::{Branch, Entry, Target};
 
 impl Walk<'_> {
@@ -31,7 +32,12 @@ impl Walk<'_> {
             return Vec::new();
         };
         let label = format!("{}residual", scope.label);
-        let shortcut_trees = if main_out == input {
+        let resized = if self.generic {
+            resized(&main_trees)
+        } else {
+            None
+        };
+        let shortcut_trees = if main_out == input && resized.is_none() {
             None
         } else if let Some((name, target)) = shortcut {
             self.shape = Some(input);
@@ -59,11 +65,20 @@ impl Walk<'_> {
                 }
             }
         } else {
+            let example = resized
+                .map(|(axis, from, to)| {
+                    format!(
+                        " (a {} of {from} becomes {to})",
+                        stride_geometry::axis_name(axis)
+                    )
+                })
+                .unwrap_or_default();
             self.cx.shape_error(
                 token.span(),
                 format!(
-                    "`{label}`: the main path turns the input {} into {}, so they cannot be added; \
-                     add `shortcut downsample: [conv2d(..), batch_norm2d()]` after the braces",
+                    "`{label}`: the main path turns the input {} into {}{example}, so they cannot \
+                     be added; add `shortcut downsample: [conv2d(..), batch_norm2d()]` after the \
+                     braces",
                     input.text(),
                     main_out.text()
                 ),
@@ -151,7 +166,7 @@ impl Walk<'_> {
                 }
                 Some(Shape::Map([c, h, w])) => {
                     match spatial {
-                        Some((first, hw)) if hw != [*h, *w] => {
+                        Some((first, hw)) if differ(hw, [*h, *w]) => {
                             self.cx.shape_error(
                                 name.span,
                                 format!(
@@ -162,7 +177,9 @@ impl Walk<'_> {
                             self.shape = None;
                             return Vec::new();
                         }
-                        Some(_) => {}
+                        // A size known on one branch and not on another: the size program
+                        // checks them for each input size.
+                        Some((first, hw)) => spatial = Some((first, meet(hw, [*h, *w]))),
                         None => spatial = Some((name, [*h, *w])),
                     }
                     let Some(sum) = channels.checked_add(*c) else {
@@ -191,6 +208,32 @@ impl Walk<'_> {
             field: self.field,
         }]
     }
+}
+
+/// Whether two spatial sizes differ on an axis where both are known.
+fn differ(a: [usize; 2], b: [usize; 2]) -> bool {
+    (0..2).any(|i| a[i] != ANY && b[i] != ANY && a[i] != b[i])
+}
+
+/// The size two branches meet at: known where both are.
+fn meet(a: [usize; 2], b: [usize; 2]) -> [usize; 2] {
+    [0, 1].map(|i| if a[i] == b[i] { a[i] } else { ANY })
+}
+
+/// Whether a path changes the size of an axis, whatever its channels do: its size program run
+/// on a few sizes (an odd one among them). When it does, the first change found: the axis,
+/// the size, and what it became. A residual needs its shortcut then, at every input size, even
+/// a size its path would happen to keep.
+fn resized(path: &[Tree]) -> Option<(usize, usize, usize)> {
+    let flows = plan::flows_of(path);
+    (0..2).find_map(|axis| {
+        [64, 65, 97].into_iter().find_map(|size| {
+            match stride_geometry::run_flow(&flows[axis], size, &mut []) {
+                Ok(to) if to != size => Some((axis, size, to)),
+                _ => None,
+            }
+        })
+    })
 }
 
 /// The field after joining branches with these fields: the widest, if every branch has one

@@ -16,6 +16,7 @@ mod blocks;
 mod branches;
 mod config;
 mod plan;
+mod sizes;
 #[cfg(test)]
 mod tests;
 mod walk;
@@ -29,8 +30,8 @@ pub use plan::is_generated;
 pub use walk::{AXES, Walk};
 
 use crate::ctxt::Ctxt;
-use crate::model::{Plan, Shape, Stub};
-use crate::parse::{BlockDef, Invocation, Item, NetworkDef};
+use crate::model::{Plan, Shape, Sizes, Stub};
+use crate::parse::{BlockDef, Invocation, Item, NetworkDef, Value};
 use config::{Config, check_config};
 use walk::{Scope, check_input_shape};
 
@@ -137,6 +138,11 @@ fn check_unique_item(
 
 /// Checks a network and lays it out as a [`Plan`]; or, if anything in it is wrong, returns
 /// what its stub can still say.
+///
+/// A network whose height or width is a name (`[3, H, W]`) is walked twice: at any size on
+/// those axes, which checks everything that does not depend on the size and gives each axis's
+/// size program, from which the sizes it takes follow; then at the smallest of them, for the
+/// layers' shapes and costs in the summary.
 fn check_network(
     cx: &mut Ctxt,
     def: &NetworkDef,
@@ -145,36 +151,71 @@ fn check_network(
     definitions: &HashMap<String, Definition>,
 ) -> Result<Plan, Box<Stub>> {
     let before = cx.error_count();
-    let mut walk = Walk::new(
-        cx,
-        config,
-        definitions,
-        input.map(Shape::Map),
-        Some([Field::INPUT; 2]),
-    );
-    let trees = walk.entries(&def.entries, &Scope::root());
-    let (shape, field, warnings, seen) = walk.finish();
-    let stub = || {
+    let walked = walk_network(cx, def, config, definitions, input);
+    let stub = |walked: &Walked| {
         Box::new(Stub {
             attrs: def.attrs.clone(),
             vis: def.vis.clone(),
             name: def.name.clone(),
             input,
-            flat: match shape {
+            flat: match walked.shape {
                 Some(shape) => matches!(shape, Shape::Flat(_)),
-                None => seen.flattens,
+                None => walked.seen.flattens,
             },
-            accessors: seen.accessors.clone(),
-            externals: seen.externals.clone(),
+            accessors: walked.seen.accessors.clone(),
+            externals: walked.seen.externals.clone(),
         })
     };
-    let (Some(input), Some(output), true) = (input, shape, cx.error_count() == before) else {
-        return Err(stub());
+    let (Some(input), Some(output), true) = (input, walked.shape, cx.error_count() == before)
+    else {
+        return Err(stub(&walked));
     };
-    let built = plan::build(cx, trees);
+    let built = plan::build(cx, walked.trees.clone());
     if cx.error_count() != before {
-        return Err(stub());
+        return Err(stub(&walked));
     }
+    let mut sizes = [0, 1].map(|axis| Sizes {
+        name: None,
+        min: input[axis + 1],
+        step: 0,
+        regular: true,
+    });
+    for (axis, value) in def.input[1..].iter().enumerate() {
+        let Value::Name(name) = value else { continue };
+        match sizes::accepted(&built.flows[axis], &name.to_string()) {
+            Ok(taken) => sizes[axis] = taken,
+            Err((size, error)) => {
+                let network = def.name.to_string();
+                let message = sizes::none_taken(&network, axis, size, &error, &built.rows);
+                cx.error(name.span(), message);
+            }
+        }
+    }
+    if cx.error_count() != before {
+        return Err(stub(&walked));
+    }
+    let (built, field) = if sizes.iter().all(|s| s.name.is_none()) {
+        (built, walked.field)
+    } else {
+        // The layers' shapes and costs at the smallest size taken: what the summary shows.
+        let smallest = [input[0], sizes[0].min, sizes[1].min];
+        let mut quiet = Ctxt::default();
+        let at = walk_network(&mut quiet, def, config, definitions, Some(smallest));
+        let built = plan::build(&mut quiet, at.trees);
+        if let Err(errors) = quiet.finish() {
+            // The size program said this size passes: a disagreement is the macro's bug, and
+            // the user should see where.
+            cx.error(
+                def.name.span(),
+                format!(
+                    "`{}`: internal error: the size program takes {:?} but a layer refuses it: {errors}",
+                    def.name, smallest
+                ),
+            );
+            return Err(stub(&walked));
+        }
+        (built, at.field)
+    };
     let params = built
         .layers
         .iter()
@@ -199,6 +240,44 @@ fn check_network(
         params,
         macs,
         field,
-        warnings,
+        warnings: walked.warnings,
+        flows: built.flows,
+        sizes,
     })
+}
+
+/// What walking a network's entries gives.
+struct Walked {
+    trees: Vec<crate::model::Tree>,
+    shape: Option<Shape>,
+    field: Option<[Field; 2]>,
+    warnings: Vec<crate::model::Warning>,
+    seen: walk::Seen,
+}
+
+/// Walks a network's entries from `input`.
+fn walk_network(
+    cx: &mut Ctxt,
+    def: &NetworkDef,
+    config: &Config,
+    definitions: &HashMap<String, Definition>,
+    input: Option<[usize; 3]>,
+) -> Walked {
+    let mut walk = Walk::new(
+        cx,
+        config,
+        definitions,
+        input.map(Shape::Map),
+        Some([Field::INPUT; 2]),
+    );
+    walk.generic = def.input[1..].iter().any(|v| matches!(v, Value::Name(_)));
+    let trees = walk.entries(&def.entries, &Scope::root());
+    let (shape, field, warnings, seen) = walk.finish();
+    Walked {
+        trees,
+        shape,
+        field,
+        warnings,
+        seen,
+    }
 }

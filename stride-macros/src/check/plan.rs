@@ -8,7 +8,9 @@ use std::iter::Peekable;
 use syn::ext::IdentExt;
 
 use crate::ctxt::Ctxt;
-use crate::model::{Count, External, Group, LayerType, Node, Op, Planned, Row, Tree};
+use stride_geometry::{AxisRule, FlowOp};
+
+use crate::model::{Count, External, Group, LayerType, Node, Op, Planned, Row, Shape, Tree};
 
 /// What `init` adds to the network's seed for external network `index`: distinct, far-apart
 /// offsets (multiples of the golden ratio in 64 bits, SplitMix64's increment).
@@ -19,6 +21,9 @@ fn seed_offset(index: usize) -> u64 {
 /// The names every network has, which a layer's accessor must not take.
 const GENERATED: &[&str] = &[
     "forward",
+    "forward_at",
+    "output_at",
+    "summary_at",
     "load_safetensors",
     "load_safetensors_with",
     "from_weights",
@@ -35,6 +40,8 @@ const GENERATED: &[&str] = &[
     "RECEPTIVE_FIELD",
     "JUMP",
     "SUMMARY",
+    "MIN_INPUT",
+    "INPUT_MULTIPLE",
 ];
 
 /// The layers, groups, externals, nodes and rows of a network, built from its tree.
@@ -45,6 +52,8 @@ pub struct Built {
     pub externals: Vec<External>,
     pub nodes: Vec<Node>,
     pub rows: Vec<Row>,
+    /// The size program of each spatial axis, step for step with the rows.
+    pub flows: [Vec<FlowOp>; 2],
 }
 
 /// Lays out `trees`, then checks the Rust names and weight keys the layout gives.
@@ -54,6 +63,14 @@ pub fn build(cx: &mut Ctxt, trees: Vec<Tree>) -> Built {
     check_rust_names(cx, &built);
     check_weight_keys(cx, &built);
     built
+}
+
+/// Each axis's size program of `trees` alone, with rows counted from 0: for deciding, during
+/// the walk, what a path does to the size.
+pub fn flows_of(trees: &[Tree]) -> [Vec<FlowOp>; 2] {
+    let mut built = Built::default();
+    built.nodes(trees.to_vec());
+    built.flows
 }
 
 impl Built {
@@ -87,6 +104,7 @@ impl Built {
                     output,
                     field,
                 } => {
+                    self.flow(|_| FlowOp::Residual);
                     let mut main = self.nodes(main);
                     let closing = match main.last() {
                         Some(Node::Group(g)) if self.closes(*g) => Some(*g),
@@ -95,7 +113,12 @@ impl Built {
                     if closing.is_some() {
                         main.pop();
                     }
-                    let shortcut = shortcut.map(|s| self.nodes(s));
+                    let shortcut = shortcut.map(|s| {
+                        self.flow(|_| FlowOp::Shortcut);
+                        self.nodes(s)
+                    });
+                    let row = self.rows.len();
+                    self.flow(|_| FlowOp::EndResidual { row });
                     self.rows.push(Row {
                         name,
                         kind: "residual add".into(),
@@ -122,7 +145,17 @@ impl Built {
                     output,
                     field,
                 } => {
-                    let branches = branches.into_iter().map(|b| self.nodes(b)).collect();
+                    self.flow(|_| FlowOp::Concat);
+                    let mut nodes = Vec::new();
+                    for (i, branch) in branches.into_iter().enumerate() {
+                        if i > 0 {
+                            self.flow(|_| FlowOp::Branch);
+                        }
+                        nodes.push(self.nodes(branch));
+                    }
+                    let branches = nodes;
+                    let row = self.rows.len();
+                    self.flow(|_| FlowOp::EndConcat { row });
                     self.rows.push(Row {
                         name,
                         kind: "concat".into(),
@@ -137,6 +170,15 @@ impl Built {
                     let index = self.externals.len();
                     external.seed_offset = seed_offset(index);
                     let ty = &external.ty;
+                    let row = self.rows.len();
+                    let (input, output) = (external.input, external.output);
+                    self.flow(|axis| FlowOp::Layer {
+                        row,
+                        rule: AxisRule::Exactly {
+                            input: spatial(input, axis),
+                            output: spatial(output, axis),
+                        },
+                    });
                     self.rows.push(Row {
                         name: external.key.clone(),
                         kind: quote::quote!(#ty).to_string().replace(' ', ""),
@@ -153,8 +195,21 @@ impl Built {
         out
     }
 
-    /// Adds a layer (and its summary row); returns its index.
-    fn push(&mut self, layer: Planned) -> usize {
+    /// Adds the step `op(axis)` to each axis's size program.
+    fn flow(&mut self, op: impl Fn(usize) -> FlowOp) {
+        for (axis, flow) in self.flows.iter_mut().enumerate() {
+            flow.push(op(axis));
+        }
+    }
+
+    /// Adds a layer (its summary row, and its step in the size programs); returns its index.
+    fn push(&mut self, mut layer: Planned) -> usize {
+        let (row, rules) = (self.rows.len(), layer.rules);
+        layer.row = row;
+        self.flow(|axis| FlowOp::Layer {
+            row,
+            rule: rules[axis],
+        });
         self.rows.push(Row {
             name: layer.key.clone(),
             kind: layer.kind.clone(),
@@ -172,6 +227,14 @@ impl Built {
     fn closes(&self, g: usize) -> bool {
         let group = &self.groups[g];
         group.activation.is_none() && matches!(self.layers[group.conv].op, Op::Conv2d(_))
+    }
+}
+
+/// The size of `shape` on spatial axis `axis`; 1 for a flat shape, which has none.
+fn spatial(shape: Shape, axis: usize) -> usize {
+    match shape {
+        Shape::Map([_, h, w]) => [h, w][axis],
+        Shape::Flat(_) => 1,
     }
 }
 

@@ -14,7 +14,7 @@ use super::config::Config;
 use crate::args::{self, Args, Num};
 use crate::ctxt::Ctxt;
 use crate::kinds;
-use crate::model::{External, LayerType, Planned, Shape, Tree, Warning};
+use crate::model::{ANY, External, LayerType, Planned, Shape, Tree, Warning};
 use crate::parse::{Branch, Entry, LayerDef, NetworkDef, Target, Value};
 
 /// The axes' names, for messages.
@@ -87,6 +87,9 @@ pub struct Walk<'a> {
     /// The receptive field so far; `None` through layers that upsample or see everything.
     pub(super) field: Option<[Field; 2]>,
     pub(super) seen: Seen,
+    /// Walking a network that takes any size on an axis (`[3, H, W]`): what a path does to
+    /// the size must hold at every size, not only at the one being walked.
+    pub(super) generic: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -106,6 +109,7 @@ impl<'a> Walk<'a> {
             shape,
             field,
             seen: Seen::default(),
+            generic: false,
         }
     }
 
@@ -198,6 +202,23 @@ impl<'a> Walk<'a> {
                 let label = format!("{}{key}", scope.label);
                 let stated = check_stated_output(self.cx, &label, output, *output_span);
                 let input = self.shape;
+                if let Some(input @ Shape::Map([_, h, w])) = input {
+                    if h == ANY || w == ANY {
+                        let ty_name = quote::quote!(#ty).to_string().replace(' ', "");
+                        self.cx.shape_error(
+                            ty.segments.last().map_or(*output_span, |s| s.ident.span()),
+                            format!(
+                                "`{label}`: `{ty_name}` is declared in another invocation and takes \
+                                 one input size, but the size here, {}, depends on this network's \
+                                 input; put it after a layer whose output size is fixed (as \
+                                 `adaptive_avg_pool2d`), or give this network a fixed size",
+                                input.text()
+                            ),
+                        );
+                        self.shape = None;
+                        return Vec::new();
+                    }
+                }
                 self.shape = stated;
                 self.field = None;
                 let name = rust_name(
@@ -261,6 +282,7 @@ impl<'a> Walk<'a> {
             _ => None,
         };
         Some(Planned {
+            row: 0,
             name: layer.name.clone(),
             key,
             op: step.op,
@@ -270,11 +292,13 @@ impl<'a> Walk<'a> {
             field: self.field,
             kind: step.kind,
             tensors: step.tensors,
+            rules: step.rules,
         })
     }
 }
 
-/// The input shape is `[C, H, W]`: three whole numbers, each at least 1.
+/// The input shape is `[C, H, W]`: whole numbers of at least 1, except that the height and
+/// the width may be names (`[3, H, W]`), for a network that takes any size its layers allow.
 pub fn check_input_shape(cx: &mut Ctxt, def: &NetworkDef) -> Option<[usize; 3]> {
     if def.input.len() != 3 {
         cx.error(
@@ -288,12 +312,17 @@ pub fn check_input_shape(cx: &mut Ctxt, def: &NetworkDef) -> Option<[usize; 3]> 
         return None;
     }
     let label = "input shape";
-    let dims: Vec<Option<Num>> = ["C", "H", "W"]
+    let channels = args::positive(cx, label, "C", &def.input[0]);
+    // A height or width given as a name takes any size the network's layers allow.
+    let spatial: Vec<Option<usize>> = ["H", "W"]
         .iter()
-        .zip(&def.input)
-        .map(|(what, value)| args::positive(cx, label, what, value))
+        .zip(&def.input[1..])
+        .map(|(what, value)| match value {
+            Value::Name(_) => Some(ANY),
+            value => args::positive(cx, label, what, value).map(|n| n.value),
+        })
         .collect();
-    Some([dims[0]?.value, dims[1]?.value, dims[2]?.value])
+    Some([channels?.value, spatial[0]?, spatial[1]?])
 }
 
 /// A stated output shape is `[C, H, W]` or `[F]`, whole numbers of at least 1.

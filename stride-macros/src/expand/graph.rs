@@ -3,10 +3,10 @@
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
-use stride_geometry::{Field, Pads};
+use stride_geometry::{AxisRule, Field, FlowOp, Padding, Window};
 
 use crate::model::{
-    Act, Count, External, Group, Init, Node, Op, Plan, Planned, Row, Shape, TensorSpec,
+    Act, Count, External, Group, Init, Node, Op, Plan, Planned, Row, Shape, Sizes, TensorSpec,
     UpsampleMode,
 };
 
@@ -14,6 +14,12 @@ use crate::model::{
 pub fn graph(plan: &Plan) -> TokenStream {
     let name = plan.name.to_string();
     let [c, h, w] = plan.input;
+    let sizes = plan.sizes.iter().map(input_size);
+    let (ah, aw) = (plan.sizes[0].min, plan.sizes[1].min);
+    let flows = plan.flows.iter().map(|flow| {
+        let ops = flow.iter().map(flow_op);
+        quote!(&[#(#ops),*])
+    });
     let output = dims(&plan.output);
     let layers = plan.layers.iter().map(layer);
     let groups = plan.groups.iter().map(group);
@@ -25,6 +31,9 @@ pub fn graph(plan: &Plan) -> TokenStream {
         ::stride::__private::Graph {
             name: #name,
             input: [#c, #h, #w],
+            sizes: [#(#sizes),*],
+            at: [#c, #ah, #aw],
+            flows: [#(#flows),*],
             output: &#output,
             layers: &[#(#layers),*],
             groups: &[#(#groups),*],
@@ -55,13 +64,14 @@ pub fn dims(shape: &Shape) -> TokenStream {
 }
 
 fn layer(layer: &Planned) -> TokenStream {
-    let (key, name) = (&layer.key, layer.name.to_string());
+    let (row, key, name) = (layer.row, &layer.key, layer.name.to_string());
     let name = name.trim_start_matches("r#");
     let op = op(&layer.op);
     let output = dims(&layer.output);
     let tensors = layer.tensors.iter().map(tensor);
     quote! {
         ::stride::__private::Layer {
+            row: #row,
             key: #key,
             name: #name,
             op: #op,
@@ -69,6 +79,68 @@ fn layer(layer: &Planned) -> TokenStream {
             tensors: &[#(#tensors),*],
         }
     }
+}
+
+/// The sizes an axis takes.
+fn input_size(sizes: &Sizes) -> TokenStream {
+    let name = sizes.name.clone().unwrap_or_default();
+    let (min, step, regular) = (sizes.min, sizes.step, sizes.regular);
+    quote! {
+        ::stride::__private::InputSize { name: #name, min: #min, step: #step, regular: #regular }
+    }
+}
+
+/// One step of an axis's size program.
+fn flow_op(op: &FlowOp) -> TokenStream {
+    let body = match *op {
+        FlowOp::Layer { row, rule } => {
+            let rule = axis_rule(rule);
+            quote!(Layer { row: #row, rule: #rule })
+        }
+        FlowOp::Residual => quote!(Residual),
+        FlowOp::Shortcut => quote!(Shortcut),
+        FlowOp::EndResidual { row } => quote!(EndResidual { row: #row }),
+        FlowOp::Concat => quote!(Concat),
+        FlowOp::Branch => quote!(Branch),
+        FlowOp::EndConcat { row } => quote!(EndConcat { row: #row }),
+    };
+    quote!(::stride::__private::FlowOp::#body)
+}
+
+fn axis_rule(rule: AxisRule) -> TokenStream {
+    let window = |w: Window| {
+        let (k, s, d, b, e) = (w.kernel, w.stride, w.dilation, w.pad_begin, w.pad_end);
+        quote! {
+            ::stride::__private::Window { kernel: #k, stride: #s, dilation: #d, pad_begin: #b, pad_end: #e }
+        }
+    };
+    let body = match rule {
+        AxisRule::Keep => quote!(Keep),
+        AxisRule::Conv { window: w, padding } => {
+            let (w, p) = (window(w), axis_padding(padding));
+            quote!(Conv { window: #w, padding: #p })
+        }
+        AxisRule::Pool {
+            window: w,
+            padding,
+            ceil_mode,
+        } => {
+            let (w, p) = (window(w), axis_padding(padding));
+            quote!(Pool { window: #w, padding: #p, ceil_mode: #ceil_mode })
+        }
+        AxisRule::Transposed(a) => {
+            let (k, s, d, p, o) = (a.kernel, a.stride, a.dilation, a.padding, a.output_padding);
+            quote! {
+                Transposed(::stride::__private::TransposedAxis {
+                    kernel: #k, stride: #s, dilation: #d, padding: #p, output_padding: #o,
+                })
+            }
+        }
+        AxisRule::Scale(s) => quote!(Scale(#s)),
+        AxisRule::Fixed(s) => quote!(Fixed(#s)),
+        AxisRule::Exactly { input, output } => quote!(Exactly { input: #input, output: #output }),
+    };
+    quote!(::stride::__private::AxisRule::#body)
 }
 
 fn tensor(spec: &TensorSpec) -> TokenStream {
@@ -185,10 +257,23 @@ fn hw(v: [usize; 2]) -> TokenStream {
     quote!(::stride::__private::Hw([#h, #w]))
 }
 
-fn pads(pads: [Pads; 2]) -> TokenStream {
-    let [h, w] = pads;
-    let (t, b, l, r) = (h.begin, h.end, w.begin, w.end);
-    quote!(::stride::__private::Padding2d::asymmetric(#t, #b, #l, #r))
+/// One axis's padding: explicit pads, or the mode the runtime resolves for each size.
+fn axis_padding(padding: Padding) -> TokenStream {
+    match padding {
+        Padding::Explicit { begin, end } => {
+            quote!(::stride::__private::Padding::Explicit { begin: #begin, end: #end })
+        }
+        Padding::Valid => quote!(::stride::__private::Padding::Valid),
+        Padding::Same => quote!(::stride::__private::Padding::Same),
+        Padding::SameUpper => quote!(::stride::__private::Padding::SameUpper),
+        Padding::SameLower => quote!(::stride::__private::Padding::SameLower),
+    }
+}
+
+/// A padding as `Padding2d`.
+fn padding(padding: [Padding; 2]) -> TokenStream {
+    let [h, w] = padding.map(axis_padding);
+    quote!(::stride::__private::Padding2d([#h, #w]))
 }
 
 /// An `f32` literal; the checks refused every value that is not finite as an `f32`.
@@ -215,7 +300,7 @@ fn op(op: &Op) -> TokenStream {
     let body = match op {
         Op::Conv2d(c) => {
             let (stride, padding, dilation, groups) =
-                (hw(c.stride), pads(c.pads), hw(c.dilation), c.groups);
+                (hw(c.stride), padding(c.padding), hw(c.dilation), c.groups);
             quote! {
                 Conv2d(::stride::__private::Conv2dParams {
                     stride: #stride, padding: #padding, dilation: #dilation, groups: #groups,
@@ -241,7 +326,7 @@ fn op(op: &Op) -> TokenStream {
             let (kernel, stride, padding, dilation, ceil_mode) = (
                 hw(p.kernel),
                 hw(p.stride),
-                pads(p.pads),
+                padding(p.padding),
                 hw(p.dilation),
                 p.ceil_mode,
             );
@@ -258,7 +343,7 @@ fn op(op: &Op) -> TokenStream {
             divisor_override,
         } => {
             let (kernel, stride, padding, ceil_mode) =
-                (hw(p.kernel), hw(p.stride), pads(p.pads), p.ceil_mode);
+                (hw(p.kernel), hw(p.stride), padding(p.padding), p.ceil_mode);
             let divisor = option(divisor_override.map(|d| quote!(#d)));
             quote! {
                 AvgPool2d(::stride::__private::AvgPool2dParams {

@@ -50,8 +50,8 @@ pub fn expand(plan: &Plan) -> TokenStream {
         );
         quote_spanned! {e.name.span()=>
             const _: () = {
-                ::core::assert!(::stride::__private::same_dims(&<#ty>::INPUT, &#input), #input_message);
-                ::core::assert!(::stride::__private::same_dims(&<#ty>::OUTPUT, &#output), #output_message);
+                ::core::assert!(::stride::__private::takes(&<#ty>::GRAPH, &#input), #input_message);
+                ::core::assert!(::stride::__private::gives(&<#ty>::GRAPH, &#input, &#output), #output_message);
             };
         }
     });
@@ -59,7 +59,15 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let methods = methods(&name_str, &plan.output);
     let accessors = accessors(plan);
     let module = module_impls(plan);
-    let typed = typed(name, &plan.input, &plan.output);
+    let typed = if plan.sizes.iter().all(|s| s.step == 0) {
+        typed(name, &plan.input, &plan.output)
+    } else {
+        quote! {
+            impl ::stride::__private::AnySize for #name {
+                const GRAPH: &'static ::stride::__private::Graph = &#name::GRAPH;
+            }
+        }
+    };
     let warnings = plan.warnings.iter().map(|w| {
         let lint = Ident::new(w.lint, w.span);
         let message = &w.message;
@@ -108,18 +116,31 @@ fn constants(plan: &Plan) -> TokenStream {
     let macs = graph::total(plan.macs, plan, "MACS");
     let graph = graph::graph(plan);
     let (field, jump) = graph::field(plan.field);
+    let min = plan.sizes.iter().map(|s| s.min);
+    let step = plan.sizes.iter().map(|s| s.step);
     quote! {
         /// The network as data: every layer with its resolved parameters, output shape and
         /// tensors, the fusion groups, the structure joining them, and the summary rows. What
         /// `forward`, loading, saving, `init` and `fuse` run on.
         pub const GRAPH: ::stride::__private::Graph = #graph;
-        /// The input shape `[C, H, W]`; any batch size.
+        /// The input shape `[C, H, W]`; any batch size. 0 on an axis that takes many sizes
+        /// (a name in the declaration): see [`Self::MIN_INPUT`] and [`Self::INPUT_MULTIPLE`].
         pub const INPUT: [usize; 3] = [#(#input),*];
-        /// The output shape, without the batch dimension.
+        /// The smallest input height and width the network takes (its only ones, for a fixed
+        /// size).
+        pub const MIN_INPUT: [usize; 2] = [#(#min),*];
+        /// The step between the input heights and widths the network takes, from
+        /// [`Self::MIN_INPUT`]: a U-Net with four halvings and skip connections takes
+        /// multiples of 16. 0 for a fixed size.
+        pub const INPUT_MULTIPLE: [usize; 2] = [#(#step),*];
+        /// The output shape, without the batch dimension; 0 on an axis whose size depends on
+        /// the input's ([`Self::output_at`] gives it for one).
         pub const OUTPUT: [usize; #output_len] = #output;
         /// Trainable parameters (batch norm's running statistics are buffers, not counted).
         pub const PARAMS: u64 = #params;
-        /// Multiply-adds of the convolutions and linear layers, per sample.
+        /// Multiply-adds of the convolutions and linear layers, per sample, at the input
+        /// [`Self::MIN_INPUT`] for a network that takes many sizes ([`Self::summary_at`] gives
+        /// them at any).
         pub const MACS: u64 = #macs;
         /// The receptive field of one output position `[h, w]`, in input pixels; `None` when a
         /// layer upsamples or sees its whole input.
@@ -155,6 +176,43 @@ fn methods(name: &str, output: &Shape) -> TokenStream {
             input: ::stride::__private::ndarray::ArrayView4<'_, f32>,
         ) -> ::core::result::Result<#out_ty, ::stride::__private::Error> {
             ::stride::__private::Module::run(self, input)?.#into(#name)
+        }
+
+        /// Runs the network on a batch `[N, C, H, W]` whose height and width the call fixes:
+        /// an input size the network does not take is a compile error there, naming the layer
+        /// that refuses it with the arithmetic.
+        ///
+        /// # Errors
+        /// An input whose shape is not `[N, C, H, W]`.
+        pub fn forward_at<const H: usize, const W: usize>(
+            &self,
+            input: ::stride::__private::ndarray::ArrayView4<'_, f32>,
+        ) -> ::core::result::Result<#out_ty, ::stride::__private::Error> {
+            const {
+                if let ::core::option::Option::Some(refusal) = Self::GRAPH.refusal([H, W]) {
+                    ::core::panic!("{}", refusal.as_str());
+                }
+            };
+            ::stride::__private::check_size(#name, &input, [H, W])?;
+            self.forward(input)
+        }
+
+        /// The output shape for an input of `height` x `width`, or `None` if the network does
+        /// not take that size. For a flat output, the features followed by two zeros.
+        pub const fn output_at(height: usize, width: usize) -> ::core::option::Option<[usize; 3]> {
+            Self::GRAPH.output_at([height, width])
+        }
+
+        /// The summary at an input of `height` x `width`: every layer's output shape and
+        /// multiply-adds there.
+        ///
+        /// # Errors
+        /// A size the network does not take, naming the layer that refuses it.
+        pub fn summary_at(
+            height: usize,
+            width: usize,
+        ) -> ::core::result::Result<::stride::__private::SummaryAt, ::stride::__private::Error> {
+            ::stride::__private::Graph::summary_at(&Self::GRAPH, [height, width])
         }
 
         /// Loads torchvision-named weights from a safetensors file (memory-mapped), strictly:

@@ -74,20 +74,12 @@ pub fn stub(stub: &Stub) -> TokenStream {
         #[allow(dead_code, unused_variables, clippy::unused_self)]
         impl #name {
             pub const GRAPH: ::stride::__private::Graph = ::stride::__private::Graph {
-                name: #name_str,
-                input: [#c, #h, #w],
                 output: &[0; #output_len],
-                layers: &[],
-                groups: &[],
-                externals: &[],
-                nodes: &[],
-                rows: &[],
-                params: 0,
-                macs: 0,
-                receptive_field: ::core::option::Option::None,
-                jump: ::core::option::Option::None,
+                ..::stride::__private::Graph::new(#name_str, [#c, #h, #w])
             };
             pub const INPUT: [usize; 3] = [#c, #h, #w];
+            pub const MIN_INPUT: [usize; 2] = [#h, #w];
+            pub const INPUT_MULTIPLE: [usize; 2] = [0; 2];
             pub const OUTPUT: [usize; #output_len] = [0; #output_len];
             pub const PARAMS: u64 = 0;
             pub const MACS: u64 = 0;
@@ -99,6 +91,21 @@ pub fn stub(stub: &Stub) -> TokenStream {
                 &self,
                 input: ::stride::__private::ndarray::ArrayView4<'_, f32>,
             ) -> ::core::result::Result<#out_ty, ::stride::__private::Error> {
+                ::core::unimplemented!(#message)
+            }
+            pub fn forward_at<const H: usize, const W: usize>(
+                &self,
+                input: ::stride::__private::ndarray::ArrayView4<'_, f32>,
+            ) -> ::core::result::Result<#out_ty, ::stride::__private::Error> {
+                ::core::unimplemented!(#message)
+            }
+            pub const fn output_at(height: usize, width: usize) -> ::core::option::Option<[usize; 3]> {
+                ::core::option::Option::None
+            }
+            pub fn summary_at(
+                height: usize,
+                width: usize,
+            ) -> ::core::result::Result<::stride::__private::SummaryAt, ::stride::__private::Error> {
                 ::core::unimplemented!(#message)
             }
             pub fn load_safetensors(

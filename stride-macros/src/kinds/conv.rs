@@ -1,13 +1,13 @@
 //! `conv2d` and `conv_transpose2d`.
 
 use stride_geometry as geo;
-use stride_geometry::{GeometryError, TransposedAxis};
+use stride_geometry::{AxisRule, GeometryError, TransposedAxis};
 
 use super::Step;
-use super::rules::{count, hw, hw_short, output_message, windows};
+use super::rules::{count, hw, hw_short, output_message, unpadded, windows};
 use crate::args::{Args, Pair};
 use crate::check::{AXES, Walk};
-use crate::model::{Conv, ConvTranspose, Init, Op, Shape, TensorSpec};
+use crate::model::{ANY, Conv, ConvTranspose, Init, Op, Shape, TensorSpec};
 
 /// `conv2d(out, kernel, stride, padding, dilation, groups, bias)`, PyTorch's `Conv2d`: a
 /// feature-map input whose channels are any stated ones, groups dividing both channel counts,
@@ -28,8 +28,8 @@ pub(super) fn check_conv2d(w: &mut Walk, args: &Args, input: Option<Shape>) -> O
     if !w.check_groups(args, groups, c, out.value) {
         return None;
     }
-    let pads = w.resolve_pads(args, pad, [h, width], kernel, stride, dilation)?;
-    let windows = windows(kernel, stride, dilation, pads);
+    let padding = w.resolve_pads(args, pad, [h, width], kernel, stride, dilation)?;
+    let windows = windows(kernel, stride, dilation, padding);
     let [oh, ow] = w.check_conv_output(args, [h, width], windows, kernel, &pad)?;
     w.lint_floor_drops_input(args, [h, width], windows, stride);
     let (cout, groups) = (out.value, groups.value);
@@ -38,6 +38,10 @@ pub(super) fn check_conv2d(w: &mut Walk, args: &Args, input: Option<Shape>) -> O
         args,
         geo::conv2d_weight_shape(c, cout, groups, kernel.value),
     )?;
+    let rules = [0, 1].map(|a| AxisRule::Conv {
+        window: unpadded(kernel, stride, dilation)[a],
+        padding: pad.value[a],
+    });
     Some(Step {
         params: count(
             w.cx,
@@ -54,12 +58,13 @@ pub(super) fn check_conv2d(w: &mut Walk, args: &Args, input: Option<Shape>) -> O
             kernel: kernel.value,
             stride: stride.value,
             dilation: dilation.value,
-            pads,
+            padding,
             groups,
         }),
         output: Shape::Map([cout, oh, ow]),
         windows: Some(windows),
         tensors: weight_and_bias(weight.to_vec(), bias, cout),
+        rules,
     })
 }
 
@@ -101,8 +106,8 @@ pub(super) fn check_conv_transpose2d(
     if !w.check_groups(args, groups, c, out.value) {
         return None;
     }
-    let mut size = [0; 2];
-    for axis in 0..2 {
+    let mut size = [ANY; 2];
+    for axis in (0..2).filter(|&a| [h, width][a] != ANY) {
         match geo::conv_transpose_output([h, width][axis], axes[axis]) {
             Ok(o) => size[axis] = o,
             Err(e @ GeometryError::TransposedOutputBelowOne { .. }) => {
@@ -148,6 +153,7 @@ pub(super) fn check_conv_transpose2d(
         output: Shape::Map([cout, size[0], size[1]]),
         windows: None,
         tensors: weight_and_bias(weight.to_vec(), bias, cout),
+        rules: axes.map(AxisRule::Transposed),
     })
 }
 

@@ -1,18 +1,32 @@
 //! `linear`.
 
 use stride_geometry as geo;
+use stride_geometry::AxisRule;
 
 use super::Step;
 use super::rules::count;
 use crate::args::Args;
 use crate::check::Walk;
-use crate::model::{Init, Op, Shape, TensorSpec};
+use crate::model::{ANY, Init, Op, Shape, TensorSpec};
 
 /// A linear layer takes a flat input, and its stated in-features equal that input's size.
 pub(super) fn check_linear(w: &mut Walk, args: &Args, input: Option<Shape>) -> Option<Step> {
     let (out, stated) = w.channels(args, "features");
     let bias = w.flag(args, "bias");
     let features = match input? {
+        Shape::Flat(ANY) => {
+            w.cx.shape_error(
+                args.layer.kind.span(),
+                format!(
+                    "{}: its input is a feature map of a size that depends on the input, \
+                     flattened, so its weights would depend on the input's size too; put \
+                     `adaptive_avg_pool2d(..)` before `flatten` for a size-generic network, or \
+                     declare the network with a fixed height and width",
+                    args.label()
+                ),
+            );
+            return None;
+        }
         Shape::Flat(f) => f,
         Shape::Map(chw) => {
             w.cx.shape_error(
@@ -51,5 +65,6 @@ pub(super) fn check_linear(w: &mut Walk, args: &Args, input: Option<Shape>) -> O
         windows: None,
         kind: "linear".into(),
         tensors,
+        rules: [AxisRule::Keep; 2],
     })
 }

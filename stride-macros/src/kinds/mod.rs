@@ -18,7 +18,7 @@ mod shape;
 #[cfg(test)]
 mod tests;
 
-use stride_geometry::Window;
+use stride_geometry::{AxisRule, Window};
 
 use crate::args::Args;
 use crate::check::Walk;
@@ -89,6 +89,8 @@ pub struct Step {
     pub kind: String,
     /// The tensors the layer stores.
     pub tensors: Vec<TensorSpec>,
+    /// How the layer maps the size of each spatial axis, whatever the size.
+    pub rules: [AxisRule; 2],
 }
 
 impl Step {
@@ -102,6 +104,7 @@ impl Step {
             windows: Some([Window::new(1); 2]),
             kind: kind.into(),
             tensors: Vec::new(),
+            rules: [AxisRule::Keep; 2],
         }
     }
 }

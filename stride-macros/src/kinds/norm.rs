@@ -1,6 +1,7 @@
 //! `batch_norm2d`.
 
 use stride_geometry as geo;
+use stride_geometry::AxisRule;
 
 use super::Step;
 use super::rules::count;
@@ -36,5 +37,6 @@ pub(super) fn check_batch_norm2d(w: &mut Walk, args: &Args, input: Option<Shape>
             vector("running_mean", Init::Zeros),
             vector("running_var", Init::Ones),
         ],
+        rules: [AxisRule::Keep; 2],
     })
 }

@@ -1,13 +1,13 @@
 //! `max_pool2d`, `avg_pool2d`, `adaptive_avg_pool2d` and `global_avg_pool2d`.
 
 use stride_geometry as geo;
-use stride_geometry::{GeometryError, Window};
+use stride_geometry::{AxisRule, GeometryError, Window};
 
 use super::Step;
-use super::rules::{hw, hw_short, output_message, windows};
+use super::rules::{hw, hw_short, output_message, unpadded, windows};
 use crate::args::{self, Args, Pad, Pair};
 use crate::check::Walk;
-use crate::model::{Op, Pool, Shape};
+use crate::model::{ANY, Op, Pool, Shape};
 
 /// `max_pool2d(kernel, stride, padding, dilation, ceil_mode)`, PyTorch's `MaxPool2d`: the
 /// sliding pools' rules ([`check_pool`]).
@@ -51,11 +51,11 @@ fn check_pool(w: &mut Walk, args: &Args, input: Option<Shape>, max: bool) -> Opt
     let (kernel, stride, dilation, pad, ceil_mode) =
         (kernel?, stride?, dilation?, pad?, ceil_mode?);
     let (count_include_pad, divisor_override) = (count_include_pad?, divisor_override?);
-    let pads = w.resolve_pads(args, pad, [h, width], kernel, stride, dilation)?;
-    let windows = windows(kernel, stride, dilation, pads);
+    let padding = w.resolve_pads(args, pad, [h, width], kernel, stride, dilation)?;
+    let windows = windows(kernel, stride, dilation, padding);
     check_pool_padding(w, args, windows, &pad)?;
-    let mut size = [0; 2];
-    for axis in 0..2 {
+    let mut size = [ANY; 2];
+    for axis in (0..2).filter(|&a| [h, width][a] != ANY) {
         match geo::pool_output([h, width][axis], windows[axis], ceil_mode) {
             Ok(o) => size[axis] = o,
             Err(e) => {
@@ -71,9 +71,14 @@ fn check_pool(w: &mut Walk, args: &Args, input: Option<Shape>, max: bool) -> Opt
         kernel: kernel.value,
         stride: stride.value,
         dilation: dilation.value,
-        pads,
+        padding,
         ceil_mode,
     };
+    let rules = [0, 1].map(|a| AxisRule::Pool {
+        window: unpadded(kernel, stride, dilation)[a],
+        padding: pad.value[a],
+        ceil_mode,
+    });
     let name = if max { "max_pool2d" } else { "avg_pool2d" };
     Some(Step {
         kind: format!("{name} {}/{}", hw(pool.kernel), hw_short(pool.stride)),
@@ -91,6 +96,7 @@ fn check_pool(w: &mut Walk, args: &Args, input: Option<Shape>, max: bool) -> Opt
         macs: 0,
         windows: Some(windows),
         tensors: Vec::new(),
+        rules,
     })
 }
 
@@ -158,5 +164,6 @@ fn adaptive(w: &mut Walk, args: &Args, input: Option<Shape>, output: Option<Pair
         windows: None,
         kind: format!("adaptive_avg_pool2d {}", hw(output)),
         tensors: Vec::new(),
+        rules: output.map(AxisRule::Fixed),
     })
 }

@@ -3,13 +3,13 @@
 
 use proc_macro2::Span;
 use stride_geometry as geo;
-use stride_geometry::{GeometryError, Pads, Window};
+use stride_geometry::{GeometryError, Padding, Window};
 
 use super::DefaultValue;
 use crate::args::{self, Args, Num, Pad, Pair};
 use crate::check::{AXES, Level, Walk};
 use crate::ctxt::Ctxt;
-use crate::model::{Shape, Warning};
+use crate::model::{ANY, Shape, Warning};
 use crate::parse::Value;
 
 impl Walk<'_> {
@@ -207,7 +207,9 @@ impl Walk<'_> {
         }
     }
 
-    /// Explicit pads for each axis; PyTorch's `same` needs stride 1.
+    /// The padding of each axis: explicit pads where the axis's size is known, the mode as
+    /// written where it depends on the input (resolved for each size by the runtime); PyTorch's
+    /// `same` needs stride 1.
     pub(crate) fn resolve_pads(
         &mut self,
         args: &Args,
@@ -216,17 +218,26 @@ impl Walk<'_> {
         kernel: Pair,
         stride: Pair,
         dilation: Pair,
-    ) -> Option<[Pads; 2]> {
-        let mut pads = [Pads::default(); 2];
+    ) -> Option<[Padding; 2]> {
+        let mut padding = pad.value;
         for axis in 0..2 {
+            // A size that depends on the input resolves nothing, but `same` refuses a stride
+            // whatever the size.
+            let size = if input[axis] == ANY { 1 } else { input[axis] };
             match geo::resolve_padding(
                 pad.value[axis],
-                input[axis],
+                size,
                 kernel.value[axis],
                 stride.value[axis],
                 dilation.value[axis],
             ) {
-                Ok(p) => pads[axis] = p,
+                Ok(_) if input[axis] == ANY => {}
+                Ok(p) => {
+                    padding[axis] = Padding::Explicit {
+                        begin: p.begin,
+                        end: p.end,
+                    }
+                }
                 Err(GeometryError::SameWithStride { stride }) => {
                     self.cx.shape_error(
                         pad.span,
@@ -248,10 +259,11 @@ impl Walk<'_> {
                 }
             }
         }
-        Some(pads)
+        Some(padding)
     }
 
-    /// A convolution's output is at least 1 on each axis: `(W + Pb + Pe - D*(K-1) - 1) / S + 1`.
+    /// A convolution's output is at least 1 on each axis whose size is known:
+    /// `(W + Pb + Pe - D*(K-1) - 1) / S + 1`.
     pub(crate) fn check_conv_output(
         &mut self,
         args: &Args,
@@ -260,8 +272,11 @@ impl Walk<'_> {
         kernel: Pair,
         pad: &Pad,
     ) -> Option<[usize; 2]> {
-        let mut out = [0; 2];
+        let mut out = [ANY; 2];
         for axis in 0..2 {
+            if input[axis] == ANY {
+                continue;
+            }
             match geo::conv_output(input[axis], windows[axis]) {
                 Ok(o) => out[axis] = o,
                 Err(e) => {
@@ -287,7 +302,7 @@ impl Walk<'_> {
         if self.config.floor_drops_input == Level::Allow {
             return;
         }
-        for axis in 0..2 {
+        for axis in (0..2).filter(|&a| input[a] != ANY) {
             let w = windows[axis];
             let dropped = geo::floor_remainder(input[axis], w);
             if dropped != 0 {
@@ -388,13 +403,31 @@ pub(crate) fn hw_short(v: [usize; 2]) -> String {
     }
 }
 
-/// The windows a layer slides on each axis: its kernel, stride and dilation, between its pads.
-pub(crate) fn windows(kernel: Pair, stride: Pair, dilation: Pair, pads: [Pads; 2]) -> [Window; 2] {
+/// The windows a layer slides on each axis: its kernel, stride and dilation, between its pads
+/// (none for a padding mode, on an axis whose size depends on the input: the receptive field's
+/// size and jump do not depend on them).
+pub(crate) fn windows(
+    kernel: Pair,
+    stride: Pair,
+    dilation: Pair,
+    padding: [Padding; 2],
+) -> [Window; 2] {
     [0, 1].map(|a| {
-        pads[a].apply(
-            Window::new(kernel.value[a])
-                .stride(stride.value[a])
-                .dilation(dilation.value[a]),
-        )
+        let window = Window::new(kernel.value[a])
+            .stride(stride.value[a])
+            .dilation(dilation.value[a]);
+        match padding[a] {
+            Padding::Explicit { begin, end } => window.pads(begin, end),
+            _ => window,
+        }
+    })
+}
+
+/// The same windows without pads, with the padding as written: each axis's size rule.
+pub(crate) fn unpadded(kernel: Pair, stride: Pair, dilation: Pair) -> [Window; 2] {
+    [0, 1].map(|a| {
+        Window::new(kernel.value[a])
+            .stride(stride.value[a])
+            .dilation(dilation.value[a])
     })
 }

@@ -1,12 +1,13 @@
 //! The kinds that move values without weights: `upsample`, `flatten`, `dropout`, `identity`.
 
 use stride_geometry as geo;
+use stride_geometry::AxisRule;
 
 use super::Step;
 use super::rules::hw_short;
 use crate::args::{self, Args};
 use crate::check::Walk;
-use crate::model::{Op, Shape, UpsampleMode};
+use crate::model::{ANY, Op, Shape, UpsampleMode};
 use crate::parse::Value;
 
 /// `upsample(scale, mode)`: an integer scale per axis, nearest or bilinear; the upsampled size
@@ -32,7 +33,10 @@ pub(super) fn check_upsample(w: &mut Walk, args: &Args, input: Option<Shape>) ->
     };
     let [c, h, width] = w.map_input(args, input)?;
     let (scale, mode) = (scale?, mode?);
-    let size = [0, 1].map(|a| geo::upsample_output([h, width][a], scale.value[a]).ok());
+    let size = [0, 1].map(|a| match [h, width][a] {
+        ANY => Some(ANY),
+        size => geo::upsample_output(size, scale.value[a]).ok(),
+    });
     let (Some(oh), Some(ow)) = (size[0], size[1]) else {
         w.cx.shape_error(
             scale.spans[0],
@@ -55,6 +59,7 @@ pub(super) fn check_upsample(w: &mut Walk, args: &Args, input: Option<Shape>) ->
         windows: None,
         kind: format!("upsample {}x {mode_name}", hw_short(scale.value)),
         tensors: Vec::new(),
+        rules: scale.value.map(AxisRule::Scale),
     })
 }
 
@@ -75,6 +80,8 @@ pub(super) fn check_dropout(w: &mut Walk, args: &Args, input: Option<Shape>) -> 
 /// `flatten`: `[C, H, W]` to `[C*H*W]`, whose size fits in `usize`.
 pub(super) fn check_flatten(w: &mut Walk, args: &Args, input: Option<Shape>) -> Option<Step> {
     let output = match input? {
+        // A feature map whose size depends on the input flattens to a size that does too.
+        Shape::Map([_, h, width]) if h == ANY || width == ANY => Shape::Flat(ANY),
         Shape::Map([c, h, width]) => {
             let Some(f) = c.checked_mul(h).and_then(|ch| ch.checked_mul(width)) else {
                 w.cx.shape_error(

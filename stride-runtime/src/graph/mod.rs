@@ -28,6 +28,7 @@
 //!
 //! const LAYERS: &[Layer] = &[
 //!     Layer {
+//!         row: 0,
 //!         key: "conv",
 //!         name: "conv",
 //!         op: Op::Conv2d(Conv2dParams {
@@ -43,6 +44,7 @@
 //!         ],
 //!     },
 //!     Layer {
+//!         row: 1,
 //!         key: "relu",
 //!         name: "relu",
 //!         op: Op::Activation(Activation::Relu),
@@ -51,18 +53,14 @@
 //!     },
 //! ];
 //! const TINY: Graph = Graph {
-//!     name: "Tiny",
-//!     input: [3, 8, 8],
 //!     output: &[4, 8, 8],
 //!     layers: LAYERS,
-//!     groups: &[],
-//!     externals: &[],
 //!     nodes: &[Node::Layer(0), Node::Layer(1)],
-//!     rows: &[],
 //!     params: 4 * 3 * 3 * 3 + 4,
 //!     macs: 4 * 3 * 9 * 64,
 //!     receptive_field: Some([3, 3]),
 //!     jump: Some([1, 1]),
+//!     ..Graph::new("Tiny", [3, 8, 8])
 //! };
 //!
 //! let model = Model::init(&TINY, 7);
@@ -75,12 +73,14 @@
 mod model;
 mod module;
 mod run;
+mod size;
 #[cfg(test)]
 mod tests;
 mod value;
 
 pub use model::Model;
 pub use module::{Build, Module, from_weights, init};
+pub use size::{SizeCause, SizeError, check_size, gives, takes};
 pub use value::Value;
 
 use crate::Hw;
@@ -88,7 +88,8 @@ use crate::ops::{
     Activation, AvgPool2dParams, Conv2dParams, ConvTranspose2dParams, MaxPool2dParams,
     UpsampleParams,
 };
-use crate::summary::{LayerInfo, Summary};
+use crate::summary::{InputSize, LayerInfo, Summary};
+use stride_geometry::FlowOp;
 
 /// A checked network: everything the runtime needs to run, load, save, initialise, fuse and
 /// summarise it, as constant data.
@@ -99,8 +100,18 @@ use crate::summary::{LayerInfo, Summary};
 pub struct Graph {
     /// The network's name, which errors about its input start with.
     pub name: &'static str,
-    /// The input shape of one sample, `[C, H, W]`.
+    /// The input shape of one sample, `[C, H, W]`; 0 on an axis that takes many sizes (a name
+    /// in the declaration, `[3, H, W]`).
     pub input: [usize; 3],
+    /// The sizes each spatial axis takes.
+    pub sizes: [InputSize; 2],
+    /// The input the layers' output shapes, the summary rows and [`macs`](Graph::macs) are
+    /// given at: [`input`](Graph::input) itself, or for an axis that takes many sizes, the
+    /// smallest.
+    pub at: [usize; 3],
+    /// Each spatial axis's size program: how each layer and branch maps the size, which the
+    /// runtime runs on each input's size before the layers do.
+    pub flows: [&'static [FlowOp]; 2],
     /// The output shape of one sample: `[C, H, W]` or `[F]`.
     pub output: &'static [usize],
     /// Every layer, in the order the network runs them; a layer's index is its slot in the
@@ -130,20 +141,17 @@ impl Graph {
     /// ```
     /// use stride_runtime::graph::Graph;
     ///
-    /// const EMPTY: Graph = Graph {
-    ///     name: "Nothing", input: [1, 1, 1], output: &[1, 1, 1], layers: &[], groups: &[],
-    ///     externals: &[], nodes: &[], rows: &[], params: 0, macs: 0,
-    ///     receptive_field: None, jump: None,
-    /// };
+    /// const EMPTY: Graph = Graph::new("Nothing", [1, 1, 1]);
     /// assert!(EMPTY.summary().to_string().starts_with("Nothing: input [1, 1, 1]"));
     /// ```
     pub const fn summary(&'static self) -> Summary {
         Summary {
             name: self.name,
-            input: &self.input,
+            input: &self.at,
             layers: self.rows,
             params: self.params,
             macs: self.macs,
+            sizes: self.sizes,
         }
     }
 
@@ -151,11 +159,7 @@ impl Graph {
     ///
     /// ```
     /// # use stride_runtime::graph::Graph;
-    /// # const EMPTY: Graph = Graph {
-    /// #     name: "Nothing", input: [1, 1, 1], output: &[1, 1, 1], layers: &[], groups: &[],
-    /// #     externals: &[], nodes: &[], rows: &[], params: 0, macs: 0,
-    /// #     receptive_field: None, jump: None,
-    /// # };
+    /// # const EMPTY: Graph = Graph::new("Nothing", [1, 1, 1]);
     /// assert!(EMPTY.layer("conv1").is_none());
     /// ```
     pub fn layer(&self, key: &str) -> Option<(usize, &'static Layer)> {
@@ -166,6 +170,8 @@ impl Graph {
 /// One layer: what it computes, where its weights are stored, and its output shape.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layer {
+    /// Its row in the summary ([`Graph::rows`]).
+    pub row: usize,
     /// Its weight key prefix and summary name, as a PyTorch `state_dict` names the module:
     /// `"layer1.0.conv1"`.
     pub key: &'static str,
@@ -173,7 +179,7 @@ pub struct Layer {
     pub name: &'static str,
     /// The operation, with every parameter resolved.
     pub op: Op,
-    /// The output shape of one sample.
+    /// The output shape of one sample, at the input [`Graph::at`].
     pub output: &'static [usize],
     /// The tensors it stores, in the order they are initialised.
     pub tensors: &'static [TensorSpec],

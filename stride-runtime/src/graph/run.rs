@@ -12,9 +12,7 @@ use super::model::{FusedLayer, Slot};
 use super::module::Module;
 use super::value::Value;
 use super::{Graph, Layer, Model, Node, Op};
-use crate::ops::{
-    Activation, adaptive_avg_pool2d, add_assign, avg_pool2d, check_nchw, max_pool2d, upsample,
-};
+use crate::ops::{Activation, adaptive_avg_pool2d, add_assign, avg_pool2d, max_pool2d, upsample};
 use crate::{Error, Result};
 
 impl Model {
@@ -39,19 +37,7 @@ impl Model {
     /// As [`Model::run`], and a flat input.
     pub fn run_value<'a>(&self, externals: &[&dyn Module], input: Value<'a>) -> Result<Value<'a>> {
         let graph = self.graph();
-        let Value::Map(x) = &input else {
-            let expected = format!(
-                "[N, {}, {}, {}]",
-                graph.input[0], graph.input[1], graph.input[2]
-            );
-            return Err(Error::Shape {
-                op: graph.name,
-                tensor: "input",
-                expected,
-                got: input.shape().to_vec(),
-            });
-        };
-        check_nchw(graph.name, &x.view(), graph.input)?;
+        graph.check_input(input.shape())?;
         if externals.len() != graph.externals.len() {
             return Err(Error::Param {
                 op: graph.name,

@@ -20,6 +20,7 @@ const CONV3: Conv2dParams = Conv2dParams {
 macro_rules! conv {
     ($key:literal) => {
         Layer {
+            row: 0,
             key: $key,
             name: $key,
             op: Op::Conv2d(CONV3),
@@ -37,6 +38,7 @@ macro_rules! conv {
 macro_rules! bn {
     ($key:literal) => {
         Layer {
+            row: 0,
             key: $key,
             name: $key,
             op: Op::BatchNorm2d { eps: 1e-5 },
@@ -69,6 +71,7 @@ macro_rules! bn {
 
 const fn stateless(key: &'static str, op: Op) -> Layer {
     Layer {
+        row: 0,
         key,
         name: key,
         op,
@@ -84,18 +87,11 @@ const fn graph(
     output: &'static [usize],
 ) -> Graph {
     Graph {
-        name: "Test",
-        input: [4, 6, 6],
         output,
         layers,
         groups,
-        externals: &[],
         nodes,
-        rows: &[],
-        params: 0,
-        macs: 0,
-        receptive_field: None,
-        jump: None,
+        ..Graph::new("Test", [4, 6, 6])
     }
 }
 
