@@ -8,9 +8,11 @@ use models::{ResNet18, ResNet50, Vgg16};
 
 #[test]
 fn resnet18_totals_match_torchvision() {
+    // Declared for any size: the multiply-adds are given at the size asked for.
     assert_eq!(ResNet18::PARAMS, 11_689_512);
-    assert_eq!(ResNet18::MACS, 1_814_073_344);
+    assert_eq!(ResNet18::summary_at(224, 224).unwrap().macs, 1_814_073_344);
     assert_eq!(ResNet18::OUTPUT, [1000]);
+    assert_eq!(ResNet18::MIN_INPUT, [1, 1]);
 }
 
 #[test]
@@ -44,7 +46,8 @@ fn vgg16_keys_are_torchvisions() {
 
 #[test]
 fn resnet18_summary_lists_blocks_under_torchvision_names() {
-    let keys: Vec<&str> = ResNet18::SUMMARY.layers.iter().map(|l| l.name).collect();
+    let summary = ResNet18::summary_at(224, 224).unwrap();
+    let keys: Vec<&str> = summary.layers.iter().map(|l| l.info.name).collect();
     for key in [
         "layer1.0.conv1",
         "layer2.0.downsample.0",
@@ -54,7 +57,7 @@ fn resnet18_summary_lists_blocks_under_torchvision_names() {
     ] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
-    println!("{}", ResNet18::SUMMARY);
+    println!("{summary}");
 }
 
 /// torchvision's weights metadata gives each model's multiply-adds (`_ops`, in billions, to

@@ -4,7 +4,7 @@
 //! Shared by the examples and the tests (`#[path]`), so each model is written once.
 #![allow(dead_code)] // each user of this module takes the models it needs
 
-mod blocks;
+pub mod blocks;
 
 use stride::network;
 
@@ -82,21 +82,6 @@ network! {
         fc: linear(10),
     }
 
-    /// torchvision `resnet18`: 224x224 RGB -> 1000 logits.
-    pub struct ResNet18: [3, 224, 224] {
-        conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
-        bn1: batch_norm2d(),
-        relu: relu,
-        maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
-        layer1: [BasicBlock(64), BasicBlock(64)],
-        layer2: [BasicBlock(128, stride = 2), BasicBlock(128)],
-        layer3: [BasicBlock(256, stride = 2), BasicBlock(256)],
-        layer4: [BasicBlock(512, stride = 2), BasicBlock(512)],
-        avgpool: adaptive_avg_pool2d(1),
-        flatten: flatten,
-        fc: linear(1000),
-    }
-
     /// torchvision `resnet50`: 224x224 RGB -> 1000 logits.
     pub struct ResNet50: [3, 224, 224] {
         conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
@@ -158,6 +143,26 @@ network! {
             linear(4096), relu, dropout(0.5),
             linear(1000),
         ],
+    }
+}
+
+network! {
+    use self::blocks::BasicBlock;
+
+    /// torchvision `resnet18`: RGB of any height and width -> 1000 logits (its global pool
+    /// takes any size; torchvision's weights were trained at 224x224).
+    pub struct ResNet18: [3, H, W] {
+        conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
+        bn1: batch_norm2d(),
+        relu: relu,
+        maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
+        layer1: [BasicBlock(64), BasicBlock(64)],
+        layer2: [BasicBlock(128, stride = 2), BasicBlock(128)],
+        layer3: [BasicBlock(256, stride = 2), BasicBlock(256)],
+        layer4: [BasicBlock(512, stride = 2), BasicBlock(512)],
+        avgpool: adaptive_avg_pool2d(1),
+        flatten: flatten,
+        fc: linear(1000),
     }
 }
 

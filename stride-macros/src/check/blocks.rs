@@ -8,7 +8,7 @@ use super::walk::{Scope, Walk};
 use crate::args;
 use crate::ctxt::Ctxt;
 use crate::model::{ANY, Shape, Tree};
-use crate::parse::{Arg, BlockDef, Call, Value};
+use crate::parse::{Arg, BlockDef, Branch, Call, Entry, Target, Value};
 
 /// Checks a block on its own, before any instance: unknown kinds and parameters, duplicate
 /// names, malformed literals. Its parameters stand in as unknown values. Returns whether the
@@ -70,8 +70,21 @@ impl Walk<'_> {
             if key.is_empty() { field } else { key }
         );
         let (entries, bindings, config) = match definition {
-            Definition::Block { def, config, sound } => {
+            Definition::Block {
+                def, config, sound, ..
+            } => {
                 let bindings = self.bind(call, def, &label, scope);
+                if !*sound && def.imported {
+                    // Its own invocation reports why; here, say where it is used.
+                    self.cx.error(
+                        call.kind.span(),
+                        format!(
+                            "`{label}`: `{}`, brought in from another invocation, does not check \
+                             here; the errors its own `network!` reports are the ones to fix",
+                            def.name
+                        ),
+                    );
+                }
                 let (Some(bindings), true) = (bindings, *sound) else {
                     self.shape = None;
                     return Vec::new();
@@ -258,4 +271,65 @@ fn substitute_value(value: &Value, bindings: &[(String, Value)]) -> Value {
         },
         other => other.clone(),
     }
+}
+
+/// The blocks `block` uses, at any depth, each as an `@import { … }` item, every one after the
+/// blocks it uses itself.
+pub(super) fn uses(
+    block: &BlockDef,
+    definitions: &HashMap<String, Definition>,
+) -> Vec<proc_macro2::TokenStream> {
+    fn visit(
+        entries: &[Entry],
+        definitions: &HashMap<String, Definition>,
+        seen: &mut Vec<String>,
+        out: &mut Vec<proc_macro2::TokenStream>,
+    ) {
+        for kind in kinds_in(entries) {
+            let Some(Definition::Block { def, item, .. }) = definitions.get(&kind) else {
+                continue;
+            };
+            if seen.contains(&kind) {
+                continue;
+            }
+            seen.push(kind);
+            visit(&def.entries, definitions, seen, out);
+            out.push(item.clone());
+        }
+    }
+    let (mut seen, mut out) = (Vec::new(), Vec::new());
+    visit(&block.entries, definitions, &mut seen, &mut out);
+    out
+}
+
+/// The names of every call (a layer kind, a block) in `entries`, at any depth.
+fn kinds_in(entries: &[Entry]) -> Vec<String> {
+    fn target(t: &Target, out: &mut Vec<String>) {
+        match t {
+            Target::Call(call) => out.push(call.kind.to_string()),
+            Target::Sequence { items } => items.iter().for_each(|i| target(i, out)),
+            Target::Concat { branches, .. } => branches.iter().for_each(|b| branch(b, out)),
+            Target::External { .. } => {}
+        }
+    }
+    fn branch(b: &Branch, out: &mut Vec<String>) {
+        match b {
+            Branch::Named(_, t) => target(t, out),
+            Branch::Inline { entries, .. } => out.extend(kinds_in(entries)),
+        }
+    }
+    let mut out = Vec::new();
+    for entry in entries {
+        match entry {
+            Entry::Named { target: t, .. } => target(t, &mut out),
+            Entry::Residual { main, shortcut, .. } => {
+                out.extend(kinds_in(main));
+                if let Some((_, t)) = shortcut {
+                    target(t, &mut out);
+                }
+            }
+            Entry::Concat { branches, .. } => branches.iter().for_each(|b| branch(b, &mut out)),
+        }
+    }
+    out
 }

@@ -50,6 +50,9 @@ pub struct Exported {
     pub name: syn::Ident,
     /// The block's declaration as written.
     pub tokens: proc_macro2::TokenStream,
+    /// The blocks it uses, each as an `@import { … }` item, every one after those it uses:
+    /// handed over with it, so that it checks wherever it is brought in.
+    pub uses: Vec<proc_macro2::TokenStream>,
 }
 
 /// What a call's kind can name besides a layer: a block, or a network declared earlier in the
@@ -59,6 +62,8 @@ enum Definition {
         def: BlockDef,
         config: Config,
         sound: bool,
+        /// The block as an `@import { … }` item, to hand over with the blocks that use it.
+        item: proc_macro2::TokenStream,
     },
     Network {
         def: NetworkDef,
@@ -82,7 +87,11 @@ pub fn check(invocation: Invocation) -> Checked {
             // Brought in before checking (`lib.rs`); nothing is left of it here.
             Item::Use(_) => continue,
         };
-        if !check_unique_item(&mut cx, name, &definitions) {
+        // A block brought in twice (itself, and as one that another block uses) is the same
+        // declaration: the first one stands.
+        let imported_again = matches!(&item, Item::Block(b) if b.imported)
+            && definitions.contains_key(&name.to_string());
+        if imported_again || !check_unique_item(&mut cx, name, &definitions) {
             continue;
         }
         let name = name.to_string();
@@ -93,14 +102,26 @@ pub fn check(invocation: Invocation) -> Checked {
                 let report = if def.imported { &mut quiet } else { &mut cx };
                 let config = check_config(report, &def.config);
                 let sound = blocks::check_block_definition(report, &def, &config, &definitions);
+                let item = if def.imported {
+                    tokens.clone()
+                } else {
+                    quote::quote!(@import { #tokens })
+                };
                 if !def.imported {
                     exported.push(Exported {
                         vis: def.vis.clone(),
                         name: def.name.clone(),
+                        uses: blocks::uses(&def, &definitions),
                         tokens,
                     });
                 }
-                definitions.insert(name, Definition::Block { def, config, sound });
+                let block = Definition::Block {
+                    def,
+                    config,
+                    sound,
+                    item,
+                };
+                definitions.insert(name, block);
             }
             Item::Use(_) => {}
             Item::Network(def) => {

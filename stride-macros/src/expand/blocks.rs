@@ -19,11 +19,16 @@ use crate::parse::{Invocation, Item};
 
 /// The macros of a block declared in this invocation.
 pub fn block_macro(block: &Exported) -> TokenStream {
-    let Exported { vis, name, tokens } = block;
+    let Exported {
+        vis,
+        name,
+        tokens,
+        uses,
+    } = block;
     let local = format_ident!("__stride_block_{}", name);
     let body = quote! {
         ($($rest:tt)*) => {
-            ::stride::network! { @import { #tokens } $($rest)* }
+            ::stride::network! { #(#uses)* @import { #tokens } $($rest)* }
         };
     };
     let (reexport, export) = match vis {

@@ -71,7 +71,7 @@ pub fn stub(stub: &Stub) -> TokenStream {
             #(#externals,)*
         }
 
-        #[allow(dead_code, unused_variables, clippy::unused_self)]
+        #[allow(dead_code, unused_variables, missing_docs, clippy::unused_self)]
         impl #name {
             pub const GRAPH: ::stride::__private::Graph = ::stride::__private::Graph {
                 output: &[0; #output_len],

@@ -9,5 +9,12 @@ pub mod vision {
             bn: batch_norm2d(),
             relu: relu,
         }
+
+        /// Two of the block above, the first halving the size: a block that uses another, so
+        /// that bringing it in alone must bring `ConvBnRelu` with it.
+        pub block Down(out) {
+            reduce: ConvBnRelu(out, stride = 2),
+            refine: ConvBnRelu(out),
+        }
     }
 }
