@@ -28,7 +28,7 @@
 //! ```
 
 use crate::{GeometryError, Padding, Text, TransposedAxis, Window, axis_name, conv_output};
-use crate::{explain, pool_output, resolve_padding, upsample_output};
+use crate::{explain, pool_output, resolve_padding, text::window_arithmetic, upsample_output};
 
 /// How one layer maps the size of one axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,6 +112,88 @@ impl AxisRule {
     }
 }
 
+impl AxisRule {
+    /// Whether the layer rounds its output size for an input of `input` (a convolution or pool
+    /// whose windows do not tile the padded input exactly), and if so how: the padded window
+    /// and whether it rounds up.
+    ///
+    /// ```
+    /// use stride_geometry::{AxisRule, Padding, Window};
+    ///
+    /// let pool = AxisRule::Pool { window: Window::new(2).stride(2), padding: Padding::symmetric(0), ceil_mode: false };
+    /// assert!(pool.rounding(31).is_some());
+    /// assert!(pool.rounding(32).is_none());
+    /// ```
+    pub const fn rounding(&self, input: usize) -> Option<(Window, bool)> {
+        let (window, padding, ceil_mode) = match *self {
+            AxisRule::Conv { window, padding } => (window, padding, false),
+            AxisRule::Pool {
+                window,
+                padding,
+                ceil_mode,
+            } => (window, padding, ceil_mode),
+            _ => return None,
+        };
+        let Ok(w) = pad(window, padding, input) else {
+            return None;
+        };
+        let span =
+            input as i128 + w.pad_begin as i128 + w.pad_end as i128 - w.effective_kernel() as i128;
+        if w.stride == 0 || span < 0 || span % w.stride as i128 == 0 {
+            None
+        } else {
+            Some((w, ceil_mode))
+        }
+    }
+}
+
+/// A layer that rounded its output size: where branches that must meet lose a pixel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rounding {
+    /// The layer's summary row.
+    pub row: usize,
+    /// Its step in the size program.
+    pub step: usize,
+    /// The size that reached it.
+    pub input: usize,
+}
+
+impl Rounding {
+    /// The rounding in the user's numbers, from the size program `flow` it was found in; the
+    /// caller names the layer.
+    ///
+    /// ```
+    /// use stride_geometry::{AxisRule, FlowOp, Padding, Rounding, Window};
+    ///
+    /// let pool = AxisRule::Pool { window: Window::new(2).stride(2), padding: Padding::symmetric(0), ceil_mode: false };
+    /// let flow = [FlowOp::Layer { row: 0, rule: pool }];
+    /// let r = Rounding { row: 0, step: 0, input: 31 };
+    /// assert_eq!(r.explain(&flow, 0).as_str(), "rounds a height of 31 down: (31 + 2*0 - 1*(2-1) - 1) / 2 + 1 = 15");
+    /// ```
+    pub const fn explain(&self, flow: &[FlowOp], axis: usize) -> Text {
+        if self.step >= flow.len() {
+            return Text::new();
+        }
+        let FlowOp::Layer { rule, .. } = flow[self.step] else {
+            return Text::new();
+        };
+        let (Some((window, ceil)), Ok(output)) =
+            (rule.rounding(self.input), rule.apply(self.input))
+        else {
+            return Text::new();
+        };
+        let t = Text::new()
+            .push("rounds a ")
+            .push(axis_name(axis))
+            .push(" of ")
+            .number(self.input)
+            .push(if ceil { " up: " } else { " down: " });
+        window_arithmetic(t, self.input, window, ceil)
+            .push(" = ")
+            .number(output)
+    }
+}
+
 /// `window` with `padding` resolved for an input of `input`.
 const fn pad(window: Window, padding: Padding, input: usize) -> Result<Window, GeometryError> {
     match resolve_padding(
@@ -181,6 +263,9 @@ pub enum FlowError {
         first: usize,
         /// The size that differs from it (the shortcut or input, another branch).
         other: usize,
+        /// The first layer that rounded its size, in the branch that gave `other` or else in
+        /// the first: most often why the branches differ.
+        rounding: Option<Rounding>,
     },
     /// The branches nest deeper than [`MAX_DEPTH`], or the brackets do not match (which only
     /// a hand-written program can do).
@@ -193,7 +278,7 @@ impl FlowError {
     /// ```
     /// use stride_geometry::FlowError;
     ///
-    /// let error = FlowError::Branches { row: 3, input: 62, first: 31, other: 30 };
+    /// let error = FlowError::Branches { row: 3, input: 62, first: 31, other: 30, rounding: None };
     /// assert_eq!(
     ///     error.explain(0).as_str(),
     ///     "its branches give heights 31 and 30, from a height of 62"
@@ -222,6 +307,15 @@ impl FlowError {
         }
     }
 
+    /// For branches that differ, the first layer that rounded its size on the way: the caller
+    /// names its row, and [`Rounding::explain`] gives the arithmetic.
+    pub const fn rounding(&self) -> Option<Rounding> {
+        match *self {
+            FlowError::Branches { rounding, .. } => rounding,
+            _ => None,
+        }
+    }
+
     /// The summary row of the step that refused, if any.
     pub const fn row(&self) -> Option<usize> {
         match *self {
@@ -240,6 +334,10 @@ struct Frame {
     input: usize,
     /// A residual's main path's size, or a concat's first branch's.
     first: Option<usize>,
+    /// The first rounding in the first branch.
+    first_rounding: Option<Rounding>,
+    /// The first rounding before the branches, in the branch that holds them.
+    outer_rounding: Option<Rounding>,
 }
 
 /// Runs a size program on `input`: the size after its last step, or the first refusal.
@@ -258,7 +356,7 @@ struct Frame {
 /// let mut record = [[0; 2]; 2];
 /// assert_eq!(
 ///     run_flow(FLOW, 8, &mut record),
-///     Err(FlowError::Branches { row: 1, input: 8, first: 8, other: 16 })
+///     Err(FlowError::Branches { row: 1, input: 8, first: 8, other: 16, rounding: None })
 /// );
 /// assert_eq!(record[0], [8, 16]);
 /// ```
@@ -270,9 +368,13 @@ pub const fn run_flow(
     let mut stack = [Frame {
         input: 0,
         first: None,
+        first_rounding: None,
+        outer_rounding: None,
     }; MAX_DEPTH];
     let mut depth = 0;
     let mut size = input;
+    // The first layer that rounded its size in the branch being run.
+    let mut rounding: Option<Rounding> = None;
     let mut i = 0;
     while i < flow.len() {
         match flow[i] {
@@ -282,6 +384,13 @@ pub const fn run_flow(
                     Ok(output) => output,
                     Err(error) => return Err(FlowError::Layer { row, input, error }),
                 };
+                if rounding.is_none() && rule.rounding(input).is_some() {
+                    rounding = Some(Rounding {
+                        row,
+                        step: i,
+                        input,
+                    });
+                }
                 if row < record.len() {
                     record[row] = [input, size];
                 }
@@ -293,7 +402,10 @@ pub const fn run_flow(
                 stack[depth] = Frame {
                     input: size,
                     first: None,
+                    first_rounding: None,
+                    outer_rounding: rounding,
                 };
+                rounding = None;
                 depth += 1;
             }
             FlowOp::Shortcut | FlowOp::Branch => {
@@ -302,18 +414,23 @@ pub const fn run_flow(
                 }
                 let frame = &mut stack[depth - 1];
                 match frame.first {
-                    None => frame.first = Some(size),
+                    None => {
+                        frame.first = Some(size);
+                        frame.first_rounding = rounding;
+                    }
                     Some(first) if first != size => {
                         return Err(FlowError::Branches {
                             row: next_end(flow, i),
                             input: frame.input,
                             first,
                             other: size,
+                            rounding: either(rounding, frame.first_rounding),
                         });
                     }
                     Some(_) => {}
                 }
                 size = frame.input;
+                rounding = None;
             }
             FlowOp::EndResidual { row } | FlowOp::EndConcat { row } => {
                 if depth == 0 {
@@ -327,15 +444,18 @@ pub const fn run_flow(
                     (FlowOp::EndResidual { .. }, None) => (size, frame.input),
                     (_, None) => (size, size),
                 };
+                let inner = either(rounding, frame.first_rounding);
                 if first != other {
                     return Err(FlowError::Branches {
                         row,
                         input: frame.input,
                         first,
                         other,
+                        rounding: inner,
                     });
                 }
                 size = first;
+                rounding = either(frame.outer_rounding, inner);
                 if row < record.len() {
                     record[row] = [frame.input, size];
                 }
@@ -347,6 +467,14 @@ pub const fn run_flow(
         return Err(FlowError::Malformed);
     }
     Ok(size)
+}
+
+/// `a`, or else `b`.
+const fn either(a: Option<Rounding>, b: Option<Rounding>) -> Option<Rounding> {
+    match a {
+        Some(_) => a,
+        None => b,
+    }
 }
 
 /// The row of the end of the branch structure that step `from` is inside.
@@ -367,4 +495,67 @@ const fn next_end(flow: &[FlowOp], from: usize) -> usize {
         i += 1;
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Padding;
+
+    const HALVE: AxisRule = AxisRule::Pool {
+        window: Window::new(2).stride(2),
+        padding: Padding::symmetric(0),
+        ceil_mode: false,
+    };
+
+    #[test]
+    fn a_rounding_before_nested_branches_is_the_one_reported() {
+        // Input joined with: halve, a residual that keeps the size, double.
+        let flow = [
+            FlowOp::Concat,
+            FlowOp::Branch,
+            FlowOp::Layer {
+                row: 0,
+                rule: HALVE,
+            },
+            FlowOp::Residual,
+            FlowOp::Layer {
+                row: 1,
+                rule: AxisRule::Keep,
+            },
+            FlowOp::EndResidual { row: 2 },
+            FlowOp::Layer {
+                row: 3,
+                rule: AxisRule::Scale(2),
+            },
+            FlowOp::EndConcat { row: 4 },
+        ];
+        assert_eq!(run_flow(&flow, 8, &mut []), Ok(8));
+        let error = run_flow(&flow, 9, &mut []).unwrap_err();
+        let rounding = Rounding {
+            row: 0,
+            step: 2,
+            input: 9,
+        };
+        assert_eq!(error.rounding(), Some(rounding));
+        assert_eq!(
+            rounding.explain(&flow, 1).as_str(),
+            "rounds a width of 9 down: (9 + 2*0 - 1*(2-1) - 1) / 2 + 1 = 4"
+        );
+    }
+
+    #[test]
+    fn branches_that_differ_without_rounding_name_none() {
+        // Input joined with its 2x upsampling: no layer rounds.
+        let flow = [
+            FlowOp::Concat,
+            FlowOp::Branch,
+            FlowOp::Layer {
+                row: 0,
+                rule: AxisRule::Scale(2),
+            },
+            FlowOp::EndConcat { row: 1 },
+        ];
+        assert_eq!(run_flow(&flow, 9, &mut []).unwrap_err().rounding(), None);
+    }
 }

@@ -2,10 +2,10 @@
 //! to, so that a size checked in a constant can fail with the arithmetic in the user's numbers,
 //! and the words for each refusal, shared by the macro, the runtime and those constants.
 
-use crate::{Channels, GeometryError};
+use crate::{Channels, GeometryError, Window};
 
 /// Room for one message; what does not fit is cut (and ends in `…`).
-const CAPACITY: usize = 480;
+const CAPACITY: usize = 768;
 
 /// A message built by `const fn`s.
 ///
@@ -173,28 +173,9 @@ const fn explain_as(axis: &str, error: &GeometryError) -> Text {
                     ..
                 }
             );
-            let mut t = out.integer(output).push(": ");
-            if ceil {
-                t = t.push("ceil(");
-            }
-            t = t.push("(").number(input).push(" + ");
-            t = if w.pad_begin == w.pad_end {
-                t.push("2*").number(w.pad_begin)
-            } else {
-                t.number(w.pad_begin).push(" + ").number(w.pad_end)
-            };
-            t = t
-                .push(" - ")
-                .number(w.dilation)
-                .push("*(")
-                .number(w.kernel)
-                .push("-1) - 1) / ")
-                .number(w.stride);
-            if ceil {
-                t = t.push(")");
-            }
+            let t = window_arithmetic(out.integer(output).push(": "), input, w, ceil);
             let padded = input as i128 + w.pad_begin as i128 + w.pad_end as i128;
-            t.push(" + 1 = ")
+            t.push(" = ")
                 .integer(output)
                 .push("; the ")
                 .push(if w.dilation > 1 { "effective " } else { "" })
@@ -227,6 +208,33 @@ const fn explain_as(axis: &str, error: &GeometryError) -> Text {
             .push("; the padding removes more than the layer produces"),
         _ => Text::new().push(axis).push(": ").append(&describe(error)),
     }
+}
+
+/// `t` with the output-size formula of a convolution or pool written out in the user's
+/// numbers, up to its `= output`: `(31 + 2*0 - 1*(2-1) - 1) / 2 + 1`, in `ceil(..)` for a
+/// pool that rounds up.
+pub(crate) const fn window_arithmetic(t: Text, input: usize, w: Window, ceil: bool) -> Text {
+    let mut t = t;
+    if ceil {
+        t = t.push("ceil(");
+    }
+    t = t.push("(").number(input).push(" + ");
+    t = if w.pad_begin == w.pad_end {
+        t.push("2*").number(w.pad_begin)
+    } else {
+        t.number(w.pad_begin).push(" + ").number(w.pad_end)
+    };
+    t = t
+        .push(" - ")
+        .number(w.dilation)
+        .push("*(")
+        .number(w.kernel)
+        .push("-1) - 1) / ")
+        .number(w.stride);
+    if ceil {
+        t = t.push(")");
+    }
+    t.push(" + 1")
 }
 
 /// A refusal in words, as `Display` gives it, for `const` contexts.

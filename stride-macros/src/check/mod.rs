@@ -207,7 +207,7 @@ fn check_network(
             Ok(taken) => sizes[axis] = taken,
             Err((size, error)) => {
                 let network = def.name.to_string();
-                let message = sizes::none_taken(&network, axis, size, &error, &built.rows);
+                let message = sizes::none_taken(&network, axis, size, &error, &built);
                 cx.error(name.span(), message);
             }
         }

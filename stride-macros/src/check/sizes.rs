@@ -3,7 +3,8 @@
 
 use stride_geometry::{FlowError, FlowOp, run_flow};
 
-use crate::model::{Row, Sizes};
+use super::plan::Built;
+use crate::model::Sizes;
 
 /// The largest size tried first; enough to see the smallest size and the step of every
 /// network whose strides multiply to 256 or less.
@@ -73,14 +74,25 @@ pub fn none_taken(
     axis: usize,
     size: usize,
     error: &FlowError,
-    rows: &[Row],
+    built: &Built,
 ) -> String {
+    let (rows, flow) = (&built.rows, &built.flows[axis]);
     let row = error
         .row()
         .and_then(|r| rows.get(r))
         .map_or_else(String::new, |r| format!("`{}`: ", r.name));
+    let rounding = error
+        .rounding()
+        .and_then(|r| {
+            Some(format!(
+                ", as `{}` {}",
+                rows.get(r.row)?.name,
+                r.explain(flow, axis)
+            ))
+        })
+        .unwrap_or_default();
     format!(
-        "`{network}` takes no input {} from 1 to {size}: at {size}, {row}{}",
+        "`{network}` takes no input {} from 1 to {size}: at {size}, {row}{}{rounding}",
         stride_geometry::axis_name(axis),
         error.explain(axis)
     )

@@ -136,7 +136,15 @@ impl Graph {
                     }
                     _ => t,
                 };
-                t.append(&flow.explain(axis))
+                let t = t.append(&flow.explain(axis));
+                match flow.rounding() {
+                    Some(r) if r.row < self.rows.len() => t
+                        .push(", as `")
+                        .push(self.rows[r.row].name)
+                        .push("` ")
+                        .append(&r.explain(self.flows[axis], axis)),
+                    _ => t,
+                }
             }
         };
         let sizes = self.sizes[axis];
