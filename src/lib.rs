@@ -50,7 +50,7 @@ pub use ndarray;
 ///     /// Doc comments and other attributes go on the generated struct.
 ///     #[sequential("features")]        // optional: weight keys `features.0`, `features.1`, …
 ///     #[lints(checkerboard = deny)]    // optional: lint levels (allow, warn, deny)
-///     pub struct Name: [C, H, W] {     // the input shape, without the batch
+///     pub struct Name: [C, H, W] {     // the input shape, without the batch; names for any size
 ///         entries
 ///     }
 /// }
@@ -127,6 +127,77 @@ pub use ndarray;
 /// assert_eq!(Stem::OUTPUT, [32, 16, 16]);
 /// ```
 ///
+/// # Any input size
+///
+/// A name in place of the height or the width, `[3, H, W]`, declares a network for every size
+/// its layers take on that axis. The macro runs the network's size rules on every size from 1
+/// to 4096 and finds the ones it takes: from a smallest one (`MIN_INPUT`) in steps
+/// (`INPUT_MULTIPLE`). A U-Net's skips meet only at multiples of 2^depth; a ResNet takes any
+/// size. A network that takes no size is refused at the name, with the refusal at the largest
+/// size tried, and a `linear` whose weights would depend on the size (after `flatten` of a map
+/// whose size varies) is refused at the layer: pool to a fixed size first
+/// (`adaptive_avg_pool2d(1)`), or declare the size.
+///
+/// ```
+/// stride::network! {
+///     /// Two halvings, two doublings, and the maps of the same size joined at each level.
+///     pub struct TinyUNet: [3, H, W] {
+///         inc: conv2d(8, kernel = 3, padding = 1),
+///         level1: concat {
+///             skip: identity,
+///             inner: [
+///                 max_pool2d(2),
+///                 conv2d(16, kernel = 3, padding = 1),
+///                 concat {
+///                     skip: identity,
+///                     inner: [
+///                         max_pool2d(2),
+///                         conv2d(32, kernel = 3, padding = 1),
+///                         conv_transpose2d(16, kernel = 2, stride = 2),
+///                     ],
+///                 },
+///                 conv_transpose2d(8, kernel = 2, stride = 2),
+///             ],
+///         },
+///         head: conv2d(2, kernel = 1),
+///     }
+/// }
+///
+/// assert_eq!(TinyUNet::MIN_INPUT, [4, 4]);
+/// assert_eq!(TinyUNet::INPUT_MULTIPLE, [4, 4]);
+/// assert_eq!(TinyUNet::output_at(64, 96), Some([2, 64, 96]));
+/// assert_eq!(TinyUNet::output_at(62, 96), None);
+/// assert_eq!(TinyUNet::summary_at(64, 96)?.layers[0].output, [8, 64, 96]);
+///
+/// let net = TinyUNet::init(0);
+/// // Any size at run time, checked before any layer runs:
+/// let y = net.forward(ndarray::Array4::zeros((1, 3, 32, 48)).view())?;
+/// assert_eq!(y.dim(), (1, 2, 32, 48));
+/// let refused = net.forward(ndarray::Array4::zeros((1, 3, 30, 32)).view()).unwrap_err();
+/// assert!(refused.to_string().contains("takes heights from 4 in steps of 4 (28 or 32 here)"));
+/// // A size fixed in the source, checked at compile time:
+/// let y = net.forward_at::<64, 64>(ndarray::Array4::zeros((1, 3, 64, 64)).view())?;
+/// # Ok::<(), stride::runtime::Error>(())
+/// ```
+///
+/// `forward_at::<30, 32>` does not compile; the error is the message `forward` gives at run
+/// time, with the arithmetic of the layer that rounded:
+///
+/// ```text
+/// error[E0080]: evaluation panicked: `TinyUNet` at 30x32: `level1.inner.2`: its branches give
+///               heights 15 and 14, from a height of 15, as `level1.inner.2.inner.0` rounds a
+///               height of 15 down: (15 + 2*0 - 1*(2-1) - 1) / 2 + 1 = 7; `TinyUNet` takes
+///               heights from 4 in steps of 4 (28 or 32 here)
+/// ...
+/// note: the above error was encountered while instantiating `fn TinyUNet::forward_at::<30, 32>`
+/// ```
+///
+/// The weights, `PARAMS`, the receptive field and the jump do not depend on the size. `INPUT`
+/// and `OUTPUT` hold 0 on an axis whose size varies; `MACS` and `SUMMARY` are at `MIN_INPUT`,
+/// and `summary_at(h, w)` gives every row's shape and MACs at any size. Under the type checker,
+/// [`runtime::typed::At`] fixes the size (a compile error if the network does not take it) and
+/// composes with networks of fixed input: `At::<_, 64, 64>::new(stem).then(head)`.
+///
 /// Each spatial parameter takes an int or an `(h, w)` pair, as in PyTorch. Defaults follow
 /// PyTorch. Input channels are inferred from the previous layer; `conv2d(64 => 128, …)` states
 /// them, and then they are checked.
@@ -191,10 +262,12 @@ pub use ndarray;
 /// structure joining them, and the summary rows. The runtime runs, loads, saves, initialises
 /// and fuses any graph with one implementation each, so a network costs little to compile
 /// whatever its size. Around the graph, a typed struct with:
-/// - `GRAPH`, `INPUT`, `OUTPUT`, `PARAMS`, `MACS`, `RECEPTIVE_FIELD`, `JUMP`, and `SUMMARY`
-///   (every layer's output shape, parameters, MACs and receptive field; `Display` prints a
-///   table);
-/// - `forward(&self, x: ArrayView4<f32>)` for any batch size, refusing a wrong `C`, `H` or `W`;
+/// - `GRAPH`, `INPUT`, `OUTPUT`, `MIN_INPUT`, `INPUT_MULTIPLE`, `PARAMS`, `MACS`,
+///   `RECEPTIVE_FIELD`, `JUMP`, and `SUMMARY` (every layer's output shape, parameters, MACs and
+///   receptive field; `Display` prints a table);
+/// - `forward(&self, x: ArrayView4<f32>)` for any batch size, refusing a wrong `C`, or an `H`
+///   or `W` the network does not take; `forward_at::<H, W>`, which checks the size at compile
+///   time; `output_at(h, w)` and `summary_at(h, w)`;
 /// - `load_safetensors(path)`, `load_safetensors_with(path, &options)`, `from_weights`,
 ///   `save_safetensors(path)`, and `init(seed)`;
 /// - `fuse()`, `unfuse()` and `is_fused()`: each convolution with the batch norm after it
@@ -241,3 +314,8 @@ pub mod __private {
         total
     }
 }
+
+/// The README's Rust examples, compiled as doctests so that what a new user copies builds.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -170,7 +170,9 @@ fn methods(name: &str, output: &Shape) -> TokenStream {
         /// Runs the network on a batch `[N, C, H, W]` of any size `N`.
         ///
         /// # Errors
-        /// An input whose `C`, `H` or `W` differs from [`Self::INPUT`].
+        /// An input whose `C` differs from [`Self::INPUT`], or whose `H` or `W` the network
+        /// does not take (naming the layer that refuses it, with the arithmetic and the sizes
+        /// it takes).
         pub fn forward(
             &self,
             input: ::stride::__private::ndarray::ArrayView4<'_, f32>,
