@@ -300,6 +300,43 @@ pub fn number(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<N
             );
             None
         }
+        Value::Expr { tokens, .. } => {
+            // As written, then with the block's arguments in place when they are known.
+            let written = tokens.to_string();
+            let numbers = value.text();
+            let text = if numbers.contains('_') || numbers == written {
+                written
+            } else {
+                format!("{written} = {numbers}")
+            };
+            match evaluate(value) {
+                Ok(None) => None,
+                Ok(Some(n)) if n < 0 => {
+                    cx.error_spanned(
+                        tokens,
+                        format!("{label}: `{what}` must not be negative, got {text} = {n}"),
+                    );
+                    None
+                }
+                Ok(Some(n)) => match usize::try_from(n) {
+                    Ok(n) => Some(Num {
+                        value: n,
+                        span: value.span(),
+                    }),
+                    Err(_) => {
+                        cx.error_spanned(
+                            tokens,
+                            format!("{label}: `{what}` = {text} = {n} does not fit in a usize"),
+                        );
+                        None
+                    }
+                },
+                Err(message) => {
+                    cx.error_spanned(tokens, format!("{label}: `{what}` = {text}: {message}"));
+                    None
+                }
+            }
+        }
         other => {
             cx.error(
                 other.span(),
@@ -308,6 +345,48 @@ pub fn number(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<N
             None
         }
     }
+}
+
+/// The value of whole-number arithmetic: `Ok(None)` while a block parameter in it is not
+/// known yet (a block checked on its own). Division rounds down, as Python's `//` does.
+fn evaluate(value: &Value) -> Result<Option<i128>, String> {
+    Ok(Some(match value {
+        Value::Placeholder(_) => return Ok(None),
+        Value::Int { text, .. } => match parse_int(text) {
+            Some(n) => n as i128,
+            None => return Err(format!("{text} does not fit in a usize")),
+        },
+        Value::Negative { text, .. } => match parse_int(&text[1..]) {
+            Some(n) => -(n as i128),
+            None => return Err(format!("{text} does not fit in a usize")),
+        },
+        Value::Expr { op, lhs, rhs, .. } => {
+            let (Some(a), Some(b)) = (evaluate(lhs)?, evaluate(rhs)?) else {
+                return Ok(None);
+            };
+            let result = match op {
+                '+' => a.checked_add(b),
+                '-' => a.checked_sub(b),
+                '*' => a.checked_mul(b),
+                _ if b <= 0 => return Err(format!("it divides by {b}")),
+                _ => Some(a.div_euclid(b)),
+            };
+            match result {
+                Some(n) if n.unsigned_abs() <= usize::MAX as u128 => n,
+                _ => return Err("it does not fit in a usize".to_string()),
+            }
+        }
+        Value::Float { text, .. } => {
+            return Err(format!("arithmetic takes whole numbers, not {text}"));
+        }
+        Value::Name(name) => {
+            return Err(format!(
+                "`{name}` is not a number here (arithmetic takes whole numbers and the \
+                 parameters of the enclosing block)"
+            ));
+        }
+        other => return Err(format!("`{}` is not a whole number", other.text())),
+    }))
 }
 
 /// An integer literal's value, ignoring `_` separators and a type suffix.

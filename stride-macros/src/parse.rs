@@ -14,14 +14,18 @@
 //!             | "residual" "{" entry,* "}" ( "shortcut" NAME ":" target )?
 //!             | "concat" "{" branch,* "}"              -- a concat whose keys stay in the scope
 //! target     := KIND ( "(" arg,* ")" )?                -- a layer, or an instance of a block
-//!             | "[" target,* "]"                       -- numbered like nn.Sequential
+//!             | "[" item,* "]"                         -- numbered like nn.Sequential
+//!             | "[" target ";" INT "]"                 -- INT copies of one target
 //!             | "concat" "{" branch,* "}"              -- branches joined along channels
 //!             | PATH "=>" shape                        -- a network from another invocation
+//! item       := target | ".." "[" target ";" INT "]"   -- one target, or copies of one
 //! branch     := NAME ":" target                        -- a branch with a key of its own
 //!             | "{" entry,* "}"                        -- entries keyed in the concat's scope
 //! arg        := value ( "=>" value )?                  -- positional, or `in => out`
 //!             | NAME "=" value                         -- named parameter
-//! value      := "-"? INT | "-"? FLOAT | "true" | "false" | NAME | "(" value,* ")"
+//! value      := term ( ("+" | "-") term )*            -- arithmetic on whole numbers
+//! term       := atom ( ("*" | "/") atom )*
+//! atom       := "-"? INT | "-"? FLOAT | "true" | "false" | NAME | "(" value,* ")"
 //! ```
 
 use std::str::FromStr;
@@ -100,6 +104,7 @@ pub struct BlockParam {
 }
 
 /// One line of a network or block body.
+#[derive(Clone)]
 pub enum Entry {
     /// `name: target`.
     Named {
@@ -121,6 +126,7 @@ pub enum Entry {
 }
 
 /// One branch of a concat.
+#[derive(Clone)]
 pub enum Branch {
     /// `name: target`: keyed under `name`.
     Named(Ident, Target),
@@ -129,6 +135,7 @@ pub enum Branch {
 }
 
 /// What a named entry is.
+#[derive(Clone)]
 pub enum Target {
     /// `kind(args)`: a layer, or an instance of a block or of an earlier network.
     Call(Call),
@@ -199,6 +206,15 @@ pub enum Value {
     Name(Ident),
     /// `(a, b, …)`.
     Tuple { items: Vec<Value>, span: Span },
+    /// `a * b`, `a / b`, `a + b`, `a - b`: arithmetic on whole numbers and block parameters
+    /// (`hidden = in * 6`), worked out where the value is read. `tokens` keeps the whole
+    /// expression, so an error can underline it.
+    Expr {
+        op: char,
+        lhs: Box<Value>,
+        rhs: Box<Value>,
+        tokens: TokenStream,
+    },
     /// A block parameter while the block is checked on its own, before any instance gives
     /// it a value: every check accepts it and learns nothing from it.
     Placeholder(Span),
@@ -214,6 +230,7 @@ impl Value {
             | Value::Tuple { span, .. }
             | Value::Placeholder(span) => *span,
             Value::Name(ident) => ident.span(),
+            Value::Expr { lhs, .. } => lhs.span(),
         }
     }
 
@@ -229,6 +246,13 @@ impl Value {
             Value::Tuple { items, .. } => {
                 let items: Vec<String> = items.iter().map(Value::text).collect();
                 format!("({})", items.join(", "))
+            }
+            Value::Expr { op, lhs, rhs, .. } => {
+                let side = |v: &Value| match v {
+                    Value::Expr { .. } => format!("({})", v.text()),
+                    v => v.text(),
+                };
+                format!("{} {op} {}", side(lhs), side(rhs))
             }
         }
     }
@@ -467,9 +491,8 @@ impl Parse for Target {
         if input.peek(syn::token::Bracket) {
             let content;
             bracketed!(content in input);
-            let items = Punctuated::<Target, Token![,]>::parse_terminated(&content)?;
             return Ok(Target::Sequence {
-                items: items.into_iter().collect(),
+                items: parse_items(&content)?,
             });
         }
         if input.peek(kw::concat) && input.peek2(syn::token::Brace) {
@@ -510,6 +533,95 @@ impl Parse for Target {
     }
 }
 
+/// The most a repetition may write out, counting every call, sequence and branch of its
+/// copies: more is a mistake (or hostile input, as nested repetitions multiply), and would
+/// make the build crawl before any check could say so.
+const MAX_COPIES: usize = 4096;
+
+/// The items of a sequence: `a, b, ..[c; 3]`, or `[a; 6]` alone.
+fn parse_items(content: ParseStream) -> syn::Result<Vec<Target>> {
+    let mut items = Vec::new();
+    while !content.is_empty() {
+        if content.peek(Token![..]) {
+            content.parse::<Token![..]>()?;
+            let inner;
+            bracketed!(inner in content);
+            let target: Target = inner.parse()?;
+            items.extend(copies(target, &inner)?);
+        } else {
+            let target: Target = content.parse()?;
+            if items.is_empty() && content.peek(Token![;]) {
+                items.extend(copies(target, content)?);
+                if !content.is_empty() {
+                    return Err(content.error(
+                        "`[target; count]` holds one target; to follow it with others, write \
+                         `[a, ..[b; count], c]`",
+                    ));
+                }
+                break;
+            }
+            items.push(target);
+        }
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>()?;
+    }
+    Ok(items)
+}
+
+/// `; count` after `target`: that many copies of it, numbered in the sequence as written out.
+fn copies(target: Target, input: ParseStream) -> syn::Result<Vec<Target>> {
+    input.parse::<Token![;]>()?;
+    let count: syn::LitInt = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), "expected the number of copies: `[target; 6]`"))?;
+    let n: usize = count.base10_parse().unwrap_or(usize::MAX);
+    if n == 0 || n.saturating_mul(size(&target)) > MAX_COPIES {
+        return Err(syn::Error::new(
+            count.span(),
+            format!(
+                "a repetition writes out 1 to {MAX_COPIES} layers, blocks and branches in all; \
+                 {count} copies of this target would be {}",
+                n.saturating_mul(size(&target))
+            ),
+        ));
+    }
+    if !input.is_empty() {
+        return Err(input.error("expected `]` after the number of copies"));
+    }
+    Ok(vec![target; n])
+}
+
+/// How many calls, sequences and branches a target writes out, for the repetition bound.
+fn size(target: &Target) -> usize {
+    fn entries(list: &[Entry]) -> usize {
+        list.iter()
+            .map(|e| match e {
+                Entry::Named { target, .. } => size(target),
+                Entry::Residual { main, shortcut, .. } => {
+                    entries(main).saturating_add(shortcut.as_ref().map_or(0, |(_, t)| size(t)))
+                }
+                Entry::Concat { branches, .. } => branches_size(branches),
+            })
+            .fold(1, usize::saturating_add)
+    }
+    fn branches_size(branches: &[Branch]) -> usize {
+        branches
+            .iter()
+            .map(|b| match b {
+                Branch::Named(_, t) => size(t),
+                Branch::Inline { entries: e, .. } => entries(e),
+            })
+            .fold(1, usize::saturating_add)
+    }
+    match target {
+        Target::Call(_) | Target::External { .. } => 1,
+        Target::Sequence { items } => items.iter().map(size).fold(1, usize::saturating_add),
+        Target::Concat { branches, .. } => branches_size(branches),
+    }
+}
+
 impl Parse for Arg {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![=>]) {
@@ -528,69 +640,116 @@ impl Parse for Arg {
 
 impl Parse for Value {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let lookahead = input.lookahead1();
-        if lookahead.peek(Token![-]) {
-            let minus: Token![-] = input.parse()?;
-            let literal: Value = input.parse()?;
-            return match literal {
-                Value::Int { text, span } | Value::Float { text, span } => {
-                    let literal = proc_macro2::Literal::from_str(&text)
-                        .map_err(|_| syn::Error::new(span, "expected a number after `-`"))?;
-                    let mut literal = literal;
-                    literal.set_span(span);
-                    Ok(Value::Negative {
-                        text: format!("-{text}"),
-                        span: minus.span,
-                        tokens: quote::quote!(#minus #literal),
-                    })
-                }
-                other => Err(syn::Error::new(other.span(), "expected a number after `-`")),
+        let begin = input.cursor();
+        let mut value = term(input)?;
+        while input.peek(Token![+]) || (input.peek(Token![-]) && !input.peek(Token![->])) {
+            let op = if input.parse::<Option<Token![+]>>()?.is_some() {
+                '+'
+            } else {
+                input.parse::<Token![-]>()?;
+                '-'
             };
+            let rhs = term(input)?;
+            value = binary(op, value, rhs, tokens_between(begin, input.cursor()));
         }
-        if lookahead.peek(syn::LitInt) {
-            let lit: syn::LitInt = input.parse()?;
-            return Ok(Value::Int {
-                text: lit.to_string(),
-                span: lit.span(),
-            });
-        }
-        if lookahead.peek(syn::LitFloat) {
-            let lit: syn::LitFloat = input.parse()?;
-            return Ok(Value::Float {
-                text: lit.to_string(),
-                span: lit.span(),
-            });
-        }
-        if lookahead.peek(syn::LitBool) {
-            let lit: syn::LitBool = input.parse()?;
-            return Ok(Value::Bool {
-                value: lit.value,
-                span: lit.span(),
-            });
-        }
-        if lookahead.peek(syn::LitStr) {
-            // `"same"` reads like PyTorch; accept it as the bare name.
-            let lit: LitStr = input.parse()?;
-            return match syn::parse_str::<Ident>(&lit.value()) {
-                Ok(ident) => Ok(Value::Name(Ident::new(&ident.to_string(), lit.span()))),
-                Err(_) => Err(syn::Error::new(
-                    lit.span(),
-                    "expected a name, as `same` or `bilinear`",
-                )),
-            };
-        }
-        if lookahead.peek(Ident) {
-            return Ok(Value::Name(input.parse()?));
-        }
-        if lookahead.peek(syn::token::Paren) {
-            let content;
-            let parens = parenthesized!(content in input);
-            let items = Punctuated::<Value, Token![,]>::parse_terminated(&content)?;
-            return Ok(Value::Tuple {
-                items: items.into_iter().collect(),
-                span: parens.span.join(),
-            });
-        }
-        Err(lookahead.error())
+        Ok(value)
     }
+}
+
+/// `atom ( ("*" | "/") atom )*`.
+fn term(input: ParseStream) -> syn::Result<Value> {
+    let begin = input.cursor();
+    let mut value = atom(input)?;
+    while input.peek(Token![*]) || input.peek(Token![/]) {
+        let op = if input.parse::<Option<Token![*]>>()?.is_some() {
+            '*'
+        } else {
+            input.parse::<Token![/]>()?;
+            '/'
+        };
+        let rhs = atom(input)?;
+        value = binary(op, value, rhs, tokens_between(begin, input.cursor()));
+    }
+    Ok(value)
+}
+
+fn binary(op: char, lhs: Value, rhs: Value, tokens: TokenStream) -> Value {
+    Value::Expr {
+        op,
+        lhs: Box::new(lhs),
+        rhs: Box::new(rhs),
+        tokens,
+    }
+}
+
+/// A literal, a name or a tuple.
+fn atom(input: ParseStream) -> syn::Result<Value> {
+    let lookahead = input.lookahead1();
+    if lookahead.peek(Token![-]) {
+        let minus: Token![-] = input.parse()?;
+        let literal = atom(input)?;
+        return match literal {
+            Value::Int { text, span } | Value::Float { text, span } => {
+                let literal = proc_macro2::Literal::from_str(&text)
+                    .map_err(|_| syn::Error::new(span, "expected a number after `-`"))?;
+                let mut literal = literal;
+                literal.set_span(span);
+                Ok(Value::Negative {
+                    text: format!("-{text}"),
+                    span: minus.span,
+                    tokens: quote::quote!(#minus #literal),
+                })
+            }
+            other => Err(syn::Error::new(other.span(), "expected a number after `-`")),
+        };
+    }
+    if lookahead.peek(syn::LitInt) {
+        let lit: syn::LitInt = input.parse()?;
+        return Ok(Value::Int {
+            text: lit.to_string(),
+            span: lit.span(),
+        });
+    }
+    if lookahead.peek(syn::LitFloat) {
+        let lit: syn::LitFloat = input.parse()?;
+        return Ok(Value::Float {
+            text: lit.to_string(),
+            span: lit.span(),
+        });
+    }
+    if lookahead.peek(syn::LitBool) {
+        let lit: syn::LitBool = input.parse()?;
+        return Ok(Value::Bool {
+            value: lit.value,
+            span: lit.span(),
+        });
+    }
+    if lookahead.peek(syn::LitStr) {
+        // `"same"` reads like PyTorch; accept it as the bare name.
+        let lit: LitStr = input.parse()?;
+        return match syn::parse_str::<Ident>(&lit.value()) {
+            Ok(ident) => Ok(Value::Name(Ident::new(&ident.to_string(), lit.span()))),
+            Err(_) => Err(syn::Error::new(
+                lit.span(),
+                "expected a name, as `same` or `bilinear`",
+            )),
+        };
+    }
+    if lookahead.peek(Ident) {
+        return Ok(Value::Name(input.parse()?));
+    }
+    if lookahead.peek(syn::token::Paren) {
+        let content;
+        let parens = parenthesized!(content in input);
+        let items = Punctuated::<Value, Token![,]>::parse_terminated(&content)?;
+        // `(in * 6)` groups; `(3, 5)` is a pair.
+        if items.len() == 1 && !items.trailing_punct() {
+            return Ok(items.into_iter().next().expect("one item"));
+        }
+        return Ok(Value::Tuple {
+            items: items.into_iter().collect(),
+            span: parens.span.join(),
+        });
+    }
+    Err(lookahead.error())
 }

@@ -269,6 +269,17 @@ fn substitute_value(value: &Value, bindings: &[(String, Value)]) -> Value {
                 .collect(),
             span: *span,
         },
+        Value::Expr {
+            op,
+            lhs,
+            rhs,
+            tokens,
+        } => Value::Expr {
+            op: *op,
+            lhs: Box::new(substitute_value(lhs, bindings)),
+            rhs: Box::new(substitute_value(rhs, bindings)),
+            tokens: tokens.clone(),
+        },
         other => other.clone(),
     }
 }

@@ -44,7 +44,7 @@ pub fn check_config(cx: &mut Ctxt, attrs: &[Attribute]) -> Config {
             config.sequential = Some(match &attr.meta {
                 syn::Meta::Path(_) => String::new(),
                 _ => match attr.parse_args::<LitStr>() {
-                    Ok(prefix) => format!("{}.", prefix.value()),
+                    Ok(prefix) => sequential_prefix(cx, &prefix),
                     Err(e) => {
                         cx.error(
                             e.span(),
@@ -88,4 +88,35 @@ pub fn check_config(cx: &mut Ctxt, attrs: &[Attribute]) -> Config {
         }
     }
     config
+}
+
+/// The key prefix `#[sequential("prefix")]` gives, with its dot: a prefix that would make an
+/// empty part of a key (`main.` would give `main..0`) is refused.
+fn sequential_prefix(cx: &mut Ctxt, prefix: &LitStr) -> String {
+    let text = prefix.value();
+    if text.is_empty() {
+        return String::new();
+    }
+    if text.split('.').any(str::is_empty) {
+        let trimmed: Vec<&str> = text.split('.').filter(|p| !p.is_empty()).collect();
+        let trimmed = trimmed.join(".");
+        let hint = if trimmed.is_empty() {
+            "write `#[sequential]` for keys `0`, `1`, …".to_string()
+        } else {
+            format!("write `#[sequential(\"{trimmed}\")]` for keys `{trimmed}.0`, `{trimmed}.1`, …")
+        };
+        cx.error(
+            prefix.span(),
+            format!(
+                "`#[sequential(\"{text}\")]` would give keys `{text}.0`, with an empty part; the \
+                 prefix is joined to the numbers with a dot: {hint}"
+            ),
+        );
+        return if trimmed.is_empty() {
+            String::new()
+        } else {
+            format!("{trimmed}.")
+        };
+    }
+    format!("{text}.")
 }

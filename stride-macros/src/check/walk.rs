@@ -141,7 +141,13 @@ impl<'a> Walk<'a> {
                         self.shape = None;
                         continue;
                     }
-                    trees.extend(self.target(target, &key, &name.unraw().to_string(), scope));
+                    let field = name.unraw().to_string();
+                    match numbering(self.cx, attrs, target) {
+                        Some(numbering) => {
+                            trees.extend(self.sequence(target, &key, &field, scope, &numbering))
+                        }
+                        None => trees.extend(self.target(target, &key, &field, scope)),
+                    }
                 }
                 Entry::Residual {
                     token,
@@ -185,14 +191,8 @@ impl<'a> Walk<'a> {
                         .collect()
                 }
             },
-            Target::Sequence { items, .. } => {
-                let inner = scope.child(key, field);
-                let mut trees = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    let index = i.to_string();
-                    trees.extend(self.target(item, &index, &index, &inner));
-                }
-                trees
+            Target::Sequence { .. } => {
+                self.sequence(target, key, field, scope, &Numbering::default())
             }
             Target::External {
                 ty,
@@ -242,6 +242,27 @@ impl<'a> Walk<'a> {
                 self.concat(token, branches, &scope.child(key, field), true)
             }
         }
+    }
+
+    /// A sequence's items, keyed and named by their position as `numbering` writes it.
+    fn sequence(
+        &mut self,
+        target: &Target,
+        key: &str,
+        field: &str,
+        scope: &Scope,
+        numbering: &Numbering,
+    ) -> Vec<Tree> {
+        let Target::Sequence { items } = target else {
+            return self.target(target, key, field, scope);
+        };
+        let inner = scope.child(key, field);
+        let mut trees = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let (key, field) = numbering.key(i);
+            trees.extend(self.target(item, &key, &field, &inner));
+        }
+        trees
     }
 
     /// Whether `target` can take an empty key and leave its weights under its parent's keys:
@@ -421,10 +442,11 @@ fn entry_key(
                     "expected `#[key = \"name\"]`",
                 ),
             }
-        } else if !attr.path().is_ident("doc") {
+        } else if !attr.path().is_ident("doc") && !attr.path().is_ident("keys") {
             cx.error(
                 attr.bracket_token.span.join(),
-                "unknown layer attribute; a layer takes `#[key = \"…\"]` and doc comments",
+                "unknown layer attribute; a layer takes `#[key = \"…\"]` and doc comments, a \
+                 sequence `#[keys(\"…{}\", from = 1)]`",
             );
         }
     }
@@ -459,4 +481,78 @@ pub(super) fn rust_name(name: &str, span: Span) -> Ident {
     } else {
         Ident::new_raw(name, span)
     }
+}
+
+/// How a sequence keys its items: `{prefix}{from + i}{suffix}`. By default the position alone,
+/// as `nn.Sequential` numbers; `#[keys("denselayer{}", from = 1)]` keys them as torchvision's
+/// DenseNet names its layers (`denselayer1`, …).
+#[derive(Default)]
+pub(super) struct Numbering {
+    prefix: String,
+    suffix: String,
+    from: usize,
+}
+
+impl Numbering {
+    /// The key and the Rust name part of item `i`.
+    fn key(&self, i: usize) -> (String, String) {
+        let key = format!(
+            "{}{}{}",
+            self.prefix,
+            self.from.saturating_add(i),
+            self.suffix
+        );
+        let field = key
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        (key, field)
+    }
+}
+
+/// `#[keys("prefix{}suffix", from = N)]` on a sequence entry; `None` without one. Reports
+/// a malformed one, or one on an entry that is not a sequence, and numbers as usual then.
+fn numbering(cx: &mut Ctxt, attrs: &[Attribute], target: &Target) -> Option<Numbering> {
+    let attr = attrs.iter().find(|a| a.path().is_ident("keys"))?;
+    let span = attr.bracket_token.span.join();
+    if !matches!(target, Target::Sequence { .. }) {
+        cx.error(
+            span,
+            "`#[keys(..)]` numbers the items of a sequence `[..]`; this entry is not one",
+        );
+        return None;
+    }
+    let mut pattern: Option<syn::LitStr> = None;
+    let mut from = 0;
+    let parsed = attr.parse_args_with(|input: syn::parse::ParseStream| {
+        pattern = Some(input.parse()?);
+        if input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
+            let name: Ident = input.parse()?;
+            if name != "from" {
+                return Err(syn::Error::new(name.span(), "expected `from = N`"));
+            }
+            input.parse::<syn::Token![=]>()?;
+            from = input.parse::<syn::LitInt>()?.base10_parse()?;
+            input.parse::<Option<syn::Token![,]>>()?;
+        }
+        Ok(())
+    });
+    let malformed = "expected `#[keys(\"prefix{}\")]` or `#[keys(\"prefix{}\", from = 1)]`, with `{}` \
+                     where the number goes";
+    if let Err(e) = parsed {
+        cx.error(e.span(), malformed);
+        return None;
+    }
+    let pattern = pattern?;
+    let text = pattern.value();
+    let parts: Vec<&str> = text.split("{}").collect();
+    if parts.len() != 2 || text.split('.').any(str::is_empty) {
+        cx.error(pattern.span(), malformed);
+        return None;
+    }
+    Some(Numbering {
+        prefix: parts[0].to_string(),
+        suffix: parts[1].to_string(),
+        from,
+    })
 }
