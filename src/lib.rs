@@ -67,6 +67,9 @@ pub use ndarray;
 /// | `concat { a: target, { entries } }` | the same without a name: `a`'s keys are `a…` and the braces' entries are keyed in the enclosing scope (DenseNet's layers, whose module concatenates in `forward`) |
 /// | `name: path::To::Network => [C, H, W]` | a network declared in another invocation, with its output stated; constant assertions check its `INPUT` and `OUTPUT` where it is used |
 /// | `residual { entries } shortcut name: target` | the entries' output plus the input. The shortcut runs when the entries change the shape (torchvision's rule for `downsample`) and must then produce the same shape |
+/// | `scale { entries }`, `name: scale { entries }` | the input times the entries' output, a gate of one value per channel (`[C, 1, 1]`, squeeze-excitation's) or of the input's shape; the gate's channels must be the input's. Without a name its layers are keyed in the enclosing scope (torchvision's `SqueezeExcitation`: `fc1`, `fc2`) |
+/// | `name: [target; n]`, `name: [a, ..[b; n], c]` | `n` copies of a target, numbered on in the sequence (at most 4096 layers, blocks and branches per repetition) |
+/// | `#[keys("denselayer{}", from = 1)] name: [..]` | the sequence's items keyed by a pattern instead of `0`, `1`, …: `denselayer1`, `denselayer2`, … as torchvision's DenseNet names them |
 ///
 /// A block's parameters stand for values in its layers' arguments:
 ///
@@ -198,6 +201,11 @@ pub use ndarray;
 /// [`runtime::typed::At`] fixes the size (a compile error if the network does not take it) and
 /// composes with networks of fixed input: `At::<_, 64, 64>::new(stem).then(head)`.
 ///
+/// A number may be whole-number arithmetic on literals and the enclosing block's parameters:
+/// `+`, `-`, `*`, `/` (rounding down, as Python's `//`) and parentheses, as in
+/// `conv2d(width * ratio, …)` for MobileNetV2's `hidden = in * t`. A result below zero, a
+/// division by zero or an overflow is refused at the expression, with its value.
+///
 /// Each spatial parameter takes an int or an `(h, w)` pair, as in PyTorch. Defaults follow
 /// PyTorch. Input channels are inferred from the previous layer; `conv2d(64 => 128, …)` states
 /// them, and then they are checked.
@@ -211,12 +219,17 @@ pub use ndarray;
 /// | `adaptive_avg_pool2d` | `output_size` (or first) |
 /// | `global_avg_pool2d` | none: output 1x1 |
 /// | `batch_norm2d` | channels (optional, checked), `eps = 1e-5` |
-/// | `relu`, `relu6`, `sigmoid`, `tanh`, `silu` | none |
+/// | `layer_norm2d` | channels (optional, checked), `eps = 1e-6`: each pixel normalised over its channels, weight and bias `[C]` (ConvNeXt's `LayerNorm2d`, and its `nn.LayerNorm` between permutes) |
+/// | `layer_scale` | channels (optional, checked): each channel times a learned value, stored under the layer's own key as `[C, 1, 1]` (ConvNeXt's `layer_scale`) |
+/// | `relu`, `relu6`, `sigmoid`, `tanh`, `silu`, `hardswish`, `hardsigmoid` | none |
+/// | `gelu` | `approximate = none` (or first): the exact, erf-based GELU; `tanh` for PyTorch's approximation |
 /// | `leaky_relu` | `slope = 0.01` (or first) |
 /// | `upsample` | `scale` (or first; an int or a pair), `mode = nearest` (or `bilinear`) |
 /// | `flatten` | none: `[C, H, W]` to `[C*H*W]` |
 /// | `linear` | out features (or `in => out`), `bias = true`; needs a flat input |
+/// | `pixel_linear` | out features (or `in => out`), `bias = true`: a linear layer on each pixel's channels of a feature map, weight `[out, in]` as `nn.Linear` stores it (ConvNeXt's `block.3`); it runs as a 1x1 convolution, and its accessor is that `Conv2d` |
 /// | `dropout` | `p = 0.5` (or first): nothing at inference, but it takes its place in the numbering |
+/// | `stochastic_depth` | `p = 0.0` (or first), `mode = row`: nothing at inference (torchvision's `StochasticDepth`); in a sequence it takes its place in the numbering |
 /// | `identity` | none: its input, unchanged (a concat branch that passes the input on) |
 ///
 /// `padding` takes an int, an `(h, w)` pair, explicit `((top, bottom), (left, right))`, or a

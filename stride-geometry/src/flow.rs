@@ -239,6 +239,14 @@ pub enum FlowOp {
         /// Its summary row.
         row: usize,
     },
+    /// A scale starts: its gate follows, from its input.
+    Gate,
+    /// A scale ends: its gate's size must be 1 (one value per channel) or its input's, and
+    /// the size after it is its input's.
+    EndGate {
+        /// Its summary row.
+        row: usize,
+    },
 }
 
 /// Why a size program refused a size.
@@ -395,7 +403,7 @@ pub const fn run_flow(
                     record[row] = [input, size];
                 }
             }
-            FlowOp::Residual | FlowOp::Concat => {
+            FlowOp::Residual | FlowOp::Concat | FlowOp::Gate => {
                 if depth == MAX_DEPTH {
                     return Err(FlowError::Malformed);
                 }
@@ -431,6 +439,27 @@ pub const fn run_flow(
                 }
                 size = frame.input;
                 rounding = None;
+            }
+            FlowOp::EndGate { row } => {
+                if depth == 0 {
+                    return Err(FlowError::Malformed);
+                }
+                depth -= 1;
+                let frame = stack[depth];
+                if size != 1 && size != frame.input {
+                    return Err(FlowError::Branches {
+                        row,
+                        input: frame.input,
+                        first: frame.input,
+                        other: size,
+                        rounding,
+                    });
+                }
+                size = frame.input;
+                rounding = frame.outer_rounding;
+                if row < record.len() {
+                    record[row] = [frame.input, size];
+                }
             }
             FlowOp::EndResidual { row } | FlowOp::EndConcat { row } => {
                 if depth == 0 {
@@ -483,8 +512,8 @@ const fn next_end(flow: &[FlowOp], from: usize) -> usize {
     let mut i = from + 1;
     while i < flow.len() {
         match flow[i] {
-            FlowOp::Residual | FlowOp::Concat => depth += 1,
-            FlowOp::EndResidual { row } | FlowOp::EndConcat { row } => {
+            FlowOp::Residual | FlowOp::Concat | FlowOp::Gate => depth += 1,
+            FlowOp::EndResidual { row } | FlowOp::EndConcat { row } | FlowOp::EndGate { row } => {
                 if depth == 0 {
                     return row;
                 }

@@ -45,7 +45,9 @@ pub use error::{Channels, GeometryError, Param};
 pub use field::Field;
 pub use flow::{AxisRule, FlowError, FlowOp, MAX_DEPTH, Rounding, run_flow};
 pub use padding::{Padding, Pads, resolve_padding};
-pub use tensors::{conv_transpose2d_weight_shape, conv2d_weight_shape, linear_weight_shape};
+pub use tensors::{
+    conv_transpose2d_weight_shape, conv2d_weight_shape, linear_weight_shape, tensor_key_separator,
+};
 pub use text::{Text, axis_name, describe, explain};
 pub use transpose::{TransposedAxis, checkerboard_free_kernel, conv_transpose_output};
 pub use window::{

@@ -57,3 +57,17 @@ pub const fn conv_transpose2d_weight_shape(
 pub const fn linear_weight_shape(in_features: usize, out_features: usize) -> [usize; 2] {
     [out_features, in_features]
 }
+
+/// What joins a layer's key to the name of one of its tensors: a dot (`conv1` and `weight`
+/// make `conv1.weight`), or nothing for a tensor without a name, which is the layer's own
+/// parameter (ConvNeXt's `layer_scale`, stored as `features.1.0.layer_scale`).
+///
+/// ```
+/// use stride_geometry::tensor_key_separator;
+///
+/// assert_eq!(tensor_key_separator("weight"), ".");
+/// assert_eq!(tensor_key_separator(""), "");
+/// ```
+pub const fn tensor_key_separator(name: &str) -> &'static str {
+    if name.is_empty() { "" } else { "." }
+}

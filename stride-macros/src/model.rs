@@ -49,6 +49,10 @@ pub enum Act {
     Sigmoid,
     Tanh,
     Silu,
+    Gelu,
+    GeluTanh,
+    Hardswish,
+    Hardsigmoid,
 }
 
 /// A convolution's parameters, resolved: padding as explicit pads on an axis whose size is
@@ -106,6 +110,12 @@ pub enum Op {
     BatchNorm2d {
         eps: f32,
     },
+    /// A layer norm over each pixel's channels.
+    LayerNorm2d {
+        eps: f32,
+    },
+    /// A learned multiply per channel.
+    LayerScale,
     Activation(Act),
     Upsample {
         scale: [usize; 2],
@@ -140,6 +150,14 @@ pub struct TensorSpec {
     pub name: &'static str,
     pub shape: Vec<usize>,
     pub init: Init,
+}
+
+impl TensorSpec {
+    /// Its key in a checkpoint, for the layer keyed `layer`.
+    pub fn key(&self, layer: &str) -> String {
+        let dot = stride_geometry::tensor_key_separator(self.name);
+        format!("{layer}{dot}{}", self.name)
+    }
 }
 
 /// A layer after checking.
@@ -191,6 +209,14 @@ pub enum Tree {
         output: Shape,
         field: Option<[Field; 2]>,
     },
+    /// The input times the gate's output.
+    Scale {
+        /// The key of the enclosing block, for the summary row.
+        name: String,
+        gate: Vec<Tree>,
+        output: Shape,
+        field: Option<[Field; 2]>,
+    },
 }
 
 /// A network declared elsewhere, used as a layer.
@@ -209,11 +235,11 @@ pub struct External {
     pub seed_offset: u64,
 }
 
-/// A fusion group: layer indices of a convolution, its batch norm and the activation the fused
-/// layer applies.
+/// A fusion group: layer indices of a convolution, the batch norm (or layer scale) folded into
+/// it, and the activation the fused layer applies.
 pub struct Group {
     pub conv: usize,
-    pub bn: usize,
+    pub bn: Option<usize>,
     pub activation: Option<usize>,
     /// Whether it closes a residual: the add comes before the activation.
     pub before_add: bool,
@@ -229,6 +255,8 @@ pub enum Node {
         closing: Option<usize>,
     },
     Concat(Vec<Vec<Node>>),
+    /// The input times the gate's output.
+    Scale(Vec<Node>),
     External(usize),
 }
 
@@ -319,6 +347,8 @@ pub enum LayerType {
     Conv2d,
     ConvTranspose2d,
     BatchNorm2d,
+    LayerNorm2d,
+    LayerScale,
     Linear,
 }
 
@@ -329,6 +359,8 @@ impl LayerType {
             Op::Conv2d(_) => Some(LayerType::Conv2d),
             Op::ConvTranspose2d(_) => Some(LayerType::ConvTranspose2d),
             Op::BatchNorm2d { .. } => Some(LayerType::BatchNorm2d),
+            Op::LayerNorm2d { .. } => Some(LayerType::LayerNorm2d),
+            Op::LayerScale => Some(LayerType::LayerScale),
             Op::Linear => Some(LayerType::Linear),
             _ => None,
         }

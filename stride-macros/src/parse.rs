@@ -13,10 +13,12 @@
 //! entry      := attribute* NAME ":" target             -- a named layer, block or sequence
 //!             | "residual" "{" entry,* "}" ( "shortcut" NAME ":" target )?
 //!             | "concat" "{" branch,* "}"              -- a concat whose keys stay in the scope
+//!             | "scale" "{" entry,* "}"                -- the input times a gate of its own
 //! target     := KIND ( "(" arg,* ")" )?                -- a layer, or an instance of a block
 //!             | "[" item,* "]"                         -- numbered like nn.Sequential
 //!             | "[" target ";" INT "]"                 -- INT copies of one target
 //!             | "concat" "{" branch,* "}"              -- branches joined along channels
+//!             | "scale" "{" entry,* "}"                -- the input times the entries' output
 //!             | PATH "=>" shape                        -- a network from another invocation
 //! item       := target | ".." "[" target ";" INT "]"   -- one target, or copies of one
 //! branch     := NAME ":" target                        -- a branch with a key of its own
@@ -123,6 +125,10 @@ pub enum Entry {
     /// in the enclosing scope (as DenseNet's layers are, whose module concatenates in its
     /// `forward`).
     Concat { token: Ident, branches: Vec<Branch> },
+    /// `scale { … }` without a name: the input multiplied by the entries' output, a gate of
+    /// one value per channel (squeeze-excitation), its layers keyed in the enclosing scope (as
+    /// torchvision's `SqueezeExcitation` keys `fc1` and `fc2`).
+    Scale { token: Ident, gate: Vec<Entry> },
 }
 
 /// One branch of a concat.
@@ -151,6 +157,8 @@ pub enum Target {
     },
     /// `concat { a: …, b: … }`: branches from the same input, joined along channels.
     Concat { token: Ident, branches: Vec<Branch> },
+    /// `scale { … }`: the input multiplied by the entries' output.
+    Scale { token: Ident, gate: Vec<Entry> },
 }
 
 /// `kind(args)`.
@@ -296,6 +304,7 @@ mod kw {
     syn::custom_keyword!(residual);
     syn::custom_keyword!(shortcut);
     syn::custom_keyword!(concat);
+    syn::custom_keyword!(scale);
 }
 
 impl Parse for Item {
@@ -453,6 +462,19 @@ impl Parse for Entry {
                 branches: parse_branches(input)?,
             });
         }
+        if input.peek(kw::scale) && input.peek2(syn::token::Brace) {
+            let token: Ident = input.parse()?;
+            if let Some(attr) = attrs.first() {
+                return Err(syn::Error::new(
+                    attr.bracket_token.span.join(),
+                    "a `scale` without a name takes no attributes",
+                ));
+            }
+            return Ok(Entry::Scale {
+                token,
+                gate: parse_body(input)?,
+            });
+        }
         let name: Ident = input.parse()?;
         input.parse::<Token![:]>()?;
         Ok(Entry::Named {
@@ -500,6 +522,13 @@ impl Parse for Target {
             return Ok(Target::Concat {
                 token,
                 branches: parse_branches(input)?,
+            });
+        }
+        if input.peek(kw::scale) && input.peek2(syn::token::Brace) {
+            let token: Ident = input.parse()?;
+            return Ok(Target::Scale {
+                token,
+                gate: parse_body(input)?,
             });
         }
         // `path::To::Network => [C, H, W]`: a network declared elsewhere, with its output.
@@ -603,6 +632,7 @@ fn size(target: &Target) -> usize {
                     entries(main).saturating_add(shortcut.as_ref().map_or(0, |(_, t)| size(t)))
                 }
                 Entry::Concat { branches, .. } => branches_size(branches),
+                Entry::Scale { gate, .. } => entries(gate),
             })
             .fold(1, usize::saturating_add)
     }
@@ -619,6 +649,7 @@ fn size(target: &Target) -> usize {
         Target::Call(_) | Target::External { .. } => 1,
         Target::Sequence { items } => items.iter().map(size).fold(1, usize::saturating_add),
         Target::Concat { branches, .. } => branches_size(branches),
+        Target::Scale { gate, .. } => entries(gate),
     }
 }
 

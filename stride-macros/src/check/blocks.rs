@@ -320,6 +320,7 @@ fn kinds_in(entries: &[Entry]) -> Vec<String> {
             Target::Call(call) => out.push(call.kind.to_string()),
             Target::Sequence { items } => items.iter().for_each(|i| target(i, out)),
             Target::Concat { branches, .. } => branches.iter().for_each(|b| branch(b, out)),
+            Target::Scale { gate, .. } => out.extend(kinds_in(gate)),
             Target::External { .. } => {}
         }
     }
@@ -340,6 +341,7 @@ fn kinds_in(entries: &[Entry]) -> Vec<String> {
                 }
             }
             Entry::Concat { branches, .. } => branches.iter().for_each(|b| branch(b, &mut out)),
+            Entry::Scale { gate, .. } => out.extend(kinds_in(gate)),
         }
     }
     out

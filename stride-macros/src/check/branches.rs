@@ -210,6 +210,65 @@ impl Walk<'_> {
     }
 }
 
+impl Walk<'_> {
+    /// `scale { gate }`: the input multiplied by the gate's output, which is one value per
+    /// channel (`[C, 1, 1]`, squeeze-excitation's) or one per value (the input's shape). The
+    /// gate sees the whole map through its pool; the receptive field is the input's.
+    pub(super) fn scale(&mut self, token: &Ident, gate: &[Entry], scope: &Scope) -> Vec<Tree> {
+        let (input, field) = (self.shape, self.field);
+        let label = row_name(scope, "scale");
+        let gate_trees = self.body(gate, scope);
+        let (Some(input), Some(gate_out)) = (input, self.shape) else {
+            self.shape = None;
+            return Vec::new();
+        };
+        let Shape::Map([c, h, w]) = input else {
+            self.cx.shape_error(
+                token.span(),
+                format!(
+                    "`{label}`: its input is flat ({}); a scale multiplies the channels of a \
+                     feature map",
+                    input.text()
+                ),
+            );
+            self.shape = None;
+            return Vec::new();
+        };
+        let fits = match gate_out {
+            Shape::Map([gc, gh, gw]) => {
+                gc == c && ((gh == 1 && gw == 1) || !differ([gh, gw], [h, w]))
+            }
+            Shape::Flat(_) => false,
+        };
+        if gate.is_empty() || !fits {
+            self.cx.shape_error(
+                token.span(),
+                format!(
+                    "`{label}`: the gate gives {} for the input {}; a scale multiplies each \
+                     channel of its input by the gate's value for it, so the gate must end with \
+                     [{c}, 1, 1] (or the input's shape)",
+                    if gate.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        gate_out.text()
+                    },
+                    input.text()
+                ),
+            );
+            self.shape = None;
+            return Vec::new();
+        }
+        self.shape = Some(input);
+        self.field = field;
+        vec![Tree::Scale {
+            name: label,
+            gate: gate_trees,
+            output: input,
+            field,
+        }]
+    }
+}
+
 /// Whether two spatial sizes differ on an axis where both are known.
 fn differ(a: [usize; 2], b: [usize; 2]) -> bool {
     (0..2).any(|i| a[i] != ANY && b[i] != ANY && a[i] != b[i])

@@ -2,8 +2,7 @@
 //! runtime's model), the fusion groups are formed, the external networks get their seeds, the
 //! summary rows are laid out, and the Rust names the network will have are checked.
 
-use std::collections::HashMap;
-use std::iter::Peekable;
+use std::collections::{HashMap, VecDeque};
 
 use syn::ext::IdentExt;
 
@@ -81,16 +80,19 @@ impl Built {
     /// fused, its convolution adds the shortcut and applies the activation as it writes.
     fn nodes(&mut self, trees: Vec<Tree>) -> Vec<Node> {
         let mut out = Vec::new();
-        let mut trees = trees.into_iter().peekable();
-        while let Some(tree) = trees.next() {
+        let mut trees: VecDeque<Tree> = trees.into();
+        while let Some(tree) = trees.pop_front() {
             match tree {
-                Tree::Layer(conv) if conv.op.is_conv() && next_is(&mut trees, is_batch_norm) => {
+                Tree::Layer(conv) if conv.op.is_conv() && starts_group(&trees) => {
                     let conv = self.push(conv);
-                    let bn = take_layer(&mut trees).map(|bn| self.push(bn));
-                    let activation = next_activation(&mut trees).map(|a| self.push(a));
+                    self.push_transparent(&mut trees);
+                    let bn = take_if(&mut trees, is_scaling).map(|bn| self.push(bn));
+                    self.push_transparent(&mut trees);
+                    let activation = take_if(&mut trees, is_activation).map(|a| self.push(a));
+                    self.push_transparent(&mut trees);
                     self.groups.push(Group {
                         conv,
-                        bn: bn.expect("peeked a batch norm"),
+                        bn,
                         activation,
                         before_add: false,
                     });
@@ -128,7 +130,7 @@ impl Built {
                         field,
                     });
                     if let Some(g) = closing {
-                        let after = next_activation(&mut trees).map(|a| self.push(a));
+                        let after = take_if(&mut trees, is_activation).map(|a| self.push(a));
                         let group = &mut self.groups[g];
                         group.activation = after;
                         group.before_add = true;
@@ -165,6 +167,26 @@ impl Built {
                         field,
                     });
                     out.push(Node::Concat(branches));
+                }
+                Tree::Scale {
+                    name,
+                    gate,
+                    output,
+                    field,
+                } => {
+                    self.flow(|_| FlowOp::Gate);
+                    let gate = self.nodes(gate);
+                    let row = self.rows.len();
+                    self.flow(|_| FlowOp::EndGate { row });
+                    self.rows.push(Row {
+                        name,
+                        kind: "scale".into(),
+                        output,
+                        params: Count::Known(0),
+                        macs: Count::Known(0),
+                        field,
+                    });
+                    out.push(Node::Scale(gate));
                 }
                 Tree::External(mut external) => {
                     let index = self.externals.len();
@@ -223,10 +245,18 @@ impl Built {
     }
 
     /// Whether group `g` can close a residual: a convolution (not transposed) and its batch
-    /// norm, with no activation of its own.
+    /// norm (or layer scale), with no activation of its own.
     fn closes(&self, g: usize) -> bool {
         let group = &self.groups[g];
         group.activation.is_none() && matches!(self.layers[group.conv].op, Op::Conv2d(_))
+    }
+
+    /// Lays out the layers at the front of `trees` that do nothing at inference (identity,
+    /// dropout, stochastic depth), with their rows, and no node: a group reaches across them.
+    fn push_transparent(&mut self, trees: &mut VecDeque<Tree>) {
+        while let Some(layer) = take_if(trees, is_transparent) {
+            self.push(layer);
+        }
     }
 }
 
@@ -238,32 +268,37 @@ fn spatial(shape: Shape, axis: usize) -> usize {
     }
 }
 
-fn is_batch_norm(tree: &Tree) -> bool {
-    matches!(tree, Tree::Layer(l) if matches!(l.op, Op::BatchNorm2d { .. }))
+/// A per-channel multiply and shift that folds into the convolution before it.
+fn is_scaling(tree: &Tree) -> bool {
+    matches!(tree, Tree::Layer(l) if matches!(l.op, Op::BatchNorm2d { .. } | Op::LayerScale))
 }
 
 fn is_activation(tree: &Tree) -> bool {
     matches!(tree, Tree::Layer(l) if matches!(l.op, Op::Activation(_)))
 }
 
-fn next_is<I: Iterator<Item = Tree>>(trees: &mut Peekable<I>, test: fn(&Tree) -> bool) -> bool {
-    trees.peek().is_some_and(test)
+/// A layer that does nothing at inference.
+fn is_transparent(tree: &Tree) -> bool {
+    matches!(tree, Tree::Layer(l) if matches!(l.op, Op::Identity | Op::Dropout))
 }
 
-/// The next tree, which the caller peeked to be a layer.
-fn take_layer<I: Iterator<Item = Tree>>(trees: &mut Peekable<I>) -> Option<Planned> {
-    match trees.next() {
+/// Whether a convolution followed by `trees` forms a fusion group: a batch norm, a layer
+/// scale or an activation comes next, past layers that do nothing.
+fn starts_group(trees: &VecDeque<Tree>) -> bool {
+    trees
+        .iter()
+        .find(|t| !is_transparent(t))
+        .is_some_and(|t| is_scaling(t) || is_activation(t))
+}
+
+/// The front tree, if it is a layer that passes `test`.
+fn take_if(trees: &mut VecDeque<Tree>, test: fn(&Tree) -> bool) -> Option<Planned> {
+    if !trees.front().is_some_and(test) {
+        return None;
+    }
+    match trees.pop_front() {
         Some(Tree::Layer(layer)) => Some(layer),
         _ => None,
-    }
-}
-
-/// The next tree if it is an activation.
-fn next_activation<I: Iterator<Item = Tree>>(trees: &mut Peekable<I>) -> Option<Planned> {
-    if next_is(trees, is_activation) {
-        take_layer(trees)
-    } else {
-        None
     }
 }
 
@@ -320,7 +355,7 @@ fn check_weight_keys(cx: &mut Ctxt, built: &Built) {
     let mut owners: HashMap<String, &Planned> = HashMap::new();
     for layer in &built.layers {
         let clash = layer.tensors.iter().find_map(|spec| {
-            let key = format!("{}.{}", layer.key, spec.name);
+            let key = spec.key(&layer.key);
             owners
                 .get(&key)
                 .map(|owner| (key, owner.name.unraw().to_string()))
@@ -336,7 +371,7 @@ fn check_weight_keys(cx: &mut Ctxt, built: &Built) {
             continue;
         }
         for spec in &layer.tensors {
-            owners.insert(format!("{}.{}", layer.key, spec.name), layer);
+            owners.insert(spec.key(&layer.key), layer);
         }
     }
 }

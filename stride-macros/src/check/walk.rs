@@ -159,6 +159,9 @@ impl<'a> Walk<'a> {
                 Entry::Concat { token, branches } => {
                     trees.extend(self.concat(token, branches, scope, false));
                 }
+                Entry::Scale { token, gate } => {
+                    trees.extend(self.scale(token, gate, scope));
+                }
             }
         }
         trees
@@ -241,6 +244,11 @@ impl<'a> Walk<'a> {
             Target::Concat { token, branches } => {
                 self.concat(token, branches, &scope.child(key, field), true)
             }
+            Target::Scale { token, gate } => {
+                let inner = scope.child(key, field);
+                check_duplicate_names(self.cx, gate);
+                self.scale(token, gate, &inner)
+            }
         }
     }
 
@@ -271,7 +279,7 @@ impl<'a> Walk<'a> {
     fn shares_keys(&self, target: &Target) -> bool {
         match target {
             Target::Call(call) => self.definitions.contains_key(&call.kind.to_string()),
-            Target::Sequence { .. } | Target::Concat { .. } => true,
+            Target::Sequence { .. } | Target::Concat { .. } | Target::Scale { .. } => true,
             Target::External { .. } => false,
         }
     }
@@ -392,6 +400,7 @@ pub(super) fn scope_names<'e>(entries: &'e [Entry], out: &mut Vec<&'e Ident>) {
                 }
             }
             Entry::Concat { branches, .. } => branch_names(branches, out),
+            Entry::Scale { gate, .. } => scope_names(gate, out),
         }
     }
 }

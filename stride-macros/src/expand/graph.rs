@@ -103,6 +103,8 @@ fn flow_op(op: &FlowOp) -> TokenStream {
         FlowOp::Concat => quote!(Concat),
         FlowOp::Branch => quote!(Branch),
         FlowOp::EndConcat { row } => quote!(EndConcat { row: #row }),
+        FlowOp::Gate => quote!(Gate),
+        FlowOp::EndGate { row } => quote!(EndGate { row: #row }),
     };
     quote!(::stride::__private::FlowOp::#body)
 }
@@ -161,7 +163,8 @@ fn tensor(spec: &TensorSpec) -> TokenStream {
 }
 
 fn group(group: &Group) -> TokenStream {
-    let (conv, bn, before_add) = (group.conv, group.bn, group.before_add);
+    let (conv, before_add) = (group.conv, group.before_add);
+    let bn = option(group.bn.map(|b| quote!(#b)));
     let activation = option(group.activation.map(|a| quote!(#a)));
     quote! {
         ::stride::__private::Group { conv: #conv, bn: #bn, activation: #activation, before_add: #before_add }
@@ -203,6 +206,10 @@ fn node(node: &Node) -> TokenStream {
         Node::Concat(branches) => {
             let branches = branches.iter().map(|b| nodes(b));
             quote!(::stride::__private::Node::Concat(&[#(#branches),*]))
+        }
+        Node::Scale(gate) => {
+            let gate = nodes(gate);
+            quote!(::stride::__private::Node::Scale(#gate))
         }
     }
 }
@@ -292,6 +299,10 @@ fn activation(act: Act) -> TokenStream {
         Act::Sigmoid => quote!(::stride::__private::Activation::Sigmoid),
         Act::Tanh => quote!(::stride::__private::Activation::Tanh),
         Act::Silu => quote!(::stride::__private::Activation::Silu),
+        Act::Gelu => quote!(::stride::__private::Activation::Gelu),
+        Act::GeluTanh => quote!(::stride::__private::Activation::GeluTanh),
+        Act::Hardswish => quote!(::stride::__private::Activation::Hardswish),
+        Act::Hardsigmoid => quote!(::stride::__private::Activation::Hardsigmoid),
     }
 }
 
@@ -360,6 +371,11 @@ fn op(op: &Op) -> TokenStream {
             let eps = real(*eps);
             quote!(BatchNorm2d { eps: #eps })
         }
+        Op::LayerNorm2d { eps } => {
+            let eps = real(*eps);
+            quote!(LayerNorm2d { eps: #eps })
+        }
+        Op::LayerScale => quote!(LayerScale),
         Op::Activation(act) => {
             let act = activation(*act);
             quote!(Activation(#act))

@@ -306,6 +306,8 @@ fn layer_type(ty: LayerType) -> (TokenStream, Ident) {
         LayerType::Conv2d => (quote!(Conv2d), "conv2d"),
         LayerType::ConvTranspose2d => (quote!(ConvTranspose2d), "conv_transpose2d"),
         LayerType::BatchNorm2d => (quote!(BatchNorm2d), "batch_norm2d"),
+        LayerType::LayerNorm2d => (quote!(LayerNorm2d), "layer_norm2d"),
+        LayerType::LayerScale => (quote!(LayerScale), "layer_scale"),
         LayerType::Linear => (quote!(Linear), "linear"),
     };
     (quote!(::stride::__private::#ty), format_ident!("{get}"))

@@ -46,6 +46,8 @@ pub fn stub(stub: &Stub) -> TokenStream {
             LayerType::Conv2d => quote!(Conv2d),
             LayerType::ConvTranspose2d => quote!(ConvTranspose2d),
             LayerType::BatchNorm2d => quote!(BatchNorm2d),
+            LayerType::LayerNorm2d => quote!(LayerNorm2d),
+            LayerType::LayerScale => quote!(LayerScale),
             LayerType::Linear => quote!(Linear),
         };
         let layer_mut = format_ident!("{text}_mut");

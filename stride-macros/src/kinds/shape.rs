@@ -77,6 +77,40 @@ pub(super) fn check_dropout(w: &mut Walk, args: &Args, input: Option<Shape>) -> 
     Some(Step::pointwise(Op::Dropout, input?, "dropout"))
 }
 
+/// `stochastic_depth(p, mode)`: nothing at inference (torchvision's `StochasticDepth`); `p`
+/// is a probability and `mode` is `row` or `batch`.
+pub(super) fn check_stochastic_depth(
+    w: &mut Walk,
+    args: &Args,
+    input: Option<Shape>,
+) -> Option<Step> {
+    if let Some(p) = args.get_or_positional(w.cx, "p") {
+        let p = args::real(w.cx, &args.label(), "p", p, false)?;
+        if p > 1.0 {
+            w.cx.error(
+                args.layer.args_span,
+                format!(
+                    "{}: stochastic depth `p` is a probability, at most 1, got {p}",
+                    args.label()
+                ),
+            );
+        }
+    }
+    match args.get("mode") {
+        None | Some(Value::Placeholder(_)) => {}
+        Some(Value::Name(name)) if name == "row" || name == "batch" => {}
+        Some(other) => w.cx.error(
+            other.span(),
+            format!(
+                "{}: `mode` is `row` or `batch`, got `{}`",
+                args.label(),
+                other.text()
+            ),
+        ),
+    }
+    Some(Step::pointwise(Op::Identity, input?, "stochastic_depth"))
+}
+
 /// `flatten`: `[C, H, W]` to `[C*H*W]`, whose size fits in `usize`.
 pub(super) fn check_flatten(w: &mut Walk, args: &Args, input: Option<Shape>) -> Option<Step> {
     let output = match input? {

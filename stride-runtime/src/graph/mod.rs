@@ -229,6 +229,22 @@ pub struct TensorSpec {
     pub init: InitRule,
 }
 
+impl TensorSpec {
+    /// Its key in a checkpoint, for the layer keyed `layer` (after any prefix): `conv1.weight`,
+    /// or the layer's key alone for a tensor without a name (ConvNeXt's `layer_scale`).
+    ///
+    /// ```
+    /// use stride_runtime::graph::{InitRule, TensorSpec};
+    ///
+    /// let spec = TensorSpec { name: "weight", shape: &[8], init: InitRule::Ones };
+    /// assert_eq!(spec.key("conv1"), "conv1.weight");
+    /// ```
+    pub fn key(&self, layer: &str) -> String {
+        let dot = stride_geometry::tensor_key_separator(self.name);
+        format!("{layer}{dot}{}", self.name)
+    }
+}
+
 /// How a tensor is initialised from a seed, as torchvision initialises its models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitRule {
@@ -253,8 +269,8 @@ pub enum InitRule {
 pub struct Group {
     /// The convolution's layer index.
     pub conv: usize,
-    /// The batch norm's layer index.
-    pub bn: usize,
+    /// The layer index of the batch norm (or layer scale) folded into the convolution, if any.
+    pub bn: Option<usize>,
     /// The activation's layer index: the group's own, or, for a group that closes a residual
     /// ([`before_add`](Group::before_add)), the one after the residual add.
     pub activation: Option<usize>,
@@ -295,6 +311,9 @@ pub enum Node {
     },
     /// Branches from the same input, joined along channels.
     Concat(&'static [&'static [Node]]),
+    /// The input times its gate's output: one value per sample and channel (`[N, C, 1, 1]`,
+    /// squeeze-excitation's) or one per value (the input's shape).
+    Scale(&'static [Node]),
     /// A network from another invocation, by index in [`Graph::externals`].
     External(usize),
 }

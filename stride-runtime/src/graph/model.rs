@@ -62,7 +62,7 @@ impl Tensors {
         };
         let (_, tensor) = self.items.swap_remove(at);
         let shape = tensor.shape().to_vec();
-        tensor
+        with_rank::<D>(tensor)
             .into_dimensionality::<D>()
             .map(Some)
             .map_err(|_| Error::Shape {
@@ -215,7 +215,7 @@ impl Model {
         for layer in graph.layers {
             let mut tensors = Tensors::new(layer);
             for spec in layer.tensors {
-                let key = format!("{prefix}{}.{}", layer.key, spec.name);
+                let key = format!("{prefix}{}", spec.key(layer.key));
                 match loader.tensor::<IxDyn>(&key, spec.shape) {
                     Some(tensor) => tensors.items.push((spec.name, tensor)),
                     None => complete = false,
@@ -268,7 +268,13 @@ impl Model {
         for (layer, slot) in self.graph.layers.iter().zip(&self.slots) {
             for spec in layer.tensors {
                 if let Some(tensor) = slot.tensor(spec.name) {
-                    saver.add(format!("{prefix}{}.{}", layer.key, spec.name), tensor)?;
+                    // Stored in the spec's shape: a per-pixel linear's weight is `[out, in]`
+                    // where its 1x1 convolution holds `[out, in, 1, 1]`.
+                    let tensor = match tensor.view().into_shape_with_order(IxDyn(spec.shape)) {
+                        Ok(reshaped) => reshaped,
+                        Err(_) => tensor,
+                    };
+                    saver.add(format!("{prefix}{}", spec.key(layer.key)), tensor)?;
                 }
             }
         }
@@ -295,8 +301,12 @@ impl Model {
             Some(Op::Activation(a)) => a,
             _ => Activation::Identity,
         };
-        let Slot::BatchNorm2d(bn) = &self.slots[group.bn] else {
-            wrong_slot(self.graph, group.bn, "a `BatchNorm2d`")
+        let bn = match group.bn {
+            Some(index) => match &self.slots[index] {
+                Slot::BatchNorm2d(bn) => Some(bn),
+                _ => wrong_slot(self.graph, index, "a `BatchNorm2d`"),
+            },
+            None => None,
         };
         Ok(match &self.slots[group.conv] {
             Slot::Conv2d(conv) => FusedLayer::Conv2d(fused(conv, bn, activation, group)?),
@@ -328,15 +338,43 @@ impl Model {
 
 fn fused<L: crate::ops::FusableLayer + Clone>(
     conv: &L,
-    bn: &BatchNorm2d,
+    bn: Option<&BatchNorm2d>,
     activation: Activation,
     group: &Group,
 ) -> Result<Fused<L>> {
     if group.before_add {
-        Fused::before_add(conv, Some(bn), activation)
+        Fused::before_add(conv, bn, activation)
     } else {
-        Fused::new(conv, Some(bn), activation)
+        Fused::new(conv, bn, activation)
     }
+}
+
+/// `tensor` with `D`'s rank where only axes of length 1 differ: a checkpoint's `[out, in]`
+/// per-pixel linear weight for a 1x1 convolution's `[out, in, 1, 1]`, its `[C, 1, 1]` layer
+/// scale for a `[C]` vector. Any other tensor is returned as it is.
+fn with_rank<D: Dimension>(tensor: ArrayD<f32>) -> ArrayD<f32> {
+    let Some(rank) = D::NDIM.filter(|&rank| rank != tensor.ndim()) else {
+        return tensor;
+    };
+    let shape = tensor.shape();
+    let target: Vec<usize> = if shape.len() < rank {
+        shape
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(1))
+            .take(rank)
+            .collect()
+    } else if shape[rank..].iter().all(|&d| d == 1) {
+        shape[..rank].to_vec()
+    } else {
+        return tensor;
+    };
+    if !tensor.is_standard_layout() {
+        return tensor;
+    }
+    tensor
+        .into_shape_with_order(IxDyn(&target))
+        .expect("a standard-layout tensor reshapes to a shape of as many values")
 }
 
 /// One tensor's initial values.

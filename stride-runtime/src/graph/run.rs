@@ -82,6 +82,7 @@ impl Exec<'_> {
                 closing,
             } => self.residual(main, shortcut, closing, x),
             Node::Concat(branches) => self.concat(branches, x),
+            Node::Scale(gate) => self.scale(gate, x),
             Node::External(index) => self.externals[index].run_value(x),
         }
     }
@@ -109,7 +110,10 @@ impl Exec<'_> {
             }
             None => {
                 let x = self.layer(group.conv, x)?;
-                let x = self.layer(group.bn, x)?;
+                let x = match group.bn {
+                    Some(bn) => self.layer(bn, x)?,
+                    None => x,
+                };
                 match group.activation {
                     Some(activation) => self.layer(activation, x),
                     None => Ok(x),
@@ -147,13 +151,26 @@ impl Exec<'_> {
                 .into());
         }
         let y = self.layer(group.conv, y)?;
-        let mut y = self.layer(group.bn, y)?.map(key, "residual")?.into_owned();
+        let y = match group.bn {
+            Some(bn) => self.layer(bn, y)?,
+            None => y,
+        };
+        let mut y = y.map(key, "residual")?.into_owned();
         add_assign(y.view_mut(), s.view())?;
         let y = Value::from(y);
         match group.activation {
             Some(activation) => self.layer(activation, y),
             None => Ok(y),
         }
+    }
+
+    /// `x` times `gate(x)`, in `x`'s buffer when the walk owns it.
+    fn scale<'a>(&self, gate: &[Node], x: Value<'a>) -> Result<Value<'a>> {
+        let name = self.graph.name;
+        let g = self.nodes(gate, x.view())?.map(name, "gate")?.into_owned();
+        let mut y = x.map(name, "scale")?.into_owned();
+        multiply(y.view_mut(), g.view())?;
+        Ok(y.into())
     }
 
     /// Every branch on the same input, joined along channels.
@@ -217,6 +234,22 @@ fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
             });
         }
     })
+}
+
+/// `y *= gate`, the gate `[N, C, 1, 1]` or `y`'s shape.
+fn multiply(mut y: ndarray::ArrayViewMut4<f32>, gate: ArrayView4<f32>) -> Result<()> {
+    let (n, c, h, w) = y.dim();
+    let (gn, gc, gh, gw) = gate.dim();
+    if (gn, gc) != (n, c) || !((gh, gw) == (1, 1) || (gh, gw) == (h, w)) {
+        return Err(Error::Shape {
+            op: "scale",
+            tensor: "gate",
+            expected: format!("[{n}, {c}, 1, 1] or [{n}, {c}, {h}, {w}]"),
+            got: gate.shape().to_vec(),
+        });
+    }
+    y *= &gate;
+    Ok(())
 }
 
 /// `activation` of every value, in the value's own buffer when it owns one.

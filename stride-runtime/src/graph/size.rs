@@ -333,6 +333,8 @@ fn macs(layer: &Layer, input: [usize; 2], output: [usize; 2]) -> u64 {
         (Op::Conv2d(p), &[cout, cin_group, kh, kw]) => {
             conv2d_macs(cin_group * p.groups, cout, p.groups, [kh, kw], output)
         }
+        // A linear layer on each pixel (`[out, in]`), run as a 1x1 convolution.
+        (Op::Conv2d(_), &[out, inp]) => conv2d_macs(inp, out, 1, [1, 1], output),
         (Op::ConvTranspose2d(p), &[cin, cout_group, kh, kw]) => {
             conv_transpose2d_macs(cin, cout_group * p.groups, p.groups, [kh, kw], input)
         }

@@ -104,7 +104,7 @@ const RESIDUAL: Graph = graph(
     ],
     &[Group {
         conv: 0,
-        bn: 1,
+        bn: Some(1),
         activation: Some(2),
         before_add: true,
     }],
@@ -136,9 +136,7 @@ fn loaded(graph: &'static Graph, seed: u64) -> Model {
                 Array1::from_shape_fn(n, |i| 0.5 + ((i * 7 + seed as usize) % 5) as f32 * 0.2)
                     .into_shape_with_order(ndarray::IxDyn(spec.shape))
                     .unwrap();
-            weights
-                .add(format!("{}.{}", layer.key, spec.name), &values)
-                .unwrap();
+            weights.add(spec.key(layer.key), &values).unwrap();
         }
     }
     let weights = Weights::from_bytes(weights.to_bytes().unwrap()).unwrap();
