@@ -15,7 +15,9 @@ mod shape;
 mod taps;
 mod upsample;
 
-pub use activation::{leaky_relu, relu, relu6, sigmoid, silu, tanh};
+pub use activation::{
+    gelu, gelu_tanh, hardsigmoid, hardswish, leaky_relu, relu, relu6, sigmoid, silu, tanh,
+};
 pub use batch_norm::{BatchNorm2d, batch_norm2d};
 pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dParams, conv_transpose2d};
 pub use conv2d::{Conv2d, Conv2dParams, conv2d};
