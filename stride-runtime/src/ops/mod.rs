@@ -8,6 +8,7 @@ mod conv2d;
 mod conv_layer;
 mod conv_transpose2d;
 mod fuse;
+mod layer_norm;
 mod linear;
 mod plane;
 mod pool;
@@ -22,6 +23,7 @@ pub use batch_norm::{BatchNorm2d, batch_norm2d};
 pub use conv_transpose2d::{ConvTranspose2d, ConvTranspose2dParams, conv_transpose2d};
 pub use conv2d::{Conv2d, Conv2dParams, conv2d};
 pub use fuse::{FusableLayer, Fused, fold_batch_norm, fold_batch_norm_transposed};
+pub use layer_norm::{LayerNorm2d, layer_norm2d};
 pub use linear::{Linear, linear};
 pub use pool::{
     AvgPool2dParams, MaxPool2dParams, adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d,
