@@ -12,6 +12,7 @@ mod layer_norm;
 mod linear;
 mod plane;
 mod pool;
+mod scale;
 mod shape;
 mod taps;
 mod upsample;
@@ -29,6 +30,7 @@ pub use pool::{
     AvgPool2dParams, MaxPool2dParams, adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d,
     max_pool2d,
 };
+pub use scale::{LayerScale, scale_channels, scale_channels_in_place};
 pub use shape::{add, add_assign, as_nchw, check_nchw, concat_channels, flatten};
 pub use upsample::{UpsampleMode, UpsampleParams, UpsampleTarget, upsample};
 
