@@ -97,3 +97,16 @@ pub(crate) fn for_each<T: Send>(tasks: Vec<T>, f: impl Fn(T) + Sync + Send) {
         Some(Some(pool)) => pool.install(|| tasks.into_par_iter().for_each(f)),
     }
 }
+
+/// Runs `f(offset, chunk)` on each chunk of `data`, cut into runs of `chunk_len` values (the
+/// last one shorter) where `offset` is the chunk's first index, on the threads the policy
+/// gives ([`for_each`]): for elementwise kernels over one buffer.
+pub(crate) fn for_each_chunk<T: Send>(
+    data: &mut [T],
+    chunk_len: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) {
+    debug_assert!(chunk_len > 0);
+    let tasks: Vec<_> = data.chunks_mut(chunk_len).enumerate().collect();
+    for_each(tasks, |(i, chunk)| f(i * chunk_len, chunk));
+}

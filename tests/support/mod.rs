@@ -54,6 +54,80 @@ pub fn worst_difference(got: &ArrayD<f32>, want: &ArrayD<f32>) -> Option<String>
     worst.map(|(_, idx, g, w)| format!("at {idx:?}: got {g}, want {w}"))
 }
 
+/// [`worst_difference`] for outputs that may hold NaN and infinities, compared as the
+/// `nan/` vectors ask: NaN equals NaN, an infinity only itself (sign included), a finite
+/// value within the tolerance.
+pub fn worst_nonfinite_difference(got: &ArrayD<f32>, want: &ArrayD<f32>) -> Option<String> {
+    if got.shape() != want.shape() {
+        return Some(format!("shape {:?}, want {:?}", got.shape(), want.shape()));
+    }
+    let same = |g: f32, w: f32| {
+        if w.is_nan() || g.is_nan() {
+            w.is_nan() && g.is_nan()
+        } else if w.is_infinite() || g.is_infinite() {
+            g == w
+        } else {
+            within_tolerance(g, w)
+        }
+    };
+    got.indexed_iter()
+        .zip(want.iter())
+        .find(|&((_, &g), &w)| !same(g, w))
+        .map(|((idx, g), w)| format!("at {:?}: got {g}, want {w}", idx.slice()))
+}
+
+/// The golden cases of a JSON file with its safetensors (the `ops.json` format: cases
+/// `{"name", "op", "params", "tensors"}`, tensor `t` of case `name` stored as `name.t`).
+pub struct GoldenCases {
+    /// The JSON file, whole (its `cases`, and whatever it records beside them).
+    pub json: serde_json::Value,
+    bytes: Vec<u8>,
+}
+
+impl GoldenCases {
+    /// Reads `<stem>.json` and `<stem>.safetensors` under `tests/golden/`.
+    pub fn read(stem: &str) -> GoldenCases {
+        let json = std::fs::read_to_string(golden(&format!("{stem}.json"))).unwrap();
+        GoldenCases {
+            json: serde_json::from_str(&json).unwrap(),
+            bytes: std::fs::read(golden(&format!("{stem}.safetensors"))).unwrap(),
+        }
+    }
+
+    /// The cases, in file order.
+    pub fn cases(&self) -> &[serde_json::Value] {
+        self.json["cases"].as_array().unwrap()
+    }
+
+    /// The tensors of every case.
+    pub fn tensors(&self) -> SafeTensors<'_> {
+        SafeTensors::deserialize(&self.bytes).unwrap()
+    }
+}
+
+/// Runs `f` on the kernels' path that the environment chooses (AVX2, unless the CPU lacks it
+/// or `STRIDE_FORCE_SCALAR` is set) and, if that was AVX2, again with every kernel forced
+/// onto its scalar path, naming the path each time. The choice is process-wide: a test
+/// binary that uses this must run nothing else at the same time (one `#[test]`).
+pub fn on_each_path(mut f: impl FnMut(&'static str)) {
+    use stride::runtime::simd::{avx2_fma, force_scalar};
+    if !avx2_fma() {
+        f("scalar");
+        return;
+    }
+    f("AVX2");
+    force_scalar(true);
+    // Put the fast path back even if `f` panics, for whatever the harness runs next.
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            force_scalar(false);
+        }
+    }
+    let _restore = Restore;
+    f("scalar");
+}
+
 /// The largest absolute difference between two arrays of the same shape.
 pub fn max_abs_difference(got: &ArrayD<f32>, want: &ArrayD<f32>) -> f32 {
     got.iter()

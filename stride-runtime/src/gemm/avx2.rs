@@ -2,9 +2,9 @@
 //!
 //! Each step broadcasts one value of `A` per row and multiplies it into the two ymm halves
 //! of `B`'s row: 12 FMAs for 2 loads and 6 broadcasts. Edge panels of `A` (fewer than 6
-//! rows) run a kernel with that many rows. Tiles of 16 contiguous columns whose activation
-//! has a vector form are finished in registers; column edges and the transcendental
-//! activations go through [`write_tile`], the portable kernel's epilogue.
+//! rows) run a kernel with that many rows. Tiles of 16 contiguous columns are finished in
+//! registers, activation included; column edges go through [`write_tile`], the portable
+//! kernel's epilogue.
 
 use core::arch::x86_64::*;
 
@@ -63,10 +63,7 @@ unsafe fn rows<const R: usize>(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile
         unsafe { step(&mut c, a, b) };
     }
 
-    let vector_activation = tile
-        .finish
-        .is_none_or(|f| act::has_vector_form(f.activation));
-    if tile.cols == NR && tile.col_stride == 1 && vector_activation {
+    if tile.cols == NR && tile.col_stride == 1 {
         // SAFETY: a tile of `R` rows of `NR` contiguous values from `tile.c`, which the
         // caller vouched for.
         unsafe { write_full(&c, tile) };
@@ -106,8 +103,7 @@ unsafe fn step<const R: usize>(c: &mut [[__m256; 2]; R], a: *const f32, b: *cons
 /// The epilogue of a tile of `R` whole rows of contiguous values, in registers.
 ///
 /// # Safety
-/// The CPU has AVX2; `tile` has `R` rows of `NR` contiguous values, live and unshared;
-/// its activation is not one of the transcendental ones.
+/// The CPU has AVX2; `tile` has `R` rows of `NR` contiguous values, live and unshared.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
@@ -128,7 +124,6 @@ unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
                 v0 = _mm256_add_ps(v0, b);
                 v1 = _mm256_add_ps(v1, b);
             }
-            debug_assert!(act::has_vector_form(finish.activation));
             v0 = act::apply(finish.activation, v0);
             v1 = act::apply(finish.activation, v1);
         }

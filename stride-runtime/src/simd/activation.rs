@@ -1,7 +1,16 @@
 //! An activation as a value a layer carries, and the forms in which kernels apply it as they
 //! write their outputs: one value ([`Activation::apply`]), a slice (`apply_to_slice`) and 8
 //! lanes of an AVX2 register (`avx2::apply`). The activations over whole arrays
-//! (`ops::relu`, …, [`Activation::map`]) are ops, in `ops/activation.rs`.
+//! (`ops::relu`, …, [`Activation::map`]) are ops, in `ops/activation.rs`; the functions the
+//! smooth ones are made of (`exp`, `erf`, …) are in `math.rs`.
+//!
+//! Every form gives PyTorch's value for every input, NaN and the infinities included
+//! (`tests/golden/nan/`): NaN stays NaN (`relu(NaN)` too, unlike `f32::max`), and an infinity
+//! times a zero gate is NaN, as `silu(-inf)`, `hardswish(-inf)` and `gelu(-inf)` are in
+//! PyTorch.
+
+use super::Isa;
+use super::math::normal_cdf;
 
 /// An elementwise activation, as a value a layer can carry and fuse.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -21,7 +30,23 @@ pub enum Activation {
     Tanh,
     /// `x * sigmoid(x)` (also called swish).
     Silu,
+    /// `x * Φ(x) = 0.5 * x * (1 + erf(x / √2))`: PyTorch's `gelu` (`approximate='none'`), the
+    /// one ConvNeXt and ViT use.
+    Gelu,
+    /// `0.5 * x * (1 + tanh(√(2/π) * (x + 0.044715 * x³)))`: PyTorch's
+    /// `gelu(approximate='tanh')`.
+    GeluTanh,
+    /// `x * relu6(x + 3) / 6` (MobileNetV3).
+    Hardswish,
+    /// `relu6(x + 3) / 6` (MobileNetV3's squeeze-excitation gate).
+    Hardsigmoid,
 }
+
+/// `√(2/π)`, the scale inside [`Activation::GeluTanh`]'s `tanh`.
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+
+/// The cubic coefficient of [`Activation::GeluTanh`].
+const GELU_TANH_CUBIC: f32 = 0.044_715;
 
 impl Activation {
     /// The activation of one value.
@@ -29,13 +54,22 @@ impl Activation {
     /// ```
     /// use stride_runtime::ops::Activation;
     /// assert_eq!(Activation::Relu6.apply(7.5), 6.0);
+    /// assert_eq!(Activation::Hardswish.apply(1.0), 1.0 * 4.0 / 6.0);
+    /// assert!(Activation::Relu.apply(f32::NAN).is_nan());
     /// ```
     #[inline]
     pub fn apply(self, x: f32) -> f32 {
         match self {
             Activation::Identity => x,
-            Activation::Relu => x.max(0.0),
-            Activation::Relu6 => x.clamp(0.0, 6.0),
+            // NaN compares false and passes, as in PyTorch (`f32::max` would give 0).
+            Activation::Relu => {
+                if x < 0.0 {
+                    0.0
+                } else {
+                    x
+                }
+            }
+            Activation::Relu6 => relu6(x),
             Activation::LeakyRelu(slope) => {
                 if x >= 0.0 {
                     x
@@ -46,56 +80,45 @@ impl Activation {
             Activation::Sigmoid => logistic(x),
             Activation::Tanh => x.tanh(),
             Activation::Silu => x * logistic(x),
+            Activation::Gelu => x * normal_cdf(x),
+            // 1 + tanh(u) = 2 * sigmoid(2u), which does not cancel for negative x.
+            Activation::GeluTanh => {
+                x * logistic(2.0 * SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x))
+            }
+            Activation::Hardswish => x * relu6(x + 3.0) / 6.0,
+            Activation::Hardsigmoid => relu6(x + 3.0) / 6.0,
         }
     }
 
-    /// Applies the activation to every value of a slice, in place: one loop per activation,
-    /// which the compiler vectorizes where it can, for kernels that finish a row at a time.
+    /// Applies the activation to every value of a slice, in place, on the instruction set
+    /// [`Isa::detect`] chooses: for kernels that finish a row at a time and do not carry an
+    /// [`Isa`].
     pub(crate) fn apply_to_slice(self, xs: &mut [f32]) {
-        match self {
-            Activation::Identity => {}
-            Activation::Relu => xs.iter_mut().for_each(|x| *x = Activation::Relu.apply(*x)),
-            Activation::Relu6 => xs.iter_mut().for_each(|x| *x = Activation::Relu6.apply(*x)),
-            other => xs.iter_mut().for_each(|x| *x = other.apply(*x)),
+        self.apply_to_slice_on(Isa::detect(), xs);
+    }
+
+    /// Applies the activation to every value of a slice, in place, on `isa`: 8 lanes at a
+    /// time with AVX2, value by value otherwise.
+    pub(crate) fn apply_to_slice_on(self, isa: Isa, xs: &mut [f32]) {
+        match isa {
+            // SAFETY: the token proves the CPU has AVX2 and FMA.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2(_) => unsafe { avx2::apply_to_slice(self, xs) },
+            Isa::Scalar => match self {
+                Activation::Identity => {}
+                // One loop per activation, which the compiler can vectorise where it can.
+                Activation::Relu => xs.iter_mut().for_each(|x| *x = Activation::Relu.apply(*x)),
+                Activation::Relu6 => xs.iter_mut().for_each(|x| *x = relu6(*x)),
+                other => xs.iter_mut().for_each(|x| *x = other.apply(*x)),
+            },
         }
     }
 }
 
-/// The activations with a vector form, 8 lanes at a time, for the AVX2 kernels that finish
-/// their outputs in registers.
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod avx2 {
-    use core::arch::x86_64::*;
-
-    use super::Activation;
-
-    /// Whether [`apply`] computes `activation`: every one but the transcendental ones, which
-    /// the kernels apply value by value with [`Activation::apply`].
-    pub(crate) fn has_vector_form(activation: Activation) -> bool {
-        !matches!(
-            activation,
-            Activation::Sigmoid | Activation::Tanh | Activation::Silu
-        )
-    }
-
-    /// The activation of each lane, the value [`Activation::apply`] gives for any number;
-    /// `v` unchanged for an activation without a vector form.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(crate) fn apply(activation: Activation, v: __m256) -> __m256 {
-        let zero = _mm256_setzero_ps();
-        match activation {
-            // max(v, 0) returns the second operand for NaN, as `f32::max` does.
-            Activation::Relu => _mm256_max_ps(v, zero),
-            Activation::Relu6 => _mm256_min_ps(_mm256_max_ps(v, zero), _mm256_set1_ps(6.0)),
-            Activation::LeakyRelu(slope) => {
-                // NaN compares false, so it takes the `v` side, as `apply` does.
-                let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, zero);
-                _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(slope)), negative)
-            }
-            Activation::Identity | Activation::Sigmoid | Activation::Tanh | Activation::Silu => v,
-        }
-    }
+/// `min(max(x, 0), 6)`, NaN for NaN (`f32::clamp` keeps NaN).
+#[inline]
+fn relu6(x: f32) -> f32 {
+    x.clamp(0.0, 6.0)
 }
 
 /// `1 / (1 + exp(-x))`, written so that neither branch overflows.
@@ -104,14 +127,137 @@ fn logistic(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
     } else {
+        // NaN comes here and stays NaN.
         let e = x.exp();
         e / (1.0 + e)
+    }
+}
+
+/// The vector forms of every activation, 8 lanes at a time, for the AVX2 kernels that finish
+/// their outputs in registers.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2 {
+    use core::arch::x86_64::*;
+
+    use super::super::math::avx2 as math;
+    use super::{Activation, GELU_TANH_CUBIC, SQRT_2_OVER_PI};
+
+    /// The activation of each lane: the value [`Activation::apply`] gives for any number,
+    /// to within a few `f32` ulps for the smooth ones (exactly for the others).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) fn apply(activation: Activation, v: __m256) -> __m256 {
+        let zero = _mm256_setzero_ps();
+        match activation {
+            Activation::Identity => v,
+            // `max` and `min` return their second operand when either is NaN: `v` goes
+            // second, so NaN passes, as in `apply`.
+            Activation::Relu => _mm256_max_ps(zero, v),
+            Activation::Relu6 => relu6(v),
+            Activation::LeakyRelu(slope) => {
+                // NaN compares false, so it takes the `v` side, as `apply` does.
+                let negative = _mm256_cmp_ps::<_CMP_LT_OQ>(v, zero);
+                _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(slope)), negative)
+            }
+            Activation::Sigmoid => math::logistic(v),
+            Activation::Tanh => math::tanh(v),
+            Activation::Silu => _mm256_mul_ps(v, math::logistic(v)),
+            Activation::Gelu => _mm256_mul_ps(v, math::normal_cdf(v)),
+            Activation::GeluTanh => {
+                // 2√(2/π) * (x + c x³) = x * (2√(2/π) + 2√(2/π) c * x²)
+                let scale = 2.0 * SQRT_2_OVER_PI;
+                let inner = _mm256_fmadd_ps(
+                    _mm256_mul_ps(v, v),
+                    _mm256_set1_ps(scale * GELU_TANH_CUBIC),
+                    _mm256_set1_ps(scale),
+                );
+                _mm256_mul_ps(v, math::logistic(_mm256_mul_ps(v, inner)))
+            }
+            Activation::Hardswish => _mm256_mul_ps(_mm256_mul_ps(v, relu6(shift_by_3(v))), sixth()),
+            Activation::Hardsigmoid => _mm256_mul_ps(relu6(shift_by_3(v)), sixth()),
+        }
+    }
+
+    /// Applies `activation` to every value of `xs`, in place: whole registers, then the last
+    /// few values through a register-sized buffer, so every value gets the vector form.
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) fn apply_to_slice(activation: Activation, xs: &mut [f32]) {
+        // One loop per activation, each with its activation known to the compiler, so no
+        // match runs per register.
+        match activation {
+            Activation::Identity => {}
+            Activation::Relu => each(xs, |v| apply(Activation::Relu, v)),
+            Activation::Relu6 => each(xs, |v| apply(Activation::Relu6, v)),
+            Activation::LeakyRelu(s) => each(xs, |v| apply(Activation::LeakyRelu(s), v)),
+            Activation::Sigmoid => each(xs, |v| apply(Activation::Sigmoid, v)),
+            Activation::Tanh => each(xs, |v| apply(Activation::Tanh, v)),
+            Activation::Silu => each(xs, |v| apply(Activation::Silu, v)),
+            Activation::Gelu => each(xs, |v| apply(Activation::Gelu, v)),
+            Activation::GeluTanh => each(xs, |v| apply(Activation::GeluTanh, v)),
+            Activation::Hardswish => each(xs, |v| apply(Activation::Hardswish, v)),
+            Activation::Hardsigmoid => each(xs, |v| apply(Activation::Hardsigmoid, v)),
+        }
+    }
+
+    /// `f` on every value of `xs`, 8 lanes at a time.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn each(xs: &mut [f32], f: impl Fn(__m256) -> __m256) {
+        let mut chunks = xs.chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            // SAFETY: `chunk` holds 8 values.
+            unsafe { _mm256_storeu_ps(chunk.as_mut_ptr(), f(_mm256_loadu_ps(chunk.as_ptr()))) };
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let mut buffer = [0.0f32; 8];
+            buffer[..rest.len()].copy_from_slice(rest);
+            // SAFETY: `buffer` holds 8 values.
+            unsafe { _mm256_storeu_ps(buffer.as_mut_ptr(), f(_mm256_loadu_ps(buffer.as_ptr()))) };
+            rest.copy_from_slice(&buffer[..rest.len()]);
+        }
+    }
+
+    /// `min(max(v, 0), 6)`, NaN for NaN.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn relu6(v: __m256) -> __m256 {
+        _mm256_min_ps(_mm256_set1_ps(6.0), _mm256_max_ps(_mm256_setzero_ps(), v))
+    }
+
+    /// `v + 3`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn shift_by_3(v: __m256) -> __m256 {
+        _mm256_add_ps(v, _mm256_set1_ps(3.0))
+    }
+
+    /// `1/6` in every lane (multiplying by it is within an ulp of PyTorch's `/ 6`).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn sixth() -> __m256 {
+        _mm256_set1_ps(1.0 / 6.0)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every activation, with a slope for the leaky one.
+    const ALL: [Activation; 11] = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::LeakyRelu(0.01),
+        Activation::Sigmoid,
+        Activation::Tanh,
+        Activation::Silu,
+        Activation::Gelu,
+        Activation::GeluTanh,
+        Activation::Hardswish,
+        Activation::Hardsigmoid,
+    ];
 
     #[test]
     fn activations_match_their_definitions_at_hand_checked_points() {
@@ -120,6 +266,17 @@ mod tests {
         assert!((Activation::Sigmoid.apply(2.0) - 0.880_797).abs() < 1e-6);
         assert!((Activation::Silu.apply(-1.0) - -0.268_941_42).abs() < 1e-6);
         assert!((Activation::Tanh.apply(1.0) - 0.761_594_2).abs() < 1e-6);
+        // gelu(1) = Φ(1) = 0.841_344_746; gelu(-1) = -Φ(-1) = -0.158_655_254.
+        assert!((Activation::Gelu.apply(1.0) - 0.841_344_7).abs() < 1e-6);
+        assert!((Activation::Gelu.apply(-1.0) - -0.158_655_3).abs() < 1e-6);
+        // 0.5 * (1 + tanh(√(2/π) * 1.044715)) = 0.841_191_97.
+        assert!((Activation::GeluTanh.apply(1.0) - 0.841_192).abs() < 1e-6);
+        assert_eq!(Activation::Hardswish.apply(-3.0), 0.0);
+        assert_eq!(Activation::Hardswish.apply(3.0), 3.0);
+        assert_eq!(Activation::Hardswish.apply(-1.5), -1.5 * 1.5 / 6.0);
+        assert_eq!(Activation::Hardsigmoid.apply(0.0), 0.5);
+        assert_eq!(Activation::Hardsigmoid.apply(3.0), 1.0);
+        assert_eq!(Activation::Hardsigmoid.apply(-4.0), 0.0);
     }
 
     #[test]
@@ -127,5 +284,108 @@ mod tests {
         assert_eq!(Activation::Sigmoid.apply(-1000.0), 0.0);
         assert_eq!(Activation::Sigmoid.apply(1000.0), 1.0);
         assert_eq!(Activation::Silu.apply(-1000.0), -0.0);
+        assert_eq!(Activation::GeluTanh.apply(-1000.0), -0.0);
+        assert_eq!(Activation::Gelu.apply(-1000.0), -0.0);
+    }
+
+    #[test]
+    fn nan_stays_nan_and_an_infinity_times_a_zero_gate_is_nan_as_in_pytorch() {
+        for activation in ALL {
+            assert!(activation.apply(f32::NAN).is_nan(), "{activation:?}");
+        }
+        for activation in [
+            Activation::Silu,
+            Activation::Gelu,
+            Activation::GeluTanh,
+            Activation::Hardswish,
+        ] {
+            assert!(
+                activation.apply(f32::NEG_INFINITY).is_nan(),
+                "{activation:?}"
+            );
+            assert_eq!(activation.apply(f32::INFINITY), f32::INFINITY);
+        }
+        assert_eq!(Activation::Relu.apply(f32::NEG_INFINITY), 0.0);
+        assert_eq!(Activation::Relu6.apply(f32::INFINITY), 6.0);
+        assert_eq!(Activation::Hardsigmoid.apply(f32::INFINITY), 1.0);
+    }
+
+    #[test]
+    fn gelu_is_within_a_few_ulps_of_an_f64_reference() {
+        use crate::simd::math::tests::{normal_cdf_f64, sweep};
+        let mut worst = 0.0f64;
+        for x in sweep(10.0, 1.0 / 1024.0) {
+            let want = x as f64 * normal_cdf_f64(x as f64);
+            let got = Activation::Gelu.apply(x) as f64;
+            // Past x = -6.3, Φ is taken as 0: gelu is below 1e-9 there. Subnormal results
+            // are counted in absolute terms.
+            let error = (got - want).abs();
+            if error > 1e-8 * x.abs() as f64 + 1e-44 {
+                worst = worst.max(error / want.abs());
+            }
+        }
+        println!("scalar gelu: max relative error {worst:.2e}");
+        assert!(worst < 1e-6, "relative {worst:e}");
+    }
+
+    /// The vector form of every activation against its scalar form, on every value of a
+    /// dense sweep over [-120, 120], tiny and subnormal magnitudes, the infinities and NaN:
+    /// within 4 ulps of the scalar value (relative 5e-7) or 1e-30 absolute. `GeluTanh` is
+    /// allowed besides what a relative error of `e` in its inner argument `u` makes in
+    /// `sigmoid(2u)`, `|2u| * e` relative in its lower tail: the two forms round `u` about
+    /// five times each, in different orders, so `e = 6 * f32::EPSILON` covers both.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_forms_match_the_scalar_forms_over_a_dense_sweep() {
+        use crate::simd::math::tests::sweep;
+        let Some(isa) = Isa::avx2() else {
+            return;
+        };
+        let mut xs = sweep(120.0, 1.0 / 512.0);
+        xs.extend([f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        xs.extend([f32::MAX, f32::MIN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE]);
+        for activation in ALL {
+            let mut got = xs.clone();
+            activation.apply_to_slice_on(isa, &mut got);
+            let mut worst = 0.0f64;
+            for (&x, &g) in xs.iter().zip(&got) {
+                let want = activation.apply(x);
+                if want.is_nan() || g.is_nan() {
+                    assert!(
+                        want.is_nan() && g.is_nan(),
+                        "{activation:?}({x}): {g} vs {want}"
+                    );
+                    continue;
+                }
+                if want.is_infinite() || g.is_infinite() {
+                    assert_eq!(g, want, "{activation:?}({x})");
+                    continue;
+                }
+                let error = (g as f64 - want as f64).abs();
+                let conditioning = match activation {
+                    Activation::GeluTanh => {
+                        let u = 2.0 * SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x);
+                        f64::from(u.abs()) * 6.0 * f64::from(f32::EPSILON)
+                    }
+                    _ => 0.0,
+                };
+                if error > 1e-30 {
+                    worst = worst.max(error / (want as f64).abs() - conditioning);
+                }
+            }
+            println!("{activation:?}: vector vs scalar, max relative difference {worst:.2e}");
+            assert!(worst < 5e-7, "{activation:?}: relative {worst:e}");
+        }
+    }
+
+    #[test]
+    fn the_scalar_path_of_apply_to_slice_is_apply() {
+        let xs: Vec<f32> = (-50..50).map(|i| i as f32 * 0.37).collect();
+        for activation in ALL {
+            let mut got = xs.clone();
+            activation.apply_to_slice_on(Isa::Scalar, &mut got);
+            let want: Vec<f32> = xs.iter().map(|&x| activation.apply(x)).collect();
+            assert_eq!(got, want, "{activation:?}");
+        }
     }
 }

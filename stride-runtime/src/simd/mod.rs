@@ -13,12 +13,16 @@
 //! * `activation.rs`: the activation a layer applies as it writes its output
 //!   ([`Activation`], whose array ops live in `ops`) in the forms the
 //!   kernels apply it: one value, a slice, and 8 lanes of an AVX2 register.
+//! * `math.rs`: what the smooth activations are made of (`exp`, `erf`, the normal
+//!   distribution function, `tanh`, the logistic sigmoid), one value and 8 lanes at a time,
+//!   with their measured accuracy.
 //! * `copy.rs`: fills and copies of the short runs that packing and staging are made of (a
 //!   few dozen values), without a `memset` or `memmove` call, which costs more than the work
 //!   at those lengths.
 
 pub(crate) mod activation;
 mod copy;
+mod math;
 
 pub(crate) use activation::Activation;
 pub(crate) use copy::zero;

@@ -180,20 +180,14 @@ pub(super) unsafe fn output_group(
         }
     }
     let bias = _mm256_set1_ps(bias);
-    let vector_activation = act::has_vector_form(activation);
     let mut out = [[_mm256_setzero_ps(); OUT]; OUT];
     for (q, &column) in columns.iter().enumerate() {
         for (p, &value) in output_1d(column).iter().enumerate() {
-            let value = _mm256_add_ps(value, bias);
-            out[p][q] = if vector_activation {
-                act::apply(activation, value)
-            } else {
-                value
-            };
+            out[p][q] = act::apply(activation, _mm256_add_ps(value, bias));
         }
     }
 
-    let whole = vector_activation && places.iter().all(|p| p.rows == OUT && p.cols == OUT);
+    let whole = places.iter().all(|p| p.rows == OUT && p.cols == OUT);
     if whole {
         for (p, out) in out.iter().enumerate() {
             let rows = transpose4(*out);
@@ -209,8 +203,8 @@ pub(super) unsafe fn output_group(
         }
         return;
     }
-    // Tiles cut by the plane's edges, lanes past the block, or a transcendental activation:
-    // through a buffer, tile by tile.
+    // Tiles cut by the plane's edges, or lanes past the block: through a buffer, tile by
+    // tile.
     let mut tiles = [[[0.0f32; OUT]; OUT]; LANES];
     for (p, out) in out.iter().enumerate() {
         let rows = transpose4(*out);
@@ -228,11 +222,6 @@ pub(super) unsafe fn output_group(
     for (tile, place) in tiles.iter().zip(places) {
         for (p, row) in tile.iter().enumerate().take(place.rows) {
             for (q, &value) in row.iter().enumerate().take(place.cols) {
-                let value = if vector_activation {
-                    value
-                } else {
-                    activation.apply(value)
-                };
                 // SAFETY: `p < rows` and `q < cols`, inside the place the caller vouched for.
                 unsafe { *plane.add(place.output + p * ow + q) = value };
             }

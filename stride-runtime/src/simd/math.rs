@@ -1,0 +1,555 @@
+//! The transcendental functions behind the smooth activations, one value at a time and 8 lanes
+//! of an AVX2 register at a time: `exp` (vector form only; one value uses `f32::exp`), the
+//! standard normal distribution function `Φ` (`normal_cdf`) that exact GELU is made of, and
+//! `erf`, made of the same pieces, which the tests measure; and for the vector form `tanh` and
+//! the logistic sigmoid (one value uses `f32::tanh` and `f32::exp`).
+//!
+//! Both forms share the polynomials below, fitted by Chebyshev interpolation (mpmath's
+//! `chebyfit`, 40 digits) and rounded to `f32`:
+//!
+//! * `exp(x) = 2^n * e^r` with `n = round(x / ln 2)` and `|r| <= ln(2) / 2`;
+//!   `e^r = 1 + r + r^2 * EXP(r)`.
+//! * `erf(x) = x * ERF_SMALL(x^2)` for `|x| < 1`, so that tiny inputs keep their relative
+//!   accuracy; `erf(x) = ±(1 - erfc(|x|))` above, with
+//!   `erfc(t) = exp(ERFC_LARGE(t - 2.75) - t^2)` for `1 <= t <= 4.5`, and 0 past 4.5
+//!   (`erfc(4.5) = 2e-10`, below half an `f32` step of 1). Writing `erfc` as an exponential
+//!   keeps its relative accuracy in the tail, where `Φ(x) = erfc(-x / √2) / 2` for negative
+//!   `x` is small and `1 + erf` would cancel.
+//! * `tanh(x) = x * TANH_SMALL(x^2)` for `|x| < 0.625`, `±(1 - e) / (1 + e)` with
+//!   `e = exp(-2|x|)` above (where `1 - e` no longer cancels).
+//!
+//! Measured against `f64` references on dense sweeps (`tests` below, which print them): the
+//! vector `exp` within 8.7e-8 relative for normal results and 0.74 ulp for subnormal ones;
+//! `erf` (both forms) within 1.7e-7 relative and 1.1e-7 absolute; `Φ` within 6.4e-7 relative
+//! down to `x = -6.3` (`Φ = 1.5e-10`); the vector `tanh` and logistic within 1.3e-7 and
+//! 1.8e-7 relative.
+//!
+//! NaN in, NaN out, in every form: the vector clamps put the input second in `min`/`max`,
+//! which return their second operand when either is NaN, and every select takes NaN to the
+//! branch that keeps it.
+
+/// `(e^r - 1 - r) / r^2` on `[-ln 2 / 2, ln 2 / 2]`, highest power first; fit error 6.5e-8.
+const EXP: [f32; 5] = [
+    0.001_392_617_6,
+    0.008_363_173,
+    0.041_666_556,
+    0.166_665_78,
+    0.5,
+];
+
+/// `erf(x) / x` as a polynomial in `x^2` on `[0, 1]`; fit error 4.1e-8. Its constant term is
+/// the fit's, one `f32` ulp below `2/√π`'s nearest: with the latter the error near `x = 1`
+/// doubles.
+#[allow(clippy::approx_constant)]
+const ERF_SMALL: [f32; 6] = [
+    -5.648_06e-4,
+    0.004_921_762,
+    -0.026_715_055,
+    0.112_803_17,
+    -0.376_123_43,
+    1.128_379_1,
+];
+
+/// `ln(erfc(t)) + t^2` as a polynomial in `t - ERFC_CENTER` on `[1, ERFC_END]`; fit error
+/// 7.3e-8.
+const ERFC_LARGE: [f32; 9] = [
+    1.386_799_8e-6,
+    -1.050_867_8e-5,
+    5.768_243e-5,
+    -3.186_744e-4,
+    0.001_704_921_5,
+    -0.008_934_888,
+    0.048_713_28,
+    -0.326_535_58,
+    -1.641_640_4,
+];
+
+/// The middle of the range of [`ERFC_LARGE`].
+const ERFC_CENTER: f32 = 2.75;
+
+/// Past this, `erfc` is taken as 0 (`erfc(4.5) = 1.97e-10`).
+const ERFC_END: f32 = 4.5;
+
+/// Below this, `erf` is [`ERF_SMALL`]'s polynomial.
+const ERF_SPLIT: f32 = 1.0;
+
+/// `tanh(x) / x` as a polynomial in `x^2` on `[0, TANH_SPLIT]`; fit error 3.9e-9.
+const TANH_SMALL: [f32; 6] = [
+    -0.005_657_135,
+    0.020_588_191,
+    -0.053_720_11,
+    0.133_311_14,
+    -0.333_332_6,
+    1.0,
+];
+
+/// Below this, `tanh` is [`TANH_SMALL`]'s polynomial.
+const TANH_SPLIT: f32 = 0.625;
+
+/// `ln 2` in two parts (Cody and Waite): `LN2_HI` has 9 significant bits, so `n * LN2_HI` is
+/// exact for every `n` that `exp` meets.
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+
+/// `exp` of anything above this is `+inf`, of anything below this 0; clamping there keeps
+/// `n` inside what two scale factors can hold.
+const EXP_MAX: f32 = 89.0;
+const EXP_MIN: f32 = -105.0;
+
+/// `p[0] * x^(k-1) + … + p[k-1]`, by Horner's rule.
+#[inline]
+fn horner<const K: usize>(p: &[f32; K], x: f32) -> f32 {
+    p[1..].iter().fold(p[0], |acc, &c| acc * x + c)
+}
+
+/// `erf(x)` for `|x| < ERF_SPLIT`.
+#[inline]
+fn erf_small(x: f32) -> f32 {
+    x * horner(&ERF_SMALL, x * x)
+}
+
+/// `erfc(t)` for `t >= ERF_SPLIT` (or NaN), given `t_squared`, `t^2` computed exactly from
+/// the caller's input: 0 past [`ERFC_END`].
+#[inline]
+fn erfc_large(t: f32, t_squared: f64) -> f32 {
+    if t > ERFC_END {
+        0.0
+    } else {
+        // In f64, where g - t^2 is exact: rounded to f32 it would be off by up to 1e-6
+        // at t = 4.5 (half an ulp of 20), and the result by as much relative to itself.
+        let g = horner(&ERFC_LARGE, t - ERFC_CENTER);
+        (f64::from(g) - t_squared).exp() as f32
+    }
+}
+
+/// The error function, `2/√π ∫_0^x e^(-t²) dt`. GELU needs only [`normal_cdf`], made of the
+/// same two pieces; this is for the tests, which measure the pieces' accuracy through it.
+#[cfg(test)]
+pub(crate) fn erf(x: f32) -> f32 {
+    let t = x.abs();
+    if t < ERF_SPLIT {
+        erf_small(x)
+    } else {
+        // NaN comes here and stays NaN.
+        (1.0 - erfc_large(t, f64::from(t) * f64::from(t))).copysign(x)
+    }
+}
+
+/// The standard normal distribution function `Φ(x) = (1 + erf(x / √2)) / 2`, with its
+/// relative accuracy kept in the lower tail: there `erfc(|x| / √2)` is `exp(… - x²/2)`, and
+/// `x²/2` is computed from `x` exactly (from the rounded `x / √2` it would carry a relative
+/// error of `x²` ulps).
+#[inline]
+pub(crate) fn normal_cdf(x: f32) -> f32 {
+    let z = x * core::f32::consts::FRAC_1_SQRT_2;
+    let t = z.abs();
+    if t < ERF_SPLIT {
+        0.5 + 0.5 * erf_small(z)
+    } else {
+        let tail = 0.5 * erfc_large(t, 0.5 * f64::from(x) * f64::from(x));
+        if z < 0.0 { tail } else { 1.0 - tail }
+    }
+}
+
+/// The vector forms, 8 lanes at a time; each lane gets what the scalar form would give, to
+/// within the accuracy in the module docs.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2 {
+    use core::arch::x86_64::*;
+
+    use super::*;
+
+    /// Horner's rule on 8 lanes.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn horner<const K: usize>(p: &[f32; K], x: __m256) -> __m256 {
+        p[1..].iter().fold(_mm256_set1_ps(p[0]), |acc, &c| {
+            _mm256_fmadd_ps(acc, x, _mm256_set1_ps(c))
+        })
+    }
+
+    /// `|x|` and the sign bit of `x`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn abs_and_sign(x: __m256) -> (__m256, __m256) {
+        let sign_bit = _mm256_set1_ps(-0.0);
+        (_mm256_andnot_ps(sign_bit, x), _mm256_and_ps(sign_bit, x))
+    }
+
+    /// `e^x` of each lane: `+inf` above `ln(f32::MAX)`, subnormal results rounded gradually
+    /// down to 0, NaN for NaN.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) fn exp(x: __m256) -> __m256 {
+        exp_sum(x, _mm256_setzero_ps())
+    }
+
+    /// `e^(x + small)` of each lane, for `|small| <= 4`, without rounding `x + small`: the
+    /// reduction `x - n ln 2` is exact, and `small` joins the reduced argument.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn exp_sum(x: __m256, small: __m256) -> __m256 {
+        // The input second, so that NaN passes through both.
+        let x = _mm256_min_ps(
+            _mm256_set1_ps(EXP_MAX),
+            _mm256_max_ps(_mm256_set1_ps(EXP_MIN), x),
+        );
+        let n =
+            _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+                _mm256_add_ps(x, small),
+                _mm256_set1_ps(core::f32::consts::LOG2_E),
+            ));
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+        let r = _mm256_add_ps(r, small);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+        let p = horner(&EXP, r);
+        let e_r = _mm256_add_ps(
+            _mm256_fmadd_ps(_mm256_mul_ps(r, r), p, r),
+            _mm256_set1_ps(1.0),
+        );
+        // 2^n as two powers of two, each a normal number for n in [-158, 134]: their product
+        // with e^r rounds once into the subnormals, or overflows to +inf.
+        let n = _mm256_cvtps_epi32(n);
+        let half = _mm256_srai_epi32::<1>(n);
+        let (low, high) = (power_of_two(half), power_of_two(_mm256_sub_epi32(n, half)));
+        _mm256_mul_ps(_mm256_mul_ps(e_r, low), high)
+    }
+
+    /// `2^k` of each lane, for `k` in the normal exponents `[-126, 127]`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn power_of_two(k: __m256i) -> __m256 {
+        let biased = _mm256_add_epi32(k, _mm256_set1_epi32(127));
+        _mm256_castsi256_ps(_mm256_slli_epi32::<23>(biased))
+    }
+
+    /// `erf(x)` for lanes with `|x| < ERF_SPLIT`; any value elsewhere.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn erf_small(x: __m256) -> __m256 {
+        _mm256_mul_ps(x, horner(&ERF_SMALL, _mm256_mul_ps(x, x)))
+    }
+
+    /// `erfc(t)` for lanes with `t >= ERF_SPLIT` (or NaN), given `t^2 = a * b` (which the
+    /// fused multiply-add takes exactly), 0 past [`ERFC_END`]; any value for lanes below
+    /// `ERF_SPLIT`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    fn erfc_large(t: __m256, a: __m256, b: __m256) -> __m256 {
+        let g = horner(&ERFC_LARGE, _mm256_sub_ps(t, _mm256_set1_ps(ERFC_CENTER)));
+        // exp(g - t^2) with t^2 = high + low exactly, so that nothing is rounded at the
+        // scale of t^2 (up to 20, whose half ulp is 1e-6). Past the end (infinities
+        // included) the lane is masked to 0 below, whatever this gives.
+        let high = _mm256_mul_ps(a, b);
+        let low = _mm256_fmsub_ps(a, b, high);
+        let e = exp_sum(
+            _mm256_sub_ps(_mm256_setzero_ps(), high),
+            _mm256_sub_ps(g, low),
+        );
+        _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(t, _mm256_set1_ps(ERFC_END)), e)
+    }
+
+    /// `erf(x)` of each lane (for the tests, as the scalar [`super::erf`]).
+    #[cfg(test)]
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) fn erf(x: __m256) -> __m256 {
+        let (t, sign) = abs_and_sign(x);
+        let large = _mm256_or_ps(
+            _mm256_sub_ps(_mm256_set1_ps(1.0), erfc_large(t, t, t)),
+            sign,
+        );
+        // NaN compares false and takes the large branch, which keeps it.
+        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(t, _mm256_set1_ps(ERF_SPLIT));
+        _mm256_blendv_ps(large, erf_small(x), small)
+    }
+
+    /// `Φ(x)` of each lane.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) fn normal_cdf(x: __m256) -> __m256 {
+        let half = _mm256_set1_ps(0.5);
+        let z = _mm256_mul_ps(x, _mm256_set1_ps(core::f32::consts::FRAC_1_SQRT_2));
+        let (t, _) = abs_and_sign(z);
+        // t^2 = x^2 / 2 exactly, as in the scalar form.
+        let tail = _mm256_mul_ps(half, erfc_large(t, _mm256_mul_ps(half, x), x));
+        // Below zero (by the sign bit) the tail itself, above it 1 - tail.
+        let large = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0), tail), tail, z);
+        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(t, _mm256_set1_ps(ERF_SPLIT));
+        _mm256_blendv_ps(large, _mm256_fmadd_ps(half, erf_small(z), half), small)
+    }
+
+    /// `1 / (1 + e^-x)` of each lane, from `e = e^-|x|`, which cannot overflow:
+    /// `1 / (1 + e)` for `x >= 0`, `e / (1 + e)` below.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) fn logistic(x: __m256) -> __m256 {
+        let (a, _) = abs_and_sign(x);
+        let e = exp(_mm256_sub_ps(_mm256_setzero_ps(), a));
+        let r = _mm256_div_ps(_mm256_set1_ps(1.0), _mm256_add_ps(_mm256_set1_ps(1.0), e));
+        _mm256_blendv_ps(r, _mm256_mul_ps(e, r), x)
+    }
+
+    /// `tanh(x)` of each lane.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) fn tanh(x: __m256) -> __m256 {
+        let one = _mm256_set1_ps(1.0);
+        let (a, sign) = abs_and_sign(x);
+        let e = exp(_mm256_mul_ps(a, _mm256_set1_ps(-2.0)));
+        let large = _mm256_or_ps(
+            _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e)),
+            sign,
+        );
+        let small_poly = _mm256_mul_ps(x, horner(&TANH_SMALL, _mm256_mul_ps(x, x)));
+        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(TANH_SPLIT));
+        _mm256_blendv_ps(large, small_poly, small)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// `erf` in `f64`: `2/√π e^(-x²) Σ 2^n x^(2n+1) / (2n+1)!!` (positive terms, no
+    /// cancellation) up to 3, and the continued fraction of `erfc` above.
+    pub(crate) fn erf_f64(x: f64) -> f64 {
+        let t = x.abs();
+        let value = if t <= 3.0 {
+            let (mut term, mut sum, mut k) = (t, t, 0.0);
+            while term > sum * 1e-18 {
+                k += 1.0;
+                term *= 2.0 * t * t / (2.0 * k + 1.0);
+                sum += term;
+            }
+            2.0 / core::f64::consts::PI.sqrt() * (-t * t).exp() * sum
+        } else {
+            1.0 - erfc_f64(t)
+        };
+        value.copysign(x)
+    }
+
+    /// `erfc(t)` for `t >= 3` in `f64`, by its continued fraction (60 terms, far more than
+    /// enough there).
+    fn erfc_f64(t: f64) -> f64 {
+        let mut fraction = 0.0;
+        for k in (1..=60).rev() {
+            fraction = (k as f64 / 2.0) / (t + fraction);
+        }
+        (-t * t).exp() / core::f64::consts::PI.sqrt() / (t + fraction)
+    }
+
+    /// `Φ(x)` in `f64`, accurate in the lower tail.
+    pub(crate) fn normal_cdf_f64(x: f64) -> f64 {
+        let z = x / core::f64::consts::SQRT_2;
+        if z < -3.0 {
+            0.5 * erfc_f64(-z)
+        } else {
+            0.5 * (1.0 + erf_f64(z))
+        }
+    }
+
+    /// Every `f32` from `-to` to `to` with `step` between them, plus their neighbours' tiny
+    /// and subnormal magnitudes.
+    pub(crate) fn sweep(to: f32, step: f32) -> Vec<f32> {
+        let count = (2.0 * to / step) as usize;
+        let mut xs: Vec<f32> = (0..=count).map(|i| -to + i as f32 * step).collect();
+        for e in [1e-3f32, 1e-7, 1e-20, 1e-38, 1e-40, 1e-45] {
+            xs.extend([e, -e]);
+        }
+        xs.extend([0.0, -0.0]);
+        xs
+    }
+
+    /// The largest relative error of `got` against `want`, counting an absolute error below
+    /// `floor` as none (for values that round to or near zero).
+    fn worst_relative(pairs: impl Iterator<Item = (f32, f64)>, floor: f64) -> (f64, f64) {
+        pairs.fold((0.0, 0.0), |(worst_rel, worst_abs), (got, want)| {
+            let abs = (got as f64 - want).abs();
+            let rel = if abs <= floor { 0.0 } else { abs / want.abs() };
+            (worst_rel.max(rel), worst_abs.max(abs))
+        })
+    }
+
+    #[test]
+    fn scalar_erf_is_within_a_few_ulps_of_an_f64_reference() {
+        let (rel, abs) = worst_relative(
+            sweep(6.0, 1.0 / 4096.0)
+                .into_iter()
+                .map(|x| (erf(x), erf_f64(x as f64))),
+            1e-45,
+        );
+        println!("scalar erf: max relative error {rel:.2e}, max absolute {abs:.2e}");
+        assert!(
+            rel < 3e-7 && abs < 2e-7,
+            "relative {rel:e}, absolute {abs:e}"
+        );
+    }
+
+    #[test]
+    fn scalar_normal_cdf_keeps_its_relative_accuracy_in_the_lower_tail() {
+        // Down to x = -6.3, where Φ is 1.5e-10; past it Φ is taken as 0.
+        let (rel, _) = worst_relative(
+            sweep(6.3, 1.0 / 4096.0)
+                .into_iter()
+                .map(|x| (normal_cdf(x), normal_cdf_f64(x as f64))),
+            0.0,
+        );
+        println!("scalar normal cdf: max relative error {rel:.2e}");
+        assert!(rel < 3e-6, "relative {rel:e}");
+        assert_eq!(normal_cdf(-7.0), 0.0);
+        assert_eq!(normal_cdf(7.0), 1.0);
+    }
+
+    #[test]
+    fn scalar_erf_and_normal_cdf_keep_nan_and_saturate_at_the_infinities() {
+        assert!(erf(f32::NAN).is_nan());
+        assert!(normal_cdf(f32::NAN).is_nan());
+        assert_eq!(erf(f32::INFINITY), 1.0);
+        assert_eq!(erf(f32::NEG_INFINITY), -1.0);
+        assert_eq!(normal_cdf(f32::INFINITY), 1.0);
+        assert_eq!(normal_cdf(f32::NEG_INFINITY), 0.0);
+        // The sign of zero survives: erf(-0) = -0.
+        assert!(erf(-0.0).is_sign_negative());
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod vector {
+        use core::arch::x86_64::*;
+
+        use super::super::avx2;
+        use super::*;
+        use crate::simd::Isa;
+
+        /// `f` on every value of `xs`, 8 lanes at a time; `None` without AVX2.
+        fn lanes(xs: &[f32], f: unsafe fn(__m256) -> __m256) -> Option<Vec<f32>> {
+            Isa::avx2()?;
+            let mut out = Vec::with_capacity(xs.len());
+            for chunk in xs.chunks(8) {
+                let mut buf = [0.0f32; 8];
+                buf[..chunk.len()].copy_from_slice(chunk);
+                // SAFETY: `Isa::avx2` found AVX2 and FMA; `buf` holds 8 values.
+                unsafe {
+                    let v = f(_mm256_loadu_ps(buf.as_ptr()));
+                    _mm256_storeu_ps(buf.as_mut_ptr(), v);
+                }
+                out.extend_from_slice(&buf[..chunk.len()]);
+            }
+            Some(out)
+        }
+
+        #[test]
+        fn vector_exp_is_within_two_ulps_down_to_the_subnormals() {
+            let mut xs = sweep(104.0, 1.0 / 1024.0);
+            xs.extend([
+                88.72, 88.7228, 88.723, 89.0, 1000.0, -103.9, -104.0, -1000.0,
+            ]);
+            let Some(got) = lanes(&xs, avx2::exp) else {
+                return;
+            };
+            let pairs = || got.iter().zip(&xs).map(|(&g, &x)| (g, x, (x as f64).exp()));
+            // Normal results, relative; subnormal ones (below e^-87.3), in their ulps.
+            let (rel, _) = worst_relative(
+                pairs()
+                    .filter(|&(_, x, _)| (-87.3..=88.72).contains(&x))
+                    .map(|(g, _, want)| (g, want)),
+                0.0,
+            );
+            let subnormal_ulps = pairs()
+                .filter(|&(_, x, _)| (-104.0..-87.3).contains(&x))
+                .map(|(g, _, want)| (g as f64 - want).abs() / 2f64.powi(-149))
+                .fold(0.0, f64::max);
+            println!(
+                "vector exp: max relative error {rel:.2e} (normal results), \
+                 {subnormal_ulps:.2} ulp (subnormal results)"
+            );
+            assert!(rel < 2.4e-7, "relative {rel:e}");
+            assert!(subnormal_ulps <= 1.0, "{subnormal_ulps} ulp");
+            for (&g, &x) in got.iter().zip(&xs) {
+                if x >= 88.73 {
+                    assert_eq!(g, f32::INFINITY, "exp({x})");
+                }
+                if x <= -104.0 {
+                    assert_eq!(g, 0.0, "exp({x})");
+                }
+            }
+            let special = lanes(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY], avx2::exp)
+                .expect("AVX2 was found above");
+            assert!(special[0].is_nan());
+            assert_eq!(&special[1..], [f32::INFINITY, 0.0]);
+        }
+
+        #[test]
+        fn vector_erf_is_within_a_few_ulps_of_an_f64_reference() {
+            let xs = sweep(6.0, 1.0 / 4096.0);
+            let Some(got) = lanes(&xs, avx2::erf) else {
+                return;
+            };
+            let (rel, abs) = worst_relative(
+                got.iter().zip(&xs).map(|(&g, &x)| (g, erf_f64(x as f64))),
+                1e-45,
+            );
+            println!("vector erf: max relative error {rel:.2e}, max absolute {abs:.2e}");
+            assert!(
+                rel < 3e-7 && abs < 2e-7,
+                "relative {rel:e}, absolute {abs:e}"
+            );
+        }
+
+        #[test]
+        fn vector_normal_cdf_keeps_its_relative_accuracy_in_the_lower_tail() {
+            let xs = sweep(6.3, 1.0 / 4096.0);
+            let Some(got) = lanes(&xs, avx2::normal_cdf) else {
+                return;
+            };
+            let (rel, _) = worst_relative(
+                got.iter()
+                    .zip(&xs)
+                    .map(|(&g, &x)| (g, normal_cdf_f64(x as f64))),
+                0.0,
+            );
+            println!("vector normal cdf: max relative error {rel:.2e}");
+            assert!(rel < 3e-6, "relative {rel:e}");
+        }
+
+        #[test]
+        fn vector_tanh_and_logistic_are_within_a_few_ulps_of_f64() {
+            let xs = sweep(30.0, 1.0 / 2048.0);
+            let (Some(tanh), Some(logistic)) = (lanes(&xs, avx2::tanh), lanes(&xs, avx2::logistic))
+            else {
+                return;
+            };
+            let (rel_tanh, _) = worst_relative(
+                tanh.iter().zip(&xs).map(|(&g, &x)| (g, (x as f64).tanh())),
+                1e-45,
+            );
+            let (rel_logistic, _) = worst_relative(
+                logistic
+                    .iter()
+                    .zip(&xs)
+                    .map(|(&g, &x)| (g, 1.0 / (1.0 + (-(x as f64)).exp()))),
+                1e-45,
+            );
+            println!("vector tanh: {rel_tanh:.2e}, logistic: {rel_logistic:.2e} max relative");
+            assert!(rel_tanh < 3e-7, "tanh: relative {rel_tanh:e}");
+            assert!(rel_logistic < 3e-7, "logistic: relative {rel_logistic:e}");
+        }
+
+        #[test]
+        fn vector_functions_keep_nan_and_saturate_at_the_infinities() {
+            let xs = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0];
+            let check = |f: unsafe fn(__m256) -> __m256, want: [f32; 3]| {
+                let got = lanes(&xs, f).expect("checked by the caller");
+                assert!(got[0].is_nan(), "NaN gave {}", got[0]);
+                assert_eq!(&got[1..3], &want[..2]);
+                assert_eq!(got[3], want[2]);
+            };
+            if Isa::avx2().is_none() {
+                return;
+            }
+            check(avx2::erf, [1.0, -1.0, 0.0]);
+            check(avx2::normal_cdf, [1.0, 0.0, 0.5]);
+            check(avx2::tanh, [1.0, -1.0, 0.0]);
+            check(avx2::logistic, [1.0, 0.0, 0.5]);
+        }
+    }
+}
