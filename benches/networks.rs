@@ -1,5 +1,5 @@
-//! The network benchmark: whole torchvision networks (`examples/models`, seeded weights,
-//! fused) at 224x224, timed at each batch size and thread count.
+//! The network benchmark: whole torchvision networks (`stride::zoo`, seeded weights, fused) at
+//! 224x224, timed at each batch size and thread count.
 //!
 //! ```text
 //! cargo bench --bench networks                                   # every network, batch 1 and 8, 1 and 2 threads
@@ -15,9 +15,6 @@
 //! `ms` is the median of one `forward` over repeated runs after a warm-up, each configuration
 //! running for about [`BUDGET`]. Each thread count runs in its own rayon pool.
 
-#[path = "../examples/models/mod.rs"]
-mod models;
-
 use std::error::Error;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -31,12 +28,15 @@ const BUDGET: Duration = Duration::from_millis(1500);
 const MIN_RUNS: usize = 5;
 
 /// The networks, by the name `--net` takes.
-const NETS: [&str; 5] = [
+const NETS: [&str; 8] = [
     "resnet18",
     "resnet50",
     "mobilenet_v2",
     "googlenet",
     "densenet121",
+    "mobilenet_v3_small",
+    "efficientnet_b0",
+    "convnext_tiny",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -70,11 +70,14 @@ fn time_net(net: &str, batch: usize) -> Result<f64, Box<dyn Error>> {
         }};
     }
     match net {
-        "resnet18" => time!(models::ResNet18),
-        "resnet50" => time!(models::ResNet50),
-        "mobilenet_v2" => time!(models::MobileNetV2),
-        "googlenet" => time!(models::GoogLeNet),
-        "densenet121" => time!(models::DenseNet121),
+        "resnet18" => time!(stride::zoo::ResNet18),
+        "resnet50" => time!(stride::zoo::ResNet50),
+        "mobilenet_v2" => time!(stride::zoo::MobileNetV2),
+        "googlenet" => time!(stride::zoo::GoogLeNet),
+        "densenet121" => time!(stride::zoo::DenseNet121),
+        "mobilenet_v3_small" => time!(stride::zoo::MobileNetV3Small),
+        "efficientnet_b0" => time!(stride::zoo::EfficientNetB0),
+        "convnext_tiny" => time!(stride::zoo::ConvNeXtTiny),
         other => Err(format!("no network `{other}`; the networks are {NETS:?}").into()),
     }
 }

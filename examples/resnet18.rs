@@ -8,12 +8,11 @@
 //! ```
 
 mod common;
-mod models;
 
 use std::time::Duration;
 
-use models::ResNet18;
 use stride::ndarray::Array4;
+use stride::zoo::ResNet18;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut net = match std::env::args_os().nth(1) {

@@ -1,13 +1,10 @@
-//! Prints the summary of torchvision's full-width ResNet-50, declared with `network!` in
-//! `examples/models`. Also the example whose build time the README reports against
-//! `plain_ops`, which uses no macro.
+//! Prints the summary of torchvision's full-width ResNet-50 from `stride::zoo`, at 224x224.
 //!
 //! ```text
 //! cargo run --release --example resnet50_summary
 //! ```
 
-mod models;
-
-fn main() {
-    println!("{}", models::ResNet50::SUMMARY);
+fn main() -> Result<(), stride::runtime::Error> {
+    println!("{}", stride::zoo::ResNet50::summary_at(224, 224)?);
+    Ok(())
 }

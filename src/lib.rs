@@ -29,6 +29,11 @@
 //! torchvision model to Rust inference.
 
 pub mod guide;
+#[cfg(feature = "zoo")]
+pub mod zoo;
+
+// The networks of `zoo` are declared with `network!`, whose code names `::stride`.
+extern crate self as stride;
 
 pub use stride_geometry as geometry;
 pub use stride_runtime as runtime;
@@ -307,8 +312,8 @@ pub mod __private {
     };
     pub use stride_runtime::ops::{
         Activation, AvgPool2dParams, BatchNorm2d, Conv2d, Conv2dParams, ConvTranspose2d,
-        ConvTranspose2dParams, Linear, MaxPool2dParams, UpsampleMode, UpsampleParams,
-        UpsampleTarget,
+        ConvTranspose2dParams, LayerNorm2d, LayerScale, Linear, MaxPool2dParams, UpsampleMode,
+        UpsampleParams, UpsampleTarget,
     };
     pub use stride_runtime::summary::{InputSize, LayerInfo, Summary, SummaryAt};
     pub use stride_runtime::typed::{AnySize, Chw, Flat, Network, Tensor, typenum};

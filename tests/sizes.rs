@@ -12,10 +12,10 @@ use support::{golden, input_and_output, lenient, worst_difference};
 mod models;
 
 network! {
-    use crate::models::blocks::BasicBlock;
-    use crate::models::blocks::Bottleneck;
-    use crate::models::Inception;
-    use crate::models::DenseBlock1;
+    use ::stride::zoo::BasicBlock;
+    use ::stride::zoo::Bottleneck;
+    use ::stride::zoo::Inception;
+    use ::stride::zoo::DenseLayer;
 
     /// `resnet18_stem` at any size.
     pub struct ResNetStemAny: [3, H, W] {
@@ -75,10 +75,10 @@ network! {
         bn1: batch_norm2d(),
         relu: relu,
         maxpool: max_pool2d(kernel = 3, stride = 2, padding = 1),
-        layer1: [Bottleneck(8, 32)],
-        layer2: [Bottleneck(16, 64, stride = 2), Bottleneck(16, 64)],
-        layer3: [Bottleneck(32, 128, stride = 2)],
-        layer4: [Bottleneck(64, 256, stride = 2)],
+        layer1: [Bottleneck(8)],
+        layer2: [Bottleneck(16, stride = 2), Bottleneck(16)],
+        layer3: [Bottleneck(32, stride = 2)],
+        layer4: [Bottleneck(64, stride = 2)],
         avgpool: adaptive_avg_pool2d(1),
         flatten: flatten,
         fc: linear(10),
@@ -93,7 +93,8 @@ network! {
     /// DenseNet-121's first dense block at any size.
     pub struct DenseBlock1Any: [64, H, W] {
         #[key = ""]
-        denseblock1: DenseBlock1(),
+        #[keys("denselayer{}", from = 1)]
+        denseblock1: [DenseLayer(128, 32); 6],
     }
 }
 

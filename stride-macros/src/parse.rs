@@ -19,6 +19,7 @@
 //!             | "[" target ";" INT "]"                 -- INT copies of one target
 //!             | "concat" "{" branch,* "}"              -- branches joined along channels
 //!             | "scale" "{" entry,* "}"                -- the input times the entries' output
+//!             | "{" entry,* "}"                        -- named entries under the name's key
 //!             | PATH "=>" shape                        -- a network from another invocation
 //! item       := target | ".." "[" target ";" INT "]"   -- one target, or copies of one
 //! branch     := NAME ":" target                        -- a branch with a key of its own
@@ -159,6 +160,9 @@ pub enum Target {
     Concat { token: Ident, branches: Vec<Branch> },
     /// `scale { … }`: the input multiplied by the entries' output.
     Scale { token: Ident, gate: Vec<Entry> },
+    /// `{ a: …, b: … }`: entries one after the other, keyed under the entry's name (an
+    /// `nn.Sequential` of named modules, as DenseNet's `features`).
+    Scope { entries: Vec<Entry> },
 }
 
 /// `kind(args)`.
@@ -517,6 +521,11 @@ impl Parse for Target {
                 items: parse_items(&content)?,
             });
         }
+        if input.peek(syn::token::Brace) {
+            return Ok(Target::Scope {
+                entries: parse_body(input)?,
+            });
+        }
         if input.peek(kw::concat) && input.peek2(syn::token::Brace) {
             let token: Ident = input.parse()?;
             return Ok(Target::Concat {
@@ -650,6 +659,7 @@ fn size(target: &Target) -> usize {
         Target::Sequence { items } => items.iter().map(size).fold(1, usize::saturating_add),
         Target::Concat { branches, .. } => branches_size(branches),
         Target::Scale { gate, .. } => entries(gate),
+        Target::Scope { entries: list } => entries(list),
     }
 }
 

@@ -321,6 +321,7 @@ fn kinds_in(entries: &[Entry]) -> Vec<String> {
             Target::Sequence { items } => items.iter().for_each(|i| target(i, out)),
             Target::Concat { branches, .. } => branches.iter().for_each(|b| branch(b, out)),
             Target::Scale { gate, .. } => out.extend(kinds_in(gate)),
+            Target::Scope { entries } => out.extend(kinds_in(entries)),
             Target::External { .. } => {}
         }
     }

@@ -249,6 +249,7 @@ impl<'a> Walk<'a> {
                 check_duplicate_names(self.cx, gate);
                 self.scale(token, gate, &inner)
             }
+            Target::Scope { entries } => self.entries(entries, &scope.child(key, field)),
         }
     }
 
@@ -279,7 +280,10 @@ impl<'a> Walk<'a> {
     fn shares_keys(&self, target: &Target) -> bool {
         match target {
             Target::Call(call) => self.definitions.contains_key(&call.kind.to_string()),
-            Target::Sequence { .. } | Target::Concat { .. } | Target::Scale { .. } => true,
+            Target::Sequence { .. }
+            | Target::Concat { .. }
+            | Target::Scale { .. }
+            | Target::Scope { .. } => true,
             Target::External { .. } => false,
         }
     }

@@ -197,6 +197,14 @@ pub enum Op {
         /// Added to the variance.
         eps: f32,
     },
+    /// A layer norm over each pixel's channels: `weight` and `bias`, `[C]`.
+    LayerNorm2d {
+        /// Added to the variance.
+        eps: f32,
+    },
+    /// Each channel times a learned value: one tensor without a name (its key is the
+    /// layer's), `[C, 1, 1]`.
+    LayerScale,
     /// A fully connected layer: `weight` `[out, in]` and optionally `bias`.
     Linear,
     /// Max pooling.

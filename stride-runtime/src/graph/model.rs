@@ -5,7 +5,9 @@ use ndarray::{Array1, ArrayD, ArrayViewD, Dimension, IxDyn};
 
 use super::{Graph, Group, InitRule, Layer, Op, TensorSpec};
 use crate::init::{Init, fan_in_bound, kaiming_fan_out_std};
-use crate::ops::{Activation, BatchNorm2d, Conv2d, ConvTranspose2d, Fused, Linear};
+use crate::ops::{
+    Activation, BatchNorm2d, Conv2d, ConvTranspose2d, Fused, LayerNorm2d, LayerScale, Linear,
+};
 use crate::weights::{Loader, SaveError, Saver};
 use crate::{Error, Result};
 
@@ -31,6 +33,8 @@ pub(super) enum Slot {
     Conv2d(Conv2d),
     ConvTranspose2d(ConvTranspose2d),
     BatchNorm2d(BatchNorm2d),
+    LayerNorm2d(LayerNorm2d),
+    LayerScale(LayerScale),
     Linear(Linear),
 }
 
@@ -112,6 +116,12 @@ impl Tensors {
                     eps,
                 )?)
             }
+            Op::LayerNorm2d { eps } => Slot::LayerNorm2d(LayerNorm2d::new(
+                self.required("weight")?,
+                self.required("bias")?,
+                eps,
+            )?),
+            Op::LayerScale => Slot::LayerScale(LayerScale::new(self.required("")?)?),
             Op::Linear => Slot::Linear(Linear::new(
                 self.required("weight")?,
                 self.optional("bias")?,
@@ -133,6 +143,9 @@ impl Slot {
             (Slot::BatchNorm2d(b), "bias") => b.bias().map(|w| w.into_dyn()),
             (Slot::BatchNorm2d(b), "running_mean") => Some(b.running_mean().into_dyn()),
             (Slot::BatchNorm2d(b), "running_var") => Some(b.running_var().into_dyn()),
+            (Slot::LayerNorm2d(n), "weight") => Some(n.weight().into_dyn()),
+            (Slot::LayerNorm2d(n), "bias") => Some(n.bias().into_dyn()),
+            (Slot::LayerScale(s), "") => Some(s.scale().into_dyn()),
             (Slot::Linear(l), "weight") => Some(l.weight().into_dyn()),
             (Slot::Linear(l), "bias") => l.bias().map(|b| b.into_dyn()),
             _ => None,
@@ -189,6 +202,8 @@ accessors! {
     Conv2d: Conv2d, conv2d, conv2d_mut, "a `Conv2d`";
     ConvTranspose2d: ConvTranspose2d, conv_transpose2d, conv_transpose2d_mut, "a `ConvTranspose2d`";
     BatchNorm2d: BatchNorm2d, batch_norm2d, batch_norm2d_mut, "a `BatchNorm2d`";
+    LayerNorm2d: LayerNorm2d, layer_norm2d, layer_norm2d_mut, "a `LayerNorm2d`";
+    LayerScale: LayerScale, layer_scale, layer_scale_mut, "a `LayerScale`";
     Linear: Linear, linear, linear_mut, "a `Linear`";
 }
 
@@ -303,11 +318,13 @@ impl Model {
         };
         let bn = match group.bn {
             Some(index) => match &self.slots[index] {
-                Slot::BatchNorm2d(bn) => Some(bn),
-                _ => wrong_slot(self.graph, index, "a `BatchNorm2d`"),
+                Slot::BatchNorm2d(bn) => Some(bn.clone()),
+                Slot::LayerScale(scale) => Some(scale.as_batch_norm()?),
+                _ => wrong_slot(self.graph, index, "a `BatchNorm2d` or a `LayerScale`"),
             },
             None => None,
         };
+        let bn = bn.as_ref();
         Ok(match &self.slots[group.conv] {
             Slot::Conv2d(conv) => FusedLayer::Conv2d(fused(conv, bn, activation, group)?),
             Slot::ConvTranspose2d(conv) => {

@@ -12,7 +12,10 @@ use super::model::{FusedLayer, Slot};
 use super::module::Module;
 use super::value::Value;
 use super::{Graph, Layer, Model, Node, Op};
-use crate::ops::{Activation, adaptive_avg_pool2d, add_assign, avg_pool2d, max_pool2d, upsample};
+use crate::ops::{
+    Activation, adaptive_avg_pool2d, add_assign, avg_pool2d, max_pool2d, scale_channels_in_place,
+    upsample,
+};
 use crate::{Error, Result};
 
 impl Model {
@@ -214,6 +217,16 @@ fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
             bn.forward_in_place(y.view_mut())?;
             y.into()
         }
+        (Op::LayerNorm2d { .. }, Slot::LayerNorm2d(norm)) => {
+            let mut y = x.map(op, "input")?.into_owned();
+            norm.forward_in_place(y.view_mut())?;
+            y.into()
+        }
+        (Op::LayerScale, Slot::LayerScale(scale)) => {
+            let mut y = x.map(op, "input")?.into_owned();
+            scale.forward_in_place(y.view_mut())?;
+            y.into()
+        }
         (Op::Linear, Slot::Linear(linear)) => linear.forward(x.flat(op, "input")?.view())?.into(),
         (Op::MaxPool2d(params), _) => max_pool2d(x.map(op, "input")?.view(), &params)?.into(),
         (Op::AvgPool2d(params), _) => avg_pool2d(x.map(op, "input")?.view(), &params)?.into(),
@@ -236,20 +249,14 @@ fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
     })
 }
 
-/// `y *= gate`, the gate `[N, C, 1, 1]` or `y`'s shape.
+/// `y *= gate`, the gate `[N, C, 1, 1]` (squeeze-excitation's: one pass over `y`) or `y`'s
+/// shape.
 fn multiply(mut y: ndarray::ArrayViewMut4<f32>, gate: ArrayView4<f32>) -> Result<()> {
-    let (n, c, h, w) = y.dim();
-    let (gn, gc, gh, gw) = gate.dim();
-    if (gn, gc) != (n, c) || !((gh, gw) == (1, 1) || (gh, gw) == (h, w)) {
-        return Err(Error::Shape {
-            op: "scale",
-            tensor: "gate",
-            expected: format!("[{n}, {c}, 1, 1] or [{n}, {c}, {h}, {w}]"),
-            got: gate.shape().to_vec(),
-        });
+    if gate.dim() == y.dim() && gate.dim().2 * gate.dim().3 != 1 {
+        y *= &gate;
+        return Ok(());
     }
-    y *= &gate;
-    Ok(())
+    scale_channels_in_place(y, gate)
 }
 
 /// `activation` of every value, in the value's own buffer when it owns one.

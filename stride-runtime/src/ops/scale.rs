@@ -9,6 +9,7 @@
 
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, ArrayViewD, ArrayViewMut4, Ix1, s};
 
+use super::BatchNorm2d;
 use super::check::{contiguous, exact_shape, input_channels};
 use crate::simd::Isa;
 use crate::{Error, Result};
@@ -131,6 +132,29 @@ impl LayerScale {
     /// Number of channels.
     pub fn channels(&self) -> usize {
         self.scale.len()
+    }
+
+    /// The same multiply as a batch norm (mean 0, variance 1, eps 0, weight the scale, no
+    /// bias): what folds into the convolution before it
+    /// ([`fold_batch_norm`](crate::ops::fold_batch_norm)), so that the convolution writes
+    /// its output already scaled.
+    ///
+    /// ```
+    /// use ndarray::{Array1, Array4};
+    /// use stride_runtime::ops::LayerScale;
+    ///
+    /// let scale = LayerScale::new(Array1::from(vec![0.5f32, 2.0]))?;
+    /// let x = Array4::from_elem((1, 2, 2, 2), 3.0f32);
+    /// assert_eq!(scale.as_batch_norm()?.forward(x.view())?, scale.forward(x.view())?);
+    /// # Ok::<(), stride_runtime::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// A scale over no channels.
+    pub fn as_batch_norm(&self) -> Result<BatchNorm2d> {
+        let c = self.scale.len();
+        let (mean, var) = (Array1::zeros(c), Array1::ones(c));
+        BatchNorm2d::new(mean.view(), var.view(), Some(self.scale.view()), None, 0.0)
     }
 
     /// Scales the channels of an NCHW input with this layer's channel count.
