@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Build times, as a user meets them: `examples/torchvision.rs`, which declares GoogLeNet,
-# DenseNet-121, ResNet-50 and MobileNetV2 with network! as torchvision builds them (in
-# examples/models, with the other example networks) and calls forward, init and
-# load_safetensors on each; beside `examples/plain_ops.rs`, which uses the runtime directly and
-# no macro.
+# Build times, as a user meets them: `examples/torchvision.rs`, which runs every network of
+# `stride::zoo` (eighteen, declared with network! in the library behind the `zoo` feature) and
+# calls forward, init and load_safetensors on each; beside `examples/plain_ops.rs`, which uses
+# the runtime directly and no macro. (The examples build with the zoo on, as this crate's
+# dev-dependency on itself turns it on.)
 #
 #     bench/compile_time.sh
 #
@@ -11,6 +11,9 @@
 # target directory), the same build after touching the example's source, then `cargo check`
 # from clean and after touching. Uses its own target directory (target/compile-time) so the
 # normal build is left alone. Prints a Markdown table and the CPU it ran on.
+#
+# Then what the zoo costs a build: the `stride` library alone, clean, without the feature (what
+# a user who does not name it builds) and with it.
 #
 # Then the cost of a size-generic declaration: `examples/resnet50_fixed_size.rs` and
 # `examples/resnet50_any_size.rs` declare the same ResNet-50, one at [3, 224, 224] and one at
@@ -44,6 +47,15 @@ for example in torchvision plain_ops; do
     check=$(seconds cargo check --example "$example")
     echo "| \`$example\` | ${clean} s | ${incremental} s | ${check_clean} s | ${check} s |"
 done
+
+echo
+echo "| \`stride\` library, release, clean (dependencies included) | without \`zoo\` | with \`zoo\` |"
+echo "|---|---:|---:|"
+rm -rf "$CARGO_TARGET_DIR"
+without=$(seconds cargo build --release -p stride --lib)
+rm -rf "$CARGO_TARGET_DIR"
+with=$(seconds cargo build --release -p stride --lib --features zoo)
+echo "| build | ${without} s | ${with} s |"
 
 median() {
     sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
