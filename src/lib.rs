@@ -68,6 +68,7 @@ pub use ndarray;
 /// | `name: kind(arguments)` | a layer (table below) |
 /// | `name: Block(arguments)` | an instance of a block (or of a network declared earlier in the same invocation); its weights sit under `name.` |
 /// | `name: [target, target, …]` | targets numbered as `nn.Sequential` numbers them: keys `name.0`, `name.1`, … |
+/// | `name: { entries }` | the entries one after the other, keyed under `name` (an `nn.Sequential` of named modules: DenseNet's `features.conv0`, …) |
 /// | `name: concat { a: target, b: target }` | branches from the same input, joined along channels; their heights and widths must agree; keys `name.a…`, `name.b…` |
 /// | `concat { a: target, { entries } }` | the same without a name: `a`'s keys are `a…` and the braces' entries are keyed in the enclosing scope (DenseNet's layers, whose module concatenates in `forward`) |
 /// | `name: path::To::Network => [C, H, W]` | a network declared in another invocation, with its output stated; constant assertions check its `INPUT` and `OUTPUT` where it is used |
@@ -237,6 +238,10 @@ pub use ndarray;
 /// | `stochastic_depth` | `p = 0.0` (or first), `mode = row`: nothing at inference (torchvision's `StochasticDepth`); in a sequence it takes its place in the numbering |
 /// | `identity` | none: its input, unchanged (a concat branch that passes the input on) |
 ///
+/// Where torchvision moves the channels last around a norm or a linear layer (ConvNeXt's
+/// `Permute` modules), write `identity` in their places: `layer_norm2d` and `pixel_linear` work
+/// on NCHW directly, and the numbering stays torchvision's.
+///
 /// `padding` takes an int, an `(h, w)` pair, explicit `((top, bottom), (left, right))`, or a
 /// mode: `valid`, `same` (PyTorch's: stride 1 only), `same_upper` or `same_lower` (ONNX and
 /// TensorFlow: output `ceil(W / S)` for any stride).
@@ -258,12 +263,16 @@ pub use ndarray;
 /// groups that do not divide the channels; pool padding above half the kernel; a zero kernel,
 /// stride, dilation, channel or group count; a transposed `output_padding` not smaller than the
 /// stride or the dilation; PyTorch `same` padding with a stride; `dilation` on `avg_pool2d`;
-/// `linear` on a feature map; duplicate layer names or parameters; unknown layer kinds and
-/// parameters; negative, fractional or overflowing literals; a missing or malformed input shape.
+/// `linear` on a feature map and `pixel_linear` on a flat input; duplicate layer names or
+/// parameters; unknown layer kinds and parameters; negative, fractional or overflowing literals
+/// and arithmetic; a missing or malformed input shape; a repetition past 4096 copies; a
+/// `#[keys]` pattern without one `{}` or on an entry that is not a sequence; a
+/// `#[sequential("…")]` prefix with an empty part.
 ///
 /// Branches are checked too: a residual whose main path changes the shape without a shortcut,
 /// a shortcut whose output differs from the main path's, concat branches of different
-/// heights or widths, a block instance with a missing or unknown argument, and a network
+/// heights or widths, a `scale` gate that does not end with its input's channels (or that
+/// works on a flat input), a block instance with a missing or unknown argument, and a network
 /// used as a layer on an input of another shape. A shape error inside a block instance is
 /// reported at the instance.
 ///
@@ -288,9 +297,11 @@ pub use ndarray;
 ///   time; `output_at(h, w)` and `summary_at(h, w)`;
 /// - `load_safetensors(path)`, `load_safetensors_with(path, &options)`, `from_weights`,
 ///   `save_safetensors(path)`, and `init(seed)`;
-/// - `fuse()`, `unfuse()` and `is_fused()`: each convolution with the batch norm after it
-///   folded into one, and the activation and residual add after it applied as it writes.
-///   Loading and `init` fuse by default;
+/// - `fuse()`, `unfuse()` and `is_fused()`: each convolution (or `pixel_linear`) with the
+///   batch norm or layer scale after it folded into one, and the activation and residual add
+///   after it applied as it writes; layers that do nothing at inference (`identity`,
+///   `dropout`, `stochastic_depth`) in between do not stop it. Loading and `init` fuse by
+///   default;
 /// - one accessor per layer with weights, named as the layer is in Rust (`conv1()`, and
 ///   `layer1_0_conv1()` inside blocks and sequences), with a `_mut` twin: `net.conv1().weight()`;
 /// - a public field for each network from another invocation, of its own type;
