@@ -304,7 +304,8 @@ pub fn number(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<N
             // As written, then with the block's arguments in place when they are known.
             let written = tokens.to_string();
             let numbers = value.text();
-            let text = if numbers.contains('_') || numbers == written {
+            let bare = |t: &str| t.replace(['(', ')', ' '], "");
+            let text = if numbers.contains('_') || bare(&numbers) == bare(&written) {
                 written
             } else {
                 format!("{written} = {numbers}")

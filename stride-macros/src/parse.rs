@@ -615,7 +615,13 @@ fn copies(target: Target, input: ParseStream) -> syn::Result<Vec<Target>> {
         .parse()
         .map_err(|e| syn::Error::new(e.span(), "expected the number of copies: `[target; 6]`"))?;
     let n: usize = count.base10_parse().unwrap_or(usize::MAX);
-    if n == 0 || n.saturating_mul(size(&target)) > MAX_COPIES {
+    if n == 0 {
+        return Err(syn::Error::new(
+            count.span(),
+            "a repetition writes out at least one copy; leave the target out for none",
+        ));
+    }
+    if n.saturating_mul(size(&target)) > MAX_COPIES {
         return Err(syn::Error::new(
             count.span(),
             format!(
