@@ -398,15 +398,18 @@ mod tests {
             }
         }
         println!("scalar gelu: max relative error {worst:.2e}");
-        assert!(worst < 1e-6, "relative {worst:e}");
+        assert!(worst < 1.5e-6, "relative {worst:e}");
     }
 
     /// The vector form of every activation against its scalar form, on every value of a
     /// dense sweep over [-120, 120], tiny and subnormal magnitudes, the infinities and NaN:
-    /// within 4 ulps of the scalar value (relative 5e-7) or 1e-30 absolute. `GeluTanh` is
-    /// allowed besides what a relative error of `e` in its inner argument `u` makes in
-    /// `sigmoid(2u)`, `|2u| * e` relative in its lower tail: the two forms round `u` about
-    /// five times each, in different orders, so `e = 6 * f32::EPSILON` covers both.
+    /// within 4 ulps of the scalar value (relative 5e-7) or 1e-30 absolute. The two GELUs are
+    /// allowed besides what their forms' different roundings of an exponent make in their
+    /// lower tails: for `Gelu` one ulp of `x^2 / 2` (from which `Φ`'s `erfc` is taken; its
+    /// polynomial part is evaluated with and without fused multiply-adds), relative
+    /// `x^2 / 2 * 2 * f32::EPSILON`; for `GeluTanh`, what a relative error of `e` in its inner
+    /// argument `u` makes in `sigmoid(2u)`, `|2u| * e`: the forms round `u` about five times
+    /// each, in different orders, so `e = 6 * f32::EPSILON` covers both.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_forms_match_the_scalar_forms_over_a_dense_sweep() {
@@ -436,6 +439,7 @@ mod tests {
                 }
                 let error = (g as f64 - want as f64).abs();
                 let conditioning = match activation {
+                    Activation::Gelu => f64::from(x * x) * f64::from(f32::EPSILON),
                     Activation::GeluTanh => {
                         let u = 2.0 * SQRT_2_OVER_PI * (x + GELU_TANH_CUBIC * x * x * x);
                         f64::from(u.abs()) * 6.0 * f64::from(f32::EPSILON)
