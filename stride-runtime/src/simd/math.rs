@@ -81,8 +81,8 @@ const ERFC_CENTER: f32 = 2.25;
 /// Past this, `erfc` is taken as 0 (`erfc(4.5) = 1.97e-10`).
 const ERFC_END: f32 = 4.5;
 
-/// Past this `|x|`, `Φ`'s tail is taken as 0: `ERFC_END * √2`.
-const NORMAL_END: f32 = 6.363_961;
+/// Past this `|x|`, `Φ`'s tail is taken as 0.
+const NORMAL_END: f32 = ERFC_END * core::f32::consts::SQRT_2;
 
 /// Below this, `erf` is [`ERF_SMALL`]'s polynomial.
 #[cfg(test)]
