@@ -19,6 +19,9 @@
 //! * The polynomials are evaluated by Estrin's scheme (see `estrin`), not Horner's rule: the
 //!   vector forms are limited by how long their operations wait on each other, and that cut
 //!   GELU's time by a fifth.
+//!
+//! GELU on the suite's `gelu_384_56` (`bench/compare.sh`, a shared 2-vCPU Zen 5): 0.70 ms on
+//! one thread and 0.40 ms on two, against ONNX Runtime's opset-20 `Gelu` at 0.47 and 0.24 ms.
 //! * `erf(x) = x * ERF_SMALL(x^2)` for `|x| < 1` (there `1 - erfc` would lose the relative
 //!   accuracy of tiny inputs), `±(1 - erfc(|x|))` above.
 //! * `tanh(x) = x * TANH_SMALL(x^2)` for `|x| < 0.625`, `±(1 - e) / (1 + e)` with
