@@ -16,8 +16,10 @@
 //!   for about [`BUDGET`].
 //! - `gflops`: `2 * MACs / time`, the MACs from the geometry crate's counting functions
 //!   (`conv2d_macs` from the output size, `conv_transpose2d_macs` from the input size), times
-//!   the batch. Pools do no multiply-adds: their `gflops` and `peak_pct` are 0, and their line
-//!   on standard error gives the bandwidth they reach instead (input read + output written).
+//!   the batch. Pools and the elementwise layers (layer norm, the activations, the
+//!   squeeze-excitation product) do no multiply-adds counted here: their `gflops` and
+//!   `peak_pct` are 0, and their line on standard error gives the bandwidth they reach instead
+//!   (input read + output written).
 //! - `peak_pct`: `gflops` against the FMA peak of as many cores as threads, the single-core peak
 //!   measured at startup by a loop of independent AVX2 FMAs (0 without AVX2 and FMA).
 //!
@@ -36,8 +38,8 @@ use ndarray::{Array, Array4, Dimension, ShapeBuilder};
 use serde_json::Value;
 use stride::geometry::{Window, conv_output, conv_transpose2d_macs, conv2d_macs};
 use stride::runtime::ops::{
-    AvgPool2dParams, Conv2d, Conv2dParams, ConvTranspose2d, ConvTranspose2dParams, MaxPool2dParams,
-    avg_pool2d, max_pool2d,
+    Activation, AvgPool2dParams, Conv2d, Conv2dParams, ConvTranspose2d, ConvTranspose2dParams,
+    LayerNorm2d, MaxPool2dParams, avg_pool2d, max_pool2d, scale_channels,
 };
 use stride::runtime::{Padding2d, Result as StrideResult};
 
@@ -173,6 +175,14 @@ enum Op {
     },
     MaxPool2d(MaxPool2dParams),
     AvgPool2d(AvgPool2dParams),
+    /// ConvNeXt's channel layer norm.
+    LayerNorm2d {
+        eps: f32,
+    },
+    /// An activation on its own, into a new array (`Activation::map`, what `ops::gelu` is).
+    Activation(Activation),
+    /// The squeeze-excitation product with a `[N, C, 1, 1]` gate, into a new array.
+    ScaleChannels,
 }
 
 /// A layer built for timing: the weights packed as a layer holds them, and its input.
@@ -181,6 +191,10 @@ enum Built {
     ConvTranspose2d(ConvTranspose2d),
     MaxPool2d(MaxPool2dParams),
     AvgPool2d(AvgPool2dParams),
+    LayerNorm2d(LayerNorm2d),
+    Activation(Activation),
+    /// The gate.
+    ScaleChannels(Array4<f32>),
 }
 
 impl Built {
@@ -190,6 +204,9 @@ impl Built {
             Built::ConvTranspose2d(conv) => conv.forward(x.view()),
             Built::MaxPool2d(params) => max_pool2d(x.view(), params),
             Built::AvgPool2d(params) => avg_pool2d(x.view(), params),
+            Built::LayerNorm2d(norm) => norm.forward(x.view()),
+            Built::Activation(activation) => Ok(activation.map(x.view())),
+            Built::ScaleChannels(gate) => scale_channels(x.view(), gate.view()),
         }
     }
 }
@@ -256,15 +273,24 @@ impl Layer {
                     .ceil_mode(flag("ceil_mode")?)
                     .count_include_pad(flag("count_include_pad")?),
             ),
+            Some("layer_norm2d") => Op::LayerNorm2d {
+                eps: v["eps"]
+                    .as_f64()
+                    .ok_or_else(|| format!("{name}: `eps` is not a number"))?
+                    as f32,
+            },
+            Some("gelu") => Op::Activation(Activation::Gelu),
+            Some("hardswish") => Op::Activation(Activation::Hardswish),
+            Some("scale_channels") => Op::ScaleChannels,
             other => return Err(format!("{name}: unknown op {other:?}").into()),
         };
         Ok(Layer { name, op, input })
     }
 
-    /// The layer with random weights (no bias, as the ONNX graphs of `compare.py`), and a
-    /// random input.
+    /// The layer with random weights (no bias for a convolution, as the ONNX graphs of
+    /// `compare.py`), and a random input.
     fn build(&self) -> StrideResult<(Built, Array4<f32>)> {
-        let [_, cin, _, _] = self.input;
+        let [n, cin, _, _] = self.input;
         let built = match &self.op {
             Op::Conv2d {
                 cout,
@@ -285,6 +311,13 @@ impl Layer {
             }
             Op::MaxPool2d(params) => Built::MaxPool2d(*params),
             Op::AvgPool2d(params) => Built::AvgPool2d(*params),
+            Op::LayerNorm2d { eps } => Built::LayerNorm2d(LayerNorm2d::new(
+                random(cin, 3, 1.0) + 1.0,
+                random(cin, 4, 0.5),
+                *eps,
+            )?),
+            Op::Activation(activation) => Built::Activation(*activation),
+            Op::ScaleChannels => Built::ScaleChannels(random((n, cin, 1, 1), 5, 0.5) + 0.5),
         };
         Ok((built, random(self.input, 2, 1.0)))
     }
@@ -318,7 +351,11 @@ impl Layer {
                 params,
             } => conv_transpose2d_macs(cin, *cout, params.groups, *kernel, [h, w])
                 .expect("a valid suite layer"),
-            Op::MaxPool2d(_) | Op::AvgPool2d(_) => 0,
+            Op::MaxPool2d(_)
+            | Op::AvgPool2d(_)
+            | Op::LayerNorm2d { .. }
+            | Op::Activation(_)
+            | Op::ScaleChannels => 0,
         };
         2 * macs * n as u64
     }
@@ -366,7 +403,9 @@ fn report_memory(layer: &Layer) -> Result<(), Box<dyn Error>> {
         let weight = match &built {
             Built::Conv2d(conv) => conv.weight().len(),
             Built::ConvTranspose2d(conv) => conv.weight().len(),
-            Built::MaxPool2d(_) | Built::AvgPool2d(_) => 0,
+            Built::LayerNorm2d(norm) => 2 * norm.channels(),
+            Built::ScaleChannels(gate) => gate.len(),
+            Built::MaxPool2d(_) | Built::AvgPool2d(_) | Built::Activation(_) => 0,
         };
         // One forward first, so that lazily allocated state (rayon's, the allocator's) is not
         // counted as the layer's.

@@ -12,10 +12,11 @@
 //!
 //! Inside, the crate is layered, each layer using only those below it (`tests/layering.rs`
 //! checks that no two source files depend on each other): at the bottom [`simd`] (which
-//! instruction set the kernels run on, the activations' per-value and vector forms, short
-//! copies) and the per-thread working memory the kernels borrow (`workspace.rs`); then the
-//! matrix multiply (`gemm/`); then the ops, whose convolutions share one layer shell
-//! (`ops/conv_layer.rs`) and keep their kernels in a directory each.
+//! instruction set the kernels run on, the activations' per-value and vector forms and the
+//! `exp`, `tanh` and `erf`-based `Φ` they are made of, short copies) and the working memory
+//! per thread that the kernels borrow (`workspace.rs`); then the matrix multiply (`gemm/`);
+//! then the ops, whose convolutions share one layer shell (`ops/conv_layer.rs`) and keep
+//! their kernels in a directory each.
 //!
 //! ```
 //! use ndarray::Array4;

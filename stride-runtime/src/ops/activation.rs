@@ -2,12 +2,14 @@
 //! one so a layer can apply it in its epilogue; it and the forms kernels apply it in (a value,
 //! a slice, 8 lanes) live at the bottom of the crate, in `simd/activation.rs`.
 //!
-//! An array in memory order runs through the slice form, 8 lanes at a time with AVX2, split
+//! An array in memory order runs through the slice forms, 8 lanes at a time with AVX2, split
 //! over the crate's threads ([`crate::threads`]) in runs of [`CHUNK`] values when it is larger
-//! than one run; a view with gaps runs value by value along its rows.
+//! than one run; `map` reads a view with gaps through a copy in standard layout, and
+//! `apply_in_place` works along its rows.
 
 use ndarray::{Array, ArrayView, ArrayViewMut, Axis, Dimension};
 
+use super::check::contiguous;
 use crate::simd::{Activation, Isa};
 
 /// Values per task: large enough that handing a run to another thread costs little against
@@ -57,11 +59,18 @@ impl Activation {
     /// assert_eq!(y, array![0.0, 0.5, 1.0]);
     /// ```
     pub fn map<D: Dimension>(self, x: ArrayView<f32, D>) -> Array<f32, D> {
-        // A copy is in memory order whatever `x`'s strides, so the activation runs on one
-        // slice.
-        let mut y = x.to_owned();
-        self.apply_in_place(y.view_mut());
-        y
+        // Read in standard layout (copied there first if need be), written in one pass into
+        // an output that is not zeroed first.
+        let x = x.as_standard_layout();
+        let src = contiguous(x.as_slice());
+        let mut y = Array::uninit(x.raw_dim());
+        let dst = contiguous(y.as_slice_mut());
+        let isa = Isa::detect();
+        let tasks: Vec<_> = src.chunks(CHUNK).zip(dst.chunks_mut(CHUNK)).collect();
+        crate::threads::for_each(tasks, |(src, dst)| self.map_slice_on(isa, src, dst));
+        // SAFETY: the tasks' chunks cover `dst`, and `map_slice_on` writes every value of
+        // its chunk.
+        unsafe { y.assume_init() }
     }
 }
 
@@ -194,18 +203,22 @@ mod tests {
     }
 
     #[test]
-    fn apply_in_place_covers_every_element_of_an_array_split_over_threads() {
+    fn map_and_apply_in_place_cover_every_element_of_an_array_split_over_threads() {
         // More than two chunks, and a length that is not a multiple of 8.
         let x = ramp((3, CHUNK / 1000, 1001));
-        let mut y = x.clone();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .unwrap();
-        pool.install(|| Activation::Silu.apply_in_place(y.view_mut()));
-        for (&got, &v) in y.iter().zip(x.iter()) {
-            let want = Activation::Silu.apply(v);
-            assert!((got - want).abs() <= 1e-6 * want.abs().max(1.0), "{v}");
+        for activation in [Activation::Silu, Activation::Identity, Activation::Relu6] {
+            let mut in_place = x.clone();
+            pool.install(|| activation.apply_in_place(in_place.view_mut()));
+            let mapped = pool.install(|| activation.map(x.view()));
+            for ((&a, &b), &v) in in_place.iter().zip(&mapped).zip(&x) {
+                let want = activation.apply(v);
+                assert!((a - want).abs() <= 1e-6 * want.abs().max(1.0), "{v}");
+                assert_eq!(a, b, "{activation:?}({v})");
+            }
         }
     }
 }

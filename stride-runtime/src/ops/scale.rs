@@ -7,6 +7,8 @@
 //! in a lane as alone, so both paths give the same bits), split over the crate's threads
 //! ([`crate::threads`]) in runs of whole planes when the map is large.
 
+use core::mem::MaybeUninit;
+
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, ArrayViewD, ArrayViewMut4, Ix1, s};
 
 use super::BatchNorm2d;
@@ -36,10 +38,7 @@ const TASK_VALUES: usize = 1 << 15;
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn scale_channels_in_place(x: ArrayViewMut4<f32>, gate: ArrayView4<f32>) -> Result<()> {
-    let (n, c, _, _) = x.dim();
-    exact_shape("scale_channels", "gate", gate.shape(), &[n, c, 1, 1])?;
-    // Row-major `(n, c)`, the order of the planes.
-    let factors: Vec<f32> = gate.iter().copied().collect();
+    let factors = gate_factors(&x.view(), gate)?;
     scale_planes(x, |plane| factors[plane]);
     Ok(())
 }
@@ -56,9 +55,16 @@ pub fn scale_channels_in_place(x: ArrayViewMut4<f32>, gate: ArrayView4<f32>) -> 
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn scale_channels(x: ArrayView4<f32>, gate: ArrayView4<f32>) -> Result<Array4<f32>> {
-    let mut y = x.as_standard_layout().into_owned();
-    scale_channels_in_place(y.view_mut(), gate)?;
-    Ok(y)
+    let factors = gate_factors(&x, gate)?;
+    Ok(scale_planes_into(x, |plane| factors[plane]))
+}
+
+/// The gate's values in row-major `(n, c)` order, the order of `x`'s planes, after checking
+/// that it is `[N, C, 1, 1]` for `x`.
+fn gate_factors(x: &ArrayView4<f32>, gate: ArrayView4<f32>) -> Result<Vec<f32>> {
+    let (n, c, _, _) = x.dim();
+    exact_shape("scale_channels", "gate", gate.shape(), &[n, c, 1, 1])?;
+    Ok(gate.iter().copied().collect())
 }
 
 const LAYER_SCALE: &str = "layer_scale";
@@ -170,9 +176,9 @@ impl LayerScale {
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         input_channels(LAYER_SCALE, &x, self.channels())?;
-        let mut y = x.as_standard_layout().into_owned();
-        self.forward_in_place(y.view_mut())?;
-        Ok(y)
+        let scale = contiguous(self.scale.as_slice());
+        let channels = scale.len();
+        Ok(scale_planes_into(x, |plane| scale[plane % channels]))
     }
 
     /// Scales the channels of an NCHW array with this layer's channel count where it lies.
@@ -197,14 +203,14 @@ impl LayerScale {
     }
 }
 
-/// Multiplies plane `i` of `x` (row-major `(n, c)` order) by `factor(i)`.
-fn scale_planes(mut x: ArrayViewMut4<f32>, factor: impl Fn(usize) -> f32 + Sync + Send) {
-    let (_, _, h, w) = x.dim();
-    let plane = h * w;
+/// Multiplies plane `i` of `x` (row-major `(n, c)` order) by `factor(i)`, in place.
+fn scale_planes(mut x: ArrayViewMut4<f32>, factor: impl Fn(usize) -> f32 + Sync) {
+    let plane = x.dim().2 * x.dim().3;
     if x.is_empty() {
         return;
     }
-    if !x.is_standard_layout() {
+    let isa = Isa::detect();
+    let Some(values) = x.as_slice_mut() else {
         // A view with gaps: plane by plane, each as it lies.
         let (n, c, _, _) = x.dim();
         for (i, j) in ndarray::indices((n, c)) {
@@ -212,29 +218,87 @@ fn scale_planes(mut x: ArrayViewMut4<f32>, factor: impl Fn(usize) -> f32 + Sync 
             x.slice_mut(s![i, j, .., ..]).mapv_inplace(|v| v * f);
         }
         return;
-    }
-    let isa = Isa::detect();
-    let values = contiguous(x.as_slice_mut());
-    let run = |offset: usize, planes: &mut [f32]| {
+    };
+    let run = |(first, planes): (usize, &mut [f32])| {
         for (k, p) in planes.chunks_exact_mut(plane).enumerate() {
-            multiply(isa, p, factor(offset / plane + k));
+            let f = factor(first + k);
+            let len = p.len();
+            let p = p.as_mut_ptr();
+            // SAFETY: `p` is `len` values, read and written in place.
+            unsafe { multiply(isa, p, p, len, f) };
         }
     };
-    if values.len() < 2 * TASK_VALUES {
-        run(0, values);
+    let per_task = planes_per_task(values.len(), plane);
+    let tasks = values.chunks_mut(per_task * plane).enumerate();
+    crate::threads::for_each(tasks.map(|(t, c)| (t * per_task, c)).collect(), run);
+}
+
+/// [`scale_planes`] into a new array, in one pass over memory.
+fn scale_planes_into(x: ArrayView4<f32>, factor: impl Fn(usize) -> f32 + Sync) -> Array4<f32> {
+    let plane = x.dim().2 * x.dim().3;
+    let x = x.as_standard_layout();
+    let src = contiguous(x.as_slice());
+    let mut y = Array4::uninit(x.raw_dim());
+    let dst = contiguous(y.as_slice_mut());
+    if !src.is_empty() {
+        let isa = Isa::detect();
+        let run = |(first, (src, dst)): (usize, (&[f32], &mut [MaybeUninit<f32>]))| {
+            let planes = src.chunks_exact(plane).zip(dst.chunks_exact_mut(plane));
+            for (k, (s, d)) in planes.enumerate() {
+                // SAFETY: `s` and `d` are `plane` values each, disjoint (one is borrowed
+                // shared, the other exclusively); `d` may be uninitialised.
+                unsafe {
+                    multiply(
+                        isa,
+                        s.as_ptr(),
+                        d.as_mut_ptr().cast(),
+                        plane,
+                        factor(first + k),
+                    )
+                };
+            }
+        };
+        let per_task = planes_per_task(src.len(), plane);
+        let chunks = src
+            .chunks(per_task * plane)
+            .zip(dst.chunks_mut(per_task * plane));
+        let tasks = chunks
+            .enumerate()
+            .map(|(t, pair)| (t * per_task, pair))
+            .collect();
+        crate::threads::for_each(tasks, run);
+    }
+    // SAFETY: the tasks' chunks cover `dst` (or it is empty), and every plane of each was
+    // written.
+    unsafe { y.assume_init() }
+}
+
+/// Planes per task for `len` values in planes of `plane` (at least 1): all of them below
+/// twice [`TASK_VALUES`], else enough to make [`TASK_VALUES`].
+fn planes_per_task(len: usize, plane: usize) -> usize {
+    if len < 2 * TASK_VALUES {
+        len / plane
     } else {
-        let planes_per_task = TASK_VALUES.div_ceil(plane);
-        crate::threads::for_each_chunk(values, planes_per_task * plane, run);
+        TASK_VALUES.div_ceil(plane)
     }
 }
 
-/// `xs[i] *= f` for every `i`, on `isa`.
-fn multiply(isa: Isa, xs: &mut [f32], f: f32) {
+/// `dst[i] = src[i] * f` for `i < len`, on `isa`.
+///
+/// # Safety
+/// `src` points at `len` readable values and `dst` at `len` writable ones (which may be
+/// uninitialised): the same ones, or disjoint.
+unsafe fn multiply(isa: Isa, src: *const f32, dst: *mut f32, len: usize, f: f32) {
     match isa {
-        // SAFETY: the token proves the CPU has AVX2.
+        // SAFETY: the token proves the CPU has AVX2; the pointers are as the caller promised.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2(_) => unsafe { avx2::multiply(xs, f) },
-        Isa::Scalar => xs.iter_mut().for_each(|v| *v *= f),
+        Isa::Avx2(_) => unsafe { avx2::multiply(src, dst, len, f) },
+        Isa::Scalar => {
+            for i in 0..len {
+                // SAFETY: `i < len`, read before written, through pointers only.
+                unsafe { dst.add(i).write(src.add(i).read() * f) };
+            }
+        }
     }
 }
 
@@ -242,28 +306,39 @@ fn multiply(isa: Isa, xs: &mut [f32], f: f32) {
 mod avx2 {
     use core::arch::x86_64::*;
 
-    /// `xs[i] *= f`, 32 values per step, then 8, then one at a time.
+    /// `dst[i] = src[i] * f`, 32 values per step, then 8, then one at a time.
+    ///
+    /// # Safety
+    /// As [`super::multiply`]; the CPU has AVX2.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn multiply(xs: &mut [f32], f: f32) {
+    pub(super) unsafe fn multiply(src: *const f32, dst: *mut f32, len: usize, f: f32) {
         let factor = _mm256_set1_ps(f);
-        let mut blocks = xs.chunks_exact_mut(32);
-        for block in &mut blocks {
-            let p = block.as_mut_ptr();
-            // SAFETY: 4 registers of 8 inside the block of 32.
+        let mut i = 0;
+        while i + 32 <= len {
+            // SAFETY: 4 registers of 8 from `i`, inside `len`; all read before any is written.
             unsafe {
-                let v: [__m256; 4] = core::array::from_fn(|r| _mm256_loadu_ps(p.add(8 * r)));
+                let v: [__m256; 4] = core::array::from_fn(|r| _mm256_loadu_ps(src.add(i + 8 * r)));
                 for (r, v) in v.into_iter().enumerate() {
-                    _mm256_storeu_ps(p.add(8 * r), _mm256_mul_ps(v, factor));
+                    _mm256_storeu_ps(dst.add(i + 8 * r), _mm256_mul_ps(v, factor));
                 }
             }
+            i += 32;
         }
-        let mut registers = blocks.into_remainder().chunks_exact_mut(8);
-        for register in &mut registers {
-            let p = register.as_mut_ptr();
-            // SAFETY: 8 values.
-            unsafe { _mm256_storeu_ps(p, _mm256_mul_ps(_mm256_loadu_ps(p), factor)) };
+        while i + 8 <= len {
+            // SAFETY: 8 values from `i`, inside `len`.
+            unsafe {
+                _mm256_storeu_ps(
+                    dst.add(i),
+                    _mm256_mul_ps(_mm256_loadu_ps(src.add(i)), factor),
+                )
+            };
+            i += 8;
         }
-        registers.into_remainder().iter_mut().for_each(|v| *v *= f);
+        while i < len {
+            // SAFETY: value `i < len`.
+            unsafe { dst.add(i).write(src.add(i).read() * f) };
+            i += 1;
+        }
     }
 }
 
@@ -298,7 +373,9 @@ mod tests {
                 let values = got.as_slice_mut().unwrap();
                 let plane = shape.2 * shape.3;
                 for (i, p) in values.chunks_exact_mut(plane).enumerate() {
-                    multiply(isa, p, gate.as_slice().unwrap()[i]);
+                    let (len, p) = (p.len(), p.as_mut_ptr());
+                    // SAFETY: `p` is `len` values, in place.
+                    unsafe { multiply(isa, p, p, len, gate.as_slice().unwrap()[i]) };
                 }
                 assert_eq!(got, want, "{isa:?} {shape:?}");
             }
@@ -339,6 +416,18 @@ mod tests {
         let mut y = x.clone();
         scale_channels_in_place(y.view_mut(), wider.slice(s![.., ..;2, .., ..])).unwrap();
         assert_eq!(y, reference(&x, |i, j| (i * 6 + 2 * j) as f32));
+    }
+
+    #[test]
+    fn empty_maps_are_scaled_to_empty_maps() {
+        for shape in [(0, 3, 4, 4), (2, 3, 0, 4), (2, 0, 4, 4)] {
+            let (n, c, _, _) = shape;
+            let gate = Array4::<f32>::ones((n, c, 1, 1));
+            let x = Array4::<f32>::zeros(shape);
+            assert_eq!(scale_channels(x.view(), gate.view()).unwrap().dim(), shape);
+            let layer = LayerScale::new(Array1::ones(c)).unwrap();
+            assert_eq!(layer.forward(x.view()).unwrap().dim(), shape);
+        }
     }
 
     #[test]
