@@ -10,14 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-venv=target/compare-venv
-if ! "$venv/bin/python" -c "import onnxruntime, onnx, numpy" 2>/dev/null; then
-    echo "== installing onnxruntime, onnx and numpy into $venv" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --upgrade pip
-    "$venv/bin/pip" install --quiet onnxruntime onnx numpy
-fi
-"$venv/bin/python" -c "import onnxruntime, onnx, numpy; print('== onnxruntime', onnxruntime.__version__, 'onnx', onnx.__version__, 'numpy', numpy.__version__)" >&2
+source bench/python_env.sh
 
 ours=target/layers.jsonl
 echo "== cargo bench --bench layers -- $* > $ours" >&2

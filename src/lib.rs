@@ -321,6 +321,7 @@ pub mod __private {
         Build, External, Graph, Group, InitRule, Layer, Model, Module, Node, Op, TensorSpec,
         check_size, from_weights, gives, init, takes,
     };
+    pub use stride_runtime::onnx;
     pub use stride_runtime::ops::{
         Activation, AvgPool2dParams, BatchNorm2d, Conv2d, Conv2dParams, ConvTranspose2d,
         ConvTranspose2dParams, LayerNorm2d, LayerScale, Linear, MaxPool2dParams, UpsampleMode,

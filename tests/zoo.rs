@@ -7,84 +7,19 @@
 
 mod support;
 
+#[path = "../examples/models/mod.rs"]
+mod models;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use stride::network;
+use models::{
+    ConvNeXtTinyHead, DenseNet121Block1, EfficientNetB0Head, GoogLeNetInception3a,
+    MobileNetV3SmallHead,
+};
 use stride::zoo::{AllCnnC, LeNet5, ModelC};
 use support::{
     assert_only_input_and_output_left_over, golden, input_and_output, lenient, worst_difference,
 };
-
-network! {
-    use ::stride::zoo::Inception;
-
-    /// torchvision googlenet's `inception3a` on its own, whose keys start at the branches
-    /// (`branch1.conv.weight`), hence the empty key.
-    pub struct GoogLeNetInception3a: [192, H, W] {
-        #[key = ""]
-        inception3a: Inception(64, 96, 128, 16, 32, 32),
-    }
-}
-
-network! {
-    use ::stride::zoo::DenseLayer;
-
-    /// densenet121's `features.denseblock1` on its own: six layers, 64 -> 256 channels.
-    pub struct DenseNet121Block1: [64, H, W] {
-        #[key = ""]
-        #[keys("denselayer{}", from = 1)]
-        denseblock1: [DenseLayer(128, 32); 6],
-    }
-}
-
-network! {
-    use ::stride::zoo::ConvBnHardswish;
-    use ::stride::zoo::ReluSeNoExpand;
-    use ::stride::zoo::ReluBlock;
-    use ::stride::zoo::ReluBlockSkip;
-
-    /// mobilenet_v3_small's `features[0:4]`, keys `0.*` … `3.*`.
-    pub struct MobileNetV3SmallHead: [3, H, W] {
-        #[key = ""]
-        features: [
-            ConvBnHardswish(3, 16, stride = 2),
-            ReluSeNoExpand(16, 16, 8),
-            ReluBlock(16, 72, 24, stride = 2),
-            ReluBlockSkip(24, 88),
-        ],
-    }
-}
-
-network! {
-    use ::stride::zoo::ConvBnSiLU;
-    use ::stride::zoo::MBConv1;
-    use ::stride::zoo::MBConv6;
-    use ::stride::zoo::MBConv6Skip;
-
-    /// efficientnet_b0's `features[0:3]`, keys `0.*` … `2.*`.
-    pub struct EfficientNetB0Head: [3, H, W] {
-        #[key = ""]
-        features: [
-            ConvBnSiLU(3, 32, stride = 2),
-            [MBConv1(32, 16)],
-            [MBConv6(16, 24, 3, stride = 2), MBConv6Skip(24, 3)],
-        ],
-    }
-}
-
-network! {
-    use ::stride::zoo::CNBlock;
-
-    /// convnext_tiny's `features[0:2]`: the patchify stem and the first stage's three blocks,
-    /// keys `0.*` and `1.*`.
-    pub struct ConvNeXtTinyHead: [3, H, W] {
-        #[key = ""]
-        features: [
-            [conv2d(96, kernel = 4, stride = 4), layer_norm2d(96)],
-            [CNBlock(96); 3],
-        ],
-    }
-}
 
 /// The `params` zoo.json records for `name`: PyTorch's parameter count of the module.
 fn zoo_params(name: &str) -> u64 {

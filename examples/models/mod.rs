@@ -1,6 +1,7 @@
 //! The networks of the examples and tests beyond `stride::zoo`: the pieces of torchvision
-//! models that the golden files hold, declared with `network!` under torchvision's keys, so
-//! `load_safetensors` takes them unchanged. The whole torchvision models come from the zoo.
+//! models that the golden files hold, declared with `network!` under torchvision's keys (the
+//! later ones from the zoo's blocks), so `load_safetensors` takes them unchanged. The whole
+//! torchvision models come from the zoo.
 //!
 //! Shared by the examples and the tests (`#[path]`), so each model is written once.
 #![allow(dead_code)] // each user of this module takes the models it needs
@@ -79,5 +80,76 @@ network! {
         avgpool: adaptive_avg_pool2d(1),
         flatten: flatten,
         fc: linear(10),
+    }
+}
+
+network! {
+    use ::stride::zoo::Inception;
+
+    /// torchvision googlenet's `inception3a` on its own, whose keys start at the branches
+    /// (`branch1.conv.weight`), hence the empty key.
+    pub struct GoogLeNetInception3a: [192, H, W] {
+        #[key = ""]
+        inception3a: Inception(64, 96, 128, 16, 32, 32),
+    }
+}
+
+network! {
+    use ::stride::zoo::DenseLayer;
+
+    /// densenet121's `features.denseblock1` on its own: six layers, 64 -> 256 channels.
+    pub struct DenseNet121Block1: [64, H, W] {
+        #[key = ""]
+        #[keys("denselayer{}", from = 1)]
+        denseblock1: [DenseLayer(128, 32); 6],
+    }
+}
+
+network! {
+    use ::stride::zoo::ConvBnHardswish;
+    use ::stride::zoo::ReluSeNoExpand;
+    use ::stride::zoo::ReluBlock;
+    use ::stride::zoo::ReluBlockSkip;
+
+    /// mobilenet_v3_small's `features[0:4]`, keys `0.*` … `3.*`.
+    pub struct MobileNetV3SmallHead: [3, H, W] {
+        #[key = ""]
+        features: [
+            ConvBnHardswish(3, 16, stride = 2),
+            ReluSeNoExpand(16, 16, 8),
+            ReluBlock(16, 72, 24, stride = 2),
+            ReluBlockSkip(24, 88),
+        ],
+    }
+}
+
+network! {
+    use ::stride::zoo::ConvBnSiLU;
+    use ::stride::zoo::MBConv1;
+    use ::stride::zoo::MBConv6;
+    use ::stride::zoo::MBConv6Skip;
+
+    /// efficientnet_b0's `features[0:3]`, keys `0.*` … `2.*`.
+    pub struct EfficientNetB0Head: [3, H, W] {
+        #[key = ""]
+        features: [
+            ConvBnSiLU(3, 32, stride = 2),
+            [MBConv1(32, 16)],
+            [MBConv6(16, 24, 3, stride = 2), MBConv6Skip(24, 3)],
+        ],
+    }
+}
+
+network! {
+    use ::stride::zoo::CNBlock;
+
+    /// convnext_tiny's `features[0:2]`: the patchify stem and the first stage's three blocks,
+    /// keys `0.*` and `1.*`.
+    pub struct ConvNeXtTinyHead: [3, H, W] {
+        #[key = ""]
+        features: [
+            [conv2d(96, kernel = 4, stride = 4), layer_norm2d(96)],
+            [CNBlock(96); 3],
+        ],
     }
 }

@@ -33,6 +33,7 @@ mod gemm;
 pub mod graph;
 mod hw;
 pub mod init;
+pub mod onnx;
 pub mod ops;
 pub mod simd;
 pub mod summary;

@@ -297,6 +297,56 @@ fn methods(name: &str, output: &Shape) -> TokenStream {
         pub fn is_fused(&self) -> bool {
             ::stride::__private::Module::is_fused(self)
         }
+
+        /// The network as an ONNX model (opset 17 by default), its weights named by their
+        /// checkpoint keys; `options` pick the declared or the fused graph and, for a network
+        /// that takes many sizes, the size to write it for.
+        ///
+        /// # Errors
+        /// An opset the export does not write or that a layer needs more than, a size the
+        /// network does not take, a layer that can only be written for a known size.
+        pub fn to_onnx(
+            &self,
+            options: &::stride::__private::onnx::ExportOptions,
+        ) -> ::core::result::Result<
+            ::std::vec::Vec<u8>,
+            ::stride::__private::onnx::ExportError,
+        > {
+            ::stride::__private::onnx::to_onnx(self, options)
+        }
+
+        /// Writes [`Self::to_onnx`] to `path`; returns its node count and size.
+        ///
+        /// # Errors
+        /// As [`Self::to_onnx`], and a file that cannot be written.
+        pub fn save_onnx(
+            &self,
+            path: impl ::core::convert::AsRef<::std::path::Path>,
+            options: &::stride::__private::onnx::ExportOptions,
+        ) -> ::core::result::Result<
+            ::stride::__private::onnx::OnnxSummary,
+            ::stride::__private::onnx::ExportError,
+        > {
+            ::stride::__private::onnx::save_onnx(self, path, options)
+        }
+
+        /// Writes a Triton Inference Server model repository for the network under `dir`:
+        /// `name/config.pbtxt` (the ONNX Runtime backend, the batch and shapes, dynamic
+        /// batching and instances as `options` say) and `name/1/model.onnx`.
+        ///
+        /// # Errors
+        /// A name Triton cannot take, a batch size of 0, anything [`Self::save_onnx`] refuses.
+        pub fn save_triton_repository(
+            &self,
+            dir: impl ::core::convert::AsRef<::std::path::Path>,
+            name: &str,
+            options: &::stride::__private::onnx::TritonOptions,
+        ) -> ::core::result::Result<
+            ::stride::__private::onnx::OnnxSummary,
+            ::stride::__private::onnx::ExportError,
+        > {
+            ::stride::__private::onnx::save_triton_repository(self, dir, name, options)
+        }
     }
 }
 

@@ -145,6 +145,36 @@ pub fn stub(stub: &Stub) -> TokenStream {
             pub fn is_fused(&self) -> bool {
                 ::core::unimplemented!(#message)
             }
+            pub fn to_onnx(
+                &self,
+                options: &::stride::__private::onnx::ExportOptions,
+            ) -> ::core::result::Result<
+                ::std::vec::Vec<u8>,
+                ::stride::__private::onnx::ExportError,
+            > {
+                ::core::unimplemented!(#message)
+            }
+            pub fn save_onnx(
+                &self,
+                path: impl ::core::convert::AsRef<::std::path::Path>,
+                options: &::stride::__private::onnx::ExportOptions,
+            ) -> ::core::result::Result<
+                ::stride::__private::onnx::OnnxSummary,
+                ::stride::__private::onnx::ExportError,
+            > {
+                ::core::unimplemented!(#message)
+            }
+            pub fn save_triton_repository(
+                &self,
+                dir: impl ::core::convert::AsRef<::std::path::Path>,
+                name: &str,
+                options: &::stride::__private::onnx::TritonOptions,
+            ) -> ::core::result::Result<
+                ::stride::__private::onnx::OnnxSummary,
+                ::stride::__private::onnx::ExportError,
+            > {
+                ::core::unimplemented!(#message)
+            }
             #(#accessors)*
         }
 

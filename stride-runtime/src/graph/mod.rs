@@ -79,6 +79,7 @@ mod tests;
 mod value;
 
 pub use model::Model;
+pub(crate) use model::{FusedLayer, Slot};
 pub use module::{Build, Module, from_weights, init};
 pub use size::{SizeCause, SizeError, check_size, gives, takes};
 pub use value::Value;

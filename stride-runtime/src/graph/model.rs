@@ -27,7 +27,7 @@ pub struct Model {
 
 /// What a layer keeps between calls.
 #[derive(Debug, Clone)]
-pub(super) enum Slot {
+pub(crate) enum Slot {
     /// A layer without weights.
     Stateless,
     Conv2d(Conv2d),
@@ -40,7 +40,7 @@ pub(super) enum Slot {
 
 /// A group's convolution with its batch norm folded in and its activation absorbed.
 #[derive(Debug, Clone)]
-pub(super) enum FusedLayer {
+pub(crate) enum FusedLayer {
     Conv2d(Fused<Conv2d>),
     ConvTranspose2d(Fused<ConvTranspose2d>),
 }
@@ -311,7 +311,8 @@ impl Model {
         Ok(())
     }
 
-    fn fused_group(&self, group: &Group) -> Result<FusedLayer> {
+    /// Group `group`'s fused layer, built from the layers' current weights.
+    pub(crate) fn fused_group(&self, group: &Group) -> Result<FusedLayer> {
         let activation = match group.activation.map(|i| self.graph.layers[i].op) {
             Some(Op::Activation(a)) => a,
             _ => Activation::Identity,
@@ -344,11 +345,11 @@ impl Model {
         self.fused.first().map(Option::is_some)
     }
 
-    pub(super) fn slot(&self, index: usize) -> &Slot {
+    pub(crate) fn slot(&self, index: usize) -> &Slot {
         &self.slots[index]
     }
 
-    pub(super) fn fused(&self, group: usize) -> Option<&FusedLayer> {
+    pub(crate) fn fused(&self, group: usize) -> Option<&FusedLayer> {
         self.fused[group].as_ref()
     }
 }

@@ -122,6 +122,18 @@ impl<L: FusableLayer> Fused<L> {
         }
     }
 
+    /// The layer, with the batch norm folded into its weights and, where it could take it in,
+    /// the activation it applies as it writes.
+    pub fn layer(&self) -> &L {
+        &self.layer
+    }
+
+    /// The activation applied after the layer (after the residual, in
+    /// [`Fused::forward_add`]): what the layer could not take in.
+    pub fn after(&self) -> Activation {
+        self.after
+    }
+
     /// The group's output: `activation(layer(x))`.
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         let mut y = self.layer.run(x)?;
