@@ -4,7 +4,12 @@
 //! ```text
 //! cargo bench --bench networks                                   # every network, batch 1 and 8, 1 and 2 threads
 //! cargo bench --bench networks -- --net resnet50 --batch 1 --threads 2
+//! cargo bench --bench networks -- --export target/nets           # also writes <net>.onnx there
 //! ```
+//!
+//! With `--export DIR`, each network is also written to `DIR/<net>.onnx` (the fused graph, for
+//! 224x224, the same seeded weights it is timed with), for `bench/compare_nets.sh` to time in
+//! ONNX Runtime.
 //!
 //! Standard output has one JSON line per network, batch and thread count:
 //!
@@ -41,6 +46,12 @@ const NETS: [&str; 8] = [
 
 fn main() -> Result<(), Box<dyn Error>> {
     let options = Options::parse(std::env::args().skip(1))?;
+    if let Some(dir) = &options.export {
+        std::fs::create_dir_all(dir)?;
+        for net in &options.nets {
+            export_net(net, &dir.join(format!("{net}.onnx")))?;
+        }
+    }
     for net in &options.nets {
         for &threads in &options.threads {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -82,6 +93,28 @@ fn time_net(net: &str, batch: usize) -> Result<f64, Box<dyn Error>> {
     }
 }
 
+/// Writes `net`, with the weights [`time_net`] draws, as an ONNX model for 224x224 inputs.
+fn export_net(net: &str, path: &std::path::Path) -> Result<(), Box<dyn Error>> {
+    let options = stride::runtime::onnx::ExportOptions::default().input_size(224, 224);
+    macro_rules! export {
+        ($net:ty) => {{
+            <$net>::init(0).save_onnx(path, &options)?;
+            Ok(())
+        }};
+    }
+    match net {
+        "resnet18" => export!(stride::zoo::ResNet18),
+        "resnet50" => export!(stride::zoo::ResNet50),
+        "mobilenet_v2" => export!(stride::zoo::MobileNetV2),
+        "googlenet" => export!(stride::zoo::GoogLeNet),
+        "densenet121" => export!(stride::zoo::DenseNet121),
+        "mobilenet_v3_small" => export!(stride::zoo::MobileNetV3Small),
+        "efficientnet_b0" => export!(stride::zoo::EfficientNetB0),
+        "convnext_tiny" => export!(stride::zoo::ConvNeXtTiny),
+        other => Err(format!("no network `{other}`; the networks are {NETS:?}").into()),
+    }
+}
+
 /// The median time of `run` in milliseconds: one warm-up call, then at least [`MIN_RUNS`]
 /// calls and about [`BUDGET`] of them.
 fn median_ms<E: Error + 'static>(
@@ -99,12 +132,13 @@ fn median_ms<E: Error + 'static>(
     Ok(times[times.len() / 2])
 }
 
-/// The command line: `--net NAME` (any number), `--batch 1,8`, `--threads 1,2`. Cargo's own
-/// `--bench` flag is ignored.
+/// The command line: `--net NAME` (any number), `--batch 1,8`, `--threads 1,2`, `--export
+/// DIR`. Cargo's own `--bench` flag is ignored.
 struct Options {
     nets: Vec<String>,
     batches: Vec<usize>,
     threads: Vec<usize>,
+    export: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -113,6 +147,7 @@ impl Options {
             nets: Vec::new(),
             batches: vec![1, 8],
             threads: vec![1, 2],
+            export: None,
         };
         let list = |flag: &str, value: Option<String>| -> Result<Vec<usize>, Box<dyn Error>> {
             let value = value.ok_or(format!("{flag} needs a list such as 1,2"))?;
@@ -132,6 +167,9 @@ impl Options {
                 "--net" => options.nets.push(args.next().ok_or("--net needs a name")?),
                 "--batch" => options.batches = list("--batch", args.next())?,
                 "--threads" => options.threads = list("--threads", args.next())?,
+                "--export" => {
+                    options.export = Some(args.next().ok_or("--export needs a directory")?.into());
+                }
                 other => return Err(format!("unknown argument `{other}`").into()),
             }
         }
