@@ -47,12 +47,14 @@ pub use ndarray;
 /// ```text
 /// network! {
 ///     /// A block: declared once, expanded and checked wherever a network uses it.
+///     #[export]                        // optional: other crates may `use ::this_crate::Name;`
 ///     pub block Name(param, param = default) { entries }
 ///
 ///     /// A block declared in another invocation, module or crate, brought into this one.
 ///     use crate::blocks::Other;
 ///
-///     /// Doc comments and other attributes go on the generated struct.
+///     /// Doc comments and lint levels (`#[allow(..)]`, …) go on the generated struct; any
+///     /// other attribute is refused rather than dropped.
 ///     #[sequential("features")]        // optional: weight keys `features.0`, `features.1`, …
 ///     #[lints(checkerboard = deny)]    // optional: lint levels (allow, warn, deny)
 ///     pub struct Name: [C, H, W] {     // the input shape, without the batch; names for any size
@@ -109,7 +111,10 @@ pub use ndarray;
 /// where it is checked at each of its instances as if declared there: `use crate::blocks::Name;`
 /// (or a relative path, `self::…`, `super::…`) for a block of this crate, whose visibility
 /// (`pub` counts as `pub(crate)` here) says which modules may; `use ::other_crate::Name;`, with
-/// the leading `::`, for a `pub block` of another crate, whatever its module there. A name in
+/// the leading `::`, for a block another crate declared `#[export] pub block`, whatever its
+/// module there. `#[export]` is the opt-in because a block handed to other crates is a macro
+/// at that crate's root, one name space for the whole crate: two exported blocks of one name
+/// would clash, so only the blocks meant for others take a place there. A name in
 /// CamelCase that is neither a layer kind nor a block in scope is reported as a block to bring
 /// in.
 ///

@@ -11,6 +11,7 @@ network! {
     /// `Conv2dNormActivation` without an activation: a convolution without bias and its batch
     /// norm (`eps` as the network sets it: 1e-5 by default, MobileNetV3's 0.001).
     #[sequential]
+    #[export]
     pub block ConvBn(input, out, kernel = 1, stride = 1, groups = 1, eps = 0.00001) {
         conv: conv2d(
             input => out, kernel = kernel, stride = stride, padding = (kernel - 1) / 2,
@@ -21,6 +22,7 @@ network! {
 
     /// `Conv2dNormActivation` with ReLU.
     #[sequential]
+    #[export]
     pub block ConvBnReLU(input, out, kernel = 3, stride = 1, groups = 1, eps = 0.00001) {
         conv: conv2d(
             input => out, kernel = kernel, stride = stride, padding = (kernel - 1) / 2,
@@ -32,6 +34,7 @@ network! {
 
     /// `Conv2dNormActivation` with ReLU6 (MobileNetV2).
     #[sequential]
+    #[export]
     pub block ConvBnReLU6(input, out, kernel = 3, stride = 1, groups = 1) {
         conv: conv2d(
             input => out, kernel = kernel, stride = stride, padding = (kernel - 1) / 2,
@@ -43,6 +46,7 @@ network! {
 
     /// `Conv2dNormActivation` with hard-swish (MobileNetV3).
     #[sequential]
+    #[export]
     pub block ConvBnHardswish(input, out, kernel = 3, stride = 1, groups = 1, eps = 0.001) {
         conv: conv2d(
             input => out, kernel = kernel, stride = stride, padding = (kernel - 1) / 2,
@@ -54,6 +58,7 @@ network! {
 
     /// `Conv2dNormActivation` with SiLU (EfficientNet).
     #[sequential]
+    #[export]
     pub block ConvBnSiLU(input, out, kernel = 3, stride = 1, groups = 1) {
         conv: conv2d(
             input => out, kernel = kernel, stride = stride, padding = (kernel - 1) / 2,
@@ -66,6 +71,7 @@ network! {
     /// torchvision's `SqueezeExcitation` as EfficientNet uses it: the map pooled to one value
     /// per channel, squeezed to `squeeze` channels (`fc1`) with SiLU, expanded back (`fc2`),
     /// and a sigmoid gate multiplying each channel of the input.
+    #[export]
     pub block SqueezeExcitation(channels, squeeze) {
         scale {
             avgpool: adaptive_avg_pool2d(1),
@@ -77,6 +83,7 @@ network! {
     }
 
     /// `SqueezeExcitation` as MobileNetV3 uses it: ReLU inside, a hard-sigmoid gate.
+    #[export]
     pub block HardSqueezeExcitation(channels, squeeze) {
         scale {
             avgpool: adaptive_avg_pool2d(1),

@@ -8,6 +8,7 @@ network! {
     /// learned scale per channel, and the input added. torchvision moves the channels last
     /// around the norm and the linear layers (its `Permute`s, `block.1` and `block.6`); here
     /// they work on NCHW directly, so those two places are `identity`, kept for the numbering.
+    #[export]
     pub block CNBlock(dim) {
         residual {
             block: [
@@ -25,6 +26,7 @@ network! {
     }
 
     /// The downsampling between stages: a layer norm, then a 2x2 convolution of stride 2.
+    #[export]
     pub block Downsample(input, out) {
         #[key = ""]
         layers: [layer_norm2d(input), conv2d(input => out, kernel = 2, stride = 2)],

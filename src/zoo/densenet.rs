@@ -7,6 +7,7 @@ network! {
     /// batch norm, ReLU, a 3x3 convolution to `growth` channels; its output is joined to its
     /// input, so each layer sees the block's input and every earlier layer's output
     /// (torchvision concatenates in `forward`, so the layers' keys have no branch name).
+    #[export]
     pub block DenseLayer(width, growth) {
         concat {
             input: identity,
@@ -22,6 +23,7 @@ network! {
     }
 
     /// torchvision's `_Transition`: batch norm, ReLU, a 1x1 convolution, 2x2 average pooling.
+    #[export]
     pub block Transition(out) {
         norm: batch_norm2d(),
         relu: relu,

@@ -11,6 +11,7 @@ network! {
     /// SiLU, squeeze-excitation to `input / 4` channels, a 1x1 projection (`block.0` …
     /// `block.2`).
     #[sequential]
+    #[export]
     pub block MBConv1Body(input, out, kernel = 3) {
         depthwise: ConvBnSiLU(input, input, kernel = kernel, groups = input),
         se: SqueezeExcitation(input, input / 4),
@@ -21,6 +22,7 @@ network! {
     /// convolution, squeeze-excitation to `input / 4` channels (torchvision squeezes from the
     /// block's input channels), a 1x1 projection (`block.0` … `block.3`).
     #[sequential]
+    #[export]
     pub block MBConv6Body(input, out, kernel, stride = 1) {
         expand: ConvBnSiLU(input, input * 6, kernel = 1),
         depthwise: ConvBnSiLU(
@@ -31,17 +33,20 @@ network! {
     }
 
     /// `MBConv` with expand ratio 1.
+    #[export]
     pub block MBConv1(input, out, kernel = 3) {
         block: MBConv1Body(input, out, kernel = kernel),
     }
 
     /// `MBConv` with expand ratio 6 that changes the shape: no residual.
+    #[export]
     pub block MBConv6(input, out, kernel, stride = 1) {
         block: MBConv6Body(input, out, kernel, stride = stride),
     }
 
     /// `MBConv` with expand ratio 6 that keeps the shape: its input added after stochastic
     /// depth (nothing at inference).
+    #[export]
     pub block MBConv6Skip(input, kernel) {
         residual {
             block: MBConv6Body(input, input, kernel),

@@ -5,6 +5,7 @@ use crate::network;
 network! {
     /// torchvision's `BasicConv2d`: a convolution without bias, batch norm with eps 0.001,
     /// ReLU.
+    #[export]
     pub block BasicConv2d(out, kernel = 1, stride = 1, padding = 0) {
         conv: conv2d(out, kernel = kernel, stride = stride, padding = padding, bias = false),
         bn: batch_norm2d(eps = 0.001),
@@ -13,6 +14,7 @@ network! {
 
     /// torchvision's `Inception`: four branches from the same input, joined along channels.
     /// The third branch's kernel is 3x3, as torchvision has it (the paper says 5x5).
+    #[export]
     pub block Inception(ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj) {
         concat {
             branch1: BasicConv2d(ch1x1),

@@ -8,6 +8,7 @@ network! {
     /// The body of MobileNetV2's `InvertedResidual` with expand ratio 1 (its first block): a
     /// depthwise 3x3 and a linear 1x1 projection (`conv.0` … `conv.2`).
     #[sequential]
+    #[export]
     pub block InvertedConv1(input, out) {
         depthwise: ConvBnReLU6(input, input, groups = input),
         project: conv2d(input => out, kernel = 1, bias = false),
@@ -17,6 +18,7 @@ network! {
     /// The body of MobileNetV2's `InvertedResidual`: a 1x1 expansion to `input * ratio`
     /// channels, a depthwise 3x3, a linear 1x1 projection (`conv.0` … `conv.3`).
     #[sequential]
+    #[export]
     pub block InvertedConv(input, out, ratio, stride = 1) {
         expand: ConvBnReLU6(input, input * ratio, kernel = 1),
         depthwise: ConvBnReLU6(
@@ -27,16 +29,19 @@ network! {
     }
 
     /// MobileNetV2's first `InvertedResidual` (expand ratio 1).
+    #[export]
     pub block InvertedResidual1(input, out) {
         conv: InvertedConv1(input, out),
     }
 
     /// MobileNetV2's `InvertedResidual` that changes the shape: no residual.
+    #[export]
     pub block InvertedResidual(input, out, ratio, stride = 1) {
         conv: InvertedConv(input, out, ratio, stride = stride),
     }
 
     /// MobileNetV2's `InvertedResidual` that keeps the shape, with its input added.
+    #[export]
     pub block InvertedResidualSkip(input, ratio) {
         residual {
             conv: InvertedConv(input, input, ratio),
@@ -79,6 +84,7 @@ network! {
     /// ReLU, squeeze-excitation, a 1x1 projection (`block.0` … `block.2`). Batch norms take
     /// eps 0.001, as in all of MobileNetV3.
     #[sequential]
+    #[export]
     pub block ReluSeNoExpandBody(input, out, squeeze, kernel = 3, stride = 2) {
         depthwise: ConvBnReLU(input, input, kernel = kernel, stride = stride, groups = input, eps = 0.001),
         se: HardSqueezeExcitation(input, squeeze),
@@ -88,6 +94,7 @@ network! {
     /// The body of a MobileNetV3 block with ReLU and no squeeze-excitation: a 1x1 expansion
     /// to `expanded`, a depthwise convolution, a 1x1 projection.
     #[sequential]
+    #[export]
     pub block ReluBody(input, expanded, out, kernel = 3, stride = 1) {
         expand: ConvBnReLU(input, expanded, kernel = 1, eps = 0.001),
         depthwise: ConvBnReLU(
@@ -98,6 +105,7 @@ network! {
 
     /// The body of a MobileNetV3 block with hard-swish and squeeze-excitation.
     #[sequential]
+    #[export]
     pub block HardswishSeBody(input, expanded, out, squeeze, kernel = 5, stride = 1) {
         expand: ConvBnHardswish(input, expanded, kernel = 1),
         depthwise: ConvBnHardswish(
@@ -108,16 +116,19 @@ network! {
     }
 
     /// MobileNetV3's `InvertedResidual` of the first block.
+    #[export]
     pub block ReluSeNoExpand(input, out, squeeze) {
         block: ReluSeNoExpandBody(input, out, squeeze),
     }
 
     /// A ReLU block that changes the shape.
+    #[export]
     pub block ReluBlock(input, expanded, out, kernel = 3, stride = 1) {
         block: ReluBody(input, expanded, out, kernel = kernel, stride = stride),
     }
 
     /// A ReLU block that keeps the shape, with its input added.
+    #[export]
     pub block ReluBlockSkip(input, expanded, kernel = 3) {
         residual {
             block: ReluBody(input, expanded, input, kernel = kernel),
@@ -125,11 +136,13 @@ network! {
     }
 
     /// A hard-swish block with squeeze-excitation that changes the shape.
+    #[export]
     pub block HardswishSeBlock(input, expanded, out, squeeze, kernel = 5, stride = 1) {
         block: HardswishSeBody(input, expanded, out, squeeze, kernel = kernel, stride = stride),
     }
 
     /// A hard-swish block with squeeze-excitation that keeps the shape, with its input added.
+    #[export]
     pub block HardswishSeBlockSkip(input, expanded, squeeze, kernel = 5) {
         residual {
             block: HardswishSeBody(input, expanded, input, squeeze, kernel = kernel),

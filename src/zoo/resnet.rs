@@ -5,6 +5,7 @@ use crate::network;
 network! {
     /// torchvision's `BasicBlock`: two 3x3 convolutions with batch norm, the input added
     /// back; a strided 1x1 `downsample` on the shortcut when the block changes the shape.
+    #[export]
     pub block BasicBlock(planes, stride = 1) {
         residual {
             conv1: conv2d(planes, kernel = 3, stride = stride, padding = 1, bias = false),
@@ -21,6 +22,7 @@ network! {
 
     /// torchvision's `Bottleneck` (ResNet v1.5, the stride on the 3x3): a 1x1 to `planes`
     /// channels, a 3x3, and a 1x1 out to `planes * 4`.
+    #[export]
     pub block Bottleneck(planes, stride = 1) {
         residual {
             conv1: conv2d(planes, kernel = 1, bias = false),
@@ -40,6 +42,7 @@ network! {
 
     /// The stem every torchvision ResNet starts with: a 7x7 convolution of stride 2, batch
     /// norm, ReLU, and a 3x3 max pool of stride 2 (`conv1`, `bn1`, `relu`, `maxpool`).
+    #[export]
     pub block ResNetStem() {
         conv1: conv2d(64, kernel = 7, stride = 2, padding = 3, bias = false),
         bn1: batch_norm2d(),
@@ -48,6 +51,7 @@ network! {
     }
 
     /// The head every torchvision ResNet ends with: global average pooling and `fc`.
+    #[export]
     pub block ResNetHead(classes) {
         avgpool: adaptive_avg_pool2d(1),
         flatten: flatten,

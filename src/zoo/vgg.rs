@@ -5,6 +5,7 @@ use crate::network;
 network! {
     /// What every torchvision VGG ends with: adaptive average pooling to 7x7, then three
     /// linear layers (`classifier.0`, `.3`, `.6`) with ReLU and dropout between.
+    #[export]
     pub block VggHead(classes) {
         avgpool: adaptive_avg_pool2d(7),
         flatten: flatten,

@@ -108,10 +108,15 @@ pub const fn conv_transpose_output(
     if input == 0 {
         return Err(GeometryError::Zero(Param::Input));
     }
-    let output = (wide(input) - 1) * wide(axis.stride) - 2 * wide(axis.padding)
-        + wide(axis.dilation) * (wide(axis.kernel) - 1)
-        + wide(axis.output_padding)
-        + 1;
+    // Saturating in i128, far past any size `narrow` accepts: the product of two `usize`s
+    // may not fit.
+    let grown = (wide(input) - 1).saturating_mul(wide(axis.stride));
+    let taps = wide(axis.dilation).saturating_mul(wide(axis.kernel) - 1);
+    let output = grown
+        .saturating_sub(2 * wide(axis.padding))
+        .saturating_add(taps)
+        .saturating_add(wide(axis.output_padding))
+        .saturating_add(1);
     if output < 1 {
         return Err(GeometryError::TransposedOutputBelowOne {
             input,

@@ -89,8 +89,10 @@ impl Window {
 
     /// `W + Pb + Pe - D*(K-1) - 1`: the numerator of the output-size formula (may be negative).
     const fn span(&self, input: usize) -> i128 {
+        // Sums of three `usize`s fit an i128; the product of two may not, and saturates
+        // (giving a window no input reaches).
         wide(input) + wide(self.pad_begin) + wide(self.pad_end)
-            - wide(self.dilation) * (wide(self.kernel) - 1)
+            - wide(self.dilation).saturating_mul(wide(self.kernel) - 1)
             - 1
     }
 
@@ -173,7 +175,8 @@ pub const fn check_pool_padding_2d(windows: [Window; 2]) -> Result<(), GeometryE
 /// assert_eq!(smallest_padding(1, Window::new(3).dilation(4)), Some(4));
 /// ```
 pub const fn smallest_padding(input: usize, window: Window) -> Option<usize> {
-    let span = wide(window.dilation) * (wide(window.kernel) - 1) + 1;
+    // The effective kernel saturates at `usize::MAX`, past which no padding helps.
+    let span = wide(window.effective_kernel());
     let missing = span - wide(input);
     if missing <= 0 {
         return Some(0);

@@ -274,15 +274,12 @@ pub fn number(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<N
     match value {
         Value::Placeholder(_) => None,
         Value::Int { text, span } => match parse_int(text) {
-            Some(v) => Some(Num {
+            Ok(v) => Some(Num {
                 value: v,
                 span: *span,
             }),
-            None => {
-                cx.error(
-                    *span,
-                    format!("{label}: `{what}` = {text} does not fit in a usize"),
-                );
+            Err(why) => {
+                cx.error(*span, format!("{label}: `{what}` = {why}"));
                 None
             }
         },
@@ -353,14 +350,8 @@ pub fn number(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<N
 fn evaluate(value: &Value) -> Result<Option<i128>, String> {
     Ok(Some(match value {
         Value::Placeholder(_) => return Ok(None),
-        Value::Int { text, .. } => match parse_int(text) {
-            Some(n) => n as i128,
-            None => return Err(format!("{text} does not fit in a usize")),
-        },
-        Value::Negative { text, .. } => match parse_int(&text[1..]) {
-            Some(n) => -(n as i128),
-            None => return Err(format!("{text} does not fit in a usize")),
-        },
+        Value::Int { text, .. } => parse_int(text)? as i128,
+        Value::Negative { text, .. } => -(parse_int(&text[1..])? as i128),
         Value::Expr { op, lhs, rhs, .. } => {
             let (Some(a), Some(b)) = (evaluate(lhs)?, evaluate(rhs)?) else {
                 return Ok(None);
@@ -390,22 +381,55 @@ fn evaluate(value: &Value) -> Result<Option<i128>, String> {
     }))
 }
 
-/// An integer literal's value, ignoring `_` separators and a type suffix.
-fn parse_int(text: &str) -> Option<usize> {
-    let digits: String = text
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '_')
-        .collect();
-    let digits: String = digits.chars().filter(|c| *c != '_').collect();
-    if digits.is_empty()
-        || !text[digits.len()..]
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return None;
+/// An integer literal's value, read as Rust reads it: decimal, `0x`, `0o` or `0b`, with `_`
+/// separators, and a suffix whose type must hold the value (`300u8` is refused, as rustc's
+/// `overflowing_literals` refuses it). The value must fit in a `usize`.
+fn parse_int(text: &str) -> Result<usize, String> {
+    let literal: proc_macro2::Literal = text
+        .parse()
+        .map_err(|_| format!("{text} is not an integer literal"))?;
+    let syn::Lit::Int(int) = syn::Lit::new(literal) else {
+        return Err(format!("{text} is not an integer literal"));
+    };
+    let value: u128 = int
+        .base10_parse()
+        .map_err(|_| format!("{text} does not fit in 128 bits"))?;
+    let max: u128 = match int.suffix() {
+        "" | "usize" => usize::MAX as u128,
+        "u8" => u8::MAX.into(),
+        "u16" => u16::MAX.into(),
+        "u32" => u32::MAX.into(),
+        "u64" => u64::MAX.into(),
+        "u128" => u128::MAX,
+        "i8" => i8::MAX as u128,
+        "i16" => i16::MAX as u128,
+        "i32" => i32::MAX as u128,
+        "i64" => i64::MAX as u128,
+        "i128" => i128::MAX as u128,
+        "isize" => isize::MAX as u128,
+        other => return Err(format!("{text}: `{other}` is not an integer type")),
+    };
+    if value > max {
+        return Err(match int.suffix() {
+            "" => format!("{text} does not fit in a usize"),
+            suffix => format!("{text} does not fit in its type, `{suffix}`"),
+        });
     }
-    digits.parse().ok()
+    let value = usize::try_from(value).map_err(|_| format!("{text} does not fit in a usize"))?;
+    if value > MAX_SIZE {
+        return Err(format!(
+            "{text} is beyond the sizes stride's arithmetic supports: each size, count and \
+             window parameter is at most 2^32 = {MAX_SIZE}"
+        ));
+    }
+    Ok(value)
 }
+
+/// The largest size, count or window parameter a network may state, and the largest size a
+/// layer may produce: 2^32. Far beyond any real network, and small enough that the products
+/// the rules take (parameters, MACs, flattened sizes) of a few of them cannot wrap a `u64`
+/// unnoticed.
+pub const MAX_SIZE: usize = 1 << 32;
 
 /// A number that must be at least 1.
 pub fn positive(cx: &mut Ctxt, label: &str, what: &str, value: &Value) -> Option<Num> {

@@ -8,6 +8,8 @@ mod args;
 mod check;
 mod ctxt;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod kinds;
 mod model;
 mod parse;
@@ -18,17 +20,25 @@ use proc_macro::TokenStream;
 /// for the language.
 #[proc_macro]
 pub fn network(input: TokenStream) -> TokenStream {
-    let input = proc_macro2::TokenStream::from(input);
+    expand_tokens(input.into()).into()
+}
+
+/// The macro on `proc_macro2` tokens: what `network!` expands to, `compile_error!`s included.
+/// Never panics, on any tokens (the fuzz test in `fuzz.rs` drives it with mutated ones).
+fn expand_tokens(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    if let Err(error) = parse::check_nesting(&input) {
+        return error.into_compile_error();
+    }
     let invocation = match syn::parse2::<parse::Invocation>(input.clone()) {
         Ok(invocation) => invocation,
         Err(error) => {
             let mut out = error.into_compile_error();
             out.extend(expand::stubs_for_unparsed(input));
-            return out.into();
+            return out;
         }
     };
     if let Some(import) = expand::import_next(&invocation) {
-        return import.into();
+        return import;
     }
     let checked = check::check(invocation);
     let mut out = proc_macro2::TokenStream::new();
@@ -38,5 +48,5 @@ pub fn network(input: TokenStream) -> TokenStream {
     out.extend(checked.plans.iter().map(expand::expand));
     out.extend(checked.stubs.iter().map(expand::stub));
     out.extend(checked.blocks.iter().map(expand::block_macro));
-    out.into()
+    out
 }

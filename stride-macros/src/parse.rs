@@ -316,6 +316,7 @@ impl Parse for Item {
         if input.peek(Token![use]) {
             input.parse::<Token![use]>()?;
             let path = input.call(syn::Path::parse_mod_style)?;
+            check_use_path(&path)?;
             input.parse::<Token![;]>()?;
             return Ok(Item::Use(UseBlock { path }));
         }
@@ -342,6 +343,7 @@ impl Parse for Item {
             if is_config(&attr) {
                 config.push(attr);
             } else {
+                check_item_attribute(&attr)?;
                 attrs.push(attr);
             }
         }
@@ -399,6 +401,66 @@ impl Parse for Item {
     }
 }
 
+/// How deep brackets, braces and parentheses may nest in an invocation. Deeper nesting is a
+/// mistake or hostile input: it would overflow the stack of the parser (syn's included) and of
+/// rustc on the graph the macro writes before any check could say so. The size programs nest
+/// branches at most [`stride_geometry::MAX_DEPTH`] deep too.
+pub const MAX_NESTING: usize = 64;
+
+/// Refuses an invocation whose groups nest deeper than [`MAX_NESTING`], at the first group past
+/// it. Walks the tokens with a stack of its own, so any depth is safe to look at.
+pub fn check_nesting(tokens: &TokenStream) -> syn::Result<()> {
+    let mut stack = vec![tokens.clone().into_iter()];
+    while let Some(level) = stack.last_mut() {
+        match level.next() {
+            Some(proc_macro2::TokenTree::Group(group)) => {
+                if stack.len() > MAX_NESTING {
+                    return Err(syn::Error::new(
+                        group.span(),
+                        format!(
+                            "this nests deeper than {MAX_NESTING} levels of brackets, braces and \
+                             parentheses; split it into blocks"
+                        ),
+                    ));
+                }
+                stack.push(group.stream().into_iter());
+            }
+            Some(_) => {}
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A block's path as Rust resolves a macro's: `crate`, `self` and `super` only at the start,
+/// no `Self`, and a name at the end.
+fn check_use_path(path: &syn::Path) -> syn::Result<()> {
+    let mut leading = true;
+    for segment in &path.segments {
+        let name = segment.ident.to_string();
+        let relative = matches!(name.as_str(), "crate" | "self" | "super");
+        if name == "Self" || (relative && !leading) || (relative && path.leading_colon.is_some()) {
+            return Err(syn::Error::new(
+                segment.ident.span(),
+                "`use` brings in a block by its path: `use crate::blocks::Name;`, `use \
+                 self::…`, `use super::…`, or `use ::other_crate::Name;` for another crate's",
+            ));
+        }
+        leading &= name == "super" || (relative && leading);
+    }
+    match path.segments.last() {
+        Some(last) if !matches!(last.ident.to_string().as_str(), "crate" | "self" | "super") => {
+            Ok(())
+        }
+        _ => Err(syn::Error::new_spanned(
+            path,
+            "`use` names a block at the end of its path: `use crate::blocks::Name;`",
+        )),
+    }
+}
+
 /// `{ entry, … }`.
 fn parse_body(input: ParseStream) -> syn::Result<Vec<Entry>> {
     let body;
@@ -409,9 +471,67 @@ fn parse_body(input: ParseStream) -> syn::Result<Vec<Entry>> {
 
 /// Whether an attribute is addressed to the macro rather than to the generated struct.
 pub fn is_config(attr: &Attribute) -> bool {
-    ["sequential", "lints", "strict"]
+    ["sequential", "lints", "strict", "export"]
         .iter()
         .any(|name| attr.path().is_ident(name))
+}
+
+/// The attributes the generated struct carries as written: doc comments and lint levels.
+pub fn is_passed_on(attr: &Attribute) -> bool {
+    if attr.path().is_ident("doc") {
+        return check_doc(attr).is_ok();
+    }
+    ["allow", "warn", "deny", "forbid", "expect"]
+        .iter()
+        .any(|name| attr.path().is_ident(name))
+}
+
+/// A network or block takes doc comments and lint levels besides the macro's own attributes:
+/// anything else would land on the generated struct, where it might not compile (a
+/// `#[derive(Debug)]` beside the `Debug` the macro writes) or would not mean what it says.
+fn check_item_attribute(attr: &Attribute) -> syn::Result<()> {
+    if attr.path().is_ident("doc") {
+        return check_doc(attr);
+    }
+    if is_passed_on(attr) {
+        return Ok(());
+    }
+    let path = attr.path();
+    let name = quote::quote!(#path).to_string().replace(' ', "");
+    let message = if path.is_ident("key") || path.is_ident("keys") {
+        format!(
+            "`#[{name}]` names the weights of an entry; it goes on an entry inside the braces, \
+             not on a network or a block"
+        )
+    } else {
+        format!(
+            "a network or a block takes doc comments, lint levels (`#[allow(..)]`, …) and the \
+             macro's `#[sequential]`, `#[lints(..)]`, `#[strict]` and `#[export]`; `#[{name}]` \
+             is not one of them"
+        )
+    };
+    Err(syn::Error::new(attr.bracket_token.span.join(), message))
+}
+
+/// `#[doc = "text"]` (what a `///` comment is), or `#[doc = some_macro!(..)]` such as
+/// `include_str!`: what rustc takes as a doc attribute on the struct.
+fn check_doc(attr: &Attribute) -> syn::Result<()> {
+    if let syn::Meta::NameValue(pair) = &attr.meta {
+        match &pair.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(_),
+                ..
+            })
+            | syn::Expr::Macro(_) => {
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    Err(syn::Error::new(
+        attr.bracket_token.span.join(),
+        "a doc attribute is `/// text`, `#[doc = \"text\"]` or `#[doc = include_str!(\"file\")]`",
+    ))
 }
 
 impl Parse for BlockParam {

@@ -2,6 +2,7 @@
 //! then expanded and checked again at every instance, with the instance's arguments and input.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use super::Definition;
 use super::walk::{Scope, Walk};
@@ -131,6 +132,20 @@ impl Walk<'_> {
             self.shape = None;
             return Vec::new();
         }
+        let name = call.kind.to_string();
+        if self.within.contains(&name) {
+            let chain: Vec<&str> = self.within.iter().map(String::as_str).collect();
+            self.cx.error(
+                call.kind.span(),
+                format!(
+                    "`{label}`: `{name}` contains itself ({} -> {name}); a block cannot be part \
+                     of itself",
+                    chain.join(" -> ")
+                ),
+            );
+            self.shape = None;
+            return Vec::new();
+        }
         let inner = Scope { bindings, ..inner };
         let redirect = self.cx.redirect(call.kind.span());
         let mut walk = Walk::new(
@@ -141,6 +156,8 @@ impl Walk<'_> {
             self.field,
         );
         walk.generic = self.generic;
+        walk.within = self.within.iter().cloned().chain([name]).collect();
+        walk.budget = Rc::clone(&self.budget);
         let trees = walk.entries(entries, &inner);
         let (shape, field, warnings, seen) = walk.finish();
         self.cx.restore(redirect);

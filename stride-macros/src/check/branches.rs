@@ -21,6 +21,18 @@ impl Walk<'_> {
         scope: &Scope,
     ) -> Vec<Tree> {
         let (input, field) = (self.shape, self.field);
+        if main.is_empty() {
+            self.cx.error(
+                token.span(),
+                format!(
+                    "`{}residual`: it has no main path, so it would add its input to itself; \
+                     write the layers of its main path in the braces",
+                    scope.label
+                ),
+            );
+            self.shape = None;
+            return Vec::new();
+        }
         let main_trees = self.body(main, scope);
         let (main_out, main_field) = (self.shape, self.field);
         let (Some(input), Some(main_out)) = (input, main_out) else {

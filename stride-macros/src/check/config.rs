@@ -21,6 +21,8 @@ pub struct Config {
     pub sequential: Option<String>,
     pub checkerboard: Level,
     pub floor_drops_input: Level,
+    /// `#[export]`: a `pub block` other crates may bring in (`use ::this_crate::Block;`).
+    pub export: bool,
 }
 
 impl Default for Config {
@@ -29,6 +31,7 @@ impl Default for Config {
             sequential: None,
             checkerboard: Level::Warn,
             floor_drops_input: Level::Allow,
+            export: false,
         }
     }
 }
@@ -54,6 +57,8 @@ pub fn check_config(cx: &mut Ctxt, attrs: &[Attribute]) -> Config {
                     }
                 },
             });
+        } else if path.is_ident("export") {
+            config.export = true;
         } else if path.is_ident("strict") {
             config.checkerboard = Level::Deny;
             config.floor_drops_input = Level::Deny;

@@ -53,6 +53,8 @@ pub struct Exported {
     /// The blocks it uses, each as an `@import { … }` item, every one after those it uses:
     /// handed over with it, so that it checks wherever it is brought in.
     pub uses: Vec<proc_macro2::TokenStream>,
+    /// `#[export]`: other crates may bring it in.
+    pub export: bool,
 }
 
 /// What a call's kind can name besides a layer: a block, or a network declared earlier in the
@@ -107,12 +109,23 @@ pub fn check(invocation: Invocation) -> Checked {
                 } else {
                     quote::quote!(@import { #tokens })
                 };
+                if config.export && !matches!(def.vis, syn::Visibility::Public(_)) {
+                    report.error(
+                        def.name.span(),
+                        format!(
+                            "`{}`: `#[export]` hands a block to other crates, so it must be a \
+                             `pub block`",
+                            def.name
+                        ),
+                    );
+                }
                 if !def.imported {
                     exported.push(Exported {
                         vis: def.vis.clone(),
                         name: def.name.clone(),
                         uses: blocks::uses(&def, &definitions),
                         tokens,
+                        export: config.export,
                     });
                 }
                 let block = Definition::Block {
@@ -126,6 +139,16 @@ pub fn check(invocation: Invocation) -> Checked {
             Item::Use(_) => {}
             Item::Network(def) => {
                 let config = check_config(&mut cx, &def.config);
+                if config.export {
+                    cx.error(
+                        def.name.span(),
+                        format!(
+                            "`{}`: `#[export]` is for a `pub block`; a network is used from \
+                             another crate by its path, as any Rust type",
+                            def.name
+                        ),
+                    );
+                }
                 let input = check_input_shape(&mut cx, &def);
                 match check_network(&mut cx, &def, &config, input, &definitions) {
                     Ok(plan) => plans.push(plan),

@@ -2,7 +2,9 @@
 //! gets its key and its Rust name from its place, and becomes part of the [`Tree`]. Layers are
 //! checked by their kind's entry in the catalog; blocks and branches have files of their own.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use proc_macro2::Span;
 use stride_geometry::Field;
@@ -90,7 +92,17 @@ pub struct Walk<'a> {
     /// Walking a network that takes any size on an axis (`[3, H, W]`): what a path does to
     /// the size must hold at every size, not only at the one being walked.
     pub(super) generic: bool,
+    /// The blocks being expanded around this walk, outermost first: a block met again inside
+    /// itself would expand forever.
+    pub(super) within: Vec<String>,
+    /// How many more layers the network may have, shared with the walks of its block
+    /// instances: blocks that use blocks several times multiply.
+    pub(super) budget: Rc<Cell<usize>>,
 }
+
+/// The most layers one network may expand to: far beyond any real network (DenseNet-121 has
+/// 430), and small enough that checking that many takes well under a second.
+pub const MAX_LAYERS: usize = 20_000;
 
 impl<'a> Walk<'a> {
     pub(super) fn new(
@@ -110,6 +122,8 @@ impl<'a> Walk<'a> {
             field,
             seen: Seen::default(),
             generic: false,
+            within: Vec::new(),
+            budget: Rc::new(Cell::new(MAX_LAYERS)),
         }
     }
 
@@ -290,6 +304,26 @@ impl<'a> Walk<'a> {
 
     /// One layer: its kind's rules, then its place in the receptive field.
     fn layer(&mut self, layer: &LayerDef, key: String) -> Option<Planned> {
+        match self.budget.get() {
+            0 => {
+                self.shape = None;
+                return None;
+            }
+            1 => {
+                self.budget.set(0);
+                self.cx.error(
+                    layer.kind.span(),
+                    format!(
+                        "`{}`: the network expands to more than {MAX_LAYERS} layers; blocks that \
+                         use blocks several times multiply",
+                        layer.label
+                    ),
+                );
+                self.shape = None;
+                return None;
+            }
+            left => self.budget.set(left - 1),
+        }
         let Some(kind) = kinds::find(&layer.kind.to_string()) else {
             let known: Vec<&str> = self.definitions.keys().map(String::as_str).collect();
             self.cx
@@ -306,6 +340,25 @@ impl<'a> Walk<'a> {
             self.shape = None;
             return None;
         };
+        if step
+            .output
+            .dims()
+            .iter()
+            .any(|&d| d != ANY && d > args::MAX_SIZE)
+        {
+            self.cx.shape_error(
+                layer.kind.span(),
+                format!(
+                    "`{}`: its output, {}, is beyond the sizes stride supports (each at most \
+                     2^32 = {})",
+                    layer.label,
+                    step.output.text(),
+                    args::MAX_SIZE
+                ),
+            );
+            self.shape = None;
+            return None;
+        }
         self.shape = Some(step.output);
         self.field = match (self.field, step.windows) {
             (Some([h, w]), Some([wh, ww])) => match (h.through(wh), w.through(ww)) {

@@ -4,11 +4,13 @@
 //!
 //! The macro is `__stride_block_Name`, re-exported as `Name` with the block's visibility (at
 //! most `pub(crate)`, the widest a `macro_rules` re-export can have), so that `use
-//! crate::blocks::Name;` (or a relative path) finds it; a `pub` block is also exported at its
-//! crate's root for other crates, as `__stride_export_Name`, which `use ::other_crate::Name;`
-//! reaches (a macro made by a macro cannot be re-exported under its own name in its own crate,
-//! and another crate cannot see a `pub(crate)` re-export: hence the two routes, told apart by
-//! the leading `::` that Rust gives a path into another crate).
+//! crate::blocks::Name;` (or a relative path) finds it; a `#[export] pub block` is also exported
+//! at its crate's root for other crates, as `__stride_export_Name`, which `use
+//! ::other_crate::Name;` reaches (a macro made by a macro cannot be re-exported under its own
+//! name in its own crate, and another crate cannot see a `pub(crate)` re-export: hence the two
+//! routes, told apart by the leading `::` that Rust gives a path into another crate). The root
+//! is one namespace, so export is asked for: two `pub block ConvBn` in two modules of one crate
+//! are fine, two exported ones are not.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -24,6 +26,7 @@ pub fn block_macro(block: &Exported) -> TokenStream {
         name,
         tokens,
         uses,
+        export,
     } = block;
     let local = format_ident!("__stride_block_{}", name);
     let body = quote! {
@@ -32,7 +35,7 @@ pub fn block_macro(block: &Exported) -> TokenStream {
         };
     };
     let (reexport, export) = match vis {
-        Visibility::Public(_) => {
+        Visibility::Public(_) if *export => {
             let exported = format_ident!("__stride_export_{}", name);
             (
                 quote!(pub(crate)),
@@ -43,6 +46,7 @@ pub fn block_macro(block: &Exported) -> TokenStream {
                 },
             )
         }
+        Visibility::Public(_) => (quote!(pub(crate)), quote!()),
         Visibility::Restricted(_) => (quote!(#vis), quote!()),
         Visibility::Inherited => (quote!(), quote!()),
     };

@@ -12,7 +12,7 @@ use syn::{Attribute, Visibility};
 use crate::check::is_generated;
 use crate::kinds::CATALOG;
 use crate::model::{LayerType, Stub};
-use crate::parse::is_config;
+use crate::parse::is_passed_on;
 
 /// The stub of a network whose checks failed.
 pub fn stub(stub: &Stub) -> TokenStream {
@@ -217,7 +217,10 @@ pub fn stubs_for_unparsed(input: TokenStream) -> TokenStream {
             }
             TokenTree::Ident(id) if id == "struct" => {
                 if let Some(TokenTree::Ident(name)) = tokens.get(i + 1) {
-                    if seen.insert(name.to_string()) {
+                    // Only a name a struct can have: not a keyword, not `_`.
+                    let usable =
+                        syn::parse2::<syn::Ident>(TokenTree::Ident(name.clone()).into()).is_ok();
+                    if usable && seen.insert(name.to_string()) {
                         let rest = &tokens[i + 2..];
                         out.extend(stub(&Stub {
                             attrs: outer_attributes(std::mem::take(&mut attrs)),
@@ -241,12 +244,13 @@ pub fn stubs_for_unparsed(input: TokenStream) -> TokenStream {
     out
 }
 
-/// The attributes for the struct among `tokens` (`#[…]` each): all but the macro's own.
+/// The attributes for the struct among `tokens` (`#[…]` each): those a network passes on, so
+/// that an attribute the parser refused does not bring a second error of rustc's.
 fn outer_attributes(tokens: TokenStream) -> Vec<Attribute> {
     syn::parse::Parser::parse2(Attribute::parse_outer, tokens)
         .unwrap_or_default()
         .into_iter()
-        .filter(|a| !is_config(a))
+        .filter(is_passed_on)
         .collect()
 }
 

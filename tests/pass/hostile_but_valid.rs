@@ -1,0 +1,47 @@
+//! Declarations that once made code that did not compile, or were misread: each is valid,
+//! compiles, and means what Rust would read.
+stride::network! {
+    /// Hex, octal, binary and separated literals, as Rust reads them.
+    pub struct Literals: [3, 0x10, 0o20] {
+        c: conv2d(0b1000, kernel = 3, padding = 0x1, stride = 1_usize),
+    }
+
+    /// A raw identifier as a layer name: its key is `type`.
+    pub struct Raw: [3, 8, 8] {
+        r#type: conv2d(4, kernel = 1),
+        r#fn: tanh,
+    }
+
+    /// A residual whose main path is only a dropout: the input plus itself, at inference.
+    pub struct Doubled: [3, 8, 8] {
+        residual {
+            d: dropout,
+        },
+    }
+
+    /// `flatten` twice: the second has nothing to do.
+    pub struct Flat: [3, 8, 8] {
+        f: flatten,
+        g: flatten,
+    }
+
+    /// A layer `a_0` beside a sequence `a`, whose first item is also `a_0` in Rust: the
+    /// sequence's item has no weights, so no accessor clashes.
+    pub struct Clash: [3, 8, 8] {
+        a_0: conv2d(4, kernel = 1),
+        a: [relu],
+    }
+}
+
+fn main() {
+    assert_eq!(Literals::INPUT, [3, 16, 16]);
+    assert_eq!(Literals::OUTPUT, [8, 16, 16]);
+    let keys: Vec<&str> = Raw::GRAPH.layers.iter().map(|l| l.key).collect();
+    assert_eq!(keys, ["type", "fn"]);
+    assert_eq!(Raw::init(0).r#type().weight().dim(), (4, 3, 1, 1));
+    let x = stride::ndarray::Array4::ones((1, 3, 8, 8));
+    let y = Doubled::init(0).forward(x.view()).unwrap();
+    assert!(y.iter().all(|&v| v == 2.0));
+    assert_eq!(Flat::OUTPUT, [192]);
+    let _ = Clash::init(0).a_0();
+}
