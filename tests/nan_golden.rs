@@ -51,16 +51,16 @@ fn run(case: &Value, tensors: &SafeTensors) -> Option<ArrayD<f32>> {
         conv.with_activation(activation).forward(x).unwrap()
     };
     let y = match case["op"].as_str().unwrap() {
-        "relu" => relu(x),
-        "relu6" => relu6(x),
+        "relu" => relu(x).unwrap(),
+        "relu6" => relu6(x).unwrap(),
         // The file does not record the slope; its outputs are 0.1 times the negative inputs.
-        "leaky_relu" => leaky_relu(x, 0.1),
-        "sigmoid" => sigmoid(x),
-        "tanh" => tanh(x),
-        "silu" => silu(x),
-        "hardswish" => hardswish(x),
-        "hardsigmoid" => hardsigmoid(x),
-        "gelu" => gelu(x),
+        "leaky_relu" => leaky_relu(x, 0.1).unwrap(),
+        "sigmoid" => sigmoid(x).unwrap(),
+        "tanh" => tanh(x).unwrap(),
+        "silu" => silu(x).unwrap(),
+        "hardswish" => hardswish(x).unwrap(),
+        "hardsigmoid" => hardsigmoid(x).unwrap(),
+        "gelu" => gelu(x).unwrap(),
         "max_pool2d" => max_pool2d(
             x,
             &MaxPool2dParams::new(pair(params, "kernel"))

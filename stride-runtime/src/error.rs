@@ -48,6 +48,24 @@ pub enum Error {
         /// What the layer's op refused.
         source: Box<Error>,
     },
+    /// A tensor the op would have to allocate that cannot be: more than `isize::MAX` bytes
+    /// (the most one allocation may hold, a bound that also covers sizes that overflow
+    /// `usize`), or an allocation the system refused. Absurd parameters give it (an
+    /// upsampling scale of `2^20`, an adaptive pool to `2^40` rows), as do huge broadcast
+    /// views, whose copies would be far larger than memory.
+    #[error("{op}: {tensor} of shape {shape:?} {}", too_large(*bytes, *refused))]
+    TooLarge {
+        /// The op or layer.
+        op: &'static str,
+        /// What it would have allocated: `output`, `input copy`, `window table`, …
+        tensor: &'static str,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// Its size in bytes; `None` when its dimensions multiply past `isize::MAX`.
+        bytes: Option<u128>,
+        /// Whether the size was within the `isize::MAX` bound and the system refused it.
+        refused: bool,
+    },
     /// A parameter outside what the op supports, as a non-finite scale factor.
     #[error("{op}: {message}")]
     Param {
@@ -56,6 +74,24 @@ pub enum Error {
         /// What is wrong and what was expected.
         message: String,
     },
+}
+
+/// The end of [`Error::TooLarge`]'s message: the size and the limit it passes.
+fn too_large(bytes: Option<u128>, refused: bool) -> String {
+    match (bytes, refused) {
+        (Some(bytes), true) => {
+            format!("needs {bytes} bytes, which the system refused to allocate")
+        }
+        (Some(bytes), false) => format!(
+            "is too large: {bytes} bytes, above isize::MAX ({}), the most one allocation can hold",
+            isize::MAX
+        ),
+        (None, _) => format!(
+            "is too large: its dimensions multiply past isize::MAX ({}), the most elements an \
+             array can index",
+            isize::MAX
+        ),
+    }
 }
 
 impl Error {

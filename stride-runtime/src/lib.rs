@@ -27,12 +27,38 @@
 //! assert_eq!(y.dim(), (1, 64, 56, 56));
 //! # Ok::<(), stride_runtime::Error>(())
 //! ```
+//!
+//! # Sizes
+//!
+//! Every op checks what it allocates before it allocates it (its output, a copy of an input
+//! that is not in standard layout, a table with an entry per output row or column) and refuses
+//! with [`Error::TooLarge`], naming the op, the tensor and its shape, one above `isize::MAX`
+//! bytes (the most one allocation may hold, a bound that also catches every size that
+//! overflows `usize`) or one the system allocator refuses. No size, however absurd (an
+//! upsampling scale of `2^20`, a pool kernel of `2^40`, a broadcast view of `2^61` elements),
+//! panics or aborts the process. Memory the kernels work in does not grow with the input
+//! beyond a block size, and a layer's prepared weights hold as many values as its weights
+//! (a transposed convolution's too, whatever its stride). One limit is the operating
+//! system's: where it overcommits memory (Linux with `vm.overcommit_memory = 1`), a request
+//! it grants but cannot back ends the process when it is written, as it would in PyTorch;
+//! Linux's default refuses a single request larger than its memory and swap.
+//!
+//! ```
+//! use ndarray::Array4;
+//! use stride_runtime::Error;
+//! use stride_runtime::ops::{upsample, UpsampleParams};
+//!
+//! let x = Array4::<f32>::ones((1, 3, 4, 4));
+//! let err = upsample(x.view(), &UpsampleParams::scale(1 << 31)).unwrap_err();
+//! assert!(matches!(err, Error::TooLarge { op: "upsample", .. }));
+//! ```
 
 mod error;
 mod gemm;
 pub mod graph;
 mod hw;
 pub mod init;
+mod memory;
 pub mod onnx;
 pub mod ops;
 pub mod simd;

@@ -32,7 +32,7 @@ use super::check::contiguous;
 use super::conv_layer::{ConvLayer, ConvParams, Geometry, check_layer, with_slices};
 use crate::gemm::PackedA;
 use crate::simd::{Activation, Isa};
-use crate::{Error, Hw, Padding2d, Result};
+use crate::{Error, Hw, Padding2d, Result, memory};
 
 const OP: &str = "conv2d";
 
@@ -148,7 +148,7 @@ pub fn conv2d(
             Prepared::Im2col(&packed)
         }
     };
-    Ok(apply(&geometry, x, prepared, bias, Activation::Identity))
+    apply(&geometry, x, prepared, bias, Activation::Identity)
 }
 
 /// A convolution layer that owns its weight, `[Cout, Cin/groups, kh, kw]`, and optional bias,
@@ -305,13 +305,7 @@ impl Conv2d {
             ),
             Algorithm::Im2col => Prepared::Im2col(self.im2col_weights()),
         };
-        Ok(apply(
-            &geometry,
-            x,
-            prepared,
-            self.bias(),
-            self.activation(),
-        ))
+        apply(&geometry, x, prepared, self.bias(), self.activation())
     }
 
     /// Input channels: `Cin/groups * groups`.
@@ -441,21 +435,23 @@ enum Prepared<'a> {
 }
 
 /// Runs the kernel of `weights` for an input that [`Geometry::resolve`] accepted: the one
-/// path behind [`conv2d`] and [`Conv2d::forward`].
+/// path behind [`conv2d`] and [`Conv2d::forward`]. Refuses an output or a copy of the input
+/// that cannot be allocated.
 fn apply(
     geometry: &Geometry<Window>,
     x: ArrayView4<f32>,
     weights: Prepared,
     bias: Option<ArrayView1<f32>>,
     activation: Activation,
-) -> Array4<f32> {
+) -> Result<Array4<f32>> {
     let isa = Isa::detect();
-    with_slices(x, bias, |x, bias| {
-        if let Prepared::Depthwise3x3(weight) = weights {
-            // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it
-            // does layer after layer) is a serial memset of the whole output before the
-            // parallel kernel.
-            let mut y = Array4::<f32>::uninit(geometry.output_shape());
+    let shape = ndarray::Dim(geometry.output_shape());
+    if let Prepared::Depthwise3x3(weight) = weights {
+        // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it
+        // does layer after layer) is a serial memset of the whole output before the
+        // parallel kernel.
+        let mut y = memory::uninit(OP, "output", shape)?;
+        with_slices(OP, x, bias, |x, bias| {
             let out = contiguous(y.as_slice_mut());
             // SAFETY: `f32` has no invalid bit patterns and the pointer and length are those
             // of `out`, which this borrow replaces. `depthwise3x3` splits `out` into disjoint
@@ -466,26 +462,26 @@ fn apply(
             let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
             let shape = depthwise_shape(geometry);
             depthwise::depthwise3x3(isa, &shape, x, weight, bias, activation, out);
-            // SAFETY: every plane, hence every element, was written exactly once above: the
-            // planes of `out` are `x.len() / plane_in == N * C` disjoint chunks covering all
-            // of it.
-            return unsafe { y.assume_init() };
+        })?;
+        // SAFETY: every plane, hence every element, was written exactly once above: the
+        // planes of `out` are `x.len() / plane_in == N * C` disjoint chunks covering all of
+        // it.
+        return Ok(unsafe { y.assume_init() });
+    }
+    // Every element is written by the kernel, so the zeros are never read; `zeros` is calloc,
+    // whose fresh pages cost nothing until written.
+    let mut y = memory::zeros(OP, "output", shape)?;
+    let out = contiguous(y.as_slice_mut());
+    with_slices(OP, x, bias, |x, bias| match weights {
+        Prepared::Depthwise3x3(_) => unreachable!("handled above"),
+        Prepared::Winograd(weights) => {
+            winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
         }
-        // Every element is written by the kernel, so the zeros are never read; `zeros` is
-        // calloc, whose fresh pages cost nothing until written.
-        let mut y = Array4::zeros(geometry.output_shape());
-        let out = contiguous(y.as_slice_mut());
-        match weights {
-            Prepared::Depthwise3x3(_) => unreachable!("handled above"),
-            Prepared::Winograd(weights) => {
-                winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
-            }
-            Prepared::Im2col(packed) => {
-                im2col::conv2d(isa, geometry, x, packed, bias, activation, out);
-            }
+        Prepared::Im2col(packed) => {
+            im2col::conv2d(isa, geometry, x, packed, bias, activation, out);
         }
-        y
-    })
+    })?;
+    Ok(y)
 }
 
 /// The sizes of a depthwise 3x3 layer's planes, for [`depthwise`].

@@ -23,7 +23,7 @@ use super::check::contiguous;
 use super::conv_layer::{ConvLayer, ConvParams, Geometry, check_layer, with_slices};
 use crate::gemm::PackedA;
 use crate::simd::{Activation, Isa};
-use crate::{Error, Hw, Result};
+use crate::{Error, Hw, Result, memory};
 
 const OP: &str = "conv_transpose2d";
 
@@ -148,7 +148,7 @@ pub fn conv_transpose2d(
     let geometry = Geometry::resolve(x, weight.dim(), params)?;
     let weight = weight.as_standard_layout();
     let packed = Packed::new(contiguous(weight.as_slice()), weight.dim(), params);
-    Ok(apply(&geometry, x, &packed, bias, Activation::Identity))
+    apply(&geometry, x, &packed, bias, Activation::Identity)
 }
 
 /// The most output phases (`s_h * s_w`) a sub-pixel layer has: a stride of 256 on both axes,
@@ -321,13 +321,7 @@ impl ConvTranspose2d {
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         let geometry = self.layer.resolve(x)?;
-        Ok(apply(
-            &geometry,
-            x,
-            &self.packed,
-            self.bias(),
-            self.activation(),
-        ))
+        apply(&geometry, x, &self.packed, self.bias(), self.activation())
     }
 
     /// Input channels, `Cin`.
@@ -395,32 +389,35 @@ impl ConvParams for ConvTranspose2dParams {
 
 /// Runs the kernel for an input that [`Geometry::resolve`] accepted, with the weight packed
 /// by [`Packed::new`]: the one path behind [`conv_transpose2d`] and
-/// [`ConvTranspose2d::forward`].
+/// [`ConvTranspose2d::forward`]. Refuses an output or a copy of the input that cannot be
+/// allocated.
 fn apply(
     geometry: &Geometry<TransposedAxis>,
     x: ArrayView4<f32>,
     packed: &Packed,
     bias: Option<ArrayView1<f32>>,
     activation: Activation,
-) -> Array4<f32> {
+) -> Result<Array4<f32>> {
     // `zeros` is calloc, whose fresh pages cost nothing until written: the sub-pixel kernel
     // writes every element, col2im adds into the zeros.
-    let mut y = Array4::zeros(geometry.output_shape());
-    with_slices(x, bias, |x, bias| {
+    let mut y = memory::zeros(OP, "output", ndarray::Dim(geometry.output_shape()))?;
+    with_slices(OP, x, bias, |x, bias| {
         let out = contiguous(y.as_slice_mut());
         match packed {
             Packed::SubPixel(weights) => {
                 let isa = Isa::detect();
                 subpixel::conv_transpose2d(isa, geometry, x, weights, bias, activation, out);
+                Ok(())
             }
             Packed::Col2im(weights) => {
-                col2im::conv_transpose2d(geometry, x, weights, bias, out);
+                col2im::conv_transpose2d(OP, geometry, x, weights, bias, out)?;
                 // The scatter-add finishes each value only at its end: a pass after.
                 activation.apply_in_place(y.view_mut());
+                Ok(())
             }
         }
-    });
-    y
+    })??;
+    Ok(y)
 }
 
 #[cfg(test)]

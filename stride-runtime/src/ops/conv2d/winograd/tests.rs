@@ -314,7 +314,9 @@ fn winograd_matches_direct_convolution_on_both_paths_across_shapes_padding_and_c
             (Some(&b), Activation::Relu),
             (Some(&b), Activation::Tanh),
         ] {
-            let want = activation.map(reference(&x, &wt, bias, &params).view());
+            let want = activation
+                .map(reference(&x, &wt, bias, &params).view())
+                .unwrap();
             for isa in paths() {
                 let got = winograd(isa, &x, &wt, bias, &params, activation);
                 assert_close(&got, &want);
@@ -329,7 +331,9 @@ fn winograd_blocks_and_threads_cover_every_tile_exactly_once() {
     // one row of tiles onto the next; a second thread gives the same numbers.
     let (x, w, b) = realistic((2, 20, 38, 57), 24, 5);
     let params = Conv2dParams::default().padding(1);
-    let want = Activation::Relu6.map(reference(&x, &w, Some(&b), &params).view());
+    let want = Activation::Relu6
+        .map(reference(&x, &w, Some(&b), &params).view())
+        .unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
@@ -373,7 +377,9 @@ fn a_3x3_stride_1_layer_runs_winograd_and_agrees_with_im2col_on_the_same_weights
         im2col.forward(x.view()).unwrap(),
     );
     assert_close(&fast, &plain);
-    let want = Activation::Relu.map(reference(&x, &w, Some(&b), &params).view());
+    let want = Activation::Relu
+        .map(reference(&x, &w, Some(&b), &params).view())
+        .unwrap();
     assert_close(&fast, &want);
 }
 
