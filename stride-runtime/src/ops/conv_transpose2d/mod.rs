@@ -151,10 +151,6 @@ pub fn conv_transpose2d(
     apply(&geometry, x, &packed, bias, Activation::Identity)
 }
 
-/// The most output phases (`s_h * s_w`) a sub-pixel layer has: a stride of 256 on both axes,
-/// far above any upsampling layer's (FCN's 32x has 1,024).
-const MAX_PHASES: usize = 1 << 16;
-
 /// The two ways to compute a transposed convolution. [`Method::choose`] picks one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
@@ -185,16 +181,14 @@ impl Method {
     /// at two threads on 4x4, whose 16 columns col2im cannot split. At stride 1 there is one
     /// phase, and col2im stays the kernel it was measured as.
     ///
-    /// Past [`MAX_PHASES`] phases, col2im too, whatever the channels: sub-pixel's weight holds
-    /// one matrix per phase and group, and its forward pass a table per residue, which grow
-    /// with the stride rather than the kernel (a stride of `2^31` would ask for `2^62`
-    /// matrices); col2im's do not.
+    /// Neither grows with the stride: sub-pixel keeps a phase only for the residues some tap
+    /// feeds (at most the kernel's size), so its packed weight holds the weight's values once
+    /// whatever the stride, and col2im's matrix is bounded by its block size.
     fn choose(params: &ConvTranspose2dParams, shape: (usize, usize, usize, usize)) -> Method {
         let (in_channels, group_out, _, _) = shape;
         let group_in = in_channels / params.groups;
-        let [sh, sw] = params.stride.0;
-        let phases = sh.checked_mul(sw).filter(|&p| p <= MAX_PHASES);
-        if phases.is_some_and(|p| p > 1) && 4 * group_out > group_in {
+        let strided = params.stride.0.iter().any(|&s| s > 1);
+        if strided && 4 * group_out > group_in {
             Method::SubPixel
         } else {
             Method::Col2im
@@ -406,7 +400,10 @@ fn apply(
         match packed {
             Packed::SubPixel(weights) => {
                 let isa = Isa::detect();
-                subpixel::conv_transpose2d(isa, geometry, x, weights, bias, activation, out);
+                let zeroed = true; // from `memory::zeros`
+                subpixel::conv_transpose2d(
+                    isa, geometry, x, weights, bias, activation, out, zeroed,
+                );
                 Ok(())
             }
             Packed::Col2im(weights) => {

@@ -409,6 +409,7 @@ fn sub_pixel(
         bias.map(|b| b.to_slice().unwrap()),
         activation,
         y.as_slice_mut().unwrap(),
+        false,
     );
     y
 }
@@ -667,17 +668,83 @@ fn strided_layers_with_over_a_quarter_as_many_outputs_and_few_phases_take_the_su
         Method::choose(&params.stride(2).groups(4), grouped),
         Method::SubPixel
     );
-    // Strides whose phases would outnumber any upsampling layer's.
-    assert_eq!(Method::choose(&params.stride(256), suite), Method::SubPixel);
-    assert_eq!(Method::choose(&params.stride(257), suite), Method::Col2im);
-    assert_eq!(
-        Method::choose(&params.stride((1, 1 << 31)), suite),
-        Method::Col2im
-    );
+    // Strides far above any upsampling layer's: sub-pixel's phases follow the kernel.
+    assert_eq!(Method::choose(&params.stride(257), suite), Method::SubPixel);
     assert_eq!(
         Method::choose(&params.stride(usize::MAX), suite),
-        Method::Col2im
+        Method::SubPixel
     );
+}
+
+#[test]
+fn sub_pixel_packs_each_weight_once_whatever_the_stride() {
+    // 256 depthwise filters of 1x1 and a 3x2 kernel: stride 256 used to pack 65,536
+    // matrices per group (659 MB for 256 weights); the phases are now the residues the taps
+    // feed, at most the kernel's.
+    for (shape, groups) in [((256, 1, 1, 1), 256), ((4, 6, 3, 2), 2)] {
+        let w = sample(shape, 40);
+        for stride in [1, 2, 3, 256, 4096, 1 << 31, usize::MAX] {
+            for dilation in [1, 2] {
+                let params = ConvTranspose2dParams::default()
+                    .stride(stride)
+                    .dilation(dilation)
+                    .groups(groups);
+                let (_, _, kh, kw) = shape;
+                let axes = [params.axis(0, kh), params.axis(1, kw)];
+                let packed = subpixel::pack_weights(w.as_slice().unwrap(), shape, groups, axes);
+                assert_eq!(
+                    packed.values(),
+                    w.len(),
+                    "stride {stride}, dilation {dilation}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sub_pixel_matches_direct_at_strides_beyond_the_kernel_and_the_output() {
+    // Strides of 5 and 7 on a 3x2 kernel (tapless residues on both axes, filled with the
+    // bias), of 2 with dilation 2 (the taps all land on one residue), and of 2^20 on an input
+    // one row high (every residue past the kernel's is off the output).
+    let cases = [
+        ((5, 7), (1, 1), (1, 0), 3),
+        ((2, 2), (2, 2), (0, 1), 3),
+        ((1 << 20, 3), (1, 3), (0, 0), 1),
+    ];
+    for (stride, dilation, padding, height) in cases {
+        let params = ConvTranspose2dParams::default()
+            .stride(stride)
+            .dilation(dilation)
+            .padding(padding);
+        let x = sample((2, 4, height, 2), 41);
+        let w = sample((4, 3, 3, 2), 42);
+        let b = sample(3, 43);
+        let geometry = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
+        let want = direct(
+            x.view(),
+            w.view(),
+            Some(b.view()),
+            [stride.0, stride.1],
+            [padding.0, padding.1],
+            [dilation.0, dilation.1],
+            1,
+            geometry.output,
+        );
+        for isa in paths() {
+            let got = sub_pixel(
+                x.view(),
+                w.view(),
+                Some(b.view()),
+                &params,
+                Activation::Relu,
+                isa,
+            );
+            assert_close(&got, &Activation::Relu.map(want.view()).unwrap());
+        }
+        let layer = ConvTranspose2d::new(w.clone(), Some(b.clone()), params).unwrap();
+        assert_close(&layer.forward(x.view()).unwrap(), &want);
+    }
 }
 
 #[test]
