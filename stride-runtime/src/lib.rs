@@ -28,6 +28,23 @@
 //! # Ok::<(), stride_runtime::Error>(())
 //! ```
 //!
+//! # NaN and infinities
+//!
+//! Every op gives PyTorch's value on inputs that hold NaN, +inf or -inf: NaN propagates
+//! wherever PyTorch's does (`relu(NaN)` is NaN, not 0; a pool window holding a NaN gives
+//! NaN; an activation fused into a convolution's epilogue treats it exactly as the
+//! activation op does), and infinities come out as PyTorch's arithmetic makes them (a
+//! convolution window holding +inf gives +inf after a positive weight, and NaN where PyTorch
+//! meets `inf - inf` or `inf * 0`; `silu(-inf)` is NaN). The same holds on the AVX2 and the
+//! scalar paths, fused (a network after [`weights::LoadOptions::fuse`]) and unfused.
+//! Finite results agree within the golden tolerance, as everywhere.
+//!
+//! One kernel needs a guard for it: Winograd's 3x3 transforms mix every input with
+//! coefficients of both signs, which would turn one +inf into `inf - inf = NaN`. A 3x3 layer
+//! scans its input first (about 1% of the layer's time) and sends an input holding a
+//! non-finite value, or one above `2^64` in magnitude, to the direct im2col kernel. The
+//! PyTorch cases are `tests/golden/nan/` (`tests/nan_golden.rs` in the repository).
+//!
 //! # Sizes
 //!
 //! Every op checks what it allocates before it allocates it (its output, a copy of an input

@@ -133,7 +133,7 @@ pub fn conv2d(
 ) -> Result<Array4<f32>> {
     check_layer(weight, bias, params)?;
     let geometry = Geometry::resolve(x, weight.dim(), params)?;
-    let algorithm = Algorithm::for_layer(weight.dim(), params).for_input(&geometry);
+    let algorithm = Algorithm::for_layer(weight.dim(), params).for_input(&geometry, x);
     let weight = weight.as_standard_layout();
     let weight = contiguous(weight.as_slice());
     let (winograd, packed);
@@ -296,7 +296,7 @@ impl Conv2d {
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         let geometry = self.layer.resolve(x)?;
-        let prepared = match self.algorithm.for_input(&geometry) {
+        let prepared = match self.algorithm.for_input(&geometry, x) {
             Algorithm::Depthwise3x3 => Prepared::Depthwise3x3(self.layer.weight_slice()),
             Algorithm::Winograd => Prepared::Winograd(
                 self.winograd
@@ -413,12 +413,15 @@ impl Algorithm {
     }
 
     /// The kernel for one input: the class, but im2col for a Winograd layer whose input has
-    /// too few tiles for the transforms to pay ([`winograd::pays`]).
-    fn for_input(self, g: &Geometry<Window>) -> Algorithm {
+    /// too few tiles for the transforms to pay ([`winograd::pays`]), or holds a value the
+    /// transforms would change (a NaN, an infinity, a huge value: [`winograd::takes`]), so
+    /// that non-finite inputs give what PyTorch's direct sum gives.
+    fn for_input(self, g: &Geometry<Window>, x: ArrayView4<f32>) -> Algorithm {
         match self {
             Algorithm::Winograd if !winograd::pays(g.group_in, g.group_out, g.output) => {
                 Algorithm::Im2col
             }
+            Algorithm::Winograd if !winograd::takes(Isa::detect(), x) => Algorithm::Im2col,
             other => other,
         }
     }
