@@ -5,7 +5,19 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// Why an op or a layer refused its input or its weights. Every variant names the op and
 /// what it expected.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+///
+/// Its `Debug` form is its message, which is what `unwrap` and a `main` that returns the
+/// error with `?` print.
+///
+/// ```
+/// use ndarray::Array4;
+/// use stride_runtime::ops::adaptive_avg_pool2d;
+///
+/// let err = adaptive_avg_pool2d(Array4::zeros((1, 1, 2, 2)).view(), (0, 1)).unwrap_err();
+/// let message = "adaptive_avg_pool2d: height: output size must be at least 1, got 0";
+/// assert_eq!((err.to_string().as_str(), format!("{err:?}").as_str()), (message, message));
+/// ```
+#[derive(Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A tensor whose shape is not the one the op needs.
@@ -74,6 +86,13 @@ pub enum Error {
         /// What is wrong and what was expected.
         message: String,
     },
+}
+
+/// Its message: readable where `unwrap` or `main` prints it.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The end of [`Error::TooLarge`]'s message: the size and the limit it passes.

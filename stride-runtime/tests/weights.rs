@@ -453,3 +453,180 @@ fn the_resnet18_stem_checkpoint_lists_torchvision_keys_and_loads_conv1() -> Test
     assert!(var.iter().all(|&v| v > 0.0));
     Ok(())
 }
+
+// Readable errors.
+
+/// A checkpoint of `blocks` ResNet-like blocks of 6 tensors each, every key under `prefix`.
+fn blocks(prefix: &str, blocks: usize) -> Weights {
+    let mut saver = Saver::new();
+    for block in 0..blocks {
+        for tensor in [
+            "conv1.weight",
+            "bn1.weight",
+            "bn1.bias",
+            "conv2.weight",
+            "bn2.weight",
+            "bn2.bias",
+        ] {
+            let key = format!("{prefix}layer{}.{}.{tensor}", block / 2 + 1, block % 2);
+            saver.add(key, &Array1::<f32>::zeros(2)).unwrap();
+        }
+    }
+    Weights::from_bytes(saver.to_bytes().unwrap()).unwrap()
+}
+
+/// Asks `loader` for the keys [`blocks`] writes, without a prefix.
+fn ask_for_blocks(loader: &mut Loader<'_>, blocks: usize) {
+    for block in 0..blocks {
+        for tensor in [
+            "conv1.weight",
+            "bn1.weight",
+            "bn1.bias",
+            "conv2.weight",
+            "bn2.weight",
+            "bn2.bias",
+        ] {
+            let key = format!("layer{}.{}.{tensor}", block / 2 + 1, block % 2);
+            assert!(loader.tensor::<Ix1>(&key, &[2]).is_none());
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_under_another_prefix_gives_a_short_debug_listing_twenty_problems_and_the_prefix() {
+    // 16 blocks of 6 tensors under `model.`: 96 missing keys and 96 unexpected ones, which
+    // the derived Debug printed on one line, every problem in full.
+    let weights = blocks("model.", 16);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    ask_for_blocks(&mut loader, 16);
+    let err = loader.finish().unwrap_err();
+    let LoadError::Problems { problems, hint, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(problems.len(), 192);
+    let hint = hint.as_ref().expect("a prefix hint");
+    assert_eq!((hint.prefix.as_str(), hint.matched), ("model", 96));
+    assert_eq!(
+        (hint.missing.as_str(), hint.found.as_str()),
+        ("layer1.0.conv1.weight", "model.layer1.0.conv1.weight")
+    );
+
+    let debug = format!("{err:?}");
+    assert_eq!(debug, err.to_string());
+    let lines: Vec<&str> = debug.lines().collect();
+    assert_eq!(lines[0], "<in-memory weights>: 192 problems");
+    assert_eq!(lines.len(), 1 + 20 + 1 + 1, "{debug}");
+    assert_eq!(
+        lines[21],
+        "  … and 172 more (every problem is in `LoadError::Problems { problems, .. }`)"
+    );
+    assert_eq!(
+        lines[22],
+        "hint: 96 of the missing keys are in the file under another prefix \
+         (`layer1.0.conv1.weight` is `model.layer1.0.conv1.weight`): load with \
+         `LoadOptions { prefix: \"model\".into(), .. }`"
+    );
+    assert!(debug.len() < 2000, "{} bytes", debug.len());
+
+    // And the prefix it names loads the whole checkpoint.
+    let options = LoadOptions {
+        prefix: hint.prefix.clone(),
+        ..LoadOptions::default()
+    };
+    let mut loader = Loader::new(&weights, &options);
+    for block in 0..16 {
+        let key = format!("layer{}.{}.conv1.weight", block / 2 + 1, block % 2);
+        assert!(loader.tensor::<Ix1>(&key, &[2]).is_some());
+    }
+}
+
+#[test]
+fn a_missing_key_found_under_another_prefix_names_the_prefix_option() {
+    // torchvision's VGG: the network's `0.weight` is the file's `features.0.weight`.
+    let w = f32s(&[2]);
+    let weights = file(&[("features.0.weight", &w), ("features.0.bias", &w)]);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    for key in ["0.weight", "0.bias"] {
+        assert!(loader.tensor::<Ix1>(key, &[2]).is_none());
+    }
+    let err = loader.finish().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<in-memory weights>: 4 problems\n  \
+         missing `0.weight`, expected an F32 tensor of shape [2]\n  \
+         missing `0.bias`, expected an F32 tensor of shape [2]\n  \
+         unexpected `features.0.bias`: the network has no parameter of this name\n  \
+         unexpected `features.0.weight`: the network has no parameter of this name\n\
+         hint: 2 of the missing keys are in the file under another prefix (`0.weight` is \
+         `features.0.weight`): load with `LoadOptions { prefix: \"features\".into(), .. }`"
+    );
+}
+
+#[test]
+fn the_prefix_hint_also_corrects_a_wrong_prefix_and_works_in_lenient_mode() {
+    // A prefix one level too short: `layer1.conv1.weight` is `layer1.0.conv1.weight`.
+    let one_block = blocks("", 1);
+    let options = LoadOptions {
+        prefix: "layer1".into(),
+        ..lenient()
+    };
+    let mut loader = Loader::new(&one_block, &options);
+    assert!(loader.tensor::<Ix1>("conv1.weight", &[2]).is_none());
+    let Err(LoadError::Problems {
+        hint: Some(hint), ..
+    }) = loader.finish()
+    else {
+        panic!("expected a hint")
+    };
+    assert_eq!(hint.prefix, "layer1.0");
+    // A prefix the file does not use at all: load with none.
+    let weights = blocks("", 2);
+    let options = LoadOptions {
+        prefix: "backbone".into(),
+        ..LoadOptions::default()
+    };
+    let mut loader = Loader::new(&weights, &options);
+    ask_for_blocks(&mut loader, 2);
+    let err = loader.finish().unwrap_err();
+    let LoadError::Problems {
+        hint: Some(hint), ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((hint.prefix.as_str(), hint.matched), ("", 12));
+    assert!(
+        err.to_string()
+            .ends_with("load with no prefix, `LoadOptions { prefix: String::new(), .. }`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_prefix_hint_when_the_missing_key_is_under_several_prefixes_alike() {
+    // The network is a lone layer asking for `weight`: `conv1.weight` and `fc.weight` are
+    // equally good guesses, so neither is offered.
+    let w = f32s(&[2]);
+    let weights = file(&[("conv1.weight", &w), ("fc.weight", &w)]);
+    let mut loader = Loader::new(&weights, &lenient());
+    assert!(loader.tensor::<Ix1>("weight", &[2]).is_none());
+    let Err(LoadError::Problems { hint, .. }) = loader.finish() else {
+        panic!("expected problems")
+    };
+    assert_eq!(hint, None);
+}
+
+#[test]
+fn save_and_io_errors_debug_as_their_message() {
+    let err = Saver::new()
+        .write(std::env::temp_dir().join("stride-no-such-dir/out.safetensors"))
+        .unwrap_err();
+    assert_eq!(format!("{err:?}"), err.to_string());
+    assert!(err.to_string().contains("stride-no-such-dir"), "{err}");
+    let err = Weights::open("no/such/file.safetensors").unwrap_err();
+    assert_eq!(format!("{err:?}"), err.to_string());
+    assert!(
+        err.to_string().starts_with("no/such/file.safetensors: "),
+        "{err}"
+    );
+}

@@ -1,12 +1,12 @@
 //! Reading tensors out of [`Weights`], checked against the shapes a network expects.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::{Array, Dimension, IxDyn};
 use safetensors::Dtype;
 
 use super::Weights;
-use super::error::{LoadError, WeightProblem};
+use super::error::{LoadError, PrefixHint, WeightProblem};
 
 /// The last segment of the key under which PyTorch's batch norm stores its step counter, an
 /// `I64` scalar that only training uses.
@@ -236,11 +236,69 @@ impl<'w> Loader<'w> {
         if self.problems.is_empty() {
             Ok(())
         } else {
+            let hint = self.prefix_hint();
             Err(LoadError::Problems {
                 path: self.weights.path().to_path_buf(),
                 problems: self.problems,
+                hint,
             })
         }
+    }
+
+    /// The prefix under which the file has most of the missing keys, if it has any of them
+    /// under a prefix other than this loader's: `features.0.weight` for a missing `0.weight`
+    /// gives `features`; `conv1.weight` for a missing `layer1.0.conv1.weight` (with prefix
+    /// `layer1.0`) gives none. Ties go to the shorter prefix.
+    fn prefix_hint(&self) -> Option<Box<PrefixHint>> {
+        let missing: Vec<(&str, &str)> = self
+            .problems
+            .iter()
+            .filter_map(|p| match p {
+                WeightProblem::Missing { key, .. } => {
+                    Some((key.as_str(), &key[self.prefix.len()..]))
+                }
+                _ => None,
+            })
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        // Every key of the file under each of its dotted suffixes: `features.0.weight` under
+        // `features.0.weight`, `0.weight` and `weight`, with the prefix before each.
+        let mut by_suffix: HashMap<&str, Vec<&str>> = HashMap::new();
+        for key in self.weights.keys() {
+            let boundaries = std::iter::once(0).chain(key.match_indices('.').map(|(i, _)| i + 1));
+            for at in boundaries {
+                by_suffix.entry(&key[at..]).or_default().push(&key[..at]);
+            }
+        }
+        // Votes per prefix (with its trailing dot), and the first missing key each explains.
+        let mut votes: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+        for &(full, relative) in &missing {
+            for &prefix in by_suffix.get(relative).into_iter().flatten() {
+                if prefix != self.prefix {
+                    votes.entry(prefix).or_insert((0, full)).0 += 1;
+                }
+            }
+        }
+        // The prefix with the most votes, if no other has as many: a key as common as
+        // `weight` alone would otherwise point at any module.
+        let mut ranked: Vec<_> = votes.into_iter().collect();
+        ranked.sort_by_key(|&(_, (count, _))| std::cmp::Reverse(count));
+        let (prefix, (matched, missing)) = *ranked.first()?;
+        if ranked
+            .get(1)
+            .is_some_and(|&(_, (count, _))| count == matched)
+        {
+            return None;
+        }
+        let relative = &missing[self.prefix.len()..];
+        Some(Box::new(PrefixHint {
+            prefix: prefix.strip_suffix('.').unwrap_or(prefix).to_string(),
+            matched,
+            missing: missing.to_string(),
+            found: format!("{prefix}{relative}"),
+        }))
     }
 }
 

@@ -54,7 +54,7 @@ mod error;
 mod load;
 mod save;
 
-pub use error::{LoadError, WeightProblem};
+pub use error::{LISTED_PROBLEMS, LoadError, PrefixHint, WeightProblem};
 pub use load::{LoadOptions, Loader};
 pub use save::{SaveError, Saver};
 

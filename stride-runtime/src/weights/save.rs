@@ -21,9 +21,10 @@ const METADATA_KEY: &str = "__metadata__";
 /// saver.add("fc.bias", &Array1::<f32>::zeros(10))?;
 /// let err = saver.add("fc.bias", &Array1::<f32>::zeros(10)).unwrap_err();
 /// assert_eq!(err.to_string(), "`fc.bias` was added twice");
+/// assert_eq!(format!("{err:?}"), err.to_string());
 /// # Ok::<(), SaveError>(())
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum SaveError {
     /// Two tensors under one key.
@@ -49,6 +50,13 @@ pub enum SaveError {
         /// What it said.
         message: String,
     },
+}
+
+/// Its message, as `Display` gives it: readable where `main` prints it.
+impl std::fmt::Debug for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// One tensor to write: its shape and its values as little-endian `f32` bytes, in C order.
