@@ -111,7 +111,7 @@ fn conv_runs(
     saver.add("conv.weight", w).unwrap();
     saver.add("conv.bias", b).unwrap();
     let weights = Weights::from_bytes(saver.to_bytes().unwrap()).unwrap();
-    let networks: [(&str, fn(&Weights, bool, &Array4<f32>) -> Array4<f32>); 5] = [
+    let networks: [(&str, RunNetwork); 5] = [
         ("3x3 relu", |w, fuse, x| network::<Conv3x3Relu>(w, fuse, x)),
         ("3x3 relu6", |w, fuse, x| {
             network::<Conv3x3Relu6>(w, fuse, x)
@@ -140,6 +140,10 @@ fn conv_runs(
         .collect()
 }
 
+/// Builds a network from the weights, fused or not, and runs it on the input: one
+/// [`network`] per declared type.
+type RunNetwork = fn(&Weights, bool, &Array4<f32>) -> Array4<f32>;
+
 /// A network of type `N` built from `weights`, fused or not, run on `x`.
 fn network<N>(weights: &Weights, fuse: bool, x: &Array4<f32>) -> Array4<f32>
 where
@@ -149,7 +153,6 @@ where
         fuse,
         ..LoadOptions::default()
     };
-    use stride::runtime::graph::Module;
     let net: N = stride::runtime::graph::from_weights(weights, &options).unwrap();
     // A lone convolution is no group, so fused or not it runs the same layer.
     let grouped = net.model().is_fused().is_some();
