@@ -456,39 +456,34 @@ fn the_resnet18_stem_checkpoint_lists_torchvision_keys_and_loads_conv1() -> Test
 
 // Readable errors.
 
-/// A checkpoint of `blocks` ResNet-like blocks of 6 tensors each, every key under `prefix`.
+/// The keys of `blocks` ResNet-like blocks of 6 tensors each, every key under `prefix`.
+fn block_keys(prefix: &str, blocks: usize) -> impl Iterator<Item = String> + '_ {
+    let tensors = [
+        "conv1.weight",
+        "bn1.weight",
+        "bn1.bias",
+        "conv2.weight",
+        "bn2.weight",
+        "bn2.bias",
+    ];
+    (0..blocks).flat_map(move |block| {
+        tensors.map(|tensor| format!("{prefix}layer{}.{}.{tensor}", block / 2 + 1, block % 2))
+    })
+}
+
+/// A checkpoint of the [`block_keys`] under `prefix`, each a tensor of 2 zeros.
 fn blocks(prefix: &str, blocks: usize) -> Weights {
     let mut saver = Saver::new();
-    for block in 0..blocks {
-        for tensor in [
-            "conv1.weight",
-            "bn1.weight",
-            "bn1.bias",
-            "conv2.weight",
-            "bn2.weight",
-            "bn2.bias",
-        ] {
-            let key = format!("{prefix}layer{}.{}.{tensor}", block / 2 + 1, block % 2);
-            saver.add(key, &Array1::<f32>::zeros(2)).unwrap();
-        }
+    for key in block_keys(prefix, blocks) {
+        saver.add(key, &Array1::<f32>::zeros(2)).unwrap();
     }
     Weights::from_bytes(saver.to_bytes().unwrap()).unwrap()
 }
 
 /// Asks `loader` for the keys [`blocks`] writes, without a prefix.
 fn ask_for_blocks(loader: &mut Loader<'_>, blocks: usize) {
-    for block in 0..blocks {
-        for tensor in [
-            "conv1.weight",
-            "bn1.weight",
-            "bn1.bias",
-            "conv2.weight",
-            "bn2.weight",
-            "bn2.bias",
-        ] {
-            let key = format!("layer{}.{}.{tensor}", block / 2 + 1, block % 2);
-            assert!(loader.tensor::<Ix1>(&key, &[2]).is_none());
-        }
+    for key in block_keys("", blocks) {
+        assert!(loader.tensor::<Ix1>(&key, &[2]).is_none());
     }
 }
 
