@@ -359,6 +359,26 @@ fn a_header_with_a_bad_length_says_so() {
 }
 
 #[test]
+fn a_hostile_header_length_is_refused_before_anything_is_allocated_for_it() {
+    // Declared lengths from just past safetensors' 100 MB limit to u64::MAX, on a file of
+    // 10 bytes: each is refused by the 8-byte length alone, so nothing of that size is
+    // allocated or read.
+    for declared in [100_000_001, 1 << 40, u64::MAX] {
+        let mut bytes = declared.to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"{}");
+        let err = Weights::from_bytes(bytes).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "<in-memory weights>: not a valid safetensors file: the header is declared as \
+                 {declared} bytes, above safetensors' 100 MB limit; this is probably not a \
+                 safetensors file"
+            )
+        );
+    }
+}
+
+#[test]
 fn an_empty_file_is_a_format_error() -> TestResult {
     let path = TempPath::new("empty");
     std::fs::write(&path.0, [])?;
@@ -624,4 +644,50 @@ fn save_and_io_errors_debug_as_their_message() {
         err.to_string().starts_with("no/such/file.safetensors: "),
         "{err}"
     );
+}
+
+// Hostile files.
+
+/// A safetensors file whose header is `header` (padded to 8 bytes) and whose data is `data`.
+fn with_header(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = header.as_bytes().to_vec();
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header);
+    bytes.extend(data);
+    bytes
+}
+
+#[test]
+fn a_header_that_lists_a_key_twice_is_refused_where_safetensors_keeps_the_last() {
+    // `a` twice: as F32 and as I32, over the same 4 bytes.
+    let bytes = with_header(
+        r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}"#,
+        &1.5f32.to_le_bytes(),
+    );
+    // The finding: safetensors' own parser accepts it, and the second entry wins.
+    let parsed = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(parsed.tensor("a").unwrap().dtype(), Dtype::I32);
+    let err = Weights::from_bytes(bytes).unwrap_err();
+    assert!(matches!(err, LoadError::Format { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "<in-memory weights>: not a valid safetensors file: the header lists `a` twice; a \
+         reader would keep one silently (safetensors keeps the last), so the file does not say \
+         which tensor `a` is"
+    );
+    // Written with an escape, the key is the same one: keys are compared decoded.
+    let bytes = with_header(
+        r#"{"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"ab":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a\u0062":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+        &[0; 8],
+    );
+    let err = Weights::from_bytes(bytes).unwrap_err();
+    assert!(err.to_string().contains("lists `ab` twice"), "{err}");
+    // Escapes that decode to different keys are different keys.
+    let bytes = with_header(
+        r#"{"ab":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a\u0063":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+        &[0; 8],
+    );
+    let weights = Weights::from_bytes(bytes).unwrap();
+    assert_eq!(weights.keys().collect::<Vec<_>>(), ["ab", "ac"]);
 }
