@@ -691,3 +691,58 @@ fn a_header_that_lists_a_key_twice_is_refused_where_safetensors_keeps_the_last()
     let weights = Weights::from_bytes(bytes).unwrap();
     assert_eq!(weights.keys().collect::<Vec<_>>(), ["ab", "ac"]);
 }
+
+#[test]
+fn loads_and_saves_of_one_path_from_several_threads_each_see_a_whole_file() -> TestResult {
+    // Four writers save versions whose every value is the version's number; four readers
+    // open the path again and again and read both tensors. A reader must see one whole
+    // version (both tensors, every value alike), never a mix or a torn file; every call
+    // either works or returns an error (none does here: the rename is atomic and a mapped
+    // file stays valid after it is replaced).
+    let path = TempPath::new("threads");
+    let version = |v: f32| {
+        let mut saver = Saver::new();
+        saver.add("a", &Array1::from_elem(50_000, v)).unwrap();
+        saver.add("b", &Array1::from_elem(7, v)).unwrap();
+        saver
+    };
+    version(0.0).write(&path.0)?;
+    let reads = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for writer in 0..4 {
+            let (path, version) = (&path.0, &version);
+            s.spawn(move || {
+                for i in 0..25 {
+                    let v = (writer * 100 + i + 1) as f32;
+                    version(v).write(path).expect("a save");
+                }
+            });
+        }
+        for _ in 0..4 {
+            let (path, reads) = (&path.0, &reads);
+            s.spawn(move || {
+                for _ in 0..50 {
+                    let weights = Weights::open(path).expect("a whole file");
+                    let mut loader = Loader::new(&weights, &LoadOptions::default());
+                    let a = loader.tensor::<Ix1>("a", &[50_000]).unwrap();
+                    let b = loader.tensor::<Ix1>("b", &[7]).unwrap();
+                    loader.finish().unwrap();
+                    let v = a[0];
+                    assert!(a.iter().chain(&b).all(|&x| x == v), "a torn version {v}");
+                    reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    assert_eq!(reads.into_inner(), 200);
+    // No temporary file is left beside it.
+    let dir = path.0.parent().unwrap();
+    let name = path.0.file_name().unwrap().to_string_lossy().into_owned();
+    let leftovers: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!(".{name}")))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    Ok(())
+}

@@ -50,6 +50,7 @@
 //!
 //! [safetensors]: https://huggingface.co/docs/safetensors
 
+mod atomic;
 mod error;
 mod load;
 mod save;
