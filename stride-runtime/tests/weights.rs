@@ -693,6 +693,59 @@ fn a_header_that_lists_a_key_twice_is_refused_where_safetensors_keeps_the_last()
 }
 
 #[test]
+fn non_finite_weights_and_negative_variances_load_as_in_pytorch_and_validate_reports_them() {
+    let mut saver = Saver::new();
+    let mut weight = Array2::<f32>::ones((2, 3));
+    weight[[1, 2]] = f32::NAN;
+    weight[[0, 1]] = f32::INFINITY;
+    saver.add("fc.weight", &weight).unwrap();
+    saver
+        .add(
+            "bn.running_var",
+            &Array1::from(vec![1.0f32, -0.5, -2.0, 0.0]),
+        )
+        .unwrap();
+    saver
+        .add("bn.running_mean", &Array1::from(vec![-1.0f32; 4]))
+        .unwrap();
+    let weights = Weights::from_bytes(saver.to_bytes().unwrap()).unwrap();
+    let ask = |options: &LoadOptions| {
+        let mut loader = Loader::new(&weights, options);
+        let w = loader.tensor::<Ix2>("fc.weight", &[2, 3]);
+        let var = loader.tensor::<Ix1>("bn.running_var", &[4]);
+        let mean = loader.tensor::<Ix1>("bn.running_mean", &[4]);
+        (w, var, mean, loader.finish())
+    };
+    // By default they load: a negative mean is no problem, and NaN and infinity are values.
+    let (w, var, mean, finished) = ask(&LoadOptions::default());
+    finished.unwrap();
+    assert!(w.unwrap()[[1, 2]].is_nan());
+    assert_eq!(var.unwrap()[1], -0.5);
+    assert_eq!(mean.unwrap()[0], -1.0);
+    // With `validate`, each is a problem naming the key, the count and the first place.
+    let validate = LoadOptions {
+        validate: true,
+        ..LoadOptions::default()
+    };
+    let (_, _, _, finished) = ask(&validate);
+    assert_eq!(
+        problems(finished),
+        [
+            WeightProblem::NonFinite {
+                key: "fc.weight".into(),
+                count: 2,
+                first: vec![0, 1],
+            },
+            WeightProblem::NegativeVariance {
+                key: "bn.running_var".into(),
+                count: 2,
+                channel: 1,
+            },
+        ]
+    );
+}
+
+#[test]
 fn loads_and_saves_of_one_path_from_several_threads_each_see_a_whole_file() -> TestResult {
     // Four writers save versions whose every value is the version's number; four readers
     // open the path again and again and read both tensors. A reader must see one whole

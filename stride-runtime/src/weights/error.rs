@@ -59,6 +59,29 @@ pub enum WeightProblem {
         /// The key.
         key: String,
     },
+    /// With [`LoadOptions::validate`](super::LoadOptions::validate), a tensor holding NaN or
+    /// an infinity (which PyTorch loads, and which makes every output it reaches non-finite).
+    #[error("`{key}` holds {count} non-finite values (NaN or infinity), the first at {first:?}")]
+    NonFinite {
+        /// The key.
+        key: String,
+        /// How many values are NaN or infinite.
+        count: usize,
+        /// The index of the first, in C order.
+        first: Vec<usize>,
+    },
+    /// With [`LoadOptions::validate`](super::LoadOptions::validate), a batch norm's
+    /// `running_var` below 0 (which PyTorch loads, and whose square root makes the channel
+    /// NaN).
+    #[error("`{key}` holds {count} negative variances, the first at channel {channel}")]
+    NegativeVariance {
+        /// The key.
+        key: String,
+        /// How many values are below 0.
+        count: usize,
+        /// The channel of the first.
+        channel: usize,
+    },
 }
 
 impl WeightProblem {
@@ -75,7 +98,9 @@ impl WeightProblem {
             WeightProblem::Missing { key, .. }
             | WeightProblem::WrongShape { key, .. }
             | WeightProblem::WrongDtype { key, .. }
-            | WeightProblem::Unexpected { key } => key,
+            | WeightProblem::Unexpected { key }
+            | WeightProblem::NonFinite { key, .. }
+            | WeightProblem::NegativeVariance { key, .. } => key,
         }
     }
 }

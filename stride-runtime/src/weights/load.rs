@@ -12,6 +12,10 @@ use super::error::{LoadError, PrefixHint, WeightProblem};
 /// `I64` scalar that only training uses.
 const NUM_BATCHES_TRACKED: &str = "num_batches_tracked";
 
+/// The last segment of the key under which PyTorch's batch norm stores its running variance,
+/// which [`LoadOptions::validate`] also checks for negative values.
+const RUNNING_VAR: &str = "running_var";
+
 /// Which part of a file to load, and how strictly.
 ///
 /// ```
@@ -41,6 +45,13 @@ pub struct LoadOptions {
     /// convolution writes its output). On by default; the network's `fuse` and `unfuse`
     /// change it later. The loader itself does not read it.
     pub fuse: bool,
+    /// Whether values that load but cannot give finite outputs are problems: NaN and
+    /// infinities in any tensor ([`WeightProblem::NonFinite`]) and negative values in a batch
+    /// norm's `running_var` ([`WeightProblem::NegativeVariance`]). Off by default: PyTorch's
+    /// `load_state_dict` loads them, and so does stride, which then computes what PyTorch
+    /// computes with them (NaN where they reach). Turn it on to refuse a corrupted or
+    /// diverged checkpoint at load time, with every such tensor named.
+    pub validate: bool,
 }
 
 impl Default for LoadOptions {
@@ -49,6 +60,7 @@ impl Default for LoadOptions {
             strict: true,
             prefix: String::new(),
             fuse: true,
+            validate: false,
         }
     }
 }
@@ -88,6 +100,7 @@ pub struct Loader<'w> {
     /// Empty, or a module path ending in a dot.
     prefix: String,
     strict: bool,
+    validate: bool,
     /// Full keys that some `tensor` call asked for, found or not.
     asked: HashSet<String>,
     problems: Vec<WeightProblem>,
@@ -113,6 +126,7 @@ impl<'w> Loader<'w> {
             weights,
             prefix,
             strict: options.strict,
+            validate: options.validate,
             asked: HashSet::new(),
             problems: Vec::new(),
         }
@@ -192,6 +206,13 @@ impl<'w> Loader<'w> {
         } else {
             None
         };
+        if let (true, Some(array)) = (self.validate, &array) {
+            self.problems.extend(validation_problems(
+                &full,
+                array.as_slice().unwrap_or(&[]),
+                shape,
+            ));
+        }
         if fits && array.is_none() {
             // Only reachable when `D` disagrees with `shape`, which the debug_assert above
             // catches in debug builds; in release, refuse the tensor rather than panic.
@@ -300,6 +321,41 @@ impl<'w> Loader<'w> {
             found: format!("{prefix}{relative}"),
         }))
     }
+}
+
+/// What [`LoadOptions::validate`] finds in the values of tensor `key` of `shape` (in C
+/// order): non-finite values, and in a batch norm's `running_var`, negative ones.
+fn validation_problems(key: &str, values: &[f32], shape: &[usize]) -> Vec<WeightProblem> {
+    let mut problems = Vec::new();
+    let non_finite = values.iter().filter(|v| !v.is_finite()).count();
+    if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+        problems.push(WeightProblem::NonFinite {
+            key: key.into(),
+            count: non_finite,
+            first: index_of(at, shape),
+        });
+    }
+    if key.rsplit('.').next() == Some(RUNNING_VAR) {
+        let negative = values.iter().filter(|&&v| v < 0.0).count();
+        if let Some(channel) = values.iter().position(|&v| v < 0.0) {
+            problems.push(WeightProblem::NegativeVariance {
+                key: key.into(),
+                count: negative,
+                channel,
+            });
+        }
+    }
+    problems
+}
+
+/// The index in `shape` of element `at` in C order.
+fn index_of(mut at: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (i, &d) in index.iter_mut().zip(shape).rev() {
+        *i = at % d;
+        at /= d;
+    }
+    index
 }
 
 /// Whether `key` is a batch norm step counter (`bn1.num_batches_tracked`).
