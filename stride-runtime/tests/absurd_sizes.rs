@@ -214,6 +214,68 @@ fn a_transposed_layer_with_an_absurd_stride_is_built_and_runs_where_its_output_f
     }
 }
 
+/// Asserts that `result` is `op`'s refusal by its size arithmetic ([`Error::Geometry`]).
+#[track_caller]
+fn assert_geometry<T: std::fmt::Debug>(result: Result<T, Error>, op: &str, case: &str) {
+    match result {
+        Err(Error::Geometry { op: got, .. }) => assert_eq!(got, op, "{case}"),
+        other => panic!("{case}: expected a geometry error from {op}, got {other:?}"),
+    }
+}
+
+#[test]
+fn parameters_that_overflow_the_size_arithmetic_are_geometry_errors_naming_the_op() {
+    // The panics were of this kind: a transposed stride of usize::MAX, pools with a
+    // huge kernel or padding. Where the output's size itself cannot be computed, or comes out
+    // below 1, the op refuses with the rule that failed, before it allocates anything. A
+    // transposed layer is still built, since its parameters only meet a size with the input.
+    let (x, w) = (ones_4x4(), Array4::<f32>::ones((1, 1, 3, 3)));
+    let max = usize::MAX;
+    let transposed = [
+        ("stride", ConvTranspose2dParams::default().stride(max)),
+        ("dilation", ConvTranspose2dParams::default().dilation(max)),
+        (
+            "output padding",
+            ConvTranspose2dParams::default()
+                .stride(max / 2)
+                .output_padding(max / 2 - 1),
+        ),
+    ];
+    for (case, params) in transposed {
+        let free = conv_transpose2d(x.view(), w.view(), None, &params);
+        assert_geometry(free, "conv_transpose2d", case);
+        let layer = ConvTranspose2d::new(w.clone(), None, params).expect("a valid layer");
+        assert_geometry(layer.forward(x.view()), "conv_transpose2d", case);
+    }
+    for (case, params) in [
+        ("padding", Conv2dParams::default().padding(max)),
+        ("dilation", Conv2dParams::default().dilation(max)),
+    ] {
+        assert_geometry(conv2d(x.view(), w.view(), None, &params), "conv2d", case);
+        // The layer refuses when it is built (a dilated kernel wider than usize) or run.
+        let layer = Conv2d::new(w.clone(), None, params).and_then(|l| l.forward(x.view()));
+        assert_geometry(layer, "conv2d", case);
+    }
+    for huge in [1 << 31, 1 << 62, max] {
+        // A kernel larger than the input, with no padding to make room: no window fits.
+        let max_pool = max_pool2d(x.view(), &MaxPool2dParams::new(huge));
+        assert_geometry(max_pool, "max_pool2d", "kernel");
+        let avg_pool = avg_pool2d(x.view(), &AvgPool2dParams::new(huge));
+        assert_geometry(avg_pool, "avg_pool2d", "kernel");
+        // Padding above half the kernel, which PyTorch refuses too.
+        let max_pool = max_pool2d(x.view(), &MaxPool2dParams::new(3).padding(huge));
+        assert_geometry(max_pool, "max_pool2d", "padding");
+        let avg_pool = avg_pool2d(x.view(), &AvgPool2dParams::new(3).padding(huge));
+        assert_geometry(avg_pool, "avg_pool2d", "padding");
+        // A dilated window wider than the input (or than usize).
+        let max_pool = max_pool2d(x.view(), &MaxPool2dParams::new(2).dilation(huge));
+        assert_geometry(max_pool, "max_pool2d", "dilation");
+    }
+    // A stride as large as usize: one window, at the start.
+    let pool = MaxPool2dParams::new(2).stride(max).ceil_mode(true);
+    assert_eq!(max_pool2d(x.view(), &pool).unwrap().dim(), (1, 1, 1, 1));
+}
+
 #[test]
 fn linear_refuses_an_output_too_large_to_allocate() {
     // 2^61 rows of one feature (a zero-stride view of one value) into 4 features: 2^63 values.
