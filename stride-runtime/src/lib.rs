@@ -69,6 +69,17 @@
 //! let err = upsample(x.view(), &UpsampleParams::scale(1 << 31)).unwrap_err();
 //! assert!(matches!(err, Error::TooLarge { op: "upsample", .. }));
 //! ```
+//!
+//! # Threads
+//!
+//! Every network, layer, [`graph::Model`], [`weights::Weights`] and error is `Send + Sync`,
+//! and `forward` takes `&self`: one network can serve many threads at once, with no lock.
+//! Each call gives the same bits whatever else runs and however many threads its kernels
+//! use, since tasks split a layer's output and never a sum; a call inside an application's
+//! own [`rayon::ThreadPool::install`], nested in another pool or not, runs its kernels on
+//! that pool ([the `threads` module](mod@threads) has the policy). The repository's
+//! `tests/threads.rs` checks all three, with 8 threads against a one-thread run, bit for
+//! bit.
 
 mod error;
 mod gemm;
