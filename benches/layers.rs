@@ -205,7 +205,7 @@ impl Built {
             Built::MaxPool2d(params) => max_pool2d(x.view(), params),
             Built::AvgPool2d(params) => avg_pool2d(x.view(), params),
             Built::LayerNorm2d(norm) => norm.forward(x.view()),
-            Built::Activation(activation) => Ok(activation.map(x.view())),
+            Built::Activation(activation) => activation.map(x.view()),
             Built::ScaleChannels(gate) => scale_channels(x.view(), gate.view()),
         }
     }

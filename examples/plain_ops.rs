@@ -27,7 +27,7 @@ fn main() -> Result<(), stride::runtime::Error> {
     let x = Array4::<f32>::from_elem((1, 3, 224, 224), 1.0);
     let y = conv.forward(x.view())?;
     let y = bn.forward(y.view())?;
-    let y = relu(y.view());
+    let y = relu(y.view())?;
     let y = max_pool2d(y.view(), &pool)?;
     println!(
         "output {:?}, mean {:.4}",

@@ -255,3 +255,34 @@ fn folding_batch_norm_and_relu_into_the_stem_conv_matches_the_unfused_stem() {
         );
     }
 }
+
+#[test]
+fn a_resnet18_checkpoint_under_another_prefix_debugs_in_a_few_lines_naming_the_prefix() {
+    // What `main() -> Result<(), Box<dyn Error>>` prints when it returns this error with `?`:
+    // the derived Debug printed every problem on one line (36 KB for a ResNet).
+    use stride::runtime::graph::Module;
+    use stride::runtime::weights::{LISTED_PROBLEMS, Saver, Weights};
+    let net = stride::zoo::ResNet18::init(0);
+    let mut saver = Saver::new();
+    net.save_to(&mut saver, "model.").unwrap();
+    let weights = Weights::from_bytes(saver.to_bytes().unwrap()).unwrap();
+    let err = stride::zoo::ResNet18::from_weights(&weights, &LoadOptions::default()).unwrap_err();
+    let LoadError::Problems { problems, hint, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        problems.len(),
+        2 * saver.len(),
+        "every key missing and unexpected"
+    );
+    assert_eq!(hint.as_ref().map(|h| h.prefix.as_str()), Some("model"));
+    let debug = format!("{err:?}");
+    assert_eq!(debug, err.to_string());
+    // The count, the listed problems, the count of the rest, the hint.
+    assert_eq!(debug.lines().count(), 1 + LISTED_PROBLEMS + 2, "{debug}");
+    assert!(debug.len() < 2500, "{} bytes:\n{debug}", debug.len());
+    assert!(
+        debug.ends_with("load with `LoadOptions { prefix: \"model\".into(), .. }`"),
+        "{debug}"
+    );
+}

@@ -64,7 +64,7 @@ fn array_op(activation: Activation, x: &Array4<f32>) -> Array4<f32> {
         Activation::Tanh => tanh,
         other => panic!("{other:?} has no case"),
     };
-    f(x.view())
+    f(x.view()).unwrap()
 }
 
 /// `activation(x)` from convolutions that pass `x` through unchanged, with the activation

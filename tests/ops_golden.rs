@@ -88,7 +88,7 @@ fn run(case: &Case) -> Option<Result<ArrayD<f32>, stride::runtime::Error>> {
             conv_transpose2d(x().view(), w.view(), b.as_ref().map(|b| b.view()), &params)
                 .map(|y| y.into_dyn())
         }
-        "relu" => Ok(relu(x().view()).into_dyn()),
+        "relu" => relu(x().view()).map(|y| y.into_dyn()),
         "batch_norm2d" => batch_norm2d(
             x().view(),
             case.t1("running_mean").view(),

@@ -5,6 +5,7 @@
 
 mod support;
 
+use ndarray::ShapeBuilder;
 use stride::network;
 use support::{golden, input_and_output, lenient, worst_difference};
 
@@ -211,4 +212,37 @@ fn a_size_generic_stem_composes_with_a_fixed_head_at_one_size() {
     let net = At::<_, 64, 64>::new(ResNetStemAny::init(0)).then(Head::init(1));
     let x = Tensor::new(ndarray::Array4::<f32>::ones((2, 3, 64, 64))).unwrap();
     assert_eq!(net.forward_typed(x).view().dim(), (2, 10));
+}
+
+#[test]
+fn forward_refuses_an_input_whose_activations_cannot_be_allocated_naming_the_layer() {
+    // Broadcast views (one value, zero strides) stand for inputs larger than memory: a batch
+    // of 2^49 fixed-size images, and one image of 2^30 x 2^30 for a network that takes any
+    // size, each over 2^61 values. The first layer's copy of the input or its output would
+    // be above isize::MAX bytes and is refused, inside an error that names the layer;
+    // nothing panics or aborts.
+    let one = [0.5f32];
+    let view = |shape: (usize, usize, usize, usize)| {
+        ndarray::ArrayView4::from_shape(shape.strides((0, 0, 0, 0)), &one).unwrap()
+    };
+    let fixed = models::NarrowBasic::init(0);
+    let err = fixed.forward(view((1 << 49, 3, 64, 64))).unwrap_err();
+    assert_too_large_in_a_layer(&err);
+    let any_size = NarrowBasicAny::init(0);
+    let err = any_size
+        .forward(view((1, 3, 1 << 30, 1 << 30)))
+        .unwrap_err();
+    assert_too_large_in_a_layer(&err);
+}
+
+/// Asserts that `err` is a layer's [`Error::TooLarge`](stride::runtime::Error::TooLarge),
+/// refused by arithmetic (not by the system, so the test holds whatever the machine).
+#[track_caller]
+fn assert_too_large_in_a_layer(err: &stride::runtime::Error) {
+    use stride::runtime::Error;
+    let Error::Layer { source, .. } = err else {
+        panic!("expected the error of a layer, got {err}")
+    };
+    let too_large = matches!(**source, Error::TooLarge { refused: false, .. });
+    assert!(too_large, "{err}");
 }

@@ -27,12 +27,66 @@
 //! assert_eq!(y.dim(), (1, 64, 56, 56));
 //! # Ok::<(), stride_runtime::Error>(())
 //! ```
+//!
+//! # NaN and infinities
+//!
+//! Every op gives PyTorch's value on inputs that hold NaN, +inf or -inf: NaN propagates
+//! wherever PyTorch's does (`relu(NaN)` is NaN, not 0; a pool window holding a NaN gives
+//! NaN; an activation fused into a convolution's epilogue treats it exactly as the
+//! activation op does), and infinities come out as PyTorch's arithmetic makes them (a
+//! convolution window holding +inf gives +inf after a positive weight, and NaN where PyTorch
+//! meets `inf - inf` or `inf * 0`; `silu(-inf)` is NaN). The same holds on the AVX2 and the
+//! scalar paths, fused (a network after [`weights::LoadOptions::fuse`]) and unfused.
+//! Finite results agree within the golden tolerance, as everywhere.
+//!
+//! One kernel needs a guard for it: Winograd's 3x3 transforms mix every input with
+//! coefficients of both signs, which would turn one +inf into `inf - inf = NaN`. A 3x3 layer
+//! scans its input first (about 1% of the layer's time) and sends an input holding a
+//! non-finite value, or one above `2^64` in magnitude, to the direct im2col kernel. The
+//! PyTorch cases are `tests/golden/nan/` (`tests/nan_golden.rs` in the repository).
+//!
+//! # Sizes
+//!
+//! Every op checks what it allocates before it allocates it (its output, a copy of an input
+//! that is not in standard layout, a table with an entry per output row or column) and refuses
+//! with [`Error::TooLarge`], naming the op, the tensor and its shape, one above `isize::MAX`
+//! bytes (the most one allocation may hold, a bound that also catches every size that
+//! overflows `usize`) or one the system allocator refuses. No size, however absurd (an
+//! upsampling scale of `2^20`, a pool kernel of `2^40`, a broadcast view of `2^61` elements),
+//! panics or aborts the process. Memory the kernels work in does not grow with the input
+//! beyond a block size, and a layer's prepared weights hold as many values as its weights
+//! (a transposed convolution's too, whatever its stride). One limit is the operating
+//! system's: where it overcommits memory (Linux with `vm.overcommit_memory = 1`), a request
+//! it grants but cannot back ends the process when it is written, as it would in PyTorch;
+//! Linux's default refuses a single request larger than its memory and swap.
+//!
+//! ```
+//! use ndarray::Array4;
+//! use stride_runtime::Error;
+//! use stride_runtime::ops::{upsample, UpsampleParams};
+//!
+//! let x = Array4::<f32>::ones((1, 3, 4, 4));
+//! let err = upsample(x.view(), &UpsampleParams::scale(1 << 31)).unwrap_err();
+//! assert!(matches!(err, Error::TooLarge { op: "upsample", .. }));
+//! ```
+//!
+//! # Threads
+//!
+//! Every network, layer, [`graph::Model`], [`weights::Weights`] and error is `Send + Sync`,
+//! and `forward` takes `&self`: one network can serve many threads at once, with no lock.
+//! Each call gives the same bits whatever else runs and however many threads its kernels
+//! use, since tasks split a layer's output and never a sum; a call inside an application's
+//! own [`rayon::ThreadPool::install`], nested in another pool or not, runs its kernels on
+//! that pool ([the `threads` module](mod@threads) has the policy). The repository's
+//! `tests/threads.rs` checks all three, with 8 threads against a one-thread run, bit for
+//! bit.
 
 mod error;
 mod gemm;
 pub mod graph;
 mod hw;
 pub mod init;
+mod memory;
 pub mod onnx;
 pub mod ops;
 pub mod simd;

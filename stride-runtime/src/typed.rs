@@ -700,7 +700,7 @@ mod tests {
         type Input = Chw<U<4>, U<4>, U<4>>;
         type Output = Flat<U<64>>;
         fn forward_typed(&self, x: Tensor<Self::Input>) -> Tensor<Self::Output> {
-            Tensor::new(crate::ops::flatten(x.view())).unwrap()
+            Tensor::new(crate::ops::flatten(x.view()).unwrap()).unwrap()
         }
     }
 

@@ -359,6 +359,26 @@ fn a_header_with_a_bad_length_says_so() {
 }
 
 #[test]
+fn a_hostile_header_length_is_refused_before_anything_is_allocated_for_it() {
+    // Declared lengths from just past safetensors' 100 MB limit to u64::MAX, on a file of
+    // 10 bytes: each is refused by the 8-byte length alone, so nothing of that size is
+    // allocated or read.
+    for declared in [100_000_001, 1 << 40, u64::MAX] {
+        let mut bytes = declared.to_le_bytes().to_vec();
+        bytes.extend_from_slice(b"{}");
+        let err = Weights::from_bytes(bytes).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "<in-memory weights>: not a valid safetensors file: the header is declared as \
+                 {declared} bytes, above safetensors' 100 MB limit; this is probably not a \
+                 safetensors file"
+            )
+        );
+    }
+}
+
+#[test]
 fn an_empty_file_is_a_format_error() -> TestResult {
     let path = TempPath::new("empty");
     std::fs::write(&path.0, [])?;
@@ -451,5 +471,331 @@ fn the_resnet18_stem_checkpoint_lists_torchvision_keys_and_loads_conv1() -> Test
     assert_eq!(conv1[[0, 0, 0, 0]], 0.002_734_412);
     assert_eq!(conv1[[63, 2, 6, 6]], -0.023_599_004);
     assert!(var.iter().all(|&v| v > 0.0));
+    Ok(())
+}
+
+// Readable errors.
+
+/// The keys of `blocks` ResNet-like blocks of 6 tensors each, every key under `prefix`.
+fn block_keys(prefix: &str, blocks: usize) -> impl Iterator<Item = String> + '_ {
+    let tensors = [
+        "conv1.weight",
+        "bn1.weight",
+        "bn1.bias",
+        "conv2.weight",
+        "bn2.weight",
+        "bn2.bias",
+    ];
+    (0..blocks).flat_map(move |block| {
+        tensors.map(|tensor| format!("{prefix}layer{}.{}.{tensor}", block / 2 + 1, block % 2))
+    })
+}
+
+/// A checkpoint of the [`block_keys`] under `prefix`, each a tensor of 2 zeros.
+fn blocks(prefix: &str, blocks: usize) -> Weights {
+    let mut saver = Saver::new();
+    for key in block_keys(prefix, blocks) {
+        saver.add(key, &Array1::<f32>::zeros(2)).unwrap();
+    }
+    Weights::from_bytes(saver.to_bytes().unwrap()).unwrap()
+}
+
+/// Asks `loader` for the keys [`blocks`] writes, without a prefix.
+fn ask_for_blocks(loader: &mut Loader<'_>, blocks: usize) {
+    for key in block_keys("", blocks) {
+        assert!(loader.tensor::<Ix1>(&key, &[2]).is_none());
+    }
+}
+
+#[test]
+fn a_checkpoint_under_another_prefix_gives_a_short_debug_listing_twenty_problems_and_the_prefix() {
+    // 16 blocks of 6 tensors under `model.`: 96 missing keys and 96 unexpected ones, which
+    // the derived Debug printed on one line, every problem in full.
+    let weights = blocks("model.", 16);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    ask_for_blocks(&mut loader, 16);
+    let err = loader.finish().unwrap_err();
+    let LoadError::Problems { problems, hint, .. } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(problems.len(), 192);
+    let hint = hint.as_ref().expect("a prefix hint");
+    assert_eq!((hint.prefix.as_str(), hint.matched), ("model", 96));
+    assert_eq!(
+        (hint.missing.as_str(), hint.found.as_str()),
+        ("layer1.0.conv1.weight", "model.layer1.0.conv1.weight")
+    );
+
+    let debug = format!("{err:?}");
+    assert_eq!(debug, err.to_string());
+    let lines: Vec<&str> = debug.lines().collect();
+    assert_eq!(lines[0], "<in-memory weights>: 192 problems");
+    assert_eq!(lines.len(), 1 + 20 + 1 + 1, "{debug}");
+    assert_eq!(
+        lines[21],
+        "  … and 172 more (every problem is in `LoadError::Problems { problems, .. }`)"
+    );
+    assert_eq!(
+        lines[22],
+        "hint: 96 of the missing keys are in the file under another prefix \
+         (`layer1.0.conv1.weight` is `model.layer1.0.conv1.weight`): load with \
+         `LoadOptions { prefix: \"model\".into(), .. }`"
+    );
+    assert!(debug.len() < 2000, "{} bytes", debug.len());
+
+    // And the prefix it names loads the whole checkpoint.
+    let options = LoadOptions {
+        prefix: hint.prefix.clone(),
+        ..LoadOptions::default()
+    };
+    let mut loader = Loader::new(&weights, &options);
+    for block in 0..16 {
+        let key = format!("layer{}.{}.conv1.weight", block / 2 + 1, block % 2);
+        assert!(loader.tensor::<Ix1>(&key, &[2]).is_some());
+    }
+}
+
+#[test]
+fn a_missing_key_found_under_another_prefix_names_the_prefix_option() {
+    // torchvision's VGG: the network's `0.weight` is the file's `features.0.weight`.
+    let w = f32s(&[2]);
+    let weights = file(&[("features.0.weight", &w), ("features.0.bias", &w)]);
+    let mut loader = Loader::new(&weights, &LoadOptions::default());
+    for key in ["0.weight", "0.bias"] {
+        assert!(loader.tensor::<Ix1>(key, &[2]).is_none());
+    }
+    let err = loader.finish().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<in-memory weights>: 4 problems\n  \
+         missing `0.weight`, expected an F32 tensor of shape [2]\n  \
+         missing `0.bias`, expected an F32 tensor of shape [2]\n  \
+         unexpected `features.0.bias`: the network has no parameter of this name\n  \
+         unexpected `features.0.weight`: the network has no parameter of this name\n\
+         hint: 2 of the missing keys are in the file under another prefix (`0.weight` is \
+         `features.0.weight`): load with `LoadOptions { prefix: \"features\".into(), .. }`"
+    );
+}
+
+#[test]
+fn the_prefix_hint_also_corrects_a_wrong_prefix_and_works_in_lenient_mode() {
+    // A prefix one level too short: `layer1.conv1.weight` is `layer1.0.conv1.weight`.
+    let one_block = blocks("", 1);
+    let options = LoadOptions {
+        prefix: "layer1".into(),
+        ..lenient()
+    };
+    let mut loader = Loader::new(&one_block, &options);
+    assert!(loader.tensor::<Ix1>("conv1.weight", &[2]).is_none());
+    let Err(LoadError::Problems {
+        hint: Some(hint), ..
+    }) = loader.finish()
+    else {
+        panic!("expected a hint")
+    };
+    assert_eq!(hint.prefix, "layer1.0");
+    // A prefix the file does not use at all: load with none.
+    let weights = blocks("", 2);
+    let options = LoadOptions {
+        prefix: "backbone".into(),
+        ..LoadOptions::default()
+    };
+    let mut loader = Loader::new(&weights, &options);
+    ask_for_blocks(&mut loader, 2);
+    let err = loader.finish().unwrap_err();
+    let LoadError::Problems {
+        hint: Some(hint), ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((hint.prefix.as_str(), hint.matched), ("", 12));
+    assert!(
+        err.to_string()
+            .ends_with("load with no prefix, `LoadOptions { prefix: String::new(), .. }`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_prefix_hint_when_the_missing_key_is_under_several_prefixes_alike() {
+    // The network is a lone layer asking for `weight`: `conv1.weight` and `fc.weight` are
+    // equally good guesses, so neither is offered.
+    let w = f32s(&[2]);
+    let weights = file(&[("conv1.weight", &w), ("fc.weight", &w)]);
+    let mut loader = Loader::new(&weights, &lenient());
+    assert!(loader.tensor::<Ix1>("weight", &[2]).is_none());
+    let Err(LoadError::Problems { hint, .. }) = loader.finish() else {
+        panic!("expected problems")
+    };
+    assert_eq!(hint, None);
+}
+
+#[test]
+fn save_and_io_errors_debug_as_their_message() {
+    let err = Saver::new()
+        .write(std::env::temp_dir().join("stride-no-such-dir/out.safetensors"))
+        .unwrap_err();
+    assert_eq!(format!("{err:?}"), err.to_string());
+    assert!(err.to_string().contains("stride-no-such-dir"), "{err}");
+    let err = Weights::open("no/such/file.safetensors").unwrap_err();
+    assert_eq!(format!("{err:?}"), err.to_string());
+    assert!(
+        err.to_string().starts_with("no/such/file.safetensors: "),
+        "{err}"
+    );
+}
+
+// Hostile files.
+
+/// A safetensors file whose header is `header` (padded to 8 bytes) and whose data is `data`.
+fn with_header(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = header.as_bytes().to_vec();
+    header.resize(header.len().next_multiple_of(8), b' ');
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header);
+    bytes.extend(data);
+    bytes
+}
+
+#[test]
+fn a_header_that_lists_a_key_twice_is_refused_where_safetensors_keeps_the_last() {
+    // `a` twice: as F32 and as I32, over the same 4 bytes.
+    let bytes = with_header(
+        r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}"#,
+        &1.5f32.to_le_bytes(),
+    );
+    // The finding: safetensors' own parser accepts it, and the second entry wins.
+    let parsed = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(parsed.tensor("a").unwrap().dtype(), Dtype::I32);
+    let err = Weights::from_bytes(bytes).unwrap_err();
+    assert!(matches!(err, LoadError::Format { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "<in-memory weights>: not a valid safetensors file: the header lists `a` twice; a \
+         reader would keep one silently (safetensors keeps the last), so the file does not say \
+         which tensor `a` is"
+    );
+    // Written with an escape, the key is the same one: keys are compared decoded.
+    let bytes = with_header(
+        r#"{"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"ab":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},"a\u0062":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+        &[0; 8],
+    );
+    let err = Weights::from_bytes(bytes).unwrap_err();
+    assert!(err.to_string().contains("lists `ab` twice"), "{err}");
+    // Escapes that decode to different keys are different keys.
+    let bytes = with_header(
+        r#"{"ab":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a\u0063":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+        &[0; 8],
+    );
+    let weights = Weights::from_bytes(bytes).unwrap();
+    assert_eq!(weights.keys().collect::<Vec<_>>(), ["ab", "ac"]);
+}
+
+#[test]
+fn non_finite_weights_and_negative_variances_load_as_in_pytorch_and_validate_reports_them() {
+    let mut saver = Saver::new();
+    let mut weight = Array2::<f32>::ones((2, 3));
+    weight[[1, 2]] = f32::NAN;
+    weight[[0, 1]] = f32::INFINITY;
+    saver.add("fc.weight", &weight).unwrap();
+    saver
+        .add(
+            "bn.running_var",
+            &Array1::from(vec![1.0f32, -0.5, -2.0, 0.0]),
+        )
+        .unwrap();
+    saver
+        .add("bn.running_mean", &Array1::from(vec![-1.0f32; 4]))
+        .unwrap();
+    let weights = Weights::from_bytes(saver.to_bytes().unwrap()).unwrap();
+    let ask = |options: &LoadOptions| {
+        let mut loader = Loader::new(&weights, options);
+        let w = loader.tensor::<Ix2>("fc.weight", &[2, 3]);
+        let var = loader.tensor::<Ix1>("bn.running_var", &[4]);
+        let mean = loader.tensor::<Ix1>("bn.running_mean", &[4]);
+        (w, var, mean, loader.finish())
+    };
+    // By default they load: a negative mean is no problem, and NaN and infinity are values.
+    let (w, var, mean, finished) = ask(&LoadOptions::default());
+    finished.unwrap();
+    assert!(w.unwrap()[[1, 2]].is_nan());
+    assert_eq!(var.unwrap()[1], -0.5);
+    assert_eq!(mean.unwrap()[0], -1.0);
+    // With `validate`, each is a problem naming the key, the count and the first place.
+    let validate = LoadOptions {
+        validate: true,
+        ..LoadOptions::default()
+    };
+    let (_, _, _, finished) = ask(&validate);
+    assert_eq!(
+        problems(finished),
+        [
+            WeightProblem::NonFinite {
+                key: "fc.weight".into(),
+                count: 2,
+                first: vec![0, 1],
+            },
+            WeightProblem::NegativeVariance {
+                key: "bn.running_var".into(),
+                count: 2,
+                channel: 1,
+            },
+        ]
+    );
+}
+
+#[test]
+fn loads_and_saves_of_one_path_from_several_threads_each_see_a_whole_file() -> TestResult {
+    // Four writers save versions whose every value is the version's number; four readers
+    // open the path again and again and read both tensors. A reader must see one whole
+    // version (both tensors, every value alike), never a mix or a torn file; every call
+    // either works or returns an error (none does here: the rename is atomic and a mapped
+    // file stays valid after it is replaced).
+    let path = TempPath::new("threads");
+    let version = |v: f32| {
+        let mut saver = Saver::new();
+        saver.add("a", &Array1::from_elem(50_000, v)).unwrap();
+        saver.add("b", &Array1::from_elem(7, v)).unwrap();
+        saver
+    };
+    version(0.0).write(&path.0)?;
+    let reads = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for writer in 0..4 {
+            let (path, version) = (&path.0, &version);
+            s.spawn(move || {
+                for i in 0..25 {
+                    let v = (writer * 100 + i + 1) as f32;
+                    version(v).write(path).expect("a save");
+                }
+            });
+        }
+        for _ in 0..4 {
+            let (path, reads) = (&path.0, &reads);
+            s.spawn(move || {
+                for _ in 0..50 {
+                    let weights = Weights::open(path).expect("a whole file");
+                    let mut loader = Loader::new(&weights, &LoadOptions::default());
+                    let a = loader.tensor::<Ix1>("a", &[50_000]).unwrap();
+                    let b = loader.tensor::<Ix1>("b", &[7]).unwrap();
+                    loader.finish().unwrap();
+                    let v = a[0];
+                    assert!(a.iter().chain(&b).all(|&x| x == v), "a torn version {v}");
+                    reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    assert_eq!(reads.into_inner(), 200);
+    // No temporary file is left beside it.
+    let dir = path.0.parent().unwrap();
+    let name = path.0.file_name().unwrap().to_string_lossy().into_owned();
+    let leftovers: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!(".{name}")))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     Ok(())
 }

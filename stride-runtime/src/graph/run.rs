@@ -16,7 +16,7 @@ use crate::ops::{
     Activation, adaptive_avg_pool2d, add_assign, avg_pool2d, max_pool2d, scale_channels_in_place,
     upsample,
 };
-use crate::{Error, Result};
+use crate::{Error, Result, memory};
 
 impl Model {
     /// Runs the graph on a batch `[N, C, H, W]` of any size `N`, with `externals` standing for
@@ -140,7 +140,8 @@ impl Exec<'_> {
         };
         let s = s.map(self.graph.name, "shortcut")?;
         let Some(index) = closing else {
-            let mut y = y.map(self.graph.name, "residual")?.into_owned();
+            let name = self.graph.name;
+            let mut y = memory::into_owned(name, "residual", y.map(name, "residual")?)?;
             add_assign(y.view_mut(), s.view())?;
             return Ok(y.into());
         };
@@ -158,7 +159,7 @@ impl Exec<'_> {
             Some(bn) => self.layer(bn, y)?,
             None => y,
         };
-        let mut y = y.map(key, "residual")?.into_owned();
+        let mut y = memory::into_owned(key, "residual", y.map(key, "residual")?)?;
         add_assign(y.view_mut(), s.view())?;
         let y = Value::from(y);
         match group.activation {
@@ -170,8 +171,9 @@ impl Exec<'_> {
     /// `x` times `gate(x)`, in `x`'s buffer when the walk owns it.
     fn scale<'a>(&self, gate: &[Node], x: Value<'a>) -> Result<Value<'a>> {
         let name = self.graph.name;
-        let g = self.nodes(gate, x.view())?.map(name, "gate")?.into_owned();
-        let mut y = x.map(name, "scale")?.into_owned();
+        let g = self.nodes(gate, x.view())?.map(name, "gate")?;
+        let g = memory::into_owned(name, "gate", g)?;
+        let mut y = memory::into_owned(name, "scale", x.map(name, "scale")?)?;
         multiply(y.view_mut(), g.view())?;
         Ok(y.into())
     }
@@ -213,17 +215,17 @@ fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
             conv.forward(x.map(op, "input")?.view())?.into()
         }
         (Op::BatchNorm2d { .. }, Slot::BatchNorm2d(bn)) => {
-            let mut y = x.map(op, "input")?.into_owned();
+            let mut y = memory::into_owned(op, "input copy", x.map(op, "input")?)?;
             bn.forward_in_place(y.view_mut())?;
             y.into()
         }
         (Op::LayerNorm2d { .. }, Slot::LayerNorm2d(norm)) => {
-            let mut y = x.map(op, "input")?.into_owned();
+            let mut y = memory::into_owned(op, "input copy", x.map(op, "input")?)?;
             norm.forward_in_place(y.view_mut())?;
             y.into()
         }
         (Op::LayerScale, Slot::LayerScale(scale)) => {
-            let mut y = x.map(op, "input")?.into_owned();
+            let mut y = memory::into_owned(op, "input copy", x.map(op, "input")?)?;
             scale.forward_in_place(y.view_mut())?;
             y.into()
         }
@@ -234,9 +236,9 @@ fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
             adaptive_avg_pool2d(x.map(op, "input")?.view(), size)?.into()
         }
         (Op::Upsample(params), _) => upsample(x.map(op, "input")?.view(), &params)?.into(),
-        (Op::Activation(activation), _) => activate(activation, x),
+        (Op::Activation(activation), _) => activate(op, activation, x)?,
         (Op::Flatten, _) => match x {
-            Value::Map(x) => flatten(x).into(),
+            Value::Map(x) => flatten(op, x)?.into(),
             flat @ Value::Flat(_) => flat,
         },
         (Op::Dropout | Op::Identity, _) => x,
@@ -259,29 +261,30 @@ fn multiply(mut y: ndarray::ArrayViewMut4<f32>, gate: ArrayView4<f32>) -> Result
     scale_channels_in_place(y, gate)
 }
 
-/// `activation` of every value, in the value's own buffer when it owns one.
-fn activate(activation: Activation, x: Value<'_>) -> Value<'_> {
-    match x {
+/// `activation` of every value, in the value's own buffer when it owns one (a copy of a
+/// borrowed one, refused with `op` when it cannot be allocated).
+fn activate<'a>(op: &'static str, activation: Activation, x: Value<'a>) -> Result<Value<'a>> {
+    Ok(match x {
         Value::Map(a) => {
-            let mut a = a.into_owned();
+            let mut a = memory::into_owned(op, "input copy", a)?;
             activation.apply_in_place(a.view_mut());
             a.into()
         }
         Value::Flat(a) => {
-            let mut a = a.into_owned();
+            let mut a = memory::into_owned(op, "input copy", a)?;
             activation.apply_in_place(a.view_mut());
             a.into()
         }
-    }
+    })
 }
 
 /// `[N, C, H, W]` to `[N, C*H*W]`: the same buffer when it is owned and in standard layout.
-fn flatten(x: CowArray<'_, f32, Ix4>) -> Array2<f32> {
-    if !x.is_standard_layout() {
+fn flatten(op: &'static str, x: CowArray<'_, f32, Ix4>) -> Result<Array2<f32>> {
+    if !x.is_standard_layout() || x.is_empty() {
         return crate::ops::flatten(x.view());
     }
     let (n, c, h, w) = x.dim();
-    x.into_owned()
+    Ok(memory::into_owned(op, "input copy", x)?
         .into_shape_with_order((n, c * h * w))
-        .expect("a standard-layout array reshapes in order")
+        .expect("a non-empty standard-layout array reshapes in order"))
 }

@@ -161,7 +161,7 @@ fn a_residual_closed_by_its_group_matches_the_ops_fused_and_unfused() {
     let bn: &BatchNorm2d = model.batch_norm2d(1);
     let mut want = bn.forward(conv.forward(x.view()).unwrap().view()).unwrap();
     add_assign(want.view_mut(), x.view()).unwrap();
-    let want = relu(want.view());
+    let want = relu(want.view()).unwrap();
     let unfused = model.run(&[], x.view()).unwrap().into_map("Test").unwrap();
     assert_close(&unfused, &want);
     model.fuse().unwrap();

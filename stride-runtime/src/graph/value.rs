@@ -2,7 +2,7 @@
 
 use ndarray::{Array2, Array4, ArrayView4, CowArray, Ix2, Ix4};
 
-use crate::{Error, Result};
+use crate::{Error, Result, memory};
 
 /// What flows between a graph's nodes: a batch of feature maps `[N, C, H, W]` or of feature
 /// vectors `[N, F]`, borrowed (a network's input, a branch point) or owned.
@@ -44,7 +44,7 @@ impl<'a> Value<'a> {
     /// );
     /// ```
     pub fn into_map(self, op: &'static str) -> Result<Array4<f32>> {
-        Ok(self.map(op, "output")?.into_owned())
+        memory::into_owned(op, "output", self.map(op, "output")?)
     }
 
     /// The feature vectors, owned; refuses feature maps, naming `op`.
@@ -58,7 +58,7 @@ impl<'a> Value<'a> {
     /// # Ok::<(), stride_runtime::Error>(())
     /// ```
     pub fn into_flat(self, op: &'static str) -> Result<Array2<f32>> {
-        Ok(self.flat(op, "output")?.into_owned())
+        memory::into_owned(op, "output", self.flat(op, "output")?)
     }
 
     pub(super) fn map(

@@ -74,8 +74,15 @@ pub enum ExportMode {
     Fused,
 }
 
-/// Why a network could not be exported.
-#[derive(Debug, thiserror::Error)]
+/// Why a network could not be exported. Its `Debug` form is its message.
+///
+/// ```
+/// use stride_runtime::onnx::ExportError;
+///
+/// let err = ExportError::Opset { opset: 9 };
+/// assert_eq!(format!("{err:?}"), "opset 9 is not one the export writes: it writes opsets 13 to 17");
+/// ```
+#[derive(thiserror::Error)]
 pub enum ExportError {
     /// The opset asked for is outside the range the export writes.
     #[error(
@@ -156,6 +163,13 @@ pub enum ExportError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// Its message, as `Display` gives it: readable where `main` prints it.
+impl std::fmt::Debug for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// What an export wrote: its size in nodes, initializers and bytes.

@@ -11,6 +11,7 @@ use ndarray::{Array, ArrayView, ArrayViewMut, Axis, Dimension};
 
 use super::check::contiguous;
 use crate::simd::{Activation, Isa};
+use crate::{Result, memory};
 
 /// Values per task: large enough that handing a run to another thread costs little against
 /// applying even `relu` to it (128 KiB, well inside L2).
@@ -51,26 +52,31 @@ impl Activation {
 
     /// A new array with the activation of every element.
     ///
+    /// Refuses only an output that cannot be allocated ([`Error::TooLarge`](crate::Error)):
+    /// one for a broadcast view far larger than memory, say.
+    ///
     /// ```
     /// use ndarray::array;
     /// use stride_runtime::ops::Activation;
     ///
-    /// let y = Activation::Hardsigmoid.map(array![-3.0f32, 0.0, 3.0].view());
+    /// let y = Activation::Hardsigmoid.map(array![-3.0f32, 0.0, 3.0].view())?;
     /// assert_eq!(y, array![0.0, 0.5, 1.0]);
+    /// # Ok::<(), stride_runtime::Error>(())
     /// ```
-    pub fn map<D: Dimension>(self, x: ArrayView<f32, D>) -> Array<f32, D> {
+    pub fn map<D: Dimension>(self, x: ArrayView<f32, D>) -> Result<Array<f32, D>> {
         // Read in standard layout (copied there first if need be), written in one pass into
         // an output that is not zeroed first.
-        let x = x.as_standard_layout();
+        let op = self.name();
+        let mut y = memory::uninit(op, "output", x.raw_dim())?;
+        let x = memory::standard_layout(op, "input copy", x)?;
         let src = contiguous(x.as_slice());
-        let mut y = Array::uninit(x.raw_dim());
         let dst = contiguous(y.as_slice_mut());
         let isa = Isa::detect();
         let tasks: Vec<_> = src.chunks(CHUNK).zip(dst.chunks_mut(CHUNK)).collect();
         crate::threads::for_each(tasks, |(src, dst)| self.map_slice_on(isa, src, dst));
         // SAFETY: the tasks' chunks cover `dst`, and `map_slice_on` writes every value of
         // its chunk.
-        unsafe { y.assume_init() }
+        Ok(unsafe { y.assume_init() })
     }
 }
 
@@ -78,8 +84,10 @@ macro_rules! elementwise {
     ($($(#[$doc:meta])* $name:ident => $act:expr;)*) => {$(
         $(#[$doc])*
         ///
-        /// Works on any rank; never fails.
-        pub fn $name<D: Dimension>(x: ArrayView<f32, D>) -> Array<f32, D> {
+        /// Works on any rank. Refuses only an output that cannot be allocated
+        /// ([`Error::TooLarge`](crate::Error::TooLarge)): one for a broadcast view far larger
+        /// than memory, say.
+        pub fn $name<D: Dimension>(x: ArrayView<f32, D>) -> Result<Array<f32, D>> {
             $act.map(x)
         }
     )*};
@@ -90,35 +98,35 @@ elementwise! {
     ///
     /// ```
     /// use ndarray::array;
-    /// assert_eq!(stride_runtime::ops::relu(array![-1.0f32, 2.0].view()), array![0.0, 2.0]);
+    /// assert_eq!(stride_runtime::ops::relu(array![-1.0f32, 2.0].view()).unwrap(), array![0.0, 2.0]);
     /// ```
     relu => Activation::Relu;
     /// `min(max(x, 0), 6)` of every element.
     ///
     /// ```
     /// use ndarray::array;
-    /// assert_eq!(stride_runtime::ops::relu6(array![-1.0f32, 7.0].view()), array![0.0, 6.0]);
+    /// assert_eq!(stride_runtime::ops::relu6(array![-1.0f32, 7.0].view()).unwrap(), array![0.0, 6.0]);
     /// ```
     relu6 => Activation::Relu6;
     /// The logistic sigmoid of every element.
     ///
     /// ```
     /// use ndarray::array;
-    /// assert_eq!(stride_runtime::ops::sigmoid(array![0.0f32].view()), array![0.5]);
+    /// assert_eq!(stride_runtime::ops::sigmoid(array![0.0f32].view()).unwrap(), array![0.5]);
     /// ```
     sigmoid => Activation::Sigmoid;
     /// `tanh` of every element.
     ///
     /// ```
     /// use ndarray::array;
-    /// assert_eq!(stride_runtime::ops::tanh(array![0.0f32].view()), array![0.0]);
+    /// assert_eq!(stride_runtime::ops::tanh(array![0.0f32].view()).unwrap(), array![0.0]);
     /// ```
     tanh => Activation::Tanh;
     /// `x * sigmoid(x)` of every element.
     ///
     /// ```
     /// use ndarray::array;
-    /// assert_eq!(stride_runtime::ops::silu(array![0.0f32].view()), array![0.0]);
+    /// assert_eq!(stride_runtime::ops::silu(array![0.0f32].view()).unwrap(), array![0.0]);
     /// ```
     silu => Activation::Silu;
     /// The exact GELU, `0.5 * x * (1 + erf(x / √2))`, of every element: PyTorch's
@@ -126,7 +134,7 @@ elementwise! {
     ///
     /// ```
     /// use ndarray::array;
-    /// let y = stride_runtime::ops::gelu(array![0.0f32, 1.0].view());
+    /// let y = stride_runtime::ops::gelu(array![0.0f32, 1.0].view()).unwrap();
     /// assert_eq!(y[0], 0.0);
     /// assert!((y[1] - 0.841_344_7).abs() < 1e-6);
     /// ```
@@ -136,7 +144,7 @@ elementwise! {
     ///
     /// ```
     /// use ndarray::array;
-    /// let y = stride_runtime::ops::gelu_tanh(array![0.0f32, 1.0].view());
+    /// let y = stride_runtime::ops::gelu_tanh(array![0.0f32, 1.0].view()).unwrap();
     /// assert_eq!(y[0], 0.0);
     /// assert!((y[1] - 0.841_192).abs() < 1e-6);
     /// ```
@@ -145,7 +153,7 @@ elementwise! {
     ///
     /// ```
     /// use ndarray::array;
-    /// let y = stride_runtime::ops::hardswish(array![-4.0f32, 0.0, 4.0].view());
+    /// let y = stride_runtime::ops::hardswish(array![-4.0f32, 0.0, 4.0].view()).unwrap();
     /// assert_eq!(y, array![-0.0, 0.0, 4.0]);
     /// ```
     hardswish => Activation::Hardswish;
@@ -153,7 +161,7 @@ elementwise! {
     ///
     /// ```
     /// use ndarray::array;
-    /// let y = stride_runtime::ops::hardsigmoid(array![-4.0f32, 0.0, 4.0].view());
+    /// let y = stride_runtime::ops::hardsigmoid(array![-4.0f32, 0.0, 4.0].view()).unwrap();
     /// assert_eq!(y, array![0.0, 0.5, 1.0]);
     /// ```
     hardsigmoid => Activation::Hardsigmoid;
@@ -161,14 +169,16 @@ elementwise! {
 
 /// `x` where `x >= 0`, else `slope * x`, of every element.
 ///
-/// Works on any rank; never fails.
+/// Works on any rank. Refuses only an output that cannot be allocated
+/// ([`Error::TooLarge`](crate::Error::TooLarge)).
 ///
 /// ```
 /// use ndarray::array;
-/// let y = stride_runtime::ops::leaky_relu(array![-2.0f32, 3.0].view(), 0.5);
+/// let y = stride_runtime::ops::leaky_relu(array![-2.0f32, 3.0].view(), 0.5)?;
 /// assert_eq!(y, array![-1.0, 3.0]);
+/// # Ok::<(), stride_runtime::Error>(())
 /// ```
-pub fn leaky_relu<D: Dimension>(x: ArrayView<f32, D>, slope: f32) -> Array<f32, D> {
+pub fn leaky_relu<D: Dimension>(x: ArrayView<f32, D>, slope: f32) -> Result<Array<f32, D>> {
     Activation::LeakyRelu(slope).map(x)
 }
 
@@ -193,7 +203,7 @@ mod tests {
         let x = ramp((6, 10, 9));
         let view = x.slice(s![.., ..;3, 1..]).reversed_axes();
         for activation in [Activation::Gelu, Activation::Hardswish, Activation::Relu] {
-            let y = activation.map(view);
+            let y = activation.map(view).unwrap();
             assert_eq!(y.shape(), view.shape());
             for (&got, &v) in y.iter().zip(view.iter()) {
                 let want = activation.apply(v);
@@ -213,7 +223,7 @@ mod tests {
         for activation in [Activation::Silu, Activation::Identity, Activation::Relu6] {
             let mut in_place = x.clone();
             pool.install(|| activation.apply_in_place(in_place.view_mut()));
-            let mapped = pool.install(|| activation.map(x.view()));
+            let mapped = pool.install(|| activation.map(x.view())).unwrap();
             for ((&a, &b), &v) in in_place.iter().zip(&mapped).zip(&x) {
                 let want = activation.apply(v);
                 assert!((a - want).abs() <= 1e-6 * want.abs().max(1.0), "{v}");

@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4, ArrayViewMut4, Axis, Zip};
 
 use super::check::{exact_shape, input_channels};
-use crate::Result;
+use crate::{Result, memory};
 
 const OP: &str = "batch_norm2d";
 
@@ -128,7 +128,7 @@ impl BatchNorm2d {
     /// Normalises an NCHW input with this layer's channel count.
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         input_channels(OP, &x, self.channels())?;
-        let mut y = x.to_owned();
+        let mut y = memory::to_owned(OP, "output", x)?;
         self.normalise(y.view_mut());
         Ok(y)
     }

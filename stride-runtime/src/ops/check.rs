@@ -37,33 +37,6 @@ pub(crate) fn input_channels(op: &'static str, x: &ArrayView4<f32>, channels: us
     }
 }
 
-/// Refuses an output shape that cannot be allocated: one whose values take more than
-/// `isize::MAX` bytes (the most any allocation may hold), or whose non-zero dimensions
-/// multiply past `isize::MAX` (which `ndarray` refuses to shape, even for an empty array).
-/// Every op checks its output shape with this before it allocates anything that large, so
-/// that absurd parameters (an output size of `usize::MAX / 2`, a scale factor of `2^31`) are
-/// an [`Error`] rather than a panic.
-pub(crate) fn output_fits(op: &'static str, shape: &[usize]) -> Result<()> {
-    const VALUES: usize = isize::MAX as usize / size_of::<f32>();
-    let values = product(shape.iter().copied());
-    let shaped = product(shape.iter().copied().filter(|&d| d != 0));
-    match (values, shaped) {
-        (Some(values), Some(shaped)) if values <= VALUES && shaped <= isize::MAX as usize => Ok(()),
-        _ => Err(Error::Shape {
-            op,
-            tensor: "output",
-            expected: format!("at most {VALUES} values (isize::MAX bytes)"),
-            got: shape.to_vec(),
-        }),
-    }
-}
-
-/// The product of `dims`, or `None` when it overflows.
-fn product(dims: impl Iterator<Item = usize>) -> Option<usize> {
-    dims.into_iter()
-        .try_fold(1usize, |count, d| count.checked_mul(d))
-}
-
 /// The spatial size `[H, W]` of an NCHW input, or a refusal if either is 0 (a spatial op has
 /// nothing to slide over).
 pub(crate) fn nonempty_plane(op: &'static str, x: &ArrayView4<f32>) -> Result<[usize; 2]> {

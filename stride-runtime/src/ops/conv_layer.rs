@@ -13,9 +13,9 @@ use std::fmt::Debug;
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use stride_geometry::{GeometryError, Param, TransposedAxis, Window, check_groups};
 
-use super::check::{contiguous, exact_shape, input_channels, output_fits};
+use super::check::{contiguous, exact_shape, input_channels};
 use crate::simd::Activation;
-use crate::{Error, Hw, Result};
+use crate::{Error, Hw, Result, memory};
 
 /// The rules of one kind of convolution, implemented by its params type.
 pub(crate) trait ConvParams: Copy + PartialEq + Debug {
@@ -145,16 +145,18 @@ impl<P: ConvParams> ConvLayer<P> {
 }
 
 /// Runs `kernel` on `x` and `bias` as contiguous slices, copied to the standard layout first
-/// where they are not in it: how both convolutions hand an input to their kernels.
+/// where they are not in it: how both convolutions hand an input to their kernels. Refuses,
+/// naming `op`, a copy of the input too large to allocate (of a broadcast view, say).
 pub(crate) fn with_slices<R>(
+    op: &'static str,
     x: ArrayView4<f32>,
     bias: Option<ArrayView1<f32>>,
     kernel: impl FnOnce(&[f32], Option<&[f32]>) -> R,
-) -> R {
-    let x = x.as_standard_layout();
+) -> Result<R> {
+    let x = memory::standard_layout(op, "input copy", x)?;
     let bias = bias.as_ref().map(|b| b.as_standard_layout());
     let bias = bias.as_ref().map(|b| contiguous(b.as_slice()));
-    kernel(contiguous(x.as_slice()), bias)
+    Ok(kernel(contiguous(x.as_slice()), bias))
 }
 
 /// A convolution resolved for one input: the sizes a kernel needs, all checked, with each
@@ -194,7 +196,11 @@ impl<A: Copy> Geometry<A> {
         input_channels(P::OP, &x, in_channels)?;
         let (batch, _, h, w) = x.dim();
         let (axes, output) = params.resolve([h, w], Hw([kh, kw]))?;
-        output_fits(P::OP, &[batch, out_channels, output[0], output[1]])?;
+        memory::check::<f32>(
+            P::OP,
+            "output",
+            &[batch, out_channels, output[0], output[1]],
+        )?;
         let groups = params.groups();
         Ok(Geometry {
             batch,

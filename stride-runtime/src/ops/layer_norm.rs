@@ -19,7 +19,7 @@ use ndarray::{Array1, Array4, ArrayView1, ArrayView4, ArrayViewMut4};
 
 use super::check::{contiguous, exact_shape, input_channels};
 use crate::simd::Isa;
-use crate::{Error, Result};
+use crate::{Error, Result, memory};
 
 const OP: &str = "layer_norm2d";
 
@@ -123,9 +123,9 @@ impl LayerNorm2d {
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         input_channels(OP, &x, self.channels())?;
-        let x = x.as_standard_layout();
+        let mut y = memory::uninit(OP, "output", x.raw_dim())?;
+        let x = memory::standard_layout(OP, "input copy", x)?;
         let input = contiguous(x.as_slice());
-        let mut y = Array4::<f32>::uninit(x.raw_dim());
         let out = contiguous(y.as_slice_mut());
         let buffers = Buffers {
             x: input.as_ptr(),

@@ -3,9 +3,9 @@
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use super::check::{exact_shape, output_fits};
+use super::check::exact_shape;
 use crate::gemm::{self, Epilogue, MatMut, PackedA, StridedB};
-use crate::{Error, Result};
+use crate::{Error, Result, memory};
 
 const OP: &str = "linear";
 
@@ -32,7 +32,7 @@ pub fn linear(
 ) -> Result<Array2<f32>> {
     check_weights(weight, bias)?;
     check_input(x, weight.ncols(), weight.nrows())?;
-    Ok(apply(x, &pack(weight), bias))
+    apply(x, &pack(weight), bias)
 }
 
 /// A linear layer that owns its weights, packed for the matrix multiply once.
@@ -80,7 +80,7 @@ impl Linear {
     /// output too large to allocate.
     pub fn forward(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         check_input(x, self.in_features(), self.out_features())?;
-        Ok(apply(x, &self.packed, self.bias()))
+        apply(x, &self.packed, self.bias())
     }
 }
 
@@ -110,7 +110,7 @@ fn check_input(x: ArrayView2<f32>, in_features: usize, out_features: usize) -> R
             got: x.shape().to_vec(),
         });
     }
-    output_fits(OP, &[x.nrows(), out_features])
+    memory::check::<f32>(OP, "output", &[x.nrows(), out_features]).map(|_| ())
 }
 
 /// `weight` (`[out, in]`) as the GEMM's `A`.
@@ -123,16 +123,21 @@ fn pack(weight: ArrayView2<f32>) -> PackedA {
     PackedA::row_major(data, out, inputs)
 }
 
-/// `yᵀ = w · xᵀ + b`: `B` is `x` read transposed, and `C` is `y` written transposed.
-fn apply(x: ArrayView2<f32>, weight: &PackedA, bias: Option<ArrayView1<f32>>) -> Array2<f32> {
-    let x = x.as_standard_layout();
-    let bias = bias.as_ref().map(|b| b.as_standard_layout());
+/// `yᵀ = w · xᵀ + b`: `B` is `x` read transposed, and `C` is `y` written transposed. Refuses
+/// an output or a copy of the input that cannot be allocated.
+fn apply(
+    x: ArrayView2<f32>,
+    weight: &PackedA,
+    bias: Option<ArrayView1<f32>>,
+) -> Result<Array2<f32>> {
     let (batch, inputs) = x.dim();
     let out = weight.m();
-    let mut y = Array2::zeros((batch, out));
+    let mut y = memory::zeros(OP, "output", ndarray::Ix2(batch, out))?;
     if batch == 0 {
-        return y;
+        return Ok(y);
     }
+    let x = memory::standard_layout(OP, "input copy", x)?;
+    let bias = bias.as_ref().map(|b| b.as_standard_layout());
     let x = x
         .as_slice()
         .expect("an array in standard layout is contiguous");
@@ -147,7 +152,7 @@ fn apply(x: ArrayView2<f32>, weight: &PackedA, bias: Option<ArrayView1<f32>>) ->
         MatMut::new(y_slice, out, batch, 1, out),
         &epilogue,
     );
-    y
+    Ok(y)
 }
 
 #[cfg(test)]

@@ -5,46 +5,53 @@
 use ndarray::{Array4, ArrayView4};
 use rayon::prelude::*;
 
+use crate::{Result, memory};
+
 /// Planes are split over threads only when the call reads and writes at least twice this many
 /// elements, and then in runs of at least this many: below that, handing work to another
 /// thread costs more than it saves.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 
-/// Applies `kernel(input_plane, output_plane)` to each of the `N*C` planes of `x` and returns
-/// the `[N, C, output[0], output[1]]` result.
+/// Applies `kernel(input_plane, output_plane)` to each of the `N*C` planes of `x` and of `y`,
+/// the `[N, C, OH, OW]` output the caller allocated (with [`memory::zeros`], so that an
+/// output too large is refused before any table sized by it is made), and returns `y`.
 ///
 /// Both planes are row-major slices, so kernels walk contiguous rows: `x` is copied to the
-/// standard layout first if it is not already in it. The caller has checked that the input and
-/// output planes are non-empty.
+/// standard layout first if it is not already in it (refused, naming `op`, when the copy
+/// cannot be allocated). The caller has checked that the input and output planes are
+/// non-empty.
 pub(crate) fn map_planes(
+    op: &'static str,
     x: ArrayView4<f32>,
-    output: [usize; 2],
+    y: Array4<f32>,
     kernel: impl Fn(&[f32], &mut [f32]) + Sync,
-) -> Array4<f32> {
-    map_planes_with(x, output, || (), |(), x, y| kernel(x, y))
+) -> Result<Array4<f32>> {
+    map_planes_with(op, x, y, || (), |(), x, y| kernel(x, y))
 }
 
 /// [`map_planes`] for a kernel that needs working memory: each thread makes its own with
 /// `scratch()` and hands it to every plane it runs `kernel(scratch, input, output)` on.
 pub(crate) fn map_planes_with<S>(
+    op: &'static str,
     x: ArrayView4<f32>,
-    output: [usize; 2],
+    mut y: Array4<f32>,
     scratch: impl Fn() -> S + Sync,
     kernel: impl Fn(&mut S, &[f32], &mut [f32]) + Sync,
-) -> Array4<f32> {
+) -> Result<Array4<f32>> {
     let (n, c, h, w) = x.dim();
-    debug_assert!(h > 0 && w > 0 && output[0] > 0 && output[1] > 0);
-    let x = x.as_standard_layout();
+    let (_, _, oh, ow) = y.dim();
+    debug_assert!(h > 0 && w > 0 && oh > 0 && ow > 0);
+    debug_assert_eq!((n, c), (y.dim().0, y.dim().1));
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let x = memory::standard_layout(op, "input copy", x)?;
     let input = x.as_slice().expect("a standard-layout array is one slice");
-    let mut y = Array4::zeros((n, c, output[0], output[1]));
     let out = y.as_slice_mut().expect("a new array is one slice");
-    for_each_plane(
-        (input, h * w),
-        (out, output[0] * output[1]),
-        scratch,
-        |s, _, x, y| kernel(s, x, y),
-    );
-    y
+    for_each_plane((input, h * w), (out, oh * ow), scratch, |s, _, x, y| {
+        kernel(s, x, y)
+    });
+    Ok(y)
 }
 
 /// Runs `kernel(scratch, index, input_plane, output_plane)` on each pair of planes, `input`

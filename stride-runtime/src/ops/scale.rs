@@ -14,7 +14,7 @@ use ndarray::{Array1, Array4, ArrayView1, ArrayView4, ArrayViewD, ArrayViewMut4,
 use super::BatchNorm2d;
 use super::check::{contiguous, exact_shape, input_channels};
 use crate::simd::Isa;
-use crate::{Error, Result};
+use crate::{Error, Result, memory};
 
 /// Values per task: below twice this a call runs on the calling thread.
 const TASK_VALUES: usize = 1 << 15;
@@ -55,8 +55,11 @@ pub fn scale_channels_in_place(x: ArrayViewMut4<f32>, gate: ArrayView4<f32>) -> 
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn scale_channels(x: ArrayView4<f32>, gate: ArrayView4<f32>) -> Result<Array4<f32>> {
+    // The output first: a broadcast `x` far larger than memory is refused before its gate is
+    // copied.
+    memory::check::<f32>("scale_channels", "output", x.shape())?;
     let factors = gate_factors(&x, gate)?;
-    Ok(scale_planes_into(x, |plane| factors[plane]))
+    scale_planes_into("scale_channels", x, |plane| factors[plane])
 }
 
 /// The gate's values in row-major `(n, c)` order, the order of `x`'s planes, after checking
@@ -64,7 +67,7 @@ pub fn scale_channels(x: ArrayView4<f32>, gate: ArrayView4<f32>) -> Result<Array
 fn gate_factors(x: &ArrayView4<f32>, gate: ArrayView4<f32>) -> Result<Vec<f32>> {
     let (n, c, _, _) = x.dim();
     exact_shape("scale_channels", "gate", gate.shape(), &[n, c, 1, 1])?;
-    Ok(gate.iter().copied().collect())
+    memory::collect("scale_channels", "gate copy", gate.iter().copied())
 }
 
 const LAYER_SCALE: &str = "layer_scale";
@@ -178,7 +181,7 @@ impl LayerScale {
         input_channels(LAYER_SCALE, &x, self.channels())?;
         let scale = contiguous(self.scale.as_slice());
         let channels = scale.len();
-        Ok(scale_planes_into(x, |plane| scale[plane % channels]))
+        scale_planes_into(LAYER_SCALE, x, |plane| scale[plane % channels])
     }
 
     /// Scales the channels of an NCHW array with this layer's channel count where it lies.
@@ -233,12 +236,17 @@ fn scale_planes(mut x: ArrayViewMut4<f32>, factor: impl Fn(usize) -> f32 + Sync)
     crate::threads::for_each(tasks.map(|(t, c)| (t * per_task, c)).collect(), run);
 }
 
-/// [`scale_planes`] into a new array, in one pass over memory.
-fn scale_planes_into(x: ArrayView4<f32>, factor: impl Fn(usize) -> f32 + Sync) -> Array4<f32> {
+/// [`scale_planes`] into a new array, in one pass over memory. Refuses, naming `op`, an output
+/// or a copy of the input that cannot be allocated.
+fn scale_planes_into(
+    op: &'static str,
+    x: ArrayView4<f32>,
+    factor: impl Fn(usize) -> f32 + Sync,
+) -> Result<Array4<f32>> {
     let plane = x.dim().2 * x.dim().3;
-    let x = x.as_standard_layout();
+    let mut y = memory::uninit(op, "output", x.raw_dim())?;
+    let x = memory::standard_layout(op, "input copy", x)?;
     let src = contiguous(x.as_slice());
-    let mut y = Array4::uninit(x.raw_dim());
     let dst = contiguous(y.as_slice_mut());
     if !src.is_empty() {
         let isa = Isa::detect();
@@ -270,7 +278,7 @@ fn scale_planes_into(x: ArrayView4<f32>, factor: impl Fn(usize) -> f32 + Sync) -
     }
     // SAFETY: the tasks' chunks cover `dst` (or it is empty), and every plane of each was
     // written.
-    unsafe { y.assume_init() }
+    Ok(unsafe { y.assume_init() })
 }
 
 /// Planes per task for `len` values in planes of `plane` (at least 1): all of them below

@@ -6,31 +6,46 @@ use ndarray::{
     Zip, s,
 };
 
-use super::check::output_fits;
-use crate::{Error, Result};
+use crate::{Error, Result, memory};
 
 /// Flattens every dimension after the batch: `[N, C, H, W]` to `[N, C*H*W]`, in C order, as
 /// PyTorch's `flatten(1)`.
 ///
+/// Refuses only an input whose copy cannot be allocated ([`Error::TooLarge`]): a broadcast
+/// view far larger than memory.
+///
 /// ```
 /// use ndarray::Array4;
 /// let x = Array4::<f32>::zeros((2, 512, 1, 1));
-/// assert_eq!(stride_runtime::ops::flatten(x.view()).dim(), (2, 512));
+/// assert_eq!(stride_runtime::ops::flatten(x.view())?.dim(), (2, 512));
+/// # Ok::<(), stride_runtime::Error>(())
 /// ```
-pub fn flatten(x: ArrayView4<f32>) -> Array2<f32> {
+pub fn flatten(x: ArrayView4<f32>) -> Result<Array2<f32>> {
     let (n, c, h, w) = x.dim();
-    let data = x
-        .as_standard_layout()
-        .into_owned()
+    let features = [c, h, w].iter().try_fold(1usize, |p, &d| p.checked_mul(d));
+    // A view's non-zero dimensions multiply within isize::MAX, but with N = 0 the others
+    // need not.
+    let Some(features) = features else {
+        return Err(Error::TooLarge {
+            op: "flatten",
+            tensor: "output",
+            shape: vec![n, c, h, w],
+            bytes: None,
+            refused: false,
+        });
+    };
+    memory::check::<f32>("flatten", "output", &[n, features])?;
+    let data = memory::to_owned("flatten", "output", x)?
         .into_raw_vec_and_offset()
         .0;
-    Array2::from_shape_vec((n, c * h * w), data)
-        .expect("a standard-layout array of n*c*h*w elements")
+    Ok(Array2::from_shape_vec((n, features), data)
+        .expect("a standard-layout array of n*c*h*w elements"))
 }
 
 /// The elementwise sum of two arrays of the same shape (a residual connection).
 ///
-/// Refuses arrays whose shapes differ; there is no broadcasting.
+/// Refuses arrays whose shapes differ (there is no broadcasting), and an output too large to
+/// allocate.
 ///
 /// ```
 /// use ndarray::array;
@@ -47,7 +62,9 @@ pub fn add<D: Dimension>(a: ArrayView<f32, D>, b: ArrayView<f32, D>) -> Result<A
             got: b.shape().to_vec(),
         });
     }
-    Ok(Zip::from(&a).and(&b).map_collect(|&x, &y| x + y))
+    let mut y = memory::to_owned("add", "output", a)?;
+    Zip::from(&mut y).and(&b).for_each(|y, &b| *y += b);
+    Ok(y)
 }
 
 /// Adds `b` into `a` in place (a residual connection without a new array).
@@ -77,7 +94,8 @@ pub fn add_assign<D: Dimension>(mut a: ArrayViewMut<f32, D>, b: ArrayView<f32, D
 /// Joins NCHW arrays along the channels, as `torch.cat(parts, dim=1)`: the outputs of a
 /// network's parallel branches.
 ///
-/// Refuses an empty list, and parts whose batch, height or width differ.
+/// Refuses an empty list, parts whose batch, height or width differ, and an output too large
+/// to allocate.
 ///
 /// ```
 /// use ndarray::Array4;
@@ -108,10 +126,9 @@ pub fn concat_channels(parts: &[ArrayView4<f32>]) -> Result<Array4<f32>> {
         }
         channels = channels.saturating_add(c);
     }
-    output_fits("concat", &[n, channels, h, w])?;
     // In standard layout, whatever the parts' layouts (ndarray's `concatenate` keeps the
     // joined axis outermost, which every op after it would have to copy back).
-    let mut out = Array4::zeros((n, channels, h, w));
+    let mut out = memory::zeros("concat", "output", ndarray::Ix4(n, channels, h, w))?;
     for (sample, mut dst) in out.outer_iter_mut().enumerate() {
         let mut first = 0;
         for part in parts {
@@ -198,7 +215,7 @@ mod tests {
         let x = Array4::from_shape_fn((1, 2, 1, 3), |(_, c, _, w)| (c * 3 + w) as f32);
         let transposed = x.view().permuted_axes([0, 1, 3, 2]);
         assert_eq!(
-            flatten(transposed).into_raw_vec_and_offset().0,
+            flatten(transposed).unwrap().into_raw_vec_and_offset().0,
             vec![0., 1., 2., 3., 4., 5.]
         );
     }

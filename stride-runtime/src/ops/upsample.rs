@@ -7,12 +7,12 @@
 mod bilinear;
 mod nearest;
 
-use ndarray::{Array4, ArrayView4};
+use ndarray::{Array4, ArrayView4, Dim};
 use stride_geometry::{GeometryError, Param, upsample_output};
 
-use super::check::{AXES, nonempty_plane, nonzero_hw, output_fits};
+use super::check::{AXES, nonempty_plane, nonzero_hw};
 use super::plane::map_planes;
-use crate::{Error, Hw, Result};
+use crate::{Error, Hw, Result, memory};
 
 const OP: &str = "upsample";
 
@@ -194,25 +194,32 @@ pub fn upsample(x: ArrayView4<f32>, params: &UpsampleParams) -> Result<Array4<f3
     let input = nonempty_plane(OP, &x)?;
     let output = params.output_size(input)?;
     let (batch, channels, _, _) = x.dim();
-    output_fits(OP, &[batch, channels, output[0], output[1]])?;
+    let y = memory::zeros(OP, "output", Dim([batch, channels, output[0], output[1]]))?;
+    if y.is_empty() {
+        // No plane to fill: no index tables either, whose length the output size decides.
+        return Ok(y);
+    }
     let [h_ratio, w_ratio] = [0, 1].map(|a| params.ratio(a, input[a], output[a]));
     let width = input[1];
-    Ok(match params.mode {
+    // One entry per output row and column, each table no larger than the output.
+    let table = |items| memory::collect(OP, "index table", items);
+    match params.mode {
         UpsampleMode::Nearest => {
-            let rows = nearest::source_indices(input[0], output[0], h_ratio);
-            let cols = nearest::source_indices(input[1], output[1], w_ratio);
-            map_planes(x, output, |x, y| {
+            let rows = table(nearest::source_indices(input[0], output[0], h_ratio))?;
+            let cols = table(nearest::source_indices(input[1], output[1], w_ratio))?;
+            map_planes(OP, x, y, |x, y| {
                 nearest::nearest_plane(&rows, &cols, width, x, y)
             })
         }
         UpsampleMode::Bilinear => {
-            let rows = bilinear::source_taps(input[0], output[0], h_ratio);
-            let cols = bilinear::source_taps(input[1], output[1], w_ratio);
-            map_planes(x, output, |x, y| {
+            let table = |items| memory::collect(OP, "index table", items);
+            let rows = table(bilinear::source_taps(input[0], output[0], h_ratio))?;
+            let cols = table(bilinear::source_taps(input[1], output[1], w_ratio))?;
+            map_planes(OP, x, y, |x, y| {
                 bilinear::bilinear_plane(&rows, &cols, width, x, y)
             })
         }
-    })
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,28 @@ const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 const GELU_TANH_CUBIC: f32 = 0.044_715;
 
 impl Activation {
+    /// The name of the op that applies it alone, as errors give it: `relu`, `leaky_relu`, …
+    ///
+    /// ```
+    /// use stride_runtime::ops::Activation;
+    /// assert_eq!(Activation::LeakyRelu(0.1).name(), "leaky_relu");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Identity => "identity",
+            Activation::Relu => "relu",
+            Activation::Relu6 => "relu6",
+            Activation::LeakyRelu(_) => "leaky_relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+            Activation::Silu => "silu",
+            Activation::Gelu => "gelu",
+            Activation::GeluTanh => "gelu_tanh",
+            Activation::Hardswish => "hardswish",
+            Activation::Hardsigmoid => "hardsigmoid",
+        }
+    }
+
     /// The activation of one value.
     ///
     /// ```

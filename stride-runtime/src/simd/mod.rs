@@ -19,8 +19,11 @@
 //! * `copy.rs`: fills and copies of the short runs that packing and staging are made of (a
 //!   few dozen values), without a `memset` or `memmove` call, which costs more than the work
 //!   at those lengths.
+//! * `bounds.rs`: whether every value of a slice is finite and within a bound, the scan that
+//!   keeps non-finite inputs off Winograd's transforms.
 
 pub(crate) mod activation;
+mod bounds;
 mod copy;
 mod math;
 

@@ -2,8 +2,12 @@
 //! does not fit. Both the file reader (`mod.rs`) and the [`Loader`](super::Loader)
 //! (`load.rs`) report through them.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::path::PathBuf;
+
+/// The most problems a [`LoadError`]'s message lists; it counts the rest. Every problem is in
+/// [`LoadError::Problems`]'s `problems`.
+pub const LISTED_PROBLEMS: usize = 20;
 
 /// One reason a file does not fit the network that is loading it.
 ///
@@ -55,6 +59,29 @@ pub enum WeightProblem {
         /// The key.
         key: String,
     },
+    /// With [`LoadOptions::validate`](super::LoadOptions::validate), a tensor holding NaN or
+    /// an infinity (which PyTorch loads, and which makes every output it reaches non-finite).
+    #[error("`{key}` holds {count} non-finite values (NaN or infinity), the first at {first:?}")]
+    NonFinite {
+        /// The key.
+        key: String,
+        /// How many values are NaN or infinite.
+        count: usize,
+        /// The index of the first, in C order.
+        first: Vec<usize>,
+    },
+    /// With [`LoadOptions::validate`](super::LoadOptions::validate), a batch norm's
+    /// `running_var` below 0 (which PyTorch loads, and whose square root makes the channel
+    /// NaN).
+    #[error("`{key}` holds {count} negative variances, the first at channel {channel}")]
+    NegativeVariance {
+        /// The key.
+        key: String,
+        /// How many values are below 0.
+        count: usize,
+        /// The channel of the first.
+        channel: usize,
+    },
 }
 
 impl WeightProblem {
@@ -71,12 +98,17 @@ impl WeightProblem {
             WeightProblem::Missing { key, .. }
             | WeightProblem::WrongShape { key, .. }
             | WeightProblem::WrongDtype { key, .. }
-            | WeightProblem::Unexpected { key } => key,
+            | WeightProblem::Unexpected { key }
+            | WeightProblem::NonFinite { key, .. }
+            | WeightProblem::NegativeVariance { key, .. } => key,
         }
     }
 }
 
 /// Why weights could not be loaded.
+///
+/// Its `Debug` form is its message (what `main` prints for an error it returns with `?`),
+/// which lists at most [`LISTED_PROBLEMS`] problems and counts the rest.
 ///
 /// ```
 /// use stride_runtime::weights::{LoadError, WeightProblem};
@@ -87,6 +119,7 @@ impl WeightProblem {
 ///         WeightProblem::Missing { key: "bn1.running_var".into(), expected: vec![64] },
 ///         WeightProblem::WrongDtype { key: "bn1.weight".into(), got: "F16".into() },
 ///     ],
+///     hint: None,
 /// };
 /// assert_eq!(
 ///     err.to_string(),
@@ -94,8 +127,9 @@ impl WeightProblem {
 ///      missing `bn1.running_var`, expected an F32 tensor of shape [64]\n  \
 ///      `bn1.weight` is F16, expected F32 (convert it with `.float()` before saving)"
 /// );
+/// assert_eq!(format!("{err:?}"), err.to_string());
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
     /// The file could not be opened or mapped.
@@ -107,7 +141,7 @@ pub enum LoadError {
         error: std::io::Error,
     },
     /// The file is not a well-formed safetensors file: a malformed header, a truncated file,
-    /// data offsets past its end.
+    /// data offsets past its end, a key that appears twice.
     #[error("{}: not a valid safetensors file: {message}", path.display())]
     Format {
         /// The path of the file (`<in-memory weights>` for [`Weights::from_bytes`](super::Weights::from_bytes)).
@@ -117,28 +151,114 @@ pub enum LoadError {
     },
     /// The file is well formed but does not fit the network: every problem found, in the
     /// order the network asked for its parameters, then the unexpected keys in sorted order.
-    #[error("{}", problems_report(path, problems))]
+    /// The message lists the first [`LISTED_PROBLEMS`].
+    #[error("{}", problems_report(path, problems, hint.as_deref()))]
     Problems {
         /// The path of the file (`<in-memory weights>` for [`Weights::from_bytes`](super::Weights::from_bytes)).
         path: PathBuf,
         /// Every problem, one per key (a key whose shape and dtype are both wrong has two).
         problems: Vec<WeightProblem>,
+        /// Missing keys that the file has under another prefix, and the
+        /// [`LoadOptions::prefix`](super::LoadOptions::prefix) that would find them.
+        hint: Option<Box<PrefixHint>>,
     },
     /// Tensors that loaded with the right shapes but do not make a valid layer.
     #[error("the loaded weights do not make a valid layer: {0}")]
     Layer(#[from] crate::Error),
 }
 
-/// `path: N problems`, then one indented line per problem, then a hint when a setting would
-/// have avoided some of them.
-fn problems_report(path: &std::path::Path, problems: &[WeightProblem]) -> String {
+/// Its message: readable where `main` prints an error it returns with `?`, which the derived
+/// form, every problem on one line, was not (36 KB for a ResNet under the wrong prefix).
+impl fmt::Debug for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Keys a network looked for and did not find, which the file has under another prefix: the
+/// [`LoadOptions::prefix`](super::LoadOptions::prefix) to load with instead.
+///
+/// ```
+/// use ndarray::{Array1, Ix1};
+/// use stride_runtime::weights::{LoadError, LoadOptions, Loader, Saver, Weights};
+///
+/// // A network whose `0.weight` is the checkpoint's `features.0.weight`.
+/// let mut saver = Saver::new();
+/// saver.add("features.0.weight", &Array1::<f32>::zeros(8))?;
+/// let weights = Weights::from_bytes(saver.to_bytes()?)?;
+/// let mut loader = Loader::new(&weights, &LoadOptions::default());
+/// assert!(loader.tensor::<Ix1>("0.weight", &[8]).is_none());
+/// let err = loader.finish().unwrap_err();
+/// let LoadError::Problems { hint: Some(hint), .. } = &err else { panic!("{err}") };
+/// assert_eq!((hint.prefix.as_str(), hint.matched), ("features", 1));
+/// assert!(err.to_string().ends_with(
+///     "hint: 1 of the missing keys are in the file under another prefix (`0.weight` is \
+///      `features.0.weight`): load with `LoadOptions { prefix: \"features\".into(), .. }`"
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct PrefixHint {
+    /// The prefix to load with, as [`LoadOptions::prefix`](super::LoadOptions::prefix) takes
+    /// it (a module path without its trailing dot; empty for none).
+    pub prefix: String,
+    /// How many of the missing keys the file has under it.
+    pub matched: usize,
+    /// One of them, as the network asked for it (prefix included)…
+    pub missing: String,
+    /// …and as the file has it.
+    pub found: String,
+}
+
+impl fmt::Display for PrefixHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (matched, missing, found) = (self.matched, &self.missing, &self.found);
+        write!(
+            f,
+            "hint: {matched} of the missing keys are in the file under another prefix \
+             (`{missing}` is `{found}`): load with "
+        )?;
+        if self.prefix.is_empty() {
+            write!(
+                f,
+                "no prefix, `LoadOptions {{ prefix: String::new(), .. }}`"
+            )
+        } else {
+            write!(
+                f,
+                "`LoadOptions {{ prefix: {:?}.into(), .. }}`",
+                self.prefix
+            )
+        }
+    }
+}
+
+/// `path: N problems`, then one indented line for each of the first [`LISTED_PROBLEMS`]
+/// problems and a count of the rest, then the hints: a prefix that would find the missing
+/// keys, and the setting that allows unexpected ones.
+fn problems_report(
+    path: &std::path::Path,
+    problems: &[WeightProblem],
+    hint: Option<&PrefixHint>,
+) -> String {
     let count = problems.len();
     let noun = if count == 1 { "problem" } else { "problems" };
     let mut out = format!("{}: {count} {noun}", path.display());
-    for problem in problems {
+    for problem in problems.iter().take(LISTED_PROBLEMS) {
         let _ = write!(out, "\n  {problem}");
     }
-    if problems
+    if count > LISTED_PROBLEMS {
+        let rest = count - LISTED_PROBLEMS;
+        let _ = write!(
+            out,
+            "\n  … and {rest} more (every problem is in `LoadError::Problems {{ problems, .. }}`)"
+        );
+    }
+    if let Some(hint) = hint {
+        // The prefix explains the unexpected keys too: no other setting to suggest.
+        let _ = write!(out, "\n{hint}");
+    } else if problems
         .iter()
         .any(|p| matches!(p, WeightProblem::Unexpected { .. }))
     {

@@ -1,16 +1,20 @@
 //! Reading tensors out of [`Weights`], checked against the shapes a network expects.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::{Array, Dimension, IxDyn};
 use safetensors::Dtype;
 
 use super::Weights;
-use super::error::{LoadError, WeightProblem};
+use super::error::{LoadError, PrefixHint, WeightProblem};
 
 /// The last segment of the key under which PyTorch's batch norm stores its step counter, an
 /// `I64` scalar that only training uses.
 const NUM_BATCHES_TRACKED: &str = "num_batches_tracked";
+
+/// The last segment of the key under which PyTorch's batch norm stores its running variance,
+/// which [`LoadOptions::validate`] also checks for negative values.
+const RUNNING_VAR: &str = "running_var";
 
 /// Which part of a file to load, and how strictly.
 ///
@@ -41,6 +45,13 @@ pub struct LoadOptions {
     /// convolution writes its output). On by default; the network's `fuse` and `unfuse`
     /// change it later. The loader itself does not read it.
     pub fuse: bool,
+    /// Whether values that load but cannot give finite outputs are problems: NaN and
+    /// infinities in any tensor ([`WeightProblem::NonFinite`]) and negative values in a batch
+    /// norm's `running_var` ([`WeightProblem::NegativeVariance`]). Off by default: PyTorch's
+    /// `load_state_dict` loads them, and so does stride, which then computes what PyTorch
+    /// computes with them (NaN where they reach). Turn it on to refuse a corrupted or
+    /// diverged checkpoint at load time, with every such tensor named.
+    pub validate: bool,
 }
 
 impl Default for LoadOptions {
@@ -49,6 +60,7 @@ impl Default for LoadOptions {
             strict: true,
             prefix: String::new(),
             fuse: true,
+            validate: false,
         }
     }
 }
@@ -88,6 +100,7 @@ pub struct Loader<'w> {
     /// Empty, or a module path ending in a dot.
     prefix: String,
     strict: bool,
+    validate: bool,
     /// Full keys that some `tensor` call asked for, found or not.
     asked: HashSet<String>,
     problems: Vec<WeightProblem>,
@@ -113,6 +126,7 @@ impl<'w> Loader<'w> {
             weights,
             prefix,
             strict: options.strict,
+            validate: options.validate,
             asked: HashSet::new(),
             problems: Vec::new(),
         }
@@ -192,6 +206,13 @@ impl<'w> Loader<'w> {
         } else {
             None
         };
+        if let (true, Some(array)) = (self.validate, &array) {
+            self.problems.extend(validation_problems(
+                &full,
+                array.as_slice().unwrap_or(&[]),
+                shape,
+            ));
+        }
         if fits && array.is_none() {
             // Only reachable when `D` disagrees with `shape`, which the debug_assert above
             // catches in debug builds; in release, refuse the tensor rather than panic.
@@ -236,12 +257,105 @@ impl<'w> Loader<'w> {
         if self.problems.is_empty() {
             Ok(())
         } else {
+            let hint = self.prefix_hint();
             Err(LoadError::Problems {
                 path: self.weights.path().to_path_buf(),
                 problems: self.problems,
+                hint,
             })
         }
     }
+
+    /// The prefix under which the file has most of the missing keys, if it has any of them
+    /// under a prefix other than this loader's: `features.0.weight` for a missing `0.weight`
+    /// gives `features`; `conv1.weight` for a missing `layer1.0.conv1.weight` (with prefix
+    /// `layer1.0`) gives none. Ties go to the shorter prefix.
+    fn prefix_hint(&self) -> Option<Box<PrefixHint>> {
+        let missing: Vec<(&str, &str)> = self
+            .problems
+            .iter()
+            .filter_map(|p| match p {
+                WeightProblem::Missing { key, .. } => {
+                    Some((key.as_str(), &key[self.prefix.len()..]))
+                }
+                _ => None,
+            })
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        // Every key of the file under each of its dotted suffixes: `features.0.weight` under
+        // `features.0.weight`, `0.weight` and `weight`, with the prefix before each.
+        let mut by_suffix: HashMap<&str, Vec<&str>> = HashMap::new();
+        for key in self.weights.keys() {
+            let boundaries = std::iter::once(0).chain(key.match_indices('.').map(|(i, _)| i + 1));
+            for at in boundaries {
+                by_suffix.entry(&key[at..]).or_default().push(&key[..at]);
+            }
+        }
+        // Votes per prefix (with its trailing dot), and the first missing key each explains.
+        let mut votes: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+        for &(full, relative) in &missing {
+            for &prefix in by_suffix.get(relative).into_iter().flatten() {
+                if prefix != self.prefix {
+                    votes.entry(prefix).or_insert((0, full)).0 += 1;
+                }
+            }
+        }
+        // The prefix with the most votes, if no other has as many: a key as common as
+        // `weight` alone would otherwise point at any module.
+        let mut ranked: Vec<_> = votes.into_iter().collect();
+        ranked.sort_by_key(|&(_, (count, _))| std::cmp::Reverse(count));
+        let (prefix, (matched, missing)) = *ranked.first()?;
+        if ranked
+            .get(1)
+            .is_some_and(|&(_, (count, _))| count == matched)
+        {
+            return None;
+        }
+        let relative = &missing[self.prefix.len()..];
+        Some(Box::new(PrefixHint {
+            prefix: prefix.strip_suffix('.').unwrap_or(prefix).to_string(),
+            matched,
+            missing: missing.to_string(),
+            found: format!("{prefix}{relative}"),
+        }))
+    }
+}
+
+/// What [`LoadOptions::validate`] finds in the values of tensor `key` of `shape` (in C
+/// order): non-finite values, and in a batch norm's `running_var`, negative ones.
+fn validation_problems(key: &str, values: &[f32], shape: &[usize]) -> Vec<WeightProblem> {
+    let mut problems = Vec::new();
+    let non_finite = values.iter().filter(|v| !v.is_finite()).count();
+    if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+        problems.push(WeightProblem::NonFinite {
+            key: key.into(),
+            count: non_finite,
+            first: index_of(at, shape),
+        });
+    }
+    if key.rsplit('.').next() == Some(RUNNING_VAR) {
+        let negative = values.iter().filter(|&&v| v < 0.0).count();
+        if let Some(channel) = values.iter().position(|&v| v < 0.0) {
+            problems.push(WeightProblem::NegativeVariance {
+                key: key.into(),
+                count: negative,
+                channel,
+            });
+        }
+    }
+    problems
+}
+
+/// The index in `shape` of element `at` in C order.
+fn index_of(mut at: usize, shape: &[usize]) -> Vec<usize> {
+    let mut index = vec![0; shape.len()];
+    for (i, &d) in index.iter_mut().zip(shape).rev() {
+        *i = at % d;
+        at /= d;
+    }
+    index
 }
 
 /// Whether `key` is a batch norm step counter (`bn1.num_batches_tracked`).

@@ -50,16 +50,17 @@
 //!
 //! [safetensors]: https://huggingface.co/docs/safetensors
 
+mod atomic;
 mod error;
 mod load;
 mod save;
 
-pub use error::{LoadError, WeightProblem};
+pub use error::{LISTED_PROBLEMS, LoadError, PrefixHint, WeightProblem};
 pub use load::{LoadOptions, Loader};
 pub use save::{SaveError, Saver};
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::ops::Range;
@@ -129,7 +130,7 @@ impl Weights {
     ///
     /// Fails with [`LoadError::Io`] when the file cannot be opened or mapped, and with
     /// [`LoadError::Format`] when it is not a well-formed safetensors file: a malformed header,
-    /// a truncated file, data offsets past its end.
+    /// a header that lists a key twice, a truncated file, data offsets past its end.
     ///
     /// ```
     /// use stride_runtime::weights::{LoadError, Weights};
@@ -190,6 +191,13 @@ impl Weights {
                 return Err(LoadError::Format { path, message });
             }
         };
+        if let Some(key) = duplicate_key(&buffer[8..8 + header_len]) {
+            let message = format!(
+                "the header lists `{key}` twice; a reader would keep one silently (safetensors \
+                 keeps the last), so the file does not say which tensor `{key}` is"
+            );
+            return Err(LoadError::Format { path, message });
+        }
         let data_start = 8 + header_len;
         let entries = metadata
             .tensors()
@@ -323,6 +331,49 @@ impl fmt::Debug for Weights {
             .field("tensors", &self.entries.len())
             .finish_non_exhaustive()
     }
+}
+
+/// The first key that the header's JSON object lists twice, if any. safetensors reads the
+/// object into a map, which keeps the last of two entries of one key without a word: two
+/// tensors under one name (or a tensor declared twice with different dtypes) would load as
+/// whichever came last. The header has already parsed as JSON.
+fn duplicate_key(header: &[u8]) -> Option<String> {
+    /// The header object's first repeated key.
+    struct FirstRepeat(Option<String>);
+
+    impl<'de> serde::Deserialize<'de> for FirstRepeat {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_map(FirstRepeatVisitor)
+        }
+    }
+
+    struct FirstRepeatVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for FirstRepeatVisitor {
+        type Value = FirstRepeat;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a safetensors header object")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<FirstRepeat, A::Error> {
+            let mut seen = HashSet::new();
+            let mut repeat = None;
+            // Every entry is read, even past a repeat: the object must end where JSON says.
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                if repeat.is_none() && !seen.insert(key.clone()) {
+                    repeat = Some(key);
+                }
+            }
+            Ok(FirstRepeat(repeat))
+        }
+    }
+
+    serde_json::from_slice::<FirstRepeat>(header).ok()?.0
 }
 
 /// What is wrong with a file safetensors refused, in words that say how it is broken.

@@ -1,15 +1,21 @@
 //! Writing named `f32` arrays as a safetensors file.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use ndarray::{AsArray, Dimension};
-use safetensors::tensor::View;
-use safetensors::{Dtype, SafeTensorError};
+use safetensors::Dtype;
+use safetensors::tensor::{Metadata, TensorInfo};
+
+use super::atomic;
 
 /// The header key safetensors reserves for free-form string metadata.
 const METADATA_KEY: &str = "__metadata__";
+
+/// The largest header safetensors reads, 100 MB (its `MAX_HEADER_SIZE`).
+const MAX_HEADER: usize = 100_000_000;
 
 /// Why weights could not be saved.
 ///
@@ -21,9 +27,10 @@ const METADATA_KEY: &str = "__metadata__";
 /// saver.add("fc.bias", &Array1::<f32>::zeros(10))?;
 /// let err = saver.add("fc.bias", &Array1::<f32>::zeros(10)).unwrap_err();
 /// assert_eq!(err.to_string(), "`fc.bias` was added twice");
+/// assert_eq!(format!("{err:?}"), err.to_string());
 /// # Ok::<(), SaveError>(())
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum SaveError {
     /// Two tensors under one key.
@@ -51,29 +58,18 @@ pub enum SaveError {
     },
 }
 
+/// Its message, as `Display` gives it: readable where `main` prints it.
+impl std::fmt::Debug for SaveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
 /// One tensor to write: its shape and its values as little-endian `f32` bytes, in C order.
 #[derive(Debug, Clone, PartialEq)]
 struct Owned {
     shape: Vec<usize>,
     bytes: Vec<u8>,
-}
-
-impl View for &Owned {
-    fn dtype(&self) -> Dtype {
-        Dtype::F32
-    }
-
-    fn shape(&self) -> &[usize] {
-        &self.shape
-    }
-
-    fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Borrowed(&self.bytes)
-    }
-
-    fn data_len(&self) -> usize {
-        self.bytes.len()
-    }
 }
 
 /// Collects named `f32` arrays and writes them as one safetensors file, which
@@ -188,16 +184,19 @@ impl Saver {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>, SaveError> {
-        safetensors::serialize(self.views(), self.header_metadata()).map_err(|e| {
-            SaveError::Format {
-                message: e.to_string(),
-            }
-        })
+        let header = self.header()?;
+        let mut bytes = Vec::new();
+        self.write_to(&header, &mut bytes)
+            .expect("writing to a Vec does not fail");
+        Ok(bytes)
     }
 
-    /// Writes the file at `path`. The bytes go to a temporary file next to it, which is then
-    /// renamed over `path`: a file that is open as [`Weights`](super::Weights) (memory-mapped)
-    /// is replaced, never truncated under the map.
+    /// Writes the file at `path`, atomically: the bytes go to a temporary file in the same
+    /// directory (`.<name>.<process>.<n>.tmp`), flushed to disk and then renamed over `path`.
+    /// A write that fails midway (a full disk) removes the temporary file and leaves `path`
+    /// as it was, and a file that is open as [`Weights`](super::Weights) (memory-mapped) is
+    /// replaced, never truncated under the map. Saves and loads of one path from several
+    /// threads each see a whole file.
     ///
     /// ```
     /// use ndarray::Array1;
@@ -212,27 +211,208 @@ impl Saver {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write(&self, path: impl AsRef<Path>) -> Result<(), SaveError> {
-        let path = path.as_ref();
-        safetensors::serialize_to_file(self.views(), self.header_metadata(), path).map_err(|e| {
-            match e {
-                SafeTensorError::IoError(error) => SaveError::Io {
-                    path: path.to_path_buf(),
-                    error,
-                },
-                other => SaveError::Format {
-                    message: other.to_string(),
-                },
+        self.write_with(path.as_ref(), |file| Box::new(file))
+    }
+
+    /// [`Saver::write`] through `wrap`, the seam of [`atomic::write_through`].
+    fn write_with(
+        &self,
+        path: &Path,
+        wrap: impl for<'a> FnOnce(&'a mut BufWriter<File>) -> Box<dyn Write + 'a>,
+    ) -> Result<(), SaveError> {
+        let header = self.header()?;
+        atomic::write_through(path, wrap, |out| self.write_to(&header, out)).map_err(|error| {
+            SaveError::Io {
+                path: path.to_path_buf(),
+                error,
             }
         })
     }
 
-    fn views(&self) -> impl Iterator<Item = (&str, &Owned)> {
-        self.tensors
-            .iter()
-            .map(|(key, tensor)| (key.as_str(), tensor))
+    /// The safetensors header: safetensors' own metadata type (each tensor's dtype, shape and
+    /// data offsets, in the order its writer uses: by name, as every tensor is `F32`) as JSON,
+    /// padded with spaces to a multiple of 8 bytes. Refuses a header above safetensors'
+    /// 100 MB limit, which its readers would refuse.
+    fn header(&self) -> Result<Vec<u8>, SaveError> {
+        let format = |message: String| SaveError::Format { message };
+        let mut offset = 0;
+        let infos = self.tensors.iter().map(|(key, tensor)| {
+            let begin = offset;
+            offset += tensor.bytes.len();
+            let info = TensorInfo {
+                dtype: Dtype::F32,
+                shape: tensor.shape.clone(),
+                data_offsets: (begin, offset),
+            };
+            (key.clone(), info)
+        });
+        let metadata = Metadata::new(self.header_metadata(), infos.collect())
+            .map_err(|e| format(e.to_string()))?;
+        let mut header = serde_json::to_vec(&metadata).map_err(|e| format(e.to_string()))?;
+        header.resize(header.len().next_multiple_of(8), b' ');
+        if header.len() > MAX_HEADER {
+            return Err(format(format!(
+                "the header would be {} bytes, above the {MAX_HEADER} that safetensors reads",
+                header.len()
+            )));
+        }
+        Ok(header)
+    }
+
+    /// The file: the header's length, the header, then every tensor's bytes in the header's
+    /// order.
+    fn write_to(&self, header: &[u8], out: &mut dyn Write) -> io::Result<()> {
+        out.write_all(&(header.len() as u64).to_le_bytes())?;
+        out.write_all(header)?;
+        for tensor in self.tensors.values() {
+            out.write_all(&tensor.bytes)?;
+        }
+        Ok(())
     }
 
     fn header_metadata(&self) -> Option<HashMap<String, String>> {
         (!self.metadata.is_empty()).then(|| self.metadata.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array1;
+
+    use super::*;
+
+    /// A writer that takes `left` bytes, then fails as a full disk does.
+    struct FullAfter<'a> {
+        inner: &'a mut dyn Write,
+        left: usize,
+    }
+
+    impl Write for FullAfter<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.left == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "no space left"));
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            self.inner.write(&buf[..n])
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            self.inner.flush()
+        }
+    }
+
+    /// A directory of its own in the temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> Self {
+            let unique = format!("stride-save-{name}-{}", std::process::id());
+            let dir = std::env::temp_dir().join(unique);
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn entries(&self) -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(&self.0)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn saver(value: f32) -> Saver {
+        let mut saver = Saver::new();
+        saver.add("a", &Array1::from_elem(1000, value)).unwrap();
+        saver
+            .add("b.weight", &Array1::from_elem(10, value))
+            .unwrap();
+        saver
+    }
+
+    #[test]
+    fn a_save_that_fails_midway_leaves_neither_a_file_nor_a_temporary_one() {
+        let dir = TempDir::new("fails");
+        let path = dir.0.join("model.safetensors");
+        let len = saver(1.0).to_bytes().unwrap().len();
+        for after in [0, 7, 100, len / 2, len - 1] {
+            let err = saver(1.0)
+                .write_with(&path, |file| {
+                    Box::new(FullAfter {
+                        inner: file,
+                        left: after,
+                    })
+                })
+                .unwrap_err();
+            let SaveError::Io { error, .. } = &err else {
+                panic!("{err}")
+            };
+            assert_eq!(
+                error.kind(),
+                io::ErrorKind::StorageFull,
+                "after {after} bytes"
+            );
+            assert!(
+                dir.entries().is_empty(),
+                "after {after}: {:?}",
+                dir.entries()
+            );
+        }
+        // The same writer with room for every byte writes the file.
+        saver(1.0)
+            .write_with(&path, |file| {
+                Box::new(FullAfter {
+                    inner: file,
+                    left: len,
+                })
+            })
+            .unwrap();
+        assert_eq!(dir.entries(), ["model.safetensors"]);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            saver(1.0).to_bytes().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_save_that_fails_midway_leaves_the_previous_file_whole() {
+        let dir = TempDir::new("keeps");
+        let path = dir.0.join("model.safetensors");
+        saver(1.0).write(&path).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let failed = saver(2.0).write_with(&path, |file| {
+            Box::new(FullAfter {
+                inner: file,
+                left: 100,
+            })
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert_eq!(dir.entries(), ["model.safetensors"]);
+    }
+
+    #[test]
+    fn the_bytes_are_those_safetensors_own_writer_gives() {
+        let saver = saver(3.5);
+        let views: Vec<_> = saver
+            .tensors
+            .iter()
+            .map(|(key, t)| {
+                let view =
+                    safetensors::tensor::TensorView::new(Dtype::F32, t.shape.clone(), &t.bytes);
+                (key.as_str(), view.unwrap())
+            })
+            .collect();
+        let reference = safetensors::serialize(views, None).unwrap();
+        assert_eq!(saver.to_bytes().unwrap(), reference);
     }
 }

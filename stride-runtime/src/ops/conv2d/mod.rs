@@ -32,7 +32,7 @@ use super::check::contiguous;
 use super::conv_layer::{ConvLayer, ConvParams, Geometry, check_layer, with_slices};
 use crate::gemm::PackedA;
 use crate::simd::{Activation, Isa};
-use crate::{Error, Hw, Padding2d, Result};
+use crate::{Error, Hw, Padding2d, Result, memory};
 
 const OP: &str = "conv2d";
 
@@ -133,7 +133,7 @@ pub fn conv2d(
 ) -> Result<Array4<f32>> {
     check_layer(weight, bias, params)?;
     let geometry = Geometry::resolve(x, weight.dim(), params)?;
-    let algorithm = Algorithm::for_layer(weight.dim(), params).for_input(&geometry);
+    let algorithm = Algorithm::for_layer(weight.dim(), params).for_input(&geometry, x);
     let weight = weight.as_standard_layout();
     let weight = contiguous(weight.as_slice());
     let (winograd, packed);
@@ -148,7 +148,7 @@ pub fn conv2d(
             Prepared::Im2col(&packed)
         }
     };
-    Ok(apply(&geometry, x, prepared, bias, Activation::Identity))
+    apply(&geometry, x, prepared, bias, Activation::Identity)
 }
 
 /// A convolution layer that owns its weight, `[Cout, Cin/groups, kh, kw]`, and optional bias,
@@ -296,7 +296,7 @@ impl Conv2d {
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         let geometry = self.layer.resolve(x)?;
-        let prepared = match self.algorithm.for_input(&geometry) {
+        let prepared = match self.algorithm.for_input(&geometry, x) {
             Algorithm::Depthwise3x3 => Prepared::Depthwise3x3(self.layer.weight_slice()),
             Algorithm::Winograd => Prepared::Winograd(
                 self.winograd
@@ -305,13 +305,7 @@ impl Conv2d {
             ),
             Algorithm::Im2col => Prepared::Im2col(self.im2col_weights()),
         };
-        Ok(apply(
-            &geometry,
-            x,
-            prepared,
-            self.bias(),
-            self.activation(),
-        ))
+        apply(&geometry, x, prepared, self.bias(), self.activation())
     }
 
     /// Input channels: `Cin/groups * groups`.
@@ -419,12 +413,15 @@ impl Algorithm {
     }
 
     /// The kernel for one input: the class, but im2col for a Winograd layer whose input has
-    /// too few tiles for the transforms to pay ([`winograd::pays`]).
-    fn for_input(self, g: &Geometry<Window>) -> Algorithm {
+    /// too few tiles for the transforms to pay ([`winograd::pays`]), or holds a value the
+    /// transforms would change (a NaN, an infinity, a huge value: [`winograd::takes`]), so
+    /// that non-finite inputs give what PyTorch's direct sum gives.
+    fn for_input(self, g: &Geometry<Window>, x: ArrayView4<f32>) -> Algorithm {
         match self {
             Algorithm::Winograd if !winograd::pays(g.group_in, g.group_out, g.output) => {
                 Algorithm::Im2col
             }
+            Algorithm::Winograd if !winograd::takes(Isa::detect(), x) => Algorithm::Im2col,
             other => other,
         }
     }
@@ -441,21 +438,23 @@ enum Prepared<'a> {
 }
 
 /// Runs the kernel of `weights` for an input that [`Geometry::resolve`] accepted: the one
-/// path behind [`conv2d`] and [`Conv2d::forward`].
+/// path behind [`conv2d`] and [`Conv2d::forward`]. Refuses an output or a copy of the input
+/// that cannot be allocated.
 fn apply(
     geometry: &Geometry<Window>,
     x: ArrayView4<f32>,
     weights: Prepared,
     bias: Option<ArrayView1<f32>>,
     activation: Activation,
-) -> Array4<f32> {
+) -> Result<Array4<f32>> {
     let isa = Isa::detect();
-    with_slices(x, bias, |x, bias| {
-        if let Prepared::Depthwise3x3(weight) = weights {
-            // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it
-            // does layer after layer) is a serial memset of the whole output before the
-            // parallel kernel.
-            let mut y = Array4::<f32>::uninit(geometry.output_shape());
+    let shape = ndarray::Dim(geometry.output_shape());
+    if let Prepared::Depthwise3x3(weight) = weights {
+        // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it
+        // does layer after layer) is a serial memset of the whole output before the
+        // parallel kernel.
+        let mut y = memory::uninit(OP, "output", shape)?;
+        with_slices(OP, x, bias, |x, bias| {
             let out = contiguous(y.as_slice_mut());
             // SAFETY: `f32` has no invalid bit patterns and the pointer and length are those
             // of `out`, which this borrow replaces. `depthwise3x3` splits `out` into disjoint
@@ -466,26 +465,26 @@ fn apply(
             let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
             let shape = depthwise_shape(geometry);
             depthwise::depthwise3x3(isa, &shape, x, weight, bias, activation, out);
-            // SAFETY: every plane, hence every element, was written exactly once above: the
-            // planes of `out` are `x.len() / plane_in == N * C` disjoint chunks covering all
-            // of it.
-            return unsafe { y.assume_init() };
+        })?;
+        // SAFETY: every plane, hence every element, was written exactly once above: the
+        // planes of `out` are `x.len() / plane_in == N * C` disjoint chunks covering all of
+        // it.
+        return Ok(unsafe { y.assume_init() });
+    }
+    // Every element is written by the kernel, so the zeros are never read; `zeros` is calloc,
+    // whose fresh pages cost nothing until written.
+    let mut y = memory::zeros(OP, "output", shape)?;
+    let out = contiguous(y.as_slice_mut());
+    with_slices(OP, x, bias, |x, bias| match weights {
+        Prepared::Depthwise3x3(_) => unreachable!("handled above"),
+        Prepared::Winograd(weights) => {
+            winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
         }
-        // Every element is written by the kernel, so the zeros are never read; `zeros` is
-        // calloc, whose fresh pages cost nothing until written.
-        let mut y = Array4::zeros(geometry.output_shape());
-        let out = contiguous(y.as_slice_mut());
-        match weights {
-            Prepared::Depthwise3x3(_) => unreachable!("handled above"),
-            Prepared::Winograd(weights) => {
-                winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
-            }
-            Prepared::Im2col(packed) => {
-                im2col::conv2d(isa, geometry, x, packed, bias, activation, out);
-            }
+        Prepared::Im2col(packed) => {
+            im2col::conv2d(isa, geometry, x, packed, bias, activation, out);
         }
-        y
-    })
+    })?;
+    Ok(y)
 }
 
 /// The sizes of a depthwise 3x3 layer's planes, for [`depthwise`].

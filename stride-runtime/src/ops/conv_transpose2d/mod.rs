@@ -23,7 +23,7 @@ use super::check::contiguous;
 use super::conv_layer::{ConvLayer, ConvParams, Geometry, check_layer, with_slices};
 use crate::gemm::PackedA;
 use crate::simd::{Activation, Isa};
-use crate::{Error, Hw, Result};
+use crate::{Error, Hw, Result, memory};
 
 const OP: &str = "conv_transpose2d";
 
@@ -148,12 +148,8 @@ pub fn conv_transpose2d(
     let geometry = Geometry::resolve(x, weight.dim(), params)?;
     let weight = weight.as_standard_layout();
     let packed = Packed::new(contiguous(weight.as_slice()), weight.dim(), params);
-    Ok(apply(&geometry, x, &packed, bias, Activation::Identity))
+    apply(&geometry, x, &packed, bias, Activation::Identity)
 }
-
-/// The most output phases (`s_h * s_w`) a sub-pixel layer has: a stride of 256 on both axes,
-/// far above any upsampling layer's (FCN's 32x has 1,024).
-const MAX_PHASES: usize = 1 << 16;
 
 /// The two ways to compute a transposed convolution. [`Method::choose`] picks one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,16 +181,14 @@ impl Method {
     /// at two threads on 4x4, whose 16 columns col2im cannot split. At stride 1 there is one
     /// phase, and col2im stays the kernel it was measured as.
     ///
-    /// Past [`MAX_PHASES`] phases, col2im too, whatever the channels: sub-pixel's weight holds
-    /// one matrix per phase and group, and its forward pass a table per residue, which grow
-    /// with the stride rather than the kernel (a stride of `2^31` would ask for `2^62`
-    /// matrices); col2im's do not.
+    /// Neither grows with the stride: sub-pixel keeps a phase only for the residues some tap
+    /// feeds (at most the kernel's size), so its packed weight holds the weight's values once
+    /// whatever the stride, and col2im's matrix is bounded by its block size.
     fn choose(params: &ConvTranspose2dParams, shape: (usize, usize, usize, usize)) -> Method {
         let (in_channels, group_out, _, _) = shape;
         let group_in = in_channels / params.groups;
-        let [sh, sw] = params.stride.0;
-        let phases = sh.checked_mul(sw).filter(|&p| p <= MAX_PHASES);
-        if phases.is_some_and(|p| p > 1) && 4 * group_out > group_in {
+        let strided = params.stride.0.iter().any(|&s| s > 1);
+        if strided && 4 * group_out > group_in {
             Method::SubPixel
         } else {
             Method::Col2im
@@ -321,13 +315,7 @@ impl ConvTranspose2d {
     /// ```
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         let geometry = self.layer.resolve(x)?;
-        Ok(apply(
-            &geometry,
-            x,
-            &self.packed,
-            self.bias(),
-            self.activation(),
-        ))
+        apply(&geometry, x, &self.packed, self.bias(), self.activation())
     }
 
     /// Input channels, `Cin`.
@@ -395,32 +383,38 @@ impl ConvParams for ConvTranspose2dParams {
 
 /// Runs the kernel for an input that [`Geometry::resolve`] accepted, with the weight packed
 /// by [`Packed::new`]: the one path behind [`conv_transpose2d`] and
-/// [`ConvTranspose2d::forward`].
+/// [`ConvTranspose2d::forward`]. Refuses an output or a copy of the input that cannot be
+/// allocated.
 fn apply(
     geometry: &Geometry<TransposedAxis>,
     x: ArrayView4<f32>,
     packed: &Packed,
     bias: Option<ArrayView1<f32>>,
     activation: Activation,
-) -> Array4<f32> {
+) -> Result<Array4<f32>> {
     // `zeros` is calloc, whose fresh pages cost nothing until written: the sub-pixel kernel
     // writes every element, col2im adds into the zeros.
-    let mut y = Array4::zeros(geometry.output_shape());
-    with_slices(x, bias, |x, bias| {
+    let mut y = memory::zeros(OP, "output", ndarray::Dim(geometry.output_shape()))?;
+    with_slices(OP, x, bias, |x, bias| {
         let out = contiguous(y.as_slice_mut());
         match packed {
             Packed::SubPixel(weights) => {
                 let isa = Isa::detect();
-                subpixel::conv_transpose2d(isa, geometry, x, weights, bias, activation, out);
+                let zeroed = true; // from `memory::zeros`
+                subpixel::conv_transpose2d(
+                    isa, geometry, x, weights, bias, activation, out, zeroed,
+                );
+                Ok(())
             }
             Packed::Col2im(weights) => {
-                col2im::conv_transpose2d(geometry, x, weights, bias, out);
+                col2im::conv_transpose2d(OP, geometry, x, weights, bias, out)?;
                 // The scatter-add finishes each value only at its end: a pass after.
                 activation.apply_in_place(y.view_mut());
+                Ok(())
             }
         }
-    });
-    y
+    })??;
+    Ok(y)
 }
 
 #[cfg(test)]

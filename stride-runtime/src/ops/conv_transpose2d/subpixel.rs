@@ -25,6 +25,12 @@
 //! `convT4x4s2_128_32` against 2.88: the micro-kernel writes strided tiles element by
 //! element, and a 32-column product packs its `B` for little work.)
 //!
+//! Only the residues some kernel tap feeds are phases here: at most `kh` along the height and
+//! `kw` along the width, whatever the stride, so the packed weight holds exactly the layer's
+//! weights and every table has at most a kernel's length. A stride larger than the kernel
+//! (or a dilation that shares a factor with it) leaves residues without taps; their outputs
+//! are the activated bias alone, written by one fill of the output before the phases run.
+//!
 //! Threads: a task is one sample, one group, one height phase and a range of its rows, so a
 //! single image keeps both cores busy; the tasks write disjoint output rows. Small layers run
 //! on the calling thread.
@@ -52,15 +58,17 @@ const MIN_TASK_COLUMNS: usize = 2 * NR;
 /// and group.
 #[derive(Clone, PartialEq)]
 pub(super) struct Weights {
-    /// `s_h`, `s_w`: the number of phases along each axis.
+    /// `s_h`, `s_w`: the residues along each axis.
     strides: [usize; 2],
     /// Channel groups.
     groups: usize,
-    /// `taps[axis][r]`: the kernel taps of `axis` that feed outputs of residue `r`.
-    taps: [Vec<Vec<usize>>; 2],
-    /// Phase `(r_h, r_w)` of group `g` at `[(r_h * s_w + r_w) * groups + g]`: the
-    /// `[Cout/g, Cin/g * taps_h * taps_w]` matrix whose column `(c, th, tw)` holds the weights
-    /// of input channel `c` at kernel row `taps[0][r_h][th]` and column `taps[1][r_w][tw]`.
+    /// `taps[axis]`: the residues of `axis` that some kernel tap feeds, in increasing order,
+    /// each with those taps, in increasing order. At most the kernel's length.
+    taps: [Vec<(usize, Vec<usize>)>; 2],
+    /// Phase `(i, j)` (the `i`-th residue of `taps[0]`, the `j`-th of `taps[1]`) of group `g`
+    /// at `[(i * taps[1].len() + j) * groups + g]`: the `[Cout/g, Cin/g * taps_h * taps_w]`
+    /// matrix whose column `(c, th, tw)` holds the weights of input channel `c` at kernel
+    /// row `taps[0][i].1[th]` and column `taps[1][j].1[tw]`.
     packed: Vec<PackedA>,
 }
 
@@ -74,14 +82,24 @@ impl core::fmt::Debug for Weights {
     }
 }
 
-/// The taps `k` of `axis` with `k*d ≡ r + p (mod s)`: those that feed outputs of residue `r`,
-/// in increasing order. Computed in `u128`, where no product of two `usize`s overflows.
-fn phase_taps(axis: &TransposedAxis, r: usize) -> Vec<usize> {
+/// The residues of `axis` that some tap feeds, each with its taps: tap `k` feeds outputs of
+/// residue `r` with `k*d ≡ r + p (mod s)`. In increasing order of residue, and of tap within
+/// one; at most `axis.kernel` residues. Computed in `u128`, where no product of two `usize`s
+/// overflows.
+fn phase_taps(axis: &TransposedAxis) -> Vec<(usize, Vec<usize>)> {
     let s = axis.stride as u128;
-    let target = (r as u128 + axis.padding as u128) % s;
-    (0..axis.kernel)
-        .filter(|&k| (k as u128 * axis.dilation as u128) % s == target)
-        .collect()
+    let shift = axis.padding as u128 % s;
+    let mut residues: Vec<(usize, Vec<usize>)> = Vec::new();
+    for k in 0..axis.kernel {
+        let r = ((k as u128 * axis.dilation as u128) % s + s - shift) % s;
+        // Below the stride, a usize.
+        let r = r as usize;
+        match residues.binary_search_by_key(&r, |&(residue, _)| residue) {
+            Ok(at) => residues[at].1.push(k),
+            Err(at) => residues.insert(at, (r, vec![k])),
+        }
+    }
+    residues
 }
 
 /// Outputs of residue `r` along an axis of `output` positions and stride `s`: `r`, `r + s`, …
@@ -101,7 +119,7 @@ fn tap_offset(axis: &TransposedAxis, r: usize, k: usize, outputs: usize, inputs:
 }
 
 /// Splits and packs a contiguous `[Cin, Cout/groups, kh, kw]` weight, `shape`, for the
-/// phases of `axes`.
+/// phases of `axes`: as many values as the weight has, whatever the stride.
 pub(super) fn pack_weights(
     weight: &[f32],
     shape: (usize, usize, usize, usize),
@@ -114,12 +132,12 @@ pub(super) fn pack_weights(
     debug_assert_eq!((axes[0].kernel, axes[1].kernel), (kh, kw));
     let group_in = in_channels / groups;
     let strides = [axes[0].stride, axes[1].stride];
-    let taps = [0, 1].map(|a| (0..strides[a]).map(|r| phase_taps(&axes[a], r)).collect());
-    let [taps_h, taps_w]: &[Vec<Vec<usize>>; 2] = &taps;
-    let mut packed = Vec::with_capacity(strides[0] * strides[1] * groups);
+    let taps = [phase_taps(&axes[0]), phase_taps(&axes[1])];
+    let [taps_h, taps_w] = &taps;
+    let mut packed = Vec::with_capacity(taps_h.len() * taps_w.len() * groups);
     let mut a = Vec::new();
-    for rows in taps_h {
-        for cols in taps_w {
+    for (_, rows) in taps_h {
+        for (_, cols) in taps_w {
             let k = group_in * rows.len() * cols.len();
             for group in 0..groups {
                 // Row-major `[Cout/g, k]`, column `(c, th, tw)`.
@@ -144,40 +162,67 @@ pub(super) fn pack_weights(
     }
 }
 
-/// One axis of one phase, resolved for an input: how many outputs it has and where each of
+impl Weights {
+    /// The values the packed matrices hold: the weight's, every one once.
+    #[cfg(test)]
+    pub(super) fn values(&self) -> usize {
+        self.packed.iter().map(|a| a.m() * a.k()).sum()
+    }
+
+    /// Whether some output residue of an axis of `output` positions has no tap, along either
+    /// axis: then those outputs are the bias alone.
+    fn has_tapless_outputs(&self, output: [usize; 2]) -> bool {
+        (0..2).any(|a| {
+            // Residues at or past the output size have no output.
+            let residues = self.strides[a].min(output[a]);
+            let fed = self.taps[a].iter().filter(|(r, _)| *r < residues).count();
+            fed < residues
+        })
+    }
+}
+
+/// One residue of one axis, resolved for an input: how many outputs it has and where each of
 /// its taps reads.
 #[derive(Debug, Clone)]
 struct AxisPhase {
+    /// The residue, `0..s`.
+    residue: usize,
     /// Outputs of this residue.
     len: usize,
     /// The input offset of each of the phase's taps (see [`tap_offset`]).
     offsets: Vec<isize>,
 }
 
-/// The phases of `axis` for an input of `inputs` and an output of `output` positions, with
-/// the taps `taps[r]` of each residue `r`.
+/// The residues of `axis` that have taps (`taps`, from [`phase_taps`]), for an input of
+/// `inputs` and an output of `output` positions.
 fn axis_phases(
     axis: &TransposedAxis,
-    taps: &[Vec<usize>],
+    taps: &[(usize, Vec<usize>)],
     inputs: usize,
     output: usize,
 ) -> Vec<AxisPhase> {
     taps.iter()
-        .enumerate()
         .map(|(r, taps)| {
-            let len = phase_len(output, r, axis.stride);
+            let len = phase_len(output, *r, axis.stride);
             let offsets = taps
                 .iter()
-                .map(|&k| tap_offset(axis, r, k, len, inputs))
+                .map(|&k| tap_offset(axis, *r, k, len, inputs))
                 .collect();
-            AxisPhase { len, offsets }
+            AxisPhase {
+                residue: *r,
+                len,
+                offsets,
+            }
         })
         .collect()
 }
 
 /// Writes `activation(conv_transpose(x, weight) + bias)` into `y` on `isa`, all
 /// contiguous and sized by `g`: `x` NCHW, `weights` from [`pack_weights`] for `g`'s axes,
-/// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`. Every element of `y` is written.
+/// `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`. Every element of `y` is written, except, when
+/// `zeroed` says `y` holds zeros, outputs no tap reaches whose activated bias is `+0.0`
+/// (fresh calloc pages that a huge stride would otherwise all touch).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn conv_transpose2d(
     isa: Isa,
     g: &Geometry<TransposedAxis>,
@@ -186,6 +231,7 @@ pub(super) fn conv_transpose2d(
     bias: Option<&[f32]>,
     activation: Activation,
     y: &mut [f32],
+    zeroed: bool,
 ) {
     let [axis_h, axis_w] = g.axes;
     let ([h, w], [oh, ow]) = (g.input, g.output);
@@ -202,6 +248,11 @@ pub(super) fn conv_transpose2d(
     if units == 0 {
         return;
     }
+    if weights.has_tapless_outputs(g.output) {
+        // The outputs no tap reaches: the activated bias, written once over every output;
+        // the phases overwrite the rest.
+        fill_bias(y, g, bias, activation, zeroed);
+    }
 
     // Work per sample and group: each phase's `2 * Cout/g * pixels * K`.
     let flops: usize = rows
@@ -214,7 +265,7 @@ pub(super) fn conv_transpose2d(
     let parallel = flops.saturating_mul(units) >= gemm::PARALLEL_FLOPS;
     let row_phases = rows.iter().filter(|r| r.len > 0).count();
     let per_phase = if parallel {
-        gemm::tasks_for(crate::threads::threads()).div_ceil(units * row_phases)
+        gemm::tasks_for(crate::threads::threads()).div_ceil(units * row_phases.max(1))
     } else {
         1
     };
@@ -223,20 +274,23 @@ pub(super) fn conv_transpose2d(
     // compute mostly padding columns (a 4x4 input has 4-column phase rows).
     let width = cols.iter().map(|c| c.len).max().unwrap_or(0);
 
-    // Task: (sample * groups + group, height residue, its rows).
+    // Task: (sample * groups + group, height phase, its rows).
     let mut tasks = Vec::new();
     for unit in 0..units {
-        for (rh, phase) in rows.iter().enumerate() {
+        for (ih, phase) in rows.iter().enumerate() {
+            if phase.len == 0 || width == 0 {
+                continue;
+            }
             let pieces = per_phase.min((phase.len * width / MIN_TASK_COLUMNS).max(1));
             for t in 0..pieces {
                 let range = t * phase.len / pieces..(t + 1) * phase.len / pieces;
-                tasks.push((unit, rh, range));
+                tasks.push((unit, ih, range));
             }
         }
     }
 
     let out = Rows::new(y, ow);
-    let run = |(unit, rh, range): (usize, usize, Range<usize>)| {
+    let run = |(unit, ih, range): (usize, usize, Range<usize>)| {
         let group = unit % g.groups;
         let task = Task {
             isa,
@@ -244,8 +298,8 @@ pub(super) fn conv_transpose2d(
             x: &x[unit * g.group_in * h * w..][..g.group_in * h * w],
             weights,
             cols: &cols,
-            row: &rows[rh],
-            rh,
+            row: &rows[ih],
+            ih,
             group,
             epilogue: Epilogue {
                 bias: bias.map(|b| &b[group * g.group_out..][..g.group_out]),
@@ -263,6 +317,26 @@ pub(super) fn conv_transpose2d(
     }
 }
 
+/// Sets every output plane of `y` (`[N, Cout, OH, OW]`, sized by `g`) to its channel's
+/// activated bias (the activation of 0 without a bias); a plane of `+0.0` is left alone when
+/// `zeroed` says it already is.
+fn fill_bias(
+    y: &mut [f32],
+    g: &Geometry<TransposedAxis>,
+    bias: Option<&[f32]>,
+    activation: Activation,
+    zeroed: bool,
+) {
+    let plane = g.output[0] * g.output[1];
+    let channels = g.groups * g.group_out;
+    for (i, p) in y.chunks_exact_mut(plane).enumerate() {
+        let value = activation.apply(bias.map_or(0.0, |b| b[i % channels]));
+        if !(zeroed && value.to_bits() == 0) {
+            p.fill(value);
+        }
+    }
+}
+
 /// What a task needs to compute rows of one height phase of one sample and group.
 struct Task<'a> {
     isa: Isa,
@@ -274,8 +348,8 @@ struct Task<'a> {
     cols: &'a [AxisPhase],
     /// The height phase.
     row: &'a AxisPhase,
-    /// Its residue.
-    rh: usize,
+    /// Its index in the height's phases.
+    ih: usize,
     /// The group.
     group: usize,
     /// The group's bias, and the activation.
@@ -286,7 +360,7 @@ struct Task<'a> {
 }
 
 impl Task<'_> {
-    /// Computes and writes phase rows `range` (output rows `rh + s_h * j` for `j` in it) of
+    /// Computes and writes phase rows `range` (output rows `r_h + s_h * j` for `j` in it) of
     /// every channel of the group, a scratch block at a time.
     fn run(&self, out: &Rows, range: Range<usize>) {
         let g = self.g;
@@ -299,16 +373,16 @@ impl Task<'_> {
         Workspace::with(block_len, |block| {
             for start in range.clone().step_by(chunk) {
                 let rows = chunk.min(range.end - start);
-                // The width phases' blocks, one after another: phase `rw` is
-                // `[Cout/g, rows * len_rw]`, its column `j * len_rw + jx` output column
-                // `rw + sw * jx` of phase row `start + j`.
-                let mut parts: Vec<&[f32]> = Vec::with_capacity(sw);
+                // The width phases' blocks, one after another: phase `jw` is
+                // `[Cout/g, rows * len]`, its column `j * len + jx` output column
+                // `r_w + sw * jx` of phase row `start + j`.
+                let mut parts: Vec<&[f32]> = Vec::with_capacity(self.cols.len());
                 let mut rest = &mut block[..group_out * rows * ow];
-                for (rw, col) in self.cols.iter().enumerate() {
+                for (jw, col) in self.cols.iter().enumerate() {
                     let (part, tail) = rest.split_at_mut(group_out * rows * col.len);
                     rest = tail;
                     if col.len > 0 {
-                        let phase = self.rh * sw + rw;
+                        let phase = self.ih * self.cols.len() + jw;
                         let a = &self.weights.packed[phase * g.groups + self.group];
                         let b = PhaseB {
                             isa: self.isa,
@@ -326,7 +400,7 @@ impl Task<'_> {
                 }
                 for co in 0..group_out {
                     for j in 0..rows {
-                        let oy = self.rh + sh * (start + j);
+                        let oy = self.row.residue + sh * (start + j);
                         // SAFETY: output row `oy` of channel `co` of this sample and group
                         // belongs to this task alone (its height residue and phase row), and
                         // nothing else refers to it while the task runs.
@@ -339,14 +413,17 @@ impl Task<'_> {
     }
 }
 
-/// Writes one output row from its width phases: column `rw + sw * jx` is value `jx` of row
-/// `line` of `parts[rw]` (whose rows are `cols[rw].len` long).
+/// Writes one output row from its width phases: column `r_w + sw * jx`, for the residue `r_w`
+/// of `cols[i]`, is value `jx` of row `line` of `parts[i]` (whose rows are `cols[i].len`
+/// long). Columns of residues without taps are left as they are (the bias fill).
 #[inline]
 fn interleave(out: &mut [f32], parts: &[&[f32]], cols: &[AxisPhase], line: usize, sw: usize) {
-    let source = |rw: usize| &parts[rw][line * cols[rw].len..][..cols[rw].len];
+    let source = |i: usize| &parts[i][line * cols[i].len..][..cols[i].len];
+    // Every residue has taps (the usual layer): they are `0..sw`, in order.
+    let whole = cols.len() == sw;
     match sw {
-        1 => out.copy_from_slice(source(0)),
-        2 => {
+        1 if whole => out.copy_from_slice(source(0)),
+        2 if whole => {
             let (even, odd) = (source(0), source(1));
             let pairs = out.chunks_exact_mut(2);
             for ((pair, &a), &b) in pairs.zip(even).zip(odd) {
@@ -358,10 +435,9 @@ fn interleave(out: &mut [f32], parts: &[&[f32]], cols: &[AxisPhase], line: usize
             }
         }
         _ => {
-            for (rw, col) in cols.iter().enumerate().take(out.len()) {
-                let values = source(rw);
-                debug_assert_eq!(values.len(), col.len);
-                for (o, &v) in out[rw..].iter_mut().step_by(sw).zip(values) {
+            for (i, col) in cols.iter().enumerate().filter(|(_, c)| c.len > 0) {
+                let values = source(i);
+                for (o, &v) in out[col.residue..].iter_mut().step_by(sw).zip(values) {
                     *o = v;
                 }
             }

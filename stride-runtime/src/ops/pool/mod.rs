@@ -7,10 +7,13 @@
 //! kernels map one input plane to one output plane with them. Adaptive pooling's bins are the
 //! geometry crate's rule ([`adaptive_bin`](stride_geometry::adaptive_bin)).
 //!
-//! Which kernel runs, in one place: an undilated sliding pool (every average pool, and a max
-//! pool with dilation 1) takes the vectorised row kernels of `separable.rs`; a dilated max pool
-//! takes `max.rs`; adaptive and global pooling take `avg.rs`. Planes are split over rayon's
-//! pool (`plane.rs`).
+//! Which kernel runs, in one place ([`Kernel::choose`]): an undilated sliding pool (every
+//! average pool, and a max pool with dilation 1) takes the vectorised row kernels of
+//! `separable.rs`, unless its padded row would be far wider than the input (a kernel of
+//! `2^31` with half as much padding); that pool, and a dilated max pool, take the
+//! window-by-window loops of `max.rs` and `avg.rs`, whose work and memory follow the taps
+//! that land on the input; adaptive and global pooling take `avg.rs`. Planes are split over
+//! rayon's pool (`plane.rs`).
 
 mod avg;
 mod max;
@@ -19,15 +22,15 @@ mod separable;
 mod tests;
 mod windows;
 
-use ndarray::{Array4, ArrayView4};
+use ndarray::{Array4, ArrayView4, Dim};
 use stride_geometry::{GeometryError, Window, check_pool_padding_2d, pool_output};
 
 use self::avg::Divisor;
 use self::separable::{Reduction, Separable};
 use self::windows::AxisWindows;
-use super::check::{nonempty_plane, nonzero_hw, output_fits};
+use super::check::{nonempty_plane, nonzero_hw};
 use super::plane::{map_planes, map_planes_with};
-use crate::{Error, Hw, Padding2d, Result};
+use crate::{Error, Hw, Padding2d, Result, memory};
 
 const MAX_POOL: &str = "max_pool2d";
 const AVG_POOL: &str = "avg_pool2d";
@@ -157,25 +160,48 @@ impl MaxPool2dParams {
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn max_pool2d(x: ArrayView4<f32>, params: &MaxPool2dParams) -> Result<Array4<f32>> {
-    let ([rows, cols], width) = sliding_windows(
-        MAX_POOL,
-        &x,
-        Sliding {
-            kernel: params.kernel,
-            stride: params.stride,
-            padding: params.padding,
-            dilation: params.dilation,
-            ceil_mode: params.ceil_mode,
-        },
-    )?;
-    let output = [rows.output(), cols.output()];
-    if params.dilation == Hw([1, 1]) {
-        let pool = Separable::new(&rows, &cols, width, Reduction::Max);
-        return Ok(separable(x, output, &pool));
+    let pool = Sliding {
+        kernel: params.kernel,
+        stride: params.stride,
+        padding: params.padding,
+        dilation: params.dilation,
+        ceil_mode: params.ceil_mode,
+    };
+    sliding_pool(MAX_POOL, x, pool, Reduction::Max)
+}
+
+/// The two ways to run a sliding pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    /// The vectorised row kernels of `separable.rs`, over a row padded to hold every window.
+    Separable,
+    /// The window-by-window loops of `max.rs` and `avg.rs`, over the taps on the input.
+    Windows,
+}
+
+/// The widest padded row, beyond four times the input row, that a separable pool may use:
+/// 16 KiB, more than any real layer's padding (which is at most half its kernel).
+const MAX_EXTRA_PADDED: usize = 4096;
+
+impl Kernel {
+    /// Separable for an undilated pool whose padded row (input, padding and every window:
+    /// [`Separable::padded_len`]) is at most four times the input row plus
+    /// [`MAX_EXTRA_PADDED`]; window by window otherwise. A huge kernel with the padding
+    /// PyTorch allows (half of it) keeps the output small but would make the padded row as
+    /// long as the kernel, `2^31` values for a kernel of `2^31`; the window-by-window loops
+    /// visit only the taps on the input.
+    fn choose(rows: &AxisWindows, cols: &AxisWindows, width: Window) -> Kernel {
+        let limit = cols
+            .input
+            .saturating_mul(4)
+            .saturating_add(MAX_EXTRA_PADDED);
+        let undilated = rows.dilation == 1 && cols.dilation == 1;
+        if undilated && Separable::padded_len(cols, width) <= limit {
+            Kernel::Separable
+        } else {
+            Kernel::Windows
+        }
     }
-    Ok(map_planes(x, output, |x, y| {
-        max::max_plane(&rows, &cols, x, y)
-    }))
 }
 
 /// The parameters of [`avg_pool2d`], as PyTorch's `nn.AvgPool2d` (which has no dilation).
@@ -323,17 +349,6 @@ impl AvgPool2dParams {
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn avg_pool2d(x: ArrayView4<f32>, params: &AvgPool2dParams) -> Result<Array4<f32>> {
-    let ([rows, cols], width) = sliding_windows(
-        AVG_POOL,
-        &x,
-        Sliding {
-            kernel: params.kernel,
-            stride: params.stride,
-            padding: params.padding,
-            dilation: Hw([1, 1]),
-            ceil_mode: params.ceil_mode,
-        },
-    )?;
     let divisor = match params.divisor_override {
         Some(0) => {
             return Err(Error::Param {
@@ -345,19 +360,14 @@ pub fn avg_pool2d(x: ArrayView4<f32>, params: &AvgPool2dParams) -> Result<Array4
         None if params.count_include_pad => Divisor::Padded,
         None => Divisor::Taps,
     };
-    let output = [rows.output(), cols.output()];
-    let pool = Separable::new(&rows, &cols, width, Reduction::Mean(divisor));
-    Ok(separable(x, output, &pool))
-}
-
-/// Runs a separable pool over every plane of `x`, each thread with its own scratch.
-fn separable(x: ArrayView4<f32>, output: [usize; 2], pool: &Separable) -> Array4<f32> {
-    map_planes_with(
-        x,
-        output,
-        || pool.scratch(),
-        |scratch, x, y| pool.plane(scratch, x, y),
-    )
+    let pool = Sliding {
+        kernel: params.kernel,
+        stride: params.stride,
+        padding: params.padding,
+        dilation: Hw([1, 1]),
+        ceil_mode: params.ceil_mode,
+    };
+    sliding_pool(AVG_POOL, x, pool, Reduction::Mean(divisor))
 }
 
 /// The mean of each of `output_size` bins of an NCHW input, as PyTorch's
@@ -366,7 +376,7 @@ fn separable(x: ArrayView4<f32>, output: [usize; 2], pool: &Separable) -> Array4
 /// may be larger than the input.
 ///
 /// Refuses an input with an empty plane, an output size of 0, and an output too large to
-/// allocate.
+/// allocate ([`Error::TooLarge`]).
 ///
 /// ```
 /// use ndarray::{array, Array4};
@@ -405,11 +415,20 @@ fn adaptive_avg(op: &'static str, x: ArrayView4<f32>, output: Hw) -> Result<Arra
     let input = nonempty_plane(op, &x)?;
     nonzero_hw(op, "output size", output)?;
     let (batch, channels, _, _) = x.dim();
-    output_fits(op, &[batch, channels, output.0[0], output.0[1]])?;
-    let [rows, cols] = [0, 1].map(|a| AxisWindows::adaptive(input[a], output.0[a]));
-    Ok(map_planes(x, output.0, |x, y| {
+    let y = memory::zeros(
+        op,
+        "output",
+        Dim([batch, channels, output.0[0], output.0[1]]),
+    )?;
+    if y.is_empty() {
+        // No plane to pool: no window tables either, whose length the output size decides.
+        return Ok(y);
+    }
+    let rows = AxisWindows::adaptive(op, input[0], output.0[0])?;
+    let cols = AxisWindows::adaptive(op, input[1], output.0[1])?;
+    map_planes(op, x, y, |x, y| {
         avg::avg_plane(&rows, &cols, Divisor::Taps, x, y)
-    }))
+    })
 }
 
 /// A sliding pool's parameters, common to max and average pooling.
@@ -421,19 +440,22 @@ struct Sliding {
     ceil_mode: bool,
 }
 
-/// Checks a sliding pool for this input and places its windows on both axes; also returns the
-/// width's window (with its resolved pads) for the separable kernels.
+/// A sliding pool: checks it for this input, allocates the output, places the windows on both
+/// axes and runs the kernel [`Kernel::choose`] picks, the one path of [`max_pool2d`] and
+/// [`avg_pool2d`].
 ///
 /// Refuses, in this order: an empty input plane; a zero kernel, stride or dilation (when the
 /// padding is resolved); padding above half the kernel on either axis, in PyTorch's order
 /// ([`check_pool_padding_2d`]); an output size below 1 ([`pool_output`]); an output too large
-/// to allocate.
-fn sliding_windows(
+/// to allocate. The window tables, one entry per output row and column, are made only once
+/// the output exists and has a value.
+fn sliding_pool(
     op: &'static str,
-    x: &ArrayView4<f32>,
+    x: ArrayView4<f32>,
     pool: Sliding,
-) -> Result<([AxisWindows; 2], Window)> {
-    let input = nonempty_plane(op, x)?;
+    reduction: Reduction,
+) -> Result<Array4<f32>> {
+    let input = nonempty_plane(op, &x)?;
     let pads = pool
         .padding
         .resolve(op, input, pool.kernel, pool.stride, pool.dilation)?;
@@ -450,9 +472,31 @@ fn sliding_windows(
     };
     let output = [output(0)?, output(1)?];
     let (batch, channels, _, _) = x.dim();
-    output_fits(op, &[batch, channels, output[0], output[1]])?;
-    let axes = [0, 1].map(|a| AxisWindows::sliding(input[a], output[a], windows[a]));
-    Ok((axes, windows[1]))
+    let y = memory::zeros(op, "output", Dim([batch, channels, output[0], output[1]]))?;
+    if y.is_empty() {
+        return Ok(y);
+    }
+    let rows = AxisWindows::sliding(op, input[0], output[0], windows[0])?;
+    let cols = AxisWindows::sliding(op, input[1], output[1], windows[1])?;
+    let width = windows[1];
+    match (Kernel::choose(&rows, &cols, width), reduction) {
+        (Kernel::Separable, _) => {
+            let pool = Separable::new(&rows, &cols, width, reduction);
+            map_planes_with(
+                op,
+                x,
+                y,
+                || pool.scratch(),
+                |scratch, x, y| pool.plane(scratch, x, y),
+            )
+        }
+        (Kernel::Windows, Reduction::Max) => {
+            map_planes(op, x, y, |x, y| max::max_plane(&rows, &cols, x, y))
+        }
+        (Kernel::Windows, Reduction::Mean(divisor)) => {
+            map_planes(op, x, y, |x, y| avg::avg_plane(&rows, &cols, divisor, x, y))
+        }
+    }
 }
 
 /// A refusal of [`check_pool_padding_2d`], which does not say which axis it is about, with the

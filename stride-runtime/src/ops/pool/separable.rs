@@ -84,12 +84,25 @@ impl<'a> Separable<'a> {
         Separable { isa, ..self }
     }
 
-    /// Buffers for [`Separable::plane`]: the padded row covers the input at `pad_begin` and
-    /// every window, plus the one element the AVX2 3-wide kernel reads past the last window.
+    /// The length of the padded row for windows `cols` with the width's `window`: it covers
+    /// the input at `pad_begin` and every window, plus the one element the AVX2 3-wide kernel
+    /// reads past the last window. Saturates rather than overflow, for the check that keeps
+    /// huge rows off this kernel.
+    pub fn padded_len(cols: &AxisWindows, window: Window) -> usize {
+        let last_start = (cols.output() - 1).saturating_mul(window.stride);
+        let windows_end = last_start.saturating_add(window.kernel);
+        window
+            .pad_begin
+            .saturating_add(cols.input)
+            .max(windows_end)
+            .saturating_add(1)
+    }
+
+    /// Buffers for [`Separable::plane`]: the padded row of [`Separable::padded_len`], which
+    /// the caller has bounded (`Kernel::choose`).
     pub fn scratch(&self) -> Scratch {
-        let (input, output) = (self.cols.input, self.cols.output());
-        let windows_end = (output - 1) * self.width.stride + self.width.kernel;
-        let len = (self.width.pad_begin + input).max(windows_end) + 1;
+        let output = self.cols.output();
+        let len = Separable::padded_len(self.cols, self.width);
         let identity = match self.reduction {
             Reduction::Max => f32::NEG_INFINITY,
             Reduction::Mean(_) => 0.0,

@@ -4,6 +4,8 @@
 
 use stride_geometry::{Window, adaptive_bin};
 
+use crate::{Result, memory};
+
 /// The part of one output position's window that lands on the input, along one axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Span {
@@ -40,68 +42,66 @@ impl AxisWindows {
     /// The windows of a sliding pool whose output size the geometry crate computed: window `o`
     /// starts at `o * stride - pad_begin` and has `kernel` taps `dilation` apart.
     ///
-    /// Works in `u128` so that no parameter the geometry accepted can overflow here.
-    pub fn sliding(input: usize, output: usize, window: Window) -> Self {
+    /// Works in `u128` so that no parameter the geometry accepted can overflow here. Refuses,
+    /// naming `op`, a table too large to allocate.
+    pub fn sliding(op: &'static str, input: usize, output: usize, window: Window) -> Result<Self> {
         let wide = |v: usize| v as u128;
         let (kernel, dilation) = (wide(window.kernel), wide(window.dilation));
         let pad_begin = wide(window.pad_begin);
         let input_end = pad_begin + wide(input);
         let padded_end = input_end + wide(window.pad_end);
         let narrow = |v: u128| usize::try_from(v).expect("bounded by the input or the kernel");
-        let spans = (0..output)
-            .map(|o| {
-                // In padded coordinates, where the input starts at `pad_begin`.
-                let start = wide(o) * wide(window.stride);
-                debug_assert!(
-                    start < input_end,
-                    "the geometry drops windows in the padding"
-                );
-                let skipped = pad_begin.saturating_sub(start).div_ceil(dilation);
-                let first = start + skipped * dilation;
-                let taps = if skipped < kernel && first < input_end {
-                    (kernel - skipped).min((input_end - 1 - first) / dilation + 1)
+        let spans = (0..output).map(|o| {
+            // In padded coordinates, where the input starts at `pad_begin`.
+            let start = wide(o) * wide(window.stride);
+            debug_assert!(
+                start < input_end,
+                "the geometry drops windows in the padding"
+            );
+            let skipped = pad_begin.saturating_sub(start).div_ceil(dilation);
+            let first = start + skipped * dilation;
+            let taps = if skipped < kernel && first < input_end {
+                (kernel - skipped).min((input_end - 1 - first) / dilation + 1)
+            } else {
+                0
+            };
+            let padded = kernel.min((padded_end - 1 - start) / dilation + 1);
+            Span {
+                first: if taps > 0 {
+                    narrow(first - pad_begin)
                 } else {
                     0
-                };
-                let padded = kernel.min((padded_end - 1 - start) / dilation + 1);
-                Span {
-                    first: if taps > 0 {
-                        narrow(first - pad_begin)
-                    } else {
-                        0
-                    },
-                    taps: narrow(taps),
-                    padded: narrow(padded),
-                }
-            })
-            .collect();
-        AxisWindows {
+                },
+                taps: narrow(taps),
+                padded: narrow(padded),
+            }
+        });
+        Ok(AxisWindows {
             input,
             dilation: window.dilation,
-            spans,
-        }
+            spans: memory::collect(op, "window table", spans)?,
+        })
     }
 
     /// The bins of an adaptive pool of `output` bins over `input` elements, by the geometry
-    /// crate's [`adaptive_bin`] (PyTorch's rule). Both sizes are at least 1.
-    pub fn adaptive(input: usize, output: usize) -> Self {
+    /// crate's [`adaptive_bin`] (PyTorch's rule). Both sizes are at least 1. Refuses, naming
+    /// `op`, a table too large to allocate.
+    pub fn adaptive(op: &'static str, input: usize, output: usize) -> Result<Self> {
         debug_assert!(input > 0 && output > 0);
-        let spans = (0..output)
-            .map(|index| {
-                let (start, end) = adaptive_bin(input, output, index);
-                debug_assert!(start < end && end <= input);
-                Span {
-                    first: start,
-                    taps: end - start,
-                    padded: end - start,
-                }
-            })
-            .collect();
-        AxisWindows {
+        let spans = (0..output).map(|index| {
+            let (start, end) = adaptive_bin(input, output, index);
+            debug_assert!(start < end && end <= input);
+            Span {
+                first: start,
+                taps: end - start,
+                padded: end - start,
+            }
+        });
+        Ok(AxisWindows {
             input,
             dilation: 1,
-            spans,
-        }
+            spans: memory::collect(op, "window table", spans)?,
+        })
     }
 
     /// The output size along the axis.
@@ -145,7 +145,8 @@ mod tests {
                                 else {
                                     continue;
                                 };
-                                let windows = AxisWindows::sliding(input, output, window);
+                                let windows =
+                                    AxisWindows::sliding("test", input, output, window).unwrap();
                                 for (o, span) in windows.spans.iter().enumerate() {
                                     let (taps, padded) = brute_force(input, window, o);
                                     let got: Vec<_> = span.indices(dilation).collect();

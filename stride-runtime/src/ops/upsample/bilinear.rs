@@ -18,30 +18,32 @@ pub(super) struct Taps {
 /// `compute_source_index_and_lambda` with `align_corners = False`, in f32:
 /// `src = max((dst + 0.5) * ratio - 0.5, 0)`, `i0 = min(floor(src), input - 1)`,
 /// `w1 = clamp(src - i0, 0, 1)`. When the sizes are equal, each output copies its input.
-pub(super) fn source_taps(input: usize, output: usize, ratio: f32) -> Vec<Taps> {
+pub(super) fn source_taps(
+    input: usize,
+    output: usize,
+    ratio: f32,
+) -> impl ExactSizeIterator<Item = Taps> {
     debug_assert!(input > 0);
-    (0..output)
-        .map(|dst| {
-            if output == input {
-                return Taps {
-                    i0: dst,
-                    i1: dst,
-                    w0: 1.0,
-                    w1: 0.0,
-                };
-            }
-            let src = (ratio * (dst as f32 + 0.5) - 0.5).max(0.0);
-            // `as usize` saturates, so no ratio can index past the clamp.
-            let i0 = (src.floor() as usize).min(input - 1);
-            let w1 = (src - i0 as f32).clamp(0.0, 1.0);
-            Taps {
-                i0,
-                i1: if i0 < input - 1 { i0 + 1 } else { i0 },
-                w0: 1.0 - w1,
-                w1,
-            }
-        })
-        .collect()
+    (0..output).map(move |dst| {
+        if output == input {
+            return Taps {
+                i0: dst,
+                i1: dst,
+                w0: 1.0,
+                w1: 0.0,
+            };
+        }
+        let src = (ratio * (dst as f32 + 0.5) - 0.5).max(0.0);
+        // `as usize` saturates, so no ratio can index past the clamp.
+        let i0 = (src.floor() as usize).min(input - 1);
+        let w1 = (src - i0 as f32).clamp(0.0, 1.0);
+        Taps {
+            i0,
+            i1: if i0 < input - 1 { i0 + 1 } else { i0 },
+            w0: 1.0 - w1,
+            w1,
+        }
+    })
 }
 
 /// Fills one row-major output plane from one input plane `width` wide: each output row

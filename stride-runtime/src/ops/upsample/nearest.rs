@@ -5,12 +5,15 @@
 ///
 /// For most integer scales this is `dst / scale`, but not all: with `ratio = (float)(1/41)`,
 /// `41 * ratio` rounds to 0.99999994, so output 41 copies input 0. PyTorch does the same.
-pub(super) fn source_indices(input: usize, output: usize, ratio: f32) -> Vec<usize> {
+pub(super) fn source_indices(
+    input: usize,
+    output: usize,
+    ratio: f32,
+) -> impl ExactSizeIterator<Item = usize> {
     debug_assert!(input > 0);
     (0..output)
         // `as usize` saturates, so no ratio can index past the clamp.
-        .map(|dst| ((dst as f32 * ratio).floor() as usize).min(input - 1))
-        .collect()
+        .map(move |dst| ((dst as f32 * ratio).floor() as usize).min(input - 1))
 }
 
 /// Fills one row-major output plane from one input plane `width` wide: output `(r, c)` is input

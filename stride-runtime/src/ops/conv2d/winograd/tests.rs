@@ -314,7 +314,9 @@ fn winograd_matches_direct_convolution_on_both_paths_across_shapes_padding_and_c
             (Some(&b), Activation::Relu),
             (Some(&b), Activation::Tanh),
         ] {
-            let want = activation.map(reference(&x, &wt, bias, &params).view());
+            let want = activation
+                .map(reference(&x, &wt, bias, &params).view())
+                .unwrap();
             for isa in paths() {
                 let got = winograd(isa, &x, &wt, bias, &params, activation);
                 assert_close(&got, &want);
@@ -329,7 +331,9 @@ fn winograd_blocks_and_threads_cover_every_tile_exactly_once() {
     // one row of tiles onto the next; a second thread gives the same numbers.
     let (x, w, b) = realistic((2, 20, 38, 57), 24, 5);
     let params = Conv2dParams::default().padding(1);
-    let want = Activation::Relu6.map(reference(&x, &w, Some(&b), &params).view());
+    let want = Activation::Relu6
+        .map(reference(&x, &w, Some(&b), &params).view())
+        .unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
@@ -365,7 +369,7 @@ fn a_3x3_stride_1_layer_runs_winograd_and_agrees_with_im2col_on_the_same_weights
         .with_activation(Activation::Relu);
     assert_eq!(layer.algorithm, Algorithm::Winograd);
     let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
-    assert_eq!(layer.algorithm.for_input(&g), Algorithm::Winograd);
+    assert_eq!(layer.algorithm.for_input(&g, x.view()), Algorithm::Winograd);
     let im2col = layer.clone().with_algorithm(Algorithm::Im2col);
     assert_eq!(im2col.algorithm, Algorithm::Im2col);
     let (fast, plain) = (
@@ -373,7 +377,9 @@ fn a_3x3_stride_1_layer_runs_winograd_and_agrees_with_im2col_on_the_same_weights
         im2col.forward(x.view()).unwrap(),
     );
     assert_close(&fast, &plain);
-    let want = Activation::Relu.map(reference(&x, &w, Some(&b), &params).view());
+    let want = Activation::Relu
+        .map(reference(&x, &w, Some(&b), &params).view())
+        .unwrap();
     assert_close(&fast, &want);
 }
 
@@ -383,7 +389,7 @@ fn a_winograd_layer_runs_im2col_on_an_input_too_small_for_winograd() {
     let params = Conv2dParams::default().padding(1);
     let layer = Conv2d::new(w.clone(), None, params).unwrap();
     let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
-    assert_eq!(layer.algorithm.for_input(&g), Algorithm::Im2col);
+    assert_eq!(layer.algorithm.for_input(&g, x.view()), Algorithm::Im2col);
     assert!(layer.im2col.get().is_none(), "packed only when needed");
     assert_close(
         &layer.forward(x.view()).unwrap(),
@@ -570,4 +576,49 @@ fn winograd_error_on_realistic_layers() {
         worst_ours = ours.into_iter().fold(worst_ours, f32::max);
     }
     assert!(worst_ours < 0.5, "well below the tolerance: {worst_ours}");
+}
+
+#[test]
+fn a_winograd_layer_runs_im2col_on_an_input_holding_a_nan_an_infinity_or_a_huge_value() {
+    // One +inf in a window: the direct sum gives +inf (or -inf) where every weight it meets
+    // has one sign; the transforms would mix it with both signs into NaN.
+    let (x, _, b) = realistic((1, 16, 12, 12), 16, 12);
+    let w = Array4::from_elem((16, 16, 3, 3), 0.01f32);
+    let params = Conv2dParams::default().padding(1);
+    let layer = Conv2d::new(w.clone(), Some(b.clone()), params).unwrap();
+    let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
+    assert_eq!(layer.algorithm.for_input(&g, x.view()), Algorithm::Winograd);
+    for (bad, want) in [
+        (f32::INFINITY, f32::INFINITY),
+        (f32::NEG_INFINITY, f32::NEG_INFINITY),
+        (f32::NAN, f32::NAN),
+    ] {
+        let mut x = x.clone();
+        x[[0, 3, 5, 7]] = bad;
+        assert_eq!(layer.algorithm.for_input(&g, x.view()), Algorithm::Im2col);
+        let y = layer.forward(x.view()).unwrap();
+        for ((_, c, i, j), &v) in y.indexed_iter() {
+            let reached = i.abs_diff(5) <= 1 && j.abs_diff(7) <= 1;
+            if reached {
+                assert!(
+                    v.to_bits() == want.to_bits() || (v.is_nan() && want.is_nan()),
+                    "{c} {i} {j}: {v}"
+                );
+            } else {
+                assert!(v.is_finite(), "{c} {i} {j}: {v}");
+            }
+        }
+    }
+    // A finite value too large for the transforms, and a view with gaps, also take im2col.
+    let mut huge = x.clone();
+    huge[[0, 0, 0, 0]] = 1e30;
+    assert_eq!(
+        layer.algorithm.for_input(&g, huge.view()),
+        Algorithm::Im2col
+    );
+    let mut wide = Array4::zeros((1, 16, 12, 24));
+    wide.slice_mut(ndarray::s![.., .., .., ..;2]).assign(&x);
+    wide[[0, 2, 2, 2]] = f32::INFINITY;
+    let gaps = wide.slice(ndarray::s![.., .., .., ..;2]);
+    assert_eq!(layer.algorithm.for_input(&g, gaps), Algorithm::Im2col);
 }

@@ -152,7 +152,7 @@ impl Axis {
 
     fn windows(self, ceil_mode: bool) -> Option<AxisWindows> {
         let output = pool_output(self.input, self.window(), ceil_mode).ok()?;
-        Some(AxisWindows::sliding(self.input, output, self.window()))
+        Some(AxisWindows::sliding("test", self.input, output, self.window()).unwrap())
     }
 }
 
