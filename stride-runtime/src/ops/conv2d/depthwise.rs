@@ -1,148 +1,212 @@
-//! Depthwise 3x3 convolution computed directly (MobileNet's layers: `groups == Cin == Cout`,
-//! a 3x3 kernel, stride 1 or 2, any padding, dilation 1): each output plane is its input
-//! plane's 9 taps times that channel's 9 weights, plus its bias. No im2col matrix, which for
-//! one input channel per group is 9 copies of the input for 9 multiply-adds per output.
+//! Depthwise convolution computed directly: `groups == Cin`, one input channel per group, and
+//! `Cout = m * Cin` (MobileNet's and EfficientNet's 3x3 and 5x5 at stride 1 and 2, ConvNeXt's
+//! 7x7; `m > 1` is a depth multiplier). Each output plane is one input plane's taps times one
+//! channel's `kh * kw` weights, plus its bias. No im2col matrix, which for one input channel per
+//! group is `kh * kw` copies of the input for `kh * kw` multiply-adds per output.
 //!
-//! Vectorised along the width: the AVX2 path computes 8 outputs of a row at once, as 9 FMAs of
-//! shifted input rows (stride 1) or of the even and odd columns (stride 2: 16 consecutive
-//! inputs split with `_mm256_shuffle_ps`, as the stride-2 pools do). It reads each input row
-//! from a zero-padded copy, so the left and right edges are blocks like the rest; kernel rows
-//! in the top or bottom padding are skipped. The scalar path accumulates tap by tap into each
-//! output row, over the outputs where each tap lands on the input ([`Taps`]).
+//! Any kernel size (rectangular too), stride, padding (asymmetric too) and dilation.
 //!
-//! The activation is applied to each output row as soon as it is complete, while it is in L1.
-//! Planes (one per sample and channel) are split over the crate's threads
-//! ([`crate::threads::for_each`]) when the layer is large enough.
+//! The AVX2 path stages each input plane once, zero-padded and split by stride phase (the
+//! columns `u` with the same `u % stride` together, the same for rows) in the calling thread's
+//! workspace ([`avx2::Layout`]). In that staging every tap of every output reads at a fixed
+//! offset from the output's own index `oy * pitch + ox`, whatever the stride and dilation, so
+//! one loop computes every shape: up to 8 vectors of 8 consecutive outputs at once (8 FMA
+//! chains in flight), each tap a broadcast weight and one load per vector. Wide rows are
+//! computed row by row straight into the output; planes narrower than
+//! [`avx2::ROW_ORDER_MIN_WIDTH`] run through the plane as one long row (the staging's pitch is
+//! the output's), into a scratch row copied out as each row completes, so a 14-wide plane still
+//! keeps 8 chains in flight. Input rows are staged as the output rows first need them, so
+//! they are read in L1. The scalar path accumulates tap by tap into each output row, over the
+//! outputs where each tap lands on the input ([`Taps`]).
 //!
-//! On the suite's `depthwise3x3_96_112` (`bench/compare.sh`): 0.65 ms on one thread and
-//! 0.41 ms on two, against 5.6 ms for im2col + GEMM and ONNX Runtime's 0.68-0.87 and
-//! 0.26-0.29 ms (across runs); the layer is memory-bound (4.8 MB in, 4.8 MB out).
+//! The bias starts every accumulator; the activation is applied in registers where it has a
+//! vector form, else to each output row as soon as it is complete, while it is in L1. Planes
+//! (one per sample and output channel) are split over the crate's threads
+//! ([`crate::threads::for_each`]) when the layer has enough work for the split to pay.
 
 use crate::gemm;
 use crate::ops::taps::Taps;
 use crate::simd::{Activation, Isa};
 
-/// The sizes of a depthwise 3x3 convolution of one plane, checked by the caller: `output` is
-/// the geometry crate's `conv_output` for `input`, this stride and the pads, of which the
-/// kernel needs only the leading ones (the trailing ones are implied by `output`).
+/// Work (multiply-adds plus staged input values) below which a layer runs on the calling
+/// thread: about 20 µs of work on one core, where waking a second thread costs a few.
+const PARALLEL_WORK: usize = 1 << 19;
+
+/// The sizes of a depthwise convolution of one plane, checked by the caller: `output` is the
+/// geometry crate's `conv_output` for `input`, this kernel, stride, dilation and the pads, of
+/// which the kernel needs only the leading ones (the trailing ones are implied by `output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Depthwise3x3 {
+pub(crate) struct Depthwise {
     /// Input height and width, at least 1.
     pub input: [usize; 2],
     /// Output height and width, at least 1.
     pub output: [usize; 2],
-    /// Stride along the height and the width, each 1 or 2.
+    /// Kernel height and width, at least 1.
+    pub kernel: [usize; 2],
+    /// Stride along the height and the width, at least 1.
     pub stride: [usize; 2],
+    /// Dilation along the height and the width, at least 1.
+    pub dilation: [usize; 2],
     /// Padding at the top and at the left.
     pub pad: [usize; 2],
 }
 
-/// Convolves `x`, planes of `input` size (`N*C` of them, NCHW), each with its channel's 3x3
-/// `weight` (`[C, 1, 3, 3]`, PyTorch's layout for `groups == C`) plus its `bias` (`[C]`),
-/// through `activation`, into `y` (the `N*C` output planes), on `isa`'s path. Runs of
-/// planes are split over the crate's threads when there is enough work.
-pub(crate) fn depthwise3x3(
+/// Convolves `x`, planes of `input` size (`N*Cin` of them, NCHW), into `y`, the `N*Cout`
+/// output planes: output plane `n*Cout + c` is input plane `n*Cin + c/m` (`m = Cout/Cin`)
+/// convolved with channel `c`'s `weight` (`[Cout, 1, kh, kw]`, PyTorch's layout for
+/// `groups == Cin`) plus its `bias` (`[Cout]`), through `activation`, on `isa`'s path. Runs of
+/// output planes are split over the crate's threads when there is enough work.
+pub(crate) fn depthwise(
     isa: Isa,
-    shape: &Depthwise3x3,
+    shape: &Depthwise,
     x: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
     activation: Activation,
     y: &mut [f32],
 ) {
-    let channels = weight.len() / 9;
+    shape.debug_check();
+    let taps = shape.kernel[0] * shape.kernel[1];
+    let channels = weight.len() / taps;
     let plane_in = shape.input[0] * shape.input[1];
     let plane_out = shape.output[0] * shape.output[1];
-    shape.debug_check();
-    debug_assert!(channels > 0 && weight.len() == 9 * channels);
+    debug_assert!(channels > 0 && weight.len() == taps * channels);
     debug_assert!(bias.is_none_or(|b| b.len() == channels));
-    debug_assert!(x.len() % (plane_in * channels) == 0);
     // Checked, not debug-checked: the caller may hand an uninitialised `y`, which this must
     // cover exactly with whole planes, each written by its kernel.
-    assert!(x.len() % plane_in == 0 && x.len() / plane_in * plane_out == y.len());
-    let planes = x.len() / plane_in;
-    if planes == 0 {
+    assert!(x.len() % plane_in == 0 && y.len() % plane_out == 0);
+    let (inputs, outputs) = (x.len() / plane_in, y.len() / plane_out);
+    if outputs == 0 {
         return;
     }
-    let flops = 2 * 9 * y.len();
-    let tasks = if flops < gemm::PARALLEL_FLOPS {
+    assert!(inputs > 0 && outputs % inputs == 0);
+    let multiplier = outputs / inputs;
+    debug_assert!(outputs % channels == 0 && channels % multiplier == 0);
+    let work = outputs * plane_out * taps + inputs * plane_in;
+    let tasks = if work < PARALLEL_WORK {
         1
     } else {
-        gemm::tasks_for(crate::threads::threads()).min(planes)
+        gemm::tasks_for(crate::threads::threads()).min(outputs)
     };
-    let per_task = planes.div_ceil(tasks);
-    let runs: Vec<_> = x
-        .chunks(per_task * plane_in)
-        .zip(y.chunks_mut(per_task * plane_out))
-        .enumerate()
-        .collect();
-    crate::threads::for_each(runs, |(run, (x, y))| {
-        let planes = x.chunks_exact(plane_in).zip(y.chunks_exact_mut(plane_out));
-        for (i, (x, y)) in planes.enumerate() {
-            let channel = (run * per_task + i) % channels;
-            let taps = weight[9 * channel..][..9]
-                .try_into()
-                .expect("9 weights a channel");
-            let bias = bias.map_or(0.0, |b| b[channel]);
-            match isa {
-                // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2(_) => unsafe { avx2::plane(shape, x, taps, bias, activation, y) },
-                Isa::Scalar => scalar::plane(shape, x, taps, bias, activation, y),
-            }
+    let per_task = outputs.div_ceil(tasks);
+    #[cfg(target_arch = "x86_64")]
+    let layout = match isa {
+        Isa::Avx2(_) => avx2::Layout::new(shape),
+        Isa::Scalar => None,
+    };
+    let runs: Vec<_> = y.chunks_mut(per_task * plane_out).enumerate().collect();
+    crate::threads::for_each(runs, |(run, y)| {
+        let first = run * per_task;
+        let run = Planes {
+            shape,
+            x,
+            weight,
+            bias,
+            activation,
+            first,
+            multiplier,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if let (Isa::Avx2(_), Some(layout)) = (isa, &layout) {
+            // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
+            unsafe { avx2::planes(&run, layout, y) };
+            return;
+        }
+        // The scalar path, and the AVX2 path's fallback for a staging too large to be worth
+        // it (a large dilation over mostly padding): `Layout::new` refused it.
+        for (i, y) in y.chunks_exact_mut(plane_out).enumerate() {
+            let (x, weights, bias) = run.plane(i);
+            scalar::plane(shape, x, weights, bias, activation, y);
         }
     });
 }
 
-impl Depthwise3x3 {
+/// One task's run of output planes and what computing them takes.
+pub(crate) struct Planes<'a> {
+    shape: &'a Depthwise,
+    /// Every input plane.
+    x: &'a [f32],
+    /// Every channel's weights, `[Cout, 1, kh, kw]`.
+    weight: &'a [f32],
+    bias: Option<&'a [f32]>,
+    activation: Activation,
+    /// The output plane (`n*Cout + c`) of the run's first.
+    first: usize,
+    /// `Cout / Cin`.
+    multiplier: usize,
+}
+
+impl Planes<'_> {
+    /// The index of the input plane of the run's output plane `i`.
+    fn input_of(&self, i: usize) -> usize {
+        (self.first + i) / self.multiplier
+    }
+
+    /// The input plane, the channel's weights and its bias for the run's output plane `i`.
+    fn plane(&self, i: usize) -> (&[f32], &[f32], f32) {
+        let [h, w] = self.shape.input;
+        let taps = self.shape.kernel[0] * self.shape.kernel[1];
+        let channel = (self.first + i) % (self.weight.len() / taps);
+        (
+            &self.x[self.input_of(i) * h * w..][..h * w],
+            &self.weight[channel * taps..][..taps],
+            self.bias.map_or(0.0, |b| b[channel]),
+        )
+    }
+}
+
+impl Depthwise {
     /// The kernels' preconditions, which the caller checked.
     fn debug_check(&self) {
-        debug_assert!(self.input.iter().chain(&self.output).all(|&s| s > 0));
-        debug_assert!(self.stride.iter().all(|&s| s == 1 || s == 2));
+        let sizes = [self.input, self.output, self.kernel, self.stride, self.dilation];
+        debug_assert!(sizes.iter().flatten().all(|&s| s > 0));
     }
 
     /// The kernel rows `ki` of output row `oy` that land on the input, and the input row of
     /// the first: rows in the top or bottom padding are skipped.
-    fn kernel_rows(&self, oy: usize) -> (core::ops::Range<usize>, usize) {
-        let (height, top) = (self.input[0] as isize, self.pad[0] as isize);
-        let start = (oy * self.stride[0]) as isize - top;
-        let first = (-start).clamp(0, 3);
-        let end = (height - start).clamp(first, 3);
-        if first == end {
-            // Every kernel row in the padding (padding wider than the kernel).
-            return (0..0, 0);
-        }
-        (first as usize..end as usize, (start + first) as usize)
+    fn kernel_rows(&self, oy: usize) -> Taps {
+        let [kh, _] = self.kernel;
+        Taps::new(
+            kh,
+            self.dilation[0],
+            oy,
+            self.stride[0],
+            self.pad[0],
+            self.input[0],
+        )
     }
 }
 
 /// The scalar path: every output row starts at the bias and takes each tap that lands on the
 /// input, over the outputs whose tap does.
 pub(crate) mod scalar {
-    use super::{Activation, Depthwise3x3, Taps};
+    use super::{Activation, Depthwise, Taps};
 
-    /// Convolves one plane with one channel's `taps` (row-major 3x3) and `bias`, through
-    /// `activation`.
+    /// Convolves one plane with one channel's `weights` (row-major `kh * kw`) and `bias`,
+    /// through `activation`.
     pub(crate) fn plane(
-        shape: &Depthwise3x3,
+        shape: &Depthwise,
         x: &[f32],
-        taps: &[f32; 9],
+        weights: &[f32],
         bias: f32,
         activation: Activation,
         y: &mut [f32],
     ) {
         let [_, width] = shape.input;
         let [_, ow] = shape.output;
-        let stride = shape.stride[1];
+        let [_, kw] = shape.kernel;
+        let (stride, dilation) = (shape.stride[1], shape.dilation[1]);
+        debug_assert!(weights.len() == shape.kernel[0] * kw);
         // For each kernel column, the outputs whose tap lands on the input.
-        let columns = [0, 1, 2].map(|kj| Taps::new(ow, stride, kj, 1, shape.pad[1], width));
+        let columns: Vec<Taps> = (0..kw)
+            .map(|kj| Taps::new(ow, stride, kj, dilation, shape.pad[1], width))
+            .collect();
         for (oy, y_row) in y.chunks_exact_mut(ow).enumerate() {
             y_row.fill(bias);
-            let (kernel_rows, first_row) = shape.kernel_rows(oy);
-            for (i, ki) in kernel_rows.enumerate() {
-                let x_row = &x[(first_row + i) * width..][..width];
-                for (kj, column) in columns.iter().enumerate() {
-                    let t = taps[3 * ki + kj];
+            let rows = shape.kernel_rows(oy);
+            for (i, ki) in rows.indices.enumerate() {
+                let x_row = &x[(rows.first + i * shape.dilation[0]) * width..][..width];
+                for (column, &t) in columns.iter().zip(&weights[ki * kw..][..kw]) {
                     let out = &mut y_row[column.indices.clone()];
                     let taken = x_row[column.first..].iter().step_by(stride);
                     for (o, &v) in out.iter_mut().zip(taken) {
@@ -155,428 +219,451 @@ pub(crate) mod scalar {
     }
 }
 
-/// The AVX2 path: each input row is copied once into a zero-padded row, and every output row
-/// is computed 8 outputs at a time from the padded rows of its kernel rows.
+/// The AVX2 path: each input plane staged once, padded and split by stride phase
+/// ([`Layout`]), then up to 8 vectors of 8 outputs at a time, each tap one broadcast and one
+/// load per vector.
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{Activation, Depthwise3x3};
+    use super::{Activation, Depthwise, Planes};
+    use crate::simd::activation::avx2 as vector;
+    use crate::workspace::Workspace;
 
-    /// Convolves one plane with one channel's `taps` (row-major 3x3) and `bias`, through
-    /// `activation`.
+    /// The output width from which planes are computed row by row, straight into the output
+    /// (at least 4 vectors a row); narrower planes run as one long row through a scratch.
+    pub(crate) const ROW_ORDER_MIN_WIDTH: usize = 32;
+
+    /// The most vectors of 8 outputs computed at once: 8 FMA chains in flight, 8 of the 16
+    /// registers.
+    const MAX_VECTORS: usize = 8;
+
+    /// Outputs of the largest chunk.
+    const CHUNK: usize = 8 * MAX_VECTORS;
+
+    /// Where one input plane is staged: zero-padded and split by stride phase into planes of
+    /// `rows x pitch`, one per (row phase, column phase) that some tap reads. Padded position
+    /// `(r, u)` (the input at `(r - top, u - left)`, zero outside it) is at row `r / sh`, column
+    /// `u / sw` of phase `(r % sh, u % sw)`. Output `(oy, ox)`'s tap `(ki, kj)` reads padded
+    /// `(oy*sh + ki*dh, ox*sw + kj*dw)`: row `oy + ki*dh / sh`, column `ox + kj*dw / sw` of
+    /// phase `(ki*dh % sh, kj*dw % sw)`, so at the offset `offsets[ki * kw + kj]` from
+    /// `oy * pitch + ox`, the same for every output. Each phase plane has the rows and columns
+    /// the outputs read; positions past them are never read and not staged.
+    #[derive(Debug)]
+    pub(crate) struct Layout {
+        /// Rows of a phase plane: the output rows plus the furthest row offset of a tap.
+        rows: usize,
+        /// Columns of a phase plane, and the pitch of an output's flat index
+        /// `oy * pitch + ox`: the output columns plus the furthest column offset of a tap.
+        pitch: usize,
+        /// The row phases `ki*dh % sh` that some tap reads, ascending.
+        row_phases: Vec<usize>,
+        /// The column phases `kj*dw % sw` that some tap reads, ascending.
+        column_phases: Vec<usize>,
+        /// Each tap's offset, row-major over `(ki, kj)`, from an output's flat index to its
+        /// input in the staging.
+        offsets: Vec<usize>,
+        /// Floats of the staging, slack for the last chunk's reads past the end included.
+        len: usize,
+        /// Floats of the scratch the flat order computes into; 0 in the row order.
+        scratch: usize,
+    }
+
+    impl Layout {
+        /// The layout for `shape`, or `None` when the staging would be much larger than the
+        /// planes it stands for (padding and dilation far larger than the input: the scalar
+        /// path computes those without a staging).
+        pub(crate) fn new(shape: &Depthwise) -> Option<Layout> {
+            let [kh, kw] = shape.kernel;
+            let [sh, sw] = shape.stride;
+            let [dh, dw] = shape.dilation;
+            let [oh, ow] = shape.output;
+            // The geometry crate computed `(k - 1) * d` for the output size, so these fit.
+            let (reach_h, reach_w) = ((kh - 1) * dh, (kw - 1) * dw);
+            let phases = |taps: usize, dilation: usize, stride: usize| {
+                let mut phases: Vec<usize> = (0..taps).map(|k| k * dilation % stride).collect();
+                phases.sort_unstable();
+                phases.dedup();
+                phases
+            };
+            let row_phases = phases(kh, dh, sh);
+            let column_phases = phases(kw, dw, sw);
+            let rows = oh.checked_add(reach_h / sh)?;
+            let pitch = ow.checked_add(reach_w / sw)?;
+            let plane = rows.checked_mul(pitch)?;
+            let len = plane
+                .checked_mul(row_phases.len() * column_phases.len())?
+                .checked_add(pitch + CHUNK)?;
+            let planes_len = shape.input[0] * shape.input[1] + oh * ow;
+            if len > planes_len.saturating_mul(4).saturating_add(1 << 12) {
+                return None;
+            }
+            let phase_of = |k: usize, d: usize, s: usize, phases: &[usize]| {
+                phases.iter().position(|&p| p == k * d % s).expect("listed")
+            };
+            let offsets = (0..kh)
+                .flat_map(|ki| (0..kw).map(move |kj| (ki, kj)))
+                .map(|(ki, kj)| {
+                    let row_phase = phase_of(ki, dh, sh, &row_phases);
+                    let column_phase = phase_of(kj, dw, sw, &column_phases);
+                    let phase = row_phase * column_phases.len() + column_phase;
+                    phase * plane + ki * dh / sh * pitch + kj * dw / sw
+                })
+                .collect();
+            let scratch = if ow < ROW_ORDER_MIN_WIDTH {
+                (oh * pitch).next_multiple_of(8)
+            } else {
+                0
+            };
+            Some(Layout {
+                rows,
+                pitch,
+                row_phases,
+                column_phases,
+                offsets,
+                len,
+                scratch,
+            })
+        }
+
+        /// Stages the input rows of padded rows `done..end` of plane `x` (the others are
+        /// padding, whose zeros stay in place), and sets `done` to `end` if it is further.
+        ///
+        /// # Safety
+        ///
+        /// AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn stage(
+            &self,
+            shape: &Depthwise,
+            x: &[f32],
+            staged: &mut [f32],
+            done: &mut usize,
+            end: usize,
+        ) {
+            let [height, width] = shape.input;
+            let [top, left] = shape.pad;
+            let [sh, sw] = shape.stride;
+            let plane = self.rows * self.pitch;
+            let columns = self.column_phases.len();
+            let data = (*done).max(top)..end.min(top + height);
+            for r in data {
+                let (b, a) = (r / sh, r % sh);
+                let Some(row_phase) = self.row_phases.iter().position(|&p| p == a) else {
+                    continue;
+                };
+                if b >= self.rows {
+                    // Past every row an output reads, and so are the rows after it.
+                    break;
+                }
+                let x_row = &x[(r - top) * width..][..width];
+                let first = row_phase * columns * plane + b * self.pitch;
+                if sw == 2 && columns == 2 {
+                    // Input column `ix` goes to phase `(ix + left) % 2`, column
+                    // `(ix + left) / 2`: the even columns to one phase, the odd to the other.
+                    let (lo, hi) = staged[first..].split_at_mut(plane);
+                    let (even, odd) = if left % 2 == 0 { (lo, hi) } else { (hi, lo) };
+                    let even = &mut even[(left / 2).min(self.pitch)..self.pitch];
+                    let odd = &mut odd[((left + 1) / 2).min(self.pitch)..self.pitch];
+                    // SAFETY: the caller's promise.
+                    unsafe { deinterleave(x_row, even, odd) };
+                    continue;
+                }
+                for (column_phase, &q) in self.column_phases.iter().enumerate() {
+                    let dest = &mut staged[first + column_phase * plane..][..self.pitch];
+                    // The input columns `ix` of this phase, `(ix + left) % sw == q`, go to
+                    // column `(ix + left) / sw`.
+                    let ix = (q + sw - left % sw) % sw;
+                    let v = (ix + left) / sw;
+                    if v >= self.pitch || ix >= width {
+                        continue;
+                    }
+                    if sw == 1 {
+                        let n = width.min(self.pitch - v);
+                        dest[v..v + n].copy_from_slice(&x_row[..n]);
+                    } else {
+                        let taken = x_row[ix..].iter().step_by(sw);
+                        for (d, &s) in dest[v..].iter_mut().zip(taken) {
+                            *d = s;
+                        }
+                    }
+                }
+            }
+            *done = (*done).max(end);
+        }
+
+        /// Padded rows output row `oy` reads: `0..` one past its last kernel row's.
+        fn rows_read(shape: &Depthwise, oy: usize) -> usize {
+            oy * shape.stride[0] + (shape.kernel[0] - 1) * shape.dilation[0] + 1
+        }
+    }
+
+    /// Convolves a run of output planes into `y`, staging each input plane in this thread's
+    /// workspace once for its `m` output planes.
     ///
     /// # Safety
     ///
-    /// The CPU supports AVX2 and FMA.
+    /// The CPU supports AVX2 and FMA; `layout` is `Layout::new(run.shape)`.
+    pub(crate) unsafe fn planes(run: &Planes, layout: &Layout, y: &mut [f32]) {
+        let shape = run.shape;
+        let plane_out = shape.output[0] * shape.output[1];
+        debug_assert!(y.len() % plane_out == 0);
+        Workspace::with(layout.len + layout.scratch, |buffer| {
+            let (staged, scratch) = buffer.split_at_mut(layout.len);
+            // Once for the run: every plane puts its input at the same places, so the
+            // padding stays zero.
+            staged.fill(0.0);
+            let mut staged_input = None;
+            let mut done = 0;
+            for (i, y) in y.chunks_exact_mut(plane_out).enumerate() {
+                if staged_input != Some(run.input_of(i)) {
+                    staged_input = Some(run.input_of(i));
+                    done = 0;
+                }
+                let (x, weights, bias) = run.plane(i);
+                let stage = Stage {
+                    layout,
+                    shape,
+                    x,
+                    done: &mut done,
+                };
+                // SAFETY: the caller's promise; `staged` is `layout.len` long and `scratch`
+                // `layout.scratch`.
+                unsafe { plane(stage, staged, scratch, weights, bias, run.activation, y) };
+            }
+        });
+    }
+
+    /// `even[i] = src[2i]` and `odd[i] = src[2i + 1]`, for as many as each holds and `src`
+    /// has: 16 inputs to 8 of each per step, split with `_mm256_shuffle_ps` as the stride-2
+    /// pools do, the last step with masked loads and stores.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn plane(
-        shape: &Depthwise3x3,
-        x: &[f32],
-        taps: &[f32; 9],
+    unsafe fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
+        let evens = even.len().min(src.len().div_ceil(2));
+        let odds = odd.len().min(src.len() / 2);
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        // The lanes below `n`, as a mask.
+        let first = |n: usize| _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), lanes);
+        // Pairs of 64 bits in the order 0, 2, 1, 3 after the shuffles; this puts them in order.
+        let order =
+            |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
+        let mut i = 0;
+        while i < evens.max(odds) {
+            // Pointers past the end are made but not dereferenced: their lanes are masked off.
+            let (p, e, o) = (
+                src.as_ptr().wrapping_add(2 * i),
+                even.as_mut_ptr().wrapping_add(i),
+                odd.as_mut_ptr().wrapping_add(i),
+            );
+            // SAFETY: the whole vectors are in bounds (`src[2i..2i + 16]`, `even[i..i + 8]`,
+            // `odd[i..i + 8]`), the masked ones touch only the lanes that are.
+            unsafe {
+                if 2 * i + 16 <= src.len() && i + 8 <= evens.min(odds) {
+                    let (lo, hi) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
+                    _mm256_storeu_ps(e, order(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi)));
+                    _mm256_storeu_ps(o, order(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi)));
+                } else {
+                    let rest = src.len() - 2 * i;
+                    let lo = _mm256_maskload_ps(p, first(rest));
+                    let hi = _mm256_maskload_ps(p.wrapping_add(8), first(rest.saturating_sub(8)));
+                    let (e_n, o_n) = (evens.saturating_sub(i), odds.saturating_sub(i));
+                    let e_v = order(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi));
+                    let o_v = order(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi));
+                    _mm256_maskstore_ps(e, first(e_n), e_v);
+                    _mm256_maskstore_ps(o, first(o_n), o_v);
+                }
+            }
+            i += 8;
+        }
+    }
+
+    /// The input plane being staged, and how far.
+    struct Stage<'a> {
+        layout: &'a Layout,
+        shape: &'a Depthwise,
+        x: &'a [f32],
+        /// Padded rows before this are staged.
+        done: &'a mut usize,
+    }
+
+    impl Stage<'_> {
+        /// Stages what output row `oy` reads.
+        fn rows_for(&mut self, staged: &mut [f32], oy: usize) {
+            let end = Layout::rows_read(self.shape, oy);
+            if end > *self.done {
+                // SAFETY: `Stage`s exist only in `planes`, whose caller promised AVX2 and FMA.
+                unsafe {
+                    self.layout
+                        .stage(self.shape, self.x, staged, self.done, end);
+                }
+            }
+        }
+    }
+
+    /// Convolves one plane with one channel's `weights` (row-major `kh * kw`) and `bias`,
+    /// through `activation`, staging its input as it goes.
+    ///
+    /// # Safety
+    ///
+    /// The CPU supports AVX2 and FMA; `staged` is `layout.len` long and `scratch`
+    /// `layout.scratch`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn plane(
+        mut stage: Stage,
+        staged: &mut [f32],
+        scratch: &mut [f32],
+        weights: &[f32],
         bias: f32,
         activation: Activation,
         y: &mut [f32],
     ) {
-        let [height, width] = shape.input;
-        let [oh, ow] = shape.output;
-        let stride = shape.stride[1];
-        assert!(x.len() == height * width && y.len() == oh * ow);
-        assert!(stride == 1 || stride == 2);
-        let mut rows = PaddedRows::new(shape);
-        // A row narrower than a block is computed here, then copied out.
-        let mut narrow = vec![0.0; if ow < 8 { 8 } else { 0 }];
-        for (oy, y_row) in y.chunks_exact_mut(ow).enumerate() {
-            let (kernel_rows, first_row) = shape.kernel_rows(oy);
-            let taps = &taps[3 * kernel_rows.start..3 * kernel_rows.end];
-            let inputs = rows.get(x, first_row, kernel_rows.len());
-            let (out, outputs) = if ow < 8 {
-                (narrow.as_mut_ptr(), 8)
-            } else {
-                (y_row.as_mut_ptr(), ow)
-            };
-            // SAFETY: `PaddedRows::new` made every padded row at least
-            // `(outputs - 8) * stride + span` long, the last block's reach, and `out` holds
-            // `outputs` floats.
-            unsafe {
-                match (kernel_rows.len(), stride) {
-                    (3, 1) => blocks_of::<3, 1>(inputs, taps, bias, outputs, out),
-                    (3, _) => blocks_of::<3, 2>(inputs, taps, bias, outputs, out),
-                    (2, 1) => blocks_of::<2, 1>(inputs, taps, bias, outputs, out),
-                    (2, _) => blocks_of::<2, 2>(inputs, taps, bias, outputs, out),
-                    (1, 1) => blocks_of::<1, 1>(inputs, taps, bias, outputs, out),
-                    (1, _) => blocks_of::<1, 2>(inputs, taps, bias, outputs, out),
-                    _ => blocks_of::<0, 1>(inputs, taps, bias, outputs, out),
+        let layout = stage.layout;
+        let [oh, ow] = stage.shape.output;
+        let pitch = layout.pitch;
+        debug_assert!(staged.len() == layout.len && scratch.len() == layout.scratch);
+        debug_assert!(y.len() == oh * ow && weights.len() == layout.offsets.len());
+        let in_registers = vector::has_vector_form(activation).then_some(activation);
+        let filter = Filter {
+            offsets: &layout.offsets,
+            weights,
+            bias,
+            activation: in_registers,
+        };
+        if ow >= ROW_ORDER_MIN_WIDTH {
+            for (oy, y_row) in y.chunks_exact_mut(ow).enumerate() {
+                stage.rows_for(staged, oy);
+                // SAFETY: the reads of outputs `oy * pitch + (0..ow)` end at the last phase
+                // plane's last row, column `pitch - 1`, inside `staged`; `y_row` holds `ow`.
+                unsafe { row(&filter, staged.as_ptr().add(oy * pitch), ow, y_row.as_mut_ptr()) };
+                if in_registers.is_none() {
+                    activation.apply_to_slice(y_row);
                 }
             }
-            if ow < 8 {
-                y_row.copy_from_slice(&narrow[..ow]);
+            return;
+        }
+        // The flat order: outputs `0..oh * pitch` as one row into `scratch`, the columns from
+        // `ow` to `pitch` of each row computed and dropped.
+        let total = oh * pitch;
+        let (mut at, mut copied) = (0, 0);
+        while at < total {
+            let vectors = (total - at).div_ceil(8).min(MAX_VECTORS);
+            let end = at + 8 * vectors;
+            stage.rows_for(staged, ((end - 1) / pitch).min(oh - 1));
+            // SAFETY: `scratch` holds `oh * pitch` rounded up to 8, so `end`; the reads past
+            // `oh * pitch` stay within the `pitch + CHUNK` slack at the end of `staged`.
+            unsafe {
+                let from = staged.as_ptr().add(at);
+                chunk(&filter, vectors, from, scratch.as_mut_ptr().add(at));
             }
-            activation.apply_to_slice(y_row);
+            at = end;
+            while copied < oh && copied * pitch + ow <= at {
+                let y_row = &mut y[copied * ow..][..ow];
+                y_row.copy_from_slice(&scratch[copied * pitch..][..ow]);
+                if in_registers.is_none() {
+                    activation.apply_to_slice(y_row);
+                }
+                copied += 1;
+            }
         }
     }
 
-    /// Three zero-padded copies of input rows, each row copied once while consecutive output
-    /// rows use it: the input at `pad[1]`, zeros around it, long enough for the last block's
-    /// loads. Every output is then a block of the vector kernel, edges included, and a padded
-    /// tap multiplies a zero, as im2col's padding does.
-    struct PaddedRows {
-        rows: [Vec<f32>; 3],
-        /// The input row each buffer holds.
-        holds: [Option<usize>; 3],
-        /// The input's width and the left padding.
-        width: usize,
-        left: usize,
-    }
-
-    impl PaddedRows {
-        fn new(shape: &Depthwise3x3) -> Self {
-            let (width, left, stride) = (shape.input[1], shape.pad[1], shape.stride[1]);
-            // A block at `ox` reads from `ox * stride` for `span` elements: 10 at stride 1 (three
-            // loads one apart), 18 at stride 2 (four loads at 0, 8, 2 and 10).
-            let span = if stride == 1 { 10 } else { 18 };
-            let outputs = shape.output[1].max(8);
-            let len = ((outputs - 8) * stride + span).max(left + width);
-            PaddedRows {
-                rows: [vec![0.0; len], vec![0.0; len], vec![0.0; len]],
-                holds: [None; 3],
-                width,
-                left,
-            }
-        }
-
-        /// The padded rows of input rows `first..first + n` (`n <= 3`), copying the ones no
-        /// buffer holds into buffers that hold none of them.
-        fn get(&mut self, x: &[f32], first: usize, n: usize) -> [*const f32; 3] {
-            debug_assert!(n <= 3);
-            let wanted = first..first + n;
-            let mut pointers = [std::ptr::null(); 3];
-            for (i, input_row) in wanted.clone().enumerate() {
-                let slot = match self.holds.iter().position(|&h| h == Some(input_row)) {
-                    Some(slot) => slot,
-                    None => {
-                        let slot = (0..3)
-                            .find(|&s| self.holds[s].is_none_or(|h| !wanted.contains(&h)))
-                            .expect("3 buffers for at most 3 rows");
-                        self.rows[slot][self.left..self.left + self.width]
-                            .copy_from_slice(&x[input_row * self.width..][..self.width]);
-                        self.holds[slot] = Some(input_row);
-                        slot
-                    }
-                };
-                pointers[i] = self.rows[slot].as_ptr();
-            }
-            pointers
-        }
-    }
-
-    /// Outputs `0..outputs` (at least 8) of one row: blocks of 8 from the left, the last one
-    /// moved back to end at `outputs`; each the bias plus `ROWS` padded kernel rows with their 3
-    /// `taps`, at stride `STRIDE`. Two blocks at a time, so two FMA chains are in flight.
-    ///
-    /// # Safety
-    ///
-    /// AVX2 and FMA; `taps` has `3 * ROWS` elements; each of the first `ROWS` of `rows` has
-    /// `(outputs - 8) * STRIDE + span` readable floats (see [`PaddedRows::new`]); `out[0..outputs]`
-    /// writable.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn blocks_of<const ROWS: usize, const STRIDE: usize>(
-        rows: [*const f32; 3],
-        taps: &[f32],
+    /// What every output of a plane takes: the taps' offsets and weights, the bias, and the
+    /// activation if it is applied in registers.
+    struct Filter<'a> {
+        offsets: &'a [usize],
+        weights: &'a [f32],
         bias: f32,
-        outputs: usize,
-        out: *mut f32,
-    ) {
-        debug_assert!(taps.len() == 3 * ROWS && outputs >= 8);
-        // SAFETY: the caller's promise covers every block at `ox <= outputs - 8`.
+        activation: Option<Activation>,
+    }
+
+    /// Outputs `0..outputs` (at least 8) of one row, whose flat index 0 is at `from`: chunks
+    /// of up to [`MAX_VECTORS`] vectors from the left, then one vector moved back to end at
+    /// `outputs`.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; every tap's reads for outputs `0..outputs` are in bounds of `from`'s
+    /// allocation, and `out[0..outputs]` is writable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row(filter: &Filter, from: *const f32, outputs: usize, out: *mut f32) {
+        debug_assert!(outputs >= 8);
+        let mut ox = 0;
+        // SAFETY: the caller's promise covers every vector within `0..outputs`.
         unsafe {
-            let mut t = [_mm256_setzero_ps(); 9];
-            for (t, &tap) in t.iter_mut().zip(taps) {
-                *t = _mm256_set1_ps(tap);
+            while ox + CHUNK <= outputs {
+                vectors::<MAX_VECTORS>(filter, from.add(ox), out.add(ox));
+                ox += CHUNK;
             }
-            let bias = _mm256_set1_ps(bias);
-            // A macro, not a closure: a closure does not inherit AVX2 on every supported Rust,
-            // and would then neither inline the kernel nor pass it vectors in registers.
-            macro_rules! block {
-                ($ox:expr) => {
-                    one_block::<ROWS, STRIDE>(&rows, &t, bias, $ox * STRIDE)
-                };
+            let whole = (outputs - ox) / 8;
+            if whole > 0 {
+                chunk(filter, whole, from.add(ox), out.add(ox));
+                ox += 8 * whole;
             }
-            let last = outputs - 8;
-            let mut ox = 0;
-            while ox + 8 <= last {
-                let (a, b) = (block!(ox), block!(ox + 8));
-                _mm256_storeu_ps(out.add(ox), a);
-                _mm256_storeu_ps(out.add(ox + 8), b);
-                ox += 16;
-            }
-            if ox <= last {
-                _mm256_storeu_ps(out.add(ox), block!(ox));
-            }
-            if last % 8 != 0 {
-                _mm256_storeu_ps(out.add(last), block!(last));
+            if ox < outputs {
+                vectors::<1>(filter, from.add(outputs - 8), out.add(outputs - 8));
             }
         }
     }
 
-    /// One block of 8 outputs whose reads start at `start` in each padded kernel row.
+    /// [`vectors`] for a count known at run time, 1 to [`MAX_VECTORS`].
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; each of the first `ROWS` rows has `start + span` readable floats (10 at
-    /// stride 1, 18 at stride 2).
+    /// As [`vectors`] for `n` vectors.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn one_block<const ROWS: usize, const STRIDE: usize>(
-        rows: &[*const f32; 3],
-        t: &[__m256; 9],
-        bias: __m256,
-        start: usize,
-    ) -> __m256 {
+    unsafe fn chunk(filter: &Filter, n: usize, from: *const f32, out: *mut f32) {
         // SAFETY: the caller's promise.
         unsafe {
-            let mut acc = bias;
-            for r in 0..ROWS {
-                let p = rows[r].add(start);
-                let (w0, w1, w2) = (t[3 * r], t[3 * r + 1], t[3 * r + 2]);
-                if STRIDE == 1 {
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), w0, acc);
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(1)), w1, acc);
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(2)), w2, acc);
-                } else {
-                    let (lo, hi) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
-                    let (lo2, hi2) = (_mm256_loadu_ps(p.add(2)), _mm256_loadu_ps(p.add(10)));
-                    // Columns 2j, 2j+1, 2j+2 for the outputs in the pair order 0, 1, 4, 5, 2,
-                    // 3, 6, 7; every step is element-wise, so one permute at the end puts them
-                    // in order.
-                    let even = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
-                    let odd = _mm256_shuffle_ps::<0b11_01_11_01>(lo, hi);
-                    let next_even = _mm256_shuffle_ps::<0b10_00_10_00>(lo2, hi2);
-                    acc = _mm256_fmadd_ps(even, w0, acc);
-                    acc = _mm256_fmadd_ps(odd, w1, acc);
-                    acc = _mm256_fmadd_ps(next_even, w2, acc);
+            match n {
+                1 => vectors::<1>(filter, from, out),
+                2 => vectors::<2>(filter, from, out),
+                3 => vectors::<3>(filter, from, out),
+                4 => vectors::<4>(filter, from, out),
+                5 => vectors::<5>(filter, from, out),
+                6 => vectors::<6>(filter, from, out),
+                7 => vectors::<7>(filter, from, out),
+                _ => vectors::<8>(filter, from, out),
+            }
+        }
+    }
+
+    /// `N` vectors of 8 consecutive outputs, the first at flat index 0 of `from`: the bias plus
+    /// each tap's weight times the 8 inputs at its offset, through the activation if it is
+    /// applied in registers, stored at `out`.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; `from + offset .. + 8 * N` is readable for every tap's offset, and
+    /// `out[0..8 * N]` writable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn vectors<const N: usize>(filter: &Filter, from: *const f32, out: *mut f32) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let mut acc = [_mm256_set1_ps(filter.bias); N];
+            for (&offset, &weight) in filter.offsets.iter().zip(filter.weights) {
+                let weight = _mm256_set1_ps(weight);
+                let p = from.add(offset);
+                for (j, acc) in acc.iter_mut().enumerate() {
+                    *acc = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(8 * j)), weight, *acc);
                 }
             }
-            if STRIDE != 1 {
-                acc = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
-                    acc,
-                )));
+            for (j, &acc) in acc.iter().enumerate() {
+                let v = match filter.activation {
+                    Some(activation) => vector::apply(activation, acc),
+                    None => acc,
+                };
+                _mm256_storeu_ps(out.add(8 * j), v);
             }
-            acc
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use stride_geometry::{Window, conv_output};
-
-    use super::*;
-    use crate::testing::sample;
-
-    /// The convolution by its definition, tap by tap with bounds checks, in f64.
-    fn naive(shape: &Depthwise3x3, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-        let [h, w] = shape.input;
-        let [oh, ow] = shape.output;
-        let channels = weight.len() / 9;
-        let mut y = Vec::new();
-        for (plane, x) in x.chunks_exact(h * w).enumerate() {
-            let c = plane % channels;
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut acc = bias.map_or(0.0, |b| b[c] as f64);
-                    for ki in 0..3 {
-                        for kj in 0..3 {
-                            let iy = (oy * shape.stride[0] + ki) as i64 - shape.pad[0] as i64;
-                            let ix = (ox * shape.stride[1] + kj) as i64 - shape.pad[1] as i64;
-                            if (0..h as i64).contains(&iy) && (0..w as i64).contains(&ix) {
-                                let v = x[iy as usize * w + ix as usize] as f64;
-                                acc += weight[9 * c + 3 * ki + kj] as f64 * v;
-                            }
-                        }
-                    }
-                    y.push(acc as f32);
-                }
-            }
-        }
-        y
-    }
-
-    /// The shape for an input, strides and `(begin, end)` pads, with the geometry crate's
-    /// output size; `None` when the output would be empty.
-    fn shape(
-        input: [usize; 2],
-        stride: [usize; 2],
-        pads: [(usize, usize); 2],
-    ) -> Option<Depthwise3x3> {
-        let output = |a: usize| {
-            let window = Window::new(3).stride(stride[a]).pads(pads[a].0, pads[a].1);
-            conv_output(input[a], window).ok()
-        };
-        Some(Depthwise3x3 {
-            input,
-            output: [output(0)?, output(1)?],
-            stride,
-            pad: [pads[0].0, pads[1].0],
-        })
-    }
-
-    #[track_caller]
-    fn assert_close(got: &[f32], want: &[f32], context: &str) {
-        assert_eq!(got.len(), want.len(), "{context}");
-        for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!(
-                (g - w).abs() <= 1e-5 + 1e-5 * w.abs(),
-                "{context}: at {i}: got {g}, want {w}"
-            );
-        }
-    }
-
-    /// One plane path: `scalar::plane` or (a safe wrapper of) `avx2::plane`.
-    type PlanePath = fn(&Depthwise3x3, &[f32], &[f32; 9], f32, Activation, &mut [f32]);
-
-    /// Runs one plane path on every plane.
-    fn run(
-        path: PlanePath,
-        shape: &Depthwise3x3,
-        x: &[f32],
-        weight: &[f32],
-        bias: Option<&[f32]>,
-        activation: Activation,
-    ) -> Vec<f32> {
-        let [h, w] = shape.input;
-        let [oh, ow] = shape.output;
-        let channels = weight.len() / 9;
-        let mut y = vec![f32::NAN; x.len() / (h * w) * oh * ow];
-        for (plane, (x, y)) in x
-            .chunks_exact(h * w)
-            .zip(y.chunks_exact_mut(oh * ow))
-            .enumerate()
-        {
-            let c = plane % channels;
-            let taps = weight[9 * c..][..9].try_into().unwrap();
-            path(shape, x, taps, bias.map_or(0.0, |b| b[c]), activation, y);
-        }
-        y
-    }
-
-    /// The plane paths this machine can run, by name.
-    fn paths() -> Vec<(&'static str, PlanePath)> {
-        let mut paths: Vec<(&str, PlanePath)> = vec![("scalar", scalar::plane)];
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            fn avx2_plane(
-                s: &Depthwise3x3,
-                x: &[f32],
-                t: &[f32; 9],
-                b: f32,
-                a: Activation,
-                y: &mut [f32],
-            ) {
-                // SAFETY: only listed when AVX2 and FMA were detected.
-                unsafe { avx2::plane(s, x, t, b, a, y) }
-            }
-            paths.push(("avx2", avx2_plane));
-        }
-        paths
-    }
-
-    #[test]
-    fn depthwise_3x3_matches_the_definition_on_both_paths_with_padding_odd_widths_and_stride_2() {
-        let (channels, batch) = (3, 2);
-        let weight = sample(9 * channels, 1).into_raw_vec_and_offset().0;
-        let bias = sample(channels, 2).into_raw_vec_and_offset().0;
-        let mut cases = 0;
-        for (name, path) in paths() {
-            for h in [1, 2, 3, 4, 7] {
-                // Widths below one block, around the 8- and 16-wide blocks, and odd ones.
-                for w in [1, 2, 3, 5, 8, 9, 10, 11, 16, 17, 18, 19, 20, 25, 33, 40] {
-                    for stride in [[1, 1], [2, 2], [1, 2], [2, 1]] {
-                        for pads in [(0, 0), (1, 1), (0, 1), (1, 0), (2, 2), (2, 0)] {
-                            let Some(shape) = shape([h, w], stride, [pads, (pads.1, pads.0)])
-                            else {
-                                continue;
-                            };
-                            let x = sample(batch * channels * h * w, (h * 100 + w) as u64)
-                                .into_raw_vec_and_offset()
-                                .0;
-                            let finishes = [
-                                (None, Activation::Identity),
-                                (Some(&bias[..]), Activation::LeakyRelu(0.1)),
-                            ];
-                            for (bias, activation) in finishes {
-                                let want: Vec<f32> = naive(&shape, &x, &weight, bias)
-                                    .into_iter()
-                                    .map(|v| activation.apply(v))
-                                    .collect();
-                                let got = run(path, &shape, &x, &weight, bias, activation);
-                                assert_close(&got, &want, &format!("{name} {shape:?} {bias:?}"));
-                                cases += 1;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        assert!(cases > 1000, "{cases} cases");
-    }
-
-    #[test]
-    fn depthwise_3x3_entry_point_takes_each_plane_s_channel_and_splits_planes_over_threads() {
-        // MobileNet-sized, enough planes and work for the split (and 5 channels, so runs of
-        // planes start mid-sample); both paths, the same numbers.
-        let (batch, channels, side) = (3, 5, 128);
-        let shape = shape([side, side], [1, 1], [(1, 1), (1, 1)]).unwrap();
-        let weight = sample(9 * channels, 3).into_raw_vec_and_offset().0;
-        let bias = sample(channels, 4).into_raw_vec_and_offset().0;
-        let x = sample(batch * channels * side * side, 5)
-            .into_raw_vec_and_offset()
-            .0;
-        assert!(
-            2 * 9 * x.len() >= gemm::PARALLEL_FLOPS,
-            "big enough to split"
-        );
-        let want: Vec<f32> = naive(&shape, &x, &weight, Some(&bias))
-            .into_iter()
-            .map(|v| v.max(0.0))
-            .collect();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let mut paths = vec![Isa::Scalar];
-        paths.extend(Isa::avx2());
-        for isa in paths {
-            let mut y = vec![f32::NAN; x.len()];
-            let activation = Activation::Relu;
-            pool.install(|| {
-                depthwise3x3(isa, &shape, &x, &weight, Some(&bias), activation, &mut y);
-            });
-            assert_close(&y, &want, &format!("entry point, {isa:?}"));
-        }
-    }
-
-    #[test]
-    fn depthwise_3x3_with_padding_wider_than_the_kernel_gives_the_bias_in_the_border() {
-        // Padding 3: the outer output ring sees no input at all.
-        let shape = shape([4, 12], [1, 1], [(3, 3), (3, 3)]).unwrap();
-        let weight = vec![1.0; 9];
-        let x = vec![1.0; 48];
-        for (name, path) in paths() {
-            let y = run(
-                path,
-                &shape,
-                &x,
-                &weight,
-                Some(&[0.5]),
-                Activation::Identity,
-            );
-            let [oh, ow] = shape.output;
-            assert_eq!([oh, ow], [8, 16]);
-            assert_eq!(y[0], 0.5, "{name}");
-            assert_eq!(y[oh * ow - 1], 0.5, "{name}");
-            assert_eq!(y[3 * ow + 4], 9.5, "{name}");
-        }
-    }
-}
+mod tests;
