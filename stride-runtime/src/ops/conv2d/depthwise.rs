@@ -220,8 +220,8 @@ pub(crate) mod scalar {
 }
 
 /// The AVX2 path: each input plane staged once, padded and split by stride phase
-/// ([`Layout`]), then up to 8 vectors of 8 outputs at a time, each tap one broadcast and one
-/// load per vector.
+/// ([`avx2::Layout`]), then output rows two at a time, each load of the staging serving a tap of
+/// each row where the two rows read the same input.
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2 {
     use std::arch::x86_64::*;
@@ -231,15 +231,16 @@ pub(crate) mod avx2 {
     use crate::workspace::Workspace;
 
     /// The output width from which planes are computed row by row, straight into the output
-    /// (at least 4 vectors a row); narrower planes run as one long row through a scratch.
+    /// (at least 4 vectors a row); narrower planes are computed several rows at a time into a
+    /// scratch.
     pub(crate) const ROW_ORDER_MIN_WIDTH: usize = 32;
 
-    /// The most vectors of 8 outputs computed at once: 8 FMA chains in flight, 8 of the 16
-    /// registers.
-    const MAX_VECTORS: usize = 8;
+    /// The most vectors of 8 outputs a row that [`pair`] computes at once: 12 accumulators for
+    /// two rows, 3 of the 16 registers left for the weights and a load.
+    const PAIR_VECTORS: usize = 6;
 
-    /// Outputs of the largest chunk.
-    const CHUNK: usize = 8 * MAX_VECTORS;
+    /// The most vectors of 8 outputs that [`vectors`] computes at once, for a single row.
+    const ROW_VECTORS: usize = 8;
 
     /// Where one input plane is staged: zero-padded and split by stride phase into planes of
     /// `rows x pitch`, one per (row phase, column phase) that some tap reads. Padded position
@@ -249,12 +250,16 @@ pub(crate) mod avx2 {
     /// phase `(ki*dh % sh, kj*dw % sw)`, so at the offset `offsets[ki * kw + kj]` from
     /// `oy * pitch + ox`, the same for every output. Each phase plane has the rows and columns
     /// the outputs read; positions past them are never read and not staged.
+    ///
+    /// The next output row reads at the same offsets plus `pitch`, so where a tap of one row
+    /// and a tap of the next read the same place, one load serves both ([`Pairs`]).
     #[derive(Debug)]
     pub(crate) struct Layout {
         /// Rows of a phase plane: the output rows plus the furthest row offset of a tap.
         rows: usize,
         /// Columns of a phase plane, and the pitch of an output's flat index
-        /// `oy * pitch + ox`: the output columns plus the furthest column offset of a tap.
+        /// `oy * pitch + ox`: the output columns plus the furthest column offset of a tap
+        /// (rounded up to whole vectors of a row in the flat order).
         pitch: usize,
         /// The row phases `ki*dh % sh` that some tap reads, ascending.
         row_phases: Vec<usize>,
@@ -263,10 +268,61 @@ pub(crate) mod avx2 {
         /// Each tap's offset, row-major over `(ki, kj)`, from an output's flat index to its
         /// input in the staging.
         offsets: Vec<usize>,
-        /// Floats of the staging, slack for the last chunk's reads past the end included.
+        /// How two consecutive rows read.
+        pairs: Pairs,
+        /// Computed several rows at a time into a scratch (narrow outputs), rather than row
+        /// by row into the output.
+        flat: bool,
+        /// Floats of the staging, slack for the reads of a row past the last included.
         len: usize,
         /// Floats of the scratch the flat order computes into; 0 in the row order.
         scratch: usize,
+    }
+
+    /// The loads that compute output rows `oy` (upper) and `oy + 1` (lower) together, as
+    /// offsets from the upper row's flat index, sorted: each with the taps it serves.
+    #[derive(Debug, Default)]
+    struct Pairs {
+        /// Read by a tap of each row: the upper row's tap and the lower row's.
+        shared: Vec<usize>,
+        shared_taps: Vec<[usize; 2]>,
+        /// Read by the upper row only.
+        upper: Vec<usize>,
+        upper_taps: Vec<usize>,
+        /// Read by the lower row only.
+        lower: Vec<usize>,
+        lower_taps: Vec<usize>,
+    }
+
+    impl Pairs {
+        /// The loads of a row pair whose upper row reads at `offsets` (one per tap) and whose
+        /// lower row reads `pitch` further.
+        fn new(offsets: &[usize], pitch: usize) -> Pairs {
+            let mut upper: Vec<(usize, usize)> =
+                offsets.iter().copied().zip(0..).collect::<Vec<_>>();
+            upper.sort_unstable();
+            let mut pairs = Pairs::default();
+            let mut lower_only = Vec::new();
+            let mut matched = vec![false; offsets.len()];
+            for (tap, &offset) in offsets.iter().enumerate() {
+                let at = offset + pitch;
+                match upper.binary_search_by_key(&at, |&(o, _)| o) {
+                    Ok(i) => {
+                        matched[upper[i].1] = true;
+                        pairs.shared.push(at);
+                        pairs.shared_taps.push([upper[i].1, tap]);
+                    }
+                    Err(_) => lower_only.push((at, tap)),
+                }
+            }
+            for &(offset, tap) in upper.iter().filter(|&&(_, tap)| !matched[tap]) {
+                pairs.upper.push(offset);
+                pairs.upper_taps.push(tap);
+            }
+            lower_only.sort_unstable();
+            (pairs.lower, pairs.lower_taps) = lower_only.into_iter().unzip();
+            pairs
+        }
     }
 
     impl Layout {
@@ -288,12 +344,17 @@ pub(crate) mod avx2 {
             };
             let row_phases = phases(kh, dh, sh);
             let column_phases = phases(kw, dw, sw);
+            let flat = ow < ROW_ORDER_MIN_WIDTH;
             let rows = oh.checked_add(reach_h / sh)?;
-            let pitch = ow.checked_add(reach_w / sw)?;
+            let mut pitch = ow.checked_add(reach_w / sw)?;
+            if flat {
+                // A row's vectors end within its pitch, so no row's stores reach the next.
+                pitch = pitch.max(ow.next_multiple_of(8));
+            }
             let plane = rows.checked_mul(pitch)?;
             let len = plane
                 .checked_mul(row_phases.len() * column_phases.len())?
-                .checked_add(pitch + CHUNK)?;
+                .checked_add(pitch.checked_mul(2)?.checked_add(8)?)?;
             let planes_len = shape.input[0] * shape.input[1] + oh * ow;
             if len > planes_len.saturating_mul(4).saturating_add(1 << 12) {
                 return None;
@@ -301,7 +362,7 @@ pub(crate) mod avx2 {
             let phase_of = |k: usize, d: usize, s: usize, phases: &[usize]| {
                 phases.iter().position(|&p| p == k * d % s).expect("listed")
             };
-            let offsets = (0..kh)
+            let offsets: Vec<usize> = (0..kh)
                 .flat_map(|ki| (0..kw).map(move |kj| (ki, kj)))
                 .map(|(ki, kj)| {
                     let row_phase = phase_of(ki, dh, sh, &row_phases);
@@ -310,19 +371,17 @@ pub(crate) mod avx2 {
                     phase * plane + ki * dh / sh * pitch + kj * dw / sw
                 })
                 .collect();
-            let scratch = if ow < ROW_ORDER_MIN_WIDTH {
-                (oh * pitch).next_multiple_of(8)
-            } else {
-                0
-            };
             Some(Layout {
                 rows,
                 pitch,
                 row_phases,
                 column_phases,
+                pairs: Pairs::new(&offsets, pitch),
                 offsets,
+                flat,
                 len,
-                scratch,
+                // Rows in pairs: an odd last row has a lower row past the output.
+                scratch: if flat { oh.next_multiple_of(2) * pitch } else { 0 },
             })
         }
 
@@ -398,42 +457,6 @@ pub(crate) mod avx2 {
         }
     }
 
-    /// Convolves a run of output planes into `y`, staging each input plane in this thread's
-    /// workspace once for its `m` output planes.
-    ///
-    /// # Safety
-    ///
-    /// The CPU supports AVX2 and FMA; `layout` is `Layout::new(run.shape)`.
-    pub(crate) unsafe fn planes(run: &Planes, layout: &Layout, y: &mut [f32]) {
-        let shape = run.shape;
-        let plane_out = shape.output[0] * shape.output[1];
-        debug_assert!(y.len() % plane_out == 0);
-        Workspace::with(layout.len + layout.scratch, |buffer| {
-            let (staged, scratch) = buffer.split_at_mut(layout.len);
-            // Once for the run: every plane puts its input at the same places, so the
-            // padding stays zero.
-            staged.fill(0.0);
-            let mut staged_input = None;
-            let mut done = 0;
-            for (i, y) in y.chunks_exact_mut(plane_out).enumerate() {
-                if staged_input != Some(run.input_of(i)) {
-                    staged_input = Some(run.input_of(i));
-                    done = 0;
-                }
-                let (x, weights, bias) = run.plane(i);
-                let stage = Stage {
-                    layout,
-                    shape,
-                    x,
-                    done: &mut done,
-                };
-                // SAFETY: the caller's promise; `staged` is `layout.len` long and `scratch`
-                // `layout.scratch`.
-                unsafe { plane(stage, staged, scratch, weights, bias, run.activation, y) };
-            }
-        });
-    }
-
     /// `even[i] = src[2i]` and `odd[i] = src[2i + 1]`, for as many as each holds and `src`
     /// has: 16 inputs to 8 of each per step, split with `_mm256_shuffle_ps` as the stride-2
     /// pools do, the last step with masked loads and stores.
@@ -481,6 +504,68 @@ pub(crate) mod avx2 {
         }
     }
 
+    /// Convolves a run of output planes into `y`, staging each input plane in this thread's
+    /// workspace once for its `m` output planes.
+    ///
+    /// # Safety
+    ///
+    /// The CPU supports AVX2 and FMA; `layout` is `Layout::new(run.shape)`.
+    pub(crate) unsafe fn planes(run: &Planes, layout: &Layout, y: &mut [f32]) {
+        let shape = run.shape;
+        let plane_out = shape.output[0] * shape.output[1];
+        debug_assert!(y.len() % plane_out == 0);
+        let pairs = &layout.pairs;
+        // The channel's weights in the order of the pair loads, refilled for each plane.
+        let mut shared_weights = vec![[0.0; 2]; pairs.shared.len()];
+        let mut upper_weights = vec![0.0; pairs.upper.len()];
+        let mut lower_weights = vec![0.0; pairs.lower.len()];
+        Workspace::with(layout.len + layout.scratch, |buffer| {
+            let (staged, scratch) = buffer.split_at_mut(layout.len);
+            // Once for the run: every plane puts its input at the same places, so the
+            // padding stays zero.
+            staged.fill(0.0);
+            let mut staged_input = None;
+            let mut done = 0;
+            for (i, y) in y.chunks_exact_mut(plane_out).enumerate() {
+                if staged_input != Some(run.input_of(i)) {
+                    staged_input = Some(run.input_of(i));
+                    done = 0;
+                }
+                let (x, weights, bias) = run.plane(i);
+                for (w, taps) in shared_weights.iter_mut().zip(&pairs.shared_taps) {
+                    *w = taps.map(|t| weights[t]);
+                }
+                for (w, &t) in upper_weights.iter_mut().zip(&pairs.upper_taps) {
+                    *w = weights[t];
+                }
+                for (w, &t) in lower_weights.iter_mut().zip(&pairs.lower_taps) {
+                    *w = weights[t];
+                }
+                let filter = Filter {
+                    bias,
+                    activation: vector::has_vector_form(run.activation).then_some(run.activation),
+                    offsets: &layout.offsets,
+                    weights,
+                    shared: &pairs.shared,
+                    shared_weights: &shared_weights,
+                    upper: &pairs.upper,
+                    upper_weights: &upper_weights,
+                    lower: &pairs.lower,
+                    lower_weights: &lower_weights,
+                };
+                let stage = Stage {
+                    layout,
+                    shape,
+                    x,
+                    done: &mut done,
+                };
+                // SAFETY: the caller's promise; `staged` is `layout.len` long and `scratch`
+                // `layout.scratch`.
+                unsafe { plane(stage, staged, scratch, &filter, run.activation, y) };
+            }
+        });
+    }
+
     /// The input plane being staged, and how far.
     struct Stage<'a> {
         layout: &'a Layout,
@@ -504,8 +589,8 @@ pub(crate) mod avx2 {
         }
     }
 
-    /// Convolves one plane with one channel's `weights` (row-major `kh * kw`) and `bias`,
-    /// through `activation`, staging its input as it goes.
+    /// Convolves one plane with `filter` through `activation` (in registers if
+    /// `filter.activation` has it), staging its input as it goes.
     ///
     /// # Safety
     ///
@@ -516,8 +601,7 @@ pub(crate) mod avx2 {
         mut stage: Stage,
         staged: &mut [f32],
         scratch: &mut [f32],
-        weights: &[f32],
-        bias: f32,
+        filter: &Filter,
         activation: Activation,
         y: &mut [f32],
     ) {
@@ -525,63 +609,213 @@ pub(crate) mod avx2 {
         let [oh, ow] = stage.shape.output;
         let pitch = layout.pitch;
         debug_assert!(staged.len() == layout.len && scratch.len() == layout.scratch);
-        debug_assert!(y.len() == oh * ow && weights.len() == layout.offsets.len());
-        let in_registers = vector::has_vector_form(activation).then_some(activation);
-        let filter = Filter {
-            offsets: &layout.offsets,
-            weights,
-            bias,
-            activation: in_registers,
+        debug_assert!(y.len() == oh * ow && filter.weights.len() == layout.offsets.len());
+        let finish = |row: &mut [f32]| {
+            if filter.activation.is_none() {
+                activation.apply_to_slice(row);
+            }
         };
-        if ow >= ROW_ORDER_MIN_WIDTH {
-            for (oy, y_row) in y.chunks_exact_mut(ow).enumerate() {
-                stage.rows_for(staged, oy);
-                // SAFETY: the reads of outputs `oy * pitch + (0..ow)` end at the last phase
-                // plane's last row, column `pitch - 1`, inside `staged`; `y_row` holds `ow`.
-                unsafe { row(&filter, staged.as_ptr().add(oy * pitch), ow, y_row.as_mut_ptr()) };
-                if in_registers.is_none() {
-                    activation.apply_to_slice(y_row);
+        if !layout.flat {
+            let mut oy = 0;
+            while oy < oh {
+                let from = staged.as_ptr().wrapping_add(oy * pitch);
+                let out = y[oy * ow..].as_mut_ptr();
+                if oy + 1 < oh {
+                    stage.rows_for(staged, oy + 1);
+                    // SAFETY: the reads of outputs `(oy + 1) * pitch + (0..ow)` end at the
+                    // last phase plane's last row, column `pitch - 1`, inside `staged`; `y`
+                    // holds rows `oy` and `oy + 1`.
+                    unsafe { row_pair(filter, from, ow, out, ow) };
+                    finish(&mut y[oy * ow..(oy + 2) * ow]);
+                    oy += 2;
+                } else {
+                    stage.rows_for(staged, oy);
+                    // SAFETY: as above, for one row.
+                    unsafe { row(filter, from, ow, out) };
+                    finish(&mut y[oy * ow..]);
+                    oy += 1;
                 }
             }
             return;
         }
-        // The flat order: outputs `0..oh * pitch` as one row into `scratch`, the columns from
-        // `ow` to `pitch` of each row computed and dropped.
-        let total = oh * pitch;
-        let (mut at, mut copied) = (0, 0);
-        while at < total {
-            let vectors = (total - at).div_ceil(8).min(MAX_VECTORS);
-            let end = at + 8 * vectors;
-            stage.rows_for(staged, ((end - 1) / pitch).min(oh - 1));
-            // SAFETY: `scratch` holds `oh * pitch` rounded up to 8, so `end`; the reads past
-            // `oh * pitch` stay within the `pitch + CHUNK` slack at the end of `staged`.
+        // The flat order: each row's `ceil(ow / 8)` vectors start at its flat index, the
+        // columns past `ow` computed and dropped, and pairs of rows go together until the
+        // vectors fill the accumulators.
+        let per_row = ow.div_ceil(8);
+        let pairs_per_call = (PAIR_VECTORS / per_row).max(1);
+        let mut oy = 0;
+        while oy < oh {
+            let pairs = (oh - oy).div_ceil(2).min(pairs_per_call);
+            let last = (oy + 2 * pairs - 1).min(oh - 1);
+            stage.rows_for(staged, last);
+            // SAFETY: `pitch >= 8 * per_row`, so each row's vectors stay in its own part of
+            // `scratch`, which holds every row and a lower row past an odd last one; the
+            // reads of that row stay within the `2 * pitch` slack at the end of `staged`.
             unsafe {
-                let from = staged.as_ptr().add(at);
-                chunk(&filter, vectors, from, scratch.as_mut_ptr().add(at));
+                let from = staged.as_ptr().add(oy * pitch);
+                let out = scratch.as_mut_ptr().add(oy * pitch);
+                rows_flat(filter, pairs * per_row, per_row, pitch, from, out);
             }
-            at = end;
-            while copied < oh && copied * pitch + ow <= at {
-                let y_row = &mut y[copied * ow..][..ow];
-                y_row.copy_from_slice(&scratch[copied * pitch..][..ow]);
-                if in_registers.is_none() {
-                    activation.apply_to_slice(y_row);
-                }
-                copied += 1;
+            for row in oy..=last {
+                let y_row = &mut y[row * ow..][..ow];
+                y_row.copy_from_slice(&scratch[row * pitch..][..ow]);
+                finish(y_row);
+            }
+            oy += 2 * pairs;
+        }
+    }
+
+    /// What every output of a plane takes: the bias, the activation if it is applied in
+    /// registers, the taps' offsets and weights for one row, and for a row pair the loads of
+    /// [`Pairs`] with their weights.
+    struct Filter<'a> {
+        bias: f32,
+        activation: Option<Activation>,
+        offsets: &'a [usize],
+        weights: &'a [f32],
+        shared: &'a [usize],
+        shared_weights: &'a [[f32; 2]],
+        upper: &'a [usize],
+        upper_weights: &'a [f32],
+        lower: &'a [usize],
+        lower_weights: &'a [f32],
+    }
+
+    /// Outputs `0..outputs` (at least 8) of two rows whose flat index 0 is at `from` and
+    /// `from + pitch`, stored at `out` and `out + next`: chunks of up to [`PAIR_VECTORS`]
+    /// vectors a row, as even as they come, then one vector moved back to end at `outputs`.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; every load of [`Pairs`] for outputs `0..outputs` is in bounds of `from`'s
+    /// allocation, and `out[0..outputs]` and `out[next..next + outputs]` are writable.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_pair(filter: &Filter, from: *const f32, outputs: usize, out: *mut f32, next: usize) {
+        debug_assert!(outputs >= 8);
+        let whole = outputs / 8;
+        let chunks = whole.div_ceil(PAIR_VECTORS);
+        let mut ox = 0;
+        // SAFETY: the caller's promise covers every vector within `0..outputs`.
+        unsafe {
+            for c in 0..chunks {
+                let n = whole / chunks + usize::from(c < whole % chunks);
+                pair_contiguous(filter, n, from.add(ox), out.add(ox), next);
+                ox += 8 * n;
+            }
+            if ox < outputs {
+                let back = outputs - 8;
+                pair_contiguous(filter, 1, from.add(back), out.add(back), next);
             }
         }
     }
 
-    /// What every output of a plane takes: the taps' offsets and weights, the bias, and the
-    /// activation if it is applied in registers.
-    struct Filter<'a> {
-        offsets: &'a [usize],
-        weights: &'a [f32],
-        bias: f32,
-        activation: Option<Activation>,
+    /// [`pair`] for `n` (1 to [`PAIR_VECTORS`]) consecutive vectors a row.
+    ///
+    /// # Safety
+    ///
+    /// As [`pair`].
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pair_contiguous(filter: &Filter, n: usize, from: *const f32, out: *mut f32, next: usize) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            match n {
+                1 => pair::<1>(filter, from, [0], out, next),
+                2 => pair::<2>(filter, from, [0, 8], out, next),
+                3 => pair::<3>(filter, from, [0, 8, 16], out, next),
+                4 => pair::<4>(filter, from, [0, 8, 16, 24], out, next),
+                5 => pair::<5>(filter, from, [0, 8, 16, 24, 32], out, next),
+                _ => pair::<6>(filter, from, [0, 8, 16, 24, 32, 40], out, next),
+            }
+        }
+    }
+
+    /// `n` vectors (1 to [`PAIR_VECTORS`]) of `per_row` a row for pairs of rows `pitch` apart
+    /// in the flat order, from `from` (the first row's flat index 0) into `out` (the same
+    /// index in the scratch).
+    ///
+    /// # Safety
+    ///
+    /// As [`pair`], with `next == pitch`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn rows_flat(
+        filter: &Filter,
+        n: usize,
+        per_row: usize,
+        pitch: usize,
+        from: *const f32,
+        out: *mut f32,
+    ) {
+        // Vector `j` is vector `j % per_row` of the upper row of pair `j / per_row`.
+        let at = |j: usize| 2 * (j / per_row) * pitch + 8 * (j % per_row);
+        // SAFETY: the caller's promise.
+        unsafe {
+            match n {
+                1 => pair::<1>(filter, from, core::array::from_fn(at), out, pitch),
+                2 => pair::<2>(filter, from, core::array::from_fn(at), out, pitch),
+                3 => pair::<3>(filter, from, core::array::from_fn(at), out, pitch),
+                4 => pair::<4>(filter, from, core::array::from_fn(at), out, pitch),
+                5 => pair::<5>(filter, from, core::array::from_fn(at), out, pitch),
+                _ => pair::<6>(filter, from, core::array::from_fn(at), out, pitch),
+            }
+        }
+    }
+
+    /// `N` vectors of 8 consecutive outputs in each of two rows: the upper row's at flat
+    /// indices `at` from `from`, the lower row's `pitch` further (in `filter`'s offsets). Each
+    /// shared load is multiplied by a weight of each row, the others by their row's; each row
+    /// starts at the bias and goes through the activation if it is applied in registers. The
+    /// upper row's vectors are stored at `out + at[j]`, the lower row's at `out + next + at[j]`.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; `from + offset + at[j] .. + 8` is readable for every load's offset, and
+    /// `out + at[j]` and `out + next + at[j]` writable for 8 floats.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pair<const N: usize>(
+        filter: &Filter,
+        from: *const f32,
+        at: [usize; N],
+        out: *mut f32,
+        next: usize,
+    ) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let mut upper = [_mm256_set1_ps(filter.bias); N];
+            let mut lower = upper;
+            for (&offset, w) in filter.shared.iter().zip(filter.shared_weights) {
+                let (w0, w1) = (_mm256_set1_ps(w[0]), _mm256_set1_ps(w[1]));
+                let p = from.add(offset);
+                for j in 0..N {
+                    let v = _mm256_loadu_ps(p.add(at[j]));
+                    upper[j] = _mm256_fmadd_ps(v, w0, upper[j]);
+                    lower[j] = _mm256_fmadd_ps(v, w1, lower[j]);
+                }
+            }
+            for (&offset, &w) in filter.upper.iter().zip(filter.upper_weights) {
+                let (w, p) = (_mm256_set1_ps(w), from.add(offset));
+                for j in 0..N {
+                    upper[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(at[j])), w, upper[j]);
+                }
+            }
+            for (&offset, &w) in filter.lower.iter().zip(filter.lower_weights) {
+                let (w, p) = (_mm256_set1_ps(w), from.add(offset));
+                for j in 0..N {
+                    lower[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(at[j])), w, lower[j]);
+                }
+            }
+            for j in 0..N {
+                _mm256_storeu_ps(out.add(at[j]), finish(filter, upper[j]));
+                _mm256_storeu_ps(out.add(next + at[j]), finish(filter, lower[j]));
+            }
+        }
     }
 
     /// Outputs `0..outputs` (at least 8) of one row, whose flat index 0 is at `from`: chunks
-    /// of up to [`MAX_VECTORS`] vectors from the left, then one vector moved back to end at
+    /// of up to [`ROW_VECTORS`] vectors from the left, then one vector moved back to end at
     /// `outputs`.
     ///
     /// # Safety
@@ -595,47 +829,30 @@ pub(crate) mod avx2 {
         let mut ox = 0;
         // SAFETY: the caller's promise covers every vector within `0..outputs`.
         unsafe {
-            while ox + CHUNK <= outputs {
-                vectors::<MAX_VECTORS>(filter, from.add(ox), out.add(ox));
-                ox += CHUNK;
+            while ox + 8 * ROW_VECTORS <= outputs {
+                vectors::<ROW_VECTORS>(filter, from.add(ox), out.add(ox));
+                ox += 8 * ROW_VECTORS;
             }
-            let whole = (outputs - ox) / 8;
-            if whole > 0 {
-                chunk(filter, whole, from.add(ox), out.add(ox));
-                ox += 8 * whole;
+            let (p, o) = (from.add(ox), out.add(ox));
+            match (outputs - ox) / 8 {
+                0 => {}
+                1 => vectors::<1>(filter, p, o),
+                2 => vectors::<2>(filter, p, o),
+                3 => vectors::<3>(filter, p, o),
+                4 => vectors::<4>(filter, p, o),
+                5 => vectors::<5>(filter, p, o),
+                6 => vectors::<6>(filter, p, o),
+                _ => vectors::<7>(filter, p, o),
             }
-            if ox < outputs {
+            if outputs % 8 != 0 {
                 vectors::<1>(filter, from.add(outputs - 8), out.add(outputs - 8));
             }
         }
     }
 
-    /// [`vectors`] for a count known at run time, 1 to [`MAX_VECTORS`].
-    ///
-    /// # Safety
-    ///
-    /// As [`vectors`] for `n` vectors.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn chunk(filter: &Filter, n: usize, from: *const f32, out: *mut f32) {
-        // SAFETY: the caller's promise.
-        unsafe {
-            match n {
-                1 => vectors::<1>(filter, from, out),
-                2 => vectors::<2>(filter, from, out),
-                3 => vectors::<3>(filter, from, out),
-                4 => vectors::<4>(filter, from, out),
-                5 => vectors::<5>(filter, from, out),
-                6 => vectors::<6>(filter, from, out),
-                7 => vectors::<7>(filter, from, out),
-                _ => vectors::<8>(filter, from, out),
-            }
-        }
-    }
-
-    /// `N` vectors of 8 consecutive outputs, the first at flat index 0 of `from`: the bias plus
-    /// each tap's weight times the 8 inputs at its offset, through the activation if it is
-    /// applied in registers, stored at `out`.
+    /// `N` vectors of 8 consecutive outputs of one row, the first at flat index 0 of `from`:
+    /// the bias plus each tap's weight times the 8 inputs at its offset, through the
+    /// activation if it is applied in registers, stored at `out`.
     ///
     /// # Safety
     ///
@@ -655,12 +872,18 @@ pub(crate) mod avx2 {
                 }
             }
             for (j, &acc) in acc.iter().enumerate() {
-                let v = match filter.activation {
-                    Some(activation) => vector::apply(activation, acc),
-                    None => acc,
-                };
-                _mm256_storeu_ps(out.add(8 * j), v);
+                _mm256_storeu_ps(out.add(8 * j), finish(filter, acc));
             }
+        }
+    }
+
+    /// The activation of a finished vector, if it is applied in registers.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn finish(filter: &Filter, v: __m256) -> __m256 {
+        match filter.activation {
+            Some(activation) => vector::apply(activation, v),
+            None => v,
         }
     }
 }
