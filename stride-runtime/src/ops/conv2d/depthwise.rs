@@ -257,6 +257,8 @@ pub(crate) mod avx2 {
     pub(crate) struct Layout {
         /// Rows of a phase plane: the output rows plus the furthest row offset of a tap.
         rows: usize,
+        /// Floats from one phase plane to the next: `rows * pitch` and a gap of a vector.
+        plane: usize,
         /// Columns of a phase plane, and the pitch of an output's flat index
         /// `oy * pitch + ox`: the output columns plus the furthest column offset of a tap
         /// (rounded up to whole vectors of a row in the flat order).
@@ -351,7 +353,9 @@ pub(crate) mod avx2 {
                 // A row's vectors end within its pitch, so no row's stores reach the next.
                 pitch = pitch.max(ow.next_multiple_of(8));
             }
-            let plane = rows.checked_mul(pitch)?;
+            // Each phase plane is followed by a gap of a vector, where the stores of its last
+            // row's staging may spill.
+            let plane = rows.checked_mul(pitch)?.checked_add(8)?;
             let len = plane
                 .checked_mul(row_phases.len() * column_phases.len())?
                 .checked_add(pitch.checked_mul(2)?.checked_add(8)?)?;
@@ -373,6 +377,7 @@ pub(crate) mod avx2 {
                 .collect();
             Some(Layout {
                 rows,
+                plane,
                 pitch,
                 row_phases,
                 column_phases,
@@ -387,6 +392,10 @@ pub(crate) mod avx2 {
 
         /// Stages the input rows of padded rows `done..end` of plane `x` (the others are
         /// padding, whose zeros stay in place), and sets `done` to `end` if it is further.
+        ///
+        /// A staged row's last vector is stored whole, zeros past the row's values: they land
+        /// on its right padding, or past its pitch on the next row of its phase plane (a later
+        /// padded row, staged after this one) or on the gap after the phase plane.
         ///
         /// # Safety
         ///
@@ -403,52 +412,69 @@ pub(crate) mod avx2 {
             let [height, width] = shape.input;
             let [top, left] = shape.pad;
             let [sh, sw] = shape.stride;
-            let plane = self.rows * self.pitch;
             let columns = self.column_phases.len();
-            let data = (*done).max(top)..end.min(top + height);
-            for r in data {
-                let (b, a) = (r / sh, r % sh);
-                let Some(row_phase) = self.row_phases.iter().position(|&p| p == a) else {
-                    continue;
-                };
-                if b >= self.rows {
-                    // Past every row an output reads, and so are the rows after it.
-                    break;
-                }
-                let x_row = &x[(r - top) * width..][..width];
-                let first = row_phase * columns * plane + b * self.pitch;
-                if sw == 2 && columns == 2 {
-                    // Input column `ix` goes to phase `(ix + left) % 2`, column
-                    // `(ix + left) / 2`: the even columns to one phase, the odd to the other.
-                    let (lo, hi) = staged[first..].split_at_mut(plane);
-                    let (even, odd) = if left % 2 == 0 { (lo, hi) } else { (hi, lo) };
-                    let even = &mut even[(left / 2).min(self.pitch)..self.pitch];
-                    let odd = &mut odd[((left + 1) / 2).min(self.pitch)..self.pitch];
-                    // SAFETY: the caller's promise.
-                    unsafe { deinterleave(x_row, even, odd) };
-                    continue;
-                }
-                for (column_phase, &q) in self.column_phases.iter().enumerate() {
-                    let dest = &mut staged[first + column_phase * plane..][..self.pitch];
-                    // The input columns `ix` of this phase, `(ix + left) % sw == q`, go to
-                    // column `(ix + left) / sw`.
-                    let ix = (q + sw - left % sw) % sw;
-                    let v = (ix + left) / sw;
-                    if v >= self.pitch || ix >= width {
-                        continue;
+            let (first, last) = ((*done).max(top), end.min(top + height));
+            *done = (*done).max(end);
+            if first >= last {
+                return;
+            }
+            // Padded row `r` is row `b` of row phase `a`.
+            let (mut b, mut a) = (first / sh, first % sh);
+            for r in first..last {
+                if let Some(row_phase) = self.row_phases.iter().position(|&p| p == a) {
+                    if b >= self.rows {
+                        // Past every row an output reads, and so are the rows after it.
+                        break;
                     }
-                    if sw == 1 {
-                        let n = width.min(self.pitch - v);
-                        dest[v..v + n].copy_from_slice(&x_row[..n]);
-                    } else {
-                        let taken = x_row[ix..].iter().step_by(sw);
-                        for (d, &s) in dest[v..].iter_mut().zip(taken) {
-                            *d = s;
+                    let x_row = &x[(r - top) * width..][..width];
+                    let row = row_phase * columns * self.plane + b * self.pitch;
+                    // The room a row's stores may take: its pitch and a vector more.
+                    let room = self.pitch + 8;
+                    match sw {
+                        1 => {
+                            let dest = &mut staged[row..][..room];
+                            // SAFETY: the caller's promise.
+                            unsafe { copy(x_row, &mut dest[left.min(self.pitch)..], self.pitch.saturating_sub(left)) };
                         }
+                        2 if columns == 2 => {
+                            // Input column `ix` goes to phase `(ix + left) % 2`, column
+                            // `(ix + left) / 2`: the even columns to one phase, the odd to the
+                            // other.
+                            let (lo, hi) = staged[row..].split_at_mut(self.plane);
+                            let (even, odd) = if left % 2 == 0 { (lo, hi) } else { (hi, lo) };
+                            let (e, o) = ((left / 2).min(self.pitch), left.div_ceil(2).min(self.pitch));
+                            let (even, odd) = (&mut even[e..room], &mut odd[o..room]);
+                            // SAFETY: the caller's promise.
+                            unsafe { deinterleave(x_row, even, odd, self.pitch - e, self.pitch - o) };
+                        }
+                        _ => self.stage_strided(x_row, &mut staged[row..], left, sw),
                     }
+                }
+                a += 1;
+                if a == sh {
+                    (a, b) = (0, b + 1);
                 }
             }
-            *done = (*done).max(end);
+        }
+
+        /// Stages one input row at a stride other than 1 and 2 (or with one column phase
+        /// read), value by value, into each phase it has values in; `staged` starts at the
+        /// row in the first phase plane of its row phase.
+        fn stage_strided(&self, x_row: &[f32], staged: &mut [f32], left: usize, sw: usize) {
+            for (column_phase, &q) in self.column_phases.iter().enumerate() {
+                let dest = &mut staged[column_phase * self.plane..][..self.pitch];
+                // The input columns `ix` of this phase, `(ix + left) % sw == q`, go to column
+                // `(ix + left) / sw`.
+                let ix = (q + sw - left % sw) % sw;
+                let v = (ix + left) / sw;
+                if v >= self.pitch || ix >= x_row.len() {
+                    continue;
+                }
+                let taken = x_row[ix..].iter().step_by(sw);
+                for (d, &s) in dest[v..].iter_mut().zip(taken) {
+                    *d = s;
+                }
+            }
         }
 
         /// Padded rows output row `oy` reads: `0..` one past its last kernel row's.
@@ -457,50 +483,93 @@ pub(crate) mod avx2 {
         }
     }
 
-    /// `even[i] = src[2i]` and `odd[i] = src[2i + 1]`, for as many as each holds and `src`
-    /// has: 16 inputs to 8 of each per step, split with `_mm256_shuffle_ps` as the stride-2
-    /// pools do, the last step with masked loads and stores.
+    /// The lanes below `n` (at most 8) as a mask.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn lanes_below(n: usize) -> __m256i {
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), lanes)
+    }
+
+    /// `dest[i] = src[i]` for the first `min(src.len(), n)` values, in whole vectors: the last
+    /// loaded with a mask and stored with zeros past the values.
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA.
+    /// AVX2 and FMA; `dest` holds the values rounded up to a vector.
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32]) {
-        let evens = even.len().min(src.len().div_ceil(2));
-        let odds = odd.len().min(src.len() / 2);
-        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        // The lanes below `n`, as a mask.
-        let first = |n: usize| _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), lanes);
-        // Pairs of 64 bits in the order 0, 2, 1, 3 after the shuffles; this puts them in order.
-        let order =
-            |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
+    unsafe fn copy(src: &[f32], dest: &mut [f32], n: usize) {
+        let n = n.min(src.len());
+        debug_assert!(dest.len() >= n.next_multiple_of(8));
         let mut i = 0;
-        while i < evens.max(odds) {
-            // Pointers past the end are made but not dereferenced: their lanes are masked off.
-            let (p, e, o) = (
-                src.as_ptr().wrapping_add(2 * i),
-                even.as_mut_ptr().wrapping_add(i),
-                odd.as_mut_ptr().wrapping_add(i),
-            );
-            // SAFETY: the whole vectors are in bounds (`src[2i..2i + 16]`, `even[i..i + 8]`,
-            // `odd[i..i + 8]`), the masked ones touch only the lanes that are.
-            unsafe {
-                if 2 * i + 16 <= src.len() && i + 8 <= evens.min(odds) {
-                    let (lo, hi) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
-                    _mm256_storeu_ps(e, order(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi)));
-                    _mm256_storeu_ps(o, order(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi)));
-                } else {
-                    let rest = src.len() - 2 * i;
-                    let lo = _mm256_maskload_ps(p, first(rest));
-                    let hi = _mm256_maskload_ps(p.wrapping_add(8), first(rest.saturating_sub(8)));
-                    let (e_n, o_n) = (evens.saturating_sub(i), odds.saturating_sub(i));
-                    let e_v = order(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi));
-                    let o_v = order(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi));
-                    _mm256_maskstore_ps(e, first(e_n), e_v);
-                    _mm256_maskstore_ps(o, first(o_n), o_v);
-                }
+        // SAFETY: `src[i..i + 8]` is in bounds in the loop, its first `n - i` after it, and
+        // `dest[i..i + 8]` throughout (the caller's promise).
+        unsafe {
+            while i + 8 <= n {
+                _mm256_storeu_ps(dest.as_mut_ptr().add(i), _mm256_loadu_ps(src.as_ptr().add(i)));
+                i += 8;
             }
-            i += 8;
+            if i < n {
+                let v = _mm256_maskload_ps(src.as_ptr().add(i), lanes_below(n - i));
+                _mm256_storeu_ps(dest.as_mut_ptr().add(i), v);
+            }
+        }
+    }
+
+    /// `even[i] = src[2i]` for the first `min(evens, ceil(src.len() / 2))` values and
+    /// `odd[i] = src[2i + 1]` for the first `min(odds, src.len() / 2)`: 16 inputs to 8 of
+    /// each per step, split with `_mm256_shuffle_ps` as the stride-2 pools do, the last step's
+    /// loads masked and its stores whole, with zeros past the values.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; `even` and `odd` hold their values rounded up to a vector.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32], evens: usize, odds: usize) {
+        let evens = evens.min(src.len().div_ceil(2));
+        let odds = odds.min(src.len() / 2);
+        debug_assert!(even.len() >= evens.next_multiple_of(8));
+        debug_assert!(odd.len() >= odds.next_multiple_of(8));
+        // Pairs of 64 bits in the order 0, 2, 1, 3 after the shuffles; this puts them in order.
+        let order = |v: __m256| {
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
+        };
+        let split = |lo: __m256, hi: __m256| {
+            (
+                order(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi)),
+                order(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi)),
+            )
+        };
+        let mut i = 0;
+        // SAFETY: `src[2i..2i + 16]` is in bounds in the loop, and the stores are within the
+        // values rounded up to a vector (the caller's promise).
+        unsafe {
+            while i + 8 <= evens.min(odds) && 2 * i + 16 <= src.len() {
+                let p = src.as_ptr().add(2 * i);
+                let (e, o) = split(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
+                _mm256_storeu_ps(even.as_mut_ptr().add(i), e);
+                _mm256_storeu_ps(odd.as_mut_ptr().add(i), o);
+                i += 8;
+            }
+            while i < evens.max(odds) {
+                // Pointers past the end are made but not dereferenced: their lanes are masked
+                // off.
+                let rest = src.len() - 2 * i;
+                let p = src.as_ptr().wrapping_add(2 * i);
+                let lo = _mm256_maskload_ps(p, lanes_below(rest));
+                let hi = _mm256_maskload_ps(p.wrapping_add(8), lanes_below(rest.saturating_sub(8)));
+                let (e, o) = split(lo, hi);
+                let keep = |v: __m256, n: usize| _mm256_and_ps(v, _mm256_castsi256_ps(lanes_below(n)));
+                if i < evens {
+                    _mm256_storeu_ps(even.as_mut_ptr().add(i), keep(e, evens - i));
+                }
+                if i < odds {
+                    _mm256_storeu_ps(odd.as_mut_ptr().add(i), keep(o, odds - i));
+                }
+                i += 8;
+            }
         }
     }
 
