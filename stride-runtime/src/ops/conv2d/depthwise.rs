@@ -272,6 +272,8 @@ pub(crate) mod avx2 {
         offsets: Vec<usize>,
         /// How two consecutive rows read.
         pairs: Pairs,
+        /// How an input row is staged.
+        copy: RowCopy,
         /// Computed several rows at a time into a scratch (narrow outputs), rather than row
         /// by row into the output.
         flat: bool,
@@ -279,6 +281,24 @@ pub(crate) mod avx2 {
         len: usize,
         /// Floats of the scratch the flat order computes into; 0 in the row order.
         scratch: usize,
+    }
+
+    /// How an input row goes into its row phase's phase planes, offsets from the row's start
+    /// in the first of them.
+    #[derive(Debug, Clone, Copy)]
+    enum RowCopy {
+        /// Stride 1: the first `n` values to column `at`.
+        Contiguous { at: usize, n: usize },
+        /// Stride 2, both column phases read: the even input columns, up to `evens` of them,
+        /// to offset `even`, and the odd ones, up to `odds`, to offset `odd`.
+        Split {
+            even: usize,
+            evens: usize,
+            odd: usize,
+            odds: usize,
+        },
+        /// Any other stride, or a single column phase: value by value.
+        Strided,
     }
 
     /// The loads that compute output rows `oy` (upper) and `oy + 1` (lower) together, as
@@ -375,10 +395,32 @@ pub(crate) mod avx2 {
                     phase * plane + ki * dh / sh * pitch + kj * dw / sw
                 })
                 .collect();
+            let left = shape.pad[1];
+            let width = shape.input[1];
+            let copy = match (sw, column_phases.len()) {
+                (1, _) => RowCopy::Contiguous {
+                    at: left.min(pitch),
+                    n: width.min(pitch.saturating_sub(left)),
+                },
+                (2, 2) => {
+                    // Input column `ix` goes to phase `(ix + left) % 2`, column
+                    // `(ix + left) / 2`.
+                    let (e, o) = ((left / 2).min(pitch), left.div_ceil(2).min(pitch));
+                    let (even_plane, odd_plane) = if left % 2 == 0 { (0, plane) } else { (plane, 0) };
+                    RowCopy::Split {
+                        even: even_plane + e,
+                        evens: (pitch - e).min(width.div_ceil(2)),
+                        odd: odd_plane + o,
+                        odds: (pitch - o).min(width / 2),
+                    }
+                }
+                _ => RowCopy::Strided,
+            };
             Some(Layout {
                 rows,
                 plane,
                 pitch,
+                copy,
                 row_phases,
                 column_phases,
                 pairs: Pairs::new(&offsets, pitch),
@@ -399,7 +441,7 @@ pub(crate) mod avx2 {
         ///
         /// # Safety
         ///
-        /// AVX2 and FMA.
+        /// AVX2 and FMA; `staged` is `self.len` long.
         #[target_feature(enable = "avx2,fma")]
         unsafe fn stage(
             &self,
@@ -412,42 +454,47 @@ pub(crate) mod avx2 {
             let [height, width] = shape.input;
             let [top, left] = shape.pad;
             let [sh, sw] = shape.stride;
+            debug_assert!(x.len() == height * width && staged.len() == self.len);
             let columns = self.column_phases.len();
             let (first, last) = ((*done).max(top), end.min(top + height));
             *done = (*done).max(end);
             if first >= last {
                 return;
             }
+            let every_row_phase = self.row_phases.len() == sh;
             // Padded row `r` is row `b` of row phase `a`.
             let (mut b, mut a) = (first / sh, first % sh);
             for r in first..last {
-                if let Some(row_phase) = self.row_phases.iter().position(|&p| p == a) {
+                let row_phase = if every_row_phase {
+                    Some(a)
+                } else {
+                    self.row_phases.iter().position(|&p| p == a)
+                };
+                if let Some(row_phase) = row_phase {
                     if b >= self.rows {
                         // Past every row an output reads, and so are the rows after it.
                         break;
                     }
-                    let x_row = &x[(r - top) * width..][..width];
                     let row = row_phase * columns * self.plane + b * self.pitch;
-                    // The room a row's stores may take: its pitch and a vector more.
-                    let room = self.pitch + 8;
-                    match sw {
-                        1 => {
-                            let dest = &mut staged[row..][..room];
-                            // SAFETY: the caller's promise.
-                            unsafe { copy(x_row, &mut dest[left.min(self.pitch)..], self.pitch.saturating_sub(left)) };
+                    let src = x[(r - top) * width..].as_ptr();
+                    // SAFETY: input row `r - top` exists; the stores stay within the row's
+                    // pitch and a vector more in each of its phase planes (the gap after the
+                    // last row of a plane), inside `staged`.
+                    unsafe {
+                        let dest = staged.as_mut_ptr().add(row);
+                        match self.copy {
+                            RowCopy::Contiguous { at, n } => copy(src, dest.add(at), n),
+                            RowCopy::Split {
+                                even,
+                                evens,
+                                odd,
+                                odds,
+                            } => deinterleave(src, width, dest.add(even), evens, dest.add(odd), odds),
+                            RowCopy::Strided => {
+                                let x_row = &x[(r - top) * width..][..width];
+                                self.stage_strided(x_row, &mut staged[row..], left, sw);
+                            }
                         }
-                        2 if columns == 2 => {
-                            // Input column `ix` goes to phase `(ix + left) % 2`, column
-                            // `(ix + left) / 2`: the even columns to one phase, the odd to the
-                            // other.
-                            let (lo, hi) = staged[row..].split_at_mut(self.plane);
-                            let (even, odd) = if left % 2 == 0 { (lo, hi) } else { (hi, lo) };
-                            let (e, o) = ((left / 2).min(self.pitch), left.div_ceil(2).min(self.pitch));
-                            let (even, odd) = (&mut even[e..room], &mut odd[o..room]);
-                            // SAFETY: the caller's promise.
-                            unsafe { deinterleave(x_row, even, odd, self.pitch - e, self.pitch - o) };
-                        }
-                        _ => self.stage_strided(x_row, &mut staged[row..], left, sw),
                     }
                 }
                 a += 1;
@@ -491,47 +538,49 @@ pub(crate) mod avx2 {
         _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), lanes)
     }
 
-    /// `dest[i] = src[i]` for the first `min(src.len(), n)` values, in whole vectors: the last
-    /// loaded with a mask and stored with zeros past the values.
+    /// `dest[i] = src[i]` for `i < n`, in whole vectors: the last loaded with a mask and
+    /// stored with zeros past the values.
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; `dest` holds the values rounded up to a vector.
+    /// AVX2 and FMA; `src[..n]` is readable and `dest[..n]` rounded up to a vector writable.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn copy(src: &[f32], dest: &mut [f32], n: usize) {
-        let n = n.min(src.len());
-        debug_assert!(dest.len() >= n.next_multiple_of(8));
+    unsafe fn copy(src: *const f32, dest: *mut f32, n: usize) {
         let mut i = 0;
-        // SAFETY: `src[i..i + 8]` is in bounds in the loop, its first `n - i` after it, and
-        // `dest[i..i + 8]` throughout (the caller's promise).
+        // SAFETY: the caller's promise.
         unsafe {
             while i + 8 <= n {
-                _mm256_storeu_ps(dest.as_mut_ptr().add(i), _mm256_loadu_ps(src.as_ptr().add(i)));
+                _mm256_storeu_ps(dest.add(i), _mm256_loadu_ps(src.add(i)));
                 i += 8;
             }
             if i < n {
-                let v = _mm256_maskload_ps(src.as_ptr().add(i), lanes_below(n - i));
-                _mm256_storeu_ps(dest.as_mut_ptr().add(i), v);
+                let v = _mm256_maskload_ps(src.add(i), lanes_below(n - i));
+                _mm256_storeu_ps(dest.add(i), v);
             }
         }
     }
 
-    /// `even[i] = src[2i]` for the first `min(evens, ceil(src.len() / 2))` values and
-    /// `odd[i] = src[2i + 1]` for the first `min(odds, src.len() / 2)`: 16 inputs to 8 of
+    /// `even[i] = src[2i]` for `i < evens` and `odd[i] = src[2i + 1]` for `i < odds`, from a
+    /// row of `len` values (`evens <= ceil(len / 2)`, `odds <= len / 2`): 16 inputs to 8 of
     /// each per step, split with `_mm256_shuffle_ps` as the stride-2 pools do, the last step's
     /// loads masked and its stores whole, with zeros past the values.
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; `even` and `odd` hold their values rounded up to a vector.
+    /// AVX2 and FMA; `src[..len]` is readable, `even[..evens]` and `odd[..odds]` rounded up to
+    /// a vector writable.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn deinterleave(src: &[f32], even: &mut [f32], odd: &mut [f32], evens: usize, odds: usize) {
-        let evens = evens.min(src.len().div_ceil(2));
-        let odds = odds.min(src.len() / 2);
-        debug_assert!(even.len() >= evens.next_multiple_of(8));
-        debug_assert!(odd.len() >= odds.next_multiple_of(8));
+    unsafe fn deinterleave(
+        src: *const f32,
+        len: usize,
+        even: *mut f32,
+        evens: usize,
+        odd: *mut f32,
+        odds: usize,
+    ) {
+        debug_assert!(evens <= len.div_ceil(2) && odds <= len / 2);
         // Pairs of 64 bits in the order 0, 2, 1, 3 after the shuffles; this puts them in order.
         let order = |v: __m256| {
             _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
@@ -543,30 +592,29 @@ pub(crate) mod avx2 {
             )
         };
         let mut i = 0;
-        // SAFETY: `src[2i..2i + 16]` is in bounds in the loop, and the stores are within the
-        // values rounded up to a vector (the caller's promise).
+        // SAFETY: `src[2i..2i + 16]` is in bounds in the first loop; in the second the loads
+        // are masked to `src[..len]` (pointers past it made but not dereferenced), and the
+        // stores are within the values rounded up to a vector (the caller's promise).
         unsafe {
-            while i + 8 <= evens.min(odds) && 2 * i + 16 <= src.len() {
-                let p = src.as_ptr().add(2 * i);
+            while i + 8 <= evens.min(odds) && 2 * i + 16 <= len {
+                let p = src.add(2 * i);
                 let (e, o) = split(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
-                _mm256_storeu_ps(even.as_mut_ptr().add(i), e);
-                _mm256_storeu_ps(odd.as_mut_ptr().add(i), o);
+                _mm256_storeu_ps(even.add(i), e);
+                _mm256_storeu_ps(odd.add(i), o);
                 i += 8;
             }
             while i < evens.max(odds) {
-                // Pointers past the end are made but not dereferenced: their lanes are masked
-                // off.
-                let rest = src.len() - 2 * i;
-                let p = src.as_ptr().wrapping_add(2 * i);
+                let rest = len - 2 * i;
+                let p = src.wrapping_add(2 * i);
                 let lo = _mm256_maskload_ps(p, lanes_below(rest));
                 let hi = _mm256_maskload_ps(p.wrapping_add(8), lanes_below(rest.saturating_sub(8)));
                 let (e, o) = split(lo, hi);
                 let keep = |v: __m256, n: usize| _mm256_and_ps(v, _mm256_castsi256_ps(lanes_below(n)));
                 if i < evens {
-                    _mm256_storeu_ps(even.as_mut_ptr().add(i), keep(e, evens - i));
+                    _mm256_storeu_ps(even.add(i), keep(e, evens - i));
                 }
                 if i < odds {
-                    _mm256_storeu_ps(odd.as_mut_ptr().add(i), keep(o, odds - i));
+                    _mm256_storeu_ps(odd.add(i), keep(o, odds - i));
                 }
                 i += 8;
             }
