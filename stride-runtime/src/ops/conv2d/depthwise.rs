@@ -230,11 +230,6 @@ pub(crate) mod avx2 {
     use crate::simd::activation::avx2 as vector;
     use crate::workspace::Workspace;
 
-    /// The output width from which planes are computed row by row, straight into the output
-    /// (at least 4 vectors a row); narrower planes are computed several rows at a time into a
-    /// scratch.
-    pub(crate) const ROW_ORDER_MIN_WIDTH: usize = 32;
-
     /// The most vectors of 8 outputs a row that [`pair`] computes at once: 12 accumulators for
     /// two rows, 3 of the 16 registers left for the weights and a load.
     const PAIR_VECTORS: usize = 6;
@@ -260,8 +255,7 @@ pub(crate) mod avx2 {
         /// Floats from one phase plane to the next: `rows * pitch` and a gap of a vector.
         plane: usize,
         /// Columns of a phase plane, and the pitch of an output's flat index
-        /// `oy * pitch + ox`: the output columns plus the furthest column offset of a tap
-        /// (rounded up to whole vectors of a row in the flat order).
+        /// `oy * pitch + ox`: the output columns plus the furthest column offset of a tap.
         pitch: usize,
         /// The row phases `ki*dh % sh` that some tap reads, ascending.
         row_phases: Vec<usize>,
@@ -274,12 +268,9 @@ pub(crate) mod avx2 {
         pairs: Pairs,
         /// How an input row is staged.
         copy: RowCopy,
-        /// Computed several rows at a time into a scratch (narrow outputs), rather than row
-        /// by row into the output.
-        flat: bool,
         /// Floats of the staging, slack for the reads of a row past the last included.
         len: usize,
-        /// Floats of the scratch the flat order computes into; 0 in the row order.
+        /// Floats of the scratch that rows narrower than a vector are computed into.
         scratch: usize,
     }
 
@@ -366,13 +357,8 @@ pub(crate) mod avx2 {
             };
             let row_phases = phases(kh, dh, sh);
             let column_phases = phases(kw, dw, sw);
-            let flat = ow < ROW_ORDER_MIN_WIDTH;
             let rows = oh.checked_add(reach_h / sh)?;
-            let mut pitch = ow.checked_add(reach_w / sw)?;
-            if flat {
-                // A row's vectors end within its pitch, so no row's stores reach the next.
-                pitch = pitch.max(ow.next_multiple_of(8));
-            }
+            let pitch = ow.checked_add(reach_w / sw)?;
             // Each phase plane is followed by a gap of a vector, where the stores of its last
             // row's staging may spill.
             let plane = rows.checked_mul(pitch)?.checked_add(8)?;
@@ -425,10 +411,10 @@ pub(crate) mod avx2 {
                 column_phases,
                 pairs: Pairs::new(&offsets, pitch),
                 offsets,
-                flat,
                 len,
-                // Rows in pairs: an odd last row has a lower row past the output.
-                scratch: if flat { oh.next_multiple_of(2) * pitch } else { 0 },
+                // A vector a row for rows narrower than a vector, in pairs: an odd last row
+                // has a lower row past the output.
+                scratch: if ow < 8 { oh.next_multiple_of(2) * 8 } else { 0 },
             })
         }
 
@@ -709,6 +695,11 @@ pub(crate) mod avx2 {
     /// Convolves one plane with `filter` through `activation` (in registers if
     /// `filter.activation` has it), staging its input as it goes.
     ///
+    /// Rows go in pairs, each row as `ceil(ow / 8)` vectors, the last moved back to end at
+    /// `ow`: a pair of wide rows in chunks of up to [`PAIR_VECTORS`] vectors a row, narrow rows
+    /// several pairs at a time, an odd last row alone. A row narrower than a vector is
+    /// computed as one vector into the scratch and copied out.
+    ///
     /// # Safety
     ///
     /// The CPU supports AVX2 and FMA; `staged` is `layout.len` long and `scratch`
@@ -727,58 +718,78 @@ pub(crate) mod avx2 {
         let pitch = layout.pitch;
         debug_assert!(staged.len() == layout.len && scratch.len() == layout.scratch);
         debug_assert!(y.len() == oh * ow && filter.weights.len() == layout.offsets.len());
-        let finish = |row: &mut [f32]| {
-            if filter.activation.is_none() {
-                activation.apply_to_slice(row);
-            }
-        };
-        if !layout.flat {
-            let mut oy = 0;
-            while oy < oh {
-                let from = staged.as_ptr().wrapping_add(oy * pitch);
-                let out = y[oy * ow..].as_mut_ptr();
-                if oy + 1 < oh {
-                    stage.rows_for(staged, oy + 1);
-                    // SAFETY: the reads of outputs `(oy + 1) * pitch + (0..ow)` end at the
-                    // last phase plane's last row, column `pitch - 1`, inside `staged`; `y`
-                    // holds rows `oy` and `oy + 1`.
-                    unsafe { row_pair(filter, from, ow, out, ow) };
-                    finish(&mut y[oy * ow..(oy + 2) * ow]);
-                    oy += 2;
-                } else {
-                    stage.rows_for(staged, oy);
-                    // SAFETY: as above, for one row.
-                    unsafe { row(filter, from, ow, out) };
-                    finish(&mut y[oy * ow..]);
-                    oy += 1;
-                }
-            }
-            return;
-        }
-        // The flat order: each row's `ceil(ow / 8)` vectors start at its flat index, the
-        // columns past `ow` computed and dropped, and pairs of rows go together until the
-        // vectors fill the accumulators.
+        let narrow = ow < 8;
         let per_row = ow.div_ceil(8);
-        let pairs_per_call = (PAIR_VECTORS / per_row).max(1);
+        // The first column of a row's vector `k`.
+        let column = move |k: usize| if narrow { 0 } else { (8 * k).min(ow - 8) };
+        // Where rows are stored: the output, or a vector a row of the scratch.
+        let out_pitch = if narrow { 8 } else { ow };
         let mut oy = 0;
         while oy < oh {
-            let pairs = (oh - oy).div_ceil(2).min(pairs_per_call);
-            let last = (oy + 2 * pairs - 1).min(oh - 1);
-            stage.rows_for(staged, last);
-            // SAFETY: `pitch >= 8 * per_row`, so each row's vectors stay in its own part of
-            // `scratch`, which holds every row and a lower row past an odd last one; the
-            // reads of that row stay within the `2 * pitch` slack at the end of `staged`.
-            unsafe {
-                let from = staged.as_ptr().add(oy * pitch);
-                let out = scratch.as_mut_ptr().add(oy * pitch);
-                rows_flat(filter, pairs * per_row, per_row, pitch, from, out);
+            let rows = if oy + 1 == oh && !narrow {
+                stage.rows_for(staged, oy);
+                let mut k = 0;
+                while k < per_row {
+                    let n = (per_row - k).min(ROW_VECTORS);
+                    // SAFETY: row `oy`'s reads end at the last phase plane's last row, column
+                    // `pitch - 1`, inside `staged`; its vectors end at `ow`.
+                    unsafe {
+                        let from = staged.as_ptr().add(oy * pitch);
+                        let out = y.as_mut_ptr().add(oy * ow);
+                        singles(filter, n, from, out, |j| column(k + j));
+                    }
+                    k += n;
+                }
+                1
+            } else if per_row > PAIR_VECTORS {
+                stage.rows_for(staged, oy + 1);
+                let chunks = per_row.div_ceil(PAIR_VECTORS);
+                let mut k = 0;
+                for c in 0..chunks {
+                    let n = per_row / chunks + usize::from(c < per_row % chunks);
+                    // SAFETY: as above, for rows `oy` and `oy + 1`.
+                    unsafe {
+                        let from = staged.as_ptr().add(oy * pitch);
+                        let out = y.as_mut_ptr().add(oy * ow);
+                        let at = |j| column(k + j);
+                        pairs(filter, n, from, at, out, at, ow);
+                    }
+                    k += n;
+                }
+                2
+            } else {
+                // Narrow rows compute an odd last row with a lower row past the output, whose
+                // stores land in the scratch's last row and reads in the staging's slack.
+                let left = if narrow { oh - oy } else { (oh - oy) & !1 };
+                let count = (PAIR_VECTORS / per_row).min(left.div_ceil(2));
+                stage.rows_for(staged, (oy + 2 * count - 1).min(oh - 1));
+                // Vector `j` is vector `j % per_row` of the upper row of pair `j / per_row`.
+                let load = move |j: usize| 2 * (j / per_row) * pitch + column(j % per_row);
+                let store = move |j: usize| 2 * (j / per_row) * out_pitch + column(j % per_row);
+                // SAFETY: as above, for rows `oy..oy + 2 * count` (and the scratch's last).
+                unsafe {
+                    let from = staged.as_ptr().add(oy * pitch);
+                    let out = if narrow {
+                        scratch.as_mut_ptr().add(oy * out_pitch)
+                    } else {
+                        y.as_mut_ptr().add(oy * ow)
+                    };
+                    pairs(filter, count * per_row, from, load, out, store, out_pitch);
+                }
+                (2 * count).min(oh - oy)
+            };
+            let done = &mut y[oy * ow..(oy + rows) * ow];
+            if narrow {
+                for (y_row, s) in done.chunks_exact_mut(ow).zip(scratch[oy * 8..].chunks(8)) {
+                    for (y, &s) in y_row.iter_mut().zip(s) {
+                        *y = s;
+                    }
+                }
             }
-            for row in oy..=last {
-                let y_row = &mut y[row * ow..][..ow];
-                y_row.copy_from_slice(&scratch[row * pitch..][..ow]);
-                finish(y_row);
+            if filter.activation.is_none() {
+                activation.apply_to_slice(done);
             }
-            oy += 2 * pairs;
+            oy += rows;
         }
     }
 
@@ -798,105 +809,60 @@ pub(crate) mod avx2 {
         lower_weights: &'a [f32],
     }
 
-    /// Outputs `0..outputs` (at least 8) of two rows whose flat index 0 is at `from` and
-    /// `from + pitch`, stored at `out` and `out + next`: chunks of up to [`PAIR_VECTORS`]
-    /// vectors a row, as even as they come, then one vector moved back to end at `outputs`.
-    ///
-    /// # Safety
-    ///
-    /// AVX2 and FMA; every load of [`Pairs`] for outputs `0..outputs` is in bounds of `from`'s
-    /// allocation, and `out[0..outputs]` and `out[next..next + outputs]` are writable.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn row_pair(filter: &Filter, from: *const f32, outputs: usize, out: *mut f32, next: usize) {
-        debug_assert!(outputs >= 8);
-        let whole = outputs / 8;
-        let chunks = whole.div_ceil(PAIR_VECTORS);
-        let mut ox = 0;
-        // SAFETY: the caller's promise covers every vector within `0..outputs`.
-        unsafe {
-            for c in 0..chunks {
-                let n = whole / chunks + usize::from(c < whole % chunks);
-                pair_contiguous(filter, n, from.add(ox), out.add(ox), next);
-                ox += 8 * n;
-            }
-            if ox < outputs {
-                let back = outputs - 8;
-                pair_contiguous(filter, 1, from.add(back), out.add(back), next);
-            }
-        }
-    }
-
-    /// [`pair`] for `n` (1 to [`PAIR_VECTORS`]) consecutive vectors a row.
+    /// [`pair`] for `n` (1 to [`PAIR_VECTORS`]) vectors a row, vector `j` loaded at `load(j)`
+    /// and stored at `store(j)`.
     ///
     /// # Safety
     ///
     /// As [`pair`].
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn pair_contiguous(filter: &Filter, n: usize, from: *const f32, out: *mut f32, next: usize) {
-        // SAFETY: the caller's promise.
-        unsafe {
-            match n {
-                1 => pair::<1>(filter, from, [0], out, next),
-                2 => pair::<2>(filter, from, [0, 8], out, next),
-                3 => pair::<3>(filter, from, [0, 8, 16], out, next),
-                4 => pair::<4>(filter, from, [0, 8, 16, 24], out, next),
-                5 => pair::<5>(filter, from, [0, 8, 16, 24, 32], out, next),
-                _ => pair::<6>(filter, from, [0, 8, 16, 24, 32, 40], out, next),
-            }
-        }
-    }
-
-    /// `n` vectors (1 to [`PAIR_VECTORS`]) of `per_row` a row for pairs of rows `pitch` apart
-    /// in the flat order, from `from` (the first row's flat index 0) into `out` (the same
-    /// index in the scratch).
-    ///
-    /// # Safety
-    ///
-    /// As [`pair`], with `next == pitch`.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn rows_flat(
+    unsafe fn pairs(
         filter: &Filter,
         n: usize,
-        per_row: usize,
-        pitch: usize,
         from: *const f32,
+        load: impl Fn(usize) -> usize,
         out: *mut f32,
+        store: impl Fn(usize) -> usize,
+        next: usize,
     ) {
-        // Vector `j` is vector `j % per_row` of the upper row of pair `j / per_row`.
-        let at = |j: usize| 2 * (j / per_row) * pitch + 8 * (j % per_row);
+        macro_rules! call {
+            ($n:literal) => {{
+                let (load, store) = (core::array::from_fn(&load), core::array::from_fn(&store));
+                pair::<$n>(filter, from, load, out, store, next)
+            }};
+        }
         // SAFETY: the caller's promise.
         unsafe {
             match n {
-                1 => pair::<1>(filter, from, core::array::from_fn(at), out, pitch),
-                2 => pair::<2>(filter, from, core::array::from_fn(at), out, pitch),
-                3 => pair::<3>(filter, from, core::array::from_fn(at), out, pitch),
-                4 => pair::<4>(filter, from, core::array::from_fn(at), out, pitch),
-                5 => pair::<5>(filter, from, core::array::from_fn(at), out, pitch),
-                _ => pair::<6>(filter, from, core::array::from_fn(at), out, pitch),
+                1 => call!(1),
+                2 => call!(2),
+                3 => call!(3),
+                4 => call!(4),
+                5 => call!(5),
+                _ => call!(6),
             }
         }
     }
 
     /// `N` vectors of 8 consecutive outputs in each of two rows: the upper row's at flat
-    /// indices `at` from `from`, the lower row's `pitch` further (in `filter`'s offsets). Each
-    /// shared load is multiplied by a weight of each row, the others by their row's; each row
-    /// starts at the bias and goes through the activation if it is applied in registers. The
-    /// upper row's vectors are stored at `out + at[j]`, the lower row's at `out + next + at[j]`.
+    /// indices `load[j]` from `from`, the lower row's `pitch` further (in `filter`'s offsets).
+    /// Each shared load is multiplied by a weight of each row, the others by their row's; each
+    /// row starts at the bias and goes through the activation if it is applied in registers.
+    /// The upper row's vectors are stored at `out + store[j]`, the lower row's `next` further.
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; `from + offset + at[j] .. + 8` is readable for every load's offset, and
-    /// `out + at[j]` and `out + next + at[j]` writable for 8 floats.
+    /// AVX2 and FMA; `from + offset + load[j] .. + 8` is readable for every load's offset, and
+    /// `out + store[j]` and `out + next + store[j]` writable for 8 floats.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn pair<const N: usize>(
         filter: &Filter,
         from: *const f32,
-        at: [usize; N],
+        load: [usize; N],
         out: *mut f32,
+        store: [usize; N],
         next: usize,
     ) {
         // SAFETY: the caller's promise.
@@ -907,7 +873,7 @@ pub(crate) mod avx2 {
                 let (w0, w1) = (_mm256_set1_ps(w[0]), _mm256_set1_ps(w[1]));
                 let p = from.add(offset);
                 for j in 0..N {
-                    let v = _mm256_loadu_ps(p.add(at[j]));
+                    let v = _mm256_loadu_ps(p.add(load[j]));
                     upper[j] = _mm256_fmadd_ps(v, w0, upper[j]);
                     lower[j] = _mm256_fmadd_ps(v, w1, lower[j]);
                 }
@@ -915,81 +881,79 @@ pub(crate) mod avx2 {
             for (&offset, &w) in filter.upper.iter().zip(filter.upper_weights) {
                 let (w, p) = (_mm256_set1_ps(w), from.add(offset));
                 for j in 0..N {
-                    upper[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(at[j])), w, upper[j]);
+                    upper[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(load[j])), w, upper[j]);
                 }
             }
             for (&offset, &w) in filter.lower.iter().zip(filter.lower_weights) {
                 let (w, p) = (_mm256_set1_ps(w), from.add(offset));
                 for j in 0..N {
-                    lower[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(at[j])), w, lower[j]);
+                    lower[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(load[j])), w, lower[j]);
                 }
             }
             for j in 0..N {
-                _mm256_storeu_ps(out.add(at[j]), finish(filter, upper[j]));
-                _mm256_storeu_ps(out.add(next + at[j]), finish(filter, lower[j]));
+                _mm256_storeu_ps(out.add(store[j]), finish(filter, upper[j]));
+                _mm256_storeu_ps(out.add(next + store[j]), finish(filter, lower[j]));
             }
         }
     }
 
-    /// Outputs `0..outputs` (at least 8) of one row, whose flat index 0 is at `from`: chunks
-    /// of up to [`ROW_VECTORS`] vectors from the left, then one vector moved back to end at
-    /// `outputs`.
+    /// [`single`] for `n` (1 to [`ROW_VECTORS`]) vectors of one row at columns `at(j)`.
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; every tap's reads for outputs `0..outputs` are in bounds of `from`'s
-    /// allocation, and `out[0..outputs]` is writable.
+    /// As [`single`].
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn row(filter: &Filter, from: *const f32, outputs: usize, out: *mut f32) {
-        debug_assert!(outputs >= 8);
-        let mut ox = 0;
-        // SAFETY: the caller's promise covers every vector within `0..outputs`.
+    unsafe fn singles(
+        filter: &Filter,
+        n: usize,
+        from: *const f32,
+        out: *mut f32,
+        at: impl Fn(usize) -> usize,
+    ) {
+        macro_rules! call {
+            ($n:literal) => {
+                single::<$n>(filter, from, out, core::array::from_fn(&at))
+            };
+        }
+        // SAFETY: the caller's promise.
         unsafe {
-            while ox + 8 * ROW_VECTORS <= outputs {
-                vectors::<ROW_VECTORS>(filter, from.add(ox), out.add(ox));
-                ox += 8 * ROW_VECTORS;
-            }
-            let (p, o) = (from.add(ox), out.add(ox));
-            match (outputs - ox) / 8 {
-                0 => {}
-                1 => vectors::<1>(filter, p, o),
-                2 => vectors::<2>(filter, p, o),
-                3 => vectors::<3>(filter, p, o),
-                4 => vectors::<4>(filter, p, o),
-                5 => vectors::<5>(filter, p, o),
-                6 => vectors::<6>(filter, p, o),
-                _ => vectors::<7>(filter, p, o),
-            }
-            if outputs % 8 != 0 {
-                vectors::<1>(filter, from.add(outputs - 8), out.add(outputs - 8));
+            match n {
+                1 => call!(1),
+                2 => call!(2),
+                3 => call!(3),
+                4 => call!(4),
+                5 => call!(5),
+                6 => call!(6),
+                7 => call!(7),
+                _ => call!(8),
             }
         }
     }
 
-    /// `N` vectors of 8 consecutive outputs of one row, the first at flat index 0 of `from`:
-    /// the bias plus each tap's weight times the 8 inputs at its offset, through the
-    /// activation if it is applied in registers, stored at `out`.
+    /// `N` vectors of 8 consecutive outputs of one row, at columns `at`: the bias plus each
+    /// tap's weight times the 8 inputs at its offset from `from + at[j]`, through the
+    /// activation if it is applied in registers, stored at `out + at[j]`.
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; `from + offset .. + 8 * N` is readable for every tap's offset, and
-    /// `out[0..8 * N]` writable.
+    /// AVX2 and FMA; `from + offset + at[j] .. + 8` is readable for every tap's offset, and
+    /// `out + at[j]` writable for 8 floats.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn vectors<const N: usize>(filter: &Filter, from: *const f32, out: *mut f32) {
+    unsafe fn single<const N: usize>(filter: &Filter, from: *const f32, out: *mut f32, at: [usize; N]) {
         // SAFETY: the caller's promise.
         unsafe {
             let mut acc = [_mm256_set1_ps(filter.bias); N];
             for (&offset, &weight) in filter.offsets.iter().zip(filter.weights) {
                 let weight = _mm256_set1_ps(weight);
                 let p = from.add(offset);
-                for (j, acc) in acc.iter_mut().enumerate() {
-                    *acc = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(8 * j)), weight, *acc);
+                for j in 0..N {
+                    acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(at[j])), weight, acc[j]);
                 }
             }
-            for (j, &acc) in acc.iter().enumerate() {
-                _mm256_storeu_ps(out.add(8 * j), finish(filter, acc));
+            for j in 0..N {
+                _mm256_storeu_ps(out.add(at[j]), finish(filter, acc[j]));
             }
         }
     }
