@@ -275,21 +275,73 @@ pub(crate) mod avx2 {
     }
 
     /// How an input row goes into its row phase's phase planes, offsets from the row's start
-    /// in the first of them.
+    /// in the first of them, in whole vectors: `steps` whole ones, then at most one more
+    /// whose loads and stores keep the lanes of `tail` (masks of the lanes below a count).
     #[derive(Debug, Clone, Copy)]
     enum RowCopy {
-        /// Stride 1: the first `n` values to column `at`.
-        Contiguous { at: usize, n: usize },
-        /// Stride 2, both column phases read: the even input columns, up to `evens` of them,
-        /// to offset `even`, and the odd ones, up to `odds`, to offset `odd`.
+        /// Stride 1: the first `n` values to column `at`; the tail keeps `n % 8` lanes.
+        Contiguous {
+            at: usize,
+            steps: usize,
+            tail: Option<[i32; 8]>,
+        },
+        /// Stride 2, both column phases read: the even input columns to offset `even` and
+        /// the odd ones to offset `odd`, 16 inputs to 8 of each per step; the tail's masks
+        /// keep the inputs left in its two loads, and the even and odd values left.
         Split {
             even: usize,
-            evens: usize,
             odd: usize,
-            odds: usize,
+            steps: usize,
+            tail: Option<[[i32; 8]; 4]>,
         },
         /// Any other stride, or a single column phase: value by value.
         Strided,
+    }
+
+    impl RowCopy {
+        /// The copy of a row of `width` values whose first goes to padded column `left`, into
+        /// phase planes of `pitch` columns, `plane` floats apart.
+        fn new(sw: usize, phases: usize, width: usize, left: usize, pitch: usize, plane: usize) -> Self {
+            let below = |n: usize| core::array::from_fn(|lane| if lane < n { -1 } else { 0 });
+            match (sw, phases) {
+                (1, _) => {
+                    let n = width.min(pitch.saturating_sub(left));
+                    RowCopy::Contiguous {
+                        at: left.min(pitch),
+                        steps: n / 8,
+                        tail: (n % 8 != 0).then(|| below(n % 8)),
+                    }
+                }
+                (2, 2) => {
+                    // Input column `ix` goes to phase `(ix + left) % 2`, column
+                    // `(ix + left) / 2`.
+                    let (e, o) = ((left / 2).min(pitch), left.div_ceil(2).min(pitch));
+                    let evens = (pitch - e).min(width.div_ceil(2));
+                    let odds = (pitch - o).min(width / 2);
+                    // Whole steps while both phases take 8 and 16 inputs are left; the two
+                    // counts differ by at most one, so one more step finishes both.
+                    let steps = (evens.min(odds) / 8).min(width / 16);
+                    let done = 8 * steps;
+                    let rest = width - 2 * done;
+                    let tail = (done < evens.max(odds)).then(|| {
+                        [
+                            below(rest.min(8)),
+                            below(rest.saturating_sub(8)),
+                            below(evens.saturating_sub(done)),
+                            below(odds.saturating_sub(done)),
+                        ]
+                    });
+                    let (even_plane, odd_plane) = if left % 2 == 0 { (0, plane) } else { (plane, 0) };
+                    RowCopy::Split {
+                        even: even_plane + e,
+                        odd: odd_plane + o,
+                        steps,
+                        tail,
+                    }
+                }
+                _ => RowCopy::Strided,
+            }
+        }
     }
 
     /// The loads that compute output rows `oy` (upper) and `oy + 1` (lower) together, as
@@ -381,27 +433,14 @@ pub(crate) mod avx2 {
                     phase * plane + ki * dh / sh * pitch + kj * dw / sw
                 })
                 .collect();
-            let left = shape.pad[1];
-            let width = shape.input[1];
-            let copy = match (sw, column_phases.len()) {
-                (1, _) => RowCopy::Contiguous {
-                    at: left.min(pitch),
-                    n: width.min(pitch.saturating_sub(left)),
-                },
-                (2, 2) => {
-                    // Input column `ix` goes to phase `(ix + left) % 2`, column
-                    // `(ix + left) / 2`.
-                    let (e, o) = ((left / 2).min(pitch), left.div_ceil(2).min(pitch));
-                    let (even_plane, odd_plane) = if left % 2 == 0 { (0, plane) } else { (plane, 0) };
-                    RowCopy::Split {
-                        even: even_plane + e,
-                        evens: (pitch - e).min(width.div_ceil(2)),
-                        odd: odd_plane + o,
-                        odds: (pitch - o).min(width / 2),
-                    }
-                }
-                _ => RowCopy::Strided,
-            };
+            let copy = RowCopy::new(
+                sw,
+                column_phases.len(),
+                shape.input[1],
+                shape.pad[1],
+                pitch,
+                plane,
+            );
             Some(Layout {
                 rows,
                 plane,
@@ -441,15 +480,16 @@ pub(crate) mod avx2 {
             let [top, left] = shape.pad;
             let [sh, sw] = shape.stride;
             debug_assert!(x.len() == height * width && staged.len() == self.len);
-            let columns = self.column_phases.len();
             let (first, last) = ((*done).max(top), end.min(top + height));
             *done = (*done).max(end);
             if first >= last {
                 return;
             }
-            let every_row_phase = self.row_phases.len() == sh;
-            // Padded row `r` is row `b` of row phase `a`.
+            // Padded row `r` is row `b` of row phase `a`; `r` goes up by one, so `(a, b)`
+            // follows without a division.
             let (mut b, mut a) = (first / sh, first % sh);
+            let every_row_phase = self.row_phases.len() == sh;
+            let copy = Copy::load(self.copy);
             for r in first..last {
                 let row_phase = if every_row_phase {
                     Some(a)
@@ -461,26 +501,14 @@ pub(crate) mod avx2 {
                         // Past every row an output reads, and so are the rows after it.
                         break;
                     }
-                    let row = row_phase * columns * self.plane + b * self.pitch;
-                    let src = x[(r - top) * width..].as_ptr();
-                    // SAFETY: input row `r - top` exists; the stores stay within the row's
-                    // pitch and a vector more in each of its phase planes (the gap after the
-                    // last row of a plane), inside `staged`.
-                    unsafe {
-                        let dest = staged.as_mut_ptr().add(row);
-                        match self.copy {
-                            RowCopy::Contiguous { at, n } => copy(src, dest.add(at), n),
-                            RowCopy::Split {
-                                even,
-                                evens,
-                                odd,
-                                odds,
-                            } => deinterleave(src, width, dest.add(even), evens, dest.add(odd), odds),
-                            RowCopy::Strided => {
-                                let x_row = &x[(r - top) * width..][..width];
-                                self.stage_strided(x_row, &mut staged[row..], left, sw);
-                            }
-                        }
+                    let row = row_phase * self.column_phases.len() * self.plane + b * self.pitch;
+                    let x_row = &x[(r - top) * width..][..width];
+                    match copy {
+                        // SAFETY: the stores stay within the row's pitch and a vector more in
+                        // each of its phase planes (the gap after the last row of a plane),
+                        // inside `staged`.
+                        Some(copy) => unsafe { copy.row(x_row.as_ptr(), staged.as_mut_ptr().add(row)) },
+                        None => self.stage_strided(x_row, &mut staged[row..], left, sw),
                     }
                 }
                 a += 1;
@@ -516,93 +544,109 @@ pub(crate) mod avx2 {
         }
     }
 
-    /// The lanes below `n` (at most 8) as a mask.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn lanes_below(n: usize) -> __m256i {
-        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), lanes)
+    /// A [`RowCopy`] in vector stride 1 or 2, its tail masks in registers.
+    #[derive(Clone, Copy)]
+    enum Copy {
+        Contiguous {
+            at: usize,
+            steps: usize,
+            tail: Option<__m256i>,
+        },
+        Split {
+            even: usize,
+            odd: usize,
+            steps: usize,
+            tail: Option<[__m256i; 4]>,
+        },
     }
 
-    /// `dest[i] = src[i]` for `i < n`, in whole vectors: the last loaded with a mask and
-    /// stored with zeros past the values.
-    ///
-    /// # Safety
-    ///
-    /// AVX2 and FMA; `src[..n]` is readable and `dest[..n]` rounded up to a vector writable.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn copy(src: *const f32, dest: *mut f32, n: usize) {
-        let mut i = 0;
-        // SAFETY: the caller's promise.
-        unsafe {
-            while i + 8 <= n {
-                _mm256_storeu_ps(dest.add(i), _mm256_loadu_ps(src.add(i)));
-                i += 8;
-            }
-            if i < n {
-                let v = _mm256_maskload_ps(src.add(i), lanes_below(n - i));
-                _mm256_storeu_ps(dest.add(i), v);
+    impl Copy {
+        /// The vector form of `copy`, `None` for value by value.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        fn load(copy: RowCopy) -> Option<Copy> {
+            // SAFETY: each mask is 8 `i32`s.
+            let mask = |m: [i32; 8]| unsafe { _mm256_loadu_si256(m.as_ptr().cast()) };
+            match copy {
+                RowCopy::Contiguous { at, steps, tail } => Some(Copy::Contiguous {
+                    at,
+                    steps,
+                    tail: tail.map(mask),
+                }),
+                RowCopy::Split {
+                    even,
+                    odd,
+                    steps,
+                    tail,
+                } => Some(Copy::Split {
+                    even,
+                    odd,
+                    steps,
+                    tail: tail.map(|t| t.map(mask)),
+                }),
+                RowCopy::Strided => None,
             }
         }
-    }
 
-    /// `even[i] = src[2i]` for `i < evens` and `odd[i] = src[2i + 1]` for `i < odds`, from a
-    /// row of `len` values (`evens <= ceil(len / 2)`, `odds <= len / 2`): 16 inputs to 8 of
-    /// each per step, split with `_mm256_shuffle_ps` as the stride-2 pools do, the last step's
-    /// loads masked and its stores whole, with zeros past the values.
-    ///
-    /// # Safety
-    ///
-    /// AVX2 and FMA; `src[..len]` is readable, `even[..evens]` and `odd[..odds]` rounded up to
-    /// a vector writable.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn deinterleave(
-        src: *const f32,
-        len: usize,
-        even: *mut f32,
-        evens: usize,
-        odd: *mut f32,
-        odds: usize,
-    ) {
-        debug_assert!(evens <= len.div_ceil(2) && odds <= len / 2);
-        // Pairs of 64 bits in the order 0, 2, 1, 3 after the shuffles; this puts them in order.
-        let order = |v: __m256| {
-            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
-        };
-        let split = |lo: __m256, hi: __m256| {
-            (
-                order(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi)),
-                order(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi)),
-            )
-        };
-        let mut i = 0;
-        // SAFETY: `src[2i..2i + 16]` is in bounds in the first loop; in the second the loads
-        // are masked to `src[..len]` (pointers past it made but not dereferenced), and the
-        // stores are within the values rounded up to a vector (the caller's promise).
-        unsafe {
-            while i + 8 <= evens.min(odds) && 2 * i + 16 <= len {
-                let p = src.add(2 * i);
-                let (e, o) = split(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
-                _mm256_storeu_ps(even.add(i), e);
-                _mm256_storeu_ps(odd.add(i), o);
-                i += 8;
-            }
-            while i < evens.max(odds) {
-                let rest = len - 2 * i;
-                let p = src.wrapping_add(2 * i);
-                let lo = _mm256_maskload_ps(p, lanes_below(rest));
-                let hi = _mm256_maskload_ps(p.wrapping_add(8), lanes_below(rest.saturating_sub(8)));
-                let (e, o) = split(lo, hi);
-                let keep = |v: __m256, n: usize| _mm256_and_ps(v, _mm256_castsi256_ps(lanes_below(n)));
-                if i < evens {
-                    _mm256_storeu_ps(even.add(i), keep(e, evens - i));
+        /// Stages the row at `src` into its phase planes, whose first starts at `dest`:
+        /// `steps` whole vectors or steps, then the tail's lanes of one more, loaded masked
+        /// and stored whole with zeros past the values. Stride 2 splits 16 inputs into 8 even
+        /// and 8 odd columns a step with `_mm256_shuffle_ps`, as the stride-2 pools do.
+        ///
+        /// # Safety
+        ///
+        /// AVX2 and FMA; the row's values are readable and the stores writable.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn row(self, src: *const f32, dest: *mut f32) {
+            // Pairs of 64 bits in the order 0, 2, 1, 3 after the shuffles; this puts them in
+            // order.
+            let order = |v: __m256| {
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
+            };
+            let split = |lo: __m256, hi: __m256| {
+                (
+                    order(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi)),
+                    order(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi)),
+                )
+            };
+            // SAFETY: the caller's promise; the tails' loads are masked to the row's values.
+            unsafe {
+                match self {
+                    Copy::Contiguous { at, steps, tail } => {
+                        let dest = dest.add(at);
+                        for i in 0..steps {
+                            _mm256_storeu_ps(dest.add(8 * i), _mm256_loadu_ps(src.add(8 * i)));
+                        }
+                        if let Some(tail) = tail {
+                            let i = 8 * steps;
+                            _mm256_storeu_ps(dest.add(i), _mm256_maskload_ps(src.add(i), tail));
+                        }
+                    }
+                    Copy::Split {
+                        even,
+                        odd,
+                        steps,
+                        tail,
+                    } => {
+                        let (e, o) = (dest.add(even), dest.add(odd));
+                        for i in 0..steps {
+                            let p = src.add(16 * i);
+                            let (ev, od) = split(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
+                            _mm256_storeu_ps(e.add(8 * i), ev);
+                            _mm256_storeu_ps(o.add(8 * i), od);
+                        }
+                        if let Some([lo, hi, keep_even, keep_odd]) = tail {
+                            let (i, p) = (8 * steps, src.wrapping_add(16 * steps));
+                            let lo = _mm256_maskload_ps(p, lo);
+                            let hi = _mm256_maskload_ps(p.wrapping_add(8), hi);
+                            let (ev, od) = split(lo, hi);
+                            let keep = |v: __m256, m: __m256i| _mm256_and_ps(v, _mm256_castsi256_ps(m));
+                            _mm256_storeu_ps(e.add(i), keep(ev, keep_even));
+                            _mm256_storeu_ps(o.add(i), keep(od, keep_odd));
+                        }
+                    }
                 }
-                if i < odds {
-                    _mm256_storeu_ps(odd.add(i), keep(o, odds - i));
-                }
-                i += 8;
             }
         }
     }
