@@ -6,30 +6,29 @@
 //!
 //! Any kernel size (rectangular too), stride, padding (asymmetric too) and dilation.
 //!
-//! The AVX2 path stages each input plane once, zero-padded and split by stride phase (the
-//! columns `u` with the same `u % stride` together, the same for rows) in the calling thread's
-//! workspace ([`avx2::Layout`]). In that staging every tap of every output reads at a fixed
-//! offset from the output's own index `oy * pitch + ox`, whatever the stride and dilation, so
-//! one loop computes every shape: up to 8 vectors of 8 consecutive outputs at once (8 FMA
-//! chains in flight), each tap a broadcast weight and one load per vector. Wide rows are
-//! computed row by row straight into the output; planes narrower than
-//! [`avx2::ROW_ORDER_MIN_WIDTH`] run through the plane as one long row (the staging's pitch is
-//! the output's), into a scratch row copied out as each row completes, so a 14-wide plane still
-//! keeps 8 chains in flight. Input rows are staged as the output rows first need them, so
-//! they are read in L1. The scalar path accumulates tap by tap into each output row, over the
-//! outputs where each tap lands on the input ([`Taps`]).
+//! The AVX2 path works on blocks of 8 output channels of one sample, one channel a lane, as
+//! ONNX Runtime's MLAS does in its NCHWc layout: each input row the block needs is staged once,
+//! transposed so that a vector holds the 8 channels at one column, into a ring of zero-padded
+//! rows in the thread's workspace ([`avx2::Layout`]). Then every output is a sum of vectors
+//! times the block's per-tap weight vectors, whatever the stride and dilation; 8 consecutive
+//! outputs of a row are computed at once (8 FMA chains), and along a kernel row each staged
+//! vector is loaded once for every output and tap that read it (for strides 1 and 2 and
+//! dilation 1, unrolled by [`avx2::taps`]), so a load serves several FMAs. The 8x8 block of
+//! outputs is transposed back into the 8 channel rows as it is stored. The scalar path
+//! accumulates tap by tap into each output row, over the outputs where each tap lands on the
+//! input ([`Taps`]).
 //!
 //! The bias starts every accumulator; the activation is applied in registers where it has a
-//! vector form, else to each output row as soon as it is complete, while it is in L1. Planes
-//! (one per sample and output channel) are split over the crate's threads
+//! vector form, else to each output row as soon as it is complete, while it is in L1. Blocks
+//! (AVX2) and planes (scalar) are split over the crate's threads
 //! ([`crate::threads::for_each`]) when the layer has enough work for the split to pay.
 
 use crate::gemm;
 use crate::ops::taps::Taps;
 use crate::simd::{Activation, Isa};
 
-/// Work (multiply-adds plus staged input values) below which a layer runs on the calling
-/// thread: about 20 µs of work on one core, where waking a second thread costs a few.
+/// Work (multiply-adds plus input values) below which a layer runs on the calling thread:
+/// about 20 µs of work on one core, where waking a second thread costs a few.
 const PARALLEL_WORK: usize = 1 << 19;
 
 /// The sizes of a depthwise convolution of one plane, checked by the caller: `output` is the
@@ -54,8 +53,8 @@ pub(crate) struct Depthwise {
 /// Convolves `x`, planes of `input` size (`N*Cin` of them, NCHW), into `y`, the `N*Cout`
 /// output planes: output plane `n*Cout + c` is input plane `n*Cin + c/m` (`m = Cout/Cin`)
 /// convolved with channel `c`'s `weight` (`[Cout, 1, kh, kw]`, PyTorch's layout for
-/// `groups == Cin`) plus its `bias` (`[Cout]`), through `activation`, on `isa`'s path. Runs of
-/// output planes are split over the crate's threads when there is enough work.
+/// `groups == Cin`) plus its `bias` (`[Cout]`), through `activation`, on `isa`'s path. The
+/// work is split over the crate's threads when there is enough of it.
 pub(crate) fn depthwise(
     isa: Isa,
     shape: &Depthwise,
@@ -79,50 +78,64 @@ pub(crate) fn depthwise(
     if outputs == 0 {
         return;
     }
-    assert!(inputs > 0 && outputs % inputs == 0);
-    let multiplier = outputs / inputs;
-    debug_assert!(outputs % channels == 0 && channels % multiplier == 0);
+    assert!(inputs > 0 && outputs % inputs == 0 && outputs % channels == 0);
+    let layer = Layer {
+        shape,
+        x,
+        weight,
+        bias,
+        activation,
+        channels,
+        multiplier: outputs / inputs,
+    };
+    debug_assert!(channels % layer.multiplier == 0);
     let work = outputs * plane_out * taps + inputs * plane_in;
-    let tasks = if work < PARALLEL_WORK {
+    let threads = if work < PARALLEL_WORK {
         1
     } else {
-        gemm::tasks_for(crate::threads::threads()).min(outputs)
+        gemm::tasks_for(crate::threads::threads())
     };
-    let per_task = outputs.div_ceil(tasks);
     #[cfg(target_arch = "x86_64")]
-    let layout = match isa {
-        Isa::Avx2(_) => avx2::Layout::new(shape),
-        Isa::Scalar => None,
-    };
-    let runs: Vec<_> = y.chunks_mut(per_task * plane_out).enumerate().collect();
-    crate::threads::for_each(runs, |(run, y)| {
-        let first = run * per_task;
-        let run = Planes {
-            shape,
-            x,
-            weight,
-            bias,
-            activation,
-            first,
-            multiplier,
-        };
-        #[cfg(target_arch = "x86_64")]
-        if let (Isa::Avx2(_), Some(layout)) = (isa, &layout) {
-            // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
-            unsafe { avx2::planes(&run, layout, y) };
+    if let Isa::Avx2(_) = isa {
+        if let Some(layout) = avx2::Layout::new(shape) {
+            // Blocks of 8 output channels of one sample; a sample's last may hold fewer.
+            let per_sample = channels.div_ceil(avx2::LANES);
+            let blocks = outputs / channels * per_sample;
+            // The first output plane of block `b`.
+            let plane = |b: usize| b / per_sample * channels + b % per_sample * avx2::LANES;
+            let tasks = threads.min(blocks);
+            let mut runs = Vec::with_capacity(tasks);
+            let mut rest = y;
+            for t in 0..tasks {
+                let (first, end) = (t * blocks / tasks, (t + 1) * blocks / tasks);
+                let planes = plane(end).min(outputs) - plane(first);
+                let (run, tail) = rest.split_at_mut(planes * plane_out);
+                runs.push((first..end, run));
+                rest = tail;
+            }
+            crate::threads::for_each(runs, |(blocks, y)| {
+                // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
+                unsafe { avx2::blocks(&layer, &layout, blocks, y) };
+            });
             return;
         }
-        // The scalar path, and the AVX2 path's fallback for a staging too large to be worth
-        // it (a large dilation over mostly padding): `Layout::new` refused it.
+        // A staging too large to be worth it (a large dilation over mostly padding):
+        // `Layout::new` refused it, and the scalar path computes it without one.
+    }
+    let tasks = threads.min(outputs);
+    let per_task = outputs.div_ceil(tasks);
+    let runs: Vec<_> = y.chunks_mut(per_task * plane_out).enumerate().collect();
+    crate::threads::for_each(runs, |(run, y)| {
         for (i, y) in y.chunks_exact_mut(plane_out).enumerate() {
-            let (x, weights, bias) = run.plane(i);
+            let plane = run * per_task + i;
+            let (x, weights, bias) = (layer.input(plane), layer.weights(plane), layer.bias(plane));
             scalar::plane(shape, x, weights, bias, activation, y);
         }
     });
 }
 
-/// One task's run of output planes and what computing them takes.
-pub(crate) struct Planes<'a> {
+/// A layer's tensors and sizes, as the paths read them.
+pub(crate) struct Layer<'a> {
     shape: &'a Depthwise,
     /// Every input plane.
     x: &'a [f32],
@@ -130,28 +143,28 @@ pub(crate) struct Planes<'a> {
     weight: &'a [f32],
     bias: Option<&'a [f32]>,
     activation: Activation,
-    /// The output plane (`n*Cout + c`) of the run's first.
-    first: usize,
+    /// Output channels, `Cout`.
+    channels: usize,
     /// `Cout / Cin`.
     multiplier: usize,
 }
 
-impl Planes<'_> {
-    /// The index of the input plane of the run's output plane `i`.
-    fn input_of(&self, i: usize) -> usize {
-        (self.first + i) / self.multiplier
+impl Layer<'_> {
+    /// The input plane of output plane `plane` (`n*Cout + c`): `n*Cin + c/m`.
+    fn input(&self, plane: usize) -> &[f32] {
+        let [h, w] = self.shape.input;
+        &self.x[plane / self.multiplier * h * w..][..h * w]
     }
 
-    /// The input plane, the channel's weights and its bias for the run's output plane `i`.
-    fn plane(&self, i: usize) -> (&[f32], &[f32], f32) {
-        let [h, w] = self.shape.input;
+    /// The weights of output plane `plane`'s channel, row-major `kh * kw`.
+    fn weights(&self, plane: usize) -> &[f32] {
         let taps = self.shape.kernel[0] * self.shape.kernel[1];
-        let channel = (self.first + i) % (self.weight.len() / taps);
-        (
-            &self.x[self.input_of(i) * h * w..][..h * w],
-            &self.weight[channel * taps..][..taps],
-            self.bias.map_or(0.0, |b| b[channel]),
-        )
+        &self.weight[plane % self.channels * taps..][..taps]
+    }
+
+    /// The bias of output plane `plane`'s channel.
+    fn bias(&self, plane: usize) -> f32 {
+        self.bias.map_or(0.0, |b| b[plane % self.channels])
     }
 }
 
@@ -219,175 +232,42 @@ pub(crate) mod scalar {
     }
 }
 
-/// The AVX2 path: each input plane staged once, padded and split by stride phase
-/// ([`avx2::Layout`]), then output rows two at a time, each load of the staging serving a tap of
-/// each row where the two rows read the same input.
+/// The AVX2 path: blocks of [`LANES`] output channels, one a lane; their input rows staged
+/// transposed (a vector holds the block's channels at one column) in a ring of padded rows,
+/// and 8 consecutive outputs of a row computed at once.
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2 {
+    use core::ops::Range;
     use std::arch::x86_64::*;
 
-    use super::{Activation, Depthwise, Planes};
+    use super::{Activation, Depthwise, Layer};
     use crate::simd::activation::avx2 as vector;
     use crate::workspace::Workspace;
 
-    /// The most vectors of 8 outputs a row that [`pair`] computes at once: 12 accumulators for
-    /// two rows, 3 of the 16 registers left for the weights and a load.
-    const PAIR_VECTORS: usize = 6;
+    /// Output channels in a block: one a lane of a vector.
+    pub(crate) const LANES: usize = 8;
 
-    /// The most vectors of 8 outputs that [`vectors`] computes at once, for a single row.
-    const ROW_VECTORS: usize = 8;
+    /// Outputs of a row computed at once: 8 accumulators, the block being 8 outputs by 8
+    /// channels, transposed as it is stored.
+    const OUTPUTS: usize = 8;
 
-    /// Where one input plane is staged: zero-padded and split by stride phase into planes of
-    /// `rows x pitch`, one per (row phase, column phase) that some tap reads. Padded position
-    /// `(r, u)` (the input at `(r - top, u - left)`, zero outside it) is at row `r / sh`, column
-    /// `u / sw` of phase `(r % sh, u % sw)`. Output `(oy, ox)`'s tap `(ki, kj)` reads padded
-    /// `(oy*sh + ki*dh, ox*sw + kj*dw)`: row `oy + ki*dh / sh`, column `ox + kj*dw / sw` of
-    /// phase `(ki*dh % sh, kj*dw % sw)`, so at the offset `offsets[ki * kw + kj]` from
-    /// `oy * pitch + ox`, the same for every output. Each phase plane has the rows and columns
-    /// the outputs read; positions past them are never read and not staged.
-    ///
-    /// The next output row reads at the same offsets plus `pitch`, so where a tap of one row
-    /// and a tap of the next read the same place, one load serves both ([`Pairs`]).
+    /// The most taps of a kernel row whose weights [`taps`] holds in registers at once, with
+    /// the 8 accumulators and a load.
+    const GROUP: usize = 4;
+
+    /// Where a block's input rows are staged: a ring of `slots` rows (a power of two, at least
+    /// the rows one output row's kernel spans), each `columns` vectors of the block's channels
+    /// at one padded column, the input at columns `left..left + width` and zeros around it.
+    /// Padded column `u` is input column `u - left`; output column `ox`'s tap `kj` reads column
+    /// `ox * sw + kj * dw`. Input row `iy` is in slot `iy % slots`.
     #[derive(Debug)]
     pub(crate) struct Layout {
-        /// Rows of a phase plane: the output rows plus the furthest row offset of a tap.
-        rows: usize,
-        /// Floats from one phase plane to the next: `rows * pitch` and a gap of a vector.
-        plane: usize,
-        /// Columns of a phase plane, and the pitch of an output's flat index
-        /// `oy * pitch + ox`: the output columns plus the furthest column offset of a tap.
-        pitch: usize,
-        /// The row phases `ki*dh % sh` that some tap reads, ascending.
-        row_phases: Vec<usize>,
-        /// The column phases `kj*dw % sw` that some tap reads, ascending.
-        column_phases: Vec<usize>,
-        /// Each tap's offset, row-major over `(ki, kj)`, from an output's flat index to its
-        /// input in the staging.
-        offsets: Vec<usize>,
-        /// How two consecutive rows read.
-        pairs: Pairs,
-        /// How an input row is staged.
-        copy: RowCopy,
-        /// Floats of the staging, slack for the reads of a row past the last included.
-        len: usize,
-        /// Floats of the scratch that rows narrower than a vector are computed into.
-        scratch: usize,
-    }
-
-    /// How an input row goes into its row phase's phase planes, offsets from the row's start
-    /// in the first of them, in whole vectors: `steps` whole ones, then at most one more
-    /// whose loads and stores keep the lanes of `tail` (masks of the lanes below a count).
-    #[derive(Debug, Clone, Copy)]
-    enum RowCopy {
-        /// Stride 1: the first `n` values to column `at`; the tail keeps `n % 8` lanes.
-        Contiguous {
-            at: usize,
-            steps: usize,
-            tail: Option<[i32; 8]>,
-        },
-        /// Stride 2, both column phases read: the even input columns to offset `even` and
-        /// the odd ones to offset `odd`, 16 inputs to 8 of each per step; the tail's masks
-        /// keep the inputs left in its two loads, and the even and odd values left.
-        Split {
-            even: usize,
-            odd: usize,
-            steps: usize,
-            tail: Option<[[i32; 8]; 4]>,
-        },
-        /// Any other stride, or a single column phase: value by value.
-        Strided,
-    }
-
-    impl RowCopy {
-        /// The copy of a row of `width` values whose first goes to padded column `left`, into
-        /// phase planes of `pitch` columns, `plane` floats apart.
-        fn new(sw: usize, phases: usize, width: usize, left: usize, pitch: usize, plane: usize) -> Self {
-            let below = |n: usize| core::array::from_fn(|lane| if lane < n { -1 } else { 0 });
-            match (sw, phases) {
-                (1, _) => {
-                    let n = width.min(pitch.saturating_sub(left));
-                    RowCopy::Contiguous {
-                        at: left.min(pitch),
-                        steps: n / 8,
-                        tail: (n % 8 != 0).then(|| below(n % 8)),
-                    }
-                }
-                (2, 2) => {
-                    // Input column `ix` goes to phase `(ix + left) % 2`, column
-                    // `(ix + left) / 2`.
-                    let (e, o) = ((left / 2).min(pitch), left.div_ceil(2).min(pitch));
-                    let evens = (pitch - e).min(width.div_ceil(2));
-                    let odds = (pitch - o).min(width / 2);
-                    // Whole steps while both phases take 8 and 16 inputs are left; the two
-                    // counts differ by at most one, so one more step finishes both.
-                    let steps = (evens.min(odds) / 8).min(width / 16);
-                    let done = 8 * steps;
-                    let rest = width - 2 * done;
-                    let tail = (done < evens.max(odds)).then(|| {
-                        [
-                            below(rest.min(8)),
-                            below(rest.saturating_sub(8)),
-                            below(evens.saturating_sub(done)),
-                            below(odds.saturating_sub(done)),
-                        ]
-                    });
-                    let (even_plane, odd_plane) = if left % 2 == 0 { (0, plane) } else { (plane, 0) };
-                    RowCopy::Split {
-                        even: even_plane + e,
-                        odd: odd_plane + o,
-                        steps,
-                        tail,
-                    }
-                }
-                _ => RowCopy::Strided,
-            }
-        }
-    }
-
-    /// The loads that compute output rows `oy` (upper) and `oy + 1` (lower) together, as
-    /// offsets from the upper row's flat index, sorted: each with the taps it serves.
-    #[derive(Debug, Default)]
-    struct Pairs {
-        /// Read by a tap of each row: the upper row's tap and the lower row's.
-        shared: Vec<usize>,
-        shared_taps: Vec<[usize; 2]>,
-        /// Read by the upper row only.
-        upper: Vec<usize>,
-        upper_taps: Vec<usize>,
-        /// Read by the lower row only.
-        lower: Vec<usize>,
-        lower_taps: Vec<usize>,
-    }
-
-    impl Pairs {
-        /// The loads of a row pair whose upper row reads at `offsets` (one per tap) and whose
-        /// lower row reads `pitch` further.
-        fn new(offsets: &[usize], pitch: usize) -> Pairs {
-            let mut upper: Vec<(usize, usize)> =
-                offsets.iter().copied().zip(0..).collect::<Vec<_>>();
-            upper.sort_unstable();
-            let mut pairs = Pairs::default();
-            let mut lower_only = Vec::new();
-            let mut matched = vec![false; offsets.len()];
-            for (tap, &offset) in offsets.iter().enumerate() {
-                let at = offset + pitch;
-                match upper.binary_search_by_key(&at, |&(o, _)| o) {
-                    Ok(i) => {
-                        matched[upper[i].1] = true;
-                        pairs.shared.push(at);
-                        pairs.shared_taps.push([upper[i].1, tap]);
-                    }
-                    Err(_) => lower_only.push((at, tap)),
-                }
-            }
-            for &(offset, tap) in upper.iter().filter(|&&(_, tap)| !matched[tap]) {
-                pairs.upper.push(offset);
-                pairs.upper_taps.push(tap);
-            }
-            lower_only.sort_unstable();
-            (pairs.lower, pairs.lower_taps) = lower_only.into_iter().unzip();
-            pairs
-        }
+        slots: usize,
+        /// Vectors a staged row holds: every column an output reads (outputs past the row's
+        /// end included, up to a whole [`OUTPUTS`]), and the input's rounded up to a vector.
+        columns: usize,
+        /// Stride 1 or 2 and dilation 1 along the width: the unrolled kernel rows of [`taps`].
+        unrolled: bool,
     }
 
     impl Layout {
@@ -396,619 +276,370 @@ pub(crate) mod avx2 {
         /// path computes those without a staging).
         pub(crate) fn new(shape: &Depthwise) -> Option<Layout> {
             let [kh, kw] = shape.kernel;
-            let [sh, sw] = shape.stride;
+            let [_, sw] = shape.stride;
             let [dh, dw] = shape.dilation;
             let [oh, ow] = shape.output;
+            let [h, w] = shape.input;
             // The geometry crate computed `(k - 1) * d` for the output size, so these fit.
-            let (reach_h, reach_w) = ((kh - 1) * dh, (kw - 1) * dw);
-            let phases = |taps: usize, dilation: usize, stride: usize| {
-                let mut phases: Vec<usize> = (0..taps).map(|k| k * dilation % stride).collect();
-                phases.sort_unstable();
-                phases.dedup();
-                phases
-            };
-            let row_phases = phases(kh, dh, sh);
-            let column_phases = phases(kw, dw, sw);
-            let rows = oh.checked_add(reach_h / sh)?;
-            let pitch = ow.checked_add(reach_w / sw)?;
-            // Each phase plane is followed by a gap of a vector, where the stores of its last
-            // row's staging may spill.
-            let plane = rows.checked_mul(pitch)?.checked_add(8)?;
-            let len = plane
-                .checked_mul(row_phases.len() * column_phases.len())?
-                .checked_add(pitch.checked_mul(2)?.checked_add(8)?)?;
-            let planes_len = shape.input[0] * shape.input[1] + oh * ow;
-            if len > planes_len.saturating_mul(4).saturating_add(1 << 12) {
+            let slots = ((kh - 1) * dh + 1).checked_next_power_of_two()?;
+            let reach = (ow.max(OUTPUTS) - 1)
+                .checked_mul(sw)?
+                .checked_add((kw - 1) * dw + 1)?;
+            let columns = reach.max(shape.pad[1].checked_add(w.next_multiple_of(LANES))?);
+            let floats = slots.checked_mul(columns)?.checked_mul(LANES)?;
+            let planes = LANES.saturating_mul(h * w + oh * ow);
+            if floats > planes.saturating_mul(8).saturating_add(1 << 16) {
                 return None;
             }
-            let phase_of = |k: usize, d: usize, s: usize, phases: &[usize]| {
-                phases.iter().position(|&p| p == k * d % s).expect("listed")
-            };
-            let offsets: Vec<usize> = (0..kh)
-                .flat_map(|ki| (0..kw).map(move |kj| (ki, kj)))
-                .map(|(ki, kj)| {
-                    let row_phase = phase_of(ki, dh, sh, &row_phases);
-                    let column_phase = phase_of(kj, dw, sw, &column_phases);
-                    let phase = row_phase * column_phases.len() + column_phase;
-                    phase * plane + ki * dh / sh * pitch + kj * dw / sw
-                })
-                .collect();
-            let copy = RowCopy::new(
-                sw,
-                column_phases.len(),
-                shape.input[1],
-                shape.pad[1],
-                pitch,
-                plane,
-            );
             Some(Layout {
-                rows,
-                plane,
-                pitch,
-                copy,
-                row_phases,
-                column_phases,
-                pairs: Pairs::new(&offsets, pitch),
-                offsets,
-                len,
-                // A vector a row for rows narrower than a vector, in pairs: an odd last row
-                // has a lower row past the output.
-                scratch: if ow < 8 { oh.next_multiple_of(2) * 8 } else { 0 },
+                slots,
+                columns,
+                unrolled: matches!(sw, 1 | 2) && dw == 1,
             })
         }
 
-        /// Stages the input rows of padded rows `done..end` of plane `x` (the others are
-        /// padding, whose zeros stay in place), and sets `done` to `end` if it is further.
-        ///
-        /// A staged row's last vector is stored whole, zeros past the row's values: they land
-        /// on its right padding, or past its pitch on the next row of its phase plane (a later
-        /// padded row, staged after this one) or on the gap after the phase plane.
-        ///
-        /// # Safety
-        ///
-        /// AVX2 and FMA; `staged` is `self.len` long.
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn stage(
-            &self,
-            shape: &Depthwise,
-            x: &[f32],
-            staged: &mut [f32],
-            done: &mut usize,
-            end: usize,
-        ) {
-            let [height, width] = shape.input;
-            let [top, left] = shape.pad;
-            let [sh, sw] = shape.stride;
-            debug_assert!(x.len() == height * width && staged.len() == self.len);
-            let (first, last) = ((*done).max(top), end.min(top + height));
-            *done = (*done).max(end);
-            if first >= last {
-                return;
-            }
-            // Padded row `r` is row `b` of row phase `a`; `r` goes up by one, so `(a, b)`
-            // follows without a division.
-            let (mut b, mut a) = (first / sh, first % sh);
-            let every_row_phase = self.row_phases.len() == sh;
-            let copy = Copy::load(self.copy);
-            for r in first..last {
-                let row_phase = if every_row_phase {
-                    Some(a)
-                } else {
-                    self.row_phases.iter().position(|&p| p == a)
-                };
-                if let Some(row_phase) = row_phase {
-                    if b >= self.rows {
-                        // Past every row an output reads, and so are the rows after it.
-                        break;
-                    }
-                    let row = row_phase * self.column_phases.len() * self.plane + b * self.pitch;
-                    let x_row = &x[(r - top) * width..][..width];
-                    match copy {
-                        // SAFETY: the stores stay within the row's pitch and a vector more in
-                        // each of its phase planes (the gap after the last row of a plane),
-                        // inside `staged`.
-                        Some(copy) => unsafe { copy.row(x_row.as_ptr(), staged.as_mut_ptr().add(row)) },
-                        None => self.stage_strided(x_row, &mut staged[row..], left, sw),
-                    }
-                }
-                a += 1;
-                if a == sh {
-                    (a, b) = (0, b + 1);
-                }
-            }
-        }
-
-        /// Stages one input row at a stride other than 1 and 2 (or with one column phase
-        /// read), value by value, into each phase it has values in; `staged` starts at the
-        /// row in the first phase plane of its row phase.
-        fn stage_strided(&self, x_row: &[f32], staged: &mut [f32], left: usize, sw: usize) {
-            for (column_phase, &q) in self.column_phases.iter().enumerate() {
-                let dest = &mut staged[column_phase * self.plane..][..self.pitch];
-                // The input columns `ix` of this phase, `(ix + left) % sw == q`, go to column
-                // `(ix + left) / sw`.
-                let ix = (q + sw - left % sw) % sw;
-                let v = (ix + left) / sw;
-                if v >= self.pitch || ix >= x_row.len() {
-                    continue;
-                }
-                let taken = x_row[ix..].iter().step_by(sw);
-                for (d, &s) in dest[v..].iter_mut().zip(taken) {
-                    *d = s;
-                }
-            }
-        }
-
-        /// Padded rows output row `oy` reads: `0..` one past its last kernel row's.
-        fn rows_read(shape: &Depthwise, oy: usize) -> usize {
-            oy * shape.stride[0] + (shape.kernel[0] - 1) * shape.dilation[0] + 1
+        /// Floats of one staged row.
+        fn row(&self) -> usize {
+            self.columns * LANES
         }
     }
 
-    /// A [`RowCopy`] in vector stride 1 or 2, its tail masks in registers.
-    #[derive(Clone, Copy)]
-    enum Copy {
-        Contiguous {
-            at: usize,
-            steps: usize,
-            tail: Option<__m256i>,
-        },
-        Split {
-            even: usize,
-            odd: usize,
-            steps: usize,
-            tail: Option<[__m256i; 4]>,
-        },
-    }
-
-    impl Copy {
-        /// The vector form of `copy`, `None` for value by value.
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        fn load(copy: RowCopy) -> Option<Copy> {
-            // SAFETY: each mask is 8 `i32`s.
-            let mask = |m: [i32; 8]| unsafe { _mm256_loadu_si256(m.as_ptr().cast()) };
-            match copy {
-                RowCopy::Contiguous { at, steps, tail } => Some(Copy::Contiguous {
-                    at,
-                    steps,
-                    tail: tail.map(mask),
-                }),
-                RowCopy::Split {
-                    even,
-                    odd,
-                    steps,
-                    tail,
-                } => Some(Copy::Split {
-                    even,
-                    odd,
-                    steps,
-                    tail: tail.map(|t| t.map(mask)),
-                }),
-                RowCopy::Strided => None,
-            }
-        }
-
-        /// Stages the row at `src` into its phase planes, whose first starts at `dest`:
-        /// `steps` whole vectors or steps, then the tail's lanes of one more, loaded masked
-        /// and stored whole with zeros past the values. Stride 2 splits 16 inputs into 8 even
-        /// and 8 odd columns a step with `_mm256_shuffle_ps`, as the stride-2 pools do.
-        ///
-        /// # Safety
-        ///
-        /// AVX2 and FMA; the row's values are readable and the stores writable.
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn row(self, src: *const f32, dest: *mut f32) {
-            // Pairs of 64 bits in the order 0, 2, 1, 3 after the shuffles; this puts them in
-            // order.
-            let order = |v: __m256| {
-                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
-            };
-            let split = |lo: __m256, hi: __m256| {
-                (
-                    order(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi)),
-                    order(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi)),
-                )
-            };
-            // SAFETY: the caller's promise; the tails' loads are masked to the row's values.
-            unsafe {
-                match self {
-                    Copy::Contiguous { at, steps, tail } => {
-                        let dest = dest.add(at);
-                        for i in 0..steps {
-                            _mm256_storeu_ps(dest.add(8 * i), _mm256_loadu_ps(src.add(8 * i)));
-                        }
-                        if let Some(tail) = tail {
-                            let i = 8 * steps;
-                            _mm256_storeu_ps(dest.add(i), _mm256_maskload_ps(src.add(i), tail));
-                        }
-                    }
-                    Copy::Split {
-                        even,
-                        odd,
-                        steps,
-                        tail,
-                    } => {
-                        let (e, o) = (dest.add(even), dest.add(odd));
-                        for i in 0..steps {
-                            let p = src.add(16 * i);
-                            let (ev, od) = split(_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
-                            _mm256_storeu_ps(e.add(8 * i), ev);
-                            _mm256_storeu_ps(o.add(8 * i), od);
-                        }
-                        if let Some([lo, hi, keep_even, keep_odd]) = tail {
-                            let (i, p) = (8 * steps, src.wrapping_add(16 * steps));
-                            let lo = _mm256_maskload_ps(p, lo);
-                            let hi = _mm256_maskload_ps(p.wrapping_add(8), hi);
-                            let (ev, od) = split(lo, hi);
-                            let keep = |v: __m256, m: __m256i| _mm256_and_ps(v, _mm256_castsi256_ps(m));
-                            _mm256_storeu_ps(e.add(i), keep(ev, keep_even));
-                            _mm256_storeu_ps(o.add(i), keep(od, keep_odd));
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Convolves a run of output planes into `y`, staging each input plane in this thread's
-    /// workspace once for its `m` output planes.
+    /// Convolves `blocks` (numbered across the samples, `ceil(Cout / 8)` a sample) into `y`,
+    /// their output planes.
     ///
     /// # Safety
     ///
-    /// The CPU supports AVX2 and FMA; `layout` is `Layout::new(run.shape)`.
-    pub(crate) unsafe fn planes(run: &Planes, layout: &Layout, y: &mut [f32]) {
-        let shape = run.shape;
+    /// The CPU supports AVX2 and FMA; `layout` is `Layout::new(layer.shape)`.
+    pub(crate) unsafe fn blocks(layer: &Layer, layout: &Layout, blocks: Range<usize>, y: &mut [f32]) {
+        let shape = layer.shape;
+        let [kh, kw] = shape.kernel;
         let plane_out = shape.output[0] * shape.output[1];
-        debug_assert!(y.len() % plane_out == 0);
-        let pairs = &layout.pairs;
-        // The channel's weights in the order of the pair loads, refilled for each plane.
-        let mut shared_weights = vec![[0.0; 2]; pairs.shared.len()];
-        let mut upper_weights = vec![0.0; pairs.upper.len()];
-        let mut lower_weights = vec![0.0; pairs.lower.len()];
-        Workspace::with(layout.len + layout.scratch, |buffer| {
-            let (staged, scratch) = buffer.split_at_mut(layout.len);
-            // Once for the run: every plane puts its input at the same places, so the
-            // padding stays zero.
+        let per_sample = layer.channels.div_ceil(LANES);
+        let taps = kh * kw;
+        // The ring, the block's weights as a vector a tap and its bias as one, and a scratch
+        // for rows narrower than a vector.
+        let ring = layout.slots * layout.row();
+        Workspace::with(ring + LANES * (taps + 1) + OUTPUTS * LANES, |buffer| {
+            let (staged, rest) = buffer.split_at_mut(ring);
+            let (weights, rest) = rest.split_at_mut(LANES * taps);
+            let (bias, scratch) = rest.split_at_mut(LANES);
+            // Once for the run: every row puts its input at the same columns, so the padding
+            // stays zero.
             staged.fill(0.0);
-            let mut staged_input = None;
-            let mut done = 0;
-            for (i, y) in y.chunks_exact_mut(plane_out).enumerate() {
-                if staged_input != Some(run.input_of(i)) {
-                    staged_input = Some(run.input_of(i));
-                    done = 0;
+            let mut holds = vec![usize::MAX; layout.slots];
+            let mut y = y;
+            for block in blocks {
+                // The block's output planes, and the lanes that hold one.
+                let first = block / per_sample * layer.channels + block % per_sample * LANES;
+                let lanes = (layer.channels - block % per_sample * LANES).min(LANES);
+                for (t, w) in weights.chunks_exact_mut(LANES).enumerate() {
+                    for (l, w) in w.iter_mut().enumerate() {
+                        *w = if l < lanes { layer.weights(first + l)[t] } else { 0.0 };
+                    }
                 }
-                let (x, weights, bias) = run.plane(i);
-                for (w, taps) in shared_weights.iter_mut().zip(&pairs.shared_taps) {
-                    *w = taps.map(|t| weights[t]);
+                for (l, b) in bias.iter_mut().enumerate() {
+                    *b = if l < lanes { layer.bias(first + l) } else { 0.0 };
                 }
-                for (w, &t) in upper_weights.iter_mut().zip(&pairs.upper_taps) {
-                    *w = weights[t];
-                }
-                for (w, &t) in lower_weights.iter_mut().zip(&pairs.lower_taps) {
-                    *w = weights[t];
-                }
-                let filter = Filter {
-                    bias,
-                    activation: vector::has_vector_form(run.activation).then_some(run.activation),
-                    offsets: &layout.offsets,
-                    weights,
-                    shared: &pairs.shared,
-                    shared_weights: &shared_weights,
-                    upper: &pairs.upper,
-                    upper_weights: &upper_weights,
-                    lower: &pairs.lower,
-                    lower_weights: &lower_weights,
-                };
-                let stage = Stage {
+                // Lanes past the block's channels read the first's plane; their outputs are
+                // not stored.
+                let inputs: [&[f32]; LANES] =
+                    core::array::from_fn(|l| layer.input(first + l.min(lanes - 1)));
+                holds.fill(usize::MAX);
+                let (out, tail) = core::mem::take(&mut y).split_at_mut(lanes * plane_out);
+                y = tail;
+                let block = Block {
                     layout,
                     shape,
-                    x,
-                    done: &mut done,
+                    inputs,
+                    staged: &mut *staged,
+                    holds: &mut holds,
+                    weights,
+                    bias,
+                    activation: layer.activation,
+                    lanes,
+                    y: out,
+                    scratch: &mut *scratch,
                 };
-                // SAFETY: the caller's promise; `staged` is `layout.len` long and `scratch`
-                // `layout.scratch`.
-                unsafe { plane(stage, staged, scratch, &filter, run.activation, y) };
+                // SAFETY: the caller's promise; the buffers have the sizes `block` reads.
+                unsafe { block.run() };
             }
         });
     }
 
-    /// The input plane being staged, and how far.
-    struct Stage<'a> {
+    /// One block of channels and everything computing it takes.
+    struct Block<'a> {
         layout: &'a Layout,
         shape: &'a Depthwise,
-        x: &'a [f32],
-        /// Padded rows before this are staged.
-        done: &'a mut usize,
-    }
-
-    impl Stage<'_> {
-        /// Stages what output row `oy` reads.
-        fn rows_for(&mut self, staged: &mut [f32], oy: usize) {
-            let end = Layout::rows_read(self.shape, oy);
-            if end > *self.done {
-                // SAFETY: `Stage`s exist only in `planes`, whose caller promised AVX2 and FMA.
-                unsafe {
-                    self.layout
-                        .stage(self.shape, self.x, staged, self.done, end);
-                }
-            }
-        }
-    }
-
-    /// Convolves one plane with `filter` through `activation` (in registers if
-    /// `filter.activation` has it), staging its input as it goes.
-    ///
-    /// Rows go in pairs, each row as `ceil(ow / 8)` vectors, the last moved back to end at
-    /// `ow`: a pair of wide rows in chunks of up to [`PAIR_VECTORS`] vectors a row, narrow rows
-    /// several pairs at a time, an odd last row alone. A row narrower than a vector is
-    /// computed as one vector into the scratch and copied out.
-    ///
-    /// # Safety
-    ///
-    /// The CPU supports AVX2 and FMA; `staged` is `layout.len` long and `scratch`
-    /// `layout.scratch`.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn plane(
-        mut stage: Stage,
-        staged: &mut [f32],
-        scratch: &mut [f32],
-        filter: &Filter,
-        activation: Activation,
-        y: &mut [f32],
-    ) {
-        let layout = stage.layout;
-        let [oh, ow] = stage.shape.output;
-        let pitch = layout.pitch;
-        debug_assert!(staged.len() == layout.len && scratch.len() == layout.scratch);
-        debug_assert!(y.len() == oh * ow && filter.weights.len() == layout.offsets.len());
-        let narrow = ow < 8;
-        let per_row = ow.div_ceil(8);
-        // The first column of a row's vector `k`.
-        let column = move |k: usize| if narrow { 0 } else { (8 * k).min(ow - 8) };
-        // Where rows are stored: the output, or a vector a row of the scratch.
-        let out_pitch = if narrow { 8 } else { ow };
-        let mut oy = 0;
-        while oy < oh {
-            let rows = if oy + 1 == oh && !narrow {
-                stage.rows_for(staged, oy);
-                let mut k = 0;
-                while k < per_row {
-                    let n = (per_row - k).min(ROW_VECTORS);
-                    // SAFETY: row `oy`'s reads end at the last phase plane's last row, column
-                    // `pitch - 1`, inside `staged`; its vectors end at `ow`.
-                    unsafe {
-                        let from = staged.as_ptr().add(oy * pitch);
-                        let out = y.as_mut_ptr().add(oy * ow);
-                        singles(filter, n, from, out, |j| column(k + j));
-                    }
-                    k += n;
-                }
-                1
-            } else if per_row > PAIR_VECTORS {
-                stage.rows_for(staged, oy + 1);
-                let chunks = per_row.div_ceil(PAIR_VECTORS);
-                let mut k = 0;
-                for c in 0..chunks {
-                    let n = per_row / chunks + usize::from(c < per_row % chunks);
-                    // SAFETY: as above, for rows `oy` and `oy + 1`.
-                    unsafe {
-                        let from = staged.as_ptr().add(oy * pitch);
-                        let out = y.as_mut_ptr().add(oy * ow);
-                        let at = |j| column(k + j);
-                        pairs(filter, n, from, at, out, at, ow);
-                    }
-                    k += n;
-                }
-                2
-            } else {
-                // Narrow rows compute an odd last row with a lower row past the output, whose
-                // stores land in the scratch's last row and reads in the staging's slack.
-                let left = if narrow { oh - oy } else { (oh - oy) & !1 };
-                let count = (PAIR_VECTORS / per_row).min(left.div_ceil(2));
-                stage.rows_for(staged, (oy + 2 * count - 1).min(oh - 1));
-                // Vector `j` is vector `j % per_row` of the upper row of pair `j / per_row`.
-                let load = move |j: usize| 2 * (j / per_row) * pitch + column(j % per_row);
-                let store = move |j: usize| 2 * (j / per_row) * out_pitch + column(j % per_row);
-                // SAFETY: as above, for rows `oy..oy + 2 * count` (and the scratch's last).
-                unsafe {
-                    let from = staged.as_ptr().add(oy * pitch);
-                    let out = if narrow {
-                        scratch.as_mut_ptr().add(oy * out_pitch)
-                    } else {
-                        y.as_mut_ptr().add(oy * ow)
-                    };
-                    pairs(filter, count * per_row, from, load, out, store, out_pitch);
-                }
-                (2 * count).min(oh - oy)
-            };
-            let done = &mut y[oy * ow..(oy + rows) * ow];
-            if narrow {
-                for (y_row, s) in done.chunks_exact_mut(ow).zip(scratch[oy * 8..].chunks(8)) {
-                    for (y, &s) in y_row.iter_mut().zip(s) {
-                        *y = s;
-                    }
-                }
-            }
-            if filter.activation.is_none() {
-                activation.apply_to_slice(done);
-            }
-            oy += rows;
-        }
-    }
-
-    /// What every output of a plane takes: the bias, the activation if it is applied in
-    /// registers, the taps' offsets and weights for one row, and for a row pair the loads of
-    /// [`Pairs`] with their weights.
-    struct Filter<'a> {
-        bias: f32,
-        activation: Option<Activation>,
-        offsets: &'a [usize],
+        /// Each lane's input plane.
+        inputs: [&'a [f32]; LANES],
+        /// The ring of staged rows, `layout.slots * layout.row()` floats.
+        staged: &'a mut [f32],
+        /// The input row each slot holds (`usize::MAX`: none).
+        holds: &'a mut [usize],
+        /// A vector of the block's weights a tap, row-major over `(ki, kj)`.
         weights: &'a [f32],
-        shared: &'a [usize],
-        shared_weights: &'a [[f32; 2]],
-        upper: &'a [usize],
-        upper_weights: &'a [f32],
-        lower: &'a [usize],
-        lower_weights: &'a [f32],
+        /// The block's biases.
+        bias: &'a [f32],
+        activation: Activation,
+        /// The block's channels, lanes `0..lanes`.
+        lanes: usize,
+        /// The block's output planes.
+        y: &'a mut [f32],
+        /// A vector of outputs a lane, for rows narrower than a vector.
+        scratch: &'a mut [f32],
     }
 
-    /// [`pair`] for `n` (1 to [`PAIR_VECTORS`]) vectors a row, vector `j` loaded at `load(j)`
-    /// and stored at `store(j)`.
+    impl Block<'_> {
+        /// Computes the block's output planes row by row.
+        ///
+        /// # Safety
+        ///
+        /// AVX2 and FMA; the buffers have the sizes their docs say.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn run(mut self) {
+            let shape = self.shape;
+            let [oh, ow] = shape.output;
+            let [_, kw] = shape.kernel;
+            let [_, sw] = shape.stride;
+            let [_, dw] = shape.dilation;
+            let plane = oh * ow;
+            let row_len = self.layout.row();
+            let in_registers = vector::has_vector_form(self.activation).then_some(self.activation);
+            // SAFETY (every block below): `bias` holds a vector.
+            let bias = unsafe { _mm256_loadu_ps(self.bias.as_ptr()) };
+            let mut rows = Vec::with_capacity(shape.kernel[0]);
+            for oy in 0..oh {
+                // The staged rows of the kernel rows on the input, with their weights.
+                let kernel_rows = shape.kernel_rows(oy);
+                rows.clear();
+                for (i, ki) in kernel_rows.indices.enumerate() {
+                    let iy = kernel_rows.first + i * shape.dilation[0];
+                    let slot = iy & (self.layout.slots - 1);
+                    if self.holds[slot] != iy {
+                        // SAFETY: the caller's promise.
+                        unsafe { self.stage(iy, slot) };
+                        self.holds[slot] = iy;
+                    }
+                    rows.push((slot * row_len, ki * kw * LANES));
+                }
+                // 8 outputs at a time from the left, the last moved back to end at `ow`; a
+                // row narrower than that is one block, of which `ow` outputs are kept.
+                let mut ox = 0;
+                loop {
+                    let at = ox.min(ow.saturating_sub(OUTPUTS));
+                    let mut acc = [bias; OUTPUTS];
+                    for &(row, w) in &rows {
+                        // SAFETY: the reads of outputs `at..at + 8` end within the row's
+                        // `columns` (`Layout::new`), and the weights of the row's taps are
+                        // `kw` vectors from `w`.
+                        unsafe {
+                            let x = self.staged.as_ptr().add(row + at * sw * LANES);
+                            let w = self.weights.as_ptr().add(w);
+                            if self.layout.unrolled {
+                                kernel_row(&mut acc, x, w, kw, sw);
+                            } else {
+                                kernel_row_any(&mut acc, x, w, kw, sw, dw);
+                            }
+                        }
+                    }
+                    if let Some(activation) = in_registers {
+                        for v in &mut acc {
+                            *v = vector::apply(activation, *v);
+                        }
+                    }
+                    let lanes = transpose(acc);
+                    if ow >= OUTPUTS {
+                        for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
+                            // SAFETY: outputs `at..at + 8` of row `oy` of plane `l`.
+                            unsafe {
+                                let out = self.y.as_mut_ptr().add(l * plane + oy * ow + at);
+                                _mm256_storeu_ps(out, *lane);
+                            }
+                        }
+                    } else {
+                        for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
+                            // SAFETY: the scratch holds a vector a lane.
+                            unsafe { _mm256_storeu_ps(self.scratch.as_mut_ptr().add(l * OUTPUTS), *lane) };
+                            let row = &mut self.y[l * plane + oy * ow..][..ow];
+                            row.copy_from_slice(&self.scratch[l * OUTPUTS..][..ow]);
+                        }
+                    }
+                    ox += OUTPUTS;
+                    if ox >= ow {
+                        break;
+                    }
+                }
+                if in_registers.is_none() {
+                    for l in 0..self.lanes {
+                        self.activation
+                            .apply_to_slice(&mut self.y[l * plane + oy * ow..][..ow]);
+                    }
+                }
+            }
+        }
+
+        /// Stages input row `iy` of every lane's plane into `slot`, transposed: 8 columns of
+        /// the 8 lanes at a time, the last loaded masked, so the columns past the input get
+        /// zeros.
+        ///
+        /// # Safety
+        ///
+        /// AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn stage(&mut self, iy: usize, slot: usize) {
+            let width = self.shape.input[1];
+            let left = self.shape.pad[1];
+            let rows: [&[f32]; LANES] = self.inputs.map(|x| &x[iy * width..][..width]);
+            let dest = &mut self.staged[slot * self.layout.row() + left * LANES..];
+            debug_assert!(dest.len() >= width.next_multiple_of(LANES) * LANES);
+            let mut ix = 0;
+            while ix < width {
+                let n = (width - ix).min(LANES);
+                // SAFETY: each row holds `ix + n` values (masked loads read only those), and
+                // `dest` the 8 columns from `ix` (`Layout::new`'s `columns`).
+                unsafe {
+                    let mask = lanes_below(n);
+                    let mut v = [_mm256_setzero_ps(); LANES];
+                    for (v, r) in v.iter_mut().zip(&rows) {
+                        let p = r.as_ptr().add(ix);
+                        *v = if n == LANES {
+                            _mm256_loadu_ps(p)
+                        } else {
+                            _mm256_maskload_ps(p, mask)
+                        };
+                    }
+                    for (k, column) in transpose(v).iter().enumerate() {
+                        _mm256_storeu_ps(dest.as_mut_ptr().add((ix + k) * LANES), *column);
+                    }
+                }
+                ix += LANES;
+            }
+        }
+    }
+
+    /// The lanes below `n` (at most 8) as a mask.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn lanes_below(n: usize) -> __m256i {
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), lanes)
+    }
+
+    /// The 8x8 transpose: lane `j` of vector `i` goes to lane `i` of vector `j`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn transpose(v: [__m256; 8]) -> [__m256; 8] {
+        let t = [
+            _mm256_unpacklo_ps(v[0], v[1]),
+            _mm256_unpackhi_ps(v[0], v[1]),
+            _mm256_unpacklo_ps(v[2], v[3]),
+            _mm256_unpackhi_ps(v[2], v[3]),
+            _mm256_unpacklo_ps(v[4], v[5]),
+            _mm256_unpackhi_ps(v[4], v[5]),
+            _mm256_unpacklo_ps(v[6], v[7]),
+            _mm256_unpackhi_ps(v[6], v[7]),
+        ];
+        let u = [
+            _mm256_shuffle_ps::<0b01_00_01_00>(t[0], t[2]),
+            _mm256_shuffle_ps::<0b11_10_11_10>(t[0], t[2]),
+            _mm256_shuffle_ps::<0b01_00_01_00>(t[1], t[3]),
+            _mm256_shuffle_ps::<0b11_10_11_10>(t[1], t[3]),
+            _mm256_shuffle_ps::<0b01_00_01_00>(t[4], t[6]),
+            _mm256_shuffle_ps::<0b11_10_11_10>(t[4], t[6]),
+            _mm256_shuffle_ps::<0b01_00_01_00>(t[5], t[7]),
+            _mm256_shuffle_ps::<0b11_10_11_10>(t[5], t[7]),
+        ];
+        [
+            _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+            _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+            _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+            _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
+            _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+            _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+            _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+            _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+        ]
+    }
+
+    /// Adds one kernel row's `kw` taps to 8 consecutive outputs at stride `sw` (1 or 2),
+    /// dilation 1: the staged row from the first output's first column at `x`, the taps'
+    /// weight vectors at `w`. In groups of up to [`GROUP`] taps, each unrolled by [`taps`].
     ///
     /// # Safety
     ///
-    /// As [`pair`].
+    /// AVX2 and FMA; `x` holds the `7 * sw + kw` columns read, `w` the `kw` weight vectors.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn pairs(
-        filter: &Filter,
-        n: usize,
-        from: *const f32,
-        load: impl Fn(usize) -> usize,
-        out: *mut f32,
-        store: impl Fn(usize) -> usize,
-        next: usize,
+    unsafe fn kernel_row(acc: &mut [__m256; OUTPUTS], x: *const f32, w: *const f32, kw: usize, sw: usize) {
+        let mut kj = 0;
+        // SAFETY: the caller's promise, group by group.
+        unsafe {
+            while kj < kw {
+                let (x, w) = (x.add(kj * LANES), w.add(kj * LANES));
+                match ((kw - kj).min(GROUP), sw) {
+                    (1, 1) => taps::<1, 1>(acc, x, w),
+                    (2, 1) => taps::<2, 1>(acc, x, w),
+                    (3, 1) => taps::<3, 1>(acc, x, w),
+                    (_, 1) => taps::<4, 1>(acc, x, w),
+                    (1, _) => taps::<1, 2>(acc, x, w),
+                    (2, _) => taps::<2, 2>(acc, x, w),
+                    (3, _) => taps::<3, 2>(acc, x, w),
+                    _ => taps::<4, 2>(acc, x, w),
+                }
+                kj += GROUP;
+            }
+        }
+    }
+
+    /// `G` consecutive taps of a kernel row for 8 outputs at stride `SW`: output `p` takes tap
+    /// `g` times staged column `p * SW + g`. Unrolled, each column is loaded once for all the
+    /// outputs and taps that read it.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; `x` holds `7 * SW + G` columns, `w` `G` weight vectors.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn taps<const G: usize, const SW: usize>(acc: &mut [__m256; OUTPUTS], x: *const f32, w: *const f32) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            for g in 0..G {
+                let w = _mm256_loadu_ps(w.add(g * LANES));
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    // Loads of the same column for another tap are the same load: the
+                    // compiler keeps one.
+                    let v = _mm256_loadu_ps(x.add((p * SW + g) * LANES));
+                    *acc = _mm256_fmadd_ps(v, w, *acc);
+                }
+            }
+        }
+    }
+
+    /// [`kernel_row`] for any stride and dilation, tap by tap.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; `x` holds the `7 * sw + (kw - 1) * dw + 1` columns read, `w` the `kw`
+    /// weight vectors.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn kernel_row_any(
+        acc: &mut [__m256; OUTPUTS],
+        x: *const f32,
+        w: *const f32,
+        kw: usize,
+        sw: usize,
+        dw: usize,
     ) {
-        macro_rules! call {
-            ($n:literal) => {{
-                let (load, store) = (core::array::from_fn(&load), core::array::from_fn(&store));
-                pair::<$n>(filter, from, load, out, store, next)
-            }};
-        }
         // SAFETY: the caller's promise.
         unsafe {
-            match n {
-                1 => call!(1),
-                2 => call!(2),
-                3 => call!(3),
-                4 => call!(4),
-                5 => call!(5),
-                _ => call!(6),
-            }
-        }
-    }
-
-    /// `N` vectors of 8 consecutive outputs in each of two rows: the upper row's at flat
-    /// indices `load[j]` from `from`, the lower row's `pitch` further (in `filter`'s offsets).
-    /// Each shared load is multiplied by a weight of each row, the others by their row's; each
-    /// row starts at the bias and goes through the activation if it is applied in registers.
-    /// The upper row's vectors are stored at `out + store[j]`, the lower row's `next` further.
-    ///
-    /// # Safety
-    ///
-    /// AVX2 and FMA; `from + offset + load[j] .. + 8` is readable for every load's offset, and
-    /// `out + store[j]` and `out + next + store[j]` writable for 8 floats.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn pair<const N: usize>(
-        filter: &Filter,
-        from: *const f32,
-        load: [usize; N],
-        out: *mut f32,
-        store: [usize; N],
-        next: usize,
-    ) {
-        // SAFETY: the caller's promise.
-        unsafe {
-            let mut upper = [_mm256_set1_ps(filter.bias); N];
-            let mut lower = upper;
-            for (&offset, w) in filter.shared.iter().zip(filter.shared_weights) {
-                let (w0, w1) = (_mm256_set1_ps(w[0]), _mm256_set1_ps(w[1]));
-                let p = from.add(offset);
-                for j in 0..N {
-                    let v = _mm256_loadu_ps(p.add(load[j]));
-                    upper[j] = _mm256_fmadd_ps(v, w0, upper[j]);
-                    lower[j] = _mm256_fmadd_ps(v, w1, lower[j]);
+            for kj in 0..kw {
+                let w = _mm256_loadu_ps(w.add(kj * LANES));
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    let v = _mm256_loadu_ps(x.add((p * sw + kj * dw) * LANES));
+                    *acc = _mm256_fmadd_ps(v, w, *acc);
                 }
             }
-            for (&offset, &w) in filter.upper.iter().zip(filter.upper_weights) {
-                let (w, p) = (_mm256_set1_ps(w), from.add(offset));
-                for j in 0..N {
-                    upper[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(load[j])), w, upper[j]);
-                }
-            }
-            for (&offset, &w) in filter.lower.iter().zip(filter.lower_weights) {
-                let (w, p) = (_mm256_set1_ps(w), from.add(offset));
-                for j in 0..N {
-                    lower[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(load[j])), w, lower[j]);
-                }
-            }
-            for j in 0..N {
-                _mm256_storeu_ps(out.add(store[j]), finish(filter, upper[j]));
-                _mm256_storeu_ps(out.add(next + store[j]), finish(filter, lower[j]));
-            }
-        }
-    }
-
-    /// [`single`] for `n` (1 to [`ROW_VECTORS`]) vectors of one row at columns `at(j)`.
-    ///
-    /// # Safety
-    ///
-    /// As [`single`].
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn singles(
-        filter: &Filter,
-        n: usize,
-        from: *const f32,
-        out: *mut f32,
-        at: impl Fn(usize) -> usize,
-    ) {
-        macro_rules! call {
-            ($n:literal) => {
-                single::<$n>(filter, from, out, core::array::from_fn(&at))
-            };
-        }
-        // SAFETY: the caller's promise.
-        unsafe {
-            match n {
-                1 => call!(1),
-                2 => call!(2),
-                3 => call!(3),
-                4 => call!(4),
-                5 => call!(5),
-                6 => call!(6),
-                7 => call!(7),
-                _ => call!(8),
-            }
-        }
-    }
-
-    /// `N` vectors of 8 consecutive outputs of one row, at columns `at`: the bias plus each
-    /// tap's weight times the 8 inputs at its offset from `from + at[j]`, through the
-    /// activation if it is applied in registers, stored at `out + at[j]`.
-    ///
-    /// # Safety
-    ///
-    /// AVX2 and FMA; `from + offset + at[j] .. + 8` is readable for every tap's offset, and
-    /// `out + at[j]` writable for 8 floats.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn single<const N: usize>(filter: &Filter, from: *const f32, out: *mut f32, at: [usize; N]) {
-        // SAFETY: the caller's promise.
-        unsafe {
-            let mut acc = [_mm256_set1_ps(filter.bias); N];
-            for (&offset, &weight) in filter.offsets.iter().zip(filter.weights) {
-                let weight = _mm256_set1_ps(weight);
-                let p = from.add(offset);
-                for j in 0..N {
-                    acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(at[j])), weight, acc[j]);
-                }
-            }
-            for j in 0..N {
-                _mm256_storeu_ps(out.add(at[j]), finish(filter, acc[j]));
-            }
-        }
-    }
-
-    /// The activation of a finished vector, if it is applied in registers.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn finish(filter: &Filter, v: __m256) -> __m256 {
-        match filter.activation {
-            Some(activation) => vector::apply(activation, v),
-            None => v,
         }
     }
 }
