@@ -332,13 +332,14 @@ pub(crate) mod avx2 {
                 // The block's output planes, and the lanes that hold one.
                 let first = block / per_sample * layer.channels + block % per_sample * LANES;
                 let lanes = (layer.channels - block % per_sample * LANES).min(LANES);
-                for (t, w) in weights.chunks_exact_mut(LANES).enumerate() {
-                    for (l, w) in w.iter_mut().enumerate() {
-                        *w = if l < lanes { layer.weights(first + l)[t] } else { 0.0 };
+                weights.fill(0.0);
+                bias.fill(0.0);
+                for l in 0..lanes {
+                    let lane = layer.weights(first + l);
+                    for (w, &v) in weights.iter_mut().skip(l).step_by(LANES).zip(lane) {
+                        *w = v;
                     }
-                }
-                for (l, b) in bias.iter_mut().enumerate() {
-                    *b = if l < lanes { layer.bias(first + l) } else { 0.0 };
+                    bias[l] = layer.bias(first + l);
                 }
                 // Lanes past the block's channels read the first's plane; their outputs are
                 // not stored.
@@ -489,7 +490,10 @@ pub(crate) mod avx2 {
         unsafe fn stage(&mut self, iy: usize, slot: usize) {
             let width = self.shape.input[1];
             let left = self.shape.pad[1];
-            let rows: [&[f32]; LANES] = self.inputs.map(|x| &x[iy * width..][..width]);
+            let mut rows = [self.inputs[0]; LANES];
+            for (row, x) in rows.iter_mut().zip(&self.inputs) {
+                *row = &x[iy * width..][..width];
+            }
             let dest = &mut self.staged[slot * self.layout.row() + left * LANES..];
             debug_assert!(dest.len() >= width.next_multiple_of(LANES) * LANES);
             let mut ix = 0;
@@ -592,8 +596,9 @@ pub(crate) mod avx2 {
     }
 
     /// `G` consecutive taps of a kernel row for 8 outputs at stride `SW`: output `p` takes tap
-    /// `g` times staged column `p * SW + g`. Unrolled, each column is loaded once for all the
-    /// outputs and taps that read it.
+    /// `g` times staged column `p * SW + g`. Column by column, each loaded once and used at
+    /// once by every output and tap that reads it ([`column`]), the taps' weight vectors in
+    /// registers.
     ///
     /// # Safety
     ///
@@ -603,14 +608,35 @@ pub(crate) mod avx2 {
     unsafe fn taps<const G: usize, const SW: usize>(acc: &mut [__m256; OUTPUTS], x: *const f32, w: *const f32) {
         // SAFETY: the caller's promise.
         unsafe {
-            for g in 0..G {
-                let w = _mm256_loadu_ps(w.add(g * LANES));
-                for (p, acc) in acc.iter_mut().enumerate() {
-                    // Loads of the same column for another tap are the same load: the
-                    // compiler keeps one.
-                    let v = _mm256_loadu_ps(x.add((p * SW + g) * LANES));
-                    *acc = _mm256_fmadd_ps(v, w, *acc);
-                }
+            let mut weights = [_mm256_setzero_ps(); G];
+            for (g, weight) in weights.iter_mut().enumerate() {
+                *weight = _mm256_loadu_ps(w.add(g * LANES));
+            }
+            // Columns 0 to 17, the most read (`7 * 2 + 4`); the compiler drops the others.
+            macro_rules! columns {
+                ($($c:literal)*) => {$(
+                    if $c < (OUTPUTS - 1) * SW + G {
+                        column::<$c, G, SW>(acc, &weights, _mm256_loadu_ps(x.add($c * LANES)));
+                    }
+                )*};
+            }
+            columns!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17);
+        }
+    }
+
+    /// Staged column `C` times the weight of each tap `g` that reads it for an output,
+    /// `p = (C - g) / SW`: every index a constant.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn column<const C: usize, const G: usize, const SW: usize>(
+        acc: &mut [__m256; OUTPUTS],
+        weights: &[__m256; G],
+        v: __m256,
+    ) {
+        for (g, &w) in weights.iter().enumerate() {
+            if C >= g && (C - g) % SW == 0 && (C - g) / SW < OUTPUTS {
+                let p = (C - g) / SW;
+                acc[p] = _mm256_fmadd_ps(v, w, acc[p]);
             }
         }
     }
