@@ -253,7 +253,7 @@ pub(crate) mod avx2 {
 
     /// The most taps of a kernel row whose weights [`taps`] holds in registers at once, with
     /// the 8 accumulators and a load.
-    const GROUP: usize = 4;
+    const GROUP: usize = 5;
 
     /// Where a block's input rows are staged: a ring of `slots` rows (a power of two, at least
     /// the rows one output row's kernel spans), each `columns` vectors of the block's channels
@@ -402,7 +402,6 @@ pub(crate) mod avx2 {
             let [oh, ow] = shape.output;
             let [_, kw] = shape.kernel;
             let [_, sw] = shape.stride;
-            let [_, dw] = shape.dilation;
             let plane = oh * ow;
             let row_len = self.layout.row();
             let in_registers = vector::has_vector_form(self.activation).then_some(self.activation);
@@ -423,51 +422,25 @@ pub(crate) mod avx2 {
                     }
                     rows.push((slot * row_len, ki * kw * LANES));
                 }
-                // 8 outputs at a time from the left, the last moved back to end at `ow`; a
-                // row narrower than that is one block, of which `ow` outputs are kept.
-                let mut ox = 0;
-                loop {
-                    let at = ox.min(ow.saturating_sub(OUTPUTS));
-                    let mut acc = [bias; OUTPUTS];
-                    for &(row, w) in &rows {
-                        // SAFETY: the reads of outputs `at..at + 8` end within the row's
-                        // `columns` (`Layout::new`), and the weights of the row's taps are
-                        // `kw` vectors from `w`.
-                        unsafe {
-                            let x = self.staged.as_ptr().add(row + at * sw * LANES);
-                            let w = self.weights.as_ptr().add(w);
-                            if self.layout.unrolled {
-                                kernel_row(&mut acc, x, w, kw, sw);
-                            } else {
-                                kernel_row_any(&mut acc, x, w, kw, sw, dw);
-                            }
-                        }
-                    }
-                    if let Some(activation) = in_registers {
-                        for v in &mut acc {
-                            *v = vector::apply(activation, *v);
-                        }
-                    }
-                    let lanes = transpose(acc);
-                    if ow >= OUTPUTS {
-                        for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
-                            // SAFETY: outputs `at..at + 8` of row `oy` of plane `l`.
-                            unsafe {
-                                let out = self.y.as_mut_ptr().add(l * plane + oy * ow + at);
-                                _mm256_storeu_ps(out, *lane);
-                            }
-                        }
-                    } else {
-                        for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
-                            // SAFETY: the scratch holds a vector a lane.
-                            unsafe { _mm256_storeu_ps(self.scratch.as_mut_ptr().add(l * OUTPUTS), *lane) };
-                            let row = &mut self.y[l * plane + oy * ow..][..ow];
-                            row.copy_from_slice(&self.scratch[l * OUTPUTS..][..ow]);
-                        }
-                    }
-                    ox += OUTPUTS;
-                    if ox >= ow {
-                        break;
+                // SAFETY (each arm): the caller's promise; `rows` are staged rows with their
+                // weights.
+                unsafe {
+                    match (kw, sw, self.layout.unrolled) {
+                        (1, 1, true) => self.row::<1, 1>(oy, &rows, bias, in_registers),
+                        (2, 1, true) => self.row::<2, 1>(oy, &rows, bias, in_registers),
+                        (3, 1, true) => self.row::<3, 1>(oy, &rows, bias, in_registers),
+                        (4, 1, true) => self.row::<4, 1>(oy, &rows, bias, in_registers),
+                        (5, 1, true) => self.row::<5, 1>(oy, &rows, bias, in_registers),
+                        (6, 1, true) => self.row::<6, 1>(oy, &rows, bias, in_registers),
+                        (7, 1, true) => self.row::<7, 1>(oy, &rows, bias, in_registers),
+                        (1, 2, true) => self.row::<1, 2>(oy, &rows, bias, in_registers),
+                        (2, 2, true) => self.row::<2, 2>(oy, &rows, bias, in_registers),
+                        (3, 2, true) => self.row::<3, 2>(oy, &rows, bias, in_registers),
+                        (4, 2, true) => self.row::<4, 2>(oy, &rows, bias, in_registers),
+                        (5, 2, true) => self.row::<5, 2>(oy, &rows, bias, in_registers),
+                        (6, 2, true) => self.row::<6, 2>(oy, &rows, bias, in_registers),
+                        (7, 2, true) => self.row::<7, 2>(oy, &rows, bias, in_registers),
+                        _ => self.row::<0, 0>(oy, &rows, bias, in_registers),
                     }
                 }
                 if in_registers.is_none() {
@@ -475,6 +448,79 @@ pub(crate) mod avx2 {
                         self.activation
                             .apply_to_slice(&mut self.y[l * plane + oy * ow..][..ow]);
                     }
+                }
+            }
+        }
+
+        /// Output row `oy` of the block's planes from its staged kernel `rows` (the offset of
+        /// each in the ring, and of its first weight vector): 8 outputs at a time from the
+        /// left, the last moved back to end at `ow`; a row narrower than that is one block of
+        /// which `ow` outputs are kept. A kernel row of `KW` taps at stride `SW` is unrolled
+        /// ([`kernel_row`]); `KW == 0` takes the kernel width, stride and dilation at run time.
+        ///
+        /// # Safety
+        ///
+        /// AVX2 and FMA; `KW` is 0 or the kernel width with the layout's `unrolled` stride
+        /// `SW`.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn row<const KW: usize, const SW: usize>(
+            &mut self,
+            oy: usize,
+            rows: &[(usize, usize)],
+            bias: __m256,
+            in_registers: Option<Activation>,
+        ) {
+            let [oh, ow] = self.shape.output;
+            let [_, kw] = self.shape.kernel;
+            let [_, sw] = self.shape.stride;
+            let [_, dw] = self.shape.dilation;
+            let plane = oh * ow;
+            let mut ox = 0;
+            loop {
+                let at = ox.min(ow.saturating_sub(OUTPUTS));
+                let mut acc = [bias; OUTPUTS];
+                for &(row, w) in rows {
+                    // SAFETY: the reads of outputs `at..at + 8` end within the row's `columns`
+                    // (`Layout::new`), and the weights of the row's taps are `kw` vectors
+                    // from `w`.
+                    unsafe {
+                        let x = self.staged.as_ptr().add(row + at * sw * LANES);
+                        let w = self.weights.as_ptr().add(w);
+                        if KW > 0 {
+                            kernel_row::<KW, SW>(&mut acc, x, w);
+                        } else if self.layout.unrolled {
+                            kernel_row_groups(&mut acc, x, w, kw, sw);
+                        } else {
+                            kernel_row_any(&mut acc, x, w, kw, sw, dw);
+                        }
+                    }
+                }
+                if let Some(activation) = in_registers {
+                    for v in &mut acc {
+                        *v = vector::apply(activation, *v);
+                    }
+                }
+                let lanes = transpose(acc);
+                if ow >= OUTPUTS {
+                    for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
+                        // SAFETY: outputs `at..at + 8` of row `oy` of plane `l`.
+                        unsafe {
+                            let out = self.y.as_mut_ptr().add(l * plane + oy * ow + at);
+                            _mm256_storeu_ps(out, *lane);
+                        }
+                    }
+                } else {
+                    for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
+                        // SAFETY: the scratch holds a vector a lane.
+                        unsafe { _mm256_storeu_ps(self.scratch.as_mut_ptr().add(l * OUTPUTS), *lane) };
+                        let row = &mut self.y[l * plane + oy * ow..][..ow];
+                        row.copy_from_slice(&self.scratch[l * OUTPUTS..][..ow]);
+                    }
+                }
+                ox += OUTPUTS;
+                if ox >= ow {
+                    break;
                 }
             }
         }
@@ -565,32 +611,66 @@ pub(crate) mod avx2 {
         ]
     }
 
-    /// Adds one kernel row's `kw` taps to 8 consecutive outputs at stride `sw` (1 or 2),
-    /// dilation 1: the staged row from the first output's first column at `x`, the taps'
-    /// weight vectors at `w`. In groups of up to [`GROUP`] taps, each unrolled by [`taps`].
+    /// Adds one kernel row's `KW` taps (1 to 7) to 8 consecutive outputs at stride `SW` (1 or
+    /// 2), dilation 1: the staged row from the first output's first column at `x`, the taps'
+    /// weight vectors at `w`. In one group of taps, or two even ones past [`GROUP`], each
+    /// unrolled by [`taps`].
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; `x` holds the `7 * SW + KW` columns read, `w` the `KW` weight vectors.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn kernel_row<const KW: usize, const SW: usize>(acc: &mut [__m256; OUTPUTS], x: *const f32, w: *const f32) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            match KW {
+                1 => taps::<1, SW>(acc, x, w),
+                2 => taps::<2, SW>(acc, x, w),
+                3 => taps::<3, SW>(acc, x, w),
+                4 => taps::<4, SW>(acc, x, w),
+                5 => taps::<5, SW>(acc, x, w),
+                6 => {
+                    taps::<3, SW>(acc, x, w);
+                    taps::<3, SW>(acc, x.add(3 * LANES), w.add(3 * LANES));
+                }
+                _ => {
+                    taps::<4, SW>(acc, x, w);
+                    taps::<3, SW>(acc, x.add(4 * LANES), w.add(4 * LANES));
+                }
+            }
+        }
+    }
+
+    /// [`kernel_row`] for any width at stride `sw` (1 or 2), dilation 1: even groups of up to
+    /// [`GROUP`] taps.
     ///
     /// # Safety
     ///
     /// AVX2 and FMA; `x` holds the `7 * sw + kw` columns read, `w` the `kw` weight vectors.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn kernel_row(acc: &mut [__m256; OUTPUTS], x: *const f32, w: *const f32, kw: usize, sw: usize) {
+    unsafe fn kernel_row_groups(acc: &mut [__m256; OUTPUTS], x: *const f32, w: *const f32, kw: usize, sw: usize) {
+        let groups = kw.div_ceil(GROUP);
         let mut kj = 0;
         // SAFETY: the caller's promise, group by group.
         unsafe {
-            while kj < kw {
+            for group in 0..groups {
+                let g = kw / groups + usize::from(group < kw % groups);
                 let (x, w) = (x.add(kj * LANES), w.add(kj * LANES));
-                match ((kw - kj).min(GROUP), sw) {
+                match (g, sw) {
                     (1, 1) => taps::<1, 1>(acc, x, w),
                     (2, 1) => taps::<2, 1>(acc, x, w),
                     (3, 1) => taps::<3, 1>(acc, x, w),
-                    (_, 1) => taps::<4, 1>(acc, x, w),
+                    (4, 1) => taps::<4, 1>(acc, x, w),
+                    (_, 1) => taps::<5, 1>(acc, x, w),
                     (1, _) => taps::<1, 2>(acc, x, w),
                     (2, _) => taps::<2, 2>(acc, x, w),
                     (3, _) => taps::<3, 2>(acc, x, w),
-                    _ => taps::<4, 2>(acc, x, w),
+                    (4, _) => taps::<4, 2>(acc, x, w),
+                    _ => taps::<5, 2>(acc, x, w),
                 }
-                kj += GROUP;
+                kj += g;
             }
         }
     }
@@ -612,7 +692,7 @@ pub(crate) mod avx2 {
             for (g, weight) in weights.iter_mut().enumerate() {
                 *weight = _mm256_loadu_ps(w.add(g * LANES));
             }
-            // Columns 0 to 17, the most read (`7 * 2 + 4`); the compiler drops the others.
+            // Columns 0 to 18, the most read (`7 * 2 + 5`); the compiler drops the others.
             macro_rules! columns {
                 ($($c:literal)*) => {$(
                     if $c < (OUTPUTS - 1) * SW + G {
@@ -620,7 +700,7 @@ pub(crate) mod avx2 {
                     }
                 )*};
             }
-            columns!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17);
+            columns!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18);
         }
     }
 
