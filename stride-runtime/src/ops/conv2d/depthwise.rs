@@ -316,13 +316,11 @@ pub(crate) mod avx2 {
         let plane_out = shape.output[0] * shape.output[1];
         let per_sample = layer.channels.div_ceil(LANES);
         let taps = kh * kw;
-        // The ring, the block's weights as a vector a tap and its bias as one, and a scratch
-        // for rows narrower than a vector.
+        // The ring, and the block's weights as a vector a tap and its bias as one.
         let ring = layout.slots * layout.row();
-        Workspace::with(ring + LANES * (taps + 1) + OUTPUTS * LANES, |buffer| {
+        Workspace::with(ring + LANES * (taps + 1), |buffer| {
             let (staged, rest) = buffer.split_at_mut(ring);
-            let (weights, rest) = rest.split_at_mut(LANES * taps);
-            let (bias, scratch) = rest.split_at_mut(LANES);
+            let (weights, bias) = rest.split_at_mut(LANES * taps);
             // Once for the run: every row puts its input at the same columns, so the padding
             // stays zero.
             staged.fill(0.0);
@@ -359,7 +357,6 @@ pub(crate) mod avx2 {
                     activation: layer.activation,
                     lanes,
                     y: out,
-                    scratch: &mut *scratch,
                 };
                 // SAFETY: the caller's promise; the buffers have the sizes `block` reads.
                 unsafe { block.run() };
@@ -386,8 +383,6 @@ pub(crate) mod avx2 {
         lanes: usize,
         /// The block's output planes.
         y: &'a mut [f32],
-        /// A vector of outputs a lane, for rows narrower than a vector.
-        scratch: &'a mut [f32],
     }
 
     impl Block<'_> {
@@ -510,12 +505,25 @@ pub(crate) mod avx2 {
                             _mm256_storeu_ps(out, *lane);
                         }
                     }
-                } else {
+                } else if (oy + 1) * ow + OUTPUTS - ow <= plane {
+                    // A whole vector: past `ow` it reaches the next rows of the plane, which
+                    // are stored after this one.
                     for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
-                        // SAFETY: the scratch holds a vector a lane.
-                        unsafe { _mm256_storeu_ps(self.scratch.as_mut_ptr().add(l * OUTPUTS), *lane) };
-                        let row = &mut self.y[l * plane + oy * ow..][..ow];
-                        row.copy_from_slice(&self.scratch[l * OUTPUTS..][..ow]);
+                        // SAFETY: 8 outputs of plane `l` from row `oy`, within the plane.
+                        unsafe {
+                            let out = self.y.as_mut_ptr().add(l * plane + oy * ow);
+                            _mm256_storeu_ps(out, *lane);
+                        }
+                    }
+                } else {
+                    // Near the plane's end: only row `oy`'s `ow` outputs.
+                    let mask = lanes_below(ow);
+                    for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
+                        // SAFETY: the masked store writes row `oy` of plane `l` only.
+                        unsafe {
+                            let out = self.y.as_mut_ptr().add(l * plane + oy * ow);
+                            _mm256_maskstore_ps(out, mask, *lane);
+                        }
                     }
                 }
                 ox += OUTPUTS;
