@@ -111,7 +111,8 @@ impl Case {
         y
     }
 
-    /// The entry point on `isa`'s path.
+    /// The entry point on `isa`'s path, into an output between two runs of sentinels that
+    /// must come back untouched.
     fn run(
         &self,
         isa: Isa,
@@ -120,10 +121,21 @@ impl Case {
         bias: Option<&[f32]>,
         activation: Activation,
     ) -> Vec<f32> {
+        const GUARD: usize = 64;
+        const SENTINEL: f32 = -12345.5;
         let [oh, ow] = self.shape.output;
-        let mut y = vec![f32::NAN; self.batch * self.cout() * oh * ow];
-        depthwise(isa, &self.shape, x, weight, bias, activation, &mut y);
-        y
+        let len = self.batch * self.cout() * oh * ow;
+        let mut guarded = vec![SENTINEL; GUARD + len + GUARD];
+        let y = &mut guarded[GUARD..GUARD + len];
+        y.fill(f32::NAN);
+        depthwise(isa, &self.shape, x, weight, bias, activation, y);
+        let (before, rest) = guarded.split_at(GUARD);
+        let (y, after) = rest.split_at(len);
+        assert!(
+            before.iter().chain(after).all(|&v| v == SENTINEL),
+            "{isa:?} {self:?}: a store outside the output"
+        );
+        y.to_vec()
     }
 
     /// Runs the case on every path this machine has, with and without its bias, and compares
@@ -280,6 +292,22 @@ fn depthwise_with_a_depth_multiplier_gives_each_input_plane_m_filters() {
 }
 
 #[test]
+fn depthwise_fills_blocks_of_8_channels_whole_and_in_part_with_a_depth_multiplier() {
+    // 8 and 16 output channels fill whole blocks; 9, 17 and 3 x 3 leave a part, and a
+    // multiplier of 3 puts an input channel's filters in two blocks.
+    for (channels, multiplier) in [(8, 1), (9, 1), (17, 1), (8, 2), (3, 3), (5, 3)] {
+        let case = Case::new([6, 11], [3, 3], [1, 1], [1, 1], [(1, 1), (1, 1)]).unwrap();
+        let case = Case {
+            channels,
+            multiplier,
+            batch: 2,
+            ..case
+        };
+        case.check(Activation::Relu6, 450 + channels as u64);
+    }
+}
+
+#[test]
 fn depthwise_on_1x1_planes_batch_1_and_batch_5() {
     for batch in [1, 5] {
         for (kernel, pad) in [([1, 1], 0), ([3, 3], 1), ([5, 5], 2), ([7, 7], 3)] {
@@ -293,9 +321,9 @@ fn depthwise_on_1x1_planes_batch_1_and_batch_5() {
 }
 
 #[test]
-fn depthwise_applies_every_activation_in_the_row_and_flat_orders() {
-    // 40 wide: the row order; 12 wide: the flat order.
-    for width in [40, 12] {
+fn depthwise_applies_every_activation_in_registers_or_row_by_row_at_any_width() {
+    // Several vectors a row, a vector and a part, and less than a vector.
+    for width in [40, 12, 5] {
         let case = Case::new([9, width], [3, 3], [1, 1], [1, 1], [(1, 1), (1, 1)]).unwrap();
         for a in 0..7 {
             case.check(activation(a), 600 + a as u64);
