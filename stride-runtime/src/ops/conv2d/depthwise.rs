@@ -13,7 +13,7 @@
 //! times the block's per-tap weight vectors, whatever the stride and dilation; 8 consecutive
 //! outputs of a row are computed at once (8 FMA chains), and along a kernel row each staged
 //! vector is loaded once for every output and tap that read it (for strides 1 and 2 and
-//! dilation 1, unrolled by [`avx2::taps`]), so a load serves several FMAs. The 8x8 block of
+//! dilation 1, unrolled at compile time), so a load serves several FMAs. The 8x8 block of
 //! outputs is transposed back into the 8 channel rows as it is stored. The scalar path
 //! accumulates tap by tap into each output row, over the outputs where each tap lands on the
 //! input ([`Taps`]).
@@ -171,7 +171,13 @@ impl Layer<'_> {
 impl Depthwise {
     /// The kernels' preconditions, which the caller checked.
     fn debug_check(&self) {
-        let sizes = [self.input, self.output, self.kernel, self.stride, self.dilation];
+        let sizes = [
+            self.input,
+            self.output,
+            self.kernel,
+            self.stride,
+            self.dilation,
+        ];
         debug_assert!(sizes.iter().flatten().all(|&s| s > 0));
     }
 
@@ -232,7 +238,7 @@ pub(crate) mod scalar {
     }
 }
 
-/// The AVX2 path: blocks of [`LANES`] output channels, one a lane; their input rows staged
+/// The AVX2 path: blocks of 8 output channels, one a lane; their input rows staged
 /// transposed (a vector holds the block's channels at one column) in a ring of padded rows,
 /// and 8 consecutive outputs of a row computed at once.
 #[cfg(target_arch = "x86_64")]
@@ -310,7 +316,12 @@ pub(crate) mod avx2 {
     /// # Safety
     ///
     /// The CPU supports AVX2 and FMA; `layout` is `Layout::new(layer.shape)`.
-    pub(crate) unsafe fn blocks(layer: &Layer, layout: &Layout, blocks: Range<usize>, y: &mut [f32]) {
+    pub(crate) unsafe fn blocks(
+        layer: &Layer,
+        layout: &Layout,
+        blocks: Range<usize>,
+        y: &mut [f32],
+    ) {
         let shape = layer.shape;
         let [kh, kw] = shape.kernel;
         let plane_out = shape.output[0] * shape.output[1];
@@ -332,12 +343,12 @@ pub(crate) mod avx2 {
                 let lanes = (layer.channels - block % per_sample * LANES).min(LANES);
                 weights.fill(0.0);
                 bias.fill(0.0);
-                for l in 0..lanes {
+                for (l, bias) in bias.iter_mut().enumerate().take(lanes) {
                     let lane = layer.weights(first + l);
                     for (w, &v) in weights.iter_mut().skip(l).step_by(LANES).zip(lane) {
                         *w = v;
                     }
-                    bias[l] = layer.bias(first + l);
+                    *bias = layer.bias(first + l);
                 }
                 // Lanes past the block's channels read the first's plane; their outputs are
                 // not stored.
@@ -629,7 +640,11 @@ pub(crate) mod avx2 {
     /// AVX2 and FMA; `x` holds the `7 * SW + KW` columns read, `w` the `KW` weight vectors.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn kernel_row<const KW: usize, const SW: usize>(acc: &mut [__m256; OUTPUTS], x: *const f32, w: *const f32) {
+    unsafe fn kernel_row<const KW: usize, const SW: usize>(
+        acc: &mut [__m256; OUTPUTS],
+        x: *const f32,
+        w: *const f32,
+    ) {
         // SAFETY: the caller's promise.
         unsafe {
             match KW {
@@ -658,7 +673,13 @@ pub(crate) mod avx2 {
     /// AVX2 and FMA; `x` holds the `7 * sw + kw` columns read, `w` the `kw` weight vectors.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn kernel_row_groups(acc: &mut [__m256; OUTPUTS], x: *const f32, w: *const f32, kw: usize, sw: usize) {
+    unsafe fn kernel_row_groups(
+        acc: &mut [__m256; OUTPUTS],
+        x: *const f32,
+        w: *const f32,
+        kw: usize,
+        sw: usize,
+    ) {
         let groups = kw.div_ceil(GROUP);
         let mut kj = 0;
         // SAFETY: the caller's promise, group by group.
@@ -685,7 +706,7 @@ pub(crate) mod avx2 {
 
     /// `G` consecutive taps of a kernel row for 8 outputs at stride `SW`: output `p` takes tap
     /// `g` times staged column `p * SW + g`. Column by column, each loaded once and used at
-    /// once by every output and tap that reads it ([`column`]), the taps' weight vectors in
+    /// once by every output and tap that reads it ([`column()`]), the taps' weight vectors in
     /// registers.
     ///
     /// # Safety
@@ -693,7 +714,11 @@ pub(crate) mod avx2 {
     /// AVX2 and FMA; `x` holds `7 * SW + G` columns, `w` `G` weight vectors.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn taps<const G: usize, const SW: usize>(acc: &mut [__m256; OUTPUTS], x: *const f32, w: *const f32) {
+    unsafe fn taps<const G: usize, const SW: usize>(
+        acc: &mut [__m256; OUTPUTS],
+        x: *const f32,
+        w: *const f32,
+    ) {
         // SAFETY: the caller's promise.
         unsafe {
             let mut weights = [_mm256_setzero_ps(); G];

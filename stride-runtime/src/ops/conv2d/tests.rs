@@ -759,11 +759,11 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
     for (weight, params) in [
         ((8, 1, 3, 3), p.groups(8)),
         ((8, 1, 3, 3), p.groups(8).stride((2, 1))),
-        ((16, 1, 3, 3), p.groups(8)),                // a depth multiplier of 2
-        ((8, 1, 3, 3), p.groups(8).stride(3)),       // stride 3
-        ((8, 1, 3, 3), p.groups(8).dilation(2)),     // dilated
-        ((8, 1, 5, 5), p.groups(8).stride(2)),       // 5x5
-        ((8, 1, 7, 7), p.groups(8).padding(3)),      // 7x7
+        ((16, 1, 3, 3), p.groups(8)),          // a depth multiplier of 2
+        ((8, 1, 3, 3), p.groups(8).stride(3)), // stride 3
+        ((8, 1, 3, 3), p.groups(8).dilation(2)), // dilated
+        ((8, 1, 5, 5), p.groups(8).stride(2)), // 5x5
+        ((8, 1, 7, 7), p.groups(8).padding(3)), // 7x7
         ((8, 1, 1, 9), p.groups(8).padding((0, 4))), // 1x9
     ] {
         assert_eq!(

@@ -398,7 +398,13 @@ fn depthwise_with_padding_wider_than_the_kernel_gives_the_bias_in_the_border() {
     let [oh, ow] = case.shape.output;
     assert_eq!([oh, ow], [8, 16]);
     for isa in isas() {
-        let y = case.run(isa, &[1.0; 48], &[1.0; 9], Some(&[0.5]), Activation::Identity);
+        let y = case.run(
+            isa,
+            &[1.0; 48],
+            &[1.0; 9],
+            Some(&[0.5]),
+            Activation::Identity,
+        );
         assert_eq!(y[0], 0.5, "{isa:?}");
         assert_eq!(y[oh * ow - 1], 0.5, "{isa:?}");
         assert_eq!(y[3 * ow + 4], 9.5, "{isa:?}");
