@@ -11,7 +11,7 @@
 //!
 //! | class | kernel |
 //! |---|---|
-//! | depthwise (`groups == Cin`, one input channel per group, `Cout = m * Cin`), any kernel, stride, padding and dilation | [`depthwise`]: direct, vectorised along the width |
+//! | depthwise (`groups == Cin > 1`, one input channel per group, `Cout = m * Cin`), any kernel, stride, padding and dilation | [`depthwise`]: direct, 8 channels a vector |
 //! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
 //! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
@@ -387,7 +387,7 @@ impl ConvParams for Conv2dParams {
 /// and nowhere else (see [the module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Algorithm {
-    /// `groups == Cin` with one input channel per group (`Cout = m * Cin`, `m` filters per
+    /// `groups == Cin > 1` with one input channel per group (`Cout = m * Cin`, `m` filters per
     /// channel), any kernel size, stride, padding and dilation: [`depthwise`].
     Depthwise,
     /// 3x3, stride 1, dilation 1, one group, any padding, at least
@@ -404,8 +404,9 @@ impl Algorithm {
     fn for_layer(weight: (usize, usize, usize, usize), params: &Conv2dParams) -> Algorithm {
         let (_, group_in, kh, kw) = weight;
         let three = (kh, kw) == (3, 3) && params.dilation == Hw([1, 1]);
-        // One input channel per group, in more than one group: with one group that would be
-        // a single-channel input, which the GEMM computes for all its filters at once.
+        // One input channel per group, in more than one group. One group of one input
+        // channel is an ordinary convolution of a single-channel input, left to the GEMM
+        // with the other ordinary ones.
         if group_in == 1 && params.groups > 1 {
             Algorithm::Depthwise
         } else if three
@@ -460,10 +461,11 @@ fn apply(
             let out = contiguous(y.as_slice_mut());
             // SAFETY: `f32` has no invalid bit patterns and the pointer and length are those
             // of `out`, which this borrow replaces. `depthwise` splits `out` into disjoint
-            // output planes, and every plane's kernel writes each element of every output row
-            // before reading it (the scalar path starts each row with `fill(bias)`, the AVX2
-            // path stores vectors covering `0..ow` or copies a whole row from its scratch),
-            // so no uninitialised element is read.
+            // runs of output planes, and writes each element of every output row before
+            // reading it (the scalar path starts each row with `fill(bias)`; the AVX2 path
+            // stores vectors covering `0..ow` of each row, and only then applies an
+            // activation without a vector form to the row), so no uninitialised element is
+            // read.
             let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
             let shape = depthwise_shape(geometry);
             depthwise::depthwise(isa, &shape, x, weight, bias, activation, out);
