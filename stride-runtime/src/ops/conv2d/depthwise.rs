@@ -1,148 +1,233 @@
-//! Depthwise 3x3 convolution computed directly (MobileNet's layers: `groups == Cin == Cout`,
-//! a 3x3 kernel, stride 1 or 2, any padding, dilation 1): each output plane is its input
-//! plane's 9 taps times that channel's 9 weights, plus its bias. No im2col matrix, which for
-//! one input channel per group is 9 copies of the input for 9 multiply-adds per output.
+//! Depthwise convolution computed directly: `groups == Cin`, one input channel per group, and
+//! `Cout = m * Cin` (MobileNet's and EfficientNet's 3x3 and 5x5 at stride 1 and 2, ConvNeXt's
+//! 7x7; `m > 1` is a depth multiplier). Each output plane is one input plane's taps times one
+//! channel's `kh * kw` weights, plus its bias. No im2col matrix, which for one input channel per
+//! group is `kh * kw` copies of the input for `kh * kw` multiply-adds per output.
 //!
-//! Vectorised along the width: the AVX2 path computes 8 outputs of a row at once, as 9 FMAs of
-//! shifted input rows (stride 1) or of the even and odd columns (stride 2: 16 consecutive
-//! inputs split with `_mm256_shuffle_ps`, as the stride-2 pools do). It reads each input row
-//! from a zero-padded copy, so the left and right edges are blocks like the rest; kernel rows
-//! in the top or bottom padding are skipped. The scalar path accumulates tap by tap into each
-//! output row, over the outputs where each tap lands on the input ([`Taps`]).
+//! Any kernel size (rectangular too), stride, padding (asymmetric too) and dilation.
 //!
-//! The activation is applied to each output row as soon as it is complete, while it is in L1.
-//! Planes (one per sample and channel) are split over the crate's threads
-//! ([`crate::threads::for_each`]) when the layer is large enough.
+//! The AVX2 path works on blocks of 8 output channels of one sample, one channel a lane, as
+//! ONNX Runtime's MLAS does in its NCHWc layout: each input row the block needs is staged once,
+//! transposed so that a vector holds the 8 channels at one column, into a ring of zero-padded
+//! rows in the thread's workspace ([`avx2::Layout`]). Then every output is a sum of vectors
+//! times the block's per-tap weight vectors, whatever the stride and dilation; 8 consecutive
+//! outputs of a row are computed at once (8 FMA chains), and along a kernel row each staged
+//! vector is loaded once for every output and tap that read it (for strides 1 and 2 and
+//! dilation 1, unrolled at compile time), so a load serves several FMAs. The 8x8 block of
+//! outputs is transposed back into the 8 channel rows as it is stored. The scalar path
+//! accumulates tap by tap into each output row, over the outputs where each tap lands on the
+//! input ([`Taps`]).
 //!
-//! On the suite's `depthwise3x3_96_112` (`bench/compare.sh`): 0.65 ms on one thread and
-//! 0.41 ms on two, against 5.6 ms for im2col + GEMM and ONNX Runtime's 0.68-0.87 and
-//! 0.26-0.29 ms (across runs); the layer is memory-bound (4.8 MB in, 4.8 MB out).
+//! The bias starts every accumulator; the activation is applied in registers, before the
+//! store (the scalar path: to each output row as soon as it is complete, in L1). Blocks
+//! (AVX2) and planes (scalar) are split over the crate's threads
+//! ([`crate::threads::for_each`]) when the layer has enough work for the split to pay.
 
 use crate::gemm;
 use crate::ops::taps::Taps;
 use crate::simd::{Activation, Isa};
 
-/// The sizes of a depthwise 3x3 convolution of one plane, checked by the caller: `output` is
-/// the geometry crate's `conv_output` for `input`, this stride and the pads, of which the
-/// kernel needs only the leading ones (the trailing ones are implied by `output`).
+/// Work (multiply-adds plus input values) below which a layer runs on the calling thread:
+/// about 3 µs on one core. Above it a split paid on 2 threads in every layer measured (7x7 and
+/// 14x14 planes of 16 to 1152 channels, 3x3 to 7x7: 3.6 µs became 2.8), and rayon's calling
+/// thread runs the tasks itself when the other thread is slow to wake.
+const PARALLEL_WORK: usize = 1 << 16;
+
+/// The sizes of a depthwise convolution of one plane, checked by the caller: `output` is the
+/// geometry crate's `conv_output` for `input`, this kernel, stride, dilation and the pads, of
+/// which the kernel needs only the leading ones (the trailing ones are implied by `output`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Depthwise3x3 {
+pub(crate) struct Depthwise {
     /// Input height and width, at least 1.
     pub input: [usize; 2],
     /// Output height and width, at least 1.
     pub output: [usize; 2],
-    /// Stride along the height and the width, each 1 or 2.
+    /// Kernel height and width, at least 1.
+    pub kernel: [usize; 2],
+    /// Stride along the height and the width, at least 1.
     pub stride: [usize; 2],
+    /// Dilation along the height and the width, at least 1.
+    pub dilation: [usize; 2],
     /// Padding at the top and at the left.
     pub pad: [usize; 2],
 }
 
-/// Convolves `x`, planes of `input` size (`N*C` of them, NCHW), each with its channel's 3x3
-/// `weight` (`[C, 1, 3, 3]`, PyTorch's layout for `groups == C`) plus its `bias` (`[C]`),
-/// through `activation`, into `y` (the `N*C` output planes), on `isa`'s path. Runs of
-/// planes are split over the crate's threads when there is enough work.
-pub(crate) fn depthwise3x3(
+/// Convolves `x`, planes of `input` size (`N*Cin` of them, NCHW), into `y`, the `N*Cout`
+/// output planes: output plane `n*Cout + c` is input plane `n*Cin + c/m` (`m = Cout/Cin`)
+/// convolved with channel `c`'s `weight` (`[Cout, 1, kh, kw]`, PyTorch's layout for
+/// `groups == Cin`) plus its `bias` (`[Cout]`), through `activation`, on `isa`'s path. The
+/// work is split over the crate's threads when there is enough of it.
+pub(crate) fn depthwise(
     isa: Isa,
-    shape: &Depthwise3x3,
+    shape: &Depthwise,
     x: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
     activation: Activation,
     y: &mut [f32],
 ) {
-    let channels = weight.len() / 9;
+    shape.debug_check();
+    let taps = shape.kernel[0] * shape.kernel[1];
+    let channels = weight.len() / taps;
     let plane_in = shape.input[0] * shape.input[1];
     let plane_out = shape.output[0] * shape.output[1];
-    shape.debug_check();
-    debug_assert!(channels > 0 && weight.len() == 9 * channels);
+    debug_assert!(channels > 0 && weight.len() == taps * channels);
     debug_assert!(bias.is_none_or(|b| b.len() == channels));
-    debug_assert!(x.len() % (plane_in * channels) == 0);
     // Checked, not debug-checked: the caller may hand an uninitialised `y`, which this must
     // cover exactly with whole planes, each written by its kernel.
-    assert!(x.len() % plane_in == 0 && x.len() / plane_in * plane_out == y.len());
-    let planes = x.len() / plane_in;
-    if planes == 0 {
+    assert!(x.len() % plane_in == 0 && y.len() % plane_out == 0);
+    let (inputs, outputs) = (x.len() / plane_in, y.len() / plane_out);
+    if outputs == 0 {
         return;
     }
-    let flops = 2 * 9 * y.len();
-    let tasks = if flops < gemm::PARALLEL_FLOPS {
+    assert!(inputs > 0 && outputs % inputs == 0 && outputs % channels == 0);
+    let layer = Layer {
+        shape,
+        x,
+        weight,
+        bias,
+        activation,
+        channels,
+        multiplier: outputs / inputs,
+    };
+    debug_assert!(channels % layer.multiplier == 0);
+    let work = outputs * plane_out * taps + inputs * plane_in;
+    let threads = if work < PARALLEL_WORK {
         1
     } else {
-        gemm::tasks_for(crate::threads::threads()).min(planes)
+        gemm::tasks_for(crate::threads::threads())
     };
-    let per_task = planes.div_ceil(tasks);
-    let runs: Vec<_> = x
-        .chunks(per_task * plane_in)
-        .zip(y.chunks_mut(per_task * plane_out))
-        .enumerate()
-        .collect();
-    crate::threads::for_each(runs, |(run, (x, y))| {
-        let planes = x.chunks_exact(plane_in).zip(y.chunks_exact_mut(plane_out));
-        for (i, (x, y)) in planes.enumerate() {
-            let channel = (run * per_task + i) % channels;
-            let taps = weight[9 * channel..][..9]
-                .try_into()
-                .expect("9 weights a channel");
-            let bias = bias.map_or(0.0, |b| b[channel]);
-            match isa {
-                // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2(_) => unsafe { avx2::plane(shape, x, taps, bias, activation, y) },
-                Isa::Scalar => scalar::plane(shape, x, taps, bias, activation, y),
+    #[cfg(target_arch = "x86_64")]
+    if let Isa::Avx2(_) = isa {
+        if let Some(layout) = avx2::Layout::new(shape) {
+            // Blocks of 8 output channels of one sample; a sample's last may hold fewer.
+            let per_sample = channels.div_ceil(avx2::LANES);
+            let blocks = outputs / channels * per_sample;
+            // The first output plane of block `b`.
+            let plane = |b: usize| b / per_sample * channels + b % per_sample * avx2::LANES;
+            let tasks = threads.min(blocks);
+            let mut runs = Vec::with_capacity(tasks);
+            let mut rest = y;
+            for t in 0..tasks {
+                let (first, end) = (t * blocks / tasks, (t + 1) * blocks / tasks);
+                let planes = plane(end).min(outputs) - plane(first);
+                let (run, tail) = rest.split_at_mut(planes * plane_out);
+                runs.push((first..end, run));
+                rest = tail;
             }
+            crate::threads::for_each(runs, |(blocks, y)| {
+                // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
+                unsafe { avx2::blocks(&layer, &layout, blocks, y) };
+            });
+            return;
+        }
+        // A staging too large to be worth it (a large dilation over mostly padding):
+        // `Layout::new` refused it, and the scalar path computes it without one.
+    }
+    let tasks = threads.min(outputs);
+    let per_task = outputs.div_ceil(tasks);
+    let runs: Vec<_> = y.chunks_mut(per_task * plane_out).enumerate().collect();
+    crate::threads::for_each(runs, |(run, y)| {
+        for (i, y) in y.chunks_exact_mut(plane_out).enumerate() {
+            let plane = run * per_task + i;
+            let (x, weights, bias) = (layer.input(plane), layer.weights(plane), layer.bias(plane));
+            scalar::plane(shape, x, weights, bias, activation, y);
         }
     });
 }
 
-impl Depthwise3x3 {
+/// A layer's tensors and sizes, as the paths read them.
+pub(crate) struct Layer<'a> {
+    shape: &'a Depthwise,
+    /// Every input plane.
+    x: &'a [f32],
+    /// Every channel's weights, `[Cout, 1, kh, kw]`.
+    weight: &'a [f32],
+    bias: Option<&'a [f32]>,
+    activation: Activation,
+    /// Output channels, `Cout`.
+    channels: usize,
+    /// `Cout / Cin`.
+    multiplier: usize,
+}
+
+impl Layer<'_> {
+    /// The input plane of output plane `plane` (`n*Cout + c`): `n*Cin + c/m`.
+    fn input(&self, plane: usize) -> &[f32] {
+        let [h, w] = self.shape.input;
+        &self.x[plane / self.multiplier * h * w..][..h * w]
+    }
+
+    /// The weights of output plane `plane`'s channel, row-major `kh * kw`.
+    fn weights(&self, plane: usize) -> &[f32] {
+        let taps = self.shape.kernel[0] * self.shape.kernel[1];
+        &self.weight[plane % self.channels * taps..][..taps]
+    }
+
+    /// The bias of output plane `plane`'s channel.
+    fn bias(&self, plane: usize) -> f32 {
+        self.bias.map_or(0.0, |b| b[plane % self.channels])
+    }
+}
+
+impl Depthwise {
     /// The kernels' preconditions, which the caller checked.
     fn debug_check(&self) {
-        debug_assert!(self.input.iter().chain(&self.output).all(|&s| s > 0));
-        debug_assert!(self.stride.iter().all(|&s| s == 1 || s == 2));
+        let sizes = [
+            self.input,
+            self.output,
+            self.kernel,
+            self.stride,
+            self.dilation,
+        ];
+        debug_assert!(sizes.iter().flatten().all(|&s| s > 0));
     }
 
     /// The kernel rows `ki` of output row `oy` that land on the input, and the input row of
     /// the first: rows in the top or bottom padding are skipped.
-    fn kernel_rows(&self, oy: usize) -> (core::ops::Range<usize>, usize) {
-        let (height, top) = (self.input[0] as isize, self.pad[0] as isize);
-        let start = (oy * self.stride[0]) as isize - top;
-        let first = (-start).clamp(0, 3);
-        let end = (height - start).clamp(first, 3);
-        if first == end {
-            // Every kernel row in the padding (padding wider than the kernel).
-            return (0..0, 0);
-        }
-        (first as usize..end as usize, (start + first) as usize)
+    fn kernel_rows(&self, oy: usize) -> Taps {
+        let [kh, _] = self.kernel;
+        Taps::new(
+            kh,
+            self.dilation[0],
+            oy,
+            self.stride[0],
+            self.pad[0],
+            self.input[0],
+        )
     }
 }
 
 /// The scalar path: every output row starts at the bias and takes each tap that lands on the
 /// input, over the outputs whose tap does.
 pub(crate) mod scalar {
-    use super::{Activation, Depthwise3x3, Taps};
+    use super::{Activation, Depthwise, Taps};
 
-    /// Convolves one plane with one channel's `taps` (row-major 3x3) and `bias`, through
-    /// `activation`.
+    /// Convolves one plane with one channel's `weights` (row-major `kh * kw`) and `bias`,
+    /// through `activation`.
     pub(crate) fn plane(
-        shape: &Depthwise3x3,
+        shape: &Depthwise,
         x: &[f32],
-        taps: &[f32; 9],
+        weights: &[f32],
         bias: f32,
         activation: Activation,
         y: &mut [f32],
     ) {
         let [_, width] = shape.input;
         let [_, ow] = shape.output;
-        let stride = shape.stride[1];
+        let [_, kw] = shape.kernel;
+        let (stride, dilation) = (shape.stride[1], shape.dilation[1]);
+        debug_assert!(weights.len() == shape.kernel[0] * kw);
         // For each kernel column, the outputs whose tap lands on the input.
-        let columns = [0, 1, 2].map(|kj| Taps::new(ow, stride, kj, 1, shape.pad[1], width));
+        let columns: Vec<Taps> = (0..kw)
+            .map(|kj| Taps::new(ow, stride, kj, dilation, shape.pad[1], width))
+            .collect();
         for (oy, y_row) in y.chunks_exact_mut(ow).enumerate() {
             y_row.fill(bias);
-            let (kernel_rows, first_row) = shape.kernel_rows(oy);
-            for (i, ki) in kernel_rows.enumerate() {
-                let x_row = &x[(first_row + i) * width..][..width];
-                for (kj, column) in columns.iter().enumerate() {
-                    let t = taps[3 * ki + kj];
+            let rows = shape.kernel_rows(oy);
+            for (i, ki) in rows.indices.enumerate() {
+                let x_row = &x[(rows.first + i * shape.dilation[0]) * width..][..width];
+                for (column, &t) in columns.iter().zip(&weights[ki * kw..][..kw]) {
                     let out = &mut y_row[column.indices.clone()];
                     let taken = x_row[column.first..].iter().step_by(stride);
                     for (o, &v) in out.iter_mut().zip(taken) {
@@ -155,428 +240,542 @@ pub(crate) mod scalar {
     }
 }
 
-/// The AVX2 path: each input row is copied once into a zero-padded row, and every output row
-/// is computed 8 outputs at a time from the padded rows of its kernel rows.
+/// The AVX2 path: blocks of 8 output channels, one a lane; their input rows staged
+/// transposed (a vector holds the block's channels at one column) in a ring of padded rows,
+/// and 8 consecutive outputs of a row computed at once.
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2 {
+    use core::ops::Range;
     use std::arch::x86_64::*;
 
-    use super::{Activation, Depthwise3x3};
+    use super::{Activation, Depthwise, Layer};
+    use crate::simd::activation::avx2 as vector;
+    use crate::workspace::Workspace;
 
-    /// Convolves one plane with one channel's `taps` (row-major 3x3) and `bias`, through
-    /// `activation`.
+    /// Output channels in a block: one a lane of a vector.
+    pub(crate) const LANES: usize = 8;
+
+    /// Outputs of a row computed at once: 8 accumulators, the block being 8 outputs by 8
+    /// channels, transposed as it is stored.
+    const OUTPUTS: usize = 8;
+
+    /// The most taps of a kernel row whose weights [`taps`] holds in registers at once, with
+    /// the 8 accumulators and a load.
+    const GROUP: usize = 5;
+
+    /// Where a block's input rows are staged: a ring of `slots` rows (a power of two, at least
+    /// the rows one output row's kernel spans), each `columns` vectors of the block's channels
+    /// at one padded column, the input at columns `left..left + width` and zeros around it.
+    /// Padded column `u` is input column `u - left`; output column `ox`'s tap `kj` reads column
+    /// `ox * sw + kj * dw`. Input row `iy` is in slot `iy % slots`.
+    #[derive(Debug)]
+    pub(crate) struct Layout {
+        slots: usize,
+        /// Vectors a staged row holds: every column an output reads (outputs past the row's
+        /// end included, up to a whole [`OUTPUTS`]), and the input's rounded up to a vector.
+        columns: usize,
+        /// Stride 1 or 2 and dilation 1 along the width: the unrolled kernel rows of [`taps`].
+        unrolled: bool,
+    }
+
+    impl Layout {
+        /// The layout for `shape`, or `None` when the staging would be much larger than the
+        /// planes it stands for (padding and dilation far larger than the input: the scalar
+        /// path computes those without a staging).
+        pub(crate) fn new(shape: &Depthwise) -> Option<Layout> {
+            let [kh, kw] = shape.kernel;
+            let [_, sw] = shape.stride;
+            let [dh, dw] = shape.dilation;
+            let [oh, ow] = shape.output;
+            let [h, w] = shape.input;
+            // The geometry crate computed `(k - 1) * d` for the output size, so these fit.
+            let slots = ((kh - 1) * dh + 1).checked_next_power_of_two()?;
+            let reach = (ow.max(OUTPUTS) - 1)
+                .checked_mul(sw)?
+                .checked_add((kw - 1) * dw + 1)?;
+            let columns = reach.max(shape.pad[1].checked_add(w.next_multiple_of(LANES))?);
+            let floats = slots.checked_mul(columns)?.checked_mul(LANES)?;
+            let planes = LANES.saturating_mul(h * w + oh * ow);
+            if floats > planes.saturating_mul(8).saturating_add(1 << 16) {
+                return None;
+            }
+            Some(Layout {
+                slots,
+                columns,
+                unrolled: matches!(sw, 1 | 2) && dw == 1,
+            })
+        }
+
+        /// Floats of one staged row.
+        fn row(&self) -> usize {
+            self.columns * LANES
+        }
+    }
+
+    /// Convolves `blocks` (numbered across the samples, `ceil(Cout / 8)` a sample) into `y`,
+    /// their output planes.
     ///
     /// # Safety
     ///
-    /// The CPU supports AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn plane(
-        shape: &Depthwise3x3,
-        x: &[f32],
-        taps: &[f32; 9],
-        bias: f32,
-        activation: Activation,
+    /// The CPU supports AVX2 and FMA; `layout` is `Layout::new(layer.shape)`.
+    pub(crate) unsafe fn blocks(
+        layer: &Layer,
+        layout: &Layout,
+        blocks: Range<usize>,
         y: &mut [f32],
     ) {
-        let [height, width] = shape.input;
-        let [oh, ow] = shape.output;
-        let stride = shape.stride[1];
-        assert!(x.len() == height * width && y.len() == oh * ow);
-        assert!(stride == 1 || stride == 2);
-        let mut rows = PaddedRows::new(shape);
-        // A row narrower than a block is computed here, then copied out.
-        let mut narrow = vec![0.0; if ow < 8 { 8 } else { 0 }];
-        for (oy, y_row) in y.chunks_exact_mut(ow).enumerate() {
-            let (kernel_rows, first_row) = shape.kernel_rows(oy);
-            let taps = &taps[3 * kernel_rows.start..3 * kernel_rows.end];
-            let inputs = rows.get(x, first_row, kernel_rows.len());
-            let (out, outputs) = if ow < 8 {
-                (narrow.as_mut_ptr(), 8)
-            } else {
-                (y_row.as_mut_ptr(), ow)
-            };
-            // SAFETY: `PaddedRows::new` made every padded row at least
-            // `(outputs - 8) * stride + span` long, the last block's reach, and `out` holds
-            // `outputs` floats.
-            unsafe {
-                match (kernel_rows.len(), stride) {
-                    (3, 1) => blocks_of::<3, 1>(inputs, taps, bias, outputs, out),
-                    (3, _) => blocks_of::<3, 2>(inputs, taps, bias, outputs, out),
-                    (2, 1) => blocks_of::<2, 1>(inputs, taps, bias, outputs, out),
-                    (2, _) => blocks_of::<2, 2>(inputs, taps, bias, outputs, out),
-                    (1, 1) => blocks_of::<1, 1>(inputs, taps, bias, outputs, out),
-                    (1, _) => blocks_of::<1, 2>(inputs, taps, bias, outputs, out),
-                    _ => blocks_of::<0, 1>(inputs, taps, bias, outputs, out),
+        let shape = layer.shape;
+        let [kh, kw] = shape.kernel;
+        let plane_out = shape.output[0] * shape.output[1];
+        let per_sample = layer.channels.div_ceil(LANES);
+        let taps = kh * kw;
+        // The ring, and the block's weights as a vector a tap and its bias as one.
+        let ring = layout.slots * layout.row();
+        Workspace::with(ring + LANES * (taps + 1), |buffer| {
+            let (staged, rest) = buffer.split_at_mut(ring);
+            let (weights, bias) = rest.split_at_mut(LANES * taps);
+            // Once for the run: every row puts its input at the same columns, so the padding
+            // stays zero.
+            staged.fill(0.0);
+            let mut holds = vec![usize::MAX; layout.slots];
+            let mut y = y;
+            for block in blocks {
+                // The block's output planes, and the lanes that hold one.
+                let first = block / per_sample * layer.channels + block % per_sample * LANES;
+                let lanes = (layer.channels - block % per_sample * LANES).min(LANES);
+                weights.fill(0.0);
+                bias.fill(0.0);
+                for (l, bias) in bias.iter_mut().enumerate().take(lanes) {
+                    let lane = layer.weights(first + l);
+                    for (w, &v) in weights.iter_mut().skip(l).step_by(LANES).zip(lane) {
+                        *w = v;
+                    }
+                    *bias = layer.bias(first + l);
+                }
+                // Lanes past the block's channels read the first's plane; their outputs are
+                // not stored.
+                let inputs: [&[f32]; LANES] =
+                    core::array::from_fn(|l| layer.input(first + l.min(lanes - 1)));
+                holds.fill(usize::MAX);
+                let (out, tail) = core::mem::take(&mut y).split_at_mut(lanes * plane_out);
+                y = tail;
+                let block = Block {
+                    layout,
+                    shape,
+                    inputs,
+                    staged: &mut *staged,
+                    holds: &mut holds,
+                    weights,
+                    bias,
+                    activation: layer.activation,
+                    lanes,
+                    y: out,
+                };
+                // SAFETY: the caller's promise; the buffers have the sizes `block` reads.
+                unsafe { block.run() };
+            }
+        });
+    }
+
+    /// One block of channels and everything computing it takes.
+    struct Block<'a> {
+        layout: &'a Layout,
+        shape: &'a Depthwise,
+        /// Each lane's input plane.
+        inputs: [&'a [f32]; LANES],
+        /// The ring of staged rows, `layout.slots * layout.row()` floats.
+        staged: &'a mut [f32],
+        /// The input row each slot holds (`usize::MAX`: none).
+        holds: &'a mut [usize],
+        /// A vector of the block's weights a tap, row-major over `(ki, kj)`.
+        weights: &'a [f32],
+        /// The block's biases.
+        bias: &'a [f32],
+        activation: Activation,
+        /// The block's channels, lanes `0..lanes`.
+        lanes: usize,
+        /// The block's output planes.
+        y: &'a mut [f32],
+    }
+
+    impl Block<'_> {
+        /// Computes the block's output planes row by row.
+        ///
+        /// # Safety
+        ///
+        /// AVX2 and FMA; the buffers have the sizes their docs say.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn run(mut self) {
+            let shape = self.shape;
+            let [oh, _] = shape.output;
+            let [_, kw] = shape.kernel;
+            let [_, sw] = shape.stride;
+            let row_len = self.layout.row();
+            // Every activation has a vector form: it is applied in registers, before the store.
+            let activation = self.activation;
+            // SAFETY (every block below): `bias` holds a vector.
+            let bias = unsafe { _mm256_loadu_ps(self.bias.as_ptr()) };
+            let mut rows = Vec::with_capacity(shape.kernel[0]);
+            for oy in 0..oh {
+                // The staged rows of the kernel rows on the input, with their weights.
+                let kernel_rows = shape.kernel_rows(oy);
+                rows.clear();
+                for (i, ki) in kernel_rows.indices.enumerate() {
+                    let iy = kernel_rows.first + i * shape.dilation[0];
+                    let slot = iy & (self.layout.slots - 1);
+                    if self.holds[slot] != iy {
+                        // SAFETY: the caller's promise.
+                        unsafe { self.stage(iy, slot) };
+                        self.holds[slot] = iy;
+                    }
+                    rows.push((slot * row_len, ki * kw * LANES));
+                }
+                // SAFETY (each arm): the caller's promise; `rows` are staged rows with their
+                // weights.
+                unsafe {
+                    match (kw, sw, self.layout.unrolled) {
+                        (1, 1, true) => self.row::<1, 1>(oy, &rows, bias, activation),
+                        (2, 1, true) => self.row::<2, 1>(oy, &rows, bias, activation),
+                        (3, 1, true) => self.row::<3, 1>(oy, &rows, bias, activation),
+                        (4, 1, true) => self.row::<4, 1>(oy, &rows, bias, activation),
+                        (5, 1, true) => self.row::<5, 1>(oy, &rows, bias, activation),
+                        (6, 1, true) => self.row::<6, 1>(oy, &rows, bias, activation),
+                        (7, 1, true) => self.row::<7, 1>(oy, &rows, bias, activation),
+                        (1, 2, true) => self.row::<1, 2>(oy, &rows, bias, activation),
+                        (2, 2, true) => self.row::<2, 2>(oy, &rows, bias, activation),
+                        (3, 2, true) => self.row::<3, 2>(oy, &rows, bias, activation),
+                        (4, 2, true) => self.row::<4, 2>(oy, &rows, bias, activation),
+                        (5, 2, true) => self.row::<5, 2>(oy, &rows, bias, activation),
+                        (6, 2, true) => self.row::<6, 2>(oy, &rows, bias, activation),
+                        (7, 2, true) => self.row::<7, 2>(oy, &rows, bias, activation),
+                        _ => self.row::<0, 0>(oy, &rows, bias, activation),
+                    }
                 }
             }
-            if ow < 8 {
-                y_row.copy_from_slice(&narrow[..ow]);
-            }
-            activation.apply_to_slice(y_row);
-        }
-    }
-
-    /// Three zero-padded copies of input rows, each row copied once while consecutive output
-    /// rows use it: the input at `pad[1]`, zeros around it, long enough for the last block's
-    /// loads. Every output is then a block of the vector kernel, edges included, and a padded
-    /// tap multiplies a zero, as im2col's padding does.
-    struct PaddedRows {
-        rows: [Vec<f32>; 3],
-        /// The input row each buffer holds.
-        holds: [Option<usize>; 3],
-        /// The input's width and the left padding.
-        width: usize,
-        left: usize,
-    }
-
-    impl PaddedRows {
-        fn new(shape: &Depthwise3x3) -> Self {
-            let (width, left, stride) = (shape.input[1], shape.pad[1], shape.stride[1]);
-            // A block at `ox` reads from `ox * stride` for `span` elements: 10 at stride 1 (three
-            // loads one apart), 18 at stride 2 (four loads at 0, 8, 2 and 10).
-            let span = if stride == 1 { 10 } else { 18 };
-            let outputs = shape.output[1].max(8);
-            let len = ((outputs - 8) * stride + span).max(left + width);
-            PaddedRows {
-                rows: [vec![0.0; len], vec![0.0; len], vec![0.0; len]],
-                holds: [None; 3],
-                width,
-                left,
-            }
         }
 
-        /// The padded rows of input rows `first..first + n` (`n <= 3`), copying the ones no
-        /// buffer holds into buffers that hold none of them.
-        fn get(&mut self, x: &[f32], first: usize, n: usize) -> [*const f32; 3] {
-            debug_assert!(n <= 3);
-            let wanted = first..first + n;
-            let mut pointers = [std::ptr::null(); 3];
-            for (i, input_row) in wanted.clone().enumerate() {
-                let slot = match self.holds.iter().position(|&h| h == Some(input_row)) {
-                    Some(slot) => slot,
-                    None => {
-                        let slot = (0..3)
-                            .find(|&s| self.holds[s].is_none_or(|h| !wanted.contains(&h)))
-                            .expect("3 buffers for at most 3 rows");
-                        self.rows[slot][self.left..self.left + self.width]
-                            .copy_from_slice(&x[input_row * self.width..][..self.width]);
-                        self.holds[slot] = Some(input_row);
-                        slot
-                    }
-                };
-                pointers[i] = self.rows[slot].as_ptr();
-            }
-            pointers
-        }
-    }
-
-    /// Outputs `0..outputs` (at least 8) of one row: blocks of 8 from the left, the last one
-    /// moved back to end at `outputs`; each the bias plus `ROWS` padded kernel rows with their 3
-    /// `taps`, at stride `STRIDE`. Two blocks at a time, so two FMA chains are in flight.
-    ///
-    /// # Safety
-    ///
-    /// AVX2 and FMA; `taps` has `3 * ROWS` elements; each of the first `ROWS` of `rows` has
-    /// `(outputs - 8) * STRIDE + span` readable floats (see [`PaddedRows::new`]); `out[0..outputs]`
-    /// writable.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn blocks_of<const ROWS: usize, const STRIDE: usize>(
-        rows: [*const f32; 3],
-        taps: &[f32],
-        bias: f32,
-        outputs: usize,
-        out: *mut f32,
-    ) {
-        debug_assert!(taps.len() == 3 * ROWS && outputs >= 8);
-        // SAFETY: the caller's promise covers every block at `ox <= outputs - 8`.
-        unsafe {
-            let mut t = [_mm256_setzero_ps(); 9];
-            for (t, &tap) in t.iter_mut().zip(taps) {
-                *t = _mm256_set1_ps(tap);
-            }
-            let bias = _mm256_set1_ps(bias);
-            // A macro, not a closure: a closure does not inherit AVX2 on every supported Rust,
-            // and would then neither inline the kernel nor pass it vectors in registers.
-            macro_rules! block {
-                ($ox:expr) => {
-                    one_block::<ROWS, STRIDE>(&rows, &t, bias, $ox * STRIDE)
-                };
-            }
-            let last = outputs - 8;
+        /// Output row `oy` of the block's planes from its staged kernel `rows` (the offset of
+        /// each in the ring, and of its first weight vector): 8 outputs at a time from the
+        /// left, the last moved back to end at `ow`; a row narrower than that is one block of
+        /// which `ow` outputs are kept. A kernel row of `KW` taps at stride `SW` is unrolled
+        /// ([`kernel_row`]); `KW == 0` takes the kernel width, stride and dilation at run time.
+        ///
+        /// # Safety
+        ///
+        /// AVX2 and FMA; `KW` is 0 or the kernel width with the layout's `unrolled` stride
+        /// `SW`.
+        #[inline]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn row<const KW: usize, const SW: usize>(
+            &mut self,
+            oy: usize,
+            rows: &[(usize, usize)],
+            bias: __m256,
+            activation: Activation,
+        ) {
+            let [oh, ow] = self.shape.output;
+            let [_, kw] = self.shape.kernel;
+            let [_, sw] = self.shape.stride;
+            let [_, dw] = self.shape.dilation;
+            let plane = oh * ow;
             let mut ox = 0;
-            while ox + 8 <= last {
-                let (a, b) = (block!(ox), block!(ox + 8));
-                _mm256_storeu_ps(out.add(ox), a);
-                _mm256_storeu_ps(out.add(ox + 8), b);
-                ox += 16;
+            loop {
+                let at = ox.min(ow.saturating_sub(OUTPUTS));
+                let mut acc = [bias; OUTPUTS];
+                for &(row, w) in rows {
+                    // SAFETY: the reads of outputs `at..at + 8` end within the row's `columns`
+                    // (`Layout::new`), and the weights of the row's taps are `kw` vectors
+                    // from `w`.
+                    unsafe {
+                        let x = self.staged.as_ptr().add(row + at * sw * LANES);
+                        let w = self.weights.as_ptr().add(w);
+                        if KW > 0 {
+                            kernel_row::<KW, SW>(&mut acc, x, w);
+                        } else if self.layout.unrolled {
+                            kernel_row_groups(&mut acc, x, w, kw, sw);
+                        } else {
+                            kernel_row_any(&mut acc, x, w, kw, sw, dw);
+                        }
+                    }
+                }
+                for v in &mut acc {
+                    *v = vector::apply(activation, *v);
+                }
+                let lanes = transpose(acc);
+                if ow >= OUTPUTS {
+                    for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
+                        // SAFETY: outputs `at..at + 8` of row `oy` of plane `l`.
+                        unsafe {
+                            let out = self.y.as_mut_ptr().add(l * plane + oy * ow + at);
+                            _mm256_storeu_ps(out, *lane);
+                        }
+                    }
+                } else if (oy + 1) * ow + OUTPUTS - ow <= plane {
+                    // A whole vector: past `ow` it reaches the next rows of the plane, which
+                    // are stored after this one.
+                    for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
+                        // SAFETY: 8 outputs of plane `l` from row `oy`, within the plane.
+                        unsafe {
+                            let out = self.y.as_mut_ptr().add(l * plane + oy * ow);
+                            _mm256_storeu_ps(out, *lane);
+                        }
+                    }
+                } else {
+                    // Near the plane's end: only row `oy`'s `ow` outputs.
+                    let mask = lanes_below(ow);
+                    for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
+                        // SAFETY: the masked store writes row `oy` of plane `l` only.
+                        unsafe {
+                            let out = self.y.as_mut_ptr().add(l * plane + oy * ow);
+                            _mm256_maskstore_ps(out, mask, *lane);
+                        }
+                    }
+                }
+                ox += OUTPUTS;
+                if ox >= ow {
+                    break;
+                }
             }
-            if ox <= last {
-                _mm256_storeu_ps(out.add(ox), block!(ox));
+        }
+
+        /// Stages input row `iy` of every lane's plane into `slot`, transposed: 8 columns of
+        /// the 8 lanes at a time, the last loaded masked, so the columns past the input get
+        /// zeros.
+        ///
+        /// # Safety
+        ///
+        /// AVX2 and FMA.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn stage(&mut self, iy: usize, slot: usize) {
+            let width = self.shape.input[1];
+            let left = self.shape.pad[1];
+            let mut rows = [self.inputs[0]; LANES];
+            for (row, x) in rows.iter_mut().zip(&self.inputs) {
+                *row = &x[iy * width..][..width];
             }
-            if last % 8 != 0 {
-                _mm256_storeu_ps(out.add(last), block!(last));
+            let dest = &mut self.staged[slot * self.layout.row() + left * LANES..];
+            debug_assert!(dest.len() >= width.next_multiple_of(LANES) * LANES);
+            let mut ix = 0;
+            while ix < width {
+                let n = (width - ix).min(LANES);
+                // SAFETY: each row holds `ix + n` values (masked loads read only those), and
+                // `dest` the 8 columns from `ix` (`Layout::new`'s `columns`).
+                unsafe {
+                    let mask = lanes_below(n);
+                    let mut v = [_mm256_setzero_ps(); LANES];
+                    for (v, r) in v.iter_mut().zip(&rows) {
+                        let p = r.as_ptr().add(ix);
+                        *v = if n == LANES {
+                            _mm256_loadu_ps(p)
+                        } else {
+                            _mm256_maskload_ps(p, mask)
+                        };
+                    }
+                    for (k, column) in transpose(v).iter().enumerate() {
+                        _mm256_storeu_ps(dest.as_mut_ptr().add((ix + k) * LANES), *column);
+                    }
+                }
+                ix += LANES;
             }
         }
     }
 
-    /// One block of 8 outputs whose reads start at `start` in each padded kernel row.
+    /// The lanes below `n` (at most 8) as a mask.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn lanes_below(n: usize) -> __m256i {
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), lanes)
+    }
+
+    /// The 8x8 transpose: lane `j` of vector `i` goes to lane `i` of vector `j`.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn transpose(v: [__m256; 8]) -> [__m256; 8] {
+        let t = [
+            _mm256_unpacklo_ps(v[0], v[1]),
+            _mm256_unpackhi_ps(v[0], v[1]),
+            _mm256_unpacklo_ps(v[2], v[3]),
+            _mm256_unpackhi_ps(v[2], v[3]),
+            _mm256_unpacklo_ps(v[4], v[5]),
+            _mm256_unpackhi_ps(v[4], v[5]),
+            _mm256_unpacklo_ps(v[6], v[7]),
+            _mm256_unpackhi_ps(v[6], v[7]),
+        ];
+        let u = [
+            _mm256_shuffle_ps::<0b01_00_01_00>(t[0], t[2]),
+            _mm256_shuffle_ps::<0b11_10_11_10>(t[0], t[2]),
+            _mm256_shuffle_ps::<0b01_00_01_00>(t[1], t[3]),
+            _mm256_shuffle_ps::<0b11_10_11_10>(t[1], t[3]),
+            _mm256_shuffle_ps::<0b01_00_01_00>(t[4], t[6]),
+            _mm256_shuffle_ps::<0b11_10_11_10>(t[4], t[6]),
+            _mm256_shuffle_ps::<0b01_00_01_00>(t[5], t[7]),
+            _mm256_shuffle_ps::<0b11_10_11_10>(t[5], t[7]),
+        ];
+        [
+            _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
+            _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
+            _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
+            _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
+            _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
+            _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
+            _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
+            _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
+        ]
+    }
+
+    /// Adds one kernel row's `KW` taps (1 to 7) to 8 consecutive outputs at stride `SW` (1 or
+    /// 2), dilation 1: the staged row from the first output's first column at `x`, the taps'
+    /// weight vectors at `w`. In one group of taps, or two even ones past [`GROUP`], each
+    /// unrolled by [`taps`].
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; each of the first `ROWS` rows has `start + span` readable floats (10 at
-    /// stride 1, 18 at stride 2).
+    /// AVX2 and FMA; `x` holds the `7 * SW + KW` columns read, `w` the `KW` weight vectors.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn one_block<const ROWS: usize, const STRIDE: usize>(
-        rows: &[*const f32; 3],
-        t: &[__m256; 9],
-        bias: __m256,
-        start: usize,
-    ) -> __m256 {
+    unsafe fn kernel_row<const KW: usize, const SW: usize>(
+        acc: &mut [__m256; OUTPUTS],
+        x: *const f32,
+        w: *const f32,
+    ) {
         // SAFETY: the caller's promise.
         unsafe {
-            let mut acc = bias;
-            for r in 0..ROWS {
-                let p = rows[r].add(start);
-                let (w0, w1, w2) = (t[3 * r], t[3 * r + 1], t[3 * r + 2]);
-                if STRIDE == 1 {
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p), w0, acc);
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(1)), w1, acc);
-                    acc = _mm256_fmadd_ps(_mm256_loadu_ps(p.add(2)), w2, acc);
-                } else {
-                    let (lo, hi) = (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)));
-                    let (lo2, hi2) = (_mm256_loadu_ps(p.add(2)), _mm256_loadu_ps(p.add(10)));
-                    // Columns 2j, 2j+1, 2j+2 for the outputs in the pair order 0, 1, 4, 5, 2,
-                    // 3, 6, 7; every step is element-wise, so one permute at the end puts them
-                    // in order.
-                    let even = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
-                    let odd = _mm256_shuffle_ps::<0b11_01_11_01>(lo, hi);
-                    let next_even = _mm256_shuffle_ps::<0b10_00_10_00>(lo2, hi2);
-                    acc = _mm256_fmadd_ps(even, w0, acc);
-                    acc = _mm256_fmadd_ps(odd, w1, acc);
-                    acc = _mm256_fmadd_ps(next_even, w2, acc);
+            match KW {
+                1 => taps::<1, SW>(acc, x, w),
+                2 => taps::<2, SW>(acc, x, w),
+                3 => taps::<3, SW>(acc, x, w),
+                4 => taps::<4, SW>(acc, x, w),
+                5 => taps::<5, SW>(acc, x, w),
+                6 => {
+                    taps::<3, SW>(acc, x, w);
+                    taps::<3, SW>(acc, x.add(3 * LANES), w.add(3 * LANES));
+                }
+                _ => {
+                    taps::<4, SW>(acc, x, w);
+                    taps::<3, SW>(acc, x.add(4 * LANES), w.add(4 * LANES));
                 }
             }
-            if STRIDE != 1 {
-                acc = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
-                    acc,
-                )));
+        }
+    }
+
+    /// [`kernel_row`] for any width at stride `sw` (1 or 2), dilation 1: even groups of up to
+    /// [`GROUP`] taps.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; `x` holds the `7 * sw + kw` columns read, `w` the `kw` weight vectors.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn kernel_row_groups(
+        acc: &mut [__m256; OUTPUTS],
+        x: *const f32,
+        w: *const f32,
+        kw: usize,
+        sw: usize,
+    ) {
+        let groups = kw.div_ceil(GROUP);
+        let mut kj = 0;
+        // SAFETY: the caller's promise, group by group.
+        unsafe {
+            for group in 0..groups {
+                let g = kw / groups + usize::from(group < kw % groups);
+                let (x, w) = (x.add(kj * LANES), w.add(kj * LANES));
+                match (g, sw) {
+                    (1, 1) => taps::<1, 1>(acc, x, w),
+                    (2, 1) => taps::<2, 1>(acc, x, w),
+                    (3, 1) => taps::<3, 1>(acc, x, w),
+                    (4, 1) => taps::<4, 1>(acc, x, w),
+                    (_, 1) => taps::<5, 1>(acc, x, w),
+                    (1, _) => taps::<1, 2>(acc, x, w),
+                    (2, _) => taps::<2, 2>(acc, x, w),
+                    (3, _) => taps::<3, 2>(acc, x, w),
+                    (4, _) => taps::<4, 2>(acc, x, w),
+                    _ => taps::<5, 2>(acc, x, w),
+                }
+                kj += g;
             }
-            acc
+        }
+    }
+
+    /// `G` consecutive taps of a kernel row for 8 outputs at stride `SW`: output `p` takes tap
+    /// `g` times staged column `p * SW + g`. Column by column, each loaded once and used at
+    /// once by every output and tap that reads it ([`column()`]), the taps' weight vectors in
+    /// registers.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; `x` holds `7 * SW + G` columns, `w` `G` weight vectors.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn taps<const G: usize, const SW: usize>(
+        acc: &mut [__m256; OUTPUTS],
+        x: *const f32,
+        w: *const f32,
+    ) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let mut weights = [_mm256_setzero_ps(); G];
+            for (g, weight) in weights.iter_mut().enumerate() {
+                *weight = _mm256_loadu_ps(w.add(g * LANES));
+            }
+            // Columns 0 to 18, the most read (`7 * 2 + 5`); the compiler drops the others.
+            macro_rules! columns {
+                ($($c:literal)*) => {$(
+                    if $c < (OUTPUTS - 1) * SW + G {
+                        column::<$c, G, SW>(acc, &weights, _mm256_loadu_ps(x.add($c * LANES)));
+                    }
+                )*};
+            }
+            columns!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18);
+        }
+    }
+
+    /// Staged column `C` times the weight of each tap `g` that reads it for an output,
+    /// `p = (C - g) / SW`: every index a constant.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn column<const C: usize, const G: usize, const SW: usize>(
+        acc: &mut [__m256; OUTPUTS],
+        weights: &[__m256; G],
+        v: __m256,
+    ) {
+        for (g, &w) in weights.iter().enumerate() {
+            if C >= g && (C - g) % SW == 0 && (C - g) / SW < OUTPUTS {
+                let p = (C - g) / SW;
+                acc[p] = _mm256_fmadd_ps(v, w, acc[p]);
+            }
+        }
+    }
+
+    /// [`kernel_row`] for any stride and dilation, tap by tap.
+    ///
+    /// # Safety
+    ///
+    /// AVX2 and FMA; `x` holds the `7 * sw + (kw - 1) * dw + 1` columns read, `w` the `kw`
+    /// weight vectors.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn kernel_row_any(
+        acc: &mut [__m256; OUTPUTS],
+        x: *const f32,
+        w: *const f32,
+        kw: usize,
+        sw: usize,
+        dw: usize,
+    ) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            for kj in 0..kw {
+                let w = _mm256_loadu_ps(w.add(kj * LANES));
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    let v = _mm256_loadu_ps(x.add((p * sw + kj * dw) * LANES));
+                    *acc = _mm256_fmadd_ps(v, w, *acc);
+                }
+            }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use stride_geometry::{Window, conv_output};
-
-    use super::*;
-    use crate::testing::sample;
-
-    /// The convolution by its definition, tap by tap with bounds checks, in f64.
-    fn naive(shape: &Depthwise3x3, x: &[f32], weight: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-        let [h, w] = shape.input;
-        let [oh, ow] = shape.output;
-        let channels = weight.len() / 9;
-        let mut y = Vec::new();
-        for (plane, x) in x.chunks_exact(h * w).enumerate() {
-            let c = plane % channels;
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut acc = bias.map_or(0.0, |b| b[c] as f64);
-                    for ki in 0..3 {
-                        for kj in 0..3 {
-                            let iy = (oy * shape.stride[0] + ki) as i64 - shape.pad[0] as i64;
-                            let ix = (ox * shape.stride[1] + kj) as i64 - shape.pad[1] as i64;
-                            if (0..h as i64).contains(&iy) && (0..w as i64).contains(&ix) {
-                                let v = x[iy as usize * w + ix as usize] as f64;
-                                acc += weight[9 * c + 3 * ki + kj] as f64 * v;
-                            }
-                        }
-                    }
-                    y.push(acc as f32);
-                }
-            }
-        }
-        y
-    }
-
-    /// The shape for an input, strides and `(begin, end)` pads, with the geometry crate's
-    /// output size; `None` when the output would be empty.
-    fn shape(
-        input: [usize; 2],
-        stride: [usize; 2],
-        pads: [(usize, usize); 2],
-    ) -> Option<Depthwise3x3> {
-        let output = |a: usize| {
-            let window = Window::new(3).stride(stride[a]).pads(pads[a].0, pads[a].1);
-            conv_output(input[a], window).ok()
-        };
-        Some(Depthwise3x3 {
-            input,
-            output: [output(0)?, output(1)?],
-            stride,
-            pad: [pads[0].0, pads[1].0],
-        })
-    }
-
-    #[track_caller]
-    fn assert_close(got: &[f32], want: &[f32], context: &str) {
-        assert_eq!(got.len(), want.len(), "{context}");
-        for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!(
-                (g - w).abs() <= 1e-5 + 1e-5 * w.abs(),
-                "{context}: at {i}: got {g}, want {w}"
-            );
-        }
-    }
-
-    /// One plane path: `scalar::plane` or (a safe wrapper of) `avx2::plane`.
-    type PlanePath = fn(&Depthwise3x3, &[f32], &[f32; 9], f32, Activation, &mut [f32]);
-
-    /// Runs one plane path on every plane.
-    fn run(
-        path: PlanePath,
-        shape: &Depthwise3x3,
-        x: &[f32],
-        weight: &[f32],
-        bias: Option<&[f32]>,
-        activation: Activation,
-    ) -> Vec<f32> {
-        let [h, w] = shape.input;
-        let [oh, ow] = shape.output;
-        let channels = weight.len() / 9;
-        let mut y = vec![f32::NAN; x.len() / (h * w) * oh * ow];
-        for (plane, (x, y)) in x
-            .chunks_exact(h * w)
-            .zip(y.chunks_exact_mut(oh * ow))
-            .enumerate()
-        {
-            let c = plane % channels;
-            let taps = weight[9 * c..][..9].try_into().unwrap();
-            path(shape, x, taps, bias.map_or(0.0, |b| b[c]), activation, y);
-        }
-        y
-    }
-
-    /// The plane paths this machine can run, by name.
-    fn paths() -> Vec<(&'static str, PlanePath)> {
-        let mut paths: Vec<(&str, PlanePath)> = vec![("scalar", scalar::plane)];
-        #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            fn avx2_plane(
-                s: &Depthwise3x3,
-                x: &[f32],
-                t: &[f32; 9],
-                b: f32,
-                a: Activation,
-                y: &mut [f32],
-            ) {
-                // SAFETY: only listed when AVX2 and FMA were detected.
-                unsafe { avx2::plane(s, x, t, b, a, y) }
-            }
-            paths.push(("avx2", avx2_plane));
-        }
-        paths
-    }
-
-    #[test]
-    fn depthwise_3x3_matches_the_definition_on_both_paths_with_padding_odd_widths_and_stride_2() {
-        let (channels, batch) = (3, 2);
-        let weight = sample(9 * channels, 1).into_raw_vec_and_offset().0;
-        let bias = sample(channels, 2).into_raw_vec_and_offset().0;
-        let mut cases = 0;
-        for (name, path) in paths() {
-            for h in [1, 2, 3, 4, 7] {
-                // Widths below one block, around the 8- and 16-wide blocks, and odd ones.
-                for w in [1, 2, 3, 5, 8, 9, 10, 11, 16, 17, 18, 19, 20, 25, 33, 40] {
-                    for stride in [[1, 1], [2, 2], [1, 2], [2, 1]] {
-                        for pads in [(0, 0), (1, 1), (0, 1), (1, 0), (2, 2), (2, 0)] {
-                            let Some(shape) = shape([h, w], stride, [pads, (pads.1, pads.0)])
-                            else {
-                                continue;
-                            };
-                            let x = sample(batch * channels * h * w, (h * 100 + w) as u64)
-                                .into_raw_vec_and_offset()
-                                .0;
-                            let finishes = [
-                                (None, Activation::Identity),
-                                (Some(&bias[..]), Activation::LeakyRelu(0.1)),
-                            ];
-                            for (bias, activation) in finishes {
-                                let want: Vec<f32> = naive(&shape, &x, &weight, bias)
-                                    .into_iter()
-                                    .map(|v| activation.apply(v))
-                                    .collect();
-                                let got = run(path, &shape, &x, &weight, bias, activation);
-                                assert_close(&got, &want, &format!("{name} {shape:?} {bias:?}"));
-                                cases += 1;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        assert!(cases > 1000, "{cases} cases");
-    }
-
-    #[test]
-    fn depthwise_3x3_entry_point_takes_each_plane_s_channel_and_splits_planes_over_threads() {
-        // MobileNet-sized, enough planes and work for the split (and 5 channels, so runs of
-        // planes start mid-sample); both paths, the same numbers.
-        let (batch, channels, side) = (3, 5, 128);
-        let shape = shape([side, side], [1, 1], [(1, 1), (1, 1)]).unwrap();
-        let weight = sample(9 * channels, 3).into_raw_vec_and_offset().0;
-        let bias = sample(channels, 4).into_raw_vec_and_offset().0;
-        let x = sample(batch * channels * side * side, 5)
-            .into_raw_vec_and_offset()
-            .0;
-        assert!(
-            2 * 9 * x.len() >= gemm::PARALLEL_FLOPS,
-            "big enough to split"
-        );
-        let want: Vec<f32> = naive(&shape, &x, &weight, Some(&bias))
-            .into_iter()
-            .map(|v| v.max(0.0))
-            .collect();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let mut paths = vec![Isa::Scalar];
-        paths.extend(Isa::avx2());
-        for isa in paths {
-            let mut y = vec![f32::NAN; x.len()];
-            let activation = Activation::Relu;
-            pool.install(|| {
-                depthwise3x3(isa, &shape, &x, &weight, Some(&bias), activation, &mut y);
-            });
-            assert_close(&y, &want, &format!("entry point, {isa:?}"));
-        }
-    }
-
-    #[test]
-    fn depthwise_3x3_with_padding_wider_than_the_kernel_gives_the_bias_in_the_border() {
-        // Padding 3: the outer output ring sees no input at all.
-        let shape = shape([4, 12], [1, 1], [(3, 3), (3, 3)]).unwrap();
-        let weight = vec![1.0; 9];
-        let x = vec![1.0; 48];
-        for (name, path) in paths() {
-            let y = run(
-                path,
-                &shape,
-                &x,
-                &weight,
-                Some(&[0.5]),
-                Activation::Identity,
-            );
-            let [oh, ow] = shape.output;
-            assert_eq!([oh, ow], [8, 16]);
-            assert_eq!(y[0], 0.5, "{name}");
-            assert_eq!(y[oh * ow - 1], 0.5, "{name}");
-            assert_eq!(y[3 * ow + 4], 9.5, "{name}");
-        }
-    }
-}
+mod tests;

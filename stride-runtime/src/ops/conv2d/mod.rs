@@ -11,7 +11,7 @@
 //!
 //! | class | kernel |
 //! |---|---|
-//! | depthwise 3x3 (`groups == Cin == Cout`, stride 1 or 2, dilation 1) | [`depthwise`]: direct, vectorised along the width |
+//! | depthwise (`groups == Cin > 1`, one input channel per group, `Cout = m * Cin`), any kernel, stride, padding and dilation | [`depthwise`]: direct, 8 channels a vector |
 //! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
 //! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
@@ -138,7 +138,7 @@ pub fn conv2d(
     let weight = contiguous(weight.as_slice());
     let (winograd, packed);
     let prepared = match algorithm {
-        Algorithm::Depthwise3x3 => Prepared::Depthwise3x3(weight),
+        Algorithm::Depthwise => Prepared::Depthwise(weight),
         Algorithm::Winograd => {
             winograd = winograd::Weights::new(weight, geometry.group_out, geometry.group_in);
             Prepared::Winograd(&winograd)
@@ -154,7 +154,7 @@ pub fn conv2d(
 /// A convolution layer that owns its weight, `[Cout, Cin/groups, kh, kw]`, and optional bias,
 /// `[Cout]`, and may apply an activation to its output ([`Conv2d::with_activation`]).
 ///
-/// The layer picks its kernel by shape (a direct kernel for depthwise 3x3, Winograd for 3x3
+/// The layer picks its kernel by shape (a direct kernel for depthwise layers, Winograd for 3x3
 /// with stride 1, a GEMM for the rest) and prepares its weight for it once, when it is built,
 /// so `forward` allocates only its output.
 #[derive(Debug, Clone)]
@@ -297,7 +297,7 @@ impl Conv2d {
     pub fn forward(&self, x: ArrayView4<f32>) -> Result<Array4<f32>> {
         let geometry = self.layer.resolve(x)?;
         let prepared = match self.algorithm.for_input(&geometry, x) {
-            Algorithm::Depthwise3x3 => Prepared::Depthwise3x3(self.layer.weight_slice()),
+            Algorithm::Depthwise => Prepared::Depthwise(self.layer.weight_slice()),
             Algorithm::Winograd => Prepared::Winograd(
                 self.winograd
                     .as_ref()
@@ -381,9 +381,9 @@ impl ConvParams for Conv2dParams {
 /// and nowhere else (see [the module docs](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Algorithm {
-    /// `groups == Cin == Cout` (one filter per channel), 3x3, stride 1 or 2 on each axis,
-    /// dilation 1, any padding: [`depthwise`].
-    Depthwise3x3,
+    /// `groups == Cin > 1` with one input channel per group (`Cout = m * Cin`, `m` filters per
+    /// channel), any kernel size, stride, padding and dilation: [`depthwise`].
+    Depthwise,
     /// 3x3, stride 1, dilation 1, one group, any padding, at least
     /// [`winograd::MIN_CHANNELS`] input channels: [`winograd`], or im2col for an input on
     /// which Winograd does not pay ([`Algorithm::for_input`]).
@@ -396,11 +396,13 @@ pub(crate) enum Algorithm {
 impl Algorithm {
     /// The class of a layer with a `[Cout, Cin/groups, kh, kw]` weight and `params`.
     fn for_layer(weight: (usize, usize, usize, usize), params: &Conv2dParams) -> Algorithm {
-        let (out_channels, group_in, kh, kw) = weight;
+        let (_, group_in, kh, kw) = weight;
         let three = (kh, kw) == (3, 3) && params.dilation == Hw([1, 1]);
-        let depthwise = group_in == 1 && params.groups == out_channels;
-        if three && depthwise && params.stride.0.iter().all(|s| matches!(s, 1 | 2)) {
-            Algorithm::Depthwise3x3
+        // One input channel per group, in more than one group. One group of one input
+        // channel is an ordinary convolution of a single-channel input, left to the GEMM
+        // with the other ordinary ones.
+        if group_in == 1 && params.groups > 1 {
+            Algorithm::Depthwise
         } else if three
             && params.groups == 1
             && params.stride == Hw([1, 1])
@@ -429,8 +431,8 @@ impl Algorithm {
 
 /// A weight in the form its kernel reads.
 enum Prepared<'a> {
-    /// PyTorch's `[C, 1, 3, 3]`, contiguous.
-    Depthwise3x3(&'a [f32]),
+    /// PyTorch's `[Cout, 1, kh, kw]`, contiguous.
+    Depthwise(&'a [f32]),
     /// Transformed by [`winograd::Weights::new`].
     Winograd(&'a winograd::Weights),
     /// Packed by [`im2col::pack_weights`].
@@ -449,7 +451,7 @@ fn apply(
 ) -> Result<Array4<f32>> {
     let isa = Isa::detect();
     let shape = ndarray::Dim(geometry.output_shape());
-    if let Prepared::Depthwise3x3(weight) = weights {
+    if let Prepared::Depthwise(weight) = weights {
         // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it
         // does layer after layer) is a serial memset of the whole output before the
         // parallel kernel.
@@ -457,18 +459,17 @@ fn apply(
         with_slices(OP, x, bias, |x, bias| {
             let out = contiguous(y.as_slice_mut());
             // SAFETY: `f32` has no invalid bit patterns and the pointer and length are those
-            // of `out`, which this borrow replaces. `depthwise3x3` splits `out` into disjoint
-            // planes, one per input plane, and every plane's kernel writes each element of
-            // every output row before reading it (the scalar path starts each row with
-            // `fill(bias)`, the AVX2 path stores blocks covering `0..ow`, or copies a whole
-            // row for `ow < 8`), so no uninitialised element is read.
+            // of `out`, which this borrow replaces. `depthwise` splits `out` into disjoint
+            // runs of output planes, and writes each element of every output row before
+            // reading it (the scalar path starts each row with `fill(bias)`; the AVX2 path
+            // stores vectors covering `0..ow` of each row, activation applied), so no
+            // uninitialised element is read.
             let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };
             let shape = depthwise_shape(geometry);
-            depthwise::depthwise3x3(isa, &shape, x, weight, bias, activation, out);
+            depthwise::depthwise(isa, &shape, x, weight, bias, activation, out);
         })?;
-        // SAFETY: every plane, hence every element, was written exactly once above: the
-        // planes of `out` are `x.len() / plane_in == N * C` disjoint chunks covering all of
-        // it.
+        // SAFETY: every plane, hence every element, was written above: the planes of `out`
+        // are `out.len() / plane_out == N * Cout` disjoint chunks covering all of it.
         return Ok(unsafe { y.assume_init() });
     }
     // Every element is written by the kernel, so the zeros are never read; `zeros` is calloc,
@@ -476,7 +477,7 @@ fn apply(
     let mut y = memory::zeros(OP, "output", shape)?;
     let out = contiguous(y.as_slice_mut());
     with_slices(OP, x, bias, |x, bias| match weights {
-        Prepared::Depthwise3x3(_) => unreachable!("handled above"),
+        Prepared::Depthwise(_) => unreachable!("handled above"),
         Prepared::Winograd(weights) => {
             winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
         }
@@ -487,13 +488,15 @@ fn apply(
     Ok(y)
 }
 
-/// The sizes of a depthwise 3x3 layer's planes, for [`depthwise`].
-fn depthwise_shape(g: &Geometry<Window>) -> depthwise::Depthwise3x3 {
+/// The sizes of a depthwise layer's planes, for [`depthwise`].
+fn depthwise_shape(g: &Geometry<Window>) -> depthwise::Depthwise {
     let [h, w] = g.axes;
-    depthwise::Depthwise3x3 {
+    depthwise::Depthwise {
         input: g.input,
         output: g.output,
+        kernel: [h.kernel, w.kernel],
         stride: [h.stride, w.stride],
+        dilation: [h.dilation, w.dilation],
         pad: [h.pad_begin, w.pad_begin],
     }
 }

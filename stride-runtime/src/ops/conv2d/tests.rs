@@ -756,21 +756,30 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
         Algorithm::for_layer(weight, &params)
     };
     let p = Conv2dParams::default().padding(1);
-    assert_eq!(class((8, 1, 3, 3), p.groups(8)), Algorithm::Depthwise3x3);
-    assert_eq!(
-        class((8, 1, 3, 3), p.groups(8).stride((2, 1))),
-        Algorithm::Depthwise3x3
-    );
+    // Every depthwise layer: any kernel, stride and dilation, and a depth multiplier.
+    for (weight, params) in [
+        ((8, 1, 3, 3), p.groups(8)),
+        ((8, 1, 3, 3), p.groups(8).stride((2, 1))),
+        ((16, 1, 3, 3), p.groups(8)),          // a depth multiplier of 2
+        ((8, 1, 3, 3), p.groups(8).stride(3)), // stride 3
+        ((8, 1, 3, 3), p.groups(8).dilation(2)), // dilated
+        ((8, 1, 5, 5), p.groups(8).stride(2)), // 5x5
+        ((8, 1, 7, 7), p.groups(8).padding(3)), // 7x7
+        ((8, 1, 1, 9), p.groups(8).padding((0, 4))), // 1x9
+    ] {
+        assert_eq!(
+            class(weight, params),
+            Algorithm::Depthwise,
+            "{weight:?} {params:?}"
+        );
+    }
     assert_eq!(class((16, 16, 3, 3), p), Algorithm::Winograd);
     assert_eq!(
         class((16, 16, 3, 3), p.padding(Padding::Same)),
         Algorithm::Winograd
     );
     for (weight, params) in [
-        ((16, 1, 3, 3), p.groups(8)),              // a channel multiplier of 2
-        ((8, 1, 3, 3), p.groups(8).stride(3)),     // stride 3
-        ((8, 1, 3, 3), p.groups(8).dilation(2)),   // dilated
-        ((8, 1, 5, 5), p.groups(8)),               // 5x5
+        ((16, 1, 3, 3), p),                        // one input channel, one group
         ((16, 16, 3, 3), p.stride(2)),             // strided
         ((16, 8, 3, 3), p.groups(2)),              // grouped
         ((16, 16, 3, 3), p.dilation(2)),           // dilated
@@ -796,7 +805,7 @@ fn a_depthwise_layer_runs_the_direct_kernel_and_agrees_with_im2col_on_the_same_w
         let layer = Conv2d::new(w.clone(), Some(b.clone()), params)
             .unwrap()
             .with_activation(Activation::Relu6);
-        assert_eq!(layer.algorithm, Algorithm::Depthwise3x3);
+        assert_eq!(layer.algorithm, Algorithm::Depthwise);
         let im2col = layer.clone().with_algorithm(Algorithm::Im2col);
         let want = direct(
             x.view(),
@@ -810,5 +819,51 @@ fn a_depthwise_layer_runs_the_direct_kernel_and_agrees_with_im2col_on_the_same_w
         let want = Activation::Relu6.map(want.view()).unwrap();
         assert_close(&layer.forward(x.view()).unwrap(), &want);
         assert_close(&im2col.forward(x.view()).unwrap(), &want);
+    }
+}
+
+#[test]
+fn depthwise_layers_of_every_kernel_stride_and_padding_agree_with_im2col_on_the_same_weights() {
+    // Rectangular kernels, strides 1 to 3, dilation, asymmetric pads and a depth multiplier,
+    // through the layer (its weight as the layer holds it, its fused activation).
+    let mut cases = 0;
+    for (kernel, stride, dilation, multiplier) in [
+        ([5, 5], [2, 2], [1, 1], 1),
+        ([7, 7], [1, 1], [1, 1], 1),
+        ([3, 5], [1, 2], [1, 1], 2),
+        ([1, 7], [3, 1], [1, 1], 1),
+        ([3, 3], [1, 1], [2, 2], 3),
+        ([4, 2], [3, 3], [2, 1], 1),
+    ] {
+        for pads in [[0, 0, 0, 0], [1, 2, 3, 0], [3, 3, 3, 3]] {
+            let (channels, cout) = (4, 4 * multiplier);
+            let x = sample((2, channels, 17, 43), 90 + cases);
+            let w = sample((cout, 1, kernel[0], kernel[1]), 91 + cases);
+            let b = sample(cout, 92 + cases);
+            let params = Conv2dParams::default()
+                .stride((stride[0], stride[1]))
+                .dilation((dilation[0], dilation[1]))
+                .padding(Padding2d::asymmetric(pads[0], pads[1], pads[2], pads[3]))
+                .groups(channels);
+            let layer = Conv2d::new(w.clone(), Some(b.clone()), params)
+                .unwrap()
+                .with_activation(Activation::Silu);
+            assert_eq!(layer.algorithm, Algorithm::Depthwise);
+            let im2col = layer.clone().with_algorithm(Algorithm::Im2col);
+            let want = direct(
+                x.view(),
+                w.view(),
+                Some(b.view()),
+                stride,
+                pads,
+                dilation,
+                channels,
+            );
+            let want = Activation::Silu.map(want.view()).unwrap();
+            let got = layer.forward(x.view()).unwrap();
+            assert_close(&got, &want);
+            assert_close(&im2col.forward(x.view()).unwrap(), &got);
+            cases += 1;
+        }
     }
 }
