@@ -207,15 +207,25 @@ impl Exec<'_> {
         closing: Option<usize>,
         skip: Value<'a>,
     ) -> Result<Value<'a>> {
-        let y = self.nodes(main, skip.view())?;
-        let s = match shortcut {
-            Some(shortcut) => self.nodes(shortcut, skip.view())?,
-            None => skip.view(),
+        let name = self.graph.name;
+        // Both paths' outputs are made owned before `skip` is given up, so that an identity
+        // shortcut can lend its buffer to the block's output. Each is a copy only where its
+        // path changed nothing (an empty main path, a shortcut of dropouts).
+        let y = self.nodes(main, skip.view())?.map(name, "residual")?;
+        let y = memory::into_owned(name, "residual", y)?;
+        let s: CowArray<'a, f32, Ix4> = match shortcut {
+            Some(shortcut) => {
+                let s = self.nodes(shortcut, skip.view())?.map(name, "shortcut")?;
+                memory::into_owned(name, "shortcut", s)?.into()
+            }
+            None => skip.map(name, "shortcut")?,
         };
-        let s = s.map(self.graph.name, "shortcut")?;
         let Some(index) = closing else {
-            let name = self.graph.name;
-            return self.step(name, || "add".into(), || Ok(add(name, y, s.view())?.into()));
+            return self.step(
+                name,
+                || "add".into(),
+                || Ok(add(name, y.into(), s.view())?.into()),
+            );
         };
         let group = &self.graph.groups[index];
         let key = self.graph.layers[group.conv].key;
@@ -224,15 +234,16 @@ impl Exec<'_> {
                 key,
                 || format!("{} fused + add", self.graph.kind(group.conv)),
                 || {
-                    let y = y.map(key, "input")?;
+                    // The shortcut's buffer becomes the output: the convolution adds into it.
+                    let s = memory::into_owned(key, "shortcut", s)?;
                     Ok(fused
-                        .forward_add(y.view(), s.view())
+                        .forward_add_owned(y.view(), s)
                         .map_err(|e| e.in_layer(key))?
                         .into())
                 },
             );
         }
-        let y = self.layer(group.conv, y)?;
+        let y = self.layer(group.conv, y.into())?;
         let y = match group.bn {
             Some(bn) => self.layer(bn, y)?,
             None => y,
@@ -286,10 +297,10 @@ impl FusedLayer {
         }
     }
 
-    fn forward_add(&self, x: ArrayView4<f32>, residual: ArrayView4<f32>) -> Result<Array4<f32>> {
+    fn forward_add_owned(&self, x: ArrayView4<f32>, residual: Array4<f32>) -> Result<Array4<f32>> {
         match self {
-            FusedLayer::Conv2d(f) => f.forward_add(x, residual),
-            FusedLayer::ConvTranspose2d(f) => f.forward_add(x, residual),
+            FusedLayer::Conv2d(f) => f.forward_add_owned(x, residual),
+            FusedLayer::ConvTranspose2d(f) => f.forward_add_owned(x, residual),
         }
     }
 }

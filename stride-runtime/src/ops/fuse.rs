@@ -18,6 +18,20 @@ pub trait FusableLayer: Sized {
     /// The layer applying `activation` as it writes its output, if it can; else the layer as
     /// it is. Returns the activation still to apply afterwards.
     fn absorb(self, activation: Activation) -> (Self, Activation);
+
+    /// `activation(self.run(x) + residual)`, in `residual`'s buffer where the layer can add
+    /// as it writes.
+    fn run_add(
+        &self,
+        x: ArrayView4<f32>,
+        mut residual: Array4<f32>,
+        activation: Activation,
+    ) -> Result<Array4<f32>> {
+        let y = self.run(x)?;
+        add_assign(residual.view_mut(), y.view())?;
+        activation.apply_in_place(residual.view_mut());
+        Ok(residual)
+    }
 }
 
 impl FusableLayer for Conv2d {
@@ -31,6 +45,15 @@ impl FusableLayer for Conv2d {
 
     fn absorb(self, activation: Activation) -> (Self, Activation) {
         (self.with_activation(activation), Activation::Identity)
+    }
+
+    fn run_add(
+        &self,
+        x: ArrayView4<f32>,
+        residual: Array4<f32>,
+        activation: Activation,
+    ) -> Result<Array4<f32>> {
+        self.forward_add_into(x, residual, activation)
     }
 }
 
@@ -158,10 +181,27 @@ impl<L: FusableLayer> Fused<L> {
                     .into(),
             });
         }
-        let mut y = self.layer.run(x)?;
-        add_assign(y.view_mut(), residual)?;
-        self.after.apply_in_place(y.view_mut());
-        Ok(y)
+        let residual = crate::memory::to_owned("fused", "residual", residual)?;
+        self.forward_add_owned(x, residual)
+    }
+
+    /// [`Fused::forward_add`] with a residual the caller gives up: the output is written
+    /// into its buffer, the add done as the convolution writes each tile (on the GEMM's path),
+    /// so closing a residual block allocates nothing and costs no pass of its own.
+    pub fn forward_add_owned(
+        &self,
+        x: ArrayView4<f32>,
+        residual: Array4<f32>,
+    ) -> Result<Array4<f32>> {
+        if self.absorbed {
+            return Err(crate::Error::Param {
+                op: "fused",
+                message: "this group applies its activation inside the layer; build it with \
+                          `Fused::before_add` to add a residual first"
+                    .into(),
+            });
+        }
+        self.layer.run_add(x, residual, self.after)
     }
 }
 

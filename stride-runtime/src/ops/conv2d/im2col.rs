@@ -23,7 +23,7 @@ use stride_geometry::Window;
 use crate::gemm::{self, Epilogue, MR, MatMut, NR, PackB, PackedA, StridedB};
 use crate::ops::conv_layer::Geometry;
 use crate::ops::taps::Taps;
-use crate::simd::{Activation, Isa, zero};
+use crate::simd::{Isa, zero};
 use crate::workspace::Workspace;
 
 /// Packs a contiguous `[Cout, Cin/groups, kh, kw]` weight as one `A` per group: rows are the
@@ -37,18 +37,18 @@ pub(super) fn pack_weights(weight: &[f32], groups: usize, group_out: usize) -> V
         .collect()
 }
 
-/// Writes `activation(x ⋆ weight + bias)` into `y` on `isa`, all contiguous and sized by
-/// `g`: `x` NCHW, `weights` from [`pack_weights`], `bias` `[Cout]`, `y` `[N, Cout, OH, OW]`.
+/// Writes `epilogue(x ⋆ weight)` into `y` on `isa` (with `epilogue.accumulate`, the residual
+/// that `y` holds is added as the tiles are written), all contiguous and sized by `g`: `x`
+/// NCHW, `weights` from [`pack_weights`], the bias `[Cout]`, `y` `[N, Cout, OH, OW]`.
 pub(super) fn conv2d(
     isa: Isa,
     g: &Geometry<Window>,
     x: &[f32],
     weights: &[PackedA],
-    bias: Option<&[f32]>,
-    activation: Activation,
+    epilogue: &Epilogue,
     y: &mut [f32],
 ) {
-    conv2d_split(isa, g, x, weights, bias, activation, y, None);
+    conv2d_split(isa, g, x, weights, epilogue, y, None);
 }
 
 /// [`conv2d`], with `split` (when given) in place of the thread policy and [`rows_pay`]:
@@ -59,11 +59,15 @@ pub(super) fn conv2d_split(
     g: &Geometry<Window>,
     x: &[f32],
     weights: &[PackedA],
-    bias: Option<&[f32]>,
-    activation: Activation,
+    epilogue: &Epilogue,
     y: &mut [f32],
     split: Option<(usize, bool)>,
 ) {
+    let Epilogue {
+        bias,
+        activation,
+        accumulate,
+    } = *epilogue;
     debug_assert_eq!(x.len(), g.input_len());
     debug_assert_eq!(y.len(), g.output_len());
     debug_assert_eq!(weights.len(), g.groups);
@@ -103,7 +107,7 @@ pub(super) fn conv2d_split(
         let epilogue = Epilogue {
             bias,
             activation,
-            accumulate: false,
+            accumulate,
         };
         let a = &weights[0];
         if g.is_pointwise() {
@@ -130,7 +134,7 @@ pub(super) fn conv2d_split(
         let epilogue = Epilogue {
             bias: bias.map(|b| &b[group * g.group_out..][..g.group_out]),
             activation,
-            accumulate: false,
+            accumulate,
         };
         let a = &weights[group];
         if g.is_pointwise() {

@@ -30,7 +30,7 @@ use stride_geometry::{Window, conv_output};
 
 use super::check::contiguous;
 use super::conv_layer::{ConvLayer, ConvParams, Geometry, check_layer, with_slices};
-use crate::gemm::{PackedA, gemv};
+use crate::gemm::{Epilogue, PackedA, gemv};
 use crate::simd::{Activation, Isa};
 use crate::{Error, Hw, Padding2d, Result, memory};
 
@@ -310,6 +310,50 @@ impl Conv2d {
         apply(&geometry, x, prepared, self.bias(), self.activation())
     }
 
+    /// `activation(self(x) + residual)`, in `residual`'s buffer: the convolution that closes
+    /// a residual block. On the GEMM's path the residual is added and the activation applied
+    /// as each output tile is written, so the add costs no pass of its own and the block's
+    /// output needs no allocation; the other kernels add it after. The layer's own activation
+    /// must be the identity (it would come before the add).
+    ///
+    /// Refuses what [`Conv2d::forward`] refuses, a residual of another shape than the output,
+    /// and a layer with an activation of its own.
+    pub(crate) fn forward_add_into(
+        &self,
+        x: ArrayView4<f32>,
+        mut residual: Array4<f32>,
+        activation: Activation,
+    ) -> Result<Array4<f32>> {
+        if self.activation() != Activation::Identity {
+            return Err(Error::Param {
+                op: OP,
+                message: "a layer that applies its own activation cannot add a residual first"
+                    .into(),
+            });
+        }
+        let geometry = self.layer.resolve(x)?;
+        super::check::exact_shape(OP, "residual", residual.shape(), &geometry.output_shape())?;
+        let algorithm = self.algorithm.for_input(&geometry, x);
+        if algorithm == Algorithm::Im2col && residual.is_standard_layout() {
+            let isa = Isa::detect();
+            let packed = self.im2col_weights();
+            with_slices(OP, x, self.bias(), |x, bias| {
+                let out = contiguous(residual.as_slice_mut());
+                let epilogue = Epilogue {
+                    bias,
+                    activation,
+                    accumulate: true,
+                };
+                im2col::conv2d(isa, &geometry, x, packed, &epilogue, out);
+            })?;
+            return Ok(residual);
+        }
+        let y = self.forward(x)?;
+        super::add_assign(residual.view_mut(), y.view())?;
+        activation.apply_in_place(residual.view_mut());
+        Ok(residual)
+    }
+
     /// Input channels: `Cin/groups * groups`.
     pub fn in_channels(&self) -> usize {
         self.layer.channels().0
@@ -504,7 +548,12 @@ fn apply(
             winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
         }
         Prepared::Im2col(packed) => {
-            im2col::conv2d(isa, geometry, x, packed, bias, activation, out);
+            let epilogue = Epilogue {
+                bias,
+                activation,
+                accumulate: false,
+            };
+            im2col::conv2d(isa, geometry, x, packed, &epilogue, out);
         }
     })?;
     Ok(y)

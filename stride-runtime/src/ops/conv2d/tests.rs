@@ -438,8 +438,7 @@ fn splitting_by_rows_over_a_shared_b_gives_what_splitting_by_columns_gives() {
                     &g,
                     x.as_slice().unwrap(),
                     &packed,
-                    Some(b.as_slice().unwrap()),
-                    Activation::Relu,
+                    &relu(&b),
                     y.as_slice_mut().unwrap(),
                     Some(split),
                 );
@@ -503,8 +502,7 @@ fn conv2d_matches_direct_convolution_on_both_kernels_across_gemm_blocks() {
                 &g,
                 x.as_slice().unwrap(),
                 &packed,
-                Some(b.as_slice().unwrap()),
-                Activation::Relu,
+                &relu(&b),
                 y.as_slice_mut().unwrap(),
             );
             assert_close(&y, &want);
@@ -910,4 +908,70 @@ fn a_1x1_layer_on_a_1x1_input_is_a_matrix_product_and_matches_the_definition() {
         }
     }
     assert_eq!(gemv_cases, 5 * gemv::MAX_BATCH);
+}
+
+#[test]
+fn adding_a_residual_as_the_tiles_are_written_gives_the_separate_add() {
+    // Every kernel class: the GEMM adds in its epilogue, the others after.
+    let cases = [
+        ((1, 64, 14, 14), (128, 64, 1, 1), Conv2dParams::default()),
+        (
+            (2, 32, 9, 9),
+            (48, 32, 3, 3),
+            Conv2dParams::default().padding(1),
+        ),
+        (
+            (1, 16, 12, 12),
+            (24, 16, 3, 3),
+            Conv2dParams::default().stride(2).padding(1),
+        ),
+        (
+            (1, 8, 10, 10),
+            (8, 1, 5, 5),
+            Conv2dParams::default().padding(2).groups(8),
+        ),
+        ((3, 40, 1, 1), (12, 40, 1, 1), Conv2dParams::default()),
+    ];
+    for (i, (input, weight, params)) in cases.into_iter().enumerate() {
+        let x = sample(input, 10 + i as u64);
+        let layer = Conv2d::new(
+            sample(weight, 20 + i as u64),
+            Some(sample(weight.0, 30)),
+            params,
+        )
+        .unwrap();
+        let y = layer.forward(x.view()).unwrap();
+        let residual = sample(y.dim(), 40 + i as u64);
+        for activation in [Activation::Identity, Activation::Relu, Activation::Silu] {
+            let mut want = &y + &residual;
+            activation.apply_in_place(want.view_mut());
+            let got = layer
+                .forward_add_into(x.view(), residual.clone(), activation)
+                .unwrap();
+            assert_close(&got, &want);
+        }
+        let wrong = Array4::zeros((1, 1, 1, 1));
+        let err = layer
+            .forward_add_into(x.view(), wrong, Activation::Relu)
+            .unwrap_err();
+        assert!(err.to_string().contains("residual"), "{err}");
+    }
+    let with_own = Conv2d::new(sample((4, 3, 1, 1), 1), None, Conv2dParams::default())
+        .unwrap()
+        .with_activation(Activation::Relu);
+    let x = sample((1, 3, 2, 2), 2);
+    assert!(
+        with_own
+            .forward_add_into(x.view(), sample((1, 4, 2, 2), 3), Activation::Relu)
+            .is_err()
+    );
+}
+
+/// The epilogue of a layer with `bias` and ReLU.
+fn relu(bias: &Array1<f32>) -> crate::gemm::Epilogue<'_> {
+    crate::gemm::Epilogue {
+        bias: Some(bias.as_slice().unwrap()),
+        activation: Activation::Relu,
+        accumulate: false,
+    }
 }
