@@ -173,14 +173,7 @@ impl<L: FusableLayer> Fused<L> {
         x: ArrayView4<f32>,
         residual: ArrayView4<f32>,
     ) -> Result<Array4<f32>> {
-        if self.absorbed {
-            return Err(crate::Error::Param {
-                op: "fused",
-                message: "this group applies its activation inside the layer; build it with \
-                          `Fused::before_add` to add a residual first"
-                    .into(),
-            });
-        }
+        self.check_adds()?;
         let residual = crate::memory::to_owned("fused", "residual", residual)?;
         self.forward_add_owned(x, residual)
     }
@@ -193,6 +186,12 @@ impl<L: FusableLayer> Fused<L> {
         x: ArrayView4<f32>,
         residual: Array4<f32>,
     ) -> Result<Array4<f32>> {
+        self.check_adds()?;
+        self.layer.run_add(x, residual, self.after)
+    }
+
+    /// Refuses a group whose layer applies the activation itself, before any add could.
+    fn check_adds(&self) -> Result<()> {
         if self.absorbed {
             return Err(crate::Error::Param {
                 op: "fused",
@@ -201,7 +200,7 @@ impl<L: FusableLayer> Fused<L> {
                     .into(),
             });
         }
-        self.layer.run_add(x, residual, self.after)
+        Ok(())
     }
 }
 
