@@ -1,6 +1,7 @@
 //! An activation as a value a layer carries, and the forms in which kernels apply it as they
 //! write their outputs: one value ([`Activation::apply`]), a slice (`apply_to_slice`, in
-//! place, and `map_slice_on`, into another) and 8 lanes of an AVX2 register (`avx2::apply`).
+//! place, and `map_slice_on`, into another), 8 lanes of an AVX2 register (`avx2::apply`) and
+//! 16 of an AVX-512 one (`avx512::apply`).
 //! The activations over whole arrays (`ops::relu`, …, [`Activation::map`]) are ops, in
 //! `ops/activation.rs`; the functions the smooth ones are made of (`exp`, `erf`, …) are in
 //! `math.rs`.
@@ -159,7 +160,7 @@ impl Activation {
             // SAFETY: the token proves the CPU has AVX2 and FMA; the pointers are as the
             // caller promised.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2(_) => unsafe { avx2::map(self, src, dst, len) },
+            Isa::Avx2(_) | Isa::Avx512(_) => unsafe { avx2::map(self, src, dst, len) },
             // SAFETY: as the caller promised.
             Isa::Scalar => unsafe { scalar_map(self, src, dst, len) },
         }
@@ -211,6 +212,36 @@ fn logistic(x: f32) -> f32 {
         // NaN comes here and stays NaN.
         let e = x.exp();
         e / (1.0 + e)
+    }
+}
+
+/// The activations on 16 lanes of an AVX-512 register, for the AVX-512 GEMM kernel: `Relu`
+/// in one instruction, every other one on each 8-lane half through [`avx2::apply`], so each
+/// lane gets exactly the AVX2 form's value (the halves cost a few shuffles per register, next
+/// to the hundreds of FMAs that made it).
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512 {
+    use core::arch::x86_64::*;
+
+    use super::{Activation, avx2};
+
+    /// The activation of each lane, as [`avx2::apply`] gives it.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    pub(crate) fn apply(activation: Activation, v: __m512) -> __m512 {
+        match activation {
+            Activation::Identity => v,
+            // `v` second, so NaN passes, as in `avx2::apply`.
+            Activation::Relu => _mm512_max_ps(_mm512_setzero_ps(), v),
+            other => {
+                let bits = _mm512_castps_pd(v);
+                let low = _mm256_castpd_ps(_mm512_castpd512_pd256(bits));
+                let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(bits));
+                let low = _mm256_castps_pd(avx2::apply(other, low));
+                let high = _mm256_castps_pd(avx2::apply(other, high));
+                _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(low), high))
+            }
+        }
     }
 }
 
