@@ -5,7 +5,12 @@
 //! cargo bench --bench networks                                   # every network, batch 1 and 8, 1 and 2 threads
 //! cargo bench --bench networks -- --net resnet50 --batch 1 --threads 2
 //! cargo bench --bench networks -- --export target/nets           # also writes <net>.onnx there
+//! cargo bench --bench networks -- --net resnet50 --batch 1 --threads 2 --profile
 //! ```
+//!
+//! `--profile` also prints, on standard error, where each forward spends its time: every
+//! layer, fused convolution, residual add and join, the median of 20 runs
+//! ([`Module::profile`](stride::runtime::graph::Module::profile)).
 //!
 //! With `--export DIR`, each network is also written to `DIR/<net>.onnx` (the fused graph, for
 //! 224x224, the same seeded weights it is timed with), for `bench/compare_nets.sh` to time in
@@ -58,7 +63,8 @@ fn main() -> Result<(), Box<dyn Error>> {
                 .num_threads(threads)
                 .build()?;
             for &batch in &options.batches {
-                let ms = pool.install(|| time_net(net, batch).map_err(|e| e.to_string()))?;
+                let ms = pool
+                    .install(|| time_net(net, batch, options.profile).map_err(|e| e.to_string()))?;
                 println!(
                     "{{\"net\": \"{net}\", \"batch\": {batch}, \"threads\": {threads}, \"ms\": {ms:.3}, \"images_per_s\": {:.1}}}",
                     batch as f64 * 1e3 / ms
@@ -69,14 +75,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The median milliseconds of one forward of `net` on a batch of `batch`.
-fn time_net(net: &str, batch: usize) -> Result<f64, Box<dyn Error>> {
+/// The median milliseconds of one forward of `net` on a batch of `batch`; with `profile`, its
+/// profile on standard error too.
+fn time_net(net: &str, batch: usize, profile: bool) -> Result<f64, Box<dyn Error>> {
     let x = Array4::from_shape_fn((batch, 3, 224, 224), |(n, c, h, w)| {
         ((n * 3 + c) as f32 * 0.1 + h as f32 * 0.01 - w as f32 * 0.02).sin()
     });
     macro_rules! time {
         ($net:ty) => {{
             let net = <$net>::init(0);
+            if profile {
+                use stride::runtime::graph::Module;
+                let threads = rayon::current_num_threads();
+                eprintln!("== {} batch {batch}, {threads} threads", stringify!($net));
+                eprintln!("{}", net.profile(x.view(), 20)?);
+            }
             median_ms(|| black_box(net.forward(black_box(x.view())).map(|_| ())))
         }};
     }
@@ -133,12 +146,13 @@ fn median_ms<E: Error + 'static>(
 }
 
 /// The command line: `--net NAME` (any number), `--batch 1,8`, `--threads 1,2`, `--export
-/// DIR`. Cargo's own `--bench` flag is ignored.
+/// DIR`, `--profile`. Cargo's own `--bench` flag is ignored.
 struct Options {
     nets: Vec<String>,
     batches: Vec<usize>,
     threads: Vec<usize>,
     export: Option<std::path::PathBuf>,
+    profile: bool,
 }
 
 impl Options {
@@ -148,6 +162,7 @@ impl Options {
             batches: vec![1, 8],
             threads: vec![1, 2],
             export: None,
+            profile: false,
         };
         let list = |flag: &str, value: Option<String>| -> Result<Vec<usize>, Box<dyn Error>> {
             let value = value.ok_or(format!("{flag} needs a list such as 1,2"))?;
@@ -164,6 +179,7 @@ impl Options {
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--bench" => {}
+                "--profile" => options.profile = true,
                 "--net" => options.nets.push(args.next().ok_or("--net needs a name")?),
                 "--batch" => options.batches = list("--batch", args.next())?,
                 "--threads" => options.threads = list("--threads", args.next())?,

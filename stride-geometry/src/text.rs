@@ -305,7 +305,9 @@ pub const fn describe(error: &GeometryError) -> Text {
             .push(" channels (")
             .number(channels)
             .push(")"),
-        GeometryError::Overflow => t.push("a size or count overflows"),
+        GeometryError::Overflow => {
+            t.push("a size, parameter count or MAC count is beyond the largest `usize`")
+        }
         GeometryError::InputNotExactly { input, want } => t
             .push("the size here is ")
             .number(input)

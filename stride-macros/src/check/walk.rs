@@ -219,6 +219,19 @@ impl<'a> Walk<'a> {
                 let label = format!("{}{key}", scope.label);
                 let stated = check_stated_output(self.cx, &label, output, *output_span);
                 let input = self.shape;
+                if let Some(Shape::Flat(features)) = input {
+                    let ty_name = quote::quote!(#ty).to_string().replace(' ', "");
+                    self.cx.shape_error(
+                        ty.segments.last().map_or(*output_span, |s| s.ident.span()),
+                        format!(
+                            "`{label}`: `{ty_name}` is a network, which takes a feature map \
+                             [C, H, W], but the input here is flat, [{features}]; use it before \
+                             the `flatten`"
+                        ),
+                    );
+                    self.shape = None;
+                    return Vec::new();
+                }
                 if let Some(input @ Shape::Map([_, h, w])) = input {
                     if h == ANY || w == ANY {
                         let ty_name = quote::quote!(#ty).to_string().replace(' ', "");

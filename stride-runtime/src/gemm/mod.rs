@@ -64,6 +64,7 @@
 //! [`crate::threads::for_each`], with the `Isa` chosen once outside the loop.
 
 mod driver;
+pub(crate) mod gemv;
 mod kernel;
 mod pack;
 #[cfg(test)]

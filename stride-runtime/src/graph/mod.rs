@@ -13,6 +13,7 @@
 //! | loading, saving and seeded initialisation, driven by the [`TensorSpec`]s | [`Model::take`], [`Model::save`], [`Model::init`] |
 //! | fusion: each [`Group`] folded into one convolution | [`Model::fuse`] |
 //! | the summary table | [`Graph::summary`] |
+//! | where a forward spends its time, step by step | [`Module::profile`] (`profile.rs`) |
 //!
 //! A generated network is a thin typed shell around a [`Model`]: it implements [`Module`] (and
 //! [`Build`] to construct itself), holds the networks it uses from other invocations as typed
@@ -72,6 +73,7 @@
 
 mod model;
 mod module;
+mod profile;
 mod run;
 mod size;
 #[cfg(test)]
@@ -81,6 +83,7 @@ mod value;
 pub use model::Model;
 pub(crate) use model::{FusedLayer, Slot};
 pub use module::{Build, Module, from_weights, init};
+pub use profile::{Profile, Step};
 pub use size::{SizeCause, SizeError, check_size, gives, takes};
 pub use value::Value;
 

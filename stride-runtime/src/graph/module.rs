@@ -6,7 +6,7 @@
 use ndarray::ArrayView4;
 
 use super::value::Value;
-use super::{Graph, Model};
+use super::{Graph, Model, Profile};
 use crate::Result;
 use crate::weights::{LoadError, LoadOptions, Loader, SaveError, Saver, Weights};
 
@@ -43,6 +43,15 @@ pub trait Module {
     /// An input whose `C`, `H` or `W` is not the network's.
     fn run<'a>(&self, input: ArrayView4<'a, f32>) -> Result<Value<'a>> {
         self.model().run(&self.externals(), input)
+    }
+
+    /// Times each step of a forward on `input` (each layer, fused convolution, residual add,
+    /// join), the median of `runs` runs after a warm-up; displays as a table.
+    ///
+    /// # Errors
+    /// As [`Module::run`], and `runs == 0`.
+    fn profile(&self, input: ArrayView4<f32>, runs: usize) -> Result<Profile> {
+        self.model().profile(&self.externals(), input, runs)
     }
 
     /// Runs the network on what the previous node of another network produced.

@@ -6,10 +6,13 @@
 //! next node no longer needs it. A concat's branches read its input without copying it, so an
 //! identity branch costs only its share of the joined output.
 
+use std::time::Instant;
+
 use ndarray::{Array2, Array4, ArrayView4, CowArray, Ix4};
 
 use super::model::{FusedLayer, Slot};
 use super::module::Module;
+use super::profile::{self, Profile, Recorder, Step};
 use super::value::Value;
 use super::{Graph, Layer, Model, Node, Op};
 use crate::ops::{
@@ -39,6 +42,16 @@ impl Model {
     /// # Errors
     /// As [`Model::run`], and a flat input.
     pub fn run_value<'a>(&self, externals: &[&dyn Module], input: Value<'a>) -> Result<Value<'a>> {
+        self.run_recorded(externals, input, None)
+    }
+
+    /// [`Model::run_value`], each step timed into `recorder` if there is one.
+    pub(super) fn run_recorded<'a>(
+        &self,
+        externals: &[&dyn Module],
+        input: Value<'a>,
+        recorder: Option<&Recorder>,
+    ) -> Result<Value<'a>> {
         let graph = self.graph();
         graph.check_input(input.shape())?;
         if externals.len() != graph.externals.len() {
@@ -55,8 +68,43 @@ impl Model {
             graph,
             model: self,
             externals,
+            recorder,
         }
         .nodes(graph.nodes, input)
+    }
+}
+
+impl Model {
+    /// Runs the graph `runs + 1` times on `input` (the first run warms caches and the
+    /// thread pool, and is not counted) and gives each step's median time.
+    ///
+    /// # Errors
+    /// As [`Model::run`], and `runs == 0`.
+    pub fn profile(
+        &self,
+        externals: &[&dyn Module],
+        input: ArrayView4<f32>,
+        runs: usize,
+    ) -> Result<Profile> {
+        if runs == 0 {
+            return Err(Error::Param {
+                op: self.graph().name,
+                message: "profiling takes at least one run".into(),
+            });
+        }
+        let mut totals = Vec::with_capacity(runs);
+        let mut all: Vec<Vec<Step>> = Vec::with_capacity(runs);
+        for run in 0..=runs {
+            let recorder = Recorder::default();
+            let start = Instant::now();
+            drop(self.run_recorded(externals, input.into(), Some(&recorder))?);
+            let total = start.elapsed();
+            if run > 0 {
+                totals.push(total);
+                all.push(recorder.into_steps());
+            }
+        }
+        Ok(profile::profile(input.dim().0, all, totals))
     }
 }
 
@@ -65,9 +113,23 @@ struct Exec<'m> {
     graph: &'static Graph,
     model: &'m Model,
     externals: &'m [&'m dyn Module],
+    recorder: Option<&'m Recorder>,
 }
 
 impl Exec<'_> {
+    /// Runs `f`, one step of the walk, timed under `key` and `kind` when profiling.
+    fn step<'a>(
+        &self,
+        key: &'static str,
+        kind: impl FnOnce() -> String,
+        f: impl FnOnce() -> Result<Value<'a>>,
+    ) -> Result<Value<'a>> {
+        match self.recorder {
+            Some(recorder) => recorder.time(key, kind, f, |y| y.shape().to_vec()),
+            None => f(),
+        }
+    }
+
     fn nodes<'a>(&self, nodes: &[Node], mut x: Value<'a>) -> Result<Value<'a>> {
         for node in nodes {
             x = self.node(node, x)?;
@@ -86,14 +148,22 @@ impl Exec<'_> {
             } => self.residual(main, shortcut, closing, x),
             Node::Concat(branches) => self.concat(branches, x),
             Node::Scale(gate) => self.scale(gate, x),
-            Node::External(index) => self.externals[index].run_value(x),
+            Node::External(index) => self.step(
+                self.graph.externals[index].key,
+                || "network".into(),
+                || self.externals[index].run_value(x),
+            ),
         }
     }
 
     /// Layer `index`, its errors naming it.
     fn layer<'a>(&self, index: usize, x: Value<'a>) -> Result<Value<'a>> {
         let layer = &self.graph.layers[index];
-        apply(layer, self.model.slot(index), x).map_err(|e| e.in_layer(layer.key))
+        self.step(
+            layer.key,
+            || self.graph.kind(index).into(),
+            || apply(layer, self.model.slot(index), x).map_err(|e| e.in_layer(layer.key)),
+        )
     }
 
     /// A fusion group: the fused layer, or its layers one after the other.
@@ -107,10 +177,14 @@ impl Exec<'_> {
             });
         }
         match self.model.fused(index) {
-            Some(fused) => {
-                let x = x.map(key, "input")?;
-                Ok(fused.forward(x.view()).map_err(|e| e.in_layer(key))?.into())
-            }
+            Some(fused) => self.step(
+                key,
+                || format!("{} fused", self.graph.kind(group.conv)),
+                || {
+                    let x = x.map(key, "input")?;
+                    Ok(fused.forward(x.view()).map_err(|e| e.in_layer(key))?.into())
+                },
+            ),
             None => {
                 let x = self.layer(group.conv, x)?;
                 let x = match group.bn {
@@ -141,27 +215,29 @@ impl Exec<'_> {
         let s = s.map(self.graph.name, "shortcut")?;
         let Some(index) = closing else {
             let name = self.graph.name;
-            let mut y = memory::into_owned(name, "residual", y.map(name, "residual")?)?;
-            add_assign(y.view_mut(), s.view())?;
-            return Ok(y.into());
+            return self.step(name, || "add".into(), || Ok(add(name, y, s.view())?.into()));
         };
         let group = &self.graph.groups[index];
         let key = self.graph.layers[group.conv].key;
         if let Some(fused) = self.model.fused(index) {
-            let y = y.map(key, "input")?;
-            return Ok(fused
-                .forward_add(y.view(), s.view())
-                .map_err(|e| e.in_layer(key))?
-                .into());
+            return self.step(
+                key,
+                || format!("{} fused + add", self.graph.kind(group.conv)),
+                || {
+                    let y = y.map(key, "input")?;
+                    Ok(fused
+                        .forward_add(y.view(), s.view())
+                        .map_err(|e| e.in_layer(key))?
+                        .into())
+                },
+            );
         }
         let y = self.layer(group.conv, y)?;
         let y = match group.bn {
             Some(bn) => self.layer(bn, y)?,
             None => y,
         };
-        let mut y = memory::into_owned(key, "residual", y.map(key, "residual")?)?;
-        add_assign(y.view_mut(), s.view())?;
-        let y = Value::from(y);
+        let y = self.step(key, || "add".into(), || Ok(add(key, y, s.view())?.into()))?;
         match group.activation {
             Some(activation) => self.layer(activation, y),
             None => Ok(y),
@@ -173,9 +249,15 @@ impl Exec<'_> {
         let name = self.graph.name;
         let g = self.nodes(gate, x.view())?.map(name, "gate")?;
         let g = memory::into_owned(name, "gate", g)?;
-        let mut y = memory::into_owned(name, "scale", x.map(name, "scale")?)?;
-        multiply(y.view_mut(), g.view())?;
-        Ok(y.into())
+        self.step(
+            name,
+            || "scale".into(),
+            || {
+                let mut y = memory::into_owned(name, "scale", x.map(name, "scale")?)?;
+                multiply(y.view_mut(), g.view())?;
+                Ok(y.into())
+            },
+        )
     }
 
     /// Every branch on the same input, joined along channels.
@@ -185,8 +267,14 @@ impl Exec<'_> {
             .iter()
             .map(|branch| self.nodes(branch, x.view())?.map(name, "concat branch"))
             .collect::<Result<Vec<_>>>()?;
-        let views: Vec<ArrayView4<f32>> = parts.iter().map(|p| p.view()).collect();
-        Ok(crate::ops::concat_channels(&views)?.into())
+        self.step(
+            name,
+            || "concat".into(),
+            || {
+                let views: Vec<ArrayView4<f32>> = parts.iter().map(|p| p.view()).collect();
+                Ok(crate::ops::concat_channels(&views)?.into())
+            },
+        )
     }
 }
 
@@ -204,6 +292,13 @@ impl FusedLayer {
             FusedLayer::ConvTranspose2d(f) => f.forward_add(x, residual),
         }
     }
+}
+
+/// `y + s`, in `y`'s buffer when the walk owns it.
+fn add(op: &'static str, y: Value<'_>, s: ArrayView4<f32>) -> Result<Array4<f32>> {
+    let mut y = memory::into_owned(op, "residual", y.map(op, "residual")?)?;
+    add_assign(y.view_mut(), s)?;
+    Ok(y)
 }
 
 /// One layer's op on `x`, in place where the op allows it.

@@ -1,10 +1,13 @@
-//! Fully connected layers, on the crate's GEMM: `yᵀ = w · xᵀ + b`, so the weight is the GEMM's
-//! prepacked `A` (packed once by [`Linear::new`]) and the bias is per row of `yᵀ`.
+//! Fully connected layers: `yᵀ = w · xᵀ + b`. A batch of a few rows reads the row-major
+//! weight once, a dot product per output ([`gemv`](crate::gemm::gemv)); a larger one runs on the crate's GEMM,
+//! whose prepacked `A` (packed once by [`Linear::new`]) is the weight and whose bias is per row
+//! of `yᵀ`.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use super::check::exact_shape;
-use crate::gemm::{self, Epilogue, MatMut, PackedA, StridedB};
+use crate::gemm::{self, Epilogue, MatMut, PackedA, StridedB, gemv};
+use crate::simd::{Activation, Isa};
 use crate::{Error, Result, memory};
 
 const OP: &str = "linear";
@@ -32,7 +35,11 @@ pub fn linear(
 ) -> Result<Array2<f32>> {
     check_weights(weight, bias)?;
     check_input(x, weight.ncols(), weight.nrows())?;
-    apply(x, &pack(weight), bias)
+    let weight = weight.as_standard_layout();
+    if x.nrows() <= gemv::MAX_BATCH {
+        return few_rows(x, weight.view(), bias);
+    }
+    apply(x, &pack(weight.view()), bias)
 }
 
 /// A linear layer that owns its weights, packed for the matrix multiply once.
@@ -80,6 +87,9 @@ impl Linear {
     /// output too large to allocate.
     pub fn forward(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         check_input(x, self.in_features(), self.out_features())?;
+        if x.nrows() <= gemv::MAX_BATCH {
+            return few_rows(x, self.weight.view(), self.bias());
+        }
         apply(x, &self.packed, self.bias())
     }
 }
@@ -121,6 +131,47 @@ fn pack(weight: ArrayView2<f32>) -> PackedA {
         .as_slice()
         .expect("an array in standard layout is contiguous");
     PackedA::row_major(data, out, inputs)
+}
+
+/// `y = x · wᵀ + b` for `x` of at most [`gemv::MAX_BATCH`] rows, from the weight as it lies.
+/// Refuses an output or a copy of the input that cannot be allocated.
+fn few_rows(
+    x: ArrayView2<f32>,
+    weight: ArrayView2<f32>,
+    bias: Option<ArrayView1<f32>>,
+) -> Result<Array2<f32>> {
+    let (batch, inputs) = x.dim();
+    let out = weight.nrows();
+    if batch == 0 {
+        return memory::zeros(OP, "output", ndarray::Ix2(batch, out));
+    }
+    let weight = weight.as_standard_layout();
+    let x = memory::standard_layout(OP, "input copy", x)?;
+    let bias = bias.as_ref().map(|b| b.as_standard_layout());
+    let contiguous = "an array in standard layout is contiguous";
+    let (w, x) = (
+        weight.as_slice().expect(contiguous),
+        x.as_slice().expect(contiguous),
+    );
+    let bias = bias.as_ref().map(|b| b.as_slice().expect(contiguous));
+    // The kernel writes `yᵀ`, `[out, batch]`: the output itself at batch 1.
+    let mut yt = memory::zeros(OP, "output", ndarray::Ix2(out, batch))?;
+    let yt_slice = yt.as_slice_mut().expect(contiguous);
+    gemv::gemv(
+        Isa::detect(),
+        w,
+        inputs,
+        x,
+        bias,
+        Activation::Identity,
+        yt_slice,
+    );
+    if batch == 1 {
+        return Ok(yt
+            .into_shape_with_order((1, out))
+            .expect("one row of `out` values"));
+    }
+    memory::into_owned(OP, "output", memory::standard_layout(OP, "output", yt.t())?)
 }
 
 /// `yᵀ = w · xᵀ + b`: `B` is `x` read transposed, and `C` is `y` written transposed. Refuses
@@ -168,6 +219,30 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "linear: input has shape [2, 256], expected [N, 512]"
+        );
+    }
+
+    #[test]
+    fn a_few_rows_give_what_the_same_rows_give_in_a_larger_batch() {
+        use crate::testing::{assert_close, sample};
+        let layer = Linear::new(sample((37, 203), 1), Some(sample(37, 2))).unwrap();
+        let x = sample((2 * gemv::MAX_BATCH + 1, 203), 3);
+        let whole = layer.forward(x.view()).unwrap();
+        for rows in 1..=gemv::MAX_BATCH {
+            let part = layer.forward(x.slice(ndarray::s![..rows, ..])).unwrap();
+            assert_close(&part, &whole.slice(ndarray::s![..rows, ..]).to_owned());
+            let free = linear(
+                x.slice(ndarray::s![..rows, ..]),
+                layer.weight(),
+                layer.bias(),
+            );
+            assert_eq!(free.unwrap(), part);
+        }
+        // A transposed input of a few rows takes the same path.
+        let xt = x.slice(ndarray::s![..3, ..]).t().to_owned();
+        assert_eq!(
+            layer.forward(xt.t()).unwrap(),
+            layer.forward(x.slice(ndarray::s![..3, ..])).unwrap()
         );
     }
 

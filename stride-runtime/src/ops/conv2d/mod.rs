@@ -30,7 +30,7 @@ use stride_geometry::{Window, conv_output};
 
 use super::check::contiguous;
 use super::conv_layer::{ConvLayer, ConvParams, Geometry, check_layer, with_slices};
-use crate::gemm::PackedA;
+use crate::gemm::{PackedA, gemv};
 use crate::simd::{Activation, Isa};
 use crate::{Error, Hw, Padding2d, Result, memory};
 
@@ -139,6 +139,7 @@ pub fn conv2d(
     let (winograd, packed);
     let prepared = match algorithm {
         Algorithm::Depthwise => Prepared::Depthwise(weight),
+        Algorithm::Gemv => Prepared::Gemv(weight),
         Algorithm::Winograd => {
             winograd = winograd::Weights::new(weight, geometry.group_out, geometry.group_in);
             Prepared::Winograd(&winograd)
@@ -298,6 +299,7 @@ impl Conv2d {
         let geometry = self.layer.resolve(x)?;
         let prepared = match self.algorithm.for_input(&geometry, x) {
             Algorithm::Depthwise => Prepared::Depthwise(self.layer.weight_slice()),
+            Algorithm::Gemv => Prepared::Gemv(self.layer.weight_slice()),
             Algorithm::Winograd => Prepared::Winograd(
                 self.winograd
                     .as_ref()
@@ -391,6 +393,10 @@ pub(crate) enum Algorithm {
     /// Any layer: [`im2col`] and the GEMM (which reads a 1x1, stride-1, unpadded input as
     /// its matrix without windows).
     Im2col,
+    /// A 1x1 kernel on a 1x1 input, unpadded, one group, a batch of at most
+    /// [`gemv::MAX_BATCH`]: a matrix times a few vectors, [`gemv`] straight from the weight
+    /// (squeeze-excitation's two layers). Chosen per input ([`Algorithm::for_input`]).
+    Gemv,
 }
 
 impl Algorithm {
@@ -424,15 +430,28 @@ impl Algorithm {
                 Algorithm::Im2col
             }
             Algorithm::Winograd if !winograd::takes(Isa::detect(), x) => Algorithm::Im2col,
+            Algorithm::Im2col if one_pixel(g) => Algorithm::Gemv,
             other => other,
         }
     }
+}
+
+/// Whether `g` is a matrix times a few vectors: a 1x1 kernel reading the one pixel of a 1x1
+/// input (no padding before it), in one group, for at most [`gemv::MAX_BATCH`] samples.
+fn one_pixel(g: &Geometry<Window>) -> bool {
+    g.input == [1, 1]
+        && g.output == [1, 1]
+        && g.groups == 1
+        && (1..=gemv::MAX_BATCH).contains(&g.batch)
+        && g.axes.iter().all(|a| a.kernel == 1 && a.pad_begin == 0)
 }
 
 /// A weight in the form its kernel reads.
 enum Prepared<'a> {
     /// PyTorch's `[Cout, 1, kh, kw]`, contiguous.
     Depthwise(&'a [f32]),
+    /// PyTorch's `[Cout, Cin, 1, 1]`, contiguous: a row-major `Cout × Cin` matrix.
+    Gemv(&'a [f32]),
     /// Transformed by [`winograd::Weights::new`].
     Winograd(&'a winograd::Weights),
     /// Packed by [`im2col::pack_weights`].
@@ -451,6 +470,9 @@ fn apply(
 ) -> Result<Array4<f32>> {
     let isa = Isa::detect();
     let shape = ndarray::Dim(geometry.output_shape());
+    if let Prepared::Gemv(weight) = weights {
+        return one_pixel_product(isa, geometry, x, weight, bias, activation);
+    }
     if let Prepared::Depthwise(weight) = weights {
         // Uninitialised: `zeros` is calloc, which for a block the allocator reuses (as it
         // does layer after layer) is a serial memset of the whole output before the
@@ -477,7 +499,7 @@ fn apply(
     let mut y = memory::zeros(OP, "output", shape)?;
     let out = contiguous(y.as_slice_mut());
     with_slices(OP, x, bias, |x, bias| match weights {
-        Prepared::Depthwise(_) => unreachable!("handled above"),
+        Prepared::Depthwise(_) | Prepared::Gemv(_) => unreachable!("handled above"),
         Prepared::Winograd(weights) => {
             winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
         }
@@ -486,6 +508,28 @@ fn apply(
         }
     })?;
     Ok(y)
+}
+
+/// A layer [`one_pixel`] accepted: `[N, Cin, 1, 1]` is an `N × Cin` matrix, the output
+/// `[N, Cout, 1, 1]` an `N × Cout` one, which [`gemv`] writes transposed.
+fn one_pixel_product(
+    isa: Isa,
+    geometry: &Geometry<Window>,
+    x: ArrayView4<f32>,
+    weight: &[f32],
+    bias: Option<ArrayView1<f32>>,
+    activation: Activation,
+) -> Result<Array4<f32>> {
+    let (batch, cin, cout) = (geometry.batch, geometry.group_in, geometry.group_out);
+    debug_assert!(one_pixel(geometry));
+    let mut yt = memory::zeros(OP, "output", ndarray::Ix2(cout, batch))?;
+    with_slices(OP, x, bias, |x, bias| {
+        let out = contiguous(yt.as_slice_mut());
+        gemv::gemv(isa, weight, cin, x, bias, activation, out);
+    })?;
+    let y = memory::into_owned(OP, "output", memory::standard_layout(OP, "output", yt.t())?)?;
+    Ok(y.into_shape_with_order((batch, cout, 1, 1))
+        .expect("an N × Cout matrix is N × Cout × 1 × 1"))
 }
 
 /// The sizes of a depthwise layer's planes, for [`depthwise`].

@@ -863,3 +863,47 @@ fn depthwise_layers_of_every_kernel_stride_and_padding_agree_with_im2col_on_the_
         }
     }
 }
+
+#[test]
+fn a_1x1_layer_on_a_1x1_input_is_a_matrix_product_and_matches_the_definition() {
+    // Squeeze-excitation's layers: [N, C, 1, 1] in, a few samples, with and without bias and
+    // activation; batches past gemv::MAX_BATCH and a padded window take the GEMM instead.
+    let mut gemv_cases = 0;
+    for (cin, cout) in [(1, 1), (7, 3), (96, 24), (24, 96), (1152, 48)] {
+        for batch in 1..=gemv::MAX_BATCH + 1 {
+            for (params, pads) in [
+                (Conv2dParams::default(), [0; 4]),
+                (
+                    Conv2dParams::default()
+                        .stride(2)
+                        .padding(Padding2d::asymmetric(1, 0, 1, 0)),
+                    [1, 0, 1, 0],
+                ),
+            ] {
+                let seed = (cin * 100 + cout * 10 + batch) as u64;
+                let x = sample((batch, cin, 1, 1), seed);
+                let w = sample((cout, cin, 1, 1), seed + 1);
+                let b = sample(cout, seed + 2);
+                let layer = Conv2d::new(w.clone(), Some(b.clone()), params)
+                    .unwrap()
+                    .with_activation(Activation::Silu);
+                let geometry = layer.layer.resolve(x.view()).unwrap();
+                let chosen = layer.algorithm.for_input(&geometry, x.view());
+                let stride = [params.stride.0[0]; 2];
+                let want_plain =
+                    direct(x.view(), w.view(), Some(b.view()), stride, pads, [1; 2], 1);
+                let want = Activation::Silu.map(want_plain.view()).unwrap();
+                let got = layer.forward(x.view()).unwrap();
+                assert_eq!(got.dim(), want.dim());
+                assert_close(&got, &want);
+                let plain = conv2d(x.view(), w.view(), Some(b.view()), &params).unwrap();
+                assert_close(&plain, &want_plain);
+                if chosen == Algorithm::Gemv {
+                    gemv_cases += 1;
+                    assert!(batch <= gemv::MAX_BATCH && pads == [0; 4]);
+                }
+            }
+        }
+    }
+    assert_eq!(gemv_cases, 5 * gemv::MAX_BATCH);
+}

@@ -15,6 +15,26 @@ pub(super) enum Divisor {
     Fixed(usize),
 }
 
+/// The mean of a plane (at least one value): global pooling's window. Eight running sums over
+/// the plane's runs of eight, added pairwise at the end, then the rest, divided by the count.
+/// Where one sum would wait on each add in turn (four cycles each), the eight run side by side
+/// in one vector register; the order of the adds differs from [`avg_plane`]'s, as PyTorch's
+/// own `mean` (which its global pooling calls) differs from its window loop.
+pub(super) fn mean(x: &[f32]) -> f32 {
+    debug_assert!(!x.is_empty());
+    let mut lanes = [0.0f32; 8];
+    let mut runs = x.chunks_exact(8);
+    for run in &mut runs {
+        for (lane, &v) in lanes.iter_mut().zip(run) {
+            *lane += v;
+        }
+    }
+    let quads = [0, 1, 2, 3].map(|i| lanes[i] + lanes[i + 4]);
+    let sum = (quads[0] + quads[2]) + (quads[1] + quads[3]);
+    let sum = runs.remainder().iter().fold(sum, |sum, &v| sum + v);
+    sum / x.len() as f32
+}
+
 /// Average pools one row-major `[H, W]` plane into one `[OH, OW]` plane, with undilated
 /// windows.
 ///
