@@ -369,21 +369,7 @@ pub(crate) mod avx2 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Every activation, with a slope for the leaky one.
-    const ALL: [Activation; 11] = [
-        Activation::Identity,
-        Activation::Relu,
-        Activation::Relu6,
-        Activation::LeakyRelu(0.01),
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Silu,
-        Activation::Gelu,
-        Activation::GeluTanh,
-        Activation::Hardswish,
-        Activation::Hardsigmoid,
-    ];
+    use crate::testing::EVERY_ACTIVATION;
 
     #[test]
     fn activations_match_their_definitions_at_hand_checked_points() {
@@ -416,7 +402,7 @@ mod tests {
 
     #[test]
     fn nan_stays_nan_and_an_infinity_times_a_zero_gate_is_nan_as_in_pytorch() {
-        for activation in ALL {
+        for activation in EVERY_ACTIVATION {
             assert!(activation.apply(f32::NAN).is_nan(), "{activation:?}");
         }
         for activation in [
@@ -473,7 +459,7 @@ mod tests {
         let mut xs = sweep(120.0, 1.0 / 512.0);
         xs.extend([f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
         xs.extend([f32::MAX, f32::MIN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE]);
-        for activation in ALL {
+        for activation in EVERY_ACTIVATION {
             let mut got = xs.clone();
             activation.apply_to_slice_on(isa, &mut got);
             let mut worst = 0.0f64;
@@ -511,11 +497,47 @@ mod tests {
     #[test]
     fn the_scalar_path_of_apply_to_slice_is_apply() {
         let xs: Vec<f32> = (-50..50).map(|i| i as f32 * 0.37).collect();
-        for activation in ALL {
+        for activation in EVERY_ACTIVATION {
             let mut got = xs.clone();
             activation.apply_to_slice_on(Isa::Scalar, &mut got);
             let want: Vec<f32> = xs.iter().map(|&x| activation.apply(x)).collect();
             assert_eq!(got, want, "{activation:?}");
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_16_lane_form_gives_the_8_lane_forms_bits_in_every_lane() {
+        use core::arch::x86_64::*;
+        if Isa::avx512().is_none() {
+            return;
+        }
+        let mut xs = crate::simd::math::tests::sweep(120.0, 1.0 / 64.0);
+        xs.extend([f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        xs.resize(xs.len().next_multiple_of(16), 0.5);
+        for activation in EVERY_ACTIVATION {
+            for chunk in xs.chunks_exact(16) {
+                let (mut wide, mut narrow) = ([0.0f32; 16], [0.0f32; 16]);
+                // SAFETY: `Isa::avx512` found AVX-512F, AVX2 and FMA; each load and store
+                // covers exactly its array of 16 (two halves of 8 for the narrow form).
+                unsafe {
+                    let v = _mm512_loadu_ps(chunk.as_ptr());
+                    _mm512_storeu_ps(wide.as_mut_ptr(), avx512::apply(activation, v));
+                    for half in 0..2 {
+                        let v = _mm256_loadu_ps(chunk.as_ptr().add(8 * half));
+                        let out = narrow.as_mut_ptr().add(8 * half);
+                        _mm256_storeu_ps(out, avx2::apply(activation, v));
+                    }
+                }
+                let same = wide
+                    .iter()
+                    .zip(&narrow)
+                    .all(|(w, n)| w.to_bits() == n.to_bits());
+                assert!(
+                    same,
+                    "{activation:?} on {chunk:?}: {wide:?} against {narrow:?}"
+                );
+            }
         }
     }
 }
