@@ -28,9 +28,11 @@
 //! packed `A` panels and the same packed `B` blocks, four [`NR`] panels at a time, so nothing
 //! is packed differently per instruction set, and a layer's prepacked weights serve every
 //! path. Measured on Zen 5 (one thread, the layer bench): 6 × 32 ran within 3% of 6 × 64 and
-//! 6 × 48 up to 9% slower on the 7 × 7 planes, whose 49 columns it splits 48 + 1. Past the
-//! lanes a ragged edge wastes (49 columns fill 49 of 64), the kernel runs at about 95% of the
-//! AVX-512 FMA peak on `conv1x1_2048_512_7`. A `KC` of 128 or 384 measured the same as 256.
+//! 6 × 48 up to 9% slower on the 7 × 7 planes, whose 49 columns it splits 48 + 1. A few
+//! columns past whole vectors (the 49th) run as columns of the panel's rows, not as one more
+//! mostly empty vector, which took `conv1x1_2048_512_7` from 192 to 238 GFLOP/s, 87% of the
+//! AVX-512 FMA peak (274 GFLOP/s) in the layer bench. A `KC` of 128 or 384 measured the same
+//! as 256.
 //!
 //! Each block size is split evenly rather than cut at its maximum (`K = 576` runs as three
 //! blocks of 192, not 256 + 256 + 64), so no block is a sliver.

@@ -343,11 +343,12 @@ fn product(
 }
 
 /// Sizes around the AVX-512 tile's edges: every count of rows of an `A` panel, columns that
-/// end inside each of the tile's four vectors and inside a second tile, and `K` from 1 to
+/// end inside each of the tile's four vectors and inside a second tile, whole vectors and 1 to
+/// 4 columns more (the columns it takes as columns: 17, 20, 36, 49, 50, 52), and `K` from 1 to
 /// past a `K` block.
 const WIDE_M: [usize; 9] = [1, 2, 3, 4, 5, 6, 7, 13, 37];
-const WIDE_N: [usize; 17] = [
-    1, 2, 15, 16, 17, 31, 33, 47, 49, 63, 64, 65, 79, 100, 128, 129, 200,
+const WIDE_N: [usize; 21] = [
+    1, 2, 15, 16, 17, 20, 31, 33, 36, 47, 49, 50, 52, 63, 64, 65, 79, 100, 128, 129, 200,
 ];
 const WIDE_K: [usize; 6] = [1, 2, 3, 17, 64, KC + 3];
 
