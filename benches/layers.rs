@@ -21,7 +21,9 @@
 //!   `peak_pct` are 0, and their line on standard error gives the bandwidth they reach instead
 //!   (input read + output written).
 //! - `peak_pct`: `gflops` against the FMA peak of as many cores as threads, the single-core peak
-//!   measured at startup by a loop of independent AVX2 FMAs (0 without AVX2 and FMA).
+//!   measured at startup by a loop of independent FMAs as wide as the GEMM's: AVX-512 where the
+//!   kernels take that path, else AVX2 (0 on the scalar path, so `STRIDE_ISA=avx2` gives the
+//!   AVX2 figures on a CPU with AVX-512).
 //!
 //! Standard error gets the rest, none of it on a line `compare.py` would read: the measured FMA
 //! peak first (`{"fma_peak_gflops": …}`, JSON but on standard error), a line per layer for
@@ -440,42 +442,62 @@ fn random<D: Dimension>(shape: impl ShapeBuilder<Dim = D>, seed: u64, scale: f32
     })
 }
 
-/// Single-core FMA throughput in GFLOP/s: independent AVX2 FMA chains for about 50 ms (0 on a
-/// machine without AVX2 and FMA).
+/// Single-core FMA throughput in GFLOP/s of the vector width the GEMM runs on: independent
+/// AVX-512 FMA chains where the kernels take their AVX-512 path, AVX2 ones where they take
+/// their AVX2 path, for about 50 ms (0 on the scalar path).
 fn fma_peak_gflops() -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-        // Calibrate the iteration count on a short run, then time about 50 ms; the best of 3.
-        let mut iterations = 10_000u64;
-        loop {
-            let t = Instant::now();
-            // SAFETY: AVX2 and FMA were detected just above.
-            black_box(unsafe { fma_chains(iterations) });
-            if t.elapsed() >= Duration::from_millis(5) {
-                break;
-            }
-            iterations *= 2;
+    let Some((chains, lanes)) = fma_loop() else {
+        return 0.0;
+    };
+    // Calibrate the iteration count on a short run, then time about 50 ms; the best of 3.
+    let mut iterations = 10_000u64;
+    loop {
+        let t = Instant::now();
+        black_box(chains(iterations));
+        if t.elapsed() >= Duration::from_millis(5) {
+            break;
         }
-        iterations *= 10;
-        let best = (0..3)
-            .map(|_| {
-                let t = Instant::now();
-                // SAFETY: AVX2 and FMA were detected just above.
-                black_box(unsafe { fma_chains(iterations) });
-                t.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min);
-        return (iterations * FMA_FLOPS_PER_ITERATION) as f64 / best / 1e9;
+        iterations *= 2;
     }
-    0.0
+    iterations *= 10;
+    let best = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            black_box(chains(iterations));
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min);
+    // A multiply and an add per lane of each chain.
+    (iterations * CHAINS as u64 * lanes * 2) as f64 / best / 1e9
 }
 
-/// Accumulators of [`fma_chains`]: more than an FMA's latency (4 cycles) times the FMAs per
-/// cycle (2 on Zen 3), so the chains never wait on each other.
-const CHAINS: usize = 12;
+/// An FMA loop (run for a number of iterations) and its lanes per FMA.
+type FmaLoop = (fn(u64) -> f32, u64);
 
-/// Floating-point operations per iteration of [`fma_chains`]: a multiply and an add per lane.
-const FMA_FLOPS_PER_ITERATION: u64 = (CHAINS * 8 * 2) as u64;
+/// The FMA loop of the path the kernels take ([`fma_chains`] or [`fma_chains_512`]); `None` on
+/// the scalar path.
+#[cfg(target_arch = "x86_64")]
+fn fma_loop() -> Option<FmaLoop> {
+    use stride::runtime::simd::{avx2_fma, avx512};
+    if avx512() {
+        // SAFETY: `avx512` is true only where the CPU has AVX-512F (and AVX2 and FMA).
+        Some((|n| unsafe { fma_chains_512(n) }, 16))
+    } else if avx2_fma() {
+        // SAFETY: `avx2_fma` is true only where the CPU has AVX2 and FMA.
+        Some((|n| unsafe { fma_chains(n) }, 8))
+    } else {
+        None
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn fma_loop() -> Option<FmaLoop> {
+    None
+}
+
+/// Accumulators of [`fma_chains`] and [`fma_chains_512`]: more than an FMA's latency (4
+/// cycles) times the FMAs per cycle (2 on Zen 3 to 5), so the chains never wait on each other.
+const CHAINS: usize = 12;
 
 /// `iterations` rounds of one FMA on each of [`CHAINS`] independent 8-lane accumulators.
 ///
@@ -487,23 +509,43 @@ const FMA_FLOPS_PER_ITERATION: u64 = (CHAINS * 8 * 2) as u64;
 unsafe fn fma_chains(iterations: u64) -> f32 {
     use std::arch::x86_64::*;
     let (a, b) = (black_box(0.999_999_9f32), black_box(1e-7f32));
-    // SAFETY: the caller guarantees AVX2 and FMA; no intrinsic here touches memory, and the
-    // store goes to a local array of 8 floats.
-    unsafe {
-        let (a, b) = (_mm256_set1_ps(a), _mm256_set1_ps(b));
-        let mut acc = [_mm256_set1_ps(1.0); CHAINS];
-        for _ in 0..iterations {
-            for v in &mut acc {
-                *v = _mm256_fmadd_ps(*v, a, b);
-            }
+    let (a, b) = (_mm256_set1_ps(a), _mm256_set1_ps(b));
+    let mut acc = [_mm256_set1_ps(1.0); CHAINS];
+    for _ in 0..iterations {
+        for v in &mut acc {
+            *v = _mm256_fmadd_ps(*v, a, b);
         }
-        let sum = acc
-            .iter()
-            .fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
-        let mut lanes = [0.0f32; 8];
-        _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
-        lanes.iter().sum()
     }
+    let sum = acc
+        .iter()
+        .fold(_mm256_setzero_ps(), |s, &v| _mm256_add_ps(s, v));
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: a store of 8 floats into a local array of 8.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
+    lanes.iter().sum()
+}
+
+/// [`fma_chains`] on 16-lane AVX-512 accumulators.
+///
+/// # Safety
+///
+/// The CPU supports AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn fma_chains_512(iterations: u64) -> f32 {
+    use std::arch::x86_64::*;
+    let (a, b) = (black_box(0.999_999_9f32), black_box(1e-7f32));
+    let (a, b) = (_mm512_set1_ps(a), _mm512_set1_ps(b));
+    let mut acc = [_mm512_set1_ps(1.0); CHAINS];
+    for _ in 0..iterations {
+        for v in &mut acc {
+            *v = _mm512_fmadd_ps(*v, a, b);
+        }
+    }
+    let sum = acc
+        .iter()
+        .fold(_mm512_setzero_ps(), |s, &v| _mm512_add_ps(s, v));
+    _mm512_reduce_add_ps(sum)
 }
 
 /// The system allocator, counting the bytes live now and the most live at once since the last

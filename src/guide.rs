@@ -72,8 +72,10 @@
 //! Convolutions and pools split their work over rayon's global pool, so `RAYON_NUM_THREADS`,
 //! or running inside a `rayon::ThreadPool::install`, sets the thread count;
 //! [`runtime::set_threads`](crate::runtime::set_threads) sets it for this crate alone. Kernels
-//! use AVX2 and FMA where the CPU has them; `STRIDE_FORCE_SCALAR=1` makes them take their
-//! portable path, which computes the same numbers.
+//! use AVX2 and FMA where the CPU has them, and the matrix multiply under the convolutions and
+//! linear layers uses AVX-512 where the CPU has that too; `STRIDE_ISA=avx2` keeps such a CPU
+//! on the AVX2 paths, and `STRIDE_FORCE_SCALAR=1` (or `STRIDE_ISA=scalar`) makes every kernel
+//! take its portable path. Every path computes the same numbers within rounding.
 //!
 //! ## 5. Compose
 //!

@@ -1,7 +1,25 @@
-//! Helpers for the unit tests (of the GEMM and the ops): reproducible inputs and the golden
-//! tolerance.
+//! Helpers for the unit tests (of the GEMM and the ops): reproducible inputs, every
+//! activation, and the golden tolerance.
 
 use ndarray::{Array, Dimension, ShapeBuilder};
+
+use crate::simd::Activation;
+
+/// Every kind of activation, with a slope of 0.1 for the leaky one: what a kernel's epilogue
+/// test runs through.
+pub(crate) const EVERY_ACTIVATION: [Activation; 11] = [
+    Activation::Identity,
+    Activation::Relu,
+    Activation::Relu6,
+    Activation::LeakyRelu(0.1),
+    Activation::Sigmoid,
+    Activation::Tanh,
+    Activation::Silu,
+    Activation::Gelu,
+    Activation::GeluTanh,
+    Activation::Hardswish,
+    Activation::Hardsigmoid,
+];
 
 /// An array of reproducible values in `[-2, 2)`, different for each `seed`, so that a tap
 /// read from the wrong place changes the result.

@@ -105,19 +105,21 @@ impl GoldenCases {
     }
 }
 
-/// Runs `f` on the kernels' path that the environment chooses (AVX2, unless the CPU lacks it
-/// or `STRIDE_FORCE_SCALAR` is set) and, if that was AVX2, again with every kernel forced
-/// onto its scalar path, naming the path each time. The choice is process-wide: a test
-/// binary that uses this must run nothing else at the same time (one `#[test]`).
+/// Runs `f` on the kernels' path that the environment chooses (AVX-512 where the CPU has it,
+/// else AVX2, unless `STRIDE_ISA` or `STRIDE_FORCE_SCALAR` narrows it) and, if that was a
+/// vector path, again with every kernel forced onto its scalar path, naming the path each
+/// time. `STRIDE_ISA=avx2` runs the AVX2 path on a CPU with AVX-512. The choice is
+/// process-wide: a test binary that uses this must run nothing else at the same time (one
+/// `#[test]`).
 pub fn on_each_path(mut f: impl FnMut(&'static str)) {
-    use stride::runtime::simd::{avx2_fma, force_scalar};
+    use stride::runtime::simd::{avx2_fma, avx512, force_scalar};
     if !avx2_fma() {
         f("scalar");
         return;
     }
-    f("AVX2");
+    f(if avx512() { "AVX-512" } else { "AVX2" });
     force_scalar(true);
-    // Put the fast path back even if `f` panics, for whatever the harness runs next.
+    // Put the vector path back even if `f` panics, for whatever the harness runs next.
     struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {

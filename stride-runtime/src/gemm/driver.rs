@@ -111,6 +111,8 @@ pub(crate) fn gemm_serial_rows(
     // A packed block of `B`: the largest `K` block, with rows as long as the widest `N`
     // block's. About 400 KiB at most, kept by the thread's workspace between calls.
     let packed_len = k.min(KC) * b_row_stride(n.min(NC));
+    // The kernel's tile takes this many columns of a packed block at a time.
+    let width = super::kernel::width(isa);
     Workspace::with(packed_len, |packed| {
         for (jc, nc) in blocks(n, NC, NR) {
             for (pc, kc) in blocks(k, KC, 1) {
@@ -125,11 +127,11 @@ pub(crate) fn gemm_serial_rows(
                     }
                 };
                 for (ic, mc) in blocks(m, MC, MR) {
-                    for jr in (0..nc).step_by(NR) {
+                    for jr in (0..nc).step_by(width) {
                         let b_panel = &packed[jr..];
                         for ir in (ic..ic + mc).step_by(MR) {
                             let a_panel = a.panel(panels.start + ir / MR, pc, kc);
-                            let (rows, cols) = ((m - ir).min(MR), (nc - jr).min(NR));
+                            let (rows, cols) = ((m - ir).min(MR), (nc - jr).min(width));
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to
                             // it), which this call borrows uniquely.

@@ -61,9 +61,10 @@ pub(crate) fn gemv(
         let bias = bias.map(|b| &b[first..first + rows]);
         match isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the token proves AVX2 and FMA; the sizes are those of the debug
-            // assertions above, for this task's rows.
-            Isa::Avx2(_) => unsafe { avx2::rows(w, k, x, batch, bias, yt) },
+            // SAFETY: the token (`Avx2`, or `Avx512`, which implies them) proves AVX2 and
+            // FMA; the sizes are those of the debug assertions above, for this task's rows. A
+            // product of one row per weight is bound by reading the weights: AVX2 is enough.
+            Isa::Avx2(_) | Isa::Avx512(_) => unsafe { avx2::rows(w, k, x, batch, bias, yt) },
             Isa::Scalar => scalar::rows(w, k, x, batch, bias, yt),
         }
         if activation != Activation::Identity {

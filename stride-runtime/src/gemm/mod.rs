@@ -23,16 +23,29 @@
 //!   this thread's scratch and also fits in L2 next to the `A` block, so it is packed and read
 //!   back without a trip to L3 (which other tenants share).
 //!
+//! On a CPU with AVX-512 the tile is [`MR`] × `NR_WIDE` = 6 × 64 (`avx512.rs`): 24 zmm
+//! accumulators, four loads of `B` and six broadcasts of `A` per 24 FMAs. It reads the same
+//! packed `A` panels and the same packed `B` blocks, four [`NR`] panels at a time, so nothing
+//! is packed differently per instruction set, and a layer's prepacked weights serve every
+//! path. Measured on Zen 5 (one thread, the layer bench): 6 × 32 ran within 3% of 6 × 64 and
+//! 6 × 48 up to 9% slower on the 7 × 7 planes, whose 49 columns it splits 48 + 1. A few
+//! columns past whole vectors (the 49th) run as columns of the panel's rows, not as one more
+//! mostly empty vector, which took `conv1x1_2048_512_7` from 192 to 238 GFLOP/s, 87% of the
+//! AVX-512 FMA peak (274 GFLOP/s) in the layer bench. A `KC` of 128 or 384 measured the same
+//! as 256.
+//!
 //! Each block size is split evenly rather than cut at its maximum (`K = 576` runs as three
 //! blocks of 192, not 256 + 256 + 64), so no block is a sliver.
 //!
 //! # Paths
 //!
 //! The serial entry points take the instruction set as an [`Isa`](crate::simd::Isa), which a
-//! caller picks once per call with `Isa::detect` ([`crate::simd::avx2_fma`]'s choice): the
-//! AVX2 + FMA micro-kernel runs on `Isa::Avx2`, the portable one otherwise (`kernel.rs`,
-//! `avx2.rs`). Both share the packing, the blocking and the epilogue (`tile.rs`), and give
-//! the same numbers within rounding (the AVX2 kernel fuses multiply and add).
+//! caller picks once per call with `Isa::detect` ([`crate::simd::avx2_fma`]'s and
+//! [`crate::simd::avx512`]'s choice): the AVX-512 micro-kernel runs on `Isa::Avx512`, the
+//! AVX2 + FMA one on `Isa::Avx2`, the portable one otherwise (`avx512.rs`, `avx2.rs`,
+//! `kernel.rs`). All share the packing, the blocking and the epilogue (`tile.rs`), and give
+//! the same numbers within rounding (the vector kernels fuse multiply and add; the AVX-512
+//! one gives the AVX2 one's numbers bit for bit, its activations included).
 //!
 //! # Threads
 //!
@@ -62,6 +75,8 @@ mod tile;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 pub(crate) use driver::{
     PARALLEL_FLOPS, column_tasks, gemm_serial, gemm_serial_rows, sgemm, tasks_for,
@@ -75,8 +90,12 @@ use crate::simd::Activation;
 
 /// Rows of a micro-tile, and of an `A` panel.
 pub(crate) const MR: usize = 6;
-/// Columns of a micro-tile, and of a `B` panel.
+/// Columns of a `B` panel (a packed block's rows are a whole number of them), and of the
+/// AVX2 and portable micro-tiles.
 pub(crate) const NR: usize = 16;
+/// Columns of the AVX-512 micro-tile, a multiple of [`NR`]: four panels at a time.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const NR_WIDE: usize = 64;
 /// Largest `K` block.
 pub(crate) const KC: usize = 256;
 /// Largest `M` block, a multiple of [`MR`].

@@ -1,15 +1,20 @@
-//! The GEMM against a triple loop in f64, on both kernels, over odd sizes, edge panels,
-//! block boundaries, strides and every part of the epilogue.
+//! The GEMM against a triple loop in f64, on every kernel the CPU has (portable, AVX2,
+//! AVX-512), over odd sizes, edge panels, block boundaries, strides and every part of the
+//! epilogue; and the AVX-512 kernel against the portable one and the AVX2 one over sizes
+//! that are not multiples of its 6 × 64 tile.
+//!
+//! These tests pass each path to the GEMM directly, so they cover all of them on any machine
+//! in one run. The golden tests go through the process-wide choice instead: on a CPU with
+//! AVX-512 they run the AVX-512 and scalar paths, and `STRIDE_ISA=avx2 cargo test --release`
+//! runs them on the AVX2 path (as `.ci/run` does).
 
 use super::*;
 use crate::simd::{Activation, Isa};
-use crate::testing::sample;
+use crate::testing::{EVERY_ACTIVATION, sample};
 
-/// Both kernels where the CPU has AVX2 + FMA, else the portable one alone.
+/// Every kernel the CPU can run, the portable one first.
 fn paths() -> Vec<Isa> {
-    let mut paths = vec![Isa::Scalar];
-    paths.extend(Isa::avx2());
-    paths
+    Isa::all()
 }
 
 /// `epilogue(A · B)` element by element in f64, and for each element the bound on an f32
@@ -76,7 +81,7 @@ fn check(isa: Isa, [m, n, k]: [usize; 3], epilogue: &Epilogue, seed: u64) {
 }
 
 #[test]
-fn gemm_matches_a_triple_loop_for_every_small_m_and_n_on_both_kernels() {
+fn gemm_matches_a_triple_loop_for_every_small_m_and_n_on_every_kernel() {
     for isa in paths() {
         for m in 1..=37 {
             for n in 1..=37 {
@@ -89,7 +94,7 @@ fn gemm_matches_a_triple_loop_for_every_small_m_and_n_on_both_kernels() {
 }
 
 #[test]
-fn gemm_matches_a_triple_loop_for_every_small_k_on_both_kernels() {
+fn gemm_matches_a_triple_loop_for_every_small_k_on_every_kernel() {
     for isa in paths() {
         for k in 1..=37 {
             for [m, n] in [[1, 1], [MR, NR], [MR + 1, NR + 1], [13, 35]] {
@@ -122,21 +127,12 @@ fn gemm_matches_a_triple_loop_across_every_block_boundary() {
 }
 
 #[test]
-fn gemm_applies_every_epilogue_on_full_and_edge_tiles_on_both_kernels() {
-    let activations = [
-        Activation::Identity,
-        Activation::Relu,
-        Activation::Relu6,
-        Activation::LeakyRelu(0.1),
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Silu,
-    ];
+fn gemm_applies_every_epilogue_on_full_and_edge_tiles_on_every_kernel() {
     for isa in paths() {
         // A whole number of tiles, and one with edges on both sides; one and two K blocks.
         for size in [[2 * MR, 2 * NR, 9], [MR + 2, NR + 3, 11], [MR, NR, KC + 9]] {
             let bias: Vec<f32> = (0..size[0]).map(|i| 1.5 - i as f32 * 0.25).collect();
-            for activation in activations {
+            for activation in EVERY_ACTIVATION {
                 for accumulate in [false, true] {
                     for bias in [None, Some(&bias[..])] {
                         let epilogue = Epilogue {
@@ -293,7 +289,7 @@ impl PackB for InPlace<'_> {
 }
 
 #[test]
-fn gemm_reads_a_b_that_offers_a_view_in_place_across_blocks_on_both_kernels() {
+fn gemm_reads_a_b_that_offers_a_view_in_place_across_blocks_on_every_kernel() {
     // K = 300 and N = 400 span two K and two N blocks; columns whole panels.
     let [m, n, k] = [13, 400, 300];
     assert_eq!(n % NR, 0);
@@ -314,5 +310,136 @@ fn gemm_reads_a_b_that_offers_a_view_in_place_across_blocks_on_both_kernels() {
             &epilogue,
         );
         assert_matches(&c, &want, &scale, &format!("{isa:?} in place"));
+    }
+}
+
+/// `C = epilogue(A · B)` for row-major operands on `isa`, into a copy of `c_before`, with `C`
+/// row-major or (`transposed`) column-major.
+#[allow(clippy::too_many_arguments)]
+fn product(
+    isa: Isa,
+    a: &[f32],
+    b: &[f32],
+    c_before: &[f32],
+    [m, n, k]: [usize; 3],
+    epilogue: &Epilogue,
+    transposed: bool,
+) -> Vec<f32> {
+    let mut c = c_before.to_vec();
+    let view = if transposed {
+        MatMut::new(&mut c, m, n, 1, m)
+    } else {
+        MatMut::row_major(&mut c, m, n)
+    };
+    gemm_serial(
+        isa,
+        &PackedA::row_major(a, m, k),
+        &StridedB::row_major(b, k, n),
+        0,
+        view,
+        epilogue,
+    );
+    c
+}
+
+/// Sizes around the AVX-512 tile's edges: every count of rows of an `A` panel, columns that
+/// end inside each of the tile's four vectors and inside a second tile, whole vectors and 1 to
+/// 4 columns more (the columns it takes as columns: 17, 20, 36, 49, 50, 52), and `K` from 1 to
+/// past a `K` block.
+const WIDE_M: [usize; 9] = [1, 2, 3, 4, 5, 6, 7, 13, 37];
+const WIDE_N: [usize; 21] = [
+    1, 2, 15, 16, 17, 20, 31, 33, 36, 47, 49, 50, 52, 63, 64, 65, 79, 100, 128, 129, 200,
+];
+const WIDE_K: [usize; 6] = [1, 2, 3, 17, 64, KC + 3];
+
+#[test]
+fn avx512_kernel_matches_the_portable_one_for_sizes_off_its_tile() {
+    let Some(wide) = Isa::avx512() else {
+        eprintln!("no AVX-512 on this CPU: skipped");
+        return;
+    };
+    for (seed, (m, (n, k))) in WIDE_M
+        .into_iter()
+        .flat_map(|m| {
+            WIDE_N
+                .into_iter()
+                .flat_map(move |n| WIDE_K.map(|k| (m, (n, k))))
+        })
+        .enumerate()
+    {
+        let size = [m, n, k];
+        let a = sample(m * k, seed as u64).into_raw_vec_and_offset().0;
+        let b = sample(k * n, seed as u64 + 1).into_raw_vec_and_offset().0;
+        let c_before = sample(m * n, seed as u64 + 2).into_raw_vec_and_offset().0;
+        let bias: Vec<f32> = (0..m).map(|i| 0.75 - i as f32 * 0.125).collect();
+        let epilogue = Epilogue {
+            bias: Some(&bias),
+            activation: [Activation::Identity, Activation::Relu, Activation::Silu][seed % 3],
+            accumulate: seed % 2 == 0,
+        };
+        let (want, scale) = naive(&a, &b, &c_before, size, &epilogue);
+        let portable = product(Isa::Scalar, &a, &b, &c_before, size, &epilogue, false);
+        let got = product(wide, &a, &b, &c_before, size, &epilogue, false);
+        let what = format!("AVX-512 m={m} n={n} k={k} {epilogue:?}");
+        assert_matches(&got, &want, &scale, &what);
+        // Both within the bound of the exact value, so within twice it of each other.
+        let twice: Vec<f64> = scale.iter().map(|s| 2.0 * s).collect();
+        assert_matches(
+            &got,
+            &portable,
+            &twice,
+            &format!("{what} against the portable kernel"),
+        );
+    }
+}
+
+#[test]
+fn avx512_kernel_gives_the_avx2_kernels_numbers_bit_for_bit_with_every_activation() {
+    // The same packing, blocking and order of fused multiply-adds, and each activation on
+    // 8-lane halves through the AVX2 form: the wider tile changes no value the AVX2 kernel
+    // finishes in registers.
+    let (Some(wide), Some(narrow)) = (Isa::avx512(), Isa::avx2()) else {
+        eprintln!("no AVX-512 on this CPU: skipped");
+        return;
+    };
+    for (seed, size) in [[7, 49, 100], [13, 200, KC + 3], [6, 64, 9], [5, 17, 1]]
+        .into_iter()
+        .enumerate()
+    {
+        let [m, n, k] = size;
+        let a = sample(m * k, seed as u64).into_raw_vec_and_offset().0;
+        let b = sample(k * n, seed as u64 + 1).into_raw_vec_and_offset().0;
+        // Values around the activations' bends, a NaN and the infinities among them.
+        let mut c_before = sample(m * n, seed as u64 + 2).into_raw_vec_and_offset().0;
+        c_before[..3].copy_from_slice(&[f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        let bias: Vec<f32> = (0..m).map(|i| 3.0 - i as f32).collect();
+        for activation in EVERY_ACTIVATION {
+            for (accumulate, transposed) in [(false, false), (true, false), (true, true)] {
+                let epilogue = Epilogue {
+                    bias: Some(&bias),
+                    activation,
+                    accumulate,
+                };
+                let got = product(wide, &a, &b, &c_before, size, &epilogue, transposed);
+                let want = product(narrow, &a, &b, &c_before, size, &epilogue, transposed);
+                // The AVX2 kernel finishes the columns of a partial 16-column panel with the
+                // scalar activation, the AVX-512 one with the vector form (a mask hides the
+                // rest): there the two agree within the vector forms' few ulps.
+                let whole = if transposed { n } else { n / NR * NR };
+                for (index, (g, w)) in got.iter().zip(&want).enumerate() {
+                    let column = if transposed { index / m } else { index % n };
+                    let what = format!("{size:?} {epilogue:?} transposed={transposed} #{index}");
+                    if column < whole {
+                        assert_eq!(g.to_bits(), w.to_bits(), "{what}: {g} against {w}");
+                    } else {
+                        let close = (g - w).abs() <= 1e-6 + 1e-5 * w.abs();
+                        assert!(
+                            close || g.to_bits() == w.to_bits(),
+                            "{what}: {g} against {w}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

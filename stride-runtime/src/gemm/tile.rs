@@ -1,8 +1,8 @@
-//! One `MR × NR` tile of `C` as a micro-kernel finishes it: where it goes ([`Tile`]), what
-//! happens on the way ([`Finish`]), and the element-by-element write of the whole epilogue
-//! ([`write_tile`]) that the portable kernel and the AVX2 kernel's edge tiles share.
+//! One tile of `C` as a micro-kernel finishes it (`MR × NR`, or `MR × NR_WIDE` on AVX-512):
+//! where it goes ([`Tile`]), what happens on the way ([`Finish`]), and the element-by-element
+//! write of the whole epilogue ([`write_tile`]) that the portable kernel and the vector
+//! kernels' odd tiles share.
 
-use super::{MR, NR};
 use crate::simd::Activation;
 
 /// Where a finished tile goes and what happens on the way.
@@ -16,7 +16,8 @@ pub(crate) struct Tile<'a> {
     pub col_stride: usize,
     /// Rows of the tile that exist in `C`, `1..=MR`.
     pub rows: usize,
-    /// Columns of the tile that exist in `C`, `1..=NR`.
+    /// Columns of the tile that exist in `C`, from 1 to the kernel's width
+    /// ([`super::kernel::width`]).
     pub cols: usize,
     /// Add the tile to `C`'s current values instead of overwriting them.
     pub load: bool,
@@ -33,12 +34,14 @@ pub(crate) struct Finish<'a> {
     pub activation: Activation,
 }
 
-/// Writes the tile's `rows × cols` corner of `acc` into `C`, element by element, with the
-/// whole epilogue: the path of the portable kernel and of the AVX2 kernel's edge tiles.
+/// Writes the tile's `rows × cols` corner of `acc` (rows of `W` values, `cols <= W`) into
+/// `C`, element by element, with the whole epilogue: the path of the portable kernel and of
+/// the vector kernels' tiles that are not contiguous rows.
 ///
 /// # Safety
 /// `tile` describes elements of one live `C` that nothing else reads or writes meanwhile.
-pub(super) unsafe fn write_tile(acc: &[[f32; NR]; MR], tile: &Tile) {
+pub(super) unsafe fn write_tile<const W: usize>(acc: &[[f32; W]], tile: &Tile) {
+    debug_assert!(tile.rows <= acc.len() && tile.cols <= W);
     for (i, row) in acc.iter().enumerate().take(tile.rows) {
         let bias = tile.finish.and_then(|f| f.bias).map_or(0.0, |b| b[i]);
         for (j, &v) in row.iter().enumerate().take(tile.cols) {

@@ -214,7 +214,7 @@ impl LayerNorm2d {
                 let (x, y) = buffers.at(offset);
                 match isa {
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2(_) => avx2::pixels(x, y, count, &params),
+                    Isa::Avx2(_) | Isa::Avx512(_) => avx2::pixels(x, y, count, &params),
                     Isa::Scalar => scalar::pixels(x, y, count, &params),
                 }
             }

@@ -300,7 +300,7 @@ unsafe fn multiply(isa: Isa, src: *const f32, dst: *mut f32, len: usize, f: f32)
     match isa {
         // SAFETY: the token proves the CPU has AVX2; the pointers are as the caller promised.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2(_) => unsafe { avx2::multiply(src, dst, len, f) },
+        Isa::Avx2(_) | Isa::Avx512(_) => unsafe { avx2::multiply(src, dst, len, f) },
         Isa::Scalar => {
             for i in 0..len {
                 // SAFETY: `i < len`, read before written, through pointers only.

@@ -1,6 +1,7 @@
 //! An activation as a value a layer carries, and the forms in which kernels apply it as they
 //! write their outputs: one value ([`Activation::apply`]), a slice (`apply_to_slice`, in
-//! place, and `map_slice_on`, into another) and 8 lanes of an AVX2 register (`avx2::apply`).
+//! place, and `map_slice_on`, into another), 8 lanes of an AVX2 register (`avx2::apply`) and
+//! 16 of an AVX-512 one (`avx512::apply`).
 //! The activations over whole arrays (`ops::relu`, …, [`Activation::map`]) are ops, in
 //! `ops/activation.rs`; the functions the smooth ones are made of (`exp`, `erf`, …) are in
 //! `math.rs`.
@@ -159,7 +160,7 @@ impl Activation {
             // SAFETY: the token proves the CPU has AVX2 and FMA; the pointers are as the
             // caller promised.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2(_) => unsafe { avx2::map(self, src, dst, len) },
+            Isa::Avx2(_) | Isa::Avx512(_) => unsafe { avx2::map(self, src, dst, len) },
             // SAFETY: as the caller promised.
             Isa::Scalar => unsafe { scalar_map(self, src, dst, len) },
         }
@@ -211,6 +212,36 @@ fn logistic(x: f32) -> f32 {
         // NaN comes here and stays NaN.
         let e = x.exp();
         e / (1.0 + e)
+    }
+}
+
+/// The activations on 16 lanes of an AVX-512 register, for the AVX-512 GEMM kernel: `Relu`
+/// in one instruction, every other one on each 8-lane half through [`avx2::apply`], so each
+/// lane gets exactly the AVX2 form's value (the halves cost a few shuffles per register, next
+/// to the hundreds of FMAs that made it).
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512 {
+    use core::arch::x86_64::*;
+
+    use super::{Activation, avx2};
+
+    /// The activation of each lane, as [`avx2::apply`] gives it.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    pub(crate) fn apply(activation: Activation, v: __m512) -> __m512 {
+        match activation {
+            Activation::Identity => v,
+            // `v` second, so NaN passes, as in `avx2::apply`.
+            Activation::Relu => _mm512_max_ps(_mm512_setzero_ps(), v),
+            other => {
+                let bits = _mm512_castps_pd(v);
+                let low = _mm256_castpd_ps(_mm512_castpd512_pd256(bits));
+                let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(bits));
+                let low = _mm256_castps_pd(avx2::apply(other, low));
+                let high = _mm256_castps_pd(avx2::apply(other, high));
+                _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castpd256_pd512(low), high))
+            }
+        }
     }
 }
 
@@ -338,21 +369,7 @@ pub(crate) mod avx2 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Every activation, with a slope for the leaky one.
-    const ALL: [Activation; 11] = [
-        Activation::Identity,
-        Activation::Relu,
-        Activation::Relu6,
-        Activation::LeakyRelu(0.01),
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Silu,
-        Activation::Gelu,
-        Activation::GeluTanh,
-        Activation::Hardswish,
-        Activation::Hardsigmoid,
-    ];
+    use crate::testing::EVERY_ACTIVATION;
 
     #[test]
     fn activations_match_their_definitions_at_hand_checked_points() {
@@ -385,7 +402,7 @@ mod tests {
 
     #[test]
     fn nan_stays_nan_and_an_infinity_times_a_zero_gate_is_nan_as_in_pytorch() {
-        for activation in ALL {
+        for activation in EVERY_ACTIVATION {
             assert!(activation.apply(f32::NAN).is_nan(), "{activation:?}");
         }
         for activation in [
@@ -442,7 +459,7 @@ mod tests {
         let mut xs = sweep(120.0, 1.0 / 512.0);
         xs.extend([f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
         xs.extend([f32::MAX, f32::MIN, f32::MIN_POSITIVE, -f32::MIN_POSITIVE]);
-        for activation in ALL {
+        for activation in EVERY_ACTIVATION {
             let mut got = xs.clone();
             activation.apply_to_slice_on(isa, &mut got);
             let mut worst = 0.0f64;
@@ -480,11 +497,47 @@ mod tests {
     #[test]
     fn the_scalar_path_of_apply_to_slice_is_apply() {
         let xs: Vec<f32> = (-50..50).map(|i| i as f32 * 0.37).collect();
-        for activation in ALL {
+        for activation in EVERY_ACTIVATION {
             let mut got = xs.clone();
             activation.apply_to_slice_on(Isa::Scalar, &mut got);
             let want: Vec<f32> = xs.iter().map(|&x| activation.apply(x)).collect();
             assert_eq!(got, want, "{activation:?}");
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn the_16_lane_form_gives_the_8_lane_forms_bits_in_every_lane() {
+        use core::arch::x86_64::*;
+        if Isa::avx512().is_none() {
+            return;
+        }
+        let mut xs = crate::simd::math::tests::sweep(120.0, 1.0 / 64.0);
+        xs.extend([f32::NAN, -f32::NAN, f32::INFINITY, f32::NEG_INFINITY]);
+        xs.resize(xs.len().next_multiple_of(16), 0.5);
+        for activation in EVERY_ACTIVATION {
+            for chunk in xs.chunks_exact(16) {
+                let (mut wide, mut narrow) = ([0.0f32; 16], [0.0f32; 16]);
+                // SAFETY: `Isa::avx512` found AVX-512F, AVX2 and FMA; each load and store
+                // covers exactly its array of 16 (two halves of 8 for the narrow form).
+                unsafe {
+                    let v = _mm512_loadu_ps(chunk.as_ptr());
+                    _mm512_storeu_ps(wide.as_mut_ptr(), avx512::apply(activation, v));
+                    for half in 0..2 {
+                        let v = _mm256_loadu_ps(chunk.as_ptr().add(8 * half));
+                        let out = narrow.as_mut_ptr().add(8 * half);
+                        _mm256_storeu_ps(out, avx2::apply(activation, v));
+                    }
+                }
+                let same = wide
+                    .iter()
+                    .zip(&narrow)
+                    .all(|(w, n)| w.to_bits() == n.to_bits());
+                assert!(
+                    same,
+                    "{activation:?} on {chunk:?}: {wide:?} against {narrow:?}"
+                );
+            }
         }
     }
 }

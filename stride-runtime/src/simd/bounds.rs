@@ -23,9 +23,9 @@ impl Isa {
         let bound = limit.to_bits();
         xs.chunks(RUN).all(|run| {
             let most = match self {
-                // SAFETY: an `Avx2` value exists only where the CPU has AVX2.
+                // SAFETY: an `Avx2` or `Avx512` value exists only where the CPU has AVX2.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2(_) => unsafe { avx2::max_magnitude_bits(run) },
+                Isa::Avx2(_) | Isa::Avx512(_) => unsafe { avx2::max_magnitude_bits(run) },
                 Isa::Scalar => max_magnitude_bits(run),
             };
             most <= bound

@@ -52,9 +52,9 @@ impl Isa {
     #[inline]
     pub(crate) fn copy(self, dst: &mut [f32], src: &[f32]) {
         match self {
-            // SAFETY: an `Avx2` value exists only where the CPU has AVX2.
+            // SAFETY: an `Avx2` or `Avx512` value exists only where the CPU has AVX2.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2(_) => unsafe { avx2::copy(dst, src) },
+            Isa::Avx2(_) | Isa::Avx512(_) => unsafe { avx2::copy(dst, src) },
             Isa::Scalar => copy_in_pieces(dst, src),
         }
     }
@@ -65,9 +65,9 @@ impl Isa {
     pub(crate) fn copy_strided(self, dst: &mut [f32], src: &[f32], stride: usize) {
         debug_assert!(dst.is_empty() || (dst.len() - 1) * stride < src.len());
         let done = match self {
-            // SAFETY: an `Avx2` value exists only where the CPU has AVX2.
+            // SAFETY: an `Avx2` or `Avx512` value exists only where the CPU has AVX2.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2(_) if stride == 2 => unsafe { avx2::every_other(dst, src) },
+            Isa::Avx2(_) | Isa::Avx512(_) if stride == 2 => unsafe { avx2::every_other(dst, src) },
             _ => 0,
         };
         let src = &src[done * stride..];

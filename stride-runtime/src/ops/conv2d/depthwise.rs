@@ -98,7 +98,7 @@ pub(crate) fn depthwise(
         gemm::tasks_for(crate::threads::threads())
     };
     #[cfg(target_arch = "x86_64")]
-    if let Isa::Avx2(_) = isa {
+    if let Isa::Avx2(_) | Isa::Avx512(_) = isa {
         if let Some(layout) = avx2::Layout::new(shape) {
             // Blocks of 8 output channels of one sample; a sample's last may hold fewer.
             let per_sample = channels.div_ceil(avx2::LANES);
@@ -116,7 +116,8 @@ pub(crate) fn depthwise(
                 rest = tail;
             }
             crate::threads::for_each(runs, |(blocks, y)| {
-                // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
+                // SAFETY: an `Avx2` or `Avx512` value exists only where the CPU has AVX2 and
+                // FMA.
                 unsafe { avx2::blocks(&layer, &layout, blocks, y) };
             });
             return;

@@ -382,9 +382,7 @@ fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
         let g = Geometry::resolve(x.view(), (1, cin, kh, kw), &params).unwrap();
         let slice = x.as_slice().unwrap();
         let full = unrolled(x.view(), &g);
-        let mut paths = vec![Isa::Scalar];
-        paths.extend(Isa::avx2());
-        for isa in paths {
+        for isa in Isa::all() {
             let source = im2col::Im2col {
                 g: &g,
                 x: slice,
@@ -422,8 +420,7 @@ fn splitting_by_rows_over_a_shared_b_gives_what_splitting_by_columns_gives() {
         ),
         ((1, 300, 5, 7), (50, 300, 1, 1), Conv2dParams::default()),
     ];
-    let mut paths = vec![Isa::Scalar];
-    paths.extend(Isa::avx2());
+    let paths = Isa::all();
     for (seed, (input, weight, params)) in cases.into_iter().enumerate() {
         let x = sample(input, 70 + seed as u64);
         let w = sample(weight, 80 + seed as u64);
@@ -476,8 +473,7 @@ fn conv2d_matches_direct_convolution_on_both_kernels_across_gemm_blocks() {
         ),
         ((1, 300, 5, 7), (7, 300, 1, 1), Conv2dParams::default(), 1),
     ];
-    let mut paths = vec![Isa::Scalar];
-    paths.extend(Isa::avx2());
+    let paths = Isa::all();
     for (seed, (input, weight, params, groups)) in cases.into_iter().enumerate() {
         let x = sample(input, 40 + seed as u64);
         let w = sample(weight, 50 + seed as u64);

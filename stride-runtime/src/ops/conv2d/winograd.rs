@@ -424,9 +424,11 @@ impl Job<'_> {
         v_stride: usize,
     ) {
         match self.isa {
-            // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA.
+            // SAFETY: an `Avx2` or `Avx512` value exists only where the CPU has AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2(_) => unsafe { avx2::input_group(staged, stride, places, v, v_stride) },
+            Isa::Avx2(_) | Isa::Avx512(_) => unsafe {
+                avx2::input_group(staged, stride, places, v, v_stride)
+            },
             Isa::Scalar => scalar::input_group(staged, stride, places, v, v_stride),
         }
     }
@@ -448,10 +450,10 @@ impl Job<'_> {
     ) {
         let activation = self.activation;
         match self.isa {
-            // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA; the
-            // caller's promise is the kernel's.
+            // SAFETY: an `Avx2` or `Avx512` value exists only where the CPU has AVX2 and FMA;
+            // the caller's promise is the kernel's.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2(_) => unsafe {
+            Isa::Avx2(_) | Isa::Avx512(_) => unsafe {
                 avx2::output_group(m, m_stride, bias, activation, plane, ow, places)
             },
             // SAFETY: the caller's promise is the kernel's.

@@ -378,10 +378,11 @@ fn conv_transpose2d_refuses_an_empty_input_plane() {
 // The sub-pixel kernel, against the direct definition and the col2im kernel, on both
 // GEMM micro-kernels.
 
-/// The micro-kernels this machine can run: the portable one always, the AVX2 one if the CPU
-/// has it. Passed to the kernel directly, so the test does not touch `simd`'s global choice.
+/// The micro-kernels this machine can run: the portable one always, the AVX2 and AVX-512
+/// ones if the CPU has them. Passed to the kernel directly, so the test does not touch
+/// `simd`'s global choice.
 fn paths() -> Vec<Isa> {
-    [Isa::Scalar].into_iter().chain(Isa::avx2()).collect()
+    Isa::all()
 }
 
 /// `x` through the sub-pixel kernel with `kernel`, whatever the stride, into an output that

@@ -151,9 +151,9 @@ impl<'a> Separable<'a> {
         let (width, begin) = (self.cols.input, self.width.pad_begin);
         let (kernel, stride) = (self.width.kernel, self.width.stride);
         #[cfg(target_arch = "x86_64")]
-        if let Isa::Avx2(_) = self.isa {
-            // SAFETY: an `Avx2` value exists only on a CPU with AVX2 and FMA; `scratch` sized
-            // `padded` for the 3-wide kernel's extra read.
+        if let Isa::Avx2(_) | Isa::Avx512(_) = self.isa {
+            // SAFETY: an `Avx2` or `Avx512` value exists only on a CPU with AVX2 and FMA;
+            // `scratch` sized `padded` for the 3-wide kernel's extra read.
             unsafe {
                 avx2::vertical::<MAX>(rows, width, &mut padded[begin..begin + width]);
                 avx2::horizontal::<MAX>(padded, kernel, stride, scale, out);

@@ -1,7 +1,7 @@
 use stride_geometry::{Window, conv_output};
 
 use super::*;
-use crate::testing::sample;
+use crate::testing::{EVERY_ACTIVATION, sample};
 
 /// A layer's planes: the shape, `(top, bottom, left, right)` pads, the batch, the input
 /// channels and the depth multiplier.
@@ -176,20 +176,7 @@ fn assert_close(got: &[f32], want: &[f32], tolerance: f32, context: &str) {
 
 /// A different activation for each case number, among every kind.
 fn activation(case: usize) -> Activation {
-    const ALL: [Activation; 11] = [
-        Activation::Identity,
-        Activation::Relu,
-        Activation::Relu6,
-        Activation::LeakyRelu(0.1),
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Silu,
-        Activation::Gelu,
-        Activation::GeluTanh,
-        Activation::Hardswish,
-        Activation::Hardsigmoid,
-    ];
-    ALL[case % ALL.len()]
+    EVERY_ACTIVATION[case % EVERY_ACTIVATION.len()]
 }
 
 #[test]

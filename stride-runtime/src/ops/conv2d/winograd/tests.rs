@@ -10,9 +10,7 @@ use crate::testing::{assert_close, sample};
 
 /// The kernels this machine can run.
 fn paths() -> Vec<Isa> {
-    let mut paths = vec![Isa::Scalar];
-    paths.extend(Isa::avx2());
-    paths
+    Isa::all()
 }
 
 /// Values in `[-scale, scale)`.
