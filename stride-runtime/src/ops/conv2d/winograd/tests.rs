@@ -345,6 +345,37 @@ fn winograd_blocks_and_threads_cover_every_tile_exactly_once() {
 }
 
 #[test]
+fn one_small_image_splits_its_block_by_output_channels_over_the_threads() {
+    // 14x14 is 16 tiles, one block: at batch 1, two or three threads split the output
+    // channels (ragged: 45 channels are 8 panels of 6, the last of 3), each transforming the
+    // input again. The splits change no sum, so the bits are the one thread's.
+    let (x, w, b) = realistic((1, 32, 14, 14), 45, 7);
+    let params = Conv2dParams::default().padding(1);
+    let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
+    assert!(2 * g.output_len() * g.patch_len() >= gemm::PARALLEL_FLOPS);
+    let want = Activation::Relu
+        .map(reference(&x, &w, Some(&b), &params).view())
+        .unwrap();
+    for isa in paths() {
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| winograd(isa, &x, &w, Some(&b), &params, Activation::Relu));
+        assert_close(&one, &want);
+        for threads in [2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(pool.install(|| channel_ranges(45, 1, true)).len(), threads);
+            let split = pool.install(|| winograd(isa, &x, &w, Some(&b), &params, Activation::Relu));
+            assert_eq!(one, split, "{isa:?}, {threads} threads");
+        }
+    }
+}
+
+#[test]
 fn winograd_on_tensors_larger_than_l2_fetches_ahead_and_gives_the_same_numbers() {
     let (x, w, b) = realistic((1, 16, 131, 130), 16, 6);
     assert!(x.len() * 4 > CACHED_BYTES, "large enough to fetch ahead");
