@@ -218,3 +218,46 @@ fn forward_inside_a_users_pool_installed_inside_another_pool_finishes_with_the_s
         }
     });
 }
+
+/// This thread's x86 MXCSR control bits (rounding, masks, FTZ, DAZ), without the six sticky
+/// status flags that any arithmetic may raise.
+#[cfg(target_arch = "x86_64")]
+fn mxcsr() -> u32 {
+    let mut value = 0u32;
+    // SAFETY: `stmxcsr` stores the 4-byte register at `value`'s address.
+    unsafe {
+        std::arch::asm!("stmxcsr [{}]", in(reg) &mut value, options(nostack, preserves_flags))
+    };
+    value & !0x3f
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_forward_flushes_subnormals_and_leaves_the_callers_floating_point_mode_as_it_was() {
+    let net = stride::zoo::EfficientNetB0::init(0);
+    let x = Array4::from_shape_fn((1, 3, 64, 64), |(_, c, h, w)| {
+        // A quarter of the input subnormal: read as zero while the kernels run.
+        if (h + w) % 4 == 0 {
+            1e-39
+        } else {
+            ((c * 5 + h * 3 + w) as f32 * 0.01).sin()
+        }
+    });
+    let before = mxcsr();
+    let flushed = net.forward(x.view()).unwrap();
+    assert_eq!(mxcsr(), before, "the caller's mode is restored");
+    let zeroed = x.mapv(|v| if v.is_subnormal() { 0.0 } else { v });
+    assert_eq!(net.forward(zeroed.view()).unwrap(), flushed);
+    // Off, the subnormals count (by less than the golden tolerance here).
+    stride::runtime::set_flush_subnormals(false);
+    let exact = net.forward(x.view());
+    stride::runtime::set_flush_subnormals(true);
+    let exact = exact.unwrap();
+    assert!(
+        exact
+            .iter()
+            .zip(&flushed)
+            .all(|(a, b)| (a - b).abs() <= 1e-4 * (1.0 + b.abs()))
+    );
+    assert_eq!(mxcsr(), before);
+}

@@ -86,6 +86,11 @@ fn policy() -> Policy {
 /// Runs `f` on every task, on the threads the policy gives; on the calling thread when there
 /// is one task or one thread.
 pub(crate) fn for_each<T: Send>(tasks: Vec<T>, f: impl Fn(T) + Sync + Send) {
+    // Each task, on whichever thread, runs with subnormals flushed (`simd::Flush`).
+    let f = |task: T| {
+        let _flush = crate::simd::Flush::on();
+        f(task)
+    };
     if tasks.len() <= 1 {
         tasks.into_iter().for_each(f);
         return;

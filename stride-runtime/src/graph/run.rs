@@ -52,6 +52,8 @@ impl Model {
         input: Value<'a>,
         recorder: Option<&Recorder>,
     ) -> Result<Value<'a>> {
+        // The whole walk flushes subnormals, the serial work on this thread included.
+        let _flush = crate::simd::Flush::on();
         let graph = self.graph();
         graph.check_input(input.shape())?;
         if externals.len() != graph.externals.len() {

@@ -203,11 +203,14 @@ fn relu6(x: f32) -> f32 {
     x.clamp(0.0, 6.0)
 }
 
-/// `1 / (1 + exp(-x))`, written so that neither branch overflows.
+/// `1 / (1 + exp(-x))`, written so that neither branch overflows; 0 below
+/// `-LOGISTIC_FLUSH`, as the vector form gives.
 #[inline]
 fn logistic(x: f32) -> f32 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())
+    } else if x < -super::math::LOGISTIC_FLUSH {
+        0.0
     } else {
         // NaN comes here and stays NaN.
         let e = x.exp();

@@ -25,14 +25,19 @@
 //!   at those lengths.
 //! * `bounds.rs`: whether every value of a slice is finite and within a bound, the scan that
 //!   keeps non-finite inputs off Winograd's transforms.
+//! * `subnormal.rs`: subnormal numbers flushed to zero while the kernels run (x86's FTZ and
+//!   DAZ), which would otherwise take microcode assists ([`set_flush_subnormals`]).
 
 pub(crate) mod activation;
 mod bounds;
 mod copy;
 mod math;
+mod subnormal;
 
 pub(crate) use activation::Activation;
 pub(crate) use copy::zero;
+pub(crate) use subnormal::Flush;
+pub use subnormal::set_flush_subnormals;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
