@@ -418,6 +418,10 @@ fn reported() {
         "pub struct N: [3, 8, 8] { c: conv2d(300u8, kernel = 3), }",
         "block B() { a: relu, } pub struct B: [3, 8, 8] { a: relu, }",
         "pub struct B: [3, 8, 8] { a: relu, } block B() { a: relu, }",
+        // Found by a run of 250,000 inputs from seed 7: a raw shortcut name before a sequence.
+        "pub struct N: [3, 8, 8] { residual { c: conv2d(4, kernel = 1, stride = 2), } \
+         shortcut r#fn: [conv2d(4, kernel = 1, stride = 2), batch_norm2d()], }",
+        "pub struct N: [3, 8, 8] { j: concat { r#type: [conv2d(4, kernel = 1), relu], b: relu }, }",
     ];
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));

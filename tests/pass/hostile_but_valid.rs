@@ -12,6 +12,14 @@ stride::network! {
         r#fn: tanh,
     }
 
+    /// Raw names for a shortcut and a concat branch holding sequences: keys `fn.0`, `type.0`.
+    pub struct RawBranches: [3, 8, 8] {
+        residual {
+            c: conv2d(4, kernel = 1, stride = 2),
+        } shortcut r#fn: [conv2d(4, kernel = 1, stride = 2), batch_norm2d()],
+        j: concat { r#type: [conv2d(4, kernel = 1), relu], b: relu },
+    }
+
     /// A residual whose main path is only a dropout: the input plus itself, at inference.
     pub struct Doubled: [3, 8, 8] {
         residual {
@@ -42,6 +50,8 @@ fn main() {
     let x = stride::ndarray::Array4::ones((1, 3, 8, 8));
     let y = Doubled::init(0).forward(x.view()).unwrap();
     assert!(y.iter().all(|&v| v == 2.0));
+    let keys: Vec<&str> = RawBranches::GRAPH.layers.iter().map(|l| l.key).collect();
+    assert!(keys.contains(&"fn.0") && keys.contains(&"j.type.0"), "{keys:?}");
     assert_eq!(Flat::OUTPUT, [192]);
     let _ = Clash::init(0).a_0();
 }

@@ -3,6 +3,7 @@
 use proc_macro2::Span;
 use stride_geometry::Field;
 use syn::Ident;
+use syn::ext::IdentExt;
 
 use super::plan;
 use super::walk::{Scope, Walk, branch_names, report_duplicates};
@@ -37,7 +38,7 @@ impl Walk<'_> {
         let (main_out, main_field) = (self.shape, self.field);
         let (Some(input), Some(main_out)) = (input, main_out) else {
             if let (true, Some((name, target))) = (self.defining, shortcut) {
-                let name = name.to_string();
+                let name = name.unraw().to_string();
                 self.target(target, &name, &name, scope);
             }
             self.shape = None;
@@ -54,7 +55,7 @@ impl Walk<'_> {
         } else if let Some((name, target)) = shortcut {
             self.shape = Some(input);
             self.field = field;
-            let text = name.to_string();
+            let text = name.unraw().to_string();
             let trees = self.target(target, &text, &text, scope);
             match self.shape {
                 Some(short_out) if short_out == main_out => Some(trees),
@@ -138,7 +139,7 @@ impl Walk<'_> {
             self.field = field;
             let (branch_trees, name) = match branch {
                 Branch::Named(name, target) => {
-                    let text = name.to_string();
+                    let text = name.unraw().to_string();
                     let trees = self.target(target, &text, &text, scope);
                     (trees, BranchName::named(name))
                 }

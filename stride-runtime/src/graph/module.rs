@@ -14,8 +14,9 @@ use crate::weights::{LoadError, LoadOptions, Loader, SaveError, Saver, Weights};
 /// invocations that its graph runs as layers, in the order of [`Graph::externals`].
 ///
 /// `network!` implements it for every network it declares; the provided methods are what the
-/// generated `forward`, `save_safetensors`, `fuse`, `unfuse` and `is_fused` call.
-pub trait Module {
+/// generated `forward`, `save_safetensors`, `fuse`, `unfuse` and `is_fused` call. A network is
+/// shared between threads (`Sync`): a forward runs on the pool its kernels use.
+pub trait Module: Sync {
     /// The weights of the network's own layers.
     fn model(&self) -> &Model;
 

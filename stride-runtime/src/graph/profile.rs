@@ -5,8 +5,8 @@
 //! norm, activation and any residual add folded in), a residual add left on its own, a
 //! squeeze-excitation multiply, a concat's join, or a network from another invocation.
 
-use std::cell::RefCell;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::Graph;
@@ -106,10 +106,11 @@ impl fmt::Display for Profile {
     }
 }
 
-/// The steps of one run, as the executor reports them.
+/// The steps of one run, as the executor reports them (from the thread the walk runs on,
+/// which may be a pool's rather than the caller's).
 #[derive(Default)]
 pub(super) struct Recorder {
-    steps: RefCell<Vec<Step>>,
+    steps: Mutex<Vec<Step>>,
 }
 
 impl Recorder {
@@ -124,7 +125,8 @@ impl Recorder {
         let start = Instant::now();
         let value = step()?;
         let time = start.elapsed();
-        self.steps.borrow_mut().push(Step {
+        let mut steps = self.steps.lock().unwrap_or_else(|e| e.into_inner());
+        steps.push(Step {
             key,
             kind: kind(),
             output: shape(&value),
@@ -137,7 +139,7 @@ impl Recorder {
 impl Recorder {
     /// The steps recorded, in order.
     pub(super) fn into_steps(self) -> Vec<Step> {
-        self.steps.into_inner()
+        self.steps.into_inner().unwrap_or_else(|e| e.into_inner())
     }
 }
 

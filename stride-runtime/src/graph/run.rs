@@ -52,8 +52,6 @@ impl Model {
         input: Value<'a>,
         recorder: Option<&Recorder>,
     ) -> Result<Value<'a>> {
-        // The whole walk flushes subnormals, the serial work on this thread included.
-        let _flush = crate::simd::Flush::on();
         let graph = self.graph();
         graph.check_input(input.shape())?;
         if externals.len() != graph.externals.len() {
@@ -66,13 +64,18 @@ impl Model {
                 ),
             });
         }
-        Exec {
+        let exec = Exec {
             graph,
             model: self,
             externals,
             recorder,
-        }
-        .nodes(graph.nodes, input)
+        };
+        // The whole walk on the kernels' pool (one hand-off per forward, not one per layer),
+        // flushing subnormals, its serial work included.
+        crate::threads::run_inside(|| {
+            let _flush = crate::simd::Flush::on();
+            exec.nodes(graph.nodes, input)
+        })
     }
 }
 
