@@ -131,6 +131,9 @@ pub(crate) fn gemm_serial_rows(
                         let b_panel = &packed[jr..];
                         for ir in (ic..ic + mc).step_by(MR) {
                             let a_panel = a.panel(panels.start + ir / MR, pc, kc);
+                            if ir + MR < m {
+                                prefetch(a.panel(panels.start + ir / MR + 1, pc, kc));
+                            }
                             let (rows, cols) = ((m - ir).min(MR), (nc - jr).min(width));
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to
@@ -142,6 +145,22 @@ pub(crate) fn gemm_serial_rows(
             }
         }
     });
+}
+
+/// Asks for `panel` (the `A` panel the next tile reads) into L2 while the current tile runs.
+/// The panels of one `K` block lie a whole panel apart (`K × MR` values), so the hardware
+/// prefetcher, which follows one stream, starts over at each of them: with weights that are
+/// not in cache (a batch-1 layer whose weights were evicted since the last forward) a
+/// 768 → 3072 1x1 layer on a 7x7 map took twice its time with warm weights.
+#[inline]
+fn prefetch(panel: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in panel.chunks(16) {
+        use core::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
+        // SAFETY: SSE is part of x86_64; a prefetch is a hint, which reads nothing and
+        // cannot fault, here for an address inside `panel`.
+        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
+    }
 }
 
 /// Calls `f(i, j, rows, cols)` for every tile of an `m × n` matrix.
