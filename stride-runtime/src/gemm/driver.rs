@@ -131,7 +131,9 @@ pub(crate) fn gemm_serial_rows(
                         let b_panel = &packed[jr..];
                         for ir in (ic..ic + mc).step_by(MR) {
                             let a_panel = a.panel(panels.start + ir / MR, pc, kc);
-                            if ir + MR < m {
+                            // The first pass over the block reads it from memory; the
+                            // passes for the next columns find it in L2.
+                            if jr == 0 && ir + MR < m {
                                 prefetch(a.panel(panels.start + ir / MR + 1, pc, kc));
                             }
                             let (rows, cols) = ((m - ir).min(MR), (nc - jr).min(width));
