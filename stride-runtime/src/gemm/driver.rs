@@ -50,10 +50,17 @@ pub(crate) fn column_tasks(
     } else {
         tasks.min(panels)
     };
-    // Task `t` starts at panel `t * panels / tasks`: sizes differ by at most one panel.
-    let tasks = tasks.max(1);
-    let start = |t: usize| (t * panels / tasks * NR).min(n);
-    (0..tasks).map(|t| start(t)..start(t + 1)).collect()
+    panel_ranges(n, NR, tasks)
+}
+
+/// `0..len` cut into `parts` ranges (at least one) of whole panels of `panel` (but the last),
+/// no two more than one panel apart: range `t` starts at panel `t * panels / parts`. The
+/// split of every task list that must not cut a panel of the micro-kernel's tile.
+pub(crate) fn panel_ranges(len: usize, panel: usize, parts: usize) -> Vec<core::ops::Range<usize>> {
+    let panels = len.div_ceil(panel);
+    let parts = parts.max(1);
+    let start = |t: usize| (t * panels / parts * panel).min(len);
+    (0..parts).map(|t| start(t)..start(t + 1)).collect()
 }
 
 /// `C = epilogue(A · B[:, j0 .. j0 + c.cols])` on the calling thread, on `isa`'s kernel: the

@@ -362,20 +362,8 @@ impl Exporter<'_> {
                     .node("Mul", &format!("{key}/mul"), &[x, &s], Vec::new())
             }
             (Op::Linear, Slot::Linear(linear)) => {
-                let (out, inp) = (linear.out_features(), linear.in_features());
-                let w = self.b.floats(
-                    &format!("{key}.weight"),
-                    &[out, inp],
-                    linear.weight().iter().copied(),
-                );
-                let mut inputs = vec![x.to_string(), w];
-                if let Some(bias) = linear.bias() {
-                    inputs.push(self.b.floats(
-                        &format!("{key}.bias"),
-                        &[out],
-                        bias.iter().copied(),
-                    ));
-                }
+                let weight = linear.weight().into_dyn();
+                let inputs = self.weight_and_bias(&key, x, weight, linear.bias());
                 let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
                 self.b.node("Gemm", &key, &inputs, vec![int("transB", 1)])
             }
@@ -408,6 +396,30 @@ impl Exporter<'_> {
         Ok(())
     }
 
+    /// A node's inputs: `x`, then `weight` and `bias` (if any) as initializers under
+    /// `{key}.weight` and `{key}.bias`.
+    fn weight_and_bias(
+        &mut self,
+        key: &str,
+        x: &str,
+        weight: ndarray::ArrayViewD<f32>,
+        bias: Option<ndarray::ArrayView1<f32>>,
+    ) -> Vec<String> {
+        let w = self.b.floats(
+            &format!("{key}.weight"),
+            weight.shape(),
+            weight.iter().copied(),
+        );
+        let mut inputs = vec![x.to_string(), w];
+        if let Some(bias) = bias {
+            inputs.push(
+                self.b
+                    .floats(&format!("{key}.bias"), &[bias.len()], bias.iter().copied()),
+            );
+        }
+        inputs
+    }
+
     fn conv(
         &mut self,
         key: &str,
@@ -415,19 +427,9 @@ impl Exporter<'_> {
         x: &str,
         input: Option<[usize; 2]>,
     ) -> Result<String, ExportError> {
-        let weight = conv.weight();
-        let shape = weight.shape().to_vec();
+        let shape = conv.weight().shape().to_vec();
         let p = conv.params();
-        let w = self
-            .b
-            .floats(&format!("{key}.weight"), &shape, weight.iter().copied());
-        let mut inputs = vec![x.to_string(), w];
-        if let Some(bias) = conv.bias() {
-            inputs.push(
-                self.b
-                    .floats(&format!("{key}.bias"), &[shape[0]], bias.iter().copied()),
-            );
-        }
+        let inputs = self.weight_and_bias(key, x, conv.weight().into_dyn(), conv.bias());
         let kernel = Hw([shape[2], shape[3]]);
         let mut attrs = vec![
             ints("kernel_shape", &hw(kernel)),
@@ -447,20 +449,9 @@ impl Exporter<'_> {
         conv: &ConvTranspose2d,
         x: &str,
     ) -> Result<String, ExportError> {
-        let weight = conv.weight();
-        let shape = weight.shape().to_vec();
+        let shape = conv.weight().shape().to_vec();
         let p = conv.params();
-        let w = self
-            .b
-            .floats(&format!("{key}.weight"), &shape, weight.iter().copied());
-        let mut inputs = vec![x.to_string(), w];
-        if let Some(bias) = conv.bias() {
-            let out = conv.out_channels();
-            inputs.push(
-                self.b
-                    .floats(&format!("{key}.bias"), &[out], bias.iter().copied()),
-            );
-        }
+        let inputs = self.weight_and_bias(key, x, conv.weight().into_dyn(), conv.bias());
         let [ph, pw] = p.padding.0.map(|v| v as i64);
         let attrs = vec![
             ints("kernel_shape", &[shape[2] as i64, shape[3] as i64]),

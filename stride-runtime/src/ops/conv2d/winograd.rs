@@ -316,9 +316,7 @@ fn channel_ranges(cout: usize, blocks: usize, parallel: bool) -> Vec<Range<usize
     } else {
         1
     };
-    // Range `t` starts at panel `t * panels / splits`: sizes differ by at most one panel.
-    let start = |t: usize| (t * panels / splits * MR).min(cout);
-    (0..splits).map(|t| start(t)..start(t + 1)).collect()
+    gemm::panel_ranges(cout, MR, splits)
 }
 
 /// Tiles per block for `cin` input and `cout` output channels: as many as keep `V` and `M`
