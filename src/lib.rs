@@ -26,7 +26,9 @@
 //!
 //! This crate is the one users depend on. It re-exports the macro ([`network!`]), the geometry
 //! rules ([`geometry`]) and the runtime ops and layers ([`runtime`]). The [`guide`] walks from a
-//! torchvision model to Rust inference.
+//! torchvision model to Rust inference. With the `vision` feature, `stride::vision` turns PNG
+//! and JPEG files into the tensors a network takes, as torchvision's transforms do, and its
+//! output into ImageNet's class names.
 
 pub mod guide;
 #[cfg(feature = "zoo")]
@@ -37,6 +39,10 @@ extern crate self as stride;
 
 pub use stride_geometry as geometry;
 pub use stride_runtime as runtime;
+/// Images in, labels out: decoding, torchvision's ImageNet transform, softmax and top-k with
+/// ImageNet's class names (the `vision` feature).
+#[cfg(feature = "vision")]
+pub use stride_vision as vision;
 
 pub use ndarray;
 
