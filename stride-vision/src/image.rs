@@ -199,6 +199,13 @@ fn decode(bytes: &[u8], name: String) -> Result<RgbImage, Error> {
         format: format_name,
         reason: e.to_string(),
     };
+    if format == ImageFormat::Jpeg && !jpeg_reaches_its_end(bytes) {
+        return Err(Error::Decode {
+            name,
+            format: format_name,
+            reason: "the data ends before the end-of-image marker: the file is truncated".into(),
+        });
+    }
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
         .map_err(refused)?;
@@ -215,4 +222,63 @@ fn decode(bytes: &[u8], name: String) -> Result<RgbImage, Error> {
         height,
         pixels: decoded.into_raw(),
     })
+}
+
+/// Whether a JPEG's segments run on to its end-of-image marker (`FF D9`), walking them from
+/// the start: each marker segment by its length, each scan's entropy-coded data up to the next
+/// marker (in which `FF` is followed only by a stuffed `00` or a restart marker).
+///
+/// zune-jpeg, the image crate's JPEG decoder, fills the rest of a truncated scan with grey and
+/// succeeds, where PIL refuses the file ("image file is truncated"); this check refuses it.
+/// Bytes after the marker (a camera's trailer) are not read.
+fn jpeg_reaches_its_end(bytes: &[u8]) -> bool {
+    const END: u8 = 0xD9;
+    const SCAN: u8 = 0xDA;
+    let is_marker = |b: u8| b != 0x00 && b != 0xFF && !(0xD0..=0xD7).contains(&b);
+    let mut i = 2; // past the start-of-image marker
+    while i + 1 < bytes.len() {
+        if bytes[i] != 0xFF {
+            i += 1; // stray bytes between segments, which decoders skip
+            continue;
+        }
+        match bytes[i + 1] {
+            END => return true,
+            // A fill byte, or a marker with no length (TEM, RSTn).
+            0xFF | 0x00 | 0x01 | 0xD0..=0xD7 => i += 1,
+            marker => {
+                let Some(length) = bytes.get(i + 2..i + 4) else {
+                    return false;
+                };
+                i += 2 + usize::from(u16::from_be_bytes([length[0], length[1]]));
+                if marker == SCAN {
+                    while i + 1 < bytes.len() && !(bytes[i] == 0xFF && is_marker(bytes[i + 1])) {
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jpeg_reaches_its_end;
+
+    #[test]
+    fn a_jpeg_is_complete_only_with_its_end_marker_after_the_last_scan() {
+        // SOI, a 4-byte APP0, a scan whose header is 3 bytes, entropy data with a stuffed FF
+        // and a restart marker, then EOI.
+        let whole = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0xAA, 0xBB, 0xFF, 0xDA, 0x00, 0x03, 0x01, 0x12,
+            0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xD9,
+        ];
+        assert!(jpeg_reaches_its_end(&whole));
+        for cut in 0..whole.len() - 1 {
+            assert!(!jpeg_reaches_its_end(&whole[..cut]), "cut at {cut}");
+        }
+        // An FF D9 inside a segment's data is not the end.
+        let inside = [0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x04, 0xFF, 0xD9];
+        assert!(!jpeg_reaches_its_end(&inside));
+    }
 }
