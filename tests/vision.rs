@@ -51,8 +51,9 @@ fn jpeg_transform_differs_from_torchvision_only_by_the_decoders_few_levels() {
     // The image crate decodes JPEG with zune-jpeg; PIL with libjpeg-turbo. Their integer IDCTs,
     // chroma upsampling (zune-jpeg rounds between its vertical and horizontal passes) and
     // colour conversions differ: on this 4:2:0 photo the decoded pixels differ by up to 8 levels
-    // of 255, and after the antialiased resize (which averages about 1.5x1.5 pixels) by up to
-    // 4 over the whole resized image, 3 in the crop. Everything after decoding is exact (the
+    // of 255, and after the antialiased resize (a triangle about three pixels wide at this
+    // 1.46x downscale, which averages the decoders' differences down) by up to 4 over the
+    // whole resized image, 3 in the crop. Everything after decoding is exact (the
     // PNG test), so the difference, brought back to levels (`diff * std * 255`), is bounded
     // by those 4 levels.
     let (ours, want) = both("jpg");

@@ -120,6 +120,13 @@ impl RgbImage {
     }
 
     /// The pixel at row `y`, column `x`, if there is one.
+    ///
+    /// ```
+    /// let image = stride_vision::RgbImage::from_raw(2, 1, vec![1, 2, 3, 4, 5, 6])?;
+    /// assert_eq!(image.pixel(0, 1), Some([4, 5, 6]));
+    /// assert_eq!(image.pixel(1, 0), None);
+    /// # Ok::<(), stride_vision::Error>(())
+    /// ```
     pub fn pixel(&self, y: usize, x: usize) -> Option<[u8; 3]> {
         if y >= self.height || x >= self.width {
             return None;
