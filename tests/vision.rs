@@ -183,6 +183,16 @@ fn an_image_of_no_pixels_is_an_error() {
         matches!(refused, Error::Empty { .. } | Error::Decode { .. }),
         "{refused}"
     );
+    // A JPEG whose frame header says it is 0 pixels high.
+    let mut jpeg = photo("jpg");
+    let sof = jpeg.windows(2).position(|w| w == [0xff, 0xc0]).unwrap();
+    jpeg[sof + 5..sof + 7].copy_from_slice(&[0, 0]);
+    let refused = RgbImage::decode(&jpeg).unwrap_err();
+    println!("{refused}");
+    assert!(
+        matches!(refused, Error::Empty { .. } | Error::Decode { .. }),
+        "{refused}"
+    );
     let refused = RgbImage::from_raw(0, 5, vec![]).unwrap_err();
     assert_eq!(
         refused.to_string(),
