@@ -37,12 +37,75 @@ pub mod zoo;
 // The networks of `zoo` are declared with `network!`, whose code names `::stride`.
 extern crate self as stride;
 
-pub use stride_geometry as geometry;
-pub use stride_runtime as runtime;
+pub mod geometry {
+    //! The shape rules, once: every output-size, padding, receptive-field and cost formula of
+    //! PyTorch's layers as a `const fn` returning `Result<_, GeometryError>`, the same
+    //! functions the [`network!`](crate::network) macro calls when it checks a network and
+    //! the runtime calls for sizes known only when it runs. This module is the
+    //! `stride-geometry` crate, re-exported.
+    //!
+    //! - one axis of a layer: [`conv_output`], [`pool_output`], [`conv_transpose_output`],
+    //!   [`resolve_padding`] (PyTorch's and ONNX's `same` modes), with their parameters in a
+    //!   [`Window`], a [`TransposedAxis`] and a [`Padding`];
+    //! - a whole network on one axis: each layer's [`AxisRule`], the size program of
+    //!   [`FlowOp`]s the macro writes for a network, and [`run_flow`], which runs it on a size;
+    //! - what a layer sees and costs: [`Field`] (receptive field), [`conv2d_params`],
+    //!   [`conv2d_macs`] and their siblings;
+    //! - the words of every refusal ([`GeometryError`], [`explain`]), built in `const fn`s so
+    //!   that a constant can fail with the arithmetic in the user's numbers.
+    //!
+    //! ```
+    //! use stride::geometry::{Window, conv_output};
+    //!
+    //! // ResNet's stem: 224 -> 112 with a 7x7 kernel, stride 2, padding 3.
+    //! assert_eq!(conv_output(224, Window::new(7).stride(2).padding(3)), Ok(112));
+    //! ```
+    #[doc(inline)]
+    pub use stride_geometry::*;
+}
+
+pub mod runtime {
+    //! What runs a network: CPU kernels for fp32 NCHW tensors, the layers that own their
+    //! weights, and everything around them. This module is the `stride-runtime` crate,
+    //! re-exported; a network declared with [`network!`](crate::network) is a thin typed
+    //! shell over [`graph`], which runs, loads, saves, initialises and fuses every network.
+    //!
+    //! - [`ops`]: each op as a function with a params type (`conv2d(x, w, b,
+    //!   &Conv2dParams)`), and a layer type for each op with weights (`Conv2d::forward`);
+    //! - [`weights`]: PyTorch checkpoints in safetensors, read and written under
+    //!   torchvision's keys ([`weights::LoadOptions`]);
+    //! - [`init`]: torchvision's initial weights, drawn from a seed;
+    //! - [`typed`]: a network's input and output shapes in its type, so that networks compose
+    //!   only when the shapes meet;
+    //! - [`summary`]: the layer table of a network; [`onnx`]: ONNX export and Triton model
+    //!   repositories;
+    //! - [`set_threads`], [`threads()`] and [`set_flush_subnormals`]: how the kernels run;
+    //!   [`simd`]: which instruction set they run on.
+    //!
+    //! Every shape is checked at the edge and refused with an [`Error`] naming what was
+    //! expected and what came; nothing panics on user input.
+    //!
+    //! ```
+    //! use ndarray::Array4;
+    //! use stride::runtime::ops::{MaxPool2dParams, max_pool2d};
+    //!
+    //! let x = Array4::<f32>::zeros((1, 64, 112, 112));
+    //! let y = max_pool2d(x.view(), &MaxPool2dParams::new(3).stride(2).padding(1))?;
+    //! assert_eq!(y.dim(), (1, 64, 56, 56));
+    //! # Ok::<(), stride::runtime::Error>(())
+    //! ```
+    #[doc(inline)]
+    pub use stride_runtime::*;
+}
+
 /// Images in, labels out: decoding, torchvision's ImageNet transform, softmax and top-k with
-/// ImageNet's class names (the `vision` feature).
+/// ImageNet's class names (the `vision` feature). This module is the `stride-vision` crate,
+/// re-exported.
 #[cfg(feature = "vision")]
-pub use stride_vision as vision;
+pub mod vision {
+    #[doc(inline)]
+    pub use stride_vision::*;
+}
 
 pub use ndarray;
 

@@ -27,8 +27,9 @@
 //! assert_eq!(run_flow(BLOCK, 57, &mut []), Ok(29));
 //! ```
 
+use crate::text::{transposed_arithmetic, window_arithmetic};
 use crate::{GeometryError, Padding, Text, TransposedAxis, Window, axis_name, conv_output};
-use crate::{explain, pool_output, resolve_padding, text::window_arithmetic, upsample_output};
+use crate::{explain, pool_output, resolve_padding, upsample_output};
 
 /// How one layer maps the size of one axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,6 +146,139 @@ impl AxisRule {
             Some((w, ceil_mode))
         }
     }
+}
+
+impl AxisRule {
+    /// Whether the layer gives exactly its input divided by its stride (a convolution or pool)
+    /// or multiplied by it (a transposed convolution), for an input of `input`. Two branches
+    /// that must meet most often part at the first layer that does not: a pool that floors
+    /// 143 to 71, a transposed convolution that gives 27 for 14. Other rules are exact.
+    ///
+    /// ```
+    /// use stride_geometry::{AxisRule, Padding, TransposedAxis, Window};
+    ///
+    /// let halve = AxisRule::Pool { window: Window::new(2).stride(2), padding: Padding::symmetric(0), ceil_mode: false };
+    /// assert!(halve.is_exact(144));
+    /// assert!(!halve.is_exact(143));
+    /// assert!(!AxisRule::Transposed(TransposedAxis::new(3).stride(2).padding(1)).is_exact(14));
+    /// ```
+    pub const fn is_exact(&self, input: usize) -> bool {
+        let Ok(output) = self.apply(input) else {
+            return true;
+        };
+        match *self {
+            AxisRule::Conv { window, .. } | AxisRule::Pool { window, .. } => {
+                output as u128 * window.stride as u128 == input as u128
+            }
+            AxisRule::Transposed(axis) => output as u128 == input as u128 * axis.stride as u128,
+            _ => true,
+        }
+    }
+
+    /// The output-size formula in the user's numbers, with its result, for an input of
+    /// `input`: `(143 + 2*0 - 1*(3-1) - 1) / 2 + 1 = 71`. Empty for a rule without one, or a
+    /// size the rule refuses.
+    ///
+    /// ```
+    /// use stride_geometry::{AxisRule, TransposedAxis};
+    ///
+    /// let up = AxisRule::Transposed(TransposedAxis::new(3).stride(2).padding(1));
+    /// assert_eq!(up.arithmetic(14).as_str(), "(14 - 1)*2 - 2*1 + 1*(3-1) + 0 + 1 = 27");
+    /// ```
+    pub const fn arithmetic(&self, input: usize) -> Text {
+        let Ok(output) = self.apply(input) else {
+            return Text::new();
+        };
+        let t = match *self {
+            AxisRule::Conv { window, padding }
+            | AxisRule::Pool {
+                window, padding, ..
+            } => {
+                let ceil = matches!(
+                    self,
+                    AxisRule::Pool {
+                        ceil_mode: true,
+                        ..
+                    }
+                );
+                match pad(window, padding, input) {
+                    Ok(w) => window_arithmetic(Text::new(), input, w, ceil),
+                    Err(_) => return Text::new(),
+                }
+            }
+            AxisRule::Transposed(axis) => transposed_arithmetic(Text::new(), input, axis),
+            _ => return Text::new(),
+        };
+        t.push(" = ").number(output)
+    }
+
+    /// The rule with one parameter changed, where the rule has that parameter (a padding only
+    /// where it is explicit). Whether PyTorch takes the changed layer is for
+    /// [`AxisRule::apply`] to say.
+    ///
+    /// ```
+    /// use stride_geometry::{AxisRule, Padding, Tweak, Window};
+    ///
+    /// let halve = AxisRule::Pool { window: Window::new(2).stride(2), padding: Padding::symmetric(0), ceil_mode: false };
+    /// assert_eq!(halve.apply(143), Ok(71));
+    /// assert_eq!(halve.tweaked(Tweak::CeilMode(true)).map(|r| r.apply(143)), Some(Ok(72)));
+    /// assert_eq!(halve.tweaked(Tweak::OutputPadding(1)), None);
+    /// ```
+    pub const fn tweaked(&self, tweak: Tweak) -> Option<AxisRule> {
+        match (*self, tweak) {
+            (
+                AxisRule::Pool {
+                    window, padding, ..
+                },
+                Tweak::CeilMode(ceil_mode),
+            ) => Some(AxisRule::Pool {
+                window,
+                padding,
+                ceil_mode,
+            }),
+            (
+                AxisRule::Pool {
+                    window,
+                    padding,
+                    ceil_mode,
+                },
+                Tweak::Padding(p),
+            ) if explicit(padding) => Some(AxisRule::Pool {
+                window,
+                padding: Padding::symmetric(p),
+                ceil_mode,
+            }),
+            (AxisRule::Conv { window, padding }, Tweak::Padding(p)) if explicit(padding) => {
+                Some(AxisRule::Conv {
+                    window,
+                    padding: Padding::symmetric(p),
+                })
+            }
+            (AxisRule::Transposed(axis), Tweak::Padding(p)) => {
+                Some(AxisRule::Transposed(axis.padding(p)))
+            }
+            (AxisRule::Transposed(axis), Tweak::OutputPadding(p)) => {
+                Some(AxisRule::Transposed(axis.output_padding(p)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether a padding is numbers rather than a mode.
+const fn explicit(padding: Padding) -> bool {
+    matches!(padding, Padding::Explicit { .. })
+}
+
+/// A change of one parameter of a layer, as [`AxisRule::tweaked`] makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tweak {
+    /// A pool's `ceil_mode`.
+    CeilMode(bool),
+    /// A convolution's, pool's or transposed convolution's padding, on both sides.
+    Padding(usize),
+    /// A transposed convolution's `output_padding`.
+    OutputPadding(usize),
 }
 
 /// A layer that rounded its output size: where branches that must meet lose a pixel.

@@ -43,7 +43,7 @@ pub use count::{
 pub use error::{Channels, GeometryError, Param};
 
 pub use field::Field;
-pub use flow::{AxisRule, FlowError, FlowOp, MAX_DEPTH, Rounding, run_flow};
+pub use flow::{AxisRule, FlowError, FlowOp, MAX_DEPTH, Rounding, Tweak, run_flow};
 pub use padding::{Padding, Pads, resolve_padding};
 pub use tensors::{
     conv_transpose2d_weight_shape, conv2d_weight_shape, linear_weight_shape, tensor_key_separator,

@@ -2,7 +2,7 @@
 //! to, so that a size checked in a constant can fail with the arithmetic in the user's numbers,
 //! and the words for each refusal, shared by the macro, the runtime and those constants.
 
-use crate::{Channels, GeometryError, Window};
+use crate::{Channels, GeometryError, TransposedAxis, Window};
 
 /// Room for one message; what does not fit is cut (and ends in `…`).
 const CAPACITY: usize = 768;
@@ -189,21 +189,8 @@ const fn explain_as(axis: &str, error: &GeometryError) -> Text {
             input,
             axis: a,
             output,
-        } => out
-            .integer(output)
-            .push(": (")
-            .number(input)
-            .push(" - 1)*")
-            .number(a.stride)
-            .push(" - 2*")
-            .number(a.padding)
-            .push(" + ")
-            .number(a.dilation)
-            .push("*(")
-            .number(a.kernel)
-            .push("-1) + ")
-            .number(a.output_padding)
-            .push(" + 1 = ")
+        } => transposed_arithmetic(out.integer(output).push(": "), input, a)
+            .push(" = ")
             .integer(output)
             .push("; the padding removes more than the layer produces"),
         _ => Text::new().push(axis).push(": ").append(&describe(error)),
@@ -235,6 +222,24 @@ pub(crate) const fn window_arithmetic(t: Text, input: usize, w: Window, ceil: bo
         t = t.push(")");
     }
     t.push(" + 1")
+}
+
+/// `t` with the output-size formula of a transposed convolution written out in the user's
+/// numbers, up to its `= output`: `(14 - 1)*2 - 2*1 + 1*(3-1) + 0 + 1`.
+pub(crate) const fn transposed_arithmetic(t: Text, input: usize, a: TransposedAxis) -> Text {
+    t.push("(")
+        .number(input)
+        .push(" - 1)*")
+        .number(a.stride)
+        .push(" - 2*")
+        .number(a.padding)
+        .push(" + ")
+        .number(a.dilation)
+        .push("*(")
+        .number(a.kernel)
+        .push("-1) + ")
+        .number(a.output_padding)
+        .push(" + 1")
 }
 
 /// A refusal in words, as `Display` gives it, for `const` contexts.

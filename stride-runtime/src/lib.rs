@@ -84,10 +84,12 @@
 //! and `forward` takes `&self`: one network can serve many threads at once, with no lock.
 //! Each call gives the same bits whatever else runs and however many threads its kernels
 //! use, since tasks split a layer's output and never a sum; a call inside an application's
-//! own [`rayon::ThreadPool::install`], nested in another pool or not, runs its kernels on
-//! that pool ([the `threads` module](mod@threads) has the policy). The repository's
+//! own [`rayon::ThreadPool::install`][install], nested in another pool or not, runs its
+//! kernels on that pool ([the `threads` module](mod@threads) has the policy). The repository's
 //! `tests/threads.rs` checks all three, with 8 threads against a one-thread run, bit for
 //! bit.
+//!
+//! [install]: https://docs.rs/rayon/1/rayon/struct.ThreadPool.html#method.install
 
 mod error;
 mod gemm;

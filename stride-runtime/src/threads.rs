@@ -6,8 +6,8 @@
 //!
 //! * By default, the rayon pool the call runs in: rayon's global pool, whose size follows
 //!   the `RAYON_NUM_THREADS` environment variable (else one thread per core), or the pool of
-//!   a caller inside [`rayon::ThreadPool::install`], so an application that already uses
-//!   rayon keeps its kernels on its own pool.
+//!   a caller inside [`rayon::ThreadPool::install`][install], so an application that already
+//!   uses rayon keeps its kernels on its own pool.
 //! * After [`set_threads`]`(n)`, `n` threads for every call in the process: `1` runs every
 //!   kernel on the calling thread, without rayon; a larger `n` uses a pool of that size that
 //!   the crate keeps. [`set_threads`]`(0)` returns to the default.
@@ -26,6 +26,8 @@
 //! stride_runtime::set_threads(0)?; // back to rayon's pool
 //! # Ok::<(), stride_runtime::Error>(())
 //! ```
+//!
+//! [install]: https://docs.rs/rayon/1/rayon/struct.ThreadPool.html#method.install
 
 use std::sync::{Arc, RwLock};
 

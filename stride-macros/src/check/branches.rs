@@ -5,8 +5,8 @@ use stride_geometry::Field;
 use syn::Ident;
 use syn::ext::IdentExt;
 
-use super::plan;
 use super::walk::{Scope, Walk, branch_names, report_duplicates};
+use super::{cause, plan};
 use crate::model::{ANY, Shape, Tree};
 use crate::parse::{Branch, Entry, Target};
 
@@ -60,10 +60,13 @@ impl Walk<'_> {
             match self.shape {
                 Some(short_out) if short_out == main_out => Some(trees),
                 Some(short_out) => {
+                    let why = cause::parting(input, &main_trees, &trees)
+                        .map(|p| format!("; {}", p.text))
+                        .unwrap_or_default();
                     self.cx.shape_error(
                         name.span(),
                         format!(
-                            "`{label}`: the branches disagree: the main path gives {} but the shortcut `{name}` gives {} (from the input {})",
+                            "`{label}`: the branches disagree: the main path gives {} but the shortcut `{name}` gives {} (from the input {}){why}",
                             main_out.text(),
                             short_out.text(),
                             input.text()
@@ -86,12 +89,22 @@ impl Walk<'_> {
                     )
                 })
                 .unwrap_or_default();
+            // Where the sizes part; when changing one parameter makes them meet (and the
+            // channels agree), that is the fix, not a shortcut.
+            let why = cause::parting(input, &main_trees, &[]);
+            let fixed =
+                why.as_ref().is_some_and(|p| p.fixed) && channels(input) == channels(main_out);
+            let why = why.map(|p| format!("; {}", p.text)).unwrap_or_default();
+            let advice = if fixed {
+                ""
+            } else {
+                "; add `shortcut downsample: [conv2d(..), batch_norm2d()]` after the braces"
+            };
             self.cx.shape_error(
                 token.span(),
                 format!(
                     "`{label}`: the main path turns the input {} into {}{example}, so they cannot \
-                     be added; add `shortcut downsample: [conv2d(..), batch_norm2d()]` after the \
-                     braces",
+                     be added{why}{advice}",
                     input.text(),
                     main_out.text()
                 ),
@@ -159,8 +172,8 @@ impl Walk<'_> {
             );
         }
         let mut channels = 0usize;
-        let mut spatial: Option<(&BranchName, [usize; 2])> = None;
-        for (name, shape) in &outputs {
+        let mut spatial: Option<(usize, [usize; 2])> = None;
+        for (index, (name, shape)) in outputs.iter().enumerate() {
             match shape {
                 None => {
                     self.shape = None;
@@ -180,11 +193,17 @@ impl Walk<'_> {
                 Some(Shape::Map([c, h, w])) => {
                     match spatial {
                         Some((first, hw)) if differ(hw, [*h, *w]) => {
+                            let why = input
+                                .and_then(|input| {
+                                    cause::parting(input, &trees[first], &trees[index])
+                                })
+                                .map(|p| format!("; {}", p.text))
+                                .unwrap_or_default();
                             self.cx.shape_error(
                                 name.span,
                                 format!(
-                                    "`{label}`: {} is {h}x{w} but {} is {}x{}; a concat needs equal height and width",
-                                    name.text, first.text, hw[0], hw[1]
+                                    "`{label}`: {} is {h}x{w} but {} is {}x{}; a concat needs equal height and width{why}",
+                                    name.text, outputs[first].0.text, hw[0], hw[1]
                                 ),
                             );
                             self.shape = None;
@@ -193,7 +212,7 @@ impl Walk<'_> {
                         // A size known on one branch and not on another: the size program
                         // checks them for each input size.
                         Some((first, hw)) => spatial = Some((first, meet(hw, [*h, *w]))),
-                        None => spatial = Some((name, [*h, *w])),
+                        None => spatial = Some((index, [*h, *w])),
                     }
                     let Some(sum) = channels.checked_add(*c) else {
                         self.cx.shape_error(
@@ -279,6 +298,14 @@ impl Walk<'_> {
             output: input,
             field,
         }]
+    }
+}
+
+/// The channels of a feature map.
+fn channels(shape: Shape) -> Option<usize> {
+    match shape {
+        Shape::Map([c, _, _]) => Some(c),
+        Shape::Flat(_) => None,
     }
 }
 

@@ -9,11 +9,13 @@
 //! | `walk.rs` | the walk over entries: input shape, names, keys, one layer at a time |
 //! | `blocks.rs` | blocks and networks used as layers: definitions, instances, arguments |
 //! | `branches.rs` | residual and concat branches |
+//! | `cause.rs` | why branches that must meet differ: where they part, and the fix |
 //! | `plan.rs` | the layout the checked network gets: indices, fusion groups, Rust names |
 //! | `../kinds/` | each layer kind's own rules, in the catalog |
 
 mod blocks;
 mod branches;
+mod cause;
 mod config;
 mod plan;
 mod sizes;

@@ -70,9 +70,15 @@ pub fn build(cx: &mut Ctxt, trees: Vec<Tree>) -> Built {
 /// Each axis's size program of `trees` alone, with rows counted from 0: for deciding, during
 /// the walk, what a path does to the size.
 pub fn flows_of(trees: &[Tree]) -> [Vec<FlowOp>; 2] {
+    layout_of(trees).flows
+}
+
+/// `trees` laid out alone, with rows counted from 0: their size programs, and the rows that
+/// name their steps.
+pub fn layout_of(trees: &[Tree]) -> Built {
     let mut built = Built::default();
     built.nodes(trees.to_vec());
-    built.flows
+    built
 }
 
 impl Built {

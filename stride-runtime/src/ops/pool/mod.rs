@@ -140,7 +140,7 @@ impl MaxPool2dParams {
 
 /// The maximum of each window of an NCHW input, as PyTorch's `max_pool2d`.
 ///
-/// The output size is the geometry crate's [`pool_output`] on each axis. Padded positions never
+/// The output size is the geometry crate's `pool_output` on each axis. Padded positions never
 /// win; a NaN in a window wins over any number, as in PyTorch; and a dilated window whose taps
 /// all fall in the padding (which PyTorch's padding rule allows) gives -inf, as in PyTorch.
 ///
@@ -326,7 +326,7 @@ impl AvgPool2dParams {
 
 /// The mean of each window of an NCHW input, as PyTorch's `avg_pool2d`.
 ///
-/// The output size is the geometry crate's [`pool_output`] on each axis. Each window's sum is
+/// The output size is the geometry crate's `pool_output` on each axis. Each window's sum is
 /// divided exactly as PyTorch does: with `count_include_pad`, by the window clipped to the
 /// padded input (so a `ceil_mode` window that runs past the end padding divides by less than
 /// the kernel); without, by the number of input elements in it; with `divisor_override`, by
