@@ -316,12 +316,16 @@ pub use ndarray;
 /// When a network is refused, the macro still declares it, with every constant and method
 /// above, so that code using it adds no errors of its own to the macro's.
 pub use stride_macros::network;
+pub use stride_runtime::custom::{CustomLayer, CustomShape, CustomTensors};
 
 /// What generated code names. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use ndarray;
     pub use stride_geometry::{AxisRule, FlowOp, Padding, TransposedAxis, Window};
+    pub use stride_runtime::custom::{
+        CustomLayer, CustomNode, CustomShape, check_custom_shape, tensor_values,
+    };
     pub use stride_runtime::graph::{
         Build, External, Graph, Group, InitRule, Layer, Model, Module, Node, Op, TensorSpec,
         check_size, from_weights, gives, init, takes,

@@ -9,12 +9,14 @@
 //! | `walk.rs` | the walk over entries: input shape, names, keys, one layer at a time |
 //! | `blocks.rs` | blocks and networks used as layers: definitions, instances, arguments |
 //! | `branches.rs` | residual and concat branches |
+//! | `custom.rs` | layers of one's own: `custom(Type, channels = N)` |
 //! | `plan.rs` | the layout the checked network gets: indices, fusion groups, Rust names |
 //! | `../kinds/` | each layer kind's own rules, in the catalog |
 
 mod blocks;
 mod branches;
 mod config;
+mod custom;
 mod plan;
 mod sizes;
 #[cfg(test)]

@@ -235,11 +235,15 @@ impl Built {
             row,
             rule: rules[axis],
         });
+        let params = match layer.custom {
+            Some(_) => Count::Custom(self.layers.len()),
+            None => Count::Known(layer.params),
+        };
         self.rows.push(Row {
             name: layer.key.clone(),
             kind: layer.kind.clone(),
             output: layer.output,
-            params: Count::Known(layer.params),
+            params,
             macs: Count::Known(layer.macs),
             field: layer.field,
         });

@@ -17,7 +17,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::model::{LayerType, Plan, Shape};
+use crate::model::{CustomDef, LayerType, Plan, Shape};
 
 pub fn expand(plan: &Plan) -> TokenStream {
     let Plan {
@@ -55,6 +55,10 @@ pub fn expand(plan: &Plan) -> TokenStream {
             };
         }
     });
+    let customs = plan
+        .layers
+        .iter()
+        .filter_map(|l| l.custom.as_ref().map(|c| custom_assertion(c, &l.output)));
     let constants = constants(plan);
     let methods = methods(&name_str, &plan.output);
     let accessors = accessors(plan);
@@ -88,6 +92,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
 
         #(#assertions)*
+        #(#customs)*
 
         impl #name {
             #constants
@@ -105,6 +110,20 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
 
         #(#warnings)*
+    }
+}
+
+/// The constant assertion that a custom layer's shape rule takes the input flowing into it and
+/// gives the output the network was checked with.
+fn custom_assertion(custom: &CustomDef, output: &Shape) -> TokenStream {
+    let (label, ty) = (&custom.label, custom.type_text());
+    let [c, h, w] = custom.input;
+    let output = graph::dims(output);
+    let shape = graph::custom_shape(custom);
+    quote_spanned! {custom.span=>
+        const _: () = ::stride::__private::check_custom_shape(
+            #label, #ty, [#c, #h, #w], #shape::OUTPUT, #output,
+        );
     }
 }
 
