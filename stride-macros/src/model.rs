@@ -191,9 +191,11 @@ pub struct Planned {
 #[derive(Clone)]
 pub struct CustomDef {
     pub ty: syn::Type,
-    /// The shape flowing in, at which its `CustomShape` is evaluated (`ANY` on an axis whose
-    /// size depends on the network's input).
+    /// The shape flowing in, at which its `CustomShape` is evaluated (`ANY` for the height
+    /// and width in a network that takes many sizes).
     pub input: [usize; 3],
+    /// Its output as the network takes it to be, `ANY` where `input` is.
+    pub output: [usize; 3],
     /// How messages name it: its key path.
     pub label: String,
     /// Where its checks point: the type.

@@ -126,14 +126,16 @@ pub trait CustomLayer: Send + Sync + Sized + 'static {
 /// A custom layer's shape rule and its tensors at the input `[C, H, W]`, evaluated by the
 /// compiler where `network!` uses the layer.
 ///
-/// Implement it generically over `C`, `H` and `W`; an axis whose size depends on the network's
-/// input (one declared with a name, `[3, H, W]`) is 0 here, and the rule is applied again at
-/// run time by [`CustomLayer::output_shape`] for each real size.
+/// Implement it generically over `C`, `H` and `W`. In a network that takes many sizes
+/// (declared with names, `[3, H, W]`), `H` and `W` are 0 here, so that the compile-time check
+/// is of the channels; [`CustomLayer::output_shape`] applies the rule to each real size at run
+/// time.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` has no shape rule `stride::CustomShape` for this input",
+    message = "`{Self}` has no shape rule: `stride::CustomShape` is not implemented for it",
     label = "`network!` checks this layer's shape with it",
-    note = "implement it for every input: `impl<const C: usize, const H: usize, const W: usize> \
-            CustomShape<C, H, W> for {Self} {{ const OUTPUT: … }}`"
+    note = "a custom layer implements `stride::CustomLayer`, and `stride::CustomShape` for every \
+            input: `impl<const C: usize, const H: usize, const W: usize> CustomShape<C, H, W> \
+            for {Self} {{ const OUTPUT: … }}`"
 )]
 pub trait CustomShape<const C: usize, const H: usize, const W: usize>: CustomLayer {
     /// The output shape `[C, H, W]` for this input, or why the layer refuses it.
@@ -225,6 +227,11 @@ fn build<T: CustomLayer>(tensors: &mut CustomTensors) -> Result<Arc<dyn Erased>>
 }
 
 /// [`CustomOp::of`] as a constant, for the graph to borrow for `'static`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a custom layer: `stride::CustomLayer` is not implemented for it",
+    label = "`network!` runs this type as a layer",
+    note = "implement `stride::CustomLayer` for `{Self}` (its kind, forward and tensors)"
+)]
 pub trait CustomNode {
     /// The type's op.
     const NODE: CustomOp;
@@ -334,7 +341,7 @@ pub const fn tensor_values(tensors: &[TensorSpec]) -> u64 {
 /// Checks a custom layer's rule against what the invocation declares, at compile time: a
 /// panic here is a compile error whose message is the panic's. `layer` and `ty` name it,
 /// `input` is the shape flowing in and `declared` what `network!` takes its output to be (0
-/// on an axis whose size depends on the network's input, which is not compared).
+/// for the height and width of a network that takes many sizes, which are not compared).
 #[doc(hidden)]
 pub const fn check_custom_shape(
     layer: &str,

@@ -9,7 +9,7 @@ use syn::spanned::Spanned;
 
 use super::walk::{Scope, Walk, rust_name};
 use crate::args;
-use crate::model::{CustomDef, Op, Planned, Shape};
+use crate::model::{ANY, CustomDef, Op, Planned, Shape};
 use crate::parse::{Arg, Custom};
 
 impl Walk<'_> {
@@ -41,9 +41,13 @@ impl Walk<'_> {
         };
         let output = Shape::Map([channels, h, w]);
         self.shape = Some(output);
+        // In a network that takes many sizes, the rule is checked at compile time for the
+        // channels only (the height and width are `ANY`), and at run time for each input.
+        let [h, w] = if self.generic { [ANY; 2] } else { [h, w] };
         let def = CustomDef {
             ty: custom.ty.clone(),
             input: [c, h, w],
+            output: [channels, h, w],
             label,
             span,
         };
@@ -65,7 +69,8 @@ impl Walk<'_> {
 }
 
 /// A custom layer takes one argument, `channels = N` (at least 1): its output channels, when
-/// they are not its input's. `Ok(None)` when it is not given, `Err` (reported) when it is wrong.
+/// they are not its input's. `Ok(None)` when it is not given, `Err` (reported) when it is
+/// wrong; another argument is reported and leaves the output as it is.
 fn check_custom_args(walk: &mut Walk<'_>, label: &str, args: &[Arg]) -> Result<Option<usize>, ()> {
     let mut channels = Ok(None);
     for arg in args {
@@ -102,6 +107,8 @@ fn check_custom_args(walk: &mut Walk<'_>, label: &str, args: &[Arg]) -> Result<O
                         quote::quote_spanned!(span=> _)
                     }
                 };
+                // Reported; the output is still the input's (or the stated channels), so
+                // the layers after it are checked.
                 walk.cx.error_spanned(
                     tokens,
                     format!(
@@ -109,7 +116,6 @@ fn check_custom_args(walk: &mut Walk<'_>, label: &str, args: &[Arg]) -> Result<O
                          `channels = N`, for output channels other than its input's"
                     ),
                 );
-                channels = Err(());
             }
         }
     }

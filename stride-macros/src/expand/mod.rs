@@ -58,7 +58,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let customs = plan
         .layers
         .iter()
-        .filter_map(|l| l.custom.as_ref().map(|c| custom_assertion(c, &l.output)));
+        .filter_map(|l| l.custom.as_ref().map(custom_assertion));
     let constants = constants(plan);
     let methods = methods(&name_str, &plan.output);
     let accessors = accessors(plan);
@@ -115,14 +115,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
 
 /// The constant assertion that a custom layer's shape rule takes the input flowing into it and
 /// gives the output the network was checked with.
-fn custom_assertion(custom: &CustomDef, output: &Shape) -> TokenStream {
+fn custom_assertion(custom: &CustomDef) -> TokenStream {
     let (label, ty) = (&custom.label, custom.type_text());
     let [c, h, w] = custom.input;
-    let output = graph::dims(output);
+    let [oc, oh, ow] = custom.output;
     let shape = graph::custom_shape(custom);
     quote_spanned! {custom.span=>
         const _: () = ::stride::__private::check_custom_shape(
-            #label, #ty, [#c, #h, #w], #shape::OUTPUT, #output,
+            #label, #ty, [#c, #h, #w], #shape::OUTPUT, [#oc, #oh, #ow],
         );
     }
 }
