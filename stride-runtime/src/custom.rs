@@ -11,58 +11,8 @@
 //! gives the rule again for each input (a network declared for any size meets many), and the
 //! output of [`CustomLayer::forward`] is checked against it.
 //!
-//! Write the rule once, as a `const fn`, and call it from both:
-//!
-//! ```
-//! use ndarray::{Array4, ArrayView4};
-//! use stride_runtime::custom::{CustomLayer, CustomShape, CustomTensors};
-//! use stride_runtime::Result;
-//!
-//! /// ShuffleNet's channel shuffle: `G` groups of channels, interleaved.
-//! pub struct ChannelShuffle<const G: usize>;
-//!
-//! /// The rule: the channels must split into `G` groups; the shape is kept.
-//! const fn shuffled(groups: usize, input: [usize; 3]) -> Result<[usize; 3], &'static str> {
-//!     if groups == 0 || input[0] % groups != 0 {
-//!         return Err("the channels must split evenly into its groups");
-//!     }
-//!     Ok(input)
-//! }
-//!
-//! impl<const G: usize, const C: usize, const H: usize, const W: usize> CustomShape<C, H, W>
-//!     for ChannelShuffle<G>
-//! {
-//!     const OUTPUT: Result<[usize; 3], &'static str> = shuffled(G, [C, H, W]);
-//! }
-//!
-//! impl<const G: usize> CustomLayer for ChannelShuffle<G> {
-//!     const KIND: &'static str = "channel_shuffle";
-//!
-//!     fn output_shape(input: [usize; 3]) -> Result<[usize; 3], &'static str> {
-//!         shuffled(G, input)
-//!     }
-//!
-//!     fn new(_: &mut CustomTensors) -> Result<Self> {
-//!         Ok(ChannelShuffle)
-//!     }
-//!
-//!     fn forward(&self, x: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
-//!         let (n, c, h, w) = x.dim();
-//!         let per_group = c / G;
-//!         // Output channel `j * G + g` is input channel `g * per_group + j`.
-//!         Ok(Array4::from_shape_fn((n, c, h, w), |(b, o, y, z)| {
-//!             x[[b, (o % G) * per_group + o / G, y, z]]
-//!         }))
-//!     }
-//! }
-//!
-//! assert_eq!(<ChannelShuffle<4> as CustomShape<8, 2, 2>>::OUTPUT, Ok([8, 2, 2]));
-//! assert!(<ChannelShuffle<3> as CustomShape<8, 2, 2>>::OUTPUT.is_err());
-//! let x = Array4::from_shape_fn((1, 4, 1, 1), |(_, c, _, _)| c as f32);
-//! let y = ChannelShuffle::<2>.forward(x.view())?;
-//! assert_eq!(y.iter().copied().collect::<Vec<_>>(), [0.0, 2.0, 1.0, 3.0]);
-//! # Ok::<(), stride_runtime::Error>(())
-//! ```
+//! Each type writes its rule once, as a `const fn` that both call: see [`CustomLayer`] for an
+//! example.
 //!
 //! A layer with weights lists them in [`CustomShape::TENSORS`] (names, shapes, initial
 //! values), takes them in [`CustomLayer::new`] and hands them back for saving in
@@ -85,7 +35,65 @@ use crate::{Error, Result};
 /// A layer of one's own, run by the network it is declared in as `name: custom(Type)`.
 ///
 /// `forward` runs on the network's thread pool, hence `Send + Sync`. Its errors are values:
-/// the network reports them under the layer's key. See [the module](self) for an example.
+/// the network reports them under the layer's key.
+///
+/// Write the shape rule once, as a `const fn`, and call it from both [`CustomShape::OUTPUT`]
+/// and [`CustomLayer::output_shape`]. A channel shuffle (ShuffleNet's):
+///
+/// ```
+/// use ndarray::{Array4, ArrayView4};
+/// use stride_runtime::custom::{CustomLayer, CustomShape, CustomTensors};
+/// use stride_runtime::Result;
+///
+/// /// ShuffleNet's channel shuffle: `G` groups of channels, interleaved.
+/// pub struct ChannelShuffle<const G: usize>;
+///
+/// /// The rule: the channels must split into `G` groups; the shape is kept.
+/// const fn shuffled(groups: usize, input: [usize; 3]) -> Result<[usize; 3], &'static str> {
+///     if groups == 0 || input[0] % groups != 0 {
+///         return Err("the channels must split evenly into its groups");
+///     }
+///     Ok(input)
+/// }
+///
+/// impl<const G: usize, const C: usize, const H: usize, const W: usize> CustomShape<C, H, W>
+///     for ChannelShuffle<G>
+/// {
+///     const OUTPUT: Result<[usize; 3], &'static str> = shuffled(G, [C, H, W]);
+/// }
+///
+/// impl<const G: usize> CustomLayer for ChannelShuffle<G> {
+///     const KIND: &'static str = "channel_shuffle";
+///
+///     fn output_shape(input: [usize; 3]) -> Result<[usize; 3], &'static str> {
+///         shuffled(G, input)
+///     }
+///
+///     fn new(_: &mut CustomTensors) -> Result<Self> {
+///         Ok(ChannelShuffle)
+///     }
+///
+///     fn forward(&self, x: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
+///         let (n, c, h, w) = x.dim();
+///         let per_group = c / G;
+///         // Output channel `j * G + g` is input channel `g * per_group + j`.
+///         Ok(Array4::from_shape_fn((n, c, h, w), |(b, o, y, z)| {
+///             x[[b, (o % G) * per_group + o / G, y, z]]
+///         }))
+///     }
+/// }
+///
+/// assert_eq!(<ChannelShuffle<4> as CustomShape<8, 2, 2>>::OUTPUT, Ok([8, 2, 2]));
+/// assert!(<ChannelShuffle<3> as CustomShape<8, 2, 2>>::OUTPUT.is_err());
+/// let x = Array4::from_shape_fn((1, 4, 1, 1), |(_, c, _, _)| c as f32);
+/// let y = ChannelShuffle::<2>.forward(x.view())?;
+/// assert_eq!(y.iter().copied().collect::<Vec<_>>(), [0.0, 2.0, 1.0, 3.0]);
+/// # Ok::<(), stride_runtime::Error>(())
+/// ```
+///
+///
+/// In a network: `shuffle: custom(ChannelShuffle<4>)`; a layer whose output has other
+/// channels than its input is stated so, `custom(Type, channels = 128)`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a custom layer",
     label = "`network!` runs this type as a layer",
