@@ -165,7 +165,7 @@ pub enum Target {
     /// runtime's `CustomLayer`. The macro cannot run its shape rule, so the output is stated
     /// (the input's shape, or other channels), and checked against the rule by a constant
     /// assertion.
-    Custom(Custom),
+    Custom(Box<Custom>),
     /// `{ a: …, b: … }`: entries one after the other, keyed under the entry's name (an
     /// `nn.Sequential` of named modules, as DenseNet's `features`).
     Scope { entries: Vec<Entry> },
@@ -688,7 +688,7 @@ impl Parse for Target {
                     .into_iter()
                     .collect();
             }
-            return Ok(Target::Custom(Custom { token, ty, args }));
+            return Ok(Target::Custom(Box::new(Custom { token, ty, args })));
         }
         // `path::To::Network => [C, H, W]`: a network declared elsewhere, with its output.
         let fork = input.fork();
