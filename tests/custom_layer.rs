@@ -11,6 +11,7 @@ use stride::ndarray::{Array1, Array4, ArrayView4, s};
 use stride::network;
 use stride::runtime::Padding2d;
 use stride::runtime::Result;
+use stride::runtime::graph::Module;
 use stride::runtime::ops::{Conv2dParams, conv2d};
 use stride::runtime::weights::{LoadOptions, Saver, Weights};
 use stride::{CustomLayer, CustomShape, CustomTensors};
@@ -132,10 +133,16 @@ fn custom_tensor_is_loaded_and_saved_under_the_layers_key() -> Result<()> {
         let expected = x.slice(s![.., c, .., ..]).mapv(|v| v + shift);
         assert_eq!(y.slice(s![.., c, .., ..]), expected);
     }
-    let layer: &ChannelBias = stride::__private::Module::model(&net)
+    assert_eq!(net.shift().bias().to_vec(), [1.5, -2.0]);
+    let by_key: &ChannelBias = Module::model(&net)
         .custom("shift")
         .expect("a ChannelBias under `shift`");
-    assert_eq!(layer.bias().to_vec(), [1.5, -2.0]);
+    assert_eq!(by_key.bias().to_vec(), [1.5, -2.0]);
+    assert!(
+        Module::model(&net)
+            .custom::<GaussianBlur>("shift")
+            .is_none()
+    );
 
     let path =
         std::env::temp_dir().join(format!("stride_custom_{}.safetensors", std::process::id()));

@@ -366,6 +366,8 @@ pub struct Stub {
     pub flat: bool,
     /// The layers with weights that checking reached: accessor name, and the runtime type.
     pub accessors: Vec<(Ident, LayerType)>,
+    /// The custom layers that checking reached: accessor name, and their type.
+    pub customs: Vec<(Ident, syn::Type)>,
     /// The networks from other invocations it reached: field name and type.
     pub externals: Vec<(Ident, syn::Path)>,
 }

@@ -19,9 +19,13 @@
 //! [`CustomLayer::tensors`]; they are loaded as `{key}.{name}`, and a strict load reports
 //! them missing or unexpected like any other layer's.
 //!
+//! The network has an accessor named after the layer that returns it as its type
+//! (`net.shuffle()`), as [`Model::custom_at`](crate::graph::Model::custom_at) does.
+//!
 //! A custom layer is opaque to the rest of the runtime: no fusion group starts, passes
-//! through or ends at it, its MACs count as 0 in the summary, and the ONNX export refuses it
-//! by name ([`ExportError::Unsupported`](crate::onnx::ExportError::Unsupported)).
+//! through or ends at it, its MACs count as 0 and the receptive field ends at it in the
+//! summary, and the ONNX export refuses it by name
+//! ([`ExportError::Unsupported`](crate::onnx::ExportError::Unsupported)).
 
 use std::any::{Any, TypeId};
 use std::fmt;
@@ -321,7 +325,7 @@ impl CustomSlot {
     }
 
     /// The layer as a `T`, if it is one.
-    pub(crate) fn downcast<T: CustomLayer>(&self) -> Option<&T> {
+    pub(crate) fn downcast<T: 'static>(&self) -> Option<&T> {
         self.0.as_any().downcast_ref()
     }
 }

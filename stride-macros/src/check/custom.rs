@@ -27,6 +27,8 @@ impl Walk<'_> {
         if !self.spend(span, &label) {
             return None;
         }
+        let name = rust_name(&format!("{}{field}", scope.field), custom.token.span());
+        self.seen.customs.push((name.clone(), custom.ty.clone()));
         let args = super::blocks::substitute(&custom.args, &scope.bindings);
         let channels = check_custom_args(self, &label, &args);
         let input = self.shape;
@@ -53,7 +55,7 @@ impl Walk<'_> {
         };
         Some(Planned {
             row: 0,
-            name: rust_name(&format!("{}{field}", scope.field), custom.token.span()),
+            name,
             key: format!("{}{key}", scope.key),
             op: Op::Custom,
             output,

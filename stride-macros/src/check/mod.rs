@@ -209,6 +209,7 @@ fn check_network(
                 None => walked.seen.flattens,
             },
             accessors: walked.seen.accessors.clone(),
+            customs: walked.seen.customs.clone(),
             externals: walked.seen.externals.clone(),
         })
     };

@@ -69,6 +69,8 @@ impl Scope {
 pub struct Seen {
     /// Layers with weights: Rust name and runtime type.
     pub accessors: Vec<(Ident, LayerType)>,
+    /// Custom layers: Rust name and type.
+    pub customs: Vec<(Ident, syn::Type)>,
     /// Networks from other invocations: field and type.
     pub externals: Vec<(Ident, syn::Path)>,
     /// Whether a layer that flattens was met.

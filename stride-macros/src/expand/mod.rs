@@ -62,6 +62,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
     let constants = constants(plan);
     let methods = methods(&name_str, &plan.output);
     let accessors = accessors(plan);
+    let custom_accessors = custom_accessors(plan);
     let module = module_impls(plan);
     let typed = if plan.sizes.iter().all(|s| s.step == 0) {
         typed(name, &plan.input, &plan.output)
@@ -98,6 +99,7 @@ pub fn expand(plan: &Plan) -> TokenStream {
             #constants
             #methods
             #accessors
+            #custom_accessors
         }
 
         #module
@@ -380,6 +382,28 @@ fn layer_type(ty: LayerType) -> (TokenStream, Ident) {
         LayerType::Linear => (quote!(Linear), "linear"),
     };
     (quote!(::stride::__private::#ty), format_ident!("{get}"))
+}
+
+/// `name()` for each custom layer: the user's type.
+fn custom_accessors(plan: &Plan) -> TokenStream {
+    let accessors = plan.layers.iter().enumerate().filter_map(|(index, layer)| {
+        let custom = layer.custom.as_ref()?;
+        let (name, ty) = (&layer.name, &custom.ty);
+        let doc = format!(
+            "`{}`: a custom layer, `{}`, output {}.",
+            layer.key,
+            custom.type_text(),
+            layer.output.text()
+        );
+        Some(quote! {
+            #[doc = #doc]
+            #[inline]
+            pub fn #name(&self) -> &#ty {
+                self.__model.custom_at::<#ty>(#index)
+            }
+        })
+    });
+    quote!(#(#accessors)*)
 }
 
 /// `name()` and `name_mut()` for each layer with weights.

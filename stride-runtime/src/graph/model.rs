@@ -222,6 +222,23 @@ impl Model {
         }
     }
 
+    /// Layer `index` as the custom layer `T`: what a network's accessor for it returns. (Any
+    /// `'static` type may be asked for, so that a type that is not a custom layer gets one
+    /// error, where the network uses it, rather than one more here.)
+    ///
+    /// # Panics
+    /// When the graph's layer `index` is not a `T`, which the accessors `network!` generates
+    /// never ask for.
+    pub fn custom_at<T: 'static>(&self, index: usize) -> &T {
+        match self.slots.get(index) {
+            Some(Slot::Custom(layer)) => match layer.downcast() {
+                Some(layer) => layer,
+                None => wrong_slot(self.graph, index, std::any::type_name::<T>()),
+            },
+            _ => wrong_slot(self.graph, index, std::any::type_name::<T>()),
+        }
+    }
+
     /// The graph this model holds the weights of.
     pub fn graph(&self) -> &'static Graph {
         self.graph
