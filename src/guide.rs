@@ -107,3 +107,65 @@
 //!
 //! A network can also be a layer of another, in the same invocation (by name) or from another
 //! one (`stem: Stem => [16, 16, 16]`, checked by constant assertions).
+//!
+//! ## 6. Layers of one's own
+//!
+//! A layer stride does not have is a type of yours implementing
+//! [`CustomLayer`](crate::CustomLayer) and [`CustomShape`](crate::CustomShape), used as
+//! `name: custom(Type)` (or `custom(Type, channels = N)` when its output has other channels).
+//! Its shape rule is checked at compile time where the network uses it, and its tensors load
+//! and save under the layer's key. A learned shift per channel, its `bias` loaded as
+//! `shift.bias`:
+//!
+//! ```
+//! use stride::ndarray::{Array1, Array4, ArrayView4, ArrayViewD, Ix1};
+//! use stride::runtime::Result;
+//! use stride::runtime::graph::{InitRule, TensorSpec};
+//! use stride::{CustomLayer, CustomShape, CustomTensors};
+//!
+//! pub struct Shift {
+//!     bias: Array1<f32>,
+//! }
+//!
+//! impl<const C: usize, const H: usize, const W: usize> CustomShape<C, H, W> for Shift {
+//!     // Any feature map, its shape kept.
+//!     const OUTPUT: Result<[usize; 3], &'static str> = Ok([C, H, W]);
+//!     const TENSORS: &'static [TensorSpec] =
+//!         &[TensorSpec { name: "bias", shape: &[C], init: InitRule::Zeros }];
+//! }
+//!
+//! impl CustomLayer for Shift {
+//!     const KIND: &'static str = "shift";
+//!
+//!     fn output_shape(input: [usize; 3]) -> Result<[usize; 3], &'static str> {
+//!         Ok(input)
+//!     }
+//!
+//!     fn new(tensors: &mut CustomTensors) -> Result<Self> {
+//!         let bias = tensors.take("bias")?.into_dimensionality::<Ix1>().expect("[C]");
+//!         Ok(Shift { bias })
+//!     }
+//!
+//!     fn forward(&self, x: ArrayView4<'_, f32>) -> Result<Array4<f32>> {
+//!         let c = self.bias.len();
+//!         Ok(&x + &self.bias.view().into_shape_with_order((1, c, 1, 1)).expect("contiguous"))
+//!     }
+//!
+//!     fn tensors(&self) -> Vec<(&'static str, ArrayViewD<'_, f32>)> {
+//!         vec![("bias", self.bias.view().into_dyn())]
+//!     }
+//! }
+//!
+//! stride::network! {
+//!     pub struct Shifted: [3, 8, 8] {
+//!         conv: conv2d(4, kernel = 3, padding = 1),
+//!         shift: custom(Shift),
+//!     }
+//! }
+//!
+//! assert!(Shifted::SUMMARY.to_string().contains("shift"));
+//! assert_eq!(Shifted::PARAMS, 4 * 3 * 9 + 4 + 4);
+//! let y = Shifted::init(0).forward(Array4::zeros((1, 3, 8, 8)).view())?;
+//! assert_eq!(y.dim(), (1, 4, 8, 8));
+//! # Ok::<(), stride::runtime::Error>(())
+//! ```

@@ -143,6 +143,7 @@ pub use ndarray;
 /// | `name: concat { a: target, b: target }` | branches from the same input, joined along channels; their heights and widths must agree; keys `name.a…`, `name.b…` |
 /// | `concat { a: target, { entries } }` | the same without a name: `a`'s keys are `a…` and the braces' entries are keyed in the enclosing scope (DenseNet's layers, whose module concatenates in `forward`) |
 /// | `name: path::To::Network => [C, H, W]` | a network declared in another invocation, with its output stated; constant assertions check its `INPUT` and `OUTPUT` where it is used |
+/// | `name: custom(Type)`, `name: custom(Type, channels = N)` | a layer of one's own, a type implementing [`CustomLayer`] and [`CustomShape`]; it keeps its input's height and width, and its channels unless `channels` says otherwise, which a constant assertion checks against its shape rule where it is used. Its tensors load and save as `name.{tensor}` |
 /// | `residual { entries } shortcut name: target` | the entries' output plus the input. The shortcut runs when the entries change the shape (torchvision's rule for `downsample`) and must then produce the same shape |
 /// | `scale { entries }`, `name: scale { entries }` | the input times the entries' output, a gate of one value per channel (`[C, 1, 1]`, squeeze-excitation's) or of the input's shape; the gate's channels must be the input's. Without a name its layers are keyed in the enclosing scope (torchvision's `SqueezeExcitation`: `fc1`, `fc2`) |
 /// | `name: [target; n]`, `name: [a, ..[b; n], c]` | `n` copies of a target, numbered on in the sequence (at most 4096 layers, blocks and branches per repetition) |
@@ -385,12 +386,16 @@ pub use ndarray;
 /// When a network is refused, the macro still declares it, with every constant and method
 /// above, so that code using it adds no errors of its own to the macro's.
 pub use stride_macros::network;
+pub use stride_runtime::custom::{CustomLayer, CustomShape, CustomTensors};
 
 /// What generated code names. Not part of the public API.
 #[doc(hidden)]
 pub mod __private {
     pub use ndarray;
     pub use stride_geometry::{AxisRule, FlowOp, Padding, TransposedAxis, Window};
+    pub use stride_runtime::custom::{
+        CustomLayer, CustomNode, CustomShape, check_custom_shape, tensor_values,
+    };
     pub use stride_runtime::graph::{
         Build, External, Graph, Group, InitRule, Layer, Model, Module, Node, Op, TensorSpec,
         check_size, from_weights, gives, init, takes,

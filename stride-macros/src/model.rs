@@ -126,6 +126,8 @@ pub enum Op {
     Dropout,
     Identity,
     Linear,
+    /// A layer of one's own: its type is the layer's [`Planned::custom`].
+    Custom,
 }
 
 impl Op {
@@ -181,6 +183,31 @@ pub struct Planned {
     pub tensors: Vec<TensorSpec>,
     /// How it maps the size of each spatial axis.
     pub rules: [AxisRule; 2],
+    /// The type of a custom layer ([`Op::Custom`]).
+    pub custom: Option<CustomDef>,
+}
+
+/// A layer of one's own, as the generated code names it.
+#[derive(Clone)]
+pub struct CustomDef {
+    pub ty: syn::Type,
+    /// The shape flowing in, at which its `CustomShape` is evaluated (`ANY` for the height
+    /// and width in a network that takes many sizes).
+    pub input: [usize; 3],
+    /// Its output as the network takes it to be, `ANY` where `input` is.
+    pub output: [usize; 3],
+    /// How messages name it: its key path.
+    pub label: String,
+    /// Where its checks point: the type.
+    pub span: Span,
+}
+
+impl CustomDef {
+    /// The type as written, without spaces: `ChannelShuffle<4>`.
+    pub fn type_text(&self) -> String {
+        let ty = &self.ty;
+        quote::quote!(#ty).to_string().replace(' ', "")
+    }
 }
 
 /// What the walk over a network's entries produces, before fusion groups and indices.
@@ -266,6 +293,8 @@ pub enum Count {
     Known(u64),
     /// `PARAMS` or `MACS` of the external network with this index.
     External(usize),
+    /// The parameters of the custom layer with this layer index: its type's tensors.
+    Custom(usize),
 }
 
 /// One row of the summary.
@@ -337,6 +366,8 @@ pub struct Stub {
     pub flat: bool,
     /// The layers with weights that checking reached: accessor name, and the runtime type.
     pub accessors: Vec<(Ident, LayerType)>,
+    /// The custom layers that checking reached: accessor name, and their type.
+    pub customs: Vec<(Ident, syn::Type)>,
     /// The networks from other invocations it reached: field name and type.
     pub externals: Vec<(Ident, syn::Path)>,
 }

@@ -21,6 +21,7 @@
 //!             | "scale" "{" entry,* "}"                -- the input times the entries' output
 //!             | "{" entry,* "}"                        -- named entries under the name's key
 //!             | PATH "=>" shape                        -- a network from another invocation
+//!             | "custom" "(" TYPE ( "," arg )* ")"     -- a layer of one's own
 //! item       := target | ".." "[" target ";" INT "]"   -- one target, or copies of one
 //! branch     := NAME ":" target                        -- a branch with a key of its own
 //!             | "{" entry,* "}"                        -- entries keyed in the concat's scope
@@ -160,9 +161,23 @@ pub enum Target {
     Concat { token: Ident, branches: Vec<Branch> },
     /// `scale { … }`: the input multiplied by the entries' output.
     Scale { token: Ident, gate: Vec<Entry> },
+    /// `custom(Type, channels = 128)`: a layer of one's own, a type implementing the
+    /// runtime's `CustomLayer`. The macro cannot run its shape rule, so the output is stated
+    /// (the input's shape, or other channels), and checked against the rule by a constant
+    /// assertion.
+    Custom(Box<Custom>),
     /// `{ a: …, b: … }`: entries one after the other, keyed under the entry's name (an
     /// `nn.Sequential` of named modules, as DenseNet's `features`).
     Scope { entries: Vec<Entry> },
+}
+
+/// `custom(Type, args)`.
+#[derive(Clone)]
+pub struct Custom {
+    /// The `custom` keyword.
+    pub token: Ident,
+    pub ty: syn::Type,
+    pub args: Vec<Arg>,
 }
 
 /// `kind(args)`.
@@ -309,6 +324,7 @@ mod kw {
     syn::custom_keyword!(shortcut);
     syn::custom_keyword!(concat);
     syn::custom_keyword!(scale);
+    syn::custom_keyword!(custom);
 }
 
 impl Parse for Item {
@@ -660,6 +676,20 @@ impl Parse for Target {
                 gate: parse_body(input)?,
             });
         }
+        if input.peek(kw::custom) && input.peek2(syn::token::Paren) {
+            let token: Ident = input.parse()?;
+            let content;
+            parenthesized!(content in input);
+            let ty: syn::Type = content.parse()?;
+            let mut args = Vec::new();
+            if !content.is_empty() {
+                content.parse::<Token![,]>()?;
+                args = Punctuated::<Arg, Token![,]>::parse_terminated(&content)?
+                    .into_iter()
+                    .collect();
+            }
+            return Ok(Target::Custom(Box::new(Custom { token, ty, args })));
+        }
         // `path::To::Network => [C, H, W]`: a network declared elsewhere, with its output.
         let fork = input.fork();
         if fork.parse::<syn::Path>().is_ok() && fork.peek(Token![=>]) {
@@ -781,7 +811,7 @@ fn size(target: &Target) -> usize {
             .fold(1, usize::saturating_add)
     }
     match target {
-        Target::Call(_) | Target::External { .. } => 1,
+        Target::Call(_) | Target::External { .. } | Target::Custom(_) => 1,
         Target::Sequence { items } => items.iter().map(size).fold(1, usize::saturating_add),
         Target::Concat { branches, .. } => branches_size(branches),
         Target::Scale { gate, .. } => entries(gate),

@@ -91,6 +91,7 @@
 //!
 //! [install]: https://docs.rs/rayon/1/rayon/struct.ThreadPool.html#method.install
 
+pub mod custom;
 mod error;
 mod gemm;
 pub mod graph;

@@ -339,7 +339,7 @@ fn kinds_in(entries: &[Entry]) -> Vec<String> {
             Target::Concat { branches, .. } => branches.iter().for_each(|b| branch(b, out)),
             Target::Scale { gate, .. } => out.extend(kinds_in(gate)),
             Target::Scope { entries } => out.extend(kinds_in(entries)),
-            Target::External { .. } => {}
+            Target::External { .. } | Target::Custom(_) => {}
         }
     }
     fn branch(b: &Branch, out: &mut Vec<String>) {

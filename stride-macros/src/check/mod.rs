@@ -10,6 +10,7 @@
 //! | `blocks.rs` | blocks and networks used as layers: definitions, instances, arguments |
 //! | `branches.rs` | residual and concat branches |
 //! | `cause.rs` | why branches that must meet differ: where they part, and the fix |
+//! | `custom.rs` | layers of one's own: `custom(Type, channels = N)` |
 //! | `plan.rs` | the layout the checked network gets: indices, fusion groups, Rust names |
 //! | `../kinds/` | each layer kind's own rules, in the catalog |
 
@@ -17,6 +18,7 @@ mod blocks;
 mod branches;
 mod cause;
 mod config;
+mod custom;
 mod plan;
 mod sizes;
 #[cfg(test)]
@@ -209,6 +211,7 @@ fn check_network(
                 None => walked.seen.flattens,
             },
             accessors: walked.seen.accessors.clone(),
+            customs: walked.seen.customs.clone(),
             externals: walked.seen.externals.clone(),
         })
     };

@@ -241,11 +241,15 @@ impl Built {
             row,
             rule: rules[axis],
         });
+        let params = match layer.custom {
+            Some(_) => Count::Custom(self.layers.len()),
+            None => Count::Known(layer.params),
+        };
         self.rows.push(Row {
             name: layer.key.clone(),
             kind: layer.kind.clone(),
             output: layer.output,
-            params: Count::Known(layer.params),
+            params,
             macs: Count::Known(layer.macs),
             field: layer.field,
         });
@@ -311,15 +315,15 @@ fn take_if(trees: &mut VecDeque<Tree>, test: fn(&Tree) -> bool) -> Option<Planne
     }
 }
 
-/// Each layer with weights has an accessor, `name` and `name_mut`, and each external network a
-/// field: all distinct, none a name every network already has, none starting with `__`
-/// (the generated code's own).
+/// Each layer with weights has an accessor, `name` and `name_mut` (a custom layer `name`, with
+/// `name_mut` kept for it too), and each external network a field: all distinct, none a name
+/// every network already has, none starting with `__` (the generated code's own).
 fn check_rust_names(cx: &mut Ctxt, built: &Built) {
     let mut owners: HashMap<String, &str> = HashMap::new();
     let accessors = built
         .layers
         .iter()
-        .filter(|l| LayerType::of(&l.op).is_some())
+        .filter(|l| LayerType::of(&l.op).is_some() || l.custom.is_some())
         .map(|l| (&l.name, &l.key));
     let fields = built.externals.iter().map(|e| (&e.name, &e.key));
     for (name, key) in accessors.chain(fields) {

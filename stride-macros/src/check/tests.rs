@@ -63,3 +63,40 @@ fn an_error_does_not_cascade_into_later_layers() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn a_custom_layer_keeps_its_input_shape_or_takes_the_stated_channels_and_is_never_fused() {
+    let plan = plan_of(
+        "pub struct N: [3, 8, 8] {
+                conv: conv2d(16, kernel = 3, padding = 1),
+                same: custom(path::Shuffle<4>),
+                bn: batch_norm2d(),
+                wide: custom(Wide, channels = 32),
+                pool: max_pool2d(2),
+            }",
+    )
+    .unwrap();
+    let outputs: Vec<Shape> = plan.layers.iter().map(|l| l.output).collect();
+    assert_eq!(outputs[1], Shape::Map([16, 8, 8]));
+    assert_eq!(outputs[3], Shape::Map([32, 8, 8]));
+    assert_eq!(plan.output, Shape::Map([32, 4, 4]));
+    let customs: Vec<([usize; 3], [usize; 3], String)> = plan
+        .layers
+        .iter()
+        .filter_map(|l| l.custom.as_ref())
+        .map(|c| (c.input, c.output, c.type_text()))
+        .collect();
+    assert_eq!(
+        customs,
+        [
+            ([16, 8, 8], [16, 8, 8], "path::Shuffle<4>".to_string()),
+            ([16, 8, 8], [32, 8, 8], "Wide".to_string())
+        ]
+    );
+    // The batch norm after a custom layer folds into no convolution.
+    assert!(plan.groups.is_empty());
+    assert!(
+        plan.field.is_none(),
+        "the receptive field ends at a custom layer"
+    );
+}

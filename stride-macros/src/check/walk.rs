@@ -69,6 +69,8 @@ impl Scope {
 pub struct Seen {
     /// Layers with weights: Rust name and runtime type.
     pub accessors: Vec<(Ident, LayerType)>,
+    /// Custom layers: Rust name and type.
+    pub customs: Vec<(Ident, syn::Type)>,
     /// Networks from other invocations: field and type.
     pub externals: Vec<(Ident, syn::Path)>,
     /// Whether a layer that flattens was met.
@@ -277,6 +279,11 @@ impl<'a> Walk<'a> {
                 self.scale(token, gate, &inner)
             }
             Target::Scope { entries } => self.entries(entries, &scope.child(key, field)),
+            Target::Custom(custom) => self
+                .custom(custom, key, field, scope)
+                .map(Tree::Layer)
+                .into_iter()
+                .collect(),
         }
     }
 
@@ -311,31 +318,41 @@ impl<'a> Walk<'a> {
             | Target::Concat { .. }
             | Target::Scale { .. }
             | Target::Scope { .. } => true,
-            Target::External { .. } => false,
+            Target::External { .. } | Target::Custom(_) => false,
+        }
+    }
+
+    /// Counts one more layer against [`MAX_LAYERS`]; `false` (the error reported once, at
+    /// `span`) past it.
+    pub(super) fn spend(&mut self, span: Span, label: &str) -> bool {
+        match self.budget.get() {
+            0 => {
+                self.shape = None;
+                false
+            }
+            1 => {
+                self.budget.set(0);
+                self.cx.error(
+                    span,
+                    format!(
+                        "`{label}`: the network expands to more than {MAX_LAYERS} layers; blocks \
+                         that use blocks several times multiply"
+                    ),
+                );
+                self.shape = None;
+                false
+            }
+            left => {
+                self.budget.set(left - 1);
+                true
+            }
         }
     }
 
     /// One layer: its kind's rules, then its place in the receptive field.
     fn layer(&mut self, layer: &LayerDef, key: String) -> Option<Planned> {
-        match self.budget.get() {
-            0 => {
-                self.shape = None;
-                return None;
-            }
-            1 => {
-                self.budget.set(0);
-                self.cx.error(
-                    layer.kind.span(),
-                    format!(
-                        "`{}`: the network expands to more than {MAX_LAYERS} layers; blocks that \
-                         use blocks several times multiply",
-                        layer.label
-                    ),
-                );
-                self.shape = None;
-                return None;
-            }
-            left => self.budget.set(left - 1),
+        if !self.spend(layer.kind.span(), &layer.label) {
+            return None;
         }
         let Some(kind) = kinds::find(&layer.kind.to_string()) else {
             let known: Vec<&str> = self.definitions.keys().map(String::as_str).collect();
@@ -392,6 +409,7 @@ impl<'a> Walk<'a> {
             kind: step.kind,
             tensors: step.tensors,
             rules: step.rules,
+            custom: None,
         })
     }
 }

@@ -2,12 +2,12 @@
 //! value for value.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
 use stride_geometry::{AxisRule, Field, FlowOp, Padding, Window};
 
 use crate::model::{
-    Act, Count, External, Group, Init, Node, Op, Plan, Planned, Row, Shape, Sizes, TensorSpec,
-    UpsampleMode,
+    Act, Count, CustomDef, External, Group, Init, Node, Op, Plan, Planned, Row, Shape, Sizes,
+    TensorSpec, UpsampleMode,
 };
 
 /// `::stride::__private::Graph { … }`.
@@ -25,7 +25,7 @@ pub fn graph(plan: &Plan) -> TokenStream {
     let groups = plan.groups.iter().map(group);
     let externals = plan.externals.iter().map(external);
     let nodes = nodes(&plan.nodes);
-    let rows = plan.rows.iter().map(|r| row(r, &plan.externals));
+    let rows = plan.rows.iter().map(|r| row(r, plan));
     let (field, jump) = field(plan.field);
     quote! {
         ::stride::__private::Graph {
@@ -48,14 +48,33 @@ pub fn graph(plan: &Plan) -> TokenStream {
     }
 }
 
-/// `PARAMS` or `MACS`: the network's own count plus its external networks'.
+/// `PARAMS` or `MACS`: the network's own count plus its external networks' (and, for
+/// `PARAMS`, its custom layers' tensors).
 pub fn total(own: u64, plan: &Plan, what: &str) -> TokenStream {
+    let customs = plan
+        .layers
+        .iter()
+        .filter_map(|l| l.custom.as_ref())
+        .filter(|_| what == "PARAMS")
+        .map(custom_params);
     let what = quote::format_ident!("{what}");
     let externals = plan.externals.iter().map(|e| {
         let ty = &e.ty;
         quote!(<#ty>::#what)
     });
-    quote!(::stride::__private::saturating_sum(&[#own #(, #externals)*]))
+    quote!(::stride::__private::saturating_sum(&[#own #(, #externals)* #(, #customs)*]))
+}
+
+/// `<Type as CustomShape<C, H, W>>`, at the shape flowing into the custom layer.
+pub fn custom_shape(custom: &CustomDef) -> TokenStream {
+    let (ty, [c, h, w]) = (&custom.ty, custom.input);
+    quote_spanned!(custom.span=> <#ty as ::stride::__private::CustomShape<#c, #h, #w>>)
+}
+
+/// A custom layer's parameters: the values of its tensors.
+fn custom_params(custom: &CustomDef) -> TokenStream {
+    let shape = custom_shape(custom);
+    quote!(::stride::__private::tensor_values(#shape::TENSORS))
 }
 
 pub fn dims(shape: &Shape) -> TokenStream {
@@ -66,9 +85,21 @@ pub fn dims(shape: &Shape) -> TokenStream {
 fn layer(layer: &Planned) -> TokenStream {
     let (row, key, name) = (layer.row, &layer.key, layer.name.to_string());
     let name = name.trim_start_matches("r#");
-    let op = op(&layer.op);
     let output = dims(&layer.output);
-    let tensors = layer.tensors.iter().map(tensor);
+    let (op, tensors) = match &layer.custom {
+        Some(custom) => {
+            let ty = &custom.ty;
+            let shape = custom_shape(custom);
+            (
+                quote!(::stride::__private::Op::Custom(&<#ty as ::stride::__private::CustomNode>::NODE)),
+                quote!(#shape::TENSORS),
+            )
+        }
+        None => {
+            let tensors = layer.tensors.iter().map(tensor);
+            (op(&layer.op), quote!(&[#(#tensors),*]))
+        }
+    };
     quote! {
         ::stride::__private::Layer {
             row: #row,
@@ -76,7 +107,7 @@ fn layer(layer: &Planned) -> TokenStream {
             name: #name,
             op: #op,
             output: &#output,
-            tensors: &[#(#tensors),*],
+            tensors: #tensors,
         }
     }
 }
@@ -214,16 +245,31 @@ fn node(node: &Node) -> TokenStream {
     }
 }
 
-fn row(row: &Row, externals: &[External]) -> TokenStream {
-    let (name, kind) = (&row.name, &row.kind);
+fn row(row: &Row, plan: &Plan) -> TokenStream {
+    let name = &row.name;
+    let custom = match row.params {
+        Count::Custom(i) => plan.layers.get(i).and_then(|l| l.custom.as_ref()),
+        _ => None,
+    };
+    let kind = match custom {
+        Some(custom) => {
+            let ty = &custom.ty;
+            quote!(<#ty as ::stride::__private::CustomLayer>::KIND)
+        }
+        None => {
+            let kind = &row.kind;
+            quote!(#kind)
+        }
+    };
     let output = dims(&row.output);
     let count = |count: Count, what: &str| match count {
         Count::Known(n) => quote!(#n),
         Count::External(i) => {
-            let ty = &externals[i].ty;
+            let ty = &plan.externals[i].ty;
             let what = quote::format_ident!("{what}");
             quote!(<#ty>::#what)
         }
+        Count::Custom(_) => custom.map_or(quote!(0u64), custom_params),
     };
     let (params, macs) = (count(row.params, "PARAMS"), count(row.macs, "MACS"));
     let (field, jump) = field(row.field);
@@ -397,6 +443,8 @@ fn op(op: &Op) -> TokenStream {
         Op::Dropout => quote!(Dropout),
         Op::Identity => quote!(Identity),
         Op::Linear => quote!(Linear),
+        // Written by `layer`, which names the custom layer's type.
+        Op::Custom => quote!(Identity),
     };
     quote!(::stride::__private::Op::#body)
 }

@@ -17,7 +17,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 
-use crate::model::{LayerType, Plan, Shape};
+use crate::model::{CustomDef, LayerType, Plan, Shape};
 
 pub fn expand(plan: &Plan) -> TokenStream {
     let Plan {
@@ -55,9 +55,14 @@ pub fn expand(plan: &Plan) -> TokenStream {
             };
         }
     });
+    let customs = plan
+        .layers
+        .iter()
+        .filter_map(|l| l.custom.as_ref().map(custom_assertion));
     let constants = constants(plan);
     let methods = methods(&name_str, &plan.output);
     let accessors = accessors(plan);
+    let custom_accessors = custom_accessors(plan);
     let module = module_impls(plan);
     let typed = if plan.sizes.iter().all(|s| s.step == 0) {
         typed(name, &plan.input, &plan.output)
@@ -88,11 +93,13 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
 
         #(#assertions)*
+        #(#customs)*
 
         impl #name {
             #constants
             #methods
             #accessors
+            #custom_accessors
         }
 
         #module
@@ -105,6 +112,20 @@ pub fn expand(plan: &Plan) -> TokenStream {
         }
 
         #(#warnings)*
+    }
+}
+
+/// The constant assertion that a custom layer's shape rule takes the input flowing into it and
+/// gives the output the network was checked with.
+fn custom_assertion(custom: &CustomDef) -> TokenStream {
+    let (label, ty) = (&custom.label, custom.type_text());
+    let [c, h, w] = custom.input;
+    let [oc, oh, ow] = custom.output;
+    let shape = graph::custom_shape(custom);
+    quote_spanned! {custom.span=>
+        const _: () = ::stride::__private::check_custom_shape(
+            #label, #ty, [#c, #h, #w], #shape::OUTPUT, [#oc, #oh, #ow],
+        );
     }
 }
 
@@ -361,6 +382,28 @@ fn layer_type(ty: LayerType) -> (TokenStream, Ident) {
         LayerType::Linear => (quote!(Linear), "linear"),
     };
     (quote!(::stride::__private::#ty), format_ident!("{get}"))
+}
+
+/// `name()` for each custom layer: the user's type.
+fn custom_accessors(plan: &Plan) -> TokenStream {
+    let accessors = plan.layers.iter().enumerate().filter_map(|(index, layer)| {
+        let custom = layer.custom.as_ref()?;
+        let (name, ty) = (&layer.name, &custom.ty);
+        let doc = format!(
+            "`{}`: a custom layer, `{}`, output {}.",
+            layer.key,
+            custom.type_text(),
+            layer.output.text()
+        );
+        Some(quote! {
+            #[doc = #doc]
+            #[inline]
+            pub fn #name(&self) -> &#ty {
+                self.__model.custom_at::<#ty>(#index)
+            }
+        })
+    });
+    quote!(#(#accessors)*)
 }
 
 /// `name()` and `name_mut()` for each layer with weights.

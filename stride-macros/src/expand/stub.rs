@@ -60,6 +60,21 @@ pub fn stub(stub: &Stub) -> TokenStream {
             }
         })
     });
+    // Collected here: the custom layers' accessors below take their names from the same set.
+    let accessors: Vec<TokenStream> = accessors.collect();
+    let customs = stub.customs.iter().filter_map(|(layer, ty)| {
+        let text = layer.unraw().to_string();
+        let mutable = format!("{text}_mut");
+        let clashes = text.starts_with("__") || is_generated(&text) || is_generated(&mutable);
+        if clashes || !names.insert(text) || !names.insert(mutable) {
+            return None;
+        }
+        Some(quote_spanned! {span=>
+            pub fn #layer(&self) -> &#ty {
+                ::core::unimplemented!(#message)
+            }
+        })
+    });
     let mut fields = HashSet::new();
     let externals = stub
         .externals
@@ -176,6 +191,7 @@ pub fn stub(stub: &Stub) -> TokenStream {
                 ::core::unimplemented!(#message)
             }
             #(#accessors)*
+            #(#customs)*
         }
 
         impl ::core::fmt::Debug for #name {
@@ -230,6 +246,7 @@ pub fn stubs_for_unparsed(input: TokenStream) -> TokenStream {
                             input: input_shape(rest),
                             flat: body(rest).is_some_and(flattens),
                             accessors: Vec::new(),
+                            customs: Vec::new(),
                             externals: Vec::new(),
                         }));
                     }

@@ -76,6 +76,7 @@ mod module;
 mod profile;
 mod run;
 mod size;
+mod tensor;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -85,9 +86,11 @@ pub(crate) use model::{FusedLayer, Slot};
 pub use module::{Build, Module, from_weights, init};
 pub use profile::{Profile, Step};
 pub use size::{SizeCause, SizeError, check_size, gives, takes};
+pub use tensor::{InitRule, TensorSpec};
 pub use value::Value;
 
 use crate::Hw;
+use crate::custom::CustomOp;
 use crate::ops::{
     Activation, AvgPool2dParams, Conv2dParams, ConvTranspose2dParams, MaxPool2dParams,
     UpsampleParams,
@@ -227,51 +230,9 @@ pub enum Op {
     Dropout,
     /// Its input, unchanged: a concat branch that passes the input through.
     Identity,
-}
-
-/// One tensor a layer stores: its name after the layer's key, its shape, and how
-/// [`Model::init`] draws it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TensorSpec {
-    /// `"weight"`, `"bias"`, `"running_mean"`, `"running_var"`.
-    pub name: &'static str,
-    /// Its shape.
-    pub shape: &'static [usize],
-    /// Its initial values.
-    pub init: InitRule,
-}
-
-impl TensorSpec {
-    /// Its key in a checkpoint, for the layer keyed `layer` (after any prefix): `conv1.weight`,
-    /// or the layer's key alone for a tensor without a name (ConvNeXt's `layer_scale`).
-    ///
-    /// ```
-    /// use stride_runtime::graph::{InitRule, TensorSpec};
-    ///
-    /// let spec = TensorSpec { name: "weight", shape: &[8], init: InitRule::Ones };
-    /// assert_eq!(spec.key("conv1"), "conv1.weight");
-    /// ```
-    pub fn key(&self, layer: &str) -> String {
-        let dot = stride_geometry::tensor_key_separator(self.name);
-        format!("{layer}{dot}{}", self.name)
-    }
-}
-
-/// How a tensor is initialised from a seed, as torchvision initialises its models.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InitRule {
-    /// `N(0, 2 / fan_out)` with `fan_out = shape[0] * shape[2] * shape[3]`
-    /// ([`Init::kaiming_normal_fan_out`](crate::init::Init::kaiming_normal_fan_out)).
-    KaimingNormalFanOut,
-    /// `U(-1/√fan_in, 1/√fan_in)`, PyTorch's default for linear layers (weight and bias).
-    Uniform {
-        /// The fan-in that sets the bound.
-        fan_in: usize,
-    },
-    /// All zeros.
-    Zeros,
-    /// All ones.
-    Ones,
+    /// A layer of one's own ([`CustomLayer`](crate::custom::CustomLayer)): its tensors are
+    /// the layer's [`tensors`](Layer::tensors), and it keeps its input's height and width.
+    Custom(&'static CustomOp),
 }
 
 /// A fusion group: a convolution (or transposed convolution), the batch norm after it, and the

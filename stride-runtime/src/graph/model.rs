@@ -4,6 +4,7 @@
 use ndarray::{Array1, ArrayD, ArrayViewD, Dimension, IxDyn};
 
 use super::{Graph, Group, InitRule, Layer, Op, TensorSpec};
+use crate::custom::{CustomLayer, CustomSlot, CustomTensors};
 use crate::init::{Init, fan_in_bound, kaiming_fan_out_std};
 use crate::ops::{
     Activation, BatchNorm2d, Conv2d, ConvTranspose2d, Fused, LayerNorm2d, LayerScale, Linear,
@@ -36,6 +37,7 @@ pub(crate) enum Slot {
     LayerNorm2d(LayerNorm2d),
     LayerScale(LayerScale),
     Linear(Linear),
+    Custom(CustomSlot),
 }
 
 /// A group's convolution with its batch norm folded in and its activation absorbed.
@@ -126,6 +128,7 @@ impl Tensors {
                 self.required("weight")?,
                 self.optional("bias")?,
             )?),
+            Op::Custom(op) => Slot::Custom(op.build(&mut CustomTensors::new(op.kind, self.items))?),
             _ => Slot::Stateless,
         })
     }
@@ -148,6 +151,7 @@ impl Slot {
             (Slot::LayerScale(s), "") => Some(s.scale().into_dyn()),
             (Slot::Linear(l), "weight") => Some(l.weight().into_dyn()),
             (Slot::Linear(l), "bias") => l.bias().map(|b| b.into_dyn()),
+            (Slot::Custom(c), name) => c.tensor(name),
             _ => None,
         }
     }
@@ -208,6 +212,33 @@ accessors! {
 }
 
 impl Model {
+    /// The custom layer keyed `key` (`"blocks.0.shuffle"`), if the graph has one there of
+    /// type `T`.
+    pub fn custom<T: CustomLayer>(&self, key: &str) -> Option<&T> {
+        let (index, _) = self.graph.layer(key)?;
+        match &self.slots[index] {
+            Slot::Custom(layer) => layer.downcast(),
+            _ => None,
+        }
+    }
+
+    /// Layer `index` as the custom layer `T`: what a network's accessor for it returns. (Any
+    /// `'static` type may be asked for, so that a type that is not a custom layer gets one
+    /// error, where the network uses it, rather than one more here.)
+    ///
+    /// # Panics
+    /// When the graph's layer `index` is not a `T`, which the accessors `network!` generates
+    /// never ask for.
+    pub fn custom_at<T: 'static>(&self, index: usize) -> &T {
+        match self.slots.get(index) {
+            Some(Slot::Custom(layer)) => match layer.downcast() {
+                Some(layer) => layer,
+                None => wrong_slot(self.graph, index, std::any::type_name::<T>()),
+            },
+            _ => wrong_slot(self.graph, index, std::any::type_name::<T>()),
+        }
+    }
+
     /// The graph this model holds the weights of.
     pub fn graph(&self) -> &'static Graph {
         self.graph

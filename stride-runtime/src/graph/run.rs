@@ -353,6 +353,7 @@ fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
             flat @ Value::Flat(_) => flat,
         },
         (Op::Dropout | Op::Identity, _) => x,
+        (Op::Custom(_), Slot::Custom(custom)) => custom.forward(x.map(op, "input")?.view())?.into(),
         (op, slot) => {
             return Err(Error::Param {
                 op: layer.key,

@@ -374,6 +374,16 @@ impl Exporter<'_> {
             (Op::Upsample(p), _) => self.upsample(&key, &p, x),
             (Op::Flatten, _) => self.b.node("Flatten", &key, &[x], vec![int("axis", 1)]),
             (Op::Dropout | Op::Identity, _) => x.to_string(),
+            (Op::Custom(op), _) => {
+                return Err(ExportError::Unsupported {
+                    layer: key,
+                    message: format!(
+                        "it is a custom layer (`{}`), whose computation is Rust code the export \
+                         cannot write as ONNX operators",
+                        op.kind
+                    ),
+                });
+            }
             (op, slot) => {
                 return Err(ExportError::Graph {
                     network: net.graph.name,
