@@ -156,6 +156,7 @@ impl Graph {
             params: self.params,
             macs: self.macs,
             sizes: self.sizes,
+            flow: self.flows[0],
         }
     }
 
