@@ -54,6 +54,8 @@ use super::{LayerInfo, field, thousands};
 /// A network's picture, ready to write as SVG or DOT.
 #[derive(Debug, Clone)]
 pub struct Picture {
+    /// The network's name.
+    name: String,
     /// `"ResNet18: input [3, 224, 224]"`.
     title: String,
     /// The input's card, then one per row.
@@ -144,6 +146,7 @@ impl Picture {
         cards.extend(rows.into_iter().map(|(info, output)| card(info, output)));
         let rows = cards.len() - 1;
         Picture {
+            name: name.to_string(),
             title: format!("{name}: input {input:?}"),
             cards,
             edges: edges::edges(flow, rows),

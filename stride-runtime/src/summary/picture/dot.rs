@@ -9,7 +9,7 @@ use crate::summary::edges::{EdgeKind, Source};
 pub(super) fn write(picture: &Picture) -> String {
     let mut out = String::with_capacity(200 * picture.cards.len() + 500);
     // `write!` into a `String` cannot fail.
-    let _ = writeln!(out, "digraph {} {{", quoted(&picture.title));
+    let _ = writeln!(out, "digraph {} {{", quoted(&picture.name));
     let _ = writeln!(
         out,
         "  graph [label={}, labelloc=t, fontname=\"monospace\", nodesep=0.25, ranksep=0.3];",

@@ -158,19 +158,21 @@ pub(super) fn layout(picture: &Picture) -> Layout {
         };
         picture.cards.len()
     ];
+    // On whole pixels, so that a box's centre and every point of a route are written
+    // exactly: an edge that runs straight down stays straight.
     for &(card, x, y) in &frame.boxes {
         let [w, h] = sizes[card];
         boxes[card] = Rect {
-            x: x + dx,
-            y: y + dy,
-            w,
-            h,
+            x: (x + dx).round(),
+            y: (y + dy).round(),
+            w: w.round(),
+            h: h.round(),
         };
     }
     let lanes: HashMap<(usize, usize), f64> = frame
         .lanes
         .iter()
-        .map(|&(edge, x)| (edge, x + dx))
+        .map(|&(edge, x)| (edge, (x + dx).round()))
         .collect();
     let routes = picture
         .edges
