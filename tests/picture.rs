@@ -2,8 +2,8 @@
 //! well-formed XML with one box per row, no two boxes overlap and no edge crosses a box; its
 //! DOT declares every node once and joins them by the same edges.
 
-use stride::network;
 use std::collections::HashMap;
+use stride::network;
 
 use stride::runtime::graph::{Graph, Node};
 use stride::runtime::summary::{Edge, EdgeKind, Picture, Source, Summary};
@@ -45,7 +45,6 @@ network! {
     }
 }
 
-
 /// An edge from row `from` (`None`: the input) into row `to`.
 fn edge(from: Option<usize>, to: usize, kind: EdgeKind) -> Edge {
     let from = from.map_or(Source::Input, Source::Row);
@@ -58,7 +57,9 @@ fn a_residual_joins_its_main_path_and_its_shortcut_or_its_input_at_the_add() {
     let names: Vec<&str> = summary.layers.iter().map(|l| l.name).collect();
     assert_eq!(
         names,
-        ["stem", "conv", "bn", "proj.0", "residual", "conv3", "residual", "relu"]
+        [
+            "stem", "conv", "bn", "proj.0", "residual", "conv3", "residual", "relu"
+        ]
     );
     use EdgeKind::*;
     assert_eq!(
@@ -86,7 +87,9 @@ fn a_concat_joins_its_branches_in_order_and_a_gate_scales_its_input() {
     let names: Vec<&str> = summary.layers.iter().map(|l| l.name).collect();
     assert_eq!(
         names,
-        ["mix.a", "mix.b.0", "mix.b.1", "mix.c", "mix", "se.pool", "se.fc", "se.gate", "se"]
+        [
+            "mix.a", "mix.b.0", "mix.b.1", "mix.c", "mix", "se.pool", "se.fc", "se.gate", "se"
+        ]
     );
     use EdgeKind::*;
     assert_eq!(
@@ -225,19 +228,24 @@ fn parse_xml(text: &str) -> Vec<Element> {
         rest = &rest[gt + 1..];
         if let Some(name) = tag.strip_prefix('/') {
             let index = open.pop().expect("a closing tag without an opening one");
-            assert_eq!(elements[index].name, name.trim(), "tags closed out of order");
+            assert_eq!(
+                elements[index].name,
+                name.trim(),
+                "tags closed out of order"
+            );
             continue;
         }
         let (tag, empty) = match tag.strip_suffix('/') {
             Some(t) => (t, true),
             None => (tag, false),
         };
-        let name_end = tag
-            .find(|c: char| c.is_whitespace())
-            .unwrap_or(tag.len());
+        let name_end = tag.find(|c: char| c.is_whitespace()).unwrap_or(tag.len());
         let name = &tag[..name_end];
         assert!(
-            !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == ':'),
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == ':'),
             "bad element name `{name}`"
         );
         let mut attributes = HashMap::new();
@@ -245,13 +253,18 @@ fn parse_xml(text: &str) -> Vec<Element> {
         while !attrs.is_empty() {
             let eq = attrs.find('=').expect("an attribute without a value");
             let key = attrs[..eq].trim();
-            assert!(attrs[eq + 1..].starts_with('"'), "an unquoted attribute `{key}`");
+            assert!(
+                attrs[eq + 1..].starts_with('"'),
+                "an unquoted attribute `{key}`"
+            );
             let close = attrs[eq + 2..].find('"').expect("an unclosed attribute") + eq + 2;
             let value = &attrs[eq + 2..close];
             assert!(!value.contains('<'), "`<` in attribute `{key}`");
             entities(value);
             assert!(
-                attributes.insert(key.to_string(), value.to_string()).is_none(),
+                attributes
+                    .insert(key.to_string(), value.to_string())
+                    .is_none(),
                 "attribute `{key}` twice"
             );
             attrs = attrs[close + 1..].trim_start();
@@ -331,7 +344,11 @@ fn check_svg(name: &str, picture: &Picture, summary: &Summary) {
         .filter(|e| e.name == "g" && e.attributes.get("class").map(String::as_str) == Some("layer"))
         .count();
     assert_eq!(layers, summary.layers.len(), "{name}: one box per row");
-    assert_eq!(boxes.len(), summary.layers.len() + 1, "{name}: and the input's");
+    assert_eq!(
+        boxes.len(),
+        summary.layers.len() + 1,
+        "{name}: and the input's"
+    );
     for row in 0..summary.layers.len() {
         assert_eq!(texts[&format!("row-{row}")], 3, "{name}: name, kind, shape");
     }
@@ -367,13 +384,19 @@ fn check_svg(name: &str, picture: &Picture, summary: &Summary) {
                 })
                 .collect();
             let (source, target) = (boxes[&id(from)], boxes[&id(to)]);
-            assert!(on_border(points[0], source), "{name}: {from}->{to} starts off its source");
+            assert!(
+                on_border(points[0], source),
+                "{name}: {from}->{to} starts off its source"
+            );
             assert!(
                 on_border(points[points.len() - 1], target),
                 "{name}: {from}->{to} ends off its target"
             );
             for pair in points.windows(2) {
-                assert!(pair[0].0 == pair[1].0 || pair[0].1 == pair[1].1, "{name}: a slanted segment");
+                assert!(
+                    pair[0].0 == pair[1].0 || pair[0].1 == pair[1].1,
+                    "{name}: a slanted segment"
+                );
                 for (other, rect) in &boxes {
                     if *other != id(from) && *other != id(to) {
                         assert!(
@@ -447,7 +470,10 @@ fn check_dot(name: &str, picture: &Picture, summary: &Summary) {
         .collect();
     assert_eq!(declared, expected, "{name}: the DOT's nodes");
     for (from, to, _) in &edges {
-        assert!(declared.contains(from) && declared.contains(to), "{name}: {from} -> {to}");
+        assert!(
+            declared.contains(from) && declared.contains(to),
+            "{name}: {from} -> {to}"
+        );
     }
     let node = |from: Source| match from {
         Source::Input => "input".to_string(),

@@ -108,6 +108,8 @@ pub struct LayerInfo {
 ///     params: 9_536,
 ///     macs: 118_013_952,
 ///     sizes: [InputSize::fixed(224); 2],
+///     // A plain sequence.
+///     flow: &[],
 /// };
 ///
 /// assert_eq!(STEM.to_string(), "\

@@ -50,7 +50,10 @@ pub(crate) enum Block {
         add: usize,
     },
     /// `join`'s row concatenates the branches, each from the same input.
-    Concat { branches: Vec<Vec<Block>>, join: usize },
+    Concat {
+        branches: Vec<Vec<Block>>,
+        join: usize,
+    },
     /// `scale`'s row multiplies the input by the gate's output.
     Gate { gate: Vec<Block>, scale: usize },
 }
@@ -101,7 +104,9 @@ fn nest(flow: &[FlowOp], rows: usize) -> Option<Vec<Block>> {
             FlowOp::Concat => open.push((Open::Concat(Vec::new()), std::mem::take(&mut current))),
             FlowOp::Gate => open.push((Open::Gate, std::mem::take(&mut current))),
             FlowOp::Shortcut => match open.last_mut() {
-                Some((Open::Residual(main @ None), _)) => *main = Some(std::mem::take(&mut current)),
+                Some((Open::Residual(main @ None), _)) => {
+                    *main = Some(std::mem::take(&mut current))
+                }
                 _ => return None,
             },
             FlowOp::Branch => match open.last_mut() {
@@ -151,7 +156,12 @@ fn nest(flow: &[FlowOp], rows: usize) -> Option<Vec<Block>> {
 /// The edges of `rows` rows joined as `flow` says, in the order of the rows they enter.
 pub(crate) fn edges(flow: &[FlowOp], rows: usize) -> Vec<Edge> {
     let mut out = Vec::with_capacity(rows + rows / 4);
-    walk(&structure(flow, rows), Source::Input, EdgeKind::Data, &mut out);
+    walk(
+        &structure(flow, rows),
+        Source::Input,
+        EdgeKind::Data,
+        &mut out,
+    );
     // Stable: a join's inputs keep their order.
     out.sort_by_key(|e| e.to);
     out
@@ -309,7 +319,10 @@ mod tests {
 
     #[test]
     fn a_program_that_does_not_name_every_row_once_reads_as_a_sequence() {
-        let chain = [edge(None, 0, EdgeKind::Data), edge(Some(0), 1, EdgeKind::Data)];
+        let chain = [
+            edge(None, 0, EdgeKind::Data),
+            edge(Some(0), 1, EdgeKind::Data),
+        ];
         // Empty, as a graph written by hand has it.
         assert_eq!(edges(&[], 2), chain);
         // A row twice; an end without a beginning; a beginning without an end.

@@ -137,9 +137,7 @@ pub(super) fn size(picture: &Picture, index: usize) -> [f64; 2] {
 
 /// The layout of `picture`: the input's box on top, the network's structure below it.
 pub(super) fn layout(picture: &Picture) -> Layout {
-    let sizes: Vec<[f64; 2]> = (0..picture.cards.len())
-        .map(|i| size(picture, i))
-        .collect();
+    let sizes: Vec<[f64; 2]> = (0..picture.cards.len()).map(|i| size(picture, i)).collect();
     let mut frame = Frame::card(0, sizes[0]);
     let body = sequence(&picture.blocks, Source::Input, &sizes);
     let below = frame.below();
