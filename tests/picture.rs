@@ -519,6 +519,9 @@ fn a_summary_at_a_size_draws_its_shapes_at_that_size() {
     // `layer4`'s last add, at 224x224.
     assert!(svg.contains(">[512, 7, 7]  rf "));
     assert_eq!(at.edges(), stride::zoo::ResNet18::SUMMARY.edges());
+    // The summary itself is at the smallest size; its title says so, as its table does.
+    let generic = stride::zoo::ResNet18::SUMMARY.picture().svg();
+    assert!(generic.contains("<title>ResNet18: input [3, H, W], H from "));
 }
 
 #[test]

@@ -199,6 +199,7 @@ impl Summary {
             self.layers.iter().map(|l| (l, l.output)),
             self.flow,
         )
+        .titled(self.header())
     }
 }
 
@@ -275,9 +276,11 @@ const COLUMNS: [(&str, bool); 6] = [
 /// Spaces between columns.
 const GAP: usize = 2;
 
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = match self.input {
+impl Summary {
+    /// The table's first line: the name and input, and the sizes the network takes when it
+    /// takes many.
+    fn header(&self) -> String {
+        match self.input {
             [c, h, w] if self.sizes.iter().any(InputSize::is_generic) => {
                 let names = self.sizes.map(|s| {
                     if s.is_generic() {
@@ -301,9 +304,14 @@ impl fmt::Display for Summary {
                 )
             }
             input => format!("{}: input {input:?}", self.name),
-        };
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rows: Vec<[String; 6]> = self.layers.iter().map(row).collect();
-        table(f, &header, &rows, self.params, self.macs)
+        table(f, &self.header(), &rows, self.params, self.macs)
     }
 }
 

@@ -154,6 +154,12 @@ impl Picture {
         }
     }
 
+    /// The picture with `title` over it in place of `"{name}: input [..]"`.
+    pub(super) fn titled(mut self, title: String) -> Picture {
+        self.title = title;
+        self
+    }
+
     /// The edges drawn, as [`Summary::edges`](super::Summary::edges) gives them.
     pub fn edges(&self) -> &[Edge] {
         &self.edges
