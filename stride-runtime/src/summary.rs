@@ -189,18 +189,6 @@ impl Summary {
     pub fn edges(&self) -> Vec<Edge> {
         edges::edges(self.flow, self.layers.len())
     }
-
-    /// The picture of the network: one box per row with its kind, output shape and receptive
-    /// field, joined by [`Summary::edges`]; [`Picture::svg`] and [`Picture::dot`] write it.
-    pub fn picture(&self) -> Picture {
-        Picture::new(
-            self.name,
-            self.input,
-            self.layers.iter().map(|l| (l, l.output)),
-            self.flow,
-        )
-        .titled(self.header())
-    }
 }
 
 /// The input sizes a network takes on one spatial axis.
@@ -380,16 +368,6 @@ impl SummaryAt {
     /// Which rows feed which, as [`Summary::edges`].
     pub fn edges(&self) -> Vec<Edge> {
         edges::edges(self.flow, self.layers.len())
-    }
-
-    /// The picture of the network at this size, as [`Summary::picture`].
-    pub fn picture(&self) -> Picture {
-        Picture::new(
-            self.name,
-            &self.input,
-            self.layers.iter().map(|l| (&l.info, l.output.as_slice())),
-            self.flow,
-        )
     }
 }
 

@@ -2,11 +2,19 @@
 
 use std::fmt::Write;
 
-use super::Picture;
+use super::cards::Picture;
 use crate::summary::edges::{EdgeKind, Source};
 
+impl Picture {
+    /// The picture as a Graphviz DOT digraph: the input `input`, row `i` as node `r{i}`,
+    /// shortcuts dashed and gates dotted. `dot -Tsvg` lays it out.
+    pub fn dot(&self) -> String {
+        write(self)
+    }
+}
+
 /// The DOT digraph of `picture`: node `input`, node `r{i}` for row `i`, one edge per edge.
-pub(super) fn write(picture: &Picture) -> String {
+fn write(picture: &Picture) -> String {
     let mut out = String::with_capacity(200 * picture.cards.len() + 500);
     // `write!` into a `String` cannot fail.
     let _ = writeln!(out, "digraph {} {{", quoted(&picture.name));
@@ -50,7 +58,7 @@ pub(super) fn write(picture: &Picture) -> String {
 
 /// `text` as a DOT double-quoted string: backslashes and quotes escaped (so Graphviz reads no
 /// escape of its own in them), line breaks as `\n`, other control characters dropped.
-pub(super) fn quoted(text: &str) -> String {
+fn quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::Picture;
+use super::cards::Picture;
 use crate::summary::edges::{Block, Source};
 
 /// Width of one character of the monospace font at the SVG's 12 px.

@@ -2,9 +2,18 @@
 
 use std::fmt::Write;
 
-use super::layout::{LINE, Layout, MARGIN, PAD};
-use super::{Class, Picture};
+use super::cards::{Class, Picture};
+use super::layout::{LINE, Layout, MARGIN, PAD, layout};
 use crate::summary::edges::{EdgeKind, Source};
+
+impl Picture {
+    /// The picture as an SVG document, laid out by the network's structure: one `<g
+    /// class="layer">` per row and one `<polyline class="edge …">` per edge, each naming the
+    /// rows it joins (`data-from`, `data-to`: a row's index, or `input`).
+    pub fn svg(&self) -> String {
+        write(self, &layout(self))
+    }
+}
 
 /// Each edge kind's colour, dash pattern and class.
 fn style(kind: EdgeKind) -> (&'static str, &'static str, &'static str) {
@@ -18,7 +27,7 @@ fn style(kind: EdgeKind) -> (&'static str, &'static str, &'static str) {
 const KINDS: [EdgeKind; 3] = [EdgeKind::Data, EdgeKind::Shortcut, EdgeKind::Gate];
 
 /// The SVG document of `picture` laid out as `layout`.
-pub(super) fn write(picture: &Picture, layout: &Layout) -> String {
+fn write(picture: &Picture, layout: &Layout) -> String {
     let mut out = String::with_capacity(600 * picture.cards.len() + 1000);
     let (w, h) = (layout.width, layout.height);
     // `write!` into a `String` cannot fail.
@@ -114,7 +123,7 @@ pub(super) fn write(picture: &Picture, layout: &Layout) -> String {
 
 /// `text` with XML's five special characters escaped, for an element's text or a quoted
 /// attribute; characters XML 1.0 does not allow (control characters) are dropped.
-pub(super) fn xml(text: &str) -> String {
+fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
