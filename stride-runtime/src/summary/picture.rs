@@ -1,6 +1,6 @@
 //! The picture of a network: one box per summary row (its name, kind, output shape and
-//! receptive field) joined by the row's [`Edge`]s, as SVG ([`Picture::svg`], laid out here) or
-//! Graphviz DOT ([`Picture::dot`], for Graphviz to lay out).
+//! receptive field) joined by the rows' [edges](super::Edge), as SVG ([`Picture::svg`], laid
+//! out here) or Graphviz DOT ([`Picture::dot`], for Graphviz to lay out).
 //!
 //! The SVG's layout follows the network's structure rather than searching for one: a
 //! sequence runs down one column; a residual's main path keeps the column while its shortcut
