@@ -366,7 +366,8 @@ pub use ndarray;
 /// whatever its size. Around the graph, a typed struct with:
 /// - `GRAPH`, `INPUT`, `OUTPUT`, `MIN_INPUT`, `INPUT_MULTIPLE`, `PARAMS`, `MACS`,
 ///   `RECEPTIVE_FIELD`, `JUMP`, and `SUMMARY` (every layer's output shape, parameters, MACs and
-///   receptive field; `Display` prints a table);
+///   receptive field; `Display` prints a table, `edges()` says which rows feed which, and
+///   `picture()` draws the network as SVG or Graphviz DOT);
 /// - `forward(&self, x: ArrayView4<f32>)` for any batch size, refusing a wrong `C`, or an `H`
 ///   or `W` the network does not take; `forward_at::<H, W>`, which checks the size at compile
 ///   time; `output_at(h, w)` and `summary_at(h, w)`;

@@ -6,8 +6,21 @@
 //! formatting. Counts follow `stride_geometry`'s rules: parameters are trainable tensors (batch
 //! norm's running statistics are not counted), and MACs are those of convolutions and linear
 //! layers, per sample.
+//!
+//! The summary also knows how the rows are joined: [`Summary::edges`] reads which rows feed
+//! which (residual shortcuts, concat branches, squeeze-excitation gates) from the network's
+//! structure, and [`Summary::picture`] draws the network as SVG or Graphviz DOT
+//! ([`picture`]).
+
+mod edges;
+pub mod picture;
+
+pub use edges::{Edge, EdgeKind, Source};
+pub use picture::Picture;
 
 use std::fmt;
+
+use stride_geometry::FlowOp;
 
 /// One layer's row in a [`Summary`].
 ///
@@ -95,6 +108,8 @@ pub struct LayerInfo {
 ///     params: 9_536,
 ///     macs: 118_013_952,
 ///     sizes: [InputSize::fixed(224); 2],
+///     // A plain sequence.
+///     flow: &[],
 /// };
 ///
 /// assert_eq!(STEM.to_string(), "\
@@ -124,6 +139,56 @@ pub struct Summary {
     /// The sizes the network takes on each spatial axis: one, or (for an axis its declaration
     /// names) many, the rows being at the smallest.
     pub sizes: [InputSize; 2],
+    /// How the rows are joined: the network's size program ([`Graph::flows`]'s height's),
+    /// whose steps name every row once, in order, and mark where residuals, concats and gates
+    /// begin, branch and join. [`Summary::edges`] reads the edges from it; an empty program is
+    /// a plain sequence of the rows.
+    ///
+    /// [`Graph::flows`]: crate::graph::Graph::flows
+    pub flow: &'static [FlowOp],
+}
+
+impl Summary {
+    /// Which rows feed which: one [`Edge`] per input of each row, in the order of the rows
+    /// they enter (a join's inputs in its order: a residual's main path, then its shortcut; a
+    /// concat's branches; a gate's input, then the gate).
+    ///
+    /// A convolution whose input is added to its output:
+    ///
+    /// ```
+    /// use stride_geometry::{AxisRule, FlowOp};
+    /// use stride_runtime::summary::{Edge, EdgeKind, InputSize, LayerInfo, Source, Summary};
+    ///
+    /// const fn row(name: &'static str, kind: &'static str) -> LayerInfo {
+    ///     LayerInfo {
+    ///         name, kind, output: &[8, 4, 4], params: 0, macs: 0,
+    ///         receptive_field: None, jump: None,
+    ///     }
+    /// }
+    ///
+    /// const BLOCK: Summary = Summary {
+    ///     name: "Block",
+    ///     input: &[8, 4, 4],
+    ///     layers: &[row("conv", "conv2d 3x3"), row("add", "residual add")],
+    ///     params: 0,
+    ///     macs: 0,
+    ///     sizes: [InputSize::fixed(4); 2],
+    ///     flow: &[
+    ///         FlowOp::Residual,
+    ///         FlowOp::Layer { row: 0, rule: AxisRule::Keep },
+    ///         FlowOp::EndResidual { row: 1 },
+    ///     ],
+    /// };
+    ///
+    /// assert_eq!(BLOCK.edges(), [
+    ///     Edge { from: Source::Input, to: 0, kind: EdgeKind::Data },
+    ///     Edge { from: Source::Row(0), to: 1, kind: EdgeKind::Data },
+    ///     Edge { from: Source::Input, to: 1, kind: EdgeKind::Shortcut },
+    /// ]);
+    /// ```
+    pub fn edges(&self) -> Vec<Edge> {
+        edges::edges(self.flow, self.layers.len())
+    }
 }
 
 /// The input sizes a network takes on one spatial axis.
@@ -199,9 +264,11 @@ const COLUMNS: [(&str, bool); 6] = [
 /// Spaces between columns.
 const GAP: usize = 2;
 
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = match self.input {
+impl Summary {
+    /// The table's first line: the name and input, and the sizes the network takes when it
+    /// takes many.
+    fn header(&self) -> String {
+        match self.input {
             [c, h, w] if self.sizes.iter().any(InputSize::is_generic) => {
                 let names = self.sizes.map(|s| {
                     if s.is_generic() {
@@ -225,9 +292,14 @@ impl fmt::Display for Summary {
                 )
             }
             input => format!("{}: input {input:?}", self.name),
-        };
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let rows: Vec<[String; 6]> = self.layers.iter().map(row).collect();
-        table(f, &header, &rows, self.params, self.macs)
+        table(f, &self.header(), &rows, self.params, self.macs)
     }
 }
 
@@ -288,6 +360,15 @@ pub struct SummaryAt {
     pub params: u64,
     /// Total multiply-adds per sample at this size.
     pub macs: u64,
+    /// How the rows are joined, as [`Summary::flow`].
+    pub flow: &'static [FlowOp],
+}
+
+impl SummaryAt {
+    /// Which rows feed which, as [`Summary::edges`].
+    pub fn edges(&self) -> Vec<Edge> {
+        edges::edges(self.flow, self.layers.len())
+    }
 }
 
 /// One row of a [`SummaryAt`]: a [`LayerInfo`] with its output shape and multiply-adds at one
@@ -431,6 +512,7 @@ mod tests {
             params: 11_689_512,
             macs: 1_814_073_344,
             sizes: [InputSize::fixed(224); 2],
+            flow: &[],
         };
         // The totals are wider than any layer's cells, and widen their columns.
         assert_eq!(

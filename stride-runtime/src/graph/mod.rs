@@ -13,6 +13,7 @@
 //! | loading, saving and seeded initialisation, driven by the [`TensorSpec`]s | [`Model::take`], [`Model::save`], [`Model::init`] |
 //! | fusion: each [`Group`] folded into one convolution | [`Model::fuse`] |
 //! | the summary table | [`Graph::summary`] |
+//! | which rows feed which, and the picture of the network | [`Summary::edges`], [`Summary::picture`] (`summary/`) |
 //! | where a forward spends its time, step by step | [`Module::profile`] (`profile.rs`) |
 //!
 //! A generated network is a thin typed shell around a [`Model`]: it implements [`Module`] (and
@@ -159,6 +160,7 @@ impl Graph {
             params: self.params,
             macs: self.macs,
             sizes: self.sizes,
+            flow: self.flows[0],
         }
     }
 

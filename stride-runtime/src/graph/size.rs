@@ -310,6 +310,7 @@ impl Graph {
             layers,
             params: self.params,
             macs,
+            flow: self.flows[0],
         })
     }
 }
