@@ -61,6 +61,18 @@ network! {
         conv: conv2d(2, kernel = 1),
     }
 
+    /// Custom layers on a residual's main path and in a concat's branch, for the picture.
+    pub struct Branched: [4, 6, 6] {
+        residual {
+            blur: custom(GaussianBlur),
+            conv: conv2d(4, kernel = 3, padding = 1),
+        },
+        join: concat {
+            shuffle: custom(ChannelShuffle<2>),
+            conv2: conv2d(2, kernel = 1),
+        },
+    }
+
     /// A layer that takes even heights only, in a network that takes any size.
     pub struct Halves: [2, H, W] {
         half: custom(EvenHeight),
@@ -194,6 +206,35 @@ fn summary_lists_custom_layers_with_their_kind_and_shape() {
         row.contains("channel_bias") && row.contains("[2, 4, 4]"),
         "{row}"
     );
+}
+
+#[test]
+fn the_picture_draws_custom_layers_on_their_branches() {
+    let summary = &Branched::SUMMARY;
+    let row = |name: &str| {
+        summary
+            .layers
+            .iter()
+            .position(|l| l.name == name)
+            .unwrap_or_else(|| panic!("a row for `{name}`"))
+    };
+    let inputs = |to: usize| summary.edges().iter().filter(|e| e.to == to).count();
+    // The blur starts the residual's main path, and the add takes it and the skip.
+    assert_eq!(inputs(row("blur")), 1);
+    let add = summary
+        .layers
+        .iter()
+        .position(|l| l.kind == "residual add")
+        .expect("a row for the residual's add");
+    assert!(add > row("conv"));
+    assert_eq!(inputs(add), 2);
+    // The shuffle is one of the concat's two branches.
+    assert_eq!(inputs(row("join")), 2);
+    let picture = summary.picture();
+    for kind in ["gaussian_blur", "channel_shuffle"] {
+        assert!(picture.svg().contains(kind), "the SVG names `{kind}`");
+        assert!(picture.dot().contains(kind), "the DOT names `{kind}`");
+    }
 }
 
 #[test]
