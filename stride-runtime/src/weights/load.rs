@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::{Array, Dimension, IxDyn};
-use safetensors::Dtype;
 
-use super::Weights;
 use super::error::{LoadError, PrefixHint, WeightProblem};
+use super::rename::{KeyRule, Renaming, module_prefix};
+use super::{Weights, is_float};
 
 /// The last segment of the key under which PyTorch's batch norm stores its step counter, an
 /// `I64` scalar that only training uses.
@@ -16,7 +16,7 @@ const NUM_BATCHES_TRACKED: &str = "num_batches_tracked";
 /// which [`LoadOptions::validate`] also checks for negative values.
 const RUNNING_VAR: &str = "running_var";
 
-/// Which part of a file to load, and how strictly.
+/// Which part of a file to load, under which names, and how strictly.
 ///
 /// ```
 /// use stride_runtime::weights::LoadOptions;
@@ -25,6 +25,31 @@ const RUNNING_VAR: &str = "running_var";
 /// // nothing else under that prefix.
 /// let options = LoadOptions { prefix: "layer1.0".into(), ..LoadOptions::default() };
 /// assert!(options.strict);
+/// ```
+///
+/// A file's keys become the network's in three steps: [`prefix`](LoadOptions::prefix) is
+/// stripped (keys without it are not read), the [`renames`](LoadOptions::renames) apply in
+/// order, and [`add_prefix`](LoadOptions::add_prefix) is prepended. The builder methods say
+/// the same:
+///
+/// ```
+/// use ndarray::{Array1, Ix1};
+/// use stride_runtime::weights::{LoadOptions, Loader, Saver, Weights};
+///
+/// // A checkpoint saved from `nn.DataParallel` (every key under `module.`), whose classifier
+/// // is `fc`, for a network whose classifier is `head` inside a `model` block.
+/// let mut saver = Saver::new();
+/// saver.add("module.fc.bias", &Array1::<f32>::zeros(10))?;
+/// let weights = Weights::from_bytes(saver.to_bytes()?)?;
+///
+/// let options = LoadOptions::default()
+///     .strip_prefix("module")
+///     .rename("fc", "head")
+///     .add_prefix("model");
+/// let mut loader = Loader::new(&weights, &options);
+/// assert!(loader.tensor::<Ix1>("model.head.bias", &[10]).is_some());
+/// loader.finish()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
@@ -52,6 +77,15 @@ pub struct LoadOptions {
     /// computes with them (NaN where they reach). Turn it on to refuse a corrupted or
     /// diverged checkpoint at load time, with every such tensor named.
     pub validate: bool,
+    /// Rules that rename the file's keys (after `prefix` is stripped), applied in order; see
+    /// [`KeyRule`]. Empty by default. Problems with a renamed key name both the file's key and
+    /// the network's ([`WeightProblem::Renamed`]).
+    pub renames: Vec<KeyRule>,
+    /// A module path prepended to every key of the file once renamed, so that a network can
+    /// load a checkpoint of one of its parts: with `add_prefix = "backbone"`, the file's
+    /// `conv1.weight` is the network's `backbone.conv1.weight`. Written as `prefix` is; empty
+    /// by default. Network keys without it are missing.
+    pub add_prefix: String,
 }
 
 impl Default for LoadOptions {
@@ -61,7 +95,67 @@ impl Default for LoadOptions {
             prefix: String::new(),
             fuse: true,
             validate: false,
+            renames: Vec::new(),
+            add_prefix: String::new(),
         }
+    }
+}
+
+impl LoadOptions {
+    /// Reads only the file's keys under module path `prefix`, without it: sets
+    /// [`prefix`](LoadOptions::prefix). `strip_prefix("module")` reads a checkpoint saved
+    /// from `nn.DataParallel`.
+    ///
+    /// ```
+    /// use stride_runtime::weights::LoadOptions;
+    ///
+    /// assert_eq!(LoadOptions::default().strip_prefix("module").prefix, "module");
+    /// ```
+    pub fn strip_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Prepends module path `prefix` to every key of the file: sets
+    /// [`add_prefix`](LoadOptions::add_prefix).
+    ///
+    /// ```
+    /// use stride_runtime::weights::LoadOptions;
+    ///
+    /// assert_eq!(LoadOptions::default().add_prefix("backbone").add_prefix, "backbone");
+    /// ```
+    pub fn add_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.add_prefix = prefix.into();
+        self
+    }
+
+    /// Adds a [`KeyRule::Replace`]: `from` becomes `to` wherever it spans whole segments.
+    ///
+    /// ```
+    /// use stride_runtime::weights::{KeyRule, LoadOptions};
+    ///
+    /// let options = LoadOptions::default().rename("fc", "head");
+    /// assert_eq!(options.renames, [KeyRule::replace("fc", "head")]);
+    /// ```
+    pub fn rename(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.renames.push(KeyRule::replace(from, to));
+        self
+    }
+
+    /// Adds a [`KeyRule::With`]: `rename` gives a key's new name, or `None` to leave it.
+    ///
+    /// ```
+    /// use stride_runtime::weights::LoadOptions;
+    ///
+    /// let options = LoadOptions::default().rename_with(|key| key.strip_suffix(".gamma").map(|m| format!("{m}.weight")));
+    /// assert_eq!(options.renames[0].apply("bn1.gamma").as_deref(), Some("bn1.weight"));
+    /// ```
+    pub fn rename_with(
+        mut self,
+        rename: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.renames.push(KeyRule::with(rename));
+        self
     }
 }
 
@@ -97,11 +191,12 @@ impl Default for LoadOptions {
 #[derive(Debug)]
 pub struct Loader<'w> {
     weights: &'w Weights,
-    /// Empty, or a module path ending in a dot.
-    prefix: String,
+    renaming: Renaming,
     strict: bool,
     validate: bool,
-    /// Full keys that some `tensor` call asked for, found or not.
+    /// The file's keys under the prefix, by the network's name for them.
+    keys: BTreeMap<String, &'w str>,
+    /// Network keys that some `tensor` call asked for, found or not.
     asked: HashSet<String>,
     problems: Vec<WeightProblem>,
 }
@@ -118,17 +213,44 @@ impl<'w> Loader<'w> {
     /// # Ok::<(), stride_runtime::weights::LoadError>(())
     /// ```
     pub fn new(weights: &'w Weights, options: &LoadOptions) -> Self {
-        let mut prefix = options.prefix.clone();
-        if !prefix.is_empty() && !prefix.ends_with('.') {
-            prefix.push('.');
+        let renaming = Renaming {
+            strip: module_prefix(&options.prefix),
+            rules: options.renames.clone(),
+            add: module_prefix(&options.add_prefix),
+        };
+        let mut keys = BTreeMap::new();
+        let mut problems = Vec::new();
+        for file_key in weights.keys() {
+            let Some(key) = renaming.network_key(file_key) else {
+                continue;
+            };
+            if let Some(first) = keys.insert(key.clone(), file_key) {
+                problems.push(WeightProblem::Clash {
+                    key,
+                    file_keys: [first.to_string(), file_key.to_string()],
+                });
+            }
         }
         Loader {
             weights,
-            prefix,
+            renaming,
             strict: options.strict,
             validate: options.validate,
+            keys,
             asked: HashSet::new(),
-            problems: Vec::new(),
+            problems,
+        }
+    }
+
+    /// `problem`, about network key `key` and file key `file_key`, named as the file names it
+    /// when the key was only stripped of the prefix, and by both names when it was renamed.
+    fn name_both(&self, key: &str, file_key: &str, problem: WeightProblem) -> WeightProblem {
+        if file_key.strip_prefix(&self.renaming.strip) == Some(key) {
+            return problem.with_key(file_key.to_string());
+        }
+        WeightProblem::Renamed {
+            file_key: file_key.to_string(),
+            problem: Box::new(problem),
         }
     }
 
@@ -174,29 +296,40 @@ impl<'w> Loader<'w> {
             D::NDIM,
             shape.len()
         );
-        let full = format!("{}{key}", self.prefix);
+        self.asked.insert(key.to_string());
         let weights = self.weights;
-        let Some(entry) = weights.entry(&full) else {
-            self.problems.push(WeightProblem::Missing {
-                key: full.clone(),
+        let Some(entry) = self
+            .keys
+            .get(key)
+            .and_then(|&file_key| Some((file_key, weights.entry(file_key)?)))
+        else {
+            let missing = WeightProblem::Missing {
+                key: key.to_string(),
                 expected: shape.to_vec(),
-            });
-            self.asked.insert(full);
+            };
+            let problem = match self.renaming.file_key(key) {
+                Some(file_key) => self.name_both(key, &file_key, missing),
+                None => missing,
+            };
+            self.problems.push(problem);
             return None;
         };
+        let (file_key, entry) = entry;
         let before = self.problems.len();
         if entry.shape != shape {
-            self.problems.push(WeightProblem::WrongShape {
-                key: full.clone(),
+            let problem = WeightProblem::WrongShape {
+                key: key.to_string(),
                 expected: shape.to_vec(),
                 got: entry.shape.clone(),
-            });
+            };
+            self.problems.push(self.name_both(key, file_key, problem));
         }
-        if entry.dtype != Dtype::F32 {
-            self.problems.push(WeightProblem::WrongDtype {
-                key: full.clone(),
+        if !is_float(entry.dtype) {
+            let problem = WeightProblem::WrongDtype {
+                key: key.to_string(),
                 got: entry.dtype.to_string(),
-            });
+            };
+            self.problems.push(self.name_both(key, file_key, problem));
         }
         let fits = self.problems.len() == before;
         let array = if fits {
@@ -207,22 +340,23 @@ impl<'w> Loader<'w> {
             None
         };
         if let (true, Some(array)) = (self.validate, &array) {
-            self.problems.extend(validation_problems(
-                &full,
-                array.as_slice().unwrap_or(&[]),
-                shape,
-            ));
+            let found = validation_problems(key, array.as_slice().unwrap_or(&[]), shape);
+            let named: Vec<_> = found
+                .into_iter()
+                .map(|p| self.name_both(key, file_key, p))
+                .collect();
+            self.problems.extend(named);
         }
         if fits && array.is_none() {
             // Only reachable when `D` disagrees with `shape`, which the debug_assert above
             // catches in debug builds; in release, refuse the tensor rather than panic.
-            self.problems.push(WeightProblem::WrongShape {
-                key: full.clone(),
+            let problem = WeightProblem::WrongShape {
+                key: key.to_string(),
                 expected: shape.to_vec(),
                 got: entry.shape.clone(),
-            });
+            };
+            self.problems.push(self.name_both(key, file_key, problem));
         }
-        self.asked.insert(full);
         array
     }
 
@@ -245,14 +379,17 @@ impl<'w> Loader<'w> {
     /// ```
     pub fn finish(mut self) -> Result<(), LoadError> {
         if self.strict {
-            let unexpected = self
-                .weights
-                .keys()
-                .filter(|key| key.starts_with(&self.prefix))
-                .filter(|key| !is_num_batches_tracked(key))
-                .filter(|key| !self.asked.contains(*key))
-                .map(|key| WeightProblem::Unexpected { key: key.into() });
-            self.problems.extend(unexpected.collect::<Vec<_>>());
+            let unexpected: Vec<_> = self
+                .keys
+                .iter()
+                .filter(|(key, _)| !is_num_batches_tracked(key))
+                .filter(|(key, _)| !self.asked.contains(*key))
+                .map(|(key, file_key)| {
+                    let problem = WeightProblem::Unexpected { key: key.clone() };
+                    self.name_both(key, file_key, problem)
+                })
+                .collect();
+            self.problems.extend(unexpected);
         }
         if self.problems.is_empty() {
             Ok(())
@@ -271,12 +408,17 @@ impl<'w> Loader<'w> {
     /// gives `features`; `conv1.weight` for a missing `layer1.0.conv1.weight` (with prefix
     /// `layer1.0`) gives none. Ties go to the shorter prefix.
     fn prefix_hint(&self) -> Option<Box<PrefixHint>> {
+        // A prefix explains missing keys only when nothing else renames them.
+        if !self.renaming.is_plain() {
+            return None;
+        }
+        let prefix = self.renaming.strip.as_str();
         let missing: Vec<(&str, &str)> = self
             .problems
             .iter()
             .filter_map(|p| match p {
                 WeightProblem::Missing { key, .. } => {
-                    Some((key.as_str(), &key[self.prefix.len()..]))
+                    Some((key.as_str(), key.strip_prefix(prefix)?))
                 }
                 _ => None,
             })
@@ -297,7 +439,7 @@ impl<'w> Loader<'w> {
         let mut votes: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
         for &(full, relative) in &missing {
             for &prefix in by_suffix.get(relative).into_iter().flatten() {
-                if prefix != self.prefix {
+                if prefix != self.renaming.strip {
                     votes.entry(prefix).or_insert((0, full)).0 += 1;
                 }
             }
@@ -313,7 +455,7 @@ impl<'w> Loader<'w> {
         {
             return None;
         }
-        let relative = &missing[self.prefix.len()..];
+        let relative = missing.strip_prefix(self.renaming.strip.as_str())?;
         Some(Box::new(PrefixHint {
             prefix: prefix.strip_suffix('.').unwrap_or(prefix).to_string(),
             matched,

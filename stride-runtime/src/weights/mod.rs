@@ -16,7 +16,7 @@
 //! resnet18_stem.safetensors: 3 problems
 //!   missing `bn1.running_var`, expected an F32 tensor of shape [64]
 //!   `conv1.weight` has shape [64, 3, 3, 3], expected [64, 3, 7, 7]
-//!   `bn1.weight` is F16, expected F32 (convert it with `.float()` before saving)
+//!   `bn1.num_batches_tracked` is I64, expected F32 (convert it with `.float()` before saving)
 //! ```
 //!
 //! ```
@@ -53,10 +53,13 @@
 mod atomic;
 mod error;
 mod load;
+mod pth;
+mod rename;
 mod save;
 
 pub use error::{LISTED_PROBLEMS, LoadError, PrefixHint, WeightProblem};
 pub use load::{LoadOptions, Loader};
+pub use rename::KeyRule;
 pub use save::{SaveError, Saver};
 
 use std::borrow::Cow;
@@ -111,16 +114,32 @@ impl Bytes {
     }
 }
 
-/// One tensor's header entry, with its byte range counted from the start of the file.
+/// One tensor of the file, from either format: a strided view of the bytes in `range`
+/// (counted from the start of the file). A safetensors tensor is its whole range in C order;
+/// a `.pth` tensor may be a transposed or sliced view of a larger storage.
 #[derive(Debug, Clone)]
 struct Entry {
     dtype: Dtype,
     shape: Vec<usize>,
+    /// In elements, one per axis.
+    strides: Vec<usize>,
+    /// Where the view starts in `range`, in elements.
+    offset: usize,
     range: Range<usize>,
 }
 
 impl Weights {
-    /// Opens a safetensors file and reads its header.
+    /// Opens a weights file, safetensors or PyTorch's own `.pth`/`.pt`, and reads its index of
+    /// tensors. Which format it is comes from the file's first bytes, not its name: a zip
+    /// archive is read as `torch.save` writes one, anything else as safetensors.
+    ///
+    /// A `.pth` is read without running its pickle: only tensors and plain containers are
+    /// built, and a pickle that names any other Python callable (a whole pickled `nn.Module`,
+    /// or `os.system`) is refused with [`LoadError::ForbiddenGlobal`] naming it. The file may
+    /// hold a state_dict, or a checkpoint dict that keeps one under `state_dict`,
+    /// `model_state_dict` or `model` beside other entries (epoch, optimizer state, …): the
+    /// model's tensors are then those of that entry, and [`Weights::open_entry`] reads
+    /// another. Tensors saved as transposed or sliced views are read in their logical order.
     ///
     /// The file is memory-mapped, not read: a large checkpoint costs no copy up front, and the
     /// operating system pages in the tensors that are used. Like every memory-mapped loader
@@ -128,9 +147,12 @@ impl Weights {
     /// rewrites the file while the `Weights` is alive. ([`Saver::write`] replaces a file by
     /// renaming a new one over it, which is safe.)
     ///
-    /// Fails with [`LoadError::Io`] when the file cannot be opened or mapped, and with
-    /// [`LoadError::Format`] when it is not a well-formed safetensors file: a malformed header,
-    /// a header that lists a key twice, a truncated file, data offsets past its end.
+    /// Fails with [`LoadError::Io`] when the file cannot be opened or mapped, with
+    /// [`LoadError::Format`] when it is not a well-formed safetensors file (a malformed header,
+    /// a header that lists a key twice, a truncated file, data offsets past its end), and with
+    /// [`LoadError::Checkpoint`] or [`LoadError::ForbiddenGlobal`] for a `.pth` that cannot be
+    /// read (truncated, big-endian, saved in PyTorch's format before 1.6, a view past its
+    /// storage, …).
     ///
     /// ```
     /// use stride_runtime::weights::{LoadError, Weights};
@@ -140,6 +162,28 @@ impl Weights {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Weights, LoadError> {
         let path = path.as_ref();
+        Weights::open_part(path.as_ref(), None)
+    }
+
+    /// Opens a PyTorch checkpoint and reads the tensors under `entry`, a dotted path through
+    /// the dicts it saved: `"model_ema"` for the averaged weights a timm checkpoint keeps
+    /// beside `state_dict`, or `"ema.state_dict"`. The keys are then relative to the entry.
+    ///
+    /// [`Weights::open`] picks the entry by itself for the common layouts; this is for the
+    /// others. A safetensors file has no entries: it fails with [`LoadError::Format`].
+    ///
+    /// ```
+    /// use stride_runtime::weights::{LoadError, Weights};
+    ///
+    /// let err = Weights::open_entry("no/such/checkpoint.pth", "model_ema").unwrap_err();
+    /// assert!(matches!(err, LoadError::Io { .. }));
+    /// ```
+    pub fn open_entry(path: impl AsRef<Path>, entry: &str) -> Result<Weights, LoadError> {
+        Weights::open_part(path.as_ref(), Some(entry))
+    }
+
+    /// [`Weights::open`], with the entry of a checkpoint to read when one is given.
+    fn open_part(path: &Path, entry: Option<&str>) -> Result<Weights, LoadError> {
         let io = |error| LoadError::Io {
             path: path.to_path_buf(),
             error,
@@ -157,10 +201,11 @@ impl Weights {
         // mapped, cannot be excluded by any mmap-based reader; `open`'s documentation states
         // the assumption, as safetensors' and candle's loaders do.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        Weights::parse(path.to_path_buf(), Bytes::Mapped(map))
+        Weights::parse(path.to_path_buf(), Bytes::Mapped(map), entry)
     }
 
-    /// Reads safetensors bytes held in memory: a `Vec<u8>` (as from [`Saver::to_bytes`]) or a
+    /// Reads weights held in memory, safetensors or `.pth` as [`Weights::open`] tells them
+    /// apart: a `Vec<u8>` (as from [`Saver::to_bytes`]) or a
     /// `&'static [u8]` such as `include_bytes!("model.safetensors")`, which is not copied.
     ///
     /// Error messages name these weights `<in-memory weights>`.
@@ -177,12 +222,46 @@ impl Weights {
     /// # Ok::<(), LoadError>(())
     /// ```
     pub fn from_bytes(bytes: impl Into<Cow<'static, [u8]>>) -> Result<Weights, LoadError> {
-        Weights::parse(PathBuf::from(IN_MEMORY), Bytes::Memory(bytes.into()))
+        Weights::parse(PathBuf::from(IN_MEMORY), Bytes::Memory(bytes.into()), None)
     }
 
-    /// Parses and validates the header (safetensors checks that the offsets tile the data
-    /// exactly up to the end of the file, with the byte count each shape and dtype needs).
-    fn parse(path: PathBuf, bytes: Bytes) -> Result<Weights, LoadError> {
+    /// Reads the index of tensors of either format, as the first bytes tell.
+    fn parse(path: PathBuf, bytes: Bytes, entry: Option<&str>) -> Result<Weights, LoadError> {
+        let buffer = bytes.as_slice();
+        let checkpoint = |message: String| LoadError::Checkpoint {
+            path: path.clone(),
+            message,
+        };
+        if pth::is_legacy(buffer) {
+            return Err(checkpoint(pth::LEGACY_MESSAGE.into()));
+        }
+        if !pth::is_zip(buffer) {
+            if let Some(entry) = entry {
+                let message = format!(
+                    "a safetensors file has no entry `{entry}` to open: open it with \
+                     `Weights::open`"
+                );
+                return Err(LoadError::Format { path, message });
+            }
+            return Weights::parse_safetensors(path, bytes);
+        }
+        match pth::parse(buffer, entry) {
+            Ok(entries) => Ok(Weights {
+                path,
+                bytes,
+                entries,
+            }),
+            Err(pth::PthError::Forbidden(global)) => {
+                Err(LoadError::ForbiddenGlobal { path, global })
+            }
+            Err(pth::PthError::Invalid(message)) => Err(checkpoint(message)),
+        }
+    }
+
+    /// Parses and validates a safetensors header (safetensors checks that the offsets tile
+    /// the data exactly up to the end of the file, with the byte count each shape and dtype
+    /// needs).
+    fn parse_safetensors(path: PathBuf, bytes: Bytes) -> Result<Weights, LoadError> {
         let buffer = bytes.as_slice();
         let (header_len, metadata) = match SafeTensors::read_metadata(buffer) {
             Ok(parsed) => parsed,
@@ -207,6 +286,8 @@ impl Weights {
                 let entry = Entry {
                     dtype: info.dtype,
                     shape: info.shape.clone(),
+                    strides: contiguous_strides(&info.shape),
+                    offset: 0,
                     range: data_start + begin..data_start + end,
                 };
                 (key, entry)
@@ -293,7 +374,7 @@ impl Weights {
     }
 
     /// The dtype of tensor `key` as safetensors spells it (`"F32"`, `"F16"`, `"I64"`, …), if the
-    /// file has it.
+    /// file has it (a `.pth`'s `torch.float32` is `"F32"` too).
     ///
     /// ```
     /// use ndarray::Array1;
@@ -313,15 +394,92 @@ impl Weights {
         self.entries.get(key)
     }
 
-    /// The values of an `F32` entry, decoded from little-endian bytes (the file's data need
-    /// not be aligned for `f32`).
+    /// The values of a floating-point entry in C order of its shape, as `f32`: decoded from
+    /// little-endian bytes (the file's data need not be aligned), `F16` and `BF16` widened
+    /// exactly, `F64` rounded to nearest as PyTorch's `load_state_dict` rounds it into an
+    /// `f32` parameter. A strided view is gathered element by element.
     fn f32_values(&self, entry: &Entry) -> Vec<f32> {
-        debug_assert_eq!(entry.dtype, Dtype::F32);
-        self.bytes.as_slice()[entry.range.clone()]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
+        debug_assert!(
+            is_float(entry.dtype),
+            "{:?} is not a float dtype",
+            entry.dtype
+        );
+        let bytes = &self.bytes.as_slice()[entry.range.clone()];
+        let width = element_width(entry.dtype);
+        let decode = |b: &[u8]| -> f32 {
+            match entry.dtype {
+                Dtype::F16 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
+                Dtype::BF16 => f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16),
+                Dtype::F64 => f64::from_le_bytes(b[..8].try_into().expect("8 bytes")) as f32,
+                _ => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            }
+        };
+        let count: usize = entry.shape.iter().product();
+        if count == 0 {
+            return Vec::new();
+        }
+        if entry.strides == contiguous_strides(&entry.shape) {
+            let start = entry.offset * width;
+            return bytes[start..start + count * width]
+                .chunks_exact(width)
+                .map(decode)
+                .collect();
+        }
+        // An odometer over the index, in C order, carrying the element offset along.
+        let mut values = Vec::with_capacity(count);
+        let mut index = vec![0; entry.shape.len()];
+        let mut at = entry.offset;
+        for _ in 0..count {
+            values.push(decode(&bytes[at * width..(at + 1) * width]));
+            for axis in (0..index.len()).rev() {
+                index[axis] += 1;
+                at += entry.strides[axis];
+                if index[axis] < entry.shape[axis] {
+                    break;
+                }
+                at -= entry.strides[axis] * entry.shape[axis];
+                index[axis] = 0;
+            }
+        }
+        values
     }
+}
+
+/// Whether tensors of `dtype` load as `f32`: `F32` itself, and the other float types, which
+/// PyTorch's `load_state_dict` converts into an `f32` parameter as well.
+fn is_float(dtype: Dtype) -> bool {
+    matches!(dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16 | Dtype::F64)
+}
+
+/// The bytes of one element of `dtype` (every dtype a checkpoint holds is a whole number of
+/// bytes wide).
+fn element_width(dtype: Dtype) -> usize {
+    dtype.bitsize().div_ceil(8)
+}
+
+/// The strides of a C-ordered array of `shape`, in elements.
+fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; shape.len()];
+    for axis in (0..shape.len().saturating_sub(1)).rev() {
+        strides[axis] = strides[axis + 1] * shape[axis + 1];
+    }
+    strides
+}
+
+/// An IEEE half-precision value, widened exactly.
+fn f16_to_f32(bits: u16) -> f32 {
+    let sign = u32::from(bits >> 15) << 31;
+    let exponent = u32::from((bits >> 10) & 0x1f);
+    let mantissa = u32::from(bits & 0x3ff);
+    let magnitude = match (exponent, mantissa) {
+        (0, 0) => 0,
+        // Subnormal: mantissa × 2^-24, exact in f32.
+        (0, m) => (m as f32 * f32::from_bits(0x3380_0000)).to_bits(),
+        // Infinity and NaN keep their mantissa.
+        (0x1f, m) => 0x7f80_0000 | (m << 13),
+        (e, m) => ((e + 127 - 15) << 23) | (m << 13),
+    };
+    f32::from_bits(sign | magnitude)
 }
 
 impl fmt::Debug for Weights {
