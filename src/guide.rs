@@ -93,8 +93,7 @@
 //! // A checkpoint whose keys read `module.backbone.0.weight` for the network's `features.0.weight`.
 //! let options = LoadOptions { strict: false, ..LoadOptions::default() }
 //!     .strip_prefix("module")
-//!     .rename("backbone", "features")
-//!     .rename_with(|key| key.strip_suffix(".gamma").map(|m| format!("{m}.weight")));
+//!     .rename("backbone", "features");
 //! let block = VggBlock1::load_safetensors_with("vgg16_ddp.pth", &options)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -358,9 +358,7 @@ fn an_expanded_view_is_read_as_many_copies_of_its_element() -> TestResult {
 fn deep_nesting_and_memo_copies_are_bounded() {
     // An empty tuple wrapped in 10 000 one-element tuples (`TUPLE1`, over and over).
     let mut deep = vec![0x80, 2, b')'];
-    for _ in 0..10_000 {
-        deep.push(0x85);
-    }
+    deep.extend(std::iter::repeat_n(0x85, 10_000));
     deep.push(b'.');
     let err = checkpoint_error(archive(&[("data.pkl", &deep)]));
     assert!(err.contains("containers nested more than 64 deep"), "{err}");

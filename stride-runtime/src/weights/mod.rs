@@ -59,7 +59,7 @@ mod save;
 
 pub use error::{LISTED_PROBLEMS, LoadError, PrefixHint, WeightProblem};
 pub use load::{LoadOptions, Loader};
-pub use rename::KeyRule;
+pub use rename::{KeyRule, Rename};
 pub use save::{SaveError, Saver};
 
 use std::borrow::Cow;
@@ -161,7 +161,6 @@ impl Weights {
     /// assert!(matches!(err, LoadError::Io { .. }));
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Weights, LoadError> {
-        let path = path.as_ref();
         Weights::open_part(path.as_ref(), None)
     }
 

@@ -42,8 +42,12 @@ pub enum KeyRule {
     },
     /// A function of the key: `Some(new name)`, or `None` to leave it. For renames that a
     /// replacement cannot say: a pattern (a `regex` of the caller's own), or a changed index.
-    With(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>),
+    With(Rename),
 }
+
+/// A rename function, shared by the clones of its [`KeyRule`] and callable from any thread
+/// (a [`Loader`](super::Loader) may be built on any of them).
+pub type Rename = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 impl KeyRule {
     /// A [`KeyRule::Replace`] of `from` by `to`.
