@@ -150,21 +150,6 @@ impl WeightProblem {
             other => other,
         }
     }
-
-    /// The problem about `key` instead.
-    pub(super) fn with_key(mut self, new: String) -> WeightProblem {
-        match &mut self {
-            WeightProblem::Missing { key, .. }
-            | WeightProblem::WrongShape { key, .. }
-            | WeightProblem::WrongDtype { key, .. }
-            | WeightProblem::Unexpected { key }
-            | WeightProblem::NonFinite { key, .. }
-            | WeightProblem::NegativeVariance { key, .. }
-            | WeightProblem::Clash { key, .. } => *key = new,
-            WeightProblem::Renamed { file_key, .. } => *file_key = new,
-        }
-        self
-    }
 }
 
 /// Why weights could not be loaded.

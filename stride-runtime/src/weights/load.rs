@@ -242,15 +242,21 @@ impl<'w> Loader<'w> {
         }
     }
 
-    /// `problem`, about network key `key` and file key `file_key`, named as the file names it
-    /// when the key was only stripped of the prefix, and by both names when it was renamed.
-    fn name_both(&self, key: &str, file_key: &str, problem: WeightProblem) -> WeightProblem {
-        if file_key.strip_prefix(&self.renaming.strip) == Some(key) {
-            return problem.with_key(file_key.to_string());
-        }
-        WeightProblem::Renamed {
-            file_key: file_key.to_string(),
-            problem: Box::new(problem),
+    /// How problems about network key `key`, the file's `file_key` (if known), name it.
+    fn naming(&self, key: &str, file_key: Option<&str>) -> Naming {
+        match file_key {
+            Some(file_key) if file_key.strip_prefix(&self.renaming.strip) != Some(key) => Naming {
+                shown: key.to_string(),
+                renamed_from: Some(file_key.to_string()),
+            },
+            Some(file_key) => Naming {
+                shown: file_key.to_string(),
+                renamed_from: None,
+            },
+            None => Naming {
+                shown: key.to_string(),
+                renamed_from: None,
+            },
         }
     }
 
@@ -303,33 +309,28 @@ impl<'w> Loader<'w> {
             .get(key)
             .and_then(|&file_key| Some((file_key, weights.entry(file_key)?)))
         else {
-            let missing = WeightProblem::Missing {
-                key: key.to_string(),
+            let naming = self.naming(key, self.renaming.file_key(key).as_deref());
+            self.problems.push(naming.wrap(WeightProblem::Missing {
+                key: naming.shown.clone(),
                 expected: shape.to_vec(),
-            };
-            let problem = match self.renaming.file_key(key) {
-                Some(file_key) => self.name_both(key, &file_key, missing),
-                None => missing,
-            };
-            self.problems.push(problem);
+            }));
             return None;
         };
         let (file_key, entry) = entry;
+        let naming = self.naming(key, Some(file_key));
         let before = self.problems.len();
         if entry.shape != shape {
-            let problem = WeightProblem::WrongShape {
-                key: key.to_string(),
+            self.problems.push(naming.wrap(WeightProblem::WrongShape {
+                key: naming.shown.clone(),
                 expected: shape.to_vec(),
                 got: entry.shape.clone(),
-            };
-            self.problems.push(self.name_both(key, file_key, problem));
+            }));
         }
         if !is_float(entry.dtype) {
-            let problem = WeightProblem::WrongDtype {
-                key: key.to_string(),
+            self.problems.push(naming.wrap(WeightProblem::WrongDtype {
+                key: naming.shown.clone(),
                 got: entry.dtype.to_string(),
-            };
-            self.problems.push(self.name_both(key, file_key, problem));
+            }));
         }
         let fits = self.problems.len() == before;
         let array = if fits {
@@ -340,22 +341,18 @@ impl<'w> Loader<'w> {
             None
         };
         if let (true, Some(array)) = (self.validate, &array) {
-            let found = validation_problems(key, array.as_slice().unwrap_or(&[]), shape);
-            let named: Vec<_> = found
-                .into_iter()
-                .map(|p| self.name_both(key, file_key, p))
-                .collect();
-            self.problems.extend(named);
+            let found = validation_problems(&naming.shown, array.as_slice().unwrap_or(&[]), shape);
+            self.problems
+                .extend(found.into_iter().map(|p| naming.wrap(p)));
         }
         if fits && array.is_none() {
             // Only reachable when `D` disagrees with `shape`, which the debug_assert above
             // catches in debug builds; in release, refuse the tensor rather than panic.
-            let problem = WeightProblem::WrongShape {
-                key: key.to_string(),
+            self.problems.push(naming.wrap(WeightProblem::WrongShape {
+                key: naming.shown.clone(),
                 expected: shape.to_vec(),
                 got: entry.shape.clone(),
-            };
-            self.problems.push(self.name_both(key, file_key, problem));
+            }));
         }
         array
     }
@@ -385,8 +382,10 @@ impl<'w> Loader<'w> {
                 .filter(|(key, _)| !is_num_batches_tracked(key))
                 .filter(|(key, _)| !self.asked.contains(*key))
                 .map(|(key, file_key)| {
-                    let problem = WeightProblem::Unexpected { key: key.clone() };
-                    self.name_both(key, file_key, problem)
+                    let naming = self.naming(key, Some(file_key));
+                    naming.wrap(WeightProblem::Unexpected {
+                        key: naming.shown.clone(),
+                    })
                 })
                 .collect();
             self.problems.extend(unexpected);
@@ -462,6 +461,28 @@ impl<'w> Loader<'w> {
             missing: missing.to_string(),
             found: format!("{prefix}{relative}"),
         }))
+    }
+}
+
+/// How the problems about one key name it: by the file's key when the key was only stripped
+/// of the prefix, by the network's inside a [`WeightProblem::Renamed`] that gives the file's
+/// when the rules renamed it.
+struct Naming {
+    /// The key each problem holds.
+    shown: String,
+    /// The file's key, when the rules renamed it.
+    renamed_from: Option<String>,
+}
+
+impl Naming {
+    fn wrap(&self, problem: WeightProblem) -> WeightProblem {
+        match &self.renamed_from {
+            Some(file_key) => WeightProblem::Renamed {
+                file_key: file_key.clone(),
+                problem: Box::new(problem),
+            },
+            None => problem,
+        }
     }
 }
 
