@@ -1,9 +1,14 @@
-//! Weights in the [safetensors] format: reading a PyTorch checkpoint into a network, and
-//! writing one back.
+//! Weights: reading a PyTorch checkpoint into a network, from a [safetensors] file or from the
+//! `.pth` that `torch.save` writes, and writing one back as safetensors.
 //!
 //! PyTorch saves a model's `state_dict` under dotted names (`conv1.weight`,
-//! `layer1.0.bn1.running_var`, …); `safetensors.torch.save_file(model.state_dict(), path)` writes
-//! it in this format. Stride reads those names as they are.
+//! `layer1.0.bn1.running_var`, …); `safetensors.torch.save_file(model.state_dict(), path)` and
+//! `torch.save(model.state_dict(), path)` both keep them. Stride reads those names as they are,
+//! or renamed by [`LoadOptions`]' rules.
+//!
+//! Both formats become one index of tensors in [`Weights`] (each a strided view of bytes in the
+//! file, with its dtype), and one [`Loader`] reads either. `pth/` reads `torch.save`'s zip
+//! archive and its pickle without running it; see [`Weights::open`] for what it accepts.
 //!
 //! # Loading
 //!
@@ -39,9 +44,10 @@
 //! ```
 //!
 //! [`LoadOptions`] selects part of a checkpoint (`prefix`, as `"layer1.0"` for the first block
-//! of a ResNet stage) and says whether keys that nothing asked for are an error (`strict`, on
-//! by default, as in PyTorch's `load_state_dict`). Batch norm's `num_batches_tracked` counters
-//! are training state; they are skipped in both modes.
+//! of a ResNet stage), renames keys ([`KeyRule`], `add_prefix`), and says whether keys that
+//! nothing asked for are an error (`strict`, on by default, as in PyTorch's
+//! `load_state_dict`). Batch norm's `num_batches_tracked` counters are training state; they
+//! are skipped in both modes. `F16`, `BF16` and `F64` tensors load converted to `f32`.
 //!
 //! # Saving
 //!
@@ -75,8 +81,8 @@ use safetensors::{Dtype, SafeTensorError, SafeTensors};
 /// The name [`Weights::from_bytes`] gives its weights in error messages.
 const IN_MEMORY: &str = "<in-memory weights>";
 
-/// An opened safetensors file: its header, parsed once, and its bytes, memory-mapped (or held,
-/// for [`Weights::from_bytes`]).
+/// An opened weights file, safetensors or `.pth`: its index of tensors, read once, and its
+/// bytes, memory-mapped (or held, for [`Weights::from_bytes`]).
 ///
 /// Tensors are read through a [`Loader`], which checks each one against the shape the network
 /// expects. Nothing is copied until a tensor is asked for.
