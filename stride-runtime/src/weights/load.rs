@@ -4,9 +4,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::{Array, Dimension, IxDyn};
 
+use super::Weights;
 use super::error::{LoadError, PrefixHint, WeightProblem};
 use super::rename::{KeyRule, Renaming, module_prefix};
-use super::{Weights, is_float};
+use super::tensor::is_float;
 
 /// The last segment of the key under which PyTorch's batch norm stores its step counter, an
 /// `I64` scalar that only training uses.

@@ -62,6 +62,7 @@ mod load;
 mod pth;
 mod rename;
 mod save;
+mod tensor;
 
 pub use error::{LISTED_PROBLEMS, LoadError, PrefixHint, WeightProblem};
 pub use load::{LoadOptions, Loader};
@@ -72,11 +73,12 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs::File;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
-use safetensors::{Dtype, SafeTensorError, SafeTensors};
+use safetensors::{SafeTensorError, SafeTensors};
+
+use tensor::Entry;
 
 /// The name [`Weights::from_bytes`] gives its weights in error messages.
 const IN_MEMORY: &str = "<in-memory weights>";
@@ -118,20 +120,6 @@ impl Bytes {
             Bytes::Memory(bytes) => bytes,
         }
     }
-}
-
-/// One tensor of the file, from either format: a strided view of the bytes in `range`
-/// (counted from the start of the file). A safetensors tensor is its whole range in C order;
-/// a `.pth` tensor may be a transposed or sliced view of a larger storage.
-#[derive(Debug, Clone)]
-struct Entry {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    /// In elements, one per axis.
-    strides: Vec<usize>,
-    /// Where the view starts in `range`, in elements.
-    offset: usize,
-    range: Range<usize>,
 }
 
 impl Weights {
@@ -288,13 +276,8 @@ impl Weights {
             .into_iter()
             .map(|(key, info)| {
                 let (begin, end) = info.data_offsets;
-                let entry = Entry {
-                    dtype: info.dtype,
-                    shape: info.shape.clone(),
-                    strides: contiguous_strides(&info.shape),
-                    offset: 0,
-                    range: data_start + begin..data_start + end,
-                };
+                let range = data_start + begin..data_start + end;
+                let entry = Entry::contiguous(info.dtype, info.shape.clone(), range);
                 (key, entry)
             })
             .collect();
@@ -399,92 +382,10 @@ impl Weights {
         self.entries.get(key)
     }
 
-    /// The values of a floating-point entry in C order of its shape, as `f32`: decoded from
-    /// little-endian bytes (the file's data need not be aligned), `F16` and `BF16` widened
-    /// exactly, `F64` rounded to nearest as PyTorch's `load_state_dict` rounds it into an
-    /// `f32` parameter. A strided view is gathered element by element.
+    /// The values of a floating-point entry in C order of its shape, as `f32`.
     fn f32_values(&self, entry: &Entry) -> Vec<f32> {
-        debug_assert!(
-            is_float(entry.dtype),
-            "{:?} is not a float dtype",
-            entry.dtype
-        );
-        let bytes = &self.bytes.as_slice()[entry.range.clone()];
-        let width = element_width(entry.dtype);
-        let decode = |b: &[u8]| -> f32 {
-            match entry.dtype {
-                Dtype::F16 => f16_to_f32(u16::from_le_bytes([b[0], b[1]])),
-                Dtype::BF16 => f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16),
-                Dtype::F64 => f64::from_le_bytes(b[..8].try_into().expect("8 bytes")) as f32,
-                _ => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            }
-        };
-        let count: usize = entry.shape.iter().product();
-        if count == 0 {
-            return Vec::new();
-        }
-        if entry.strides == contiguous_strides(&entry.shape) {
-            let start = entry.offset * width;
-            return bytes[start..start + count * width]
-                .chunks_exact(width)
-                .map(decode)
-                .collect();
-        }
-        // An odometer over the index, in C order, carrying the element offset along.
-        let mut values = Vec::with_capacity(count);
-        let mut index = vec![0; entry.shape.len()];
-        let mut at = entry.offset;
-        for _ in 0..count {
-            values.push(decode(&bytes[at * width..(at + 1) * width]));
-            for axis in (0..index.len()).rev() {
-                index[axis] += 1;
-                at += entry.strides[axis];
-                if index[axis] < entry.shape[axis] {
-                    break;
-                }
-                at -= entry.strides[axis] * entry.shape[axis];
-                index[axis] = 0;
-            }
-        }
-        values
+        entry.f32_values(self.bytes.as_slice())
     }
-}
-
-/// Whether tensors of `dtype` load as `f32`: `F32` itself, and the other float types, which
-/// PyTorch's `load_state_dict` converts into an `f32` parameter as well.
-fn is_float(dtype: Dtype) -> bool {
-    matches!(dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16 | Dtype::F64)
-}
-
-/// The bytes of one element of `dtype` (every dtype a checkpoint holds is a whole number of
-/// bytes wide).
-fn element_width(dtype: Dtype) -> usize {
-    dtype.bitsize().div_ceil(8)
-}
-
-/// The strides of a C-ordered array of `shape`, in elements.
-fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1; shape.len()];
-    for axis in (0..shape.len().saturating_sub(1)).rev() {
-        strides[axis] = strides[axis + 1] * shape[axis + 1];
-    }
-    strides
-}
-
-/// An IEEE half-precision value, widened exactly.
-fn f16_to_f32(bits: u16) -> f32 {
-    let sign = u32::from(bits >> 15) << 31;
-    let exponent = u32::from((bits >> 10) & 0x1f);
-    let mantissa = u32::from(bits & 0x3ff);
-    let magnitude = match (exponent, mantissa) {
-        (0, 0) => 0,
-        // Subnormal: mantissa × 2^-24, exact in f32.
-        (0, m) => (m as f32 * f32::from_bits(0x3380_0000)).to_bits(),
-        // Infinity and NaN keep their mantissa.
-        (0x1f, m) => 0x7f80_0000 | (m << 13),
-        (e, m) => ((e + 127 - 15) << 23) | (m << 13),
-    };
-    f32::from_bits(sign | magnitude)
 }
 
 impl fmt::Debug for Weights {

@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use zip::{CompressionMethod, ZipArchive};
 
-use super::{Entry, element_width};
+use super::tensor::{Entry, element_width};
 use pickle::{PickleError, Tensor, Value};
 
 /// What a zip archive's first bytes are: a local file header's signature.
