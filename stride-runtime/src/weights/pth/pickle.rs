@@ -16,9 +16,9 @@ use std::collections::HashMap;
 
 use safetensors::Dtype;
 
-/// The most values (counting every element of a copied memo entry) one pickle may build. A
-/// ResNet-50 `state_dict` builds about 6 000; an Adam checkpoint of a model with a thousand
-/// tensors, about 60 000.
+/// The most values (counting every element of a copied memo entry) one pickle may build.
+/// Measured: torchvision's ResNet-50 `state_dict` (320 tensors) builds 15,221, and a
+/// checkpoint of it with Adam's state 36,849; the limit leaves room for models 30 times larger.
 const MAX_VALUES: usize = 1 << 20;
 
 /// The deepest that containers may nest. A checkpoint's optimizer state nests 4 deep.
