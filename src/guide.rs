@@ -37,6 +37,15 @@
 //! The file keeps PyTorch's names (`features.0.weight`, …). BatchNorm's `num_batches_tracked`
 //! counters (int64) are skipped on loading.
 //!
+//! Or skip this step: the `.pth` that `torch.save(model.state_dict(), "vgg16.pth")` writes
+//! loads as it is, through the same functions (the format is told by the file's first bytes).
+//! So does a training checkpoint that keeps the model under `state_dict`, `model_state_dict`
+//! or `model` beside its epoch and optimizer state;
+//! [`Weights::open_entry`](crate::runtime::weights::Weights::open_entry) reads another entry.
+//! The checkpoint's pickle is never run: a file that asks for anything but tensors and plain
+//! containers (a whole pickled model, `os.system`) is refused, naming what it asked for.
+//! `F16`, `BF16` and `F64` tensors are converted to `f32`, as `load_state_dict` converts them.
+//!
 //! ## 3. Load and run
 //!
 //! `load_safetensors` is strict, as `load_state_dict(strict=True)`: every missing key,
@@ -60,6 +69,32 @@
 //! let block = VggBlock1::load_safetensors_with("vgg16.safetensors", &options)?;
 //! let images = ndarray::Array4::<f32>::zeros((8, 3, 224, 224));
 //! let features = block.forward(images.view())?; // [8, 64, 112, 112]
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! When the checkpoint names layers otherwise (timm and torchvision differ, and a model saved
+//! from `nn.DataParallel` puts every key under `module.`), rename its keys instead of the
+//! network's layers. The file's prefix is stripped, the rules apply in order, then a prefix is
+//! added; a problem with a renamed key names both the file's key and the network's:
+//!
+//! ```no_run
+//! # stride::network! {
+//! #     #[sequential("features")]
+//! #     pub struct VggBlock1: [3, 224, 224] {
+//! #         conv1_1: conv2d(64, kernel = 3, padding = 1),
+//! #         relu1_1: relu,
+//! #         conv1_2: conv2d(64, kernel = 3, padding = 1),
+//! #         relu1_2: relu,
+//! #         pool1: max_pool2d(2),
+//! #     }
+//! # }
+//! use stride::runtime::weights::LoadOptions;
+//!
+//! // A checkpoint whose keys read `module.backbone.0.weight` for the network's `features.0.weight`.
+//! let options = LoadOptions { strict: false, ..LoadOptions::default() }
+//!     .strip_prefix("module")
+//!     .rename("backbone", "features");
+//! let block = VggBlock1::load_safetensors_with("vgg16_ddp.pth", &options)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -126,14 +126,14 @@ fn zero_file(name: &str, tensors: &[(&str, safetensors::Dtype, &[usize])]) -> st
 
 #[test]
 fn a_missing_key_a_wrong_shape_and_a_wrong_dtype_are_all_reported_at_once() {
-    use safetensors::Dtype::{F32, F64};
+    use safetensors::Dtype::{F32, I64};
     let path = zero_file(
         "three_problems.safetensors",
         &[
             ("conv1.weight", F32, &[64, 3, 3, 3]),
             ("bn1.weight", F32, &[64]),
             ("bn1.running_mean", F32, &[64]),
-            ("bn1.running_var", F64, &[64]),
+            ("bn1.running_var", I64, &[64]),
         ],
     );
     let err = ResNetStem::load_safetensors(&path).unwrap_err();

@@ -189,26 +189,57 @@ fn a_tensor_of_the_same_size_but_another_rank_is_a_wrong_shape() {
 }
 
 #[test]
-fn half_precision_and_integer_tensors_are_refused_by_dtype_name() {
+fn half_bfloat_and_double_tensors_load_as_f32_and_integers_are_refused_by_dtype_name() {
+    // 1.5, -2 and 2^-24 (an f16 subnormal), in each float dtype.
+    let half = [0x3e00u16, 0xc000, 0x0001];
+    let bfloat = [0x3fc0u16, 0xc000, 0x3380];
+    let double = [1.5f64, -2.0, 2f64.powi(-24)];
+    let raw_of = |dtype, bytes: Vec<u8>| Raw {
+        dtype,
+        shape: vec![3],
+        bytes,
+    };
     let weights = file(&[
-        ("bn1.weight", &raw(Dtype::F16, &[64])),
+        (
+            "half",
+            &raw_of(
+                Dtype::F16,
+                half.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+        ),
+        (
+            "bfloat",
+            &raw_of(
+                Dtype::BF16,
+                bfloat.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+        ),
+        (
+            "double",
+            &raw_of(
+                Dtype::F64,
+                double.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ),
+        ),
         ("bn1.bias", &raw(Dtype::I32, &[64])),
     ]);
     let mut loader = Loader::new(&weights, &LoadOptions::default());
-    assert!(loader.tensor::<Ix1>("bn1.weight", &[64]).is_none());
+    for key in ["half", "bfloat", "double"] {
+        let values = loader.tensor::<Ix1>(key, &[3]).unwrap();
+        assert_eq!(values.to_vec(), [1.5, -2.0, 2f32.powi(-24)], "{key}");
+    }
     assert!(loader.tensor::<Ix1>("bn1.bias", &[64]).is_none());
     let err = loader.finish().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "<in-memory weights>: 2 problems\n  \
-         `bn1.weight` is F16, expected F32 (convert it with `.float()` before saving)\n  \
+        "<in-memory weights>: 1 problem\n  \
          `bn1.bias` is I32, expected F32 (convert it with `.float()` before saving)"
     );
 }
 
 #[test]
 fn a_tensor_with_wrong_shape_and_dtype_reports_both() {
-    let weights = file(&[("bn1.weight", &raw(Dtype::BF16, &[32]))]);
+    let weights = file(&[("bn1.weight", &raw(Dtype::I64, &[32]))]);
     let mut loader = Loader::new(&weights, &LoadOptions::default());
     assert!(loader.tensor::<Ix1>("bn1.weight", &[64]).is_none());
     assert_eq!(
@@ -221,7 +252,7 @@ fn a_tensor_with_wrong_shape_and_dtype_reports_both() {
             },
             WeightProblem::WrongDtype {
                 key: "bn1.weight".into(),
-                got: "BF16".into(),
+                got: "I64".into(),
             },
         ]
     );
@@ -231,7 +262,7 @@ fn a_tensor_with_wrong_shape_and_dtype_reports_both() {
 fn every_problem_is_reported_in_one_error() {
     let weights = file(&[
         ("conv1.weight", &f32s(&[64, 3, 3, 3])),
-        ("bn1.weight", &raw(Dtype::F16, &[64])),
+        ("bn1.weight", &raw(Dtype::I64, &[64])),
         ("bn1.bias", &f32s(&[64])),
         ("fc.weight", &f32s(&[10, 64])),
     ]);
@@ -244,7 +275,7 @@ fn every_problem_is_reported_in_one_error() {
         loader.finish().unwrap_err().to_string(),
         "<in-memory weights>: 4 problems\n  \
          `conv1.weight` has shape [64, 3, 3, 3], expected [64, 3, 7, 7]\n  \
-         `bn1.weight` is F16, expected F32 (convert it with `.float()` before saving)\n  \
+         `bn1.weight` is I64, expected F32 (convert it with `.float()` before saving)\n  \
          missing `bn1.running_var`, expected an F32 tensor of shape [64]\n  \
          unexpected `fc.weight`: the network has no parameter of this name\n\
          (keys the network does not use are allowed with `LoadOptions { strict: false, .. }`)"

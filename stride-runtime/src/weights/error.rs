@@ -11,7 +11,9 @@ pub const LISTED_PROBLEMS: usize = 20;
 
 /// One reason a file does not fit the network that is loading it.
 ///
-/// Keys are the file's keys, prefix included.
+/// Keys are the file's keys, prefix included. A problem with a key that
+/// [`LoadOptions`](super::LoadOptions)' rename rules changed is a [`WeightProblem::Renamed`],
+/// which names the file's key and holds the problem under the network's.
 ///
 /// ```
 /// use stride_runtime::weights::WeightProblem;
@@ -45,12 +47,13 @@ pub enum WeightProblem {
         /// The shape in the file.
         got: Vec<usize>,
     },
-    /// The file has the key in a dtype other than `F32`.
+    /// The file has the key in a dtype that is not a float. (`F16`, `BF16` and `F64` load,
+    /// converted to `f32` as PyTorch's `load_state_dict` converts them.)
     #[error("`{key}` is {got}, expected F32 (convert it with `.float()` before saving)")]
     WrongDtype {
         /// The key.
         key: String,
-        /// The dtype in the file, as safetensors spells it: `"F16"`, `"BF16"`, `"I64"`, …
+        /// The dtype in the file, as safetensors spells it: `"I64"`, `"U8"`, `"BOOL"`, …
         got: String,
     },
     /// In strict mode, a key under the prefix that no layer asked for.
@@ -82,10 +85,44 @@ pub enum WeightProblem {
         /// The channel of the first.
         channel: usize,
     },
+    /// A problem with a key that the rename rules changed: the file's key, and the problem
+    /// under the network's key. For a missing key, the file's key is the one the rules would
+    /// have renamed to it.
+    ///
+    /// ```
+    /// use stride_runtime::weights::WeightProblem;
+    ///
+    /// let problem = WeightProblem::Renamed {
+    ///     file_key: "fc.weight".into(),
+    ///     problem: Box::new(WeightProblem::Unexpected { key: "head.weight".into() }),
+    /// };
+    /// assert_eq!(
+    ///     problem.to_string(),
+    ///     "unexpected `head.weight`: the network has no parameter of this name (the file's \
+    ///      `fc.weight`, renamed)"
+    /// );
+    /// ```
+    #[error("{problem} (the file's `{file_key}`, renamed)")]
+    Renamed {
+        /// The key in the file, prefix included.
+        file_key: String,
+        /// The problem, under the network's key.
+        problem: Box<WeightProblem>,
+    },
+    /// Two keys of the file that the rename rules give one name: the network would read one
+    /// and not the other.
+    #[error("the file's `{}` and `{}` are both renamed `{key}`", file_keys[0], file_keys[1])]
+    Clash {
+        /// The network's key.
+        key: String,
+        /// The two keys of the file, in sorted order.
+        file_keys: [String; 2],
+    },
 }
 
 impl WeightProblem {
-    /// The key the problem is about.
+    /// The key the problem is about: the file's key (for [`WeightProblem::Clash`], the
+    /// network's).
     ///
     /// ```
     /// use stride_runtime::weights::WeightProblem;
@@ -100,7 +137,17 @@ impl WeightProblem {
             | WeightProblem::WrongDtype { key, .. }
             | WeightProblem::Unexpected { key }
             | WeightProblem::NonFinite { key, .. }
-            | WeightProblem::NegativeVariance { key, .. } => key,
+            | WeightProblem::NegativeVariance { key, .. }
+            | WeightProblem::Clash { key, .. } => key,
+            WeightProblem::Renamed { file_key, .. } => file_key,
+        }
+    }
+
+    /// The problem itself, under the network's key when it is [`WeightProblem::Renamed`].
+    fn unrenamed(&self) -> &WeightProblem {
+        match self {
+            WeightProblem::Renamed { problem, .. } => problem,
+            other => other,
         }
     }
 }
@@ -117,7 +164,7 @@ impl WeightProblem {
 ///     path: "resnet18_stem.safetensors".into(),
 ///     problems: vec![
 ///         WeightProblem::Missing { key: "bn1.running_var".into(), expected: vec![64] },
-///         WeightProblem::WrongDtype { key: "bn1.weight".into(), got: "F16".into() },
+///         WeightProblem::WrongDtype { key: "bn1.weight".into(), got: "I64".into() },
 ///     ],
 ///     hint: None,
 /// };
@@ -125,7 +172,7 @@ impl WeightProblem {
 ///     err.to_string(),
 ///     "resnet18_stem.safetensors: 2 problems\n  \
 ///      missing `bn1.running_var`, expected an F32 tensor of shape [64]\n  \
-///      `bn1.weight` is F16, expected F32 (convert it with `.float()` before saving)"
+///      `bn1.weight` is I64, expected F32 (convert it with `.float()` before saving)"
 /// );
 /// assert_eq!(format!("{err:?}"), err.to_string());
 /// ```
@@ -148,6 +195,33 @@ pub enum LoadError {
         path: PathBuf,
         /// What is malformed.
         message: String,
+    },
+    /// The file is a zip archive, as PyTorch's `.pth` are, but not a checkpoint that can be
+    /// read: truncated or otherwise malformed, big-endian, compressed, a tensor whose view
+    /// reaches past its storage. Also a file in PyTorch's format before 1.6, with the command
+    /// that re-saves it.
+    #[error("{}: not a readable PyTorch checkpoint: {message}", path.display())]
+    Checkpoint {
+        /// The path of the file (`<in-memory weights>` for [`Weights::from_bytes`](super::Weights::from_bytes)).
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `.pth` whose pickle names a Python callable other than the few a state_dict needs
+    /// (`collections.OrderedDict`, torch's tensor and parameter rebuilders and storage
+    /// types). Python's `torch.load` would import and call it; stride refuses the file
+    /// without running anything. A whole pickled model (`torch.save(model)`) is refused so,
+    /// naming its class: save `model.state_dict()` instead.
+    #[error(
+        "{}: the checkpoint's pickle calls `{global}`, which stride does not run: only tensors \
+         and plain containers are read (save `model.state_dict()` rather than the model)",
+        path.display()
+    )]
+    ForbiddenGlobal {
+        /// The path of the file.
+        path: PathBuf,
+        /// The callable, as `module.name`.
+        global: String,
     },
     /// The file is well formed but does not fit the network: every problem found, in the
     /// order the network asked for its parameters, then the unexpected keys in sorted order.
@@ -260,7 +334,7 @@ fn problems_report(
         let _ = write!(out, "\n{hint}");
     } else if problems
         .iter()
-        .any(|p| matches!(p, WeightProblem::Unexpected { .. }))
+        .any(|p| matches!(p.unrenamed(), WeightProblem::Unexpected { .. }))
     {
         out.push_str(
             "\n(keys the network does not use are allowed with `LoadOptions { strict: false, .. }`)",

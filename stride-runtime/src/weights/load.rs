@@ -3,10 +3,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use ndarray::{Array, Dimension, IxDyn};
-use safetensors::Dtype;
 
 use super::Weights;
 use super::error::{LoadError, PrefixHint, WeightProblem};
+use super::rename::{KeyRule, Renaming, module_prefix};
+use super::tensor::is_float;
 
 /// The last segment of the key under which PyTorch's batch norm stores its step counter, an
 /// `I64` scalar that only training uses.
@@ -16,7 +17,7 @@ const NUM_BATCHES_TRACKED: &str = "num_batches_tracked";
 /// which [`LoadOptions::validate`] also checks for negative values.
 const RUNNING_VAR: &str = "running_var";
 
-/// Which part of a file to load, and how strictly.
+/// Which part of a file to load, under which names, and how strictly.
 ///
 /// ```
 /// use stride_runtime::weights::LoadOptions;
@@ -25,6 +26,31 @@ const RUNNING_VAR: &str = "running_var";
 /// // nothing else under that prefix.
 /// let options = LoadOptions { prefix: "layer1.0".into(), ..LoadOptions::default() };
 /// assert!(options.strict);
+/// ```
+///
+/// A file's keys become the network's in three steps: [`prefix`](LoadOptions::prefix) is
+/// stripped (keys without it are not read), the [`renames`](LoadOptions::renames) apply in
+/// order, and [`add_prefix`](LoadOptions::add_prefix) is prepended. The builder methods say
+/// the same:
+///
+/// ```
+/// use ndarray::{Array1, Ix1};
+/// use stride_runtime::weights::{LoadOptions, Loader, Saver, Weights};
+///
+/// // A checkpoint saved from `nn.DataParallel` (every key under `module.`), whose classifier
+/// // is `fc`, for a network whose classifier is `head` inside a `model` block.
+/// let mut saver = Saver::new();
+/// saver.add("module.fc.bias", &Array1::<f32>::zeros(10))?;
+/// let weights = Weights::from_bytes(saver.to_bytes()?)?;
+///
+/// let options = LoadOptions::default()
+///     .strip_prefix("module")
+///     .rename("fc", "head")
+///     .add_prefix("model");
+/// let mut loader = Loader::new(&weights, &options);
+/// assert!(loader.tensor::<Ix1>("model.head.bias", &[10]).is_some());
+/// loader.finish()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
@@ -52,6 +78,15 @@ pub struct LoadOptions {
     /// computes with them (NaN where they reach). Turn it on to refuse a corrupted or
     /// diverged checkpoint at load time, with every such tensor named.
     pub validate: bool,
+    /// Rules that rename the file's keys (after `prefix` is stripped), applied in order; see
+    /// [`KeyRule`]. Empty by default. Problems with a renamed key name both the file's key and
+    /// the network's ([`WeightProblem::Renamed`]).
+    pub renames: Vec<KeyRule>,
+    /// A module path prepended to every key of the file once renamed, so that a network can
+    /// load a checkpoint of one of its parts: with `add_prefix = "backbone"`, the file's
+    /// `conv1.weight` is the network's `backbone.conv1.weight`. Written as `prefix` is; empty
+    /// by default. Network keys without it are missing.
+    pub add_prefix: String,
 }
 
 impl Default for LoadOptions {
@@ -61,7 +96,67 @@ impl Default for LoadOptions {
             prefix: String::new(),
             fuse: true,
             validate: false,
+            renames: Vec::new(),
+            add_prefix: String::new(),
         }
+    }
+}
+
+impl LoadOptions {
+    /// Reads only the file's keys under module path `prefix`, without it: sets
+    /// [`prefix`](LoadOptions::prefix). `strip_prefix("module")` reads a checkpoint saved
+    /// from `nn.DataParallel`.
+    ///
+    /// ```
+    /// use stride_runtime::weights::LoadOptions;
+    ///
+    /// assert_eq!(LoadOptions::default().strip_prefix("module").prefix, "module");
+    /// ```
+    pub fn strip_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Prepends module path `prefix` to every key of the file: sets
+    /// [`add_prefix`](LoadOptions::add_prefix).
+    ///
+    /// ```
+    /// use stride_runtime::weights::LoadOptions;
+    ///
+    /// assert_eq!(LoadOptions::default().add_prefix("backbone").add_prefix, "backbone");
+    /// ```
+    pub fn add_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.add_prefix = prefix.into();
+        self
+    }
+
+    /// Adds a [`KeyRule::Replace`]: `from` becomes `to` wherever it spans whole segments.
+    ///
+    /// ```
+    /// use stride_runtime::weights::{KeyRule, LoadOptions};
+    ///
+    /// let options = LoadOptions::default().rename("fc", "head");
+    /// assert_eq!(options.renames, [KeyRule::replace("fc", "head")]);
+    /// ```
+    pub fn rename(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.renames.push(KeyRule::replace(from, to));
+        self
+    }
+
+    /// Adds a [`KeyRule::With`]: `rename` gives a key's new name, or `None` to leave it.
+    ///
+    /// ```
+    /// use stride_runtime::weights::LoadOptions;
+    ///
+    /// let options = LoadOptions::default().rename_with(|key| key.strip_suffix(".gamma").map(|m| format!("{m}.weight")));
+    /// assert_eq!(options.renames[0].apply("bn1.gamma").as_deref(), Some("bn1.weight"));
+    /// ```
+    pub fn rename_with(
+        mut self,
+        rename: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.renames.push(KeyRule::with(rename));
+        self
     }
 }
 
@@ -97,11 +192,12 @@ impl Default for LoadOptions {
 #[derive(Debug)]
 pub struct Loader<'w> {
     weights: &'w Weights,
-    /// Empty, or a module path ending in a dot.
-    prefix: String,
+    renaming: Renaming,
     strict: bool,
     validate: bool,
-    /// Full keys that some `tensor` call asked for, found or not.
+    /// The file's keys under the prefix, by the network's name for them.
+    keys: BTreeMap<String, &'w str>,
+    /// Network keys that some `tensor` call asked for, found or not.
     asked: HashSet<String>,
     problems: Vec<WeightProblem>,
 }
@@ -118,17 +214,50 @@ impl<'w> Loader<'w> {
     /// # Ok::<(), stride_runtime::weights::LoadError>(())
     /// ```
     pub fn new(weights: &'w Weights, options: &LoadOptions) -> Self {
-        let mut prefix = options.prefix.clone();
-        if !prefix.is_empty() && !prefix.ends_with('.') {
-            prefix.push('.');
+        let renaming = Renaming {
+            strip: module_prefix(&options.prefix),
+            rules: options.renames.clone(),
+            add: module_prefix(&options.add_prefix),
+        };
+        let mut keys = BTreeMap::new();
+        let mut problems = Vec::new();
+        for file_key in weights.keys() {
+            let Some(key) = renaming.network_key(file_key) else {
+                continue;
+            };
+            if let Some(first) = keys.insert(key.clone(), file_key) {
+                problems.push(WeightProblem::Clash {
+                    key,
+                    file_keys: [first.to_string(), file_key.to_string()],
+                });
+            }
         }
         Loader {
             weights,
-            prefix,
+            renaming,
             strict: options.strict,
             validate: options.validate,
+            keys,
             asked: HashSet::new(),
-            problems: Vec::new(),
+            problems,
+        }
+    }
+
+    /// How problems about network key `key`, the file's `file_key` (if known), name it.
+    fn naming(&self, key: &str, file_key: Option<&str>) -> Naming {
+        match file_key {
+            Some(file_key) if file_key.strip_prefix(&self.renaming.strip) != Some(key) => Naming {
+                shown: key.to_string(),
+                renamed_from: Some(file_key.to_string()),
+            },
+            Some(file_key) => Naming {
+                shown: file_key.to_string(),
+                renamed_from: None,
+            },
+            None => Naming {
+                shown: key.to_string(),
+                renamed_from: None,
+            },
         }
     }
 
@@ -174,29 +303,35 @@ impl<'w> Loader<'w> {
             D::NDIM,
             shape.len()
         );
-        let full = format!("{}{key}", self.prefix);
+        self.asked.insert(key.to_string());
         let weights = self.weights;
-        let Some(entry) = weights.entry(&full) else {
-            self.problems.push(WeightProblem::Missing {
-                key: full.clone(),
+        let Some(entry) = self
+            .keys
+            .get(key)
+            .and_then(|&file_key| Some((file_key, weights.entry(file_key)?)))
+        else {
+            let naming = self.naming(key, self.renaming.file_key(key).as_deref());
+            self.problems.push(naming.wrap(WeightProblem::Missing {
+                key: naming.shown.clone(),
                 expected: shape.to_vec(),
-            });
-            self.asked.insert(full);
+            }));
             return None;
         };
+        let (file_key, entry) = entry;
+        let naming = self.naming(key, Some(file_key));
         let before = self.problems.len();
         if entry.shape != shape {
-            self.problems.push(WeightProblem::WrongShape {
-                key: full.clone(),
+            self.problems.push(naming.wrap(WeightProblem::WrongShape {
+                key: naming.shown.clone(),
                 expected: shape.to_vec(),
                 got: entry.shape.clone(),
-            });
+            }));
         }
-        if entry.dtype != Dtype::F32 {
-            self.problems.push(WeightProblem::WrongDtype {
-                key: full.clone(),
+        if !is_float(entry.dtype) {
+            self.problems.push(naming.wrap(WeightProblem::WrongDtype {
+                key: naming.shown.clone(),
                 got: entry.dtype.to_string(),
-            });
+            }));
         }
         let fits = self.problems.len() == before;
         let array = if fits {
@@ -207,22 +342,19 @@ impl<'w> Loader<'w> {
             None
         };
         if let (true, Some(array)) = (self.validate, &array) {
-            self.problems.extend(validation_problems(
-                &full,
-                array.as_slice().unwrap_or(&[]),
-                shape,
-            ));
+            let found = validation_problems(&naming.shown, array.as_slice().unwrap_or(&[]), shape);
+            self.problems
+                .extend(found.into_iter().map(|p| naming.wrap(p)));
         }
         if fits && array.is_none() {
             // Only reachable when `D` disagrees with `shape`, which the debug_assert above
             // catches in debug builds; in release, refuse the tensor rather than panic.
-            self.problems.push(WeightProblem::WrongShape {
-                key: full.clone(),
+            self.problems.push(naming.wrap(WeightProblem::WrongShape {
+                key: naming.shown.clone(),
                 expected: shape.to_vec(),
                 got: entry.shape.clone(),
-            });
+            }));
         }
-        self.asked.insert(full);
         array
     }
 
@@ -245,14 +377,19 @@ impl<'w> Loader<'w> {
     /// ```
     pub fn finish(mut self) -> Result<(), LoadError> {
         if self.strict {
-            let unexpected = self
-                .weights
-                .keys()
-                .filter(|key| key.starts_with(&self.prefix))
-                .filter(|key| !is_num_batches_tracked(key))
-                .filter(|key| !self.asked.contains(*key))
-                .map(|key| WeightProblem::Unexpected { key: key.into() });
-            self.problems.extend(unexpected.collect::<Vec<_>>());
+            let unexpected: Vec<_> = self
+                .keys
+                .iter()
+                .filter(|(key, _)| !is_num_batches_tracked(key))
+                .filter(|(key, _)| !self.asked.contains(*key))
+                .map(|(key, file_key)| {
+                    let naming = self.naming(key, Some(file_key));
+                    naming.wrap(WeightProblem::Unexpected {
+                        key: naming.shown.clone(),
+                    })
+                })
+                .collect();
+            self.problems.extend(unexpected);
         }
         if self.problems.is_empty() {
             Ok(())
@@ -271,12 +408,17 @@ impl<'w> Loader<'w> {
     /// gives `features`; `conv1.weight` for a missing `layer1.0.conv1.weight` (with prefix
     /// `layer1.0`) gives none. Ties go to the shorter prefix.
     fn prefix_hint(&self) -> Option<Box<PrefixHint>> {
+        // A prefix explains missing keys only when nothing else renames them.
+        if !self.renaming.is_plain() {
+            return None;
+        }
+        let prefix = self.renaming.strip.as_str();
         let missing: Vec<(&str, &str)> = self
             .problems
             .iter()
             .filter_map(|p| match p {
                 WeightProblem::Missing { key, .. } => {
-                    Some((key.as_str(), &key[self.prefix.len()..]))
+                    Some((key.as_str(), key.strip_prefix(prefix)?))
                 }
                 _ => None,
             })
@@ -297,7 +439,7 @@ impl<'w> Loader<'w> {
         let mut votes: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
         for &(full, relative) in &missing {
             for &prefix in by_suffix.get(relative).into_iter().flatten() {
-                if prefix != self.prefix {
+                if prefix != self.renaming.strip {
                     votes.entry(prefix).or_insert((0, full)).0 += 1;
                 }
             }
@@ -313,13 +455,35 @@ impl<'w> Loader<'w> {
         {
             return None;
         }
-        let relative = &missing[self.prefix.len()..];
+        let relative = missing.strip_prefix(self.renaming.strip.as_str())?;
         Some(Box::new(PrefixHint {
             prefix: prefix.strip_suffix('.').unwrap_or(prefix).to_string(),
             matched,
             missing: missing.to_string(),
             found: format!("{prefix}{relative}"),
         }))
+    }
+}
+
+/// How the problems about one key name it: by the file's key when the key was only stripped
+/// of the prefix, by the network's inside a [`WeightProblem::Renamed`] that gives the file's
+/// when the rules renamed it.
+struct Naming {
+    /// The key each problem holds.
+    shown: String,
+    /// The file's key, when the rules renamed it.
+    renamed_from: Option<String>,
+}
+
+impl Naming {
+    fn wrap(&self, problem: WeightProblem) -> WeightProblem {
+        match &self.renamed_from {
+            Some(file_key) => WeightProblem::Renamed {
+                file_key: file_key.clone(),
+                problem: Box::new(problem),
+            },
+            None => problem,
+        }
     }
 }
 

@@ -1,9 +1,14 @@
-//! Weights in the [safetensors] format: reading a PyTorch checkpoint into a network, and
-//! writing one back.
+//! Weights: reading a PyTorch checkpoint into a network, from a [safetensors] file or from the
+//! `.pth` that `torch.save` writes, and writing one back as safetensors.
 //!
 //! PyTorch saves a model's `state_dict` under dotted names (`conv1.weight`,
-//! `layer1.0.bn1.running_var`, …); `safetensors.torch.save_file(model.state_dict(), path)` writes
-//! it in this format. Stride reads those names as they are.
+//! `layer1.0.bn1.running_var`, …); `safetensors.torch.save_file(model.state_dict(), path)` and
+//! `torch.save(model.state_dict(), path)` both keep them. Stride reads those names as they are,
+//! or renamed by [`LoadOptions`]' rules.
+//!
+//! Both formats become one index of tensors in [`Weights`] (each a strided view of bytes in the
+//! file, with its dtype), and one [`Loader`] reads either. `pth/` reads `torch.save`'s zip
+//! archive and its pickle without running it; see [`Weights::open`] for what it accepts.
 //!
 //! # Loading
 //!
@@ -16,7 +21,7 @@
 //! resnet18_stem.safetensors: 3 problems
 //!   missing `bn1.running_var`, expected an F32 tensor of shape [64]
 //!   `conv1.weight` has shape [64, 3, 3, 3], expected [64, 3, 7, 7]
-//!   `bn1.weight` is F16, expected F32 (convert it with `.float()` before saving)
+//!   `bn1.num_batches_tracked` is I64, expected F32 (convert it with `.float()` before saving)
 //! ```
 //!
 //! ```
@@ -39,9 +44,10 @@
 //! ```
 //!
 //! [`LoadOptions`] selects part of a checkpoint (`prefix`, as `"layer1.0"` for the first block
-//! of a ResNet stage) and says whether keys that nothing asked for are an error (`strict`, on
-//! by default, as in PyTorch's `load_state_dict`). Batch norm's `num_batches_tracked` counters
-//! are training state; they are skipped in both modes.
+//! of a ResNet stage), renames keys ([`KeyRule`], `add_prefix`), and says whether keys that
+//! nothing asked for are an error (`strict`, on by default, as in PyTorch's
+//! `load_state_dict`). Batch norm's `num_batches_tracked` counters are training state; they
+//! are skipped in both modes. `F16`, `BF16` and `F64` tensors load converted to `f32`.
 //!
 //! # Saving
 //!
@@ -53,27 +59,32 @@
 mod atomic;
 mod error;
 mod load;
+mod pth;
+mod rename;
 mod save;
+mod tensor;
 
 pub use error::{LISTED_PROBLEMS, LoadError, PrefixHint, WeightProblem};
 pub use load::{LoadOptions, Loader};
+pub use rename::{KeyRule, Rename};
 pub use save::{SaveError, Saver};
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs::File;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
-use safetensors::{Dtype, SafeTensorError, SafeTensors};
+use safetensors::{SafeTensorError, SafeTensors};
+
+use tensor::Entry;
 
 /// The name [`Weights::from_bytes`] gives its weights in error messages.
 const IN_MEMORY: &str = "<in-memory weights>";
 
-/// An opened safetensors file: its header, parsed once, and its bytes, memory-mapped (or held,
-/// for [`Weights::from_bytes`]).
+/// An opened weights file, safetensors or `.pth`: its index of tensors, read once, and its
+/// bytes, memory-mapped (or held, for [`Weights::from_bytes`]).
 ///
 /// Tensors are read through a [`Loader`], which checks each one against the shape the network
 /// expects. Nothing is copied until a tensor is asked for.
@@ -111,16 +122,18 @@ impl Bytes {
     }
 }
 
-/// One tensor's header entry, with its byte range counted from the start of the file.
-#[derive(Debug, Clone)]
-struct Entry {
-    dtype: Dtype,
-    shape: Vec<usize>,
-    range: Range<usize>,
-}
-
 impl Weights {
-    /// Opens a safetensors file and reads its header.
+    /// Opens a weights file, safetensors or PyTorch's own `.pth`/`.pt`, and reads its index of
+    /// tensors. Which format it is comes from the file's first bytes, not its name: a zip
+    /// archive is read as `torch.save` writes one, anything else as safetensors.
+    ///
+    /// A `.pth` is read without running its pickle: only tensors and plain containers are
+    /// built, and a pickle that names any other Python callable (a whole pickled `nn.Module`,
+    /// or `os.system`) is refused with [`LoadError::ForbiddenGlobal`] naming it. The file may
+    /// hold a state_dict, or a checkpoint dict that keeps one under `state_dict`,
+    /// `model_state_dict` or `model` beside other entries (epoch, optimizer state, …): the
+    /// model's tensors are then those of that entry, and [`Weights::open_entry`] reads
+    /// another. Tensors saved as transposed or sliced views are read in their logical order.
     ///
     /// The file is memory-mapped, not read: a large checkpoint costs no copy up front, and the
     /// operating system pages in the tensors that are used. Like every memory-mapped loader
@@ -128,9 +141,12 @@ impl Weights {
     /// rewrites the file while the `Weights` is alive. ([`Saver::write`] replaces a file by
     /// renaming a new one over it, which is safe.)
     ///
-    /// Fails with [`LoadError::Io`] when the file cannot be opened or mapped, and with
-    /// [`LoadError::Format`] when it is not a well-formed safetensors file: a malformed header,
-    /// a header that lists a key twice, a truncated file, data offsets past its end.
+    /// Fails with [`LoadError::Io`] when the file cannot be opened or mapped, with
+    /// [`LoadError::Format`] when it is not a well-formed safetensors file (a malformed header,
+    /// a header that lists a key twice, a truncated file, data offsets past its end), and with
+    /// [`LoadError::Checkpoint`] or [`LoadError::ForbiddenGlobal`] for a `.pth` that cannot be
+    /// read (truncated, big-endian, saved in PyTorch's format before 1.6, a view past its
+    /// storage, …).
     ///
     /// ```
     /// use stride_runtime::weights::{LoadError, Weights};
@@ -139,7 +155,28 @@ impl Weights {
     /// assert!(matches!(err, LoadError::Io { .. }));
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Weights, LoadError> {
-        let path = path.as_ref();
+        Weights::open_part(path.as_ref(), None)
+    }
+
+    /// Opens a PyTorch checkpoint and reads the tensors under `entry`, a dotted path through
+    /// the dicts it saved: `"model_ema"` for the averaged weights a timm checkpoint keeps
+    /// beside `state_dict`, or `"ema.state_dict"`. The keys are then relative to the entry.
+    ///
+    /// [`Weights::open`] picks the entry by itself for the common layouts; this is for the
+    /// others. A safetensors file has no entries: it fails with [`LoadError::Format`].
+    ///
+    /// ```
+    /// use stride_runtime::weights::{LoadError, Weights};
+    ///
+    /// let err = Weights::open_entry("no/such/checkpoint.pth", "model_ema").unwrap_err();
+    /// assert!(matches!(err, LoadError::Io { .. }));
+    /// ```
+    pub fn open_entry(path: impl AsRef<Path>, entry: &str) -> Result<Weights, LoadError> {
+        Weights::open_part(path.as_ref(), Some(entry))
+    }
+
+    /// [`Weights::open`], with the entry of a checkpoint to read when one is given.
+    fn open_part(path: &Path, entry: Option<&str>) -> Result<Weights, LoadError> {
         let io = |error| LoadError::Io {
             path: path.to_path_buf(),
             error,
@@ -157,10 +194,11 @@ impl Weights {
         // mapped, cannot be excluded by any mmap-based reader; `open`'s documentation states
         // the assumption, as safetensors' and candle's loaders do.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        Weights::parse(path.to_path_buf(), Bytes::Mapped(map))
+        Weights::parse(path.to_path_buf(), Bytes::Mapped(map), entry)
     }
 
-    /// Reads safetensors bytes held in memory: a `Vec<u8>` (as from [`Saver::to_bytes`]) or a
+    /// Reads weights held in memory, safetensors or `.pth` as [`Weights::open`] tells them
+    /// apart: a `Vec<u8>` (as from [`Saver::to_bytes`]) or a
     /// `&'static [u8]` such as `include_bytes!("model.safetensors")`, which is not copied.
     ///
     /// Error messages name these weights `<in-memory weights>`.
@@ -177,12 +215,46 @@ impl Weights {
     /// # Ok::<(), LoadError>(())
     /// ```
     pub fn from_bytes(bytes: impl Into<Cow<'static, [u8]>>) -> Result<Weights, LoadError> {
-        Weights::parse(PathBuf::from(IN_MEMORY), Bytes::Memory(bytes.into()))
+        Weights::parse(PathBuf::from(IN_MEMORY), Bytes::Memory(bytes.into()), None)
     }
 
-    /// Parses and validates the header (safetensors checks that the offsets tile the data
-    /// exactly up to the end of the file, with the byte count each shape and dtype needs).
-    fn parse(path: PathBuf, bytes: Bytes) -> Result<Weights, LoadError> {
+    /// Reads the index of tensors of either format, as the first bytes tell.
+    fn parse(path: PathBuf, bytes: Bytes, entry: Option<&str>) -> Result<Weights, LoadError> {
+        let buffer = bytes.as_slice();
+        let checkpoint = |message: String| LoadError::Checkpoint {
+            path: path.clone(),
+            message,
+        };
+        if pth::is_legacy(buffer) {
+            return Err(checkpoint(pth::LEGACY_MESSAGE.into()));
+        }
+        if !pth::is_zip(buffer) {
+            if let Some(entry) = entry {
+                let message = format!(
+                    "a safetensors file has no entry `{entry}` to open: open it with \
+                     `Weights::open`"
+                );
+                return Err(LoadError::Format { path, message });
+            }
+            return Weights::parse_safetensors(path, bytes);
+        }
+        match pth::parse(buffer, entry) {
+            Ok(entries) => Ok(Weights {
+                path,
+                bytes,
+                entries,
+            }),
+            Err(pth::PthError::Forbidden(global)) => {
+                Err(LoadError::ForbiddenGlobal { path, global })
+            }
+            Err(pth::PthError::Invalid(message)) => Err(checkpoint(message)),
+        }
+    }
+
+    /// Parses and validates a safetensors header (safetensors checks that the offsets tile
+    /// the data exactly up to the end of the file, with the byte count each shape and dtype
+    /// needs).
+    fn parse_safetensors(path: PathBuf, bytes: Bytes) -> Result<Weights, LoadError> {
         let buffer = bytes.as_slice();
         let (header_len, metadata) = match SafeTensors::read_metadata(buffer) {
             Ok(parsed) => parsed,
@@ -204,11 +276,8 @@ impl Weights {
             .into_iter()
             .map(|(key, info)| {
                 let (begin, end) = info.data_offsets;
-                let entry = Entry {
-                    dtype: info.dtype,
-                    shape: info.shape.clone(),
-                    range: data_start + begin..data_start + end,
-                };
+                let range = data_start + begin..data_start + end;
+                let entry = Entry::contiguous(info.dtype, info.shape.clone(), range);
                 (key, entry)
             })
             .collect();
@@ -293,7 +362,7 @@ impl Weights {
     }
 
     /// The dtype of tensor `key` as safetensors spells it (`"F32"`, `"F16"`, `"I64"`, …), if the
-    /// file has it.
+    /// file has it (a `.pth`'s `torch.float32` is `"F32"` too).
     ///
     /// ```
     /// use ndarray::Array1;
@@ -313,14 +382,9 @@ impl Weights {
         self.entries.get(key)
     }
 
-    /// The values of an `F32` entry, decoded from little-endian bytes (the file's data need
-    /// not be aligned for `f32`).
+    /// The values of a floating-point entry in C order of its shape, as `f32`.
     fn f32_values(&self, entry: &Entry) -> Vec<f32> {
-        debug_assert_eq!(entry.dtype, Dtype::F32);
-        self.bytes.as_slice()[entry.range.clone()]
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
+        entry.f32_values(self.bytes.as_slice())
     }
 }
 
