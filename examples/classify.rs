@@ -3,12 +3,14 @@
 //! likeliest ImageNet classes with their probabilities.
 //!
 //! ```text
-//! cargo run --release --example classify -- photo.jpg [resnet18.safetensors]
+//! cargo run --release --example classify -- photo.jpg [resnet18.pth]
 //! ```
 //!
-//! The weights are torchvision's `resnet18` state_dict saved as safetensors
-//! (`safetensors.torch.save_file(model.state_dict(), "resnet18.safetensors")`). Without them
-//! the network draws its weights from a seed, says so, and its classes mean nothing.
+//! The weights are torchvision's `resnet18` state_dict, as `torch.save` writes it (`.pth`, for
+//! example the file `torchvision.models.resnet18(weights="DEFAULT")` downloads into
+//! `~/.cache/torch/hub/checkpoints/`) or as safetensors; the loader tells them apart by their
+//! first bytes. Without them the network draws its weights from a seed, says so, and its
+//! classes mean nothing.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -32,7 +34,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (image, weights) = match args.as_slice() {
         [image] => (Path::new(image), None),
         [image, weights] => (Path::new(image), Some(Path::new(weights))),
-        _ => return Err("usage: classify IMAGE [WEIGHTS.safetensors]".into()),
+        _ => return Err("usage: classify IMAGE [WEIGHTS.pth | WEIGHTS.safetensors]".into()),
     };
 
     let x = Transform::imagenet().load(image)?;
@@ -44,7 +46,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         None => {
             println!(
                 "weights: none given, so ResNet-18's are drawn from seed 0: the classes below \
-                 are not a prediction (pass torchvision's resnet18 weights as safetensors)"
+                 are not a prediction (pass torchvision's resnet18 weights, .pth or safetensors)"
             );
             ResNet18::init(0)
         }
@@ -64,7 +66,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The one place that reads a checkpoint, so that another format is one change here.
+/// Reads a `.pth`/`.pt` or a safetensors checkpoint (`load_safetensors` reads both) under
+/// torchvision's keys.
 fn load_weights(path: &Path) -> Result<ResNet18, Box<dyn std::error::Error>> {
     Ok(ResNet18::load_safetensors(path)?)
 }
