@@ -89,6 +89,7 @@
 //! `tests/threads.rs` checks all three, with 8 threads against a one-thread run, bit for
 //! bit.
 
+mod arena;
 mod error;
 mod gemm;
 pub mod graph;

@@ -14,6 +14,7 @@
 //! | fusion: each [`Group`] folded into one convolution | [`Model::fuse`] |
 //! | the summary table | [`Graph::summary`] |
 //! | where a forward spends its time, step by step | [`Module::profile`] (`profile.rs`) |
+//! | what a forward needs in memory: each value's steps and offset | [`Module::memory_plan`] (`plan.rs`) |
 //!
 //! A generated network is a thin typed shell around a [`Model`]: it implements [`Module`] (and
 //! [`Build`] to construct itself), holds the networks it uses from other invocations as typed
@@ -73,6 +74,7 @@
 
 mod model;
 mod module;
+mod plan;
 mod profile;
 mod run;
 mod size;
@@ -83,6 +85,7 @@ mod value;
 pub use model::Model;
 pub(crate) use model::{FusedLayer, Slot};
 pub use module::{Build, Module, from_weights, init};
+pub use plan::{MemoryPlan, PlannedValue};
 pub use profile::{Profile, Step};
 pub use size::{SizeCause, SizeError, check_size, gives, takes};
 pub use value::Value;
