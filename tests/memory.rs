@@ -16,7 +16,10 @@ fn checked(net: &impl Module, input: [usize; 4]) -> MemoryPlan {
     for (i, a) in plan.values.iter().enumerate() {
         assert!(a.first <= a.last, "{name}: value {i} ends before it starts");
         assert!(a.offset % 64 == 0, "{name}: value {i} is not aligned");
-        assert!(a.offset + a.bytes <= plan.arena_bytes, "{name}: value {i} past the arena");
+        assert!(
+            a.offset + a.bytes <= plan.arena_bytes,
+            "{name}: value {i} past the arena"
+        );
         for (j, b) in plan.values.iter().enumerate().skip(i + 1) {
             assert!(
                 !(a.meets(b) && a.overlaps(b) && a.bytes > 0 && b.bytes > 0),

@@ -49,7 +49,10 @@ impl Arena {
     /// used, its output excepted.
     pub(crate) fn bytes(&self) -> usize {
         let buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
-        buffers.iter().map(|b| b.capacity() * size_of::<f32>()).sum()
+        buffers
+            .iter()
+            .map(|b| b.capacity() * size_of::<f32>())
+            .sum()
     }
 
     /// Runs `f`, a forward, with the arena's buffers installed on this thread (or the ones
@@ -166,7 +169,10 @@ mod tests {
         let arena = Arena::default();
         let first = arena.scope(|| {
             assert!(installed());
-            assert!(take(SMALLEST * 2).is_none(), "a new arena has nothing to lend");
+            assert!(
+                take(SMALLEST * 2).is_none(),
+                "a new arena has nothing to lend"
+            );
             let a = Array1::<f32>::ones(SMALLEST * 2 + 2);
             let ptr = a.as_ptr();
             give(a);

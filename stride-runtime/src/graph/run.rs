@@ -100,7 +100,9 @@ impl Model {
                 all.push(recorder.into_steps());
             }
         }
-        Ok(profile::profile(input.dim().0, all, totals))
+        let (n, c, h, w) = input.dim();
+        let memory = self.memory_plan(externals, [n, c, h, w])?;
+        Ok(profile::profile(all, totals, memory, self.arena_bytes()))
     }
 }
 
@@ -237,9 +239,7 @@ impl Exec<'_> {
                     // The shortcut's buffer becomes the output: the convolution adds into it.
                     let s = memory::into_owned(key, "shortcut", s)?;
                     let y = consume(CowArray::from(y), |y| {
-                        fused
-                            .forward_add_owned(y, s)
-                            .map_err(|e| e.in_layer(key))
+                        fused.forward_add_owned(y, s).map_err(|e| e.in_layer(key))
                     })?;
                     give_back(skip);
                     Ok(y.into())
@@ -332,7 +332,9 @@ fn add(op: &'static str, y: Value<'_>, s: ArrayView4<f32>) -> Result<Array4<f32>
 fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
     let op = layer.key;
     Ok(match (layer.op, slot) {
-        (Op::Conv2d(_), Slot::Conv2d(conv)) => consume(x.map(op, "input")?, |x| conv.forward(x))?.into(),
+        (Op::Conv2d(_), Slot::Conv2d(conv)) => {
+            consume(x.map(op, "input")?, |x| conv.forward(x))?.into()
+        }
         (Op::ConvTranspose2d(_), Slot::ConvTranspose2d(conv)) => {
             consume(x.map(op, "input")?, |x| conv.forward(x))?.into()
         }
@@ -363,9 +365,7 @@ fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
         (Op::AdaptiveAvgPool2d(size), _) => {
             consume(x.map(op, "input")?, |x| adaptive_avg_pool2d(x, size))?.into()
         }
-        (Op::Upsample(params), _) => {
-            consume(x.map(op, "input")?, |x| upsample(x, &params))?.into()
-        }
+        (Op::Upsample(params), _) => consume(x.map(op, "input")?, |x| upsample(x, &params))?.into(),
         (Op::Activation(activation), _) => activate(op, activation, x)?,
         (Op::Flatten, _) => match x {
             Value::Map(x) => flatten(op, x)?.into(),

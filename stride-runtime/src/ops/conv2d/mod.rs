@@ -350,6 +350,7 @@ impl Conv2d {
         }
         let y = self.forward(x)?;
         super::add_assign(residual.view_mut(), y.view())?;
+        crate::arena::give(y);
         activation.apply_in_place(residual.view_mut());
         Ok(residual)
     }
@@ -577,6 +578,7 @@ fn one_pixel_product(
         gemv::gemv(isa, weight, cin, x, bias, activation, out);
     })?;
     let y = memory::into_owned(OP, "output", memory::standard_layout(OP, "output", yt.t())?)?;
+    crate::arena::give(yt);
     Ok(y.into_shape_with_order((batch, cout, 1, 1))
         .expect("an N × Cout matrix is N × Cout × 1 × 1"))
 }
