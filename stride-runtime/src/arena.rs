@@ -32,9 +32,18 @@ use std::sync::Mutex;
 use ndarray::{Array, Dimension};
 
 /// The buffers a network keeps between forwards.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Arena {
     buffers: Mutex<Vec<Vec<f32>>>,
+}
+
+impl std::fmt::Debug for Arena {
+    /// Its size, not its values.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Arena")
+            .field("bytes", &self.bytes())
+            .finish()
+    }
 }
 
 impl Clone for Arena {
@@ -86,10 +95,13 @@ impl Drop for PutBack<'_> {
     }
 }
 
+/// The buffers a forward has not lent out, each with whether the forward used it (took it, or
+/// gave it back).
+type Free = Vec<(Vec<f32>, bool)>;
+
 thread_local! {
-    /// The buffers of the forward this thread walks, each with whether the forward used it;
-    /// `None` outside a forward.
-    static FREE: RefCell<Option<Vec<(Vec<f32>, bool)>>> = const { RefCell::new(None) };
+    /// The buffers of the forward this thread walks; `None` outside a forward.
+    static FREE: RefCell<Option<Free>> = const { RefCell::new(None) };
 }
 
 /// The fewest values a buffer the arena lends or keeps holds (64 KiB): smaller ones come and go
