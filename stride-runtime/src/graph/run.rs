@@ -2,9 +2,11 @@
 //!
 //! Each node takes the value the previous one produced. A value the walk owns is changed in
 //! place where the op allows it (activations, batch norm, the residual add, flatten, dropout
-//! and identity); the others write a new output and the old buffer is dropped as soon as the
-//! next node no longer needs it. A concat's branches read its input without copying it, so an
-//! identity branch costs only its share of the joined output.
+//! and identity); the others write a new output, and the old buffer goes back to the network's
+//! arena (`crate::arena`) as soon as no node needs it, for a later output of this forward or
+//! the next to take instead of a new allocation. `plan.rs` follows the same rules to plan a
+//! forward's memory from the shapes. A concat's branches read its input without copying it, so
+//! an identity branch costs only its share of the joined output.
 
 use std::time::Instant;
 
