@@ -16,7 +16,8 @@
 //! `--memory` also prints, on standard error, what a forward allocates, counted by this
 //! benchmark's global allocator: for the first four forwards, the most bytes allocated at once
 //! above what was allocated before the call (the weights and the input excluded, the output and
-//! the kernels' workspace included) and the number of allocations; then the network's
+//! the kernels' workspace included), the number of allocations and the minor page faults (on
+//! Linux); then the network's
 //! [`MemoryPlan`](stride::runtime::graph::MemoryPlan) for that input and the bytes of buffers
 //! the network keeps for its next forward.
 //!
@@ -209,13 +210,19 @@ fn memory(net: &impl Module, x: &Array4<f32>) -> Result<(), Box<dyn Error>> {
         let before = LIVE.load(Relaxed);
         PEAK.store(before, Relaxed);
         CALLS.store(0, Relaxed);
+        let faults = minor_faults();
         let y = net.run(x.view())?;
+        let faults = minor_faults()
+            .zip(faults)
+            .map(|(after, before)| after - before);
         let peak = PEAK.load(Relaxed) - before;
         let calls = CALLS.load(Relaxed);
         drop(y);
         eprintln!(
-            "forward {call}: peak {:.1} MiB above the weights and input, {calls} allocations",
-            mib(peak)
+            "forward {call}: peak {:.1} MiB above the weights and input, {calls} allocations, \
+             {} minor page faults",
+            mib(peak),
+            faults.map_or("?".into(), |f| f.to_string())
         );
     }
     let (n, c, h, w) = x.dim();
@@ -225,6 +232,14 @@ fn memory(net: &impl Module, x: &Array4<f32>) -> Result<(), Box<dyn Error>> {
         mib(net.model().arena_bytes())
     );
     Ok(())
+}
+
+/// The process's minor page faults so far (Linux's `/proc/self/stat`), `None` elsewhere.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses: `minflt` is the 8th.
+    let fields = &stat[stat.rfind(')')? + 2..];
+    fields.split(' ').nth(7)?.parse().ok()
 }
 
 /// The median time of `run` in milliseconds: one warm-up call, then at least [`MIN_RUNS`]

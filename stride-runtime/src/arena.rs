@@ -172,6 +172,8 @@ mod tests {
 
     use super::*;
 
+    const S: usize = SMALLEST;
+
     fn installed() -> bool {
         FREE.with(|free| free.borrow().is_some())
     }
@@ -181,51 +183,60 @@ mod tests {
         let arena = Arena::default();
         let first = arena.scope(|| {
             assert!(installed());
-            assert!(
-                take(SMALLEST * 2).is_none(),
-                "a new arena has nothing to lend"
-            );
-            let a = Array1::<f32>::ones(SMALLEST * 2 + 2);
+            assert!(take(S).is_none(), "a new arena has nothing to lend");
+            let a = Array1::<f32>::ones(2 * S);
             let ptr = a.as_ptr();
             give(a);
-            // Too large for a small request; the smallest that holds a larger one.
-            assert!(take(SMALLEST).is_none(), "more than twice as large");
-            let b = take_zeroed(SMALLEST + 1).expect("the buffer given back");
-            assert_eq!((b.len(), b.as_ptr()), (SMALLEST + 1, ptr));
+            let b = take_zeroed(S + 1).expect("the buffer given back");
+            assert_eq!((b.len(), b.as_ptr()), (S + 1, ptr));
             assert!(b.iter().all(|&v| v == 0.0));
             give(Array1::from_vec(b));
             ptr
         });
         assert!(!installed());
-        assert_eq!(arena.bytes(), (SMALLEST * 2 + 2) * 4);
-        let second = arena.scope(|| take(SMALLEST * 2 + 2).map(|b| b.as_ptr().cast::<f32>()));
+        assert_eq!(arena.bytes(), 2 * S * 4);
+        let second = arena.scope(|| take(2 * S).map(|b| b.as_ptr().cast::<f32>()));
         assert_eq!(second, Some(first));
         // The second forward took the buffer and did not give it back: the arena is empty.
         assert_eq!(arena.bytes(), 0);
     }
 
     #[test]
-    fn buffers_a_forward_did_not_use_are_dropped_as_it_ends() {
+    fn the_smallest_that_holds_is_lent_and_what_goes_unused_is_dropped() {
         let arena = Arena::default();
         arena.scope(|| {
-            give(Array1::<f32>::zeros(1000));
-            give(Array1::<f32>::zeros(10));
+            give(Array1::<f32>::zeros(10 * S));
+            give(Array1::<f32>::zeros(S));
+            give(Array1::<f32>::zeros(S - 1));
+            assert!(take(S - 1).is_none(), "below the smallest kept");
         });
-        assert_eq!(arena.bytes(), 1010 * 4);
+        assert_eq!(arena.bytes(), 11 * S * 4, "a small buffer is not kept");
         arena.scope(|| {
-            let small = take_zeroed(10).expect("the small buffer");
-            assert_eq!(small.capacity(), 10);
+            let small = take_zeroed(S).expect("the small buffer");
+            assert_eq!(small.capacity(), S);
             give(Array1::from_vec(small));
         });
-        assert_eq!(arena.bytes(), 10 * 4, "the large buffer went unused");
+        assert_eq!(arena.bytes(), S * 4, "the large buffer went unused");
+    }
+
+    #[test]
+    fn when_none_holds_a_request_the_largest_gives_way() {
+        let arena = Arena::default();
+        arena.scope(|| {
+            give(Array1::<f32>::zeros(S));
+            give(Array1::<f32>::zeros(2 * S));
+            assert!(take(3 * S).is_none());
+            // The buffer of 2S would hold S + 1 values: it gave way to the caller's new one.
+            assert!(take(S + 1).is_none());
+        });
     }
 
     #[test]
     fn a_nested_scope_uses_the_outer_buffers() {
         let (outer, inner) = (Arena::default(), Arena::default());
         outer.scope(|| {
-            give(Array1::<f32>::zeros(SMALLEST));
-            inner.scope(|| assert!(take(SMALLEST).is_some()));
+            give(Array1::<f32>::zeros(S));
+            inner.scope(|| assert!(take(S).is_some()));
         });
         assert_eq!((outer.bytes(), inner.bytes()), (0, 0));
     }

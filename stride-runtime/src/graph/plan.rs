@@ -18,14 +18,14 @@
 
 use std::fmt;
 
-use super::module::Module;
 use super::{Graph, Model, Node, Op};
 use crate::{Error, Result};
 
 /// Where a planned value's offset is aligned to, in bytes.
 const ALIGN: usize = 64;
 
-/// What a forward at one input shape needs in memory: [`Module::memory_plan`] gives one.
+/// What a forward at one input shape needs in memory:
+/// [`Module::memory_plan`](super::Module::memory_plan) gives one.
 ///
 /// It displays as one line:
 ///
@@ -90,53 +90,34 @@ impl fmt::Display for MemoryPlan {
     }
 }
 
-impl Model {
-    /// The memory plan of a forward on an input of shape `input`, with `externals` standing
-    /// for the graph's [`External`](super::External)s, for the fused or unfused layers as the
-    /// model runs them now.
-    ///
-    /// # Errors
-    /// An input shape [`Model::run`] refuses, and the wrong number of externals.
-    pub fn memory_plan(&self, externals: &[&dyn Module], input: [usize; 4]) -> Result<MemoryPlan> {
-        let graph = self.graph();
-        graph.check_input(&input)?;
-        check_externals(graph, externals)?;
-        let summary = graph.summary_at([input[2], input[3]])?;
-        let mut planner = Planner {
-            graph,
-            model: self,
-            externals,
-            batch: input[0],
-            rows: summary.layers.into_iter().map(|l| l.output).collect(),
-            values: Vec::new(),
-            step: 0,
-        };
-        let output = planner.nodes(graph.nodes, Cur::borrowed(input.to_vec()))?;
-        let mut values = planner.values;
-        let arena_bytes = place(&mut values);
-        Ok(MemoryPlan {
-            name: graph.name,
-            input,
-            output: output.shape,
-            peak_live_bytes: peak_live(&values),
-            values,
-            arena_bytes,
-        })
-    }
-}
-
-/// Refuses a list of externals that is not the graph's.
-pub(super) fn check_externals(graph: &Graph, externals: &[&dyn Module]) -> Result<()> {
-    if externals.len() == graph.externals.len() {
-        return Ok(());
-    }
-    Err(Error::Param {
-        op: graph.name,
-        message: format!(
-            "the graph runs {} networks from other invocations, but {} were given",
-            graph.externals.len(),
-            externals.len()
-        ),
+/// The plan of `model`'s forward on an input of shape `input` (checked by the caller), with
+/// `external(i, shape)` giving the plan of the graph's external network `i` on `shape`.
+pub(super) fn plan(
+    model: &Model,
+    input: [usize; 4],
+    external: &dyn Fn(usize, [usize; 4]) -> Result<MemoryPlan>,
+) -> Result<MemoryPlan> {
+    let graph = model.graph();
+    let summary = graph.summary_at([input[2], input[3]])?;
+    let mut planner = Planner {
+        graph,
+        model,
+        external,
+        batch: input[0],
+        rows: summary.layers.into_iter().map(|l| l.output).collect(),
+        values: Vec::new(),
+        step: 0,
+    };
+    let output = planner.nodes(graph.nodes, Cur::borrowed(input.to_vec()))?;
+    let mut values = planner.values;
+    let arena_bytes = place(&mut values);
+    Ok(MemoryPlan {
+        name: graph.name,
+        input,
+        output: output.shape,
+        peak_live_bytes: peak_live(&values),
+        values,
+        arena_bytes,
     })
 }
 
@@ -163,7 +144,7 @@ impl Cur {
 struct Planner<'m> {
     graph: &'static Graph,
     model: &'m Model,
-    externals: &'m [&'m dyn Module],
+    external: &'m dyn Fn(usize, [usize; 4]) -> Result<MemoryPlan>,
     batch: usize,
     /// Each summary row's output shape for one sample.
     rows: Vec<Vec<usize>>,
@@ -276,7 +257,7 @@ impl Planner<'_> {
                         expected: "[N, C, H, W]".into(),
                         got: cur.shape.clone(),
                     })?;
-                let inner = self.externals[index].memory_plan(input)?;
+                let inner = (self.external)(index, input)?;
                 self.next();
                 self.read(&cur);
                 self.make(key, inner.arena_bytes);

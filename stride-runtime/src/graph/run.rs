@@ -14,6 +14,7 @@ use ndarray::{Array2, Array4, ArrayView, ArrayView4, CowArray, Dimension, Ix4};
 
 use super::model::{FusedLayer, Slot};
 use super::module::Module;
+use super::plan::{self, MemoryPlan};
 use super::profile::{self, Profile, Recorder, Step};
 use super::value::Value;
 use super::{Graph, Layer, Model, Node, Op};
@@ -56,7 +57,7 @@ impl Model {
     ) -> Result<Value<'a>> {
         let graph = self.graph();
         graph.check_input(input.shape())?;
-        super::plan::check_externals(graph, externals)?;
+        check_externals(graph, externals)?;
         let exec = Exec {
             graph,
             model: self,
@@ -73,6 +74,20 @@ impl Model {
 }
 
 impl Model {
+    /// The memory plan of a forward on an input of shape `input`, with `externals` standing
+    /// for the graph's [`External`](super::External)s, for the fused or unfused layers as the
+    /// model runs them now (`plan.rs`).
+    ///
+    /// # Errors
+    /// An input shape [`Model::run`] refuses, and the wrong number of externals.
+    pub fn memory_plan(&self, externals: &[&dyn Module], input: [usize; 4]) -> Result<MemoryPlan> {
+        self.graph().check_input(&input)?;
+        check_externals(self.graph(), externals)?;
+        plan::plan(self, input, &|index, shape| {
+            externals[index].memory_plan(shape)
+        })
+    }
+
     /// Runs the graph `runs + 1` times on `input` (the first run warms caches and the
     /// thread pool, and is not counted) and gives each step's median time.
     ///
@@ -106,6 +121,21 @@ impl Model {
         let memory = self.memory_plan(externals, [n, c, h, w])?;
         Ok(profile::profile(all, totals, memory, self.arena_bytes()))
     }
+}
+
+/// Refuses a list of externals that is not the graph's.
+fn check_externals(graph: &Graph, externals: &[&dyn Module]) -> Result<()> {
+    if externals.len() == graph.externals.len() {
+        return Ok(());
+    }
+    Err(Error::Param {
+        op: graph.name,
+        message: format!(
+            "the graph runs {} networks from other invocations, but {} were given",
+            graph.externals.len(),
+            externals.len()
+        ),
+    })
 }
 
 /// One walk over a graph.
