@@ -113,10 +113,37 @@ const SMALLEST: usize = 16 * 1024;
 /// no buffer holds them: then the largest is dropped, and the caller's new, larger buffer takes
 /// its place when it is given back.
 pub(crate) fn take(len: usize) -> Option<Vec<MaybeUninit<f32>>> {
+    let mut buffer = std::mem::ManuallyDrop::new(take_buffer(len)?);
+    let capacity = buffer.capacity();
+    // SAFETY: `MaybeUninit<f32>` has `f32`'s size and alignment, so the allocation is one of
+    // `capacity` `MaybeUninit<f32>`s; any `len <= capacity` of them are initialised, as
+    // `MaybeUninit` needs nothing.
+    Some(unsafe { Vec::from_raw_parts(buffer.as_mut_ptr().cast(), len, capacity) })
+}
+
+/// [`take`], its values set to zero.
+pub(crate) fn take_zeroed(len: usize) -> Option<Vec<f32>> {
+    let mut buffer = take_buffer(len)?;
+    buffer.clear();
+    buffer.resize(len, 0.0);
+    Some(buffer)
+}
+
+/// [`take`], its values what the buffer's last user left (zero past what it held): for a
+/// kernel that writes every value before any is read, which a zeroing pass would only delay.
+pub(crate) fn take_as_left(len: usize) -> Option<Vec<f32>> {
+    let mut buffer = take_buffer(len)?;
+    buffer.resize(len, 0.0);
+    Some(buffer)
+}
+
+/// The smallest buffer of the forward's arena that holds `len` values, as its last user left
+/// it; see [`take`].
+fn take_buffer(len: usize) -> Option<Vec<f32>> {
     if len < SMALLEST {
         return None;
     }
-    let buffer = FREE.with(|free| {
+    FREE.with(|free| {
         let mut free = free.borrow_mut();
         let free = free.as_mut()?;
         let fits = free
@@ -133,13 +160,7 @@ pub(crate) fn take(len: usize) -> Option<Vec<MaybeUninit<f32>>> {
                 None
             }
         }
-    })?;
-    let mut buffer = std::mem::ManuallyDrop::new(buffer);
-    let capacity = buffer.capacity();
-    // SAFETY: `MaybeUninit<f32>` has `f32`'s size and alignment, so the allocation is one of
-    // `capacity` `MaybeUninit<f32>`s; any `len <= capacity` of them are initialised, as
-    // `MaybeUninit` needs nothing.
-    Some(unsafe { Vec::from_raw_parts(buffer.as_mut_ptr().cast(), len, capacity) })
+    })
 }
 
 /// Gives `a`'s buffer back to the forward's arena, for a later op's output; outside a forward,
@@ -154,16 +175,6 @@ pub(crate) fn give<D: Dimension>(a: Array<f32, D>) {
             free.push((buffer, true));
         }
     });
-}
-
-/// [`take`], its values set to zero.
-pub(crate) fn take_zeroed(len: usize) -> Option<Vec<f32>> {
-    let mut buffer = std::mem::ManuallyDrop::new(take(len)?);
-    buffer.fill(MaybeUninit::new(0.0));
-    let (ptr, len, capacity) = (buffer.as_mut_ptr(), buffer.len(), buffer.capacity());
-    // SAFETY: the allocation is one of `capacity` `f32`s (as in `take`), and its first `len`
-    // values were just written.
-    Some(unsafe { Vec::from_raw_parts(ptr.cast(), len, capacity) })
 }
 
 #[cfg(test)]
@@ -228,6 +239,18 @@ mod tests {
             assert!(take(3 * S).is_none());
             // The buffer of 2S would hold S + 1 values: it gave way to the caller's new one.
             assert!(take(S + 1).is_none());
+        });
+    }
+
+    #[test]
+    fn a_buffer_taken_as_left_keeps_its_values_and_is_zero_past_them() {
+        Arena::default().scope(|| {
+            let mut held = Vec::with_capacity(2 * S);
+            held.resize(S, 3.0f32);
+            give(Array1::from_vec(held));
+            let b = take_as_left(S / 2 * 3).expect("the buffer given back");
+            assert_eq!(b.len(), S / 2 * 3);
+            assert!(b[..S].iter().all(|&v| v == 3.0) && b[S..].iter().all(|&v| v == 0.0));
         });
     }
 

@@ -120,6 +120,21 @@ pub(crate) fn zeros<D: Dimension>(
     Ok(Array::from_shape_vec(dim, values).expect("`check` accepted the shape"))
 }
 
+/// An array of shape `dim`, in standard layout, for a kernel that writes every element before
+/// it reads any: a buffer of the forward's [`arena`](crate::arena) with whatever values its
+/// last user left, or zeros (calloc, whose fresh pages cost nothing until written).
+pub(crate) fn overwritten<D: Dimension>(
+    op: &'static str,
+    tensor: &'static str,
+    dim: D,
+) -> Result<Array<f32, D>> {
+    let len = check::<f32>(op, tensor, dim.slice())?;
+    match crate::arena::take_as_left(len) {
+        Some(reused) => Ok(Array::from_shape_vec(dim, reused).expect("`check` accepted the shape")),
+        None => zeros(op, tensor, dim),
+    }
+}
+
 /// An uninitialised array of shape `dim`, in standard layout, for a kernel that writes every
 /// element (then `assume_init`): a buffer of the forward's [`arena`](crate::arena) when it has
 /// one that holds it, else a new one.

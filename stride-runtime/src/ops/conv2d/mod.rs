@@ -539,9 +539,9 @@ fn apply(
         // are `out.len() / plane_out == N * Cout` disjoint chunks covering all of it.
         return Ok(unsafe { y.assume_init() });
     }
-    // Every element is written by the kernel, so the zeros are never read; `zeros` is calloc,
-    // whose fresh pages cost nothing until written.
-    let mut y = memory::zeros(OP, "output", shape)?;
+    // Every element is written by the kernel before it is read: a buffer as its last user
+    // left it, or calloc's zeros, whose fresh pages cost nothing until written.
+    let mut y = memory::overwritten(OP, "output", shape)?;
     let out = contiguous(y.as_slice_mut());
     with_slices(OP, x, bias, |x, bias| match weights {
         Prepared::Depthwise(_) | Prepared::Gemv(_) => unreachable!("handled above"),
