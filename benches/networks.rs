@@ -6,11 +6,20 @@
 //! cargo bench --bench networks -- --net resnet50 --batch 1 --threads 2
 //! cargo bench --bench networks -- --export target/nets           # also writes <net>.onnx there
 //! cargo bench --bench networks -- --net resnet50 --batch 1 --threads 2 --profile
+//! cargo bench --bench networks -- --net resnet50 --batch 1 --threads 2 --memory
 //! ```
 //!
 //! `--profile` also prints, on standard error, where each forward spends its time: every
 //! layer, fused convolution, residual add and join, the median of 20 runs
 //! ([`Module::profile`](stride::runtime::graph::Module::profile)).
+//!
+//! `--memory` also prints, on standard error, what a forward allocates, counted by this
+//! benchmark's global allocator: for the first four forwards, the most bytes allocated at once
+//! above what was allocated before the call (the weights and the input excluded, the output and
+//! the kernels' workspace included), the number of allocations and the minor page faults (on
+//! Linux); then the network's
+//! [`MemoryPlan`](stride::runtime::graph::MemoryPlan) for that input and the bytes of buffers
+//! the network keeps for its next forward.
 //!
 //! With `--export DIR`, each network is also written to `DIR/<net>.onnx` (the fused graph, for
 //! 224x224, the same seeded weights it is timed with), for `bench/compare_nets.sh` to time in
@@ -25,11 +34,14 @@
 //! `ms` is the median of one `forward` over repeated runs after a warm-up, each configuration
 //! running for about [`BUDGET`]. Each thread count runs in its own rayon pool.
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::error::Error;
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use ndarray::Array4;
+use stride::runtime::graph::Module;
 
 /// About how long each configuration runs, warm-up excluded.
 const BUDGET: Duration = Duration::from_millis(1500);
@@ -63,8 +75,8 @@ fn main() -> Result<(), Box<dyn Error>> {
                 .num_threads(threads)
                 .build()?;
             for &batch in &options.batches {
-                let ms = pool
-                    .install(|| time_net(net, batch, options.profile).map_err(|e| e.to_string()))?;
+                let ms =
+                    pool.install(|| time_net(net, batch, &options).map_err(|e| e.to_string()))?;
                 println!(
                     "{{\"net\": \"{net}\", \"batch\": {batch}, \"threads\": {threads}, \"ms\": {ms:.3}, \"images_per_s\": {:.1}}}",
                     batch as f64 * 1e3 / ms
@@ -75,20 +87,26 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The median milliseconds of one forward of `net` on a batch of `batch`; with `profile`, its
-/// profile on standard error too.
-fn time_net(net: &str, batch: usize, profile: bool) -> Result<f64, Box<dyn Error>> {
+/// The median milliseconds of one forward of `net` on a batch of `batch`; with `--profile` and
+/// `--memory`, its profile and its memory on standard error too.
+fn time_net(net: &str, batch: usize, options: &Options) -> Result<f64, Box<dyn Error>> {
     let x = Array4::from_shape_fn((batch, 3, 224, 224), |(n, c, h, w)| {
         ((n * 3 + c) as f32 * 0.1 + h as f32 * 0.01 - w as f32 * 0.02).sin()
     });
     macro_rules! time {
         ($net:ty) => {{
             let net = <$net>::init(0);
-            if profile {
-                use stride::runtime::graph::Module;
-                let threads = rayon::current_num_threads();
+            let threads = rayon::current_num_threads();
+            if options.profile {
                 eprintln!("== {} batch {batch}, {threads} threads", stringify!($net));
                 eprintln!("{}", net.profile(x.view(), 20)?);
+            }
+            if options.memory {
+                eprintln!(
+                    "== {} batch {batch}, {threads} threads: memory",
+                    stringify!($net)
+                );
+                memory(&net, &x)?;
             }
             median_ms(|| black_box(net.forward(black_box(x.view())).map(|_| ())))
         }};
@@ -128,6 +146,102 @@ fn export_net(net: &str, path: &std::path::Path) -> Result<(), Box<dyn Error>> {
     }
 }
 
+/// The system allocator, counting the bytes allocated now, the most at once, and the calls,
+/// for `--memory`.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+impl Counting {
+    fn grew(size: usize) {
+        let live = LIVE.fetch_add(size, Relaxed) + size;
+        PEAK.fetch_max(live, Relaxed);
+        CALLS.fetch_add(1, Relaxed);
+    }
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged; only counters move.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            Counting::grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            Counting::grew(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Relaxed);
+        // SAFETY: the caller's contract, passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract, passed on.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            LIVE.fetch_sub(layout.size(), Relaxed);
+            Counting::grew(new_size);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Prints what the first four forwards of `net` on `x` allocate, its memory plan, and what it
+/// keeps between forwards (`--memory`).
+fn memory(net: &impl Module, x: &Array4<f32>) -> Result<(), Box<dyn Error>> {
+    let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+    for call in 1..=4 {
+        let before = LIVE.load(Relaxed);
+        PEAK.store(before, Relaxed);
+        CALLS.store(0, Relaxed);
+        let faults = minor_faults();
+        let y = net.run(x.view())?;
+        let faults = minor_faults()
+            .zip(faults)
+            .map(|(after, before)| after - before);
+        let peak = PEAK.load(Relaxed) - before;
+        let calls = CALLS.load(Relaxed);
+        drop(y);
+        eprintln!(
+            "forward {call}: peak {:.1} MiB above the weights and input, {calls} allocations, \
+             {} minor page faults",
+            mib(peak),
+            faults.map_or("?".into(), |f| f.to_string())
+        );
+    }
+    let (n, c, h, w) = x.dim();
+    eprintln!("plan: {}", net.memory_plan([n, c, h, w])?);
+    eprintln!(
+        "kept between forwards: {:.1} MiB",
+        mib(net.model().arena_bytes())
+    );
+    Ok(())
+}
+
+/// The process's minor page faults so far (Linux's `/proc/self/stat`), `None` elsewhere.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses: `minflt` is the 8th.
+    let fields = &stat[stat.rfind(')')? + 2..];
+    fields.split(' ').nth(7)?.parse().ok()
+}
+
 /// The median time of `run` in milliseconds: one warm-up call, then at least [`MIN_RUNS`]
 /// calls and about [`BUDGET`] of them.
 fn median_ms<E: Error + 'static>(
@@ -146,13 +260,14 @@ fn median_ms<E: Error + 'static>(
 }
 
 /// The command line: `--net NAME` (any number), `--batch 1,8`, `--threads 1,2`, `--export
-/// DIR`, `--profile`. Cargo's own `--bench` flag is ignored.
+/// DIR`, `--profile`, `--memory`. Cargo's own `--bench` flag is ignored.
 struct Options {
     nets: Vec<String>,
     batches: Vec<usize>,
     threads: Vec<usize>,
     export: Option<std::path::PathBuf>,
     profile: bool,
+    memory: bool,
 }
 
 impl Options {
@@ -163,6 +278,7 @@ impl Options {
             threads: vec![1, 2],
             export: None,
             profile: false,
+            memory: false,
         };
         let list = |flag: &str, value: Option<String>| -> Result<Vec<usize>, Box<dyn Error>> {
             let value = value.ok_or(format!("{flag} needs a list such as 1,2"))?;
@@ -180,6 +296,7 @@ impl Options {
             match arg.as_str() {
                 "--bench" => {}
                 "--profile" => options.profile = true,
+                "--memory" => options.memory = true,
                 "--net" => options.nets.push(args.next().ok_or("--net needs a name")?),
                 "--batch" => options.batches = list("--batch", args.next())?,
                 "--threads" => options.threads = list("--threads", args.next())?,

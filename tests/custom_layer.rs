@@ -238,6 +238,29 @@ fn the_picture_draws_custom_layers_on_their_branches() {
 }
 
 #[test]
+fn custom_layers_are_planned_and_run_on_reused_buffers() -> Result<()> {
+    // Batch 128 makes each value larger than the 64 KiB the arena starts keeping at.
+    let net = Branched::init(0);
+    let plan = net.memory_plan([128, 4, 6, 6])?;
+    for key in ["blur", "join.shuffle"] {
+        assert!(
+            plan.values.iter().any(|v| v.key == key),
+            "the plan makes `{key}`'s output"
+        );
+    }
+    let x = ramp((128, 4, 6, 6));
+    let first = net.forward(x.view())?;
+    assert_eq!(plan.output, first.shape());
+    net.forward(x.mapv(|v| -v).view())?;
+    assert!(
+        net.model().arena_bytes() > 0,
+        "the forward kept its buffers"
+    );
+    assert_eq!(first, net.forward(x.view())?);
+    Ok(())
+}
+
+#[test]
 fn no_fusion_group_reaches_across_a_custom_layer() -> Result<()> {
     assert!(Apart::GRAPH.groups.is_empty());
     let mut net = Apart::init(5);

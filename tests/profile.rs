@@ -27,7 +27,14 @@ fn a_fused_resnet_profiles_as_fused_convolutions_that_add_their_residual() {
     for step in &profile.steps {
         assert!(table.contains(step.key), "{table}");
     }
-    assert!(table.ends_with("(median of 2 runs)"), "{table}");
+    // The last line is the network's memory plan for that input.
+    assert_eq!(profile.memory, net.memory_plan([2, 3, 64, 64]).unwrap());
+    let memory = format!(
+        "(median of 2 runs)\nmemory: {}; buffers kept",
+        profile.memory
+    );
+    assert!(table.contains(&memory), "{table}");
+    assert!(table.ends_with(" MiB"), "{table}");
     assert_eq!(profile.slowest(3).len(), 3);
     assert!(profile.slowest(3)[0].time >= profile.slowest(3)[2].time);
 }

@@ -91,6 +91,7 @@
 //!
 //! [install]: https://docs.rs/rayon/1/rayon/struct.ThreadPool.html#method.install
 
+mod arena;
 pub mod custom;
 mod error;
 mod gemm;

@@ -92,15 +92,18 @@ pub(crate) fn collect<T>(
     Ok(v)
 }
 
-/// An array of zeros of shape `dim`, in standard layout. Zeroed by the allocator (calloc),
-/// whose fresh pages cost nothing until they are written, as `Array::zeros`.
+/// An array of zeros of shape `dim`, in standard layout: a buffer of the forward's
+/// [`arena`](crate::arena) set to zero, or one zeroed by the allocator (calloc), whose fresh
+/// pages cost nothing until they are written, as `Array::zeros`.
 pub(crate) fn zeros<D: Dimension>(
     op: &'static str,
     tensor: &'static str,
     dim: D,
 ) -> Result<Array<f32, D>> {
     let len = check::<f32>(op, tensor, dim.slice())?;
-    let values = if len == 0 {
+    let values = if let Some(reused) = crate::arena::take_zeroed(len) {
+        reused
+    } else if len == 0 {
         Vec::new()
     } else {
         let layout = Layout::array::<f32>(len).expect("`check` bounds the size by isize::MAX");
@@ -117,14 +120,33 @@ pub(crate) fn zeros<D: Dimension>(
     Ok(Array::from_shape_vec(dim, values).expect("`check` accepted the shape"))
 }
 
+/// An array of shape `dim`, in standard layout, for a kernel that writes every element before
+/// it reads any: a buffer of the forward's [`arena`](crate::arena) with whatever values its
+/// last user left, or zeros (calloc, whose fresh pages cost nothing until written).
+pub(crate) fn overwritten<D: Dimension>(
+    op: &'static str,
+    tensor: &'static str,
+    dim: D,
+) -> Result<Array<f32, D>> {
+    let len = check::<f32>(op, tensor, dim.slice())?;
+    match crate::arena::take_as_left(len) {
+        Some(reused) => Ok(Array::from_shape_vec(dim, reused).expect("`check` accepted the shape")),
+        None => zeros(op, tensor, dim),
+    }
+}
+
 /// An uninitialised array of shape `dim`, in standard layout, for a kernel that writes every
-/// element (then `assume_init`).
+/// element (then `assume_init`): a buffer of the forward's [`arena`](crate::arena) when it has
+/// one that holds it, else a new one.
 pub(crate) fn uninit<D: Dimension>(
     op: &'static str,
     tensor: &'static str,
     dim: D,
 ) -> Result<Array<MaybeUninit<f32>, D>> {
     let len = check::<f32>(op, tensor, dim.slice())?;
+    if let Some(reused) = crate::arena::take(len) {
+        return Ok(Array::from_shape_vec(dim, reused).expect("`check` accepted the shape"));
+    }
     let mut values = Vec::new();
     values
         .try_reserve_exact(len)

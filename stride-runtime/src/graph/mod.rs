@@ -15,6 +15,7 @@
 //! | the summary table | [`Graph::summary`] |
 //! | which rows feed which, and the picture of the network | [`Summary::edges`], [`Summary::picture`] (`summary/`) |
 //! | where a forward spends its time, step by step | [`Module::profile`] (`profile.rs`) |
+//! | what a forward needs in memory: each value's steps and offset | [`Module::memory_plan`] (`plan.rs`) |
 //!
 //! A generated network is a thin typed shell around a [`Model`]: it implements [`Module`] (and
 //! [`Build`] to construct itself), holds the networks it uses from other invocations as typed
@@ -74,6 +75,7 @@
 
 mod model;
 mod module;
+mod plan;
 mod profile;
 mod run;
 mod size;
@@ -85,6 +87,7 @@ mod value;
 pub use model::Model;
 pub(crate) use model::{FusedLayer, Slot};
 pub use module::{Build, Module, from_weights, init};
+pub use plan::{MemoryPlan, PlannedValue};
 pub use profile::{Profile, Step};
 pub use size::{SizeCause, SizeError, check_size, gives, takes};
 pub use tensor::{InitRule, TensorSpec};

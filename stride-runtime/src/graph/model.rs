@@ -4,6 +4,7 @@
 use ndarray::{Array1, ArrayD, ArrayViewD, Dimension, IxDyn};
 
 use super::{Graph, Group, InitRule, Layer, Op, TensorSpec};
+use crate::arena::Arena;
 use crate::custom::{CustomLayer, CustomSlot, CustomTensors};
 use crate::init::{Init, fan_in_bound, kaiming_fan_out_std};
 use crate::ops::{
@@ -24,6 +25,8 @@ pub struct Model {
     slots: Vec<Slot>,
     /// One per group of the graph; `Some` once fused.
     fused: Vec<Option<FusedLayer>>,
+    /// The buffers its forwards reuse.
+    arena: Arena,
 }
 
 /// What a layer keeps between calls.
@@ -303,6 +306,7 @@ impl Model {
             graph,
             slots,
             fused: vec![None; graph.groups.len()],
+            arena: Arena::default(),
         }
     }
 
@@ -374,6 +378,17 @@ impl Model {
     /// Whether the groups run fused; `None` for a graph without groups.
     pub fn is_fused(&self) -> Option<bool> {
         self.fused.first().map(Option::is_some)
+    }
+
+    /// The bytes of the buffers the model keeps between forwards: what its last forward's
+    /// values used, its output excepted (see [`MemoryPlan`](super::MemoryPlan) for what a
+    /// forward needs at best).
+    pub fn arena_bytes(&self) -> usize {
+        self.arena.bytes()
+    }
+
+    pub(crate) fn arena(&self) -> &Arena {
+        &self.arena
     }
 
     pub(crate) fn slot(&self, index: usize) -> &Slot {

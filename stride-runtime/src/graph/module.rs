@@ -6,7 +6,7 @@
 use ndarray::ArrayView4;
 
 use super::value::Value;
-use super::{Graph, Model, Profile};
+use super::{Graph, MemoryPlan, Model, Profile};
 use crate::Result;
 use crate::weights::{LoadError, LoadOptions, Loader, SaveError, Saver, Weights};
 
@@ -53,6 +53,16 @@ pub trait Module: Sync {
     /// As [`Module::run`], and `runs == 0`.
     fn profile(&self, input: ArrayView4<f32>, runs: usize) -> Result<Profile> {
         self.model().profile(&self.externals(), input, runs)
+    }
+
+    /// What a forward on an input of shape `input` (`[N, C, H, W]`) needs in memory: each
+    /// value it makes, the steps it lives over, and its offset in one block
+    /// ([`MemoryPlan::arena_bytes`]).
+    ///
+    /// # Errors
+    /// An input shape [`Module::run`] refuses.
+    fn memory_plan(&self, input: [usize; 4]) -> Result<MemoryPlan> {
+        self.model().memory_plan(&self.externals(), input)
     }
 
     /// Runs the network on what the previous node of another network produced.

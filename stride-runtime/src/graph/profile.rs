@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::Graph;
+use super::{Graph, MemoryPlan};
 use crate::Result;
 
 /// The median time of each step of a forward over several runs, in the order the steps run:
@@ -21,6 +21,8 @@ use crate::Result;
 /// maxpool         max_pool2d 3x3/2            [1, 64, 56, 56]    0.080   0.3%
 /// layer1.0.conv1  conv2d 3x3/1 fused          [1, 64, 56, 56]    0.655   2.6%
 /// …
+/// forward: … ms at batch 1 (median of 20 runs)
+/// memory: ResNet18 at [1, 3, 224, 224]: 15 values, 3.8 MiB live at most, arena 3.8 MiB; buffers kept between forwards 5.0 MiB
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
@@ -32,6 +34,11 @@ pub struct Profile {
     pub steps: Vec<Step>,
     /// The median time of the whole forward, steps and what joins them.
     pub total: Duration,
+    /// What the forward needs in memory, planned from the shapes.
+    pub memory: MemoryPlan,
+    /// The bytes of the buffers the network kept for its next forward after the last run
+    /// ([`Model::arena_bytes`](super::Model::arena_bytes)).
+    pub arena_bytes: usize,
 }
 
 /// One step of a [`Profile`].
@@ -98,10 +105,16 @@ impl fmt::Display for Profile {
                 format!("{:?}", step.output),
             )?;
         }
-        write!(
+        writeln!(
             f,
             "forward: {total_ms:.3} ms at batch {} (median of {} runs)",
             self.batch, self.runs
+        )?;
+        write!(
+            f,
+            "memory: {}; buffers kept between forwards {:.1} MiB",
+            self.memory,
+            self.arena_bytes as f64 / (1024.0 * 1024.0)
         )
     }
 }
@@ -145,12 +158,19 @@ impl Recorder {
 
 /// The profile of `runs` recorded runs (`totals` their whole times): step by step, the median
 /// over runs; the runs took the same steps, since the graph and the input are the same.
-pub(super) fn profile(batch: usize, runs: Vec<Vec<Step>>, mut totals: Vec<Duration>) -> Profile {
+pub(super) fn profile(
+    runs: Vec<Vec<Step>>,
+    mut totals: Vec<Duration>,
+    memory: MemoryPlan,
+    arena_bytes: usize,
+) -> Profile {
     Profile {
-        batch,
+        batch: memory.input[0],
         runs: runs.len(),
         steps: medians(runs),
         total: median(&mut totals),
+        memory,
+        arena_bytes,
     }
 }
 

@@ -2,16 +2,19 @@
 //!
 //! Each node takes the value the previous one produced. A value the walk owns is changed in
 //! place where the op allows it (activations, batch norm, the residual add, flatten, dropout
-//! and identity); the others write a new output and the old buffer is dropped as soon as the
-//! next node no longer needs it. A concat's branches read its input without copying it, so an
-//! identity branch costs only its share of the joined output.
+//! and identity); the others write a new output, and the old buffer goes back to the network's
+//! arena (`crate::arena`) as soon as no node needs it, for a later output of this forward or
+//! the next to take instead of a new allocation. `plan.rs` follows the same rules to plan a
+//! forward's memory from the shapes. A concat's branches read its input without copying it, so
+//! an identity branch costs only its share of the joined output.
 
 use std::time::Instant;
 
-use ndarray::{Array2, Array4, ArrayView4, CowArray, Ix4};
+use ndarray::{Array2, Array4, ArrayView, ArrayView4, CowArray, Dimension, Ix4};
 
 use super::model::{FusedLayer, Slot};
 use super::module::Module;
+use super::plan::{self, MemoryPlan};
 use super::profile::{self, Profile, Recorder, Step};
 use super::value::Value;
 use super::{Graph, Layer, Model, Node, Op};
@@ -54,16 +57,7 @@ impl Model {
     ) -> Result<Value<'a>> {
         let graph = self.graph();
         graph.check_input(input.shape())?;
-        if externals.len() != graph.externals.len() {
-            return Err(Error::Param {
-                op: graph.name,
-                message: format!(
-                    "the graph runs {} networks from other invocations, but {} were given",
-                    graph.externals.len(),
-                    externals.len()
-                ),
-            });
-        }
+        check_externals(graph, externals)?;
         let exec = Exec {
             graph,
             model: self,
@@ -74,12 +68,26 @@ impl Model {
         // flushing subnormals, its serial work included.
         crate::threads::run_inside(|| {
             let _flush = crate::simd::Flush::on();
-            exec.nodes(graph.nodes, input)
+            self.arena().scope(|| exec.nodes(graph.nodes, input))
         })
     }
 }
 
 impl Model {
+    /// The memory plan of a forward on an input of shape `input`, with `externals` standing
+    /// for the graph's [`External`](super::External)s, for the fused or unfused layers as the
+    /// model runs them now (`plan.rs`).
+    ///
+    /// # Errors
+    /// An input shape [`Model::run`] refuses, and the wrong number of externals.
+    pub fn memory_plan(&self, externals: &[&dyn Module], input: [usize; 4]) -> Result<MemoryPlan> {
+        self.graph().check_input(&input)?;
+        check_externals(self.graph(), externals)?;
+        plan::plan(self, input, &|index, shape| {
+            externals[index].memory_plan(shape)
+        })
+    }
+
     /// Runs the graph `runs + 1` times on `input` (the first run warms caches and the
     /// thread pool, and is not counted) and gives each step's median time.
     ///
@@ -109,8 +117,25 @@ impl Model {
                 all.push(recorder.into_steps());
             }
         }
-        Ok(profile::profile(input.dim().0, all, totals))
+        let (n, c, h, w) = input.dim();
+        let memory = self.memory_plan(externals, [n, c, h, w])?;
+        Ok(profile::profile(all, totals, memory, self.arena_bytes()))
     }
+}
+
+/// Refuses a list of externals that is not the graph's.
+fn check_externals(graph: &Graph, externals: &[&dyn Module]) -> Result<()> {
+    if externals.len() == graph.externals.len() {
+        return Ok(());
+    }
+    Err(Error::Param {
+        op: graph.name,
+        message: format!(
+            "the graph runs {} networks from other invocations, but {} were given",
+            graph.externals.len(),
+            externals.len()
+        ),
+    })
 }
 
 /// One walk over a graph.
@@ -187,7 +212,7 @@ impl Exec<'_> {
                 || format!("{} fused", self.graph.kind(group.conv)),
                 || {
                     let x = x.map(key, "input")?;
-                    Ok(fused.forward(x.view()).map_err(|e| e.in_layer(key))?.into())
+                    Ok(consume(x, |x| fused.forward(x).map_err(|e| e.in_layer(key)))?.into())
                 },
             ),
             None => {
@@ -218,18 +243,22 @@ impl Exec<'_> {
         // path changed nothing (an empty main path, a shortcut of dropouts).
         let y = self.nodes(main, skip.view())?.map(name, "residual")?;
         let y = memory::into_owned(name, "residual", y)?;
-        let s: CowArray<'a, f32, Ix4> = match shortcut {
+        let (s, skip): (CowArray<'a, f32, Ix4>, _) = match shortcut {
             Some(shortcut) => {
                 let s = self.nodes(shortcut, skip.view())?.map(name, "shortcut")?;
-                memory::into_owned(name, "shortcut", s)?.into()
+                (memory::into_owned(name, "shortcut", s)?.into(), Some(skip))
             }
-            None => skip.map(name, "shortcut")?,
+            None => (skip.map(name, "shortcut")?, None),
         };
         let Some(index) = closing else {
             return self.step(
                 name,
                 || "add".into(),
-                || Ok(add(name, y.into(), s.view())?.into()),
+                || {
+                    let y = consume(s, |s| add(name, y.into(), s))?;
+                    give_back(skip);
+                    Ok(y.into())
+                },
             );
         };
         let group = &self.graph.groups[index];
@@ -241,10 +270,11 @@ impl Exec<'_> {
                 || {
                     // The shortcut's buffer becomes the output: the convolution adds into it.
                     let s = memory::into_owned(key, "shortcut", s)?;
-                    Ok(fused
-                        .forward_add_owned(y.view(), s)
-                        .map_err(|e| e.in_layer(key))?
-                        .into())
+                    let y = consume(CowArray::from(y), |y| {
+                        fused.forward_add_owned(y, s).map_err(|e| e.in_layer(key))
+                    })?;
+                    give_back(skip);
+                    Ok(y.into())
                 },
             );
         }
@@ -253,7 +283,15 @@ impl Exec<'_> {
             Some(bn) => self.layer(bn, y)?,
             None => y,
         };
-        let y = self.step(key, || "add".into(), || Ok(add(key, y, s.view())?.into()))?;
+        let y = self.step(
+            key,
+            || "add".into(),
+            || {
+                let y = consume(s, |s| add(key, y, s))?;
+                give_back(skip);
+                Ok(y.into())
+            },
+        )?;
         match group.activation {
             Some(activation) => self.layer(activation, y),
             None => Ok(y),
@@ -271,6 +309,7 @@ impl Exec<'_> {
             || {
                 let mut y = memory::into_owned(name, "scale", x.map(name, "scale")?)?;
                 multiply(y.view_mut(), g.view())?;
+                crate::arena::give(g);
                 Ok(y.into())
             },
         )
@@ -283,14 +322,18 @@ impl Exec<'_> {
             .iter()
             .map(|branch| self.nodes(branch, x.view())?.map(name, "concat branch"))
             .collect::<Result<Vec<_>>>()?;
-        self.step(
+        let y = self.step(
             name,
             || "concat".into(),
             || {
                 let views: Vec<ArrayView4<f32>> = parts.iter().map(|p| p.view()).collect();
-                Ok(crate::ops::concat_channels(&views)?.into())
+                let y = crate::ops::concat_channels(&views)?;
+                parts.into_iter().for_each(give_cow);
+                Ok(y.into())
             },
-        )
+        )?;
+        give_back(Some(x));
+        Ok(y)
     }
 }
 
@@ -321,9 +364,11 @@ fn add(op: &'static str, y: Value<'_>, s: ArrayView4<f32>) -> Result<Array4<f32>
 fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
     let op = layer.key;
     Ok(match (layer.op, slot) {
-        (Op::Conv2d(_), Slot::Conv2d(conv)) => conv.forward(x.map(op, "input")?.view())?.into(),
+        (Op::Conv2d(_), Slot::Conv2d(conv)) => {
+            consume(x.map(op, "input")?, |x| conv.forward(x))?.into()
+        }
         (Op::ConvTranspose2d(_), Slot::ConvTranspose2d(conv)) => {
-            conv.forward(x.map(op, "input")?.view())?.into()
+            consume(x.map(op, "input")?, |x| conv.forward(x))?.into()
         }
         (Op::BatchNorm2d { .. }, Slot::BatchNorm2d(bn)) => {
             let mut y = memory::into_owned(op, "input copy", x.map(op, "input")?)?;
@@ -340,20 +385,28 @@ fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
             scale.forward_in_place(y.view_mut())?;
             y.into()
         }
-        (Op::Linear, Slot::Linear(linear)) => linear.forward(x.flat(op, "input")?.view())?.into(),
-        (Op::MaxPool2d(params), _) => max_pool2d(x.map(op, "input")?.view(), &params)?.into(),
-        (Op::AvgPool2d(params), _) => avg_pool2d(x.map(op, "input")?.view(), &params)?.into(),
-        (Op::AdaptiveAvgPool2d(size), _) => {
-            adaptive_avg_pool2d(x.map(op, "input")?.view(), size)?.into()
+        (Op::Linear, Slot::Linear(linear)) => {
+            consume(x.flat(op, "input")?, |x| linear.forward(x))?.into()
         }
-        (Op::Upsample(params), _) => upsample(x.map(op, "input")?.view(), &params)?.into(),
+        (Op::MaxPool2d(params), _) => {
+            consume(x.map(op, "input")?, |x| max_pool2d(x, &params))?.into()
+        }
+        (Op::AvgPool2d(params), _) => {
+            consume(x.map(op, "input")?, |x| avg_pool2d(x, &params))?.into()
+        }
+        (Op::AdaptiveAvgPool2d(size), _) => {
+            consume(x.map(op, "input")?, |x| adaptive_avg_pool2d(x, size))?.into()
+        }
+        (Op::Upsample(params), _) => consume(x.map(op, "input")?, |x| upsample(x, &params))?.into(),
         (Op::Activation(activation), _) => activate(op, activation, x)?,
         (Op::Flatten, _) => match x {
             Value::Map(x) => flatten(op, x)?.into(),
             flat @ Value::Flat(_) => flat,
         },
         (Op::Dropout | Op::Identity, _) => x,
-        (Op::Custom(_), Slot::Custom(custom)) => custom.forward(x.map(op, "input")?.view())?.into(),
+        (Op::Custom(_), Slot::Custom(custom)) => {
+            consume(x.map(op, "input")?, |x| custom.forward(x))?.into()
+        }
         (op, slot) => {
             return Err(Error::Param {
                 op: layer.key,
@@ -361,6 +414,34 @@ fn apply<'a>(layer: &Layer, slot: &Slot, x: Value<'a>) -> Result<Value<'a>> {
             });
         }
     })
+}
+
+/// `f` on a view of `x`; then `x`'s buffer, when the walk owns it, goes back to the forward's
+/// arena for a later output (`crate::arena`).
+fn consume<D: Dimension, T>(
+    x: CowArray<'_, f32, D>,
+    f: impl FnOnce(ArrayView<f32, D>) -> Result<T>,
+) -> Result<T> {
+    let y = f(x.view())?;
+    give_cow(x);
+    Ok(y)
+}
+
+/// `x`'s buffer back to the forward's arena, when the walk owns it.
+fn give_cow<D: Dimension>(x: CowArray<'_, f32, D>) {
+    if x.is_owned() {
+        crate::arena::give(x.into_owned());
+    }
+}
+
+/// A value the walk no longer needs (a residual's input once its shortcut and the add have
+/// read it, a concat's input once its branches have), back to the forward's arena.
+fn give_back(x: Option<Value<'_>>) {
+    match x {
+        Some(Value::Map(a)) => give_cow(a),
+        Some(Value::Flat(a)) => give_cow(a),
+        None => {}
+    }
 }
 
 /// `y *= gate`, the gate `[N, C, 1, 1]` (squeeze-excitation's: one pass over `y`) or `y`'s

@@ -29,6 +29,7 @@ pub trait FusableLayer: Sized {
     ) -> Result<Array4<f32>> {
         let y = self.run(x)?;
         add_assign(residual.view_mut(), y.view())?;
+        crate::arena::give(y);
         activation.apply_in_place(residual.view_mut());
         Ok(residual)
     }

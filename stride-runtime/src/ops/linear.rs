@@ -171,7 +171,9 @@ fn few_rows(
             .into_shape_with_order((1, out))
             .expect("one row of `out` values"));
     }
-    memory::into_owned(OP, "output", memory::standard_layout(OP, "output", yt.t())?)
+    let y = memory::into_owned(OP, "output", memory::standard_layout(OP, "output", yt.t())?)?;
+    crate::arena::give(yt);
+    Ok(y)
 }
 
 /// `yᵀ = w · xᵀ + b`: `B` is `x` read transposed, and `C` is `y` written transposed. Refuses

@@ -350,6 +350,7 @@ impl Conv2d {
         }
         let y = self.forward(x)?;
         super::add_assign(residual.view_mut(), y.view())?;
+        crate::arena::give(y);
         activation.apply_in_place(residual.view_mut());
         Ok(residual)
     }
@@ -538,9 +539,9 @@ fn apply(
         // are `out.len() / plane_out == N * Cout` disjoint chunks covering all of it.
         return Ok(unsafe { y.assume_init() });
     }
-    // Every element is written by the kernel, so the zeros are never read; `zeros` is calloc,
-    // whose fresh pages cost nothing until written.
-    let mut y = memory::zeros(OP, "output", shape)?;
+    // Every element is written by the kernel before it is read: a buffer as its last user
+    // left it, or calloc's zeros, whose fresh pages cost nothing until written.
+    let mut y = memory::overwritten(OP, "output", shape)?;
     let out = contiguous(y.as_slice_mut());
     with_slices(OP, x, bias, |x, bias| match weights {
         Prepared::Depthwise(_) | Prepared::Gemv(_) => unreachable!("handled above"),
@@ -577,6 +578,7 @@ fn one_pixel_product(
         gemv::gemv(isa, weight, cin, x, bias, activation, out);
     })?;
     let y = memory::into_owned(OP, "output", memory::standard_layout(OP, "output", yt.t())?)?;
+    crate::arena::give(yt);
     Ok(y.into_shape_with_order((batch, cout, 1, 1))
         .expect("an N × Cout matrix is N × Cout × 1 × 1"))
 }
