@@ -81,7 +81,9 @@
 //! # Threads
 //!
 //! Every network, layer, [`graph::Model`], [`weights::Weights`] and error is `Send + Sync`,
-//! and `forward` takes `&self`: one network can serve many threads at once, with no lock.
+//! and `forward` takes `&self`: one network can serve many threads at once, with no lock held
+//! while it computes (a forward takes the network's kept buffers at its start and gives them
+//! back at its end; a forward that finds them taken allocates its own).
 //! Each call gives the same bits whatever else runs and however many threads its kernels
 //! use, since tasks split a layer's output and never a sum; a call inside an application's
 //! own [`rayon::ThreadPool::install`][install], nested in another pool or not, runs its
