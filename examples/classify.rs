@@ -3,7 +3,7 @@
 //! likeliest ImageNet classes with their probabilities.
 //!
 //! ```text
-//! cargo run --release --example classify -- photo.jpg [resnet18.pth]
+//! cargo run --release --features vision --example classify -- photo.jpg [resnet18.pth]
 //! ```
 //!
 //! The weights are torchvision's `resnet18` state_dict, as `torch.save` writes it (`.pth`, for

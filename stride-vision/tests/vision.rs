@@ -1,14 +1,30 @@
 //! `stride::vision` against torchvision: the ImageNet transform of `tests/golden/image/`'s PNG
 //! and JPEG, and the decoder's refusals of files that are not images.
 
-mod support;
-
 use std::path::PathBuf;
 
-use ndarray::ArrayD;
-use safetensors::SafeTensors;
-use stride::vision::{Error, RgbImage, Transform};
-use support::{golden, tensor};
+use ndarray::{ArrayD, IxDyn};
+use safetensors::{Dtype, SafeTensors};
+use stride_vision::{Error, RgbImage, Transform};
+
+/// A file of this crate's `tests/golden/`.
+fn golden(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(file)
+}
+
+/// A float32 tensor of a safetensors file, as an array.
+fn tensor(file: &SafeTensors, key: &str) -> ArrayD<f32> {
+    let view = file.tensor(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+    assert_eq!(view.dtype(), Dtype::F32, "{key}");
+    let data = view
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(view.shape()), data).unwrap()
+}
 
 /// Our transform of `tests/golden/image/photo.<ext>` and torchvision's tensor of it.
 fn both(ext: &str) -> (ArrayD<f32>, ArrayD<f32>) {
@@ -58,7 +74,7 @@ fn jpeg_transform_differs_from_torchvision_only_by_the_decoders_few_levels() {
     // by those 4 levels.
     let (ours, want) = both("jpg");
     let largest = largest_difference(&ours, &want);
-    let std = stride::vision::IMAGENET_STD;
+    let std = stride_vision::IMAGENET_STD;
     let mut levels = 0.0f32;
     let mut total = 0.0f64;
     for ((index, &got), &w) in ours.indexed_iter().zip(&want) {
