@@ -238,9 +238,11 @@ fn methods(name: &str, output: &Shape) -> TokenStream {
             ::stride::__private::Graph::summary_at(&Self::GRAPH, [height, width])
         }
 
-        /// Loads torchvision-named weights from a safetensors file (memory-mapped), strictly:
-        /// every tensor must be present with the right shape and dtype, and no other tensor may
-        /// be in the file (BatchNorm's `num_batches_tracked` is ignored).
+        /// Loads torchvision-named weights from a safetensors file (memory-mapped) or from a
+        /// PyTorch `.pth`/`.pt` file as `torch.save` writes it (told apart by their first
+        /// bytes; the pickle is read, never run), strictly: every tensor must be present with
+        /// the right shape, and no other tensor may be in the file (BatchNorm's
+        /// `num_batches_tracked` is ignored). F16, BF16 and F64 tensors are converted to f32.
         ///
         /// # Errors
         /// Every missing key, unexpected key, wrong shape and wrong dtype at once, or an
@@ -251,9 +253,9 @@ fn methods(name: &str, output: &Shape) -> TokenStream {
             Self::load_safetensors_with(path, &::stride::__private::LoadOptions::default())
         }
 
-        /// As [`Self::load_safetensors`], with options: a key prefix, a non-strict mode that
-        /// ignores the file's other tensors (to take a stem out of a whole ResNet), and whether
-        /// to fuse.
+        /// As [`Self::load_safetensors`], with options: a key prefix, key renames (timm's or
+        /// another codebase's names to torchvision's), a non-strict mode that ignores the
+        /// file's other tensors (to take a stem out of a whole ResNet), and whether to fuse.
         ///
         /// # Errors
         /// As [`Self::load_safetensors`].
