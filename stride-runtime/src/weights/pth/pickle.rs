@@ -195,11 +195,12 @@ impl<'a> Machine<'a> {
                     self.push_container(at, Value::Tuple(items))?;
                 }
                 0x85..=0x87 => {
+                    // Popped one by one, so that a tuple cannot reach below an open MARK.
                     let n = usize::from(op - 0x84);
-                    let from = self.stack.len().checked_sub(n).ok_or_else(|| {
-                        self.malformed(at, &format!("a tuple of {n} with fewer on the stack"))
-                    })?;
-                    let items = self.stack.split_off(from);
+                    let mut items = (0..n)
+                        .map(|_| self.pop(at))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    items.reverse();
                     self.push_container(at, Value::Tuple(items))?;
                 }
                 b']' => self.push(Value::List(Vec::new()))?,
@@ -434,6 +435,9 @@ impl<'a> Machine<'a> {
             .marks
             .pop()
             .ok_or_else(|| self.malformed(at, "an opcode that needs a MARK, with none open"))?;
+        if mark > self.stack.len() {
+            return Err(self.malformed(at, "a MARK above the top of the stack"));
+        }
         Ok(self.stack.split_off(mark))
     }
 
@@ -636,6 +640,20 @@ mod tests {
         assert_eq!(long(&[0xff]), Some(-1));
         assert_eq!(long(&[0x00, 0x01]), Some(256));
         assert_eq!(long(&[0; 9]), None);
+    }
+
+    #[test]
+    fn a_short_tuple_cannot_take_items_below_an_open_mark() {
+        // NONE NONE MARK TUPLE2 TUPLE STOP: TUPLE2 would reach under the MARK, and the TUPLE
+        // after it would then close a MARK above the top of the stack.
+        let err = unpickle(&[0x80, 2, b'N', b'N', b'(', 0x86, b't', b'.']).unwrap_err();
+        assert!(
+            matches!(&err, PickleError::Malformed(m) if m.contains("MARK")),
+            "{err:?}"
+        );
+        // Without the MARK, the same tuple is two Nones.
+        let ok = unpickle(&[0x80, 2, b'N', b'N', 0x86, b'.']).unwrap();
+        assert!(matches!(ok, Value::Tuple(items) if items.len() == 2));
     }
 
     #[test]
