@@ -178,45 +178,37 @@ impl Path {
 const REACH: usize = 8;
 
 /// The changes worth trying on a layer with this rule, nearest to what it has first:
-/// `ceil_mode`, then the output padding, then the padding.
+/// `ceil_mode`, then the output padding, then the padding. Which values the layer may take is
+/// the geometry's to say: a value it refuses fails when `fix` runs the size programs.
 fn tweaks(rule: AxisRule) -> Vec<Tweak> {
-    let near = |now: usize, values: std::ops::RangeInclusive<usize>| {
-        let (low, high) = (now.saturating_sub(REACH), now.saturating_add(REACH));
-        let mut values: Vec<usize> = (low.max(*values.start())..=high.min(*values.end()))
+    let near = |now: usize| {
+        let mut values: Vec<usize> = (now.saturating_sub(REACH)..=now.saturating_add(REACH))
             .filter(|&v| v != now)
             .collect();
         values.sort_by_key(|&v| v.abs_diff(now));
         values
     };
-    let padding = |window_span: usize, padding: Padding| match padding {
-        Padding::Explicit { begin, .. } => near(begin, 0..=window_span)
-            .into_iter()
-            .map(Tweak::Padding)
-            .collect(),
+    let padding = |padding: Padding| match padding {
+        Padding::Explicit { begin, .. } => near(begin).into_iter().map(Tweak::Padding).collect(),
         _ => Vec::new(),
     };
     match rule {
         AxisRule::Pool {
-            window,
             padding: pad,
             ceil_mode,
+            ..
         } => {
             let mut all = vec![Tweak::CeilMode(!ceil_mode)];
-            all.extend(padding(window.effective_kernel() / 2, pad));
+            all.extend(padding(pad));
             all
         }
-        AxisRule::Conv {
-            window,
-            padding: pad,
-        } => padding(window.effective_kernel().saturating_sub(1), pad),
+        AxisRule::Conv { padding: pad, .. } => padding(pad),
         AxisRule::Transposed(axis) => {
-            let limit = axis.stride.max(axis.dilation).saturating_sub(1);
-            let mut all: Vec<Tweak> = near(axis.output_padding, 0..=limit)
+            let mut all: Vec<Tweak> = near(axis.output_padding)
                 .into_iter()
                 .map(Tweak::OutputPadding)
                 .collect();
-            let span = axis.dilation.saturating_mul(axis.kernel.saturating_sub(1));
-            all.extend(near(axis.padding, 0..=span).into_iter().map(Tweak::Padding));
+            all.extend(near(axis.padding).into_iter().map(Tweak::Padding));
             all
         }
         _ => Vec::new(),
