@@ -41,7 +41,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let net = match weights {
         Some(path) => {
             println!("weights: {}", path.display());
-            load_weights(path)?
+            // `load_safetensors` reads a `.pth`/`.pt` too, told apart by its first bytes.
+            ResNet18::load_safetensors(path)?
         }
         None => {
             println!(
@@ -64,10 +65,4 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-/// Reads a `.pth`/`.pt` or a safetensors checkpoint (`load_safetensors` reads both) under
-/// torchvision's keys.
-fn load_weights(path: &Path) -> Result<ResNet18, Box<dyn std::error::Error>> {
-    Ok(ResNet18::load_safetensors(path)?)
 }
