@@ -128,7 +128,8 @@ pub fn concat_channels(parts: &[ArrayView4<f32>]) -> Result<Array4<f32>> {
     }
     // In standard layout, whatever the parts' layouts (ndarray's `concatenate` keeps the
     // joined axis outermost, which every op after it would have to copy back).
-    let mut out = memory::zeros("concat", "output", ndarray::Ix4(n, channels, h, w))?;
+    // Every value is copied from a part, so a reused buffer needs no zeroing pass first.
+    let mut out = memory::overwritten("concat", "output", ndarray::Ix4(n, channels, h, w))?;
     for (sample, mut dst) in out.outer_iter_mut().enumerate() {
         let mut first = 0;
         for part in parts {
