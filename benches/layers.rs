@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench --bench layers                                   # every layer, 1 and 2 threads
 //! cargo bench --bench layers -- --threads 1 --layer maxpool3x3s2_64_112
+//! cargo bench --bench layers -- --suite benches/layers_zoo.json     # another suite file
 //! ```
 //!
 //! Standard output has one JSON line per layer and thread count, the format `compare.py` reads:
@@ -45,7 +46,9 @@ use stride::runtime::ops::{
 };
 use stride::runtime::{Padding2d, Result as StrideResult};
 
-/// The suite, the same file `compare.py` reads (`--suite benches/layers.json`).
+/// The default suite, the same file `compare.py` reads by default. `--suite FILE` reads another
+/// in the same format, such as `layers_zoo.json` (more sizes of every shape class, taken from
+/// the zoo's networks).
 const SUITE: &str = include_str!("layers.json");
 
 /// About how long each layer runs at each thread count, warm-up excluded.
@@ -59,10 +62,17 @@ const MEMORY_LAYER: &str = "vgg_conv3x3_64_224";
 
 fn main() -> Result<(), Box<dyn Error>> {
     let options = Options::parse(std::env::args().skip(1))?;
-    let suite: Value = serde_json::from_str(SUITE)?;
+    let (suite_name, text) = match &options.suite {
+        Some(path) => (
+            path.clone(),
+            std::fs::read_to_string(path).map_err(|e| format!("--suite {path}: {e}"))?,
+        ),
+        None => ("layers.json".to_string(), SUITE.to_string()),
+    };
+    let suite: Value = serde_json::from_str(&text).map_err(|e| format!("{suite_name}: {e}"))?;
     let layers: Vec<Layer> = suite["layers"]
         .as_array()
-        .ok_or("layers.json: no `layers` array")?
+        .ok_or_else(|| format!("{suite_name}: no `layers` array"))?
         .iter()
         .map(Layer::parse)
         .collect::<Result<_, _>>()?;
@@ -75,7 +85,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .iter()
         .find(|name| !layers.iter().any(|l| &l.name == *name))
     {
-        return Err(format!("no layer `{unknown}` in layers.json").into());
+        return Err(format!("no layer `{unknown}` in {suite_name}").into());
     }
 
     let peak = fma_peak_gflops();
@@ -111,11 +121,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// The command line: `--threads 1,2` and any number of `--layer NAME`. Cargo's own `--bench`
-/// flag is ignored.
+/// The command line: `--threads 1,2`, `--suite FILE` and any number of `--layer NAME`.
+/// Cargo's own `--bench` flag is ignored.
 struct Options {
     threads: Vec<usize>,
     layers: Vec<String>,
+    suite: Option<String>,
 }
 
 impl Options {
@@ -123,6 +134,7 @@ impl Options {
         let mut options = Options {
             threads: vec![1, 2],
             layers: Vec::new(),
+            suite: None,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -141,9 +153,12 @@ impl Options {
                 "--layer" => options
                     .layers
                     .push(args.next().ok_or("--layer needs a layer name")?),
+                "--suite" => {
+                    options.suite = Some(args.next().ok_or("--suite needs a file")?);
+                }
                 other => {
                     return Err(format!(
-                        "unknown argument `{other}`; usage: layers [--threads 1,2] [--layer NAME]..."
+                        "unknown argument `{other}`; usage: layers [--threads 1,2] [--suite FILE] [--layer NAME]..."
                     )
                     .into());
                 }
