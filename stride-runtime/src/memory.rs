@@ -151,7 +151,9 @@ pub(crate) fn uninit<D: Dimension>(
     values
         .try_reserve_exact(len)
         .map_err(|_| refused::<f32>(op, tensor, dim.slice(), len))?;
-    values.resize(len, MaybeUninit::uninit());
+    // SAFETY: the capacity is `len`, and an uninitialised `MaybeUninit` is a valid one
+    // (`resize` with `MaybeUninit::uninit()` compiled to a memset of the whole buffer).
+    unsafe { values.set_len(len) };
     Ok(Array::from_shape_vec(dim, values).expect("`check` accepted the shape"))
 }
 

@@ -95,8 +95,9 @@ pub(crate) trait PackB: Sync {
 
     /// The same block as it already lies in memory, when it lies as the micro-kernel reads
     /// a packed block: `(values, row_stride)` with row `p` at `values[p * row_stride..]`,
-    /// each row readable (and finite) for `nc` rounded up to [`NR`] values. The GEMM then
-    /// reads it in place instead of packing a copy. `None` (the default): pack it.
+    /// each row readable for `nc` rounded up to [`NR`] values (the values past `nc`, NaN
+    /// included, only reach lanes the micro-kernels never store). The GEMM then reads it in
+    /// place instead of packing a copy. `None` (the default): pack it.
     fn view(&self, k0: usize, kc: usize, j0: usize, nc: usize) -> Option<(&[f32], usize)> {
         let _ = (k0, kc, j0, nc);
         None
@@ -150,6 +151,14 @@ impl<'a> StridedB<'a> {
     }
 }
 
+/// A row-major block (`col_stride` 1) is read in place when its rows are at least a
+/// padded panel apart and the padded read stays inside `data` (every block but the last
+/// column block of the last rows, whose padding would read past the end): a 1x1
+/// convolution's input planes are such rows. Measured on the layer bench (one thread, Zen 5,
+/// medians beside ONNX Runtime in one run, twice): `conv1x1_144_24_56` 0.097 ms in place
+/// against 0.122 packed (with 24 output channels the copy is not paid back by reuse);
+/// `bottleneck_conv1x1_256_56` 0.44 against 0.50; the other 1x1 layers of both suites the
+/// same within the noise.
 impl PackB for StridedB<'_> {
     fn k(&self) -> usize {
         self.k
@@ -157,6 +166,14 @@ impl PackB for StridedB<'_> {
 
     fn n(&self) -> usize {
         self.n
+    }
+
+    fn view(&self, k0: usize, kc: usize, j0: usize, nc: usize) -> Option<(&[f32], usize)> {
+        debug_assert!(k0 + kc <= self.k && j0 + nc <= self.n);
+        let (start, width) = (k0 * self.row_stride + j0, nc.div_ceil(NR) * NR);
+        let end = (k0 + kc.max(1) - 1) * self.row_stride + j0 + width;
+        (self.col_stride == 1 && self.row_stride >= width && end <= self.data.len())
+            .then(|| (&self.data[start..], self.row_stride))
     }
 
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {

@@ -313,6 +313,49 @@ fn gemm_reads_a_b_that_offers_a_view_in_place_across_blocks_on_every_kernel() {
     }
 }
 
+#[test]
+fn a_strided_b_read_in_place_ignores_the_values_past_its_columns() {
+    // `B` is the first `n` columns of a wider matrix whose other columns are NaN and
+    // infinities: a view of it reads them in the lanes past `n` of each edge panel, which
+    // must never reach `C`.
+    for [m, n, k] in [[7usize, 37, 19], [13, 49, 300], [6, 5, 3], [19, 400, 40]] {
+        let stride = n.next_multiple_of(NR) + NR;
+        let a = sample(m * k, 3).into_raw_vec_and_offset().0;
+        let b = sample(k * n, 4).into_raw_vec_and_offset().0;
+        let mut wide = vec![f32::NAN; k * stride];
+        for (p, row) in b.chunks_exact(n).enumerate() {
+            wide[p * stride..p * stride + n].copy_from_slice(row);
+            wide[p * stride + n + 1] = f32::INFINITY;
+        }
+        let source = StridedB::new(&wide, k, n, stride, 1);
+        assert!(
+            source.view(0, k, 0, n).is_some(),
+            "the whole B lies in place"
+        );
+        for activation in [Activation::Identity, Activation::Relu6] {
+            let epilogue = Epilogue {
+                activation,
+                ..Epilogue::default()
+            };
+            let (want, scale) = naive(&a, &b, &[], [m, n, k], &epilogue);
+            let packed = PackedA::row_major(&a, m, k);
+            for isa in paths() {
+                let mut c = vec![0.0; m * n];
+                gemm_serial(
+                    isa,
+                    &packed,
+                    &source,
+                    0,
+                    MatMut::row_major(&mut c, m, n),
+                    &epilogue,
+                );
+                let what = format!("{isa:?} m={m} n={n} k={k} {activation:?}");
+                assert_matches(&c, &want, &scale, &what);
+            }
+        }
+    }
+}
+
 /// `C = epilogue(A · B)` for row-major operands on `isa`, into a copy of `c_before`, with `C`
 /// row-major or (`transposed`) column-major.
 #[allow(clippy::too_many_arguments)]

@@ -1,5 +1,6 @@
-//! The transcendental functions behind the smooth activations, one value at a time and 8 lanes
-//! of an AVX2 register at a time: the standard normal distribution function `Φ`
+//! The transcendental functions behind the smooth activations, one value at a time and a
+//! register at a time (8 lanes of AVX2, 16 of AVX-512, from one body of code that gives the
+//! same value in every lane at either width): the standard normal distribution function `Φ`
 //! (`normal_cdf`) that exact GELU is made of, and for the vector form `exp`, `tanh` and the
 //! logistic sigmoid (one value uses `f32::exp` and `f32::tanh`). `erf` itself, made of the
 //! same pieces as `Φ`, is compiled for the tests, which measure the pieces through it.
@@ -20,8 +21,9 @@
 //!   vector forms are limited by how long their operations wait on each other, and that cut
 //!   GELU's time by a fifth.
 //!
-//! GELU on the suite's `gelu_384_56` (`bench/compare.sh`, a shared 2-vCPU Zen 5): 0.70 ms on
-//! one thread and 0.40 ms on two, against ONNX Runtime's opset-20 `Gelu` at 0.47 and 0.24 ms.
+//! GELU on the suite's `gelu_384_56` (`bench/compare.sh --threads 1`, a shared 2-vCPU Zen 5):
+//! 0.70 ms on one thread with 8 lanes, 0.34 ms with 16, against ONNX Runtime's opset-20 `Gelu`
+//! at 0.46 ms in the same run.
 //! * `erf(x) = x * ERF_SMALL(x^2)` for `|x| < 1` (there `1 - erfc` would lose the relative
 //!   accuracy of tiny inputs), `±(1 - erfc(|x|))` above.
 //! * `tanh(x) = x * TANH_SMALL(x^2)` for `|x| < 0.625`, `±(1 - e) / (1 + e)` with
@@ -197,177 +199,177 @@ pub(crate) fn normal_cdf(x: f32) -> f32 {
     if x < 0.0 { tail } else { 1.0 - tail }
 }
 
-/// The vector forms, 8 lanes at a time; each lane gets what the scalar form would give, to
-/// within the accuracy in the module docs.
+/// The vector forms, written once in the lane operations of `super::lanes` and compiled for
+/// each register width by the module the macro is expanded in (`$features` names its
+/// instruction sets): each lane gets what the scalar form would give, to within the accuracy
+/// in the module docs, and the same value at either width.
+macro_rules! vector_forms {
+    ($features:literal) => {
+        /// Estrin's scheme on every lane, in the scalar form's order.
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn estrin<const K: usize>(p: &[f32; K], x: V) -> V {
+            let mut c: [V; K] = core::array::from_fn(|k| splat(p[K - 1 - k]));
+            let (mut n, mut power) = (K, x);
+            while n > 1 {
+                for j in 0..n / 2 {
+                    c[j] = fmadd(c[2 * j + 1], power, c[2 * j]);
+                }
+                if n % 2 == 1 {
+                    c[n / 2] = c[n - 1];
+                }
+                n = n.div_ceil(2);
+                power = mul(power, power);
+            }
+            c[0]
+        }
+
+        /// `|x|` and the sign bit of `x`.
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn abs_and_sign(x: V) -> (V, V) {
+            let sign_bit = splat(-0.0);
+            (andnot(sign_bit, x), and(sign_bit, x))
+        }
+
+        #[cfg(test)]
+        /// `e^x` of each lane: `+inf` above `ln(f32::MAX)`, subnormal results rounded
+        /// gradually down to 0, NaN for NaN. (For the tests: the kernels keep to
+        /// [`exp_normal`]'s range, whose results are normal numbers.)
+        #[target_feature(enable = $features)]
+        #[inline]
+        pub(crate) fn exp(x: V) -> V {
+            // The input second, so that NaN passes through both.
+            let x = min(splat(EXP_MAX), max(splat(EXP_MIN), x));
+            let (e_r, n) = reduced(x);
+            // 2^n as two powers of two, each a normal number for n in [-152, 129]: their
+            // product with e^r rounds once into the subnormals, or overflows to +inf.
+            let half = halve_int(n);
+            let (low, high) = (power_of_two(half), power_of_two(sub_int(n, half)));
+            mul(mul(e_r, low), high)
+        }
+
+        /// [`exp`] for lanes in `[-87, 88]`, whose results are normal numbers: no clamp, one
+        /// scale factor. Anything, NaN included, for lanes outside.
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn exp_normal(x: V) -> V {
+            let (e_r, n) = reduced(x);
+            mul(e_r, power_of_two(n))
+        }
+
+        /// `e^r` and `n` with `x = n ln 2 + r`, `|r| <= ln(2) / 2`, for `|x| < 2^21`.
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn reduced(x: V) -> (V, I) {
+            // `ROUNDING + n`, exactly: the fused multiply-add rounds once, to an integer.
+            let rounding = splat(ROUNDING);
+            let shifted = fmadd(x, splat(core::f32::consts::LOG2_E), rounding);
+            let n = sub(shifted, rounding);
+            let r = fnmadd(n, splat(LN2_HI), x);
+            let r = fnmadd(n, splat(LN2_LO), r);
+            let p = estrin(&EXP, r);
+            let e_r = add(fmadd(mul(r, r), p, r), splat(1.0));
+            // The integer `n` is the difference of the two sums' bit patterns.
+            (e_r, sub_int(bits(shifted), bits(rounding)))
+        }
+
+        /// `2^k` of each lane, for `k` in the normal exponents `[-126, 127]`.
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn power_of_two(k: I) -> V {
+            from_bits(exponent(k, 127))
+        }
+
+        /// `erfc(t) / 2` for lanes with `0 <= t <= ERFC_END` (or NaN), given
+        /// `u = t - ERFC_CENTER` and `t^2 = a * b` (which the fused multiply-add takes
+        /// exactly); any value for other lanes (up to `ERFC_END` the exponent is in
+        /// `[-23.3, -0.7]`, and the callers mask the lanes past it).
+        #[target_feature(enable = $features)]
+        #[inline]
+        fn half_erfc(u: V, a: V, b: V) -> V {
+            exp_normal(fnmadd(a, b, estrin(&HALF_ERFC, u)))
+        }
+
+        /// `erf(x)` of each lane (for the tests, as the scalar [`super::erf`]).
+        #[cfg(test)]
+        #[target_feature(enable = $features)]
+        pub(crate) fn erf(x: V) -> V {
+            let (t, sign) = abs_and_sign(x);
+            let tail = half_erfc(sub(t, splat(ERFC_CENTER)), t, t);
+            let tail = zero_where(greater(t, splat(ERFC_END)), tail);
+            let large = or(fnmadd(splat(2.0), tail, splat(1.0)), sign);
+            let small = mul(x, estrin(&ERF_SMALL, mul(x, x)));
+            // NaN compares false and takes the large branch, which keeps it.
+            select(less(t, splat(ERF_SPLIT)), small, large)
+        }
+
+        /// `Φ(x)` of each lane.
+        #[target_feature(enable = $features)]
+        #[inline]
+        pub(crate) fn normal_cdf(x: V) -> V {
+            let (a, _) = abs_and_sign(x);
+            // t = |x| / √2, and t^2 = x^2 / 2 exactly, as in the scalar form.
+            let u = fmadd(
+                a,
+                splat(core::f32::consts::FRAC_1_SQRT_2),
+                splat(-ERFC_CENTER),
+            );
+            let tail = half_erfc(u, mul(splat(0.5), x), x);
+            // Past the end (infinities included) 0; NaN compares false and stays.
+            let tail = zero_where(greater(a, splat(NORMAL_END)), tail);
+            // Below zero (by the sign bit) the tail itself, above it 1 - tail.
+            select_negative(x, tail, sub(splat(1.0), tail))
+        }
+
+        /// `1 / (1 + e^-x)` of each lane, from `e = e^-|x|`, which cannot overflow:
+        /// `1 / (1 + e)` for `x >= 0`, `e / (1 + e)` below, and 0 below `-LOGISTIC_FLUSH`.
+        #[target_feature(enable = $features)]
+        #[inline]
+        pub(crate) fn logistic(x: V) -> V {
+            let (a, _) = abs_and_sign(x);
+            let flush = splat(LOGISTIC_FLUSH);
+            // `e^-|x|` no further than `e^-87`, a normal number (NaN stays: `min` returns its
+            // second operand when either is NaN).
+            let e = exp_normal(sub(splat(0.0), min(flush, a)));
+            let r = div(splat(1.0), add(splat(1.0), e));
+            let value = select_negative(x, mul(e, r), r);
+            // Below `-LOGISTIC_FLUSH` (-inf included) 0; NaN compares false and stays.
+            zero_where(less(x, sub(splat(0.0), flush)), value)
+        }
+
+        /// `tanh(x)` of each lane.
+        #[target_feature(enable = $features)]
+        #[inline]
+        pub(crate) fn tanh(x: V) -> V {
+            let one = splat(1.0);
+            let (a, sign) = abs_and_sign(x);
+            // `min` returns its second operand when either is NaN: NaN stays.
+            let capped = min(splat(TANH_ONE), a);
+            let e = exp_normal(mul(capped, splat(-2.0)));
+            let large = or(div(sub(one, e), add(one, e)), sign);
+            let small_poly = mul(x, estrin(&TANH_SMALL, mul(x, x)));
+            select(less(a, splat(TANH_SPLIT)), small_poly, large)
+        }
+    };
+}
+
+/// The vector forms on 8 lanes of AVX2.
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2 {
-    use core::arch::x86_64::*;
-
+    use super::super::lanes::avx2::*;
     use super::*;
 
-    /// Estrin's scheme on 8 lanes, in the scalar form's order.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn estrin<const K: usize>(p: &[f32; K], x: __m256) -> __m256 {
-        let mut c: [__m256; K] = core::array::from_fn(|k| _mm256_set1_ps(p[K - 1 - k]));
-        let (mut n, mut power) = (K, x);
-        while n > 1 {
-            for j in 0..n / 2 {
-                c[j] = _mm256_fmadd_ps(c[2 * j + 1], power, c[2 * j]);
-            }
-            if n % 2 == 1 {
-                c[n / 2] = c[n - 1];
-            }
-            n = n.div_ceil(2);
-            power = _mm256_mul_ps(power, power);
-        }
-        c[0]
-    }
+    vector_forms!("avx2,fma");
+}
 
-    /// `|x|` and the sign bit of `x`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn abs_and_sign(x: __m256) -> (__m256, __m256) {
-        let sign_bit = _mm256_set1_ps(-0.0);
-        (_mm256_andnot_ps(sign_bit, x), _mm256_and_ps(sign_bit, x))
-    }
+/// The vector forms on 16 lanes of AVX-512, lane for lane the AVX2 forms' values.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512 {
+    use super::super::lanes::avx512::*;
+    use super::*;
 
-    #[cfg(test)]
-    /// `e^x` of each lane: `+inf` above `ln(f32::MAX)`, subnormal results rounded gradually
-    /// down to 0, NaN for NaN. (For the tests: the kernels keep to [`exp_normal`]'s range,
-    /// whose results are normal numbers.)
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(crate) fn exp(x: __m256) -> __m256 {
-        // The input second, so that NaN passes through both.
-        let x = _mm256_min_ps(
-            _mm256_set1_ps(EXP_MAX),
-            _mm256_max_ps(_mm256_set1_ps(EXP_MIN), x),
-        );
-        let (e_r, n) = reduced(x);
-        // 2^n as two powers of two, each a normal number for n in [-152, 129]: their product
-        // with e^r rounds once into the subnormals, or overflows to +inf.
-        let half = _mm256_srai_epi32::<1>(n);
-        let (low, high) = (power_of_two(half), power_of_two(_mm256_sub_epi32(n, half)));
-        _mm256_mul_ps(_mm256_mul_ps(e_r, low), high)
-    }
-
-    /// [`exp`] for lanes in `[-87, 88]`, whose results are normal numbers: no clamp, one
-    /// scale factor. Anything, NaN included, for lanes outside.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn exp_normal(x: __m256) -> __m256 {
-        let (e_r, n) = reduced(x);
-        _mm256_mul_ps(e_r, power_of_two(n))
-    }
-
-    /// `e^r` and `n` with `x = n ln 2 + r`, `|r| <= ln(2) / 2`, for `|x| < 2^21`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn reduced(x: __m256) -> (__m256, __m256i) {
-        // `ROUNDING + n`, exactly: the fused multiply-add rounds once, to an integer.
-        let rounding = _mm256_set1_ps(ROUNDING);
-        let shifted = _mm256_fmadd_ps(x, _mm256_set1_ps(core::f32::consts::LOG2_E), rounding);
-        let n = _mm256_sub_ps(shifted, rounding);
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
-        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-        let p = estrin(&EXP, r);
-        let e_r = _mm256_add_ps(
-            _mm256_fmadd_ps(_mm256_mul_ps(r, r), p, r),
-            _mm256_set1_ps(1.0),
-        );
-        // The integer `n` is the difference of the two sums' bit patterns.
-        let n = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_castps_si256(rounding));
-        (e_r, n)
-    }
-
-    /// `2^k` of each lane, for `k` in the normal exponents `[-126, 127]`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn power_of_two(k: __m256i) -> __m256 {
-        let biased = _mm256_add_epi32(k, _mm256_set1_epi32(127));
-        _mm256_castsi256_ps(_mm256_slli_epi32::<23>(biased))
-    }
-
-    /// `erfc(t) / 2` for lanes with `0 <= t <= ERFC_END` (or NaN), given
-    /// `u = t - ERFC_CENTER` and `t^2 = a * b` (which the fused multiply-add takes exactly);
-    /// any value for other lanes (up to `ERFC_END` the exponent is in `[-23.3, -0.7]`, and
-    /// the callers mask the lanes past it).
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    fn half_erfc(u: __m256, a: __m256, b: __m256) -> __m256 {
-        exp_normal(_mm256_fnmadd_ps(a, b, estrin(&HALF_ERFC, u)))
-    }
-
-    /// `erf(x)` of each lane (for the tests, as the scalar [`super::erf`]).
-    #[cfg(test)]
-    #[target_feature(enable = "avx2,fma")]
-    pub(crate) fn erf(x: __m256) -> __m256 {
-        let (t, sign) = abs_and_sign(x);
-        let tail = half_erfc(_mm256_sub_ps(t, _mm256_set1_ps(ERFC_CENTER)), t, t);
-        let past = _mm256_cmp_ps::<_CMP_GT_OQ>(t, _mm256_set1_ps(ERFC_END));
-        let tail = _mm256_andnot_ps(past, tail);
-        let one = _mm256_set1_ps(1.0);
-        let large = _mm256_or_ps(_mm256_fnmadd_ps(_mm256_set1_ps(2.0), tail, one), sign);
-        let small = _mm256_mul_ps(x, estrin(&ERF_SMALL, _mm256_mul_ps(x, x)));
-        // NaN compares false and takes the large branch, which keeps it.
-        let below = _mm256_cmp_ps::<_CMP_LT_OQ>(t, _mm256_set1_ps(ERF_SPLIT));
-        _mm256_blendv_ps(large, small, below)
-    }
-
-    /// `Φ(x)` of each lane.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(crate) fn normal_cdf(x: __m256) -> __m256 {
-        let (a, _) = abs_and_sign(x);
-        // t = |x| / √2, and t^2 = x^2 / 2 exactly, as in the scalar form.
-        let u = _mm256_fmadd_ps(
-            a,
-            _mm256_set1_ps(core::f32::consts::FRAC_1_SQRT_2),
-            _mm256_set1_ps(-ERFC_CENTER),
-        );
-        let tail = half_erfc(u, _mm256_mul_ps(_mm256_set1_ps(0.5), x), x);
-        // Past the end (infinities included) 0; NaN compares false and stays.
-        let past = _mm256_cmp_ps::<_CMP_GT_OQ>(a, _mm256_set1_ps(NORMAL_END));
-        let tail = _mm256_andnot_ps(past, tail);
-        // Below zero (by the sign bit) the tail itself, above it 1 - tail.
-        _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0), tail), tail, x)
-    }
-
-    /// `1 / (1 + e^-x)` of each lane, from `e = e^-|x|`, which cannot overflow:
-    /// `1 / (1 + e)` for `x >= 0`, `e / (1 + e)` below, and 0 below `-LOGISTIC_FLUSH`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(crate) fn logistic(x: __m256) -> __m256 {
-        let (a, _) = abs_and_sign(x);
-        let flush = _mm256_set1_ps(LOGISTIC_FLUSH);
-        // `e^-|x|` no further than `e^-87`, a normal number (NaN stays: `min` returns its
-        // second operand when either is NaN).
-        let e = exp_normal(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_min_ps(flush, a)));
-        let r = _mm256_div_ps(_mm256_set1_ps(1.0), _mm256_add_ps(_mm256_set1_ps(1.0), e));
-        let value = _mm256_blendv_ps(r, _mm256_mul_ps(e, r), x);
-        // Below `-LOGISTIC_FLUSH` (-inf included) 0; NaN compares false and stays.
-        let zero = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_sub_ps(_mm256_setzero_ps(), flush));
-        _mm256_andnot_ps(zero, value)
-    }
-
-    /// `tanh(x)` of each lane.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(crate) fn tanh(x: __m256) -> __m256 {
-        let one = _mm256_set1_ps(1.0);
-        let (a, sign) = abs_and_sign(x);
-        // `min` returns its second operand when either is NaN: NaN stays.
-        let capped = _mm256_min_ps(_mm256_set1_ps(TANH_ONE), a);
-        let e = exp_normal(_mm256_mul_ps(capped, _mm256_set1_ps(-2.0)));
-        let large = _mm256_or_ps(
-            _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e)),
-            sign,
-        );
-        let small_poly = _mm256_mul_ps(x, estrin(&TANH_SMALL, _mm256_mul_ps(x, x)));
-        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(TANH_SPLIT));
-        _mm256_blendv_ps(large, small_poly, small)
-    }
+    vector_forms!("avx512f,avx2,fma");
 }
 
 #[cfg(test)]
@@ -596,6 +598,59 @@ pub(crate) mod tests {
             println!("vector tanh: {rel_tanh:.2e}, logistic: {rel_logistic:.2e} max relative");
             assert!(rel_tanh < 3e-7, "tanh: relative {rel_tanh:e}");
             assert!(rel_logistic < 3e-7, "logistic: relative {rel_logistic:e}");
+        }
+
+        /// `f` on every value of `xs`, 16 lanes at a time; `None` without AVX-512.
+        fn lanes16(xs: &[f32], f: unsafe fn(__m512) -> __m512) -> Option<Vec<f32>> {
+            Isa::avx512()?;
+            let mut out = Vec::with_capacity(xs.len());
+            for chunk in xs.chunks(16) {
+                let mut buf = [0.0f32; 16];
+                buf[..chunk.len()].copy_from_slice(chunk);
+                // SAFETY: `Isa::avx512` found AVX-512F, AVX2 and FMA; `buf` holds 16 values.
+                unsafe {
+                    let v = f(_mm512_loadu_ps(buf.as_ptr()));
+                    _mm512_storeu_ps(buf.as_mut_ptr(), v);
+                }
+                out.extend_from_slice(&buf[..chunk.len()]);
+            }
+            Some(out)
+        }
+
+        #[test]
+        fn the_avx512_forms_give_the_avx2_forms_values_bit_for_bit() {
+            use super::super::avx512;
+            let mut xs = sweep(110.0, 1.0 / 512.0);
+            xs.extend([
+                f32::NAN,
+                -f32::NAN,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                0.0,
+                -0.0,
+            ]);
+            xs.extend([f32::MIN_POSITIVE, -1e-40, 1e-40, f32::MAX, f32::MIN]);
+            type Narrow = unsafe fn(__m256) -> __m256;
+            type Wide = unsafe fn(__m512) -> __m512;
+            let forms: [(&str, Narrow, Wide); 5] = [
+                ("exp", avx2::exp, avx512::exp),
+                ("erf", avx2::erf, avx512::erf),
+                ("normal_cdf", avx2::normal_cdf, avx512::normal_cdf),
+                ("logistic", avx2::logistic, avx512::logistic),
+                ("tanh", avx2::tanh, avx512::tanh),
+            ];
+            for (name, narrow, wide) in forms {
+                let (Some(want), Some(got)) = (lanes(&xs, narrow), lanes16(&xs, wide)) else {
+                    return;
+                };
+                for ((&x, &w), &g) in xs.iter().zip(&want).zip(&got) {
+                    assert_eq!(
+                        w.to_bits(),
+                        g.to_bits(),
+                        "{name}({x}): AVX2 {w}, AVX-512 {g}"
+                    );
+                }
+            }
         }
 
         #[test]

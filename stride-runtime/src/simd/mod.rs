@@ -5,8 +5,8 @@
 //! * Here: the choice of instruction set. Kernels with an AVX2 + FMA path call [`avx2_fma`]
 //!   (through the capability token below) to choose it; every such kernel also has a scalar
 //!   path that computes the same numbers (within the golden tolerance). The GEMM's
-//!   micro-kernel also has an AVX-512 path, taken where [`avx512`] says so; every other
-//!   kernel takes its AVX2 path on such a CPU. Setting the environment variable
+//!   micro-kernel and the activations also have an AVX-512 path, taken where [`avx512`]
+//!   says so; a kernel without one takes its AVX2 path on such a CPU. Setting the environment variable
 //!   `STRIDE_FORCE_SCALAR=1` (or `STRIDE_ISA=scalar`) before the first call, or calling
 //!   [`force_scalar`], makes every kernel take the scalar path; `STRIDE_ISA=avx2` keeps a CPU
 //!   with AVX-512 on the AVX2 paths; so the tests can cover every path on one machine. Inside
@@ -16,9 +16,11 @@
 //!   and its `#[target_feature(enable = "avx512f,avx2,fma")]` ones.
 //! * `activation.rs`: the activation a layer applies as it writes its output
 //!   ([`Activation`], whose array ops live in `ops`) in the forms the
-//!   kernels apply it: one value, a slice, and 8 lanes of an AVX2 register.
+//!   kernels apply it: one value, a slice, and a register (8 lanes of AVX2, 16 of AVX-512).
+//! * `lanes.rs`: the lane-wise operations the vector math and activations are written in,
+//!   once per register width, so that one body of code serves both widths.
 //! * `math.rs`: what the smooth activations are made of (`exp`, `erf`, the normal
-//!   distribution function, `tanh`, the logistic sigmoid), one value and 8 lanes at a time,
+//!   distribution function, `tanh`, the logistic sigmoid), one value and a register at a time,
 //!   with their measured accuracy.
 //! * `copy.rs`: fills and copies of the short runs that packing and staging are made of (a
 //!   few dozen values), without a `memset` or `memmove` call, which costs more than the work
@@ -31,6 +33,7 @@
 pub(crate) mod activation;
 mod bounds;
 mod copy;
+mod lanes;
 mod math;
 mod subnormal;
 
