@@ -124,13 +124,6 @@ pub(crate) mod avx2 {
         _mm256_andnot_ps(mask, v)
     }
 
-    /// The bits of `v`.
-    #[target_feature(enable = "avx2,fma")]
-    #[inline]
-    pub(crate) fn bits(v: V) -> I {
-        _mm256_castps_si256(v)
-    }
-
     /// The float with bits `i`.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
@@ -139,6 +132,7 @@ pub(crate) mod avx2 {
     }
 
     /// `a - b` in 32-bit integers.
+    #[cfg(test)]
     #[target_feature(enable = "avx2,fma")]
     #[inline]
     pub(crate) fn sub_int(a: I, b: I) -> I {
@@ -150,6 +144,21 @@ pub(crate) mod avx2 {
     #[inline]
     pub(crate) fn exponent(a: I, b: i32) -> I {
         _mm256_slli_epi32::<23>(_mm256_add_epi32(a, _mm256_set1_epi32(b)))
+    }
+
+    /// `v * 2^n` for an integral `n` (as a float) whose product is a normal number: exact.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) fn scale_by(v: V, n: V) -> V {
+        _mm256_mul_ps(v, from_bits(exponent(_mm256_cvtps_epi32(n), 127)))
+    }
+
+    /// The integral float `n` as an integer.
+    #[cfg(test)]
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub(crate) fn to_int(n: V) -> I {
+        _mm256_cvtps_epi32(n)
     }
 
     /// `a >> 1`, arithmetic.
@@ -168,6 +177,7 @@ pub(crate) mod avx512 {
     /// The register.
     pub(crate) type V = __m512;
     /// Its lanes as 32-bit integers.
+    #[cfg(test)]
     pub(crate) type I = __m512i;
     /// The result of a comparison.
     pub(crate) type Mask = __mmask16;
@@ -286,14 +296,8 @@ pub(crate) mod avx512 {
         _mm512_maskz_mov_ps(!mask, v)
     }
 
-    /// The bits of `v`.
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    #[inline]
-    pub(crate) fn bits(v: V) -> I {
-        _mm512_castps_si512(v)
-    }
-
     /// The float with bits `i`.
+    #[cfg(test)]
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
     pub(crate) fn from_bits(i: I) -> V {
@@ -301,6 +305,7 @@ pub(crate) mod avx512 {
     }
 
     /// `a - b` in 32-bit integers.
+    #[cfg(test)]
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
     pub(crate) fn sub_int(a: I, b: I) -> I {
@@ -308,10 +313,27 @@ pub(crate) mod avx512 {
     }
 
     /// `(a + b) << 23`: an integer in the exponent field.
+    #[cfg(test)]
     #[target_feature(enable = "avx512f,avx2,fma")]
     #[inline]
     pub(crate) fn exponent(a: I, b: i32) -> I {
         _mm512_slli_epi32::<23>(_mm512_add_epi32(a, _mm512_set1_epi32(b)))
+    }
+
+    /// `v * 2^n` for an integral `n` (as a float) whose product is a normal number: exact,
+    /// so the same value as the AVX2 form's product with a power of two, in one instruction.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    pub(crate) fn scale_by(v: V, n: V) -> V {
+        _mm512_scalef_ps(v, n)
+    }
+
+    /// The integral float `n` as an integer.
+    #[cfg(test)]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    pub(crate) fn to_int(n: V) -> I {
+        _mm512_cvtps_epi32(n)
     }
 
     /// `a >> 1`, arithmetic.
