@@ -11,6 +11,25 @@
 //! The weights are packed into the GEMM's row panels once per layer ([`pack_weights`]); the
 //! bias and the activation are applied as each output tile is written.
 //!
+//! # Packing
+//!
+//! With few output channels (a stem's 32 or 64, a 5x5's 32) each packed value of `B` serves
+//! few rows of `A`, and the packing is a fifth to a third of the layer. Two things made it
+//! slow, measured with `perf` on Zen 5 (layer bench, one thread):
+//!
+//! * Waiting on the input. A batch-1 layer's output (3.2 MB for ResNet's stem) pushes its
+//!   input out of L2 between two calls, and each packed row meets the input lines of its
+//!   window one load at a time. [`Im2col`] now asks for the lines of the next channel's window
+//!   rows while it packs the current channel ([`Im2col::prefetch`]): the stem went from 1.60
+//!   to 1.39 ms, `conv5x5_64_128_28` from 1.81 to 1.65, `resnet_conv3x3s2_128_28` from 0.62
+//!   to 0.59.
+//! * Calls and bounds per run: a fill, a copy and a fill for each output row's 28 to 112
+//!   values, and two `i128` divisions per packed row for its taps' bounds. The bounds are now
+//!   worked out once per kernel row and column; on AVX-512 each 16 values of a run are one
+//!   masked load (stride 1), two loads and a permute (stride 2) or a masked gather (any other
+//!   stride, ConvNeXt's 4x4/4 patchify stem), with the padding's zeros from the mask
+//!   (`im2col/avx512.rs`).
+//!
 //! Threads: each task is one sample, one group and a range of output columns. Several
 //! samples or groups give every thread its own; a single image is split by columns, so
 //! both cores work on one 56x56 layer. A single image with few output columns for its
