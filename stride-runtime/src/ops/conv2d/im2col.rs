@@ -413,10 +413,25 @@ impl PackB for Im2col<'_> {
         if let Isa::Avx512(_) = self.isa
             && avx512::takes(self.g)
         {
+            let taps = self.g.axes[0].kernel * self.g.axes[1].kernel;
+            let row = |k| self.row(k);
+            let before = |p| self.prefetch_ahead(k0, p, j0, nc, taps);
             // SAFETY: an `Avx512` value exists only where the CPU has AVX-512F; `takes`
-            // accepted the geometry; the block lies inside the matrix and `dst` (checked
-            // above, and again by `pack`'s own bounds).
-            return unsafe { avx512::pack(self, k0, kc, j0, nc, dst, row_stride) };
+            // accepted the geometry; `row` is this source's own tables for `g` and `x`; the
+            // block lies inside the matrix and `dst` (checked above, and again by `pack`'s
+            // own bounds).
+            return unsafe {
+                avx512::pack(
+                    self.g,
+                    self.x,
+                    row,
+                    before,
+                    (k0, kc),
+                    (j0, nc),
+                    dst,
+                    row_stride,
+                )
+            };
         }
         self.pack_runs(k0, kc, j0, nc, dst, row_stride);
     }

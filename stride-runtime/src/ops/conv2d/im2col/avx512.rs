@@ -20,9 +20,9 @@ use core::arch::x86_64::*;
 
 use stride_geometry::Window;
 
-use super::Im2col;
 use crate::gemm::NR;
 use crate::ops::conv_layer::Geometry;
+use crate::ops::taps::Taps;
 
 /// Lanes of a zmm register.
 const LANES: usize = 16;
@@ -45,34 +45,36 @@ fn lanes(lo: isize, hi: isize) -> u64 {
     below(hi) & !below(lo)
 }
 
-/// [`PackB::pack`](crate::gemm::PackB::pack) of `b` on AVX-512: the same rows, columns and
-/// zero padding.
+/// [`PackB::pack`](crate::gemm::PackB::pack) of im2col's matrix of the planes `x` under `g`
+/// on AVX-512: the same rows, columns and zero padding. `row(k)` gives row `k`'s input plane
+/// offset and its taps along each axis (the source's tables); `before(p)` runs before the
+/// block's row `p` is packed (the source's prefetches).
 ///
 /// # Safety
-/// The CPU has AVX-512F; [`takes`] accepted `b.g`; rows `k0..k0 + kc` and columns
-/// `j0..j0 + nc` lie inside `b`'s matrix and `dst` holds `kc` rows `row_stride` apart, each
-/// `nc` rounded up to [`NR`] long.
+/// The CPU has AVX-512F; [`takes`] accepted `g`; `row` gives the taps of `g` for rows of `x`;
+/// rows `k0..k0 + kc` and columns `j0..j0 + nc` lie inside the matrix and `dst` holds `kc`
+/// rows `row_stride` apart, each `nc` rounded up to [`NR`] long.
 #[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn pack(
-    b: &Im2col,
-    k0: usize,
-    kc: usize,
-    j0: usize,
-    nc: usize,
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn pack<'t>(
+    g: &Geometry<Window>,
+    x: &[f32],
+    row: impl Fn(usize) -> (usize, &'t Taps, &'t Taps),
+    before: impl Fn(usize),
+    (k0, kc): (usize, usize),
+    (j0, nc): (usize, usize),
     dst: &mut [f32],
     row_stride: usize,
 ) {
-    let g = b.g;
-    let [window_h, window_w] = g.axes;
+    let [window_h, _] = g.axes;
     let (w, ow) = (g.input[1], g.output[1]);
-    let stride = window_w.stride;
+    let stride = g.axes[1].stride;
     let width = nc.div_ceil(NR) * NR;
     assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
-    let taps = window_h.kernel * window_w.kernel;
     for p in 0..kc {
-        b.prefetch_ahead(k0, p, j0, nc, taps);
+        before(p);
         let line = &mut dst[p * row_stride..p * row_stride + width];
-        let (plane, ys, xs) = b.row(k0 + p);
+        let (plane, ys, xs) = row(k0 + p);
         let mut n = j0;
         let (mut oy, mut ox0) = (j0 / ow, j0 % ow);
         while n < j0 + nc {
@@ -93,7 +95,7 @@ pub(super) unsafe fn pack(
                 // SAFETY: AVX-512F as the caller promised; every lane in `valid` reads
                 // `x[from + t * stride]` for a column `ox0 + t` of `xs.indices`, inside the
                 // row `iy` of plane `c` of `x`.
-                unsafe { run(segment, b.x, from, stride, valid) };
+                unsafe { run(segment, x, from, stride, valid) };
             } else {
                 // SAFETY: AVX-512F as the caller promised.
                 unsafe { zeros(segment) };
