@@ -11,12 +11,34 @@
 //! The weights are packed into the GEMM's row panels once per layer ([`pack_weights`]); the
 //! bias and the activation are applied as each output tile is written.
 //!
+//! # Packing
+//!
+//! With few output channels (a stem's 32 or 64, a 5x5's 32) each packed value of `B` serves
+//! few rows of `A`, and the packing is a fifth to a third of the layer. Two things made it
+//! slow, measured with `perf` on Zen 5 (layer bench, one thread):
+//!
+//! * Waiting on the input. A batch-1 layer's output (3.2 MB for ResNet's stem) pushes its
+//!   input out of L2 between two calls, and each packed row meets the input lines of its
+//!   window one load at a time. [`Im2col`] now asks for the lines of the next channel's window
+//!   rows while it packs the current channel ([`Im2col::prefetch`]): the stem went from 1.60
+//!   to 1.39 ms, `conv5x5_64_128_28` from 1.81 to 1.65, `resnet_conv3x3s2_128_28` from 0.62
+//!   to 0.59.
+//! * Calls and bounds per run: a fill, a copy and a fill for each output row's 28 to 112
+//!   values, and two `i128` divisions per packed row for its taps' bounds. The bounds are now
+//!   worked out once per kernel row and column; on AVX-512 each 16 values of a run are one
+//!   masked load (stride 1), two loads and a permute (stride 2) or a masked gather (any other
+//!   stride, ConvNeXt's 4x4/4 patchify stem), with the padding's zeros from the mask
+//!   (`im2col/avx512.rs`).
+//!
 //! Threads: each task is one sample, one group and a range of output columns. Several
 //! samples or groups give every thread its own; a single image is split by columns, so
 //! both cores work on one 56x56 layer. A single image with few output columns for its
 //! output channels (a 14x14 or 7x7 output of 256 or more channels) is split by rows
 //! instead ([`rows_pay`]): its `B` is packed once, by all tasks, and each task multiplies
 //! a range of the weights' row panels by it.
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 use stride_geometry::Window;
 
@@ -25,6 +47,9 @@ use crate::ops::conv_layer::Geometry;
 use crate::ops::taps::Taps;
 use crate::simd::{Isa, zero};
 use crate::workspace::Workspace;
+
+/// `f32`s in a cache line.
+const LINE: usize = 16;
 
 /// Packs a contiguous `[Cout, Cin/groups, kh, kw]` weight as one `A` per group: rows are the
 /// group's `group_out` output channels, columns its taps `(c, ki, kj)`.
@@ -114,7 +139,7 @@ pub(super) fn conv2d_split(
             let b = StridedB::row_major(x, g.group_in, plane_in);
             rows_over_shared_b(isa, a, &b, y, &epilogue, tasks);
         } else {
-            let b = Im2col { g, x, isa };
+            let b = Im2col::new(isa, g, x);
             rows_over_shared_b(isa, a, &b, y, &epilogue, tasks);
         }
         return;
@@ -141,7 +166,7 @@ pub(super) fn conv2d_split(
             let b = StridedB::row_major(x_u, g.group_in, plane_in);
             gemm::gemm_serial(isa, a, &b, j0, c, &epilogue);
         } else {
-            let b = Im2col { g, x: x_u, isa };
+            let b = Im2col::new(isa, g, x_u);
             gemm::gemm_serial(isa, a, &b, j0, c, &epilogue);
         }
     };
@@ -267,10 +292,104 @@ fn rows_pay(m: usize, n: usize, tasks: usize) -> bool {
 
 /// im2col's matrix `[Cin/g * kh * kw, OH * OW]` of one group of one sample, read through the
 /// windows of `g` from its `Cin/g` input planes `x`; `isa` picks the copies.
+///
+/// The bounds of each kernel row's and column's taps ([`Taps`]) are worked out once, when the
+/// source is made, not per packed row: in `i128` they cost a division each, and a block of
+/// 256 rows asked for 512 of them (2% of `conv5x5_16_32_28`).
 pub(super) struct Im2col<'a> {
-    pub g: &'a Geometry<Window>,
-    pub x: &'a [f32],
-    pub isa: Isa,
+    g: &'a Geometry<Window>,
+    x: &'a [f32],
+    isa: Isa,
+    /// `rows[ki]`: the output rows whose input row for kernel row `ki` lies in the input.
+    rows: Vec<Taps>,
+    /// `cols[kj]`: the output columns whose input column for kernel column `kj` lies in it.
+    cols: Vec<Taps>,
+}
+
+impl<'a> Im2col<'a> {
+    /// The matrix of the `Cin/g` input planes `x` (one group of one sample) under `g`.
+    pub(super) fn new(isa: Isa, g: &'a Geometry<Window>, x: &'a [f32]) -> Self {
+        let taps = |axis: usize| {
+            let window = g.axes[axis];
+            (0..window.kernel)
+                .map(|k| {
+                    Taps::new(
+                        g.output[axis],
+                        window.stride,
+                        k,
+                        window.dilation,
+                        window.pad_begin,
+                        g.input[axis],
+                    )
+                })
+                .collect()
+        };
+        Im2col {
+            g,
+            x,
+            isa,
+            rows: taps(0),
+            cols: taps(1),
+        }
+    }
+
+    /// Asks for the input lines that rows `k..` of the matrix read for columns `j0..j0 + nc`
+    /// until the next channel starts: called by the packings at row `k0` and at the first row
+    /// of each channel, for the channel after it. Those lines come from L3 or memory the first
+    /// time (a batch-1 layer writes an output larger than L2 between two reads of its input),
+    /// and a packing that meets them one load at a time waits on each.
+    fn prefetch(&self, k: usize, j0: usize, nc: usize) {
+        if nc == 0 {
+            return;
+        }
+        let g = self.g;
+        let [window_h, _] = g.axes;
+        let [h, w] = g.input;
+        let (plane, _, _) = self.row(k);
+        let ow = g.output[1];
+        let (oy0, oy1) = (j0 / ow, (j0 + nc - 1) / ow);
+        // Input rows `oy * sh + ki * dh - pad` for the block's output rows and every `ki`.
+        let top = (oy0 * window_h.stride).saturating_sub(window_h.pad_begin);
+        let bottom = (oy1 * window_h.stride + (window_h.kernel - 1) * window_h.dilation + 1)
+            .saturating_sub(window_h.pad_begin)
+            .min(h);
+        let lines = LINE.min(w);
+        for iy in top..bottom {
+            let row = &self.x[plane + iy * w..][..w];
+            for x in (0..w).step_by(lines) {
+                super::winograd::prefetch(&row[x]);
+            }
+            super::winograd::prefetch(&row[w - 1]);
+        }
+    }
+
+    /// At row `k0 + p` of a packing of `kc` rows from `k0`: [`Im2col::prefetch`] this
+    /// channel's lines if it is the packing's first row, the next channel's if it is a
+    /// channel's first.
+    #[inline]
+    fn prefetch_ahead(&self, k0: usize, p: usize, j0: usize, nc: usize, taps: usize) {
+        if p == 0 {
+            self.prefetch(k0, j0, nc);
+        }
+        let next = (k0 + p) / taps * taps + taps;
+        if (k0 + p) % taps == 0 && next < self.k() {
+            self.prefetch(next, j0, nc);
+        }
+    }
+
+    /// Row `k` of the matrix: its input plane's offset in `x` and its taps along each axis.
+    #[inline]
+    fn row(&self, k: usize) -> (usize, &Taps, &Taps) {
+        let [window_h, window_w] = self.g.axes;
+        let taps = window_h.kernel * window_w.kernel;
+        let (c, tap) = (k / taps, k % taps);
+        let plane = c * self.g.input[0] * self.g.input[1];
+        (
+            plane,
+            &self.rows[tap / window_w.kernel],
+            &self.cols[tap % window_w.kernel],
+        )
+    }
 }
 
 impl PackB for Im2col<'_> {
@@ -284,39 +403,64 @@ impl PackB for Im2col<'_> {
 
     /// Row by row. Row `(c, ki, kj)` meets input row `oy*sh + ki*dh - pad_top` for each
     /// output row `oy`, and there a run of input pixels (contiguous at stride 1) flanked by
-    /// padding zeros. Each run is one long copy into the packed row.
+    /// padding zeros. On AVX-512 each output row's run is written in masked vectors that
+    /// load the input and the padding's zeros in one go ([`avx512::pack`]); elsewhere each run
+    /// is one long copy into the packed row between fills of zeros.
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
+        debug_assert!(k0 + kc <= self.k() && j0 + nc <= self.n());
+        debug_assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + nc.div_ceil(NR) * NR);
+        #[cfg(target_arch = "x86_64")]
+        if let Isa::Avx512(_) = self.isa
+            && avx512::takes(self.g)
+        {
+            let taps = self.g.axes[0].kernel * self.g.axes[1].kernel;
+            let row = |k| self.row(k);
+            let before = |p| self.prefetch_ahead(k0, p, j0, nc, taps);
+            // SAFETY: an `Avx512` value exists only where the CPU has AVX-512F; `takes`
+            // accepted the geometry; `row` is this source's own tables for `g` and `x`; the
+            // block lies inside the matrix and `dst` (checked above, and again by `pack`'s
+            // own bounds).
+            return unsafe {
+                avx512::pack(
+                    self.g,
+                    self.x,
+                    row,
+                    before,
+                    (k0, kc),
+                    (j0, nc),
+                    dst,
+                    row_stride,
+                )
+            };
+        }
+        self.pack_runs(k0, kc, j0, nc, dst, row_stride);
+    }
+}
+
+impl Im2col<'_> {
+    /// [`PackB::pack`] by runs: each run of input pixels one copy, the padding around it one
+    /// fill. The path of AVX2 and of the portable code.
+    fn pack_runs(
+        &self,
+        k0: usize,
+        kc: usize,
+        j0: usize,
+        nc: usize,
+        dst: &mut [f32],
+        row_stride: usize,
+    ) {
         let g = self.g;
         let [window_h, window_w] = g.axes;
-        let [h, w] = g.input;
-        let [oh, ow] = g.output;
-        let taps = window_h.kernel * window_w.kernel;
+        let w = g.input[1];
+        let ow = g.output[1];
         let width = nc.div_ceil(NR) * NR;
-        debug_assert!(k0 + kc <= self.k() && j0 + nc <= self.n());
-        debug_assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
 
+        let taps = window_h.kernel * window_w.kernel;
         for p in 0..kc {
+            self.prefetch_ahead(k0, p, j0, nc, taps);
             let (line, padding) = dst[p * row_stride..p * row_stride + width].split_at_mut(nc);
             zero(padding);
-            let (c, tap) = ((k0 + p) / taps, (k0 + p) % taps);
-            let (ki, kj) = (tap / window_w.kernel, tap % window_w.kernel);
-            let plane = c * h * w;
-            let ys = Taps::new(
-                oh,
-                window_h.stride,
-                ki,
-                window_h.dilation,
-                window_h.pad_begin,
-                h,
-            );
-            let xs = Taps::new(
-                ow,
-                window_w.stride,
-                kj,
-                window_w.dilation,
-                window_w.pad_begin,
-                w,
-            );
+            let (plane, ys, xs) = self.row(k0 + p);
             let mut n = j0;
             // Output row and column of `n`, stepped along rather than divided out per run.
             let (mut oy, mut ox0) = (j0 / ow, j0 % ow);

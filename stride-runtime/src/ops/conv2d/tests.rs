@@ -376,6 +376,40 @@ fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
             (3, 7),
             Conv2dParams::default().stride(2).padding(3),
         ),
+        // Rows of several vectors and a ragged one, with padding at both ends, at every
+        // stride the AVX-512 packing has a form for (1, 2, and the gather's 3 and 4), the
+        // stems' shapes among them: ResNet's 7x7/2, MobileNet's 3x3/2, ConvNeXt's 4x4/4.
+        (
+            3,
+            11,
+            61,
+            (7, 7),
+            Conv2dParams::default().stride(2).padding(3),
+        ),
+        (
+            3,
+            9,
+            67,
+            (3, 3),
+            Conv2dParams::default().stride(2).padding(1),
+        ),
+        (3, 8, 72, (4, 4), Conv2dParams::default().stride(4)),
+        (2, 8, 53, (5, 5), Conv2dParams::default().padding(2)),
+        (
+            2,
+            9,
+            47,
+            (3, 3),
+            Conv2dParams::default().padding(2).dilation(2),
+        ),
+        (
+            2,
+            10,
+            50,
+            (3, 3),
+            Conv2dParams::default().stride(3).padding(1),
+        ),
+        (4, 6, 36, (2, 2), Conv2dParams::default().stride(2)),
     ];
     for (seed, (cin, h, w, (kh, kw), params)) in cases.into_iter().enumerate() {
         let x = sample((1, cin, h, w), seed as u64);
@@ -383,11 +417,7 @@ fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
         let slice = x.as_slice().unwrap();
         let full = unrolled(x.view(), &g);
         for isa in Isa::all() {
-            let source = im2col::Im2col {
-                g: &g,
-                x: slice,
-                isa,
-            };
+            let source = im2col::Im2col::new(isa, &g, slice);
             let (k, n) = (source.k(), source.n());
             let reference = StridedB::row_major(&full, k, n);
             // Whole, from an offset in both directions, and single rows and columns.

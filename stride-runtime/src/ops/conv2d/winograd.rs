@@ -711,9 +711,10 @@ impl Block {
     }
 }
 
-/// A hint to bring the cache line at `p` into L1; nothing where there is no such hint.
+/// A hint to bring the cache line at `p` into L1; nothing where there is no such hint. (Also
+/// im2col's, for the input lines its packing reads next.)
 #[inline(always)]
-fn prefetch(p: *const f32) {
+pub(super) fn prefetch(p: *const f32) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint: it reads nothing the program sees, faults on no address.
     unsafe {
