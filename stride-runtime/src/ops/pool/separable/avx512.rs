@@ -161,6 +161,40 @@ pub(crate) unsafe fn rows<const MAX: bool>(
     }
 }
 
+/// The `LOADS` vectors of columns from `at` (the lanes of `loads`; the others `identity`),
+/// each reduced over `taps` rows `width` apart.
+///
+/// # Safety
+///
+/// AVX-512F, AVX2 and FMA; the lanes of `loads[l]` at `at + 16 l + r * width` are readable for
+/// `l < LOADS`, `r < taps`; `taps >= 1`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn vertical<const MAX: bool, const LOADS: usize>(
+    at: *const f32,
+    width: usize,
+    taps: usize,
+    loads: &[u16; MAX_LOADS],
+    identity: __m512,
+) -> [__m512; MAX_LOADS] {
+    let mut v = [identity; MAX_LOADS];
+    // SAFETY: a masked load does not touch the other lanes' addresses; the caller guarantees
+    // the lanes it reads.
+    unsafe {
+        for l in 0..LOADS {
+            v[l] = _mm512_mask_loadu_ps(identity, loads[l], at.wrapping_add(16 * l));
+        }
+        for r in 1..taps {
+            let row = at.wrapping_add(r * width);
+            for l in 0..LOADS {
+                let next = _mm512_mask_loadu_ps(identity, loads[l], row.wrapping_add(16 * l));
+                v[l] = combine::<MAX>(v[l], next);
+            }
+        }
+    }
+    v
+}
+
 /// [`rows`] for windows `STRIDE` apart, `KERNEL` wide (0: `blocks.kernel`), whose blocks read
 /// `LOADS` vectors of columns.
 ///
@@ -201,28 +235,17 @@ unsafe fn rows_with<
         let top = x[span.first * width..].as_ptr();
         for block in &blocks.blocks {
             // The vertical pass: each vector of columns reduced over the rows, the vectors
-            // side by side.
+            // side by side; the common heights unrolled.
             let at = top.wrapping_offset(block.base);
-            let mut v = [identity; MAX_LOADS];
-            // SAFETY: the lanes of `block.loads[l]` are the columns `base + 16 l + j` within
-            // `0..width`, of rows `first..first + taps`, inside `x` by `rows`' assert; a
-            // masked load does not touch the other lanes' addresses.
-            unsafe {
-                for l in 0..LOADS {
-                    v[l] = _mm512_mask_loadu_ps(identity, block.loads[l], at.wrapping_add(16 * l));
+            // SAFETY: `span`'s rows are inside `x` by `rows`' assert, and the block's lanes
+            // are columns of the row.
+            let v = unsafe {
+                match span.taps {
+                    2 => vertical::<MAX, LOADS>(at, width, 2, &block.loads, identity),
+                    3 => vertical::<MAX, LOADS>(at, width, 3, &block.loads, identity),
+                    taps => vertical::<MAX, LOADS>(at, width, taps, &block.loads, identity),
                 }
-                for r in 1..span.taps {
-                    let row = at.wrapping_add(r * width);
-                    for l in 0..LOADS {
-                        let next = _mm512_mask_loadu_ps(
-                            identity,
-                            block.loads[l],
-                            row.wrapping_add(16 * l),
-                        );
-                        v[l] = combine::<MAX>(v[l], next);
-                    }
-                }
-            }
+            };
             // The horizontal pass: tap `k` of window `i` is column `STRIDE * i + k`.
             let mut acc;
             if STRIDE == 1 {
