@@ -182,13 +182,14 @@ unsafe fn vertical<const MAX: bool, const LOADS: usize>(
     // the lanes it reads.
     unsafe {
         for l in 0..LOADS {
+            // A vector wholly off the input (past a short row) stays the identity.
+            if loads[l] == 0 {
+                continue;
+            }
             v[l] = _mm512_mask_loadu_ps(identity, loads[l], at.wrapping_add(16 * l));
-        }
-        for r in 1..taps {
-            let row = at.wrapping_add(r * width);
-            for l in 0..LOADS {
-                let next = _mm512_mask_loadu_ps(identity, loads[l], row.wrapping_add(16 * l));
-                v[l] = combine::<MAX>(v[l], next);
+            for r in 1..taps {
+                let row = at.wrapping_add(r * width + 16 * l);
+                v[l] = combine::<MAX>(v[l], _mm512_mask_loadu_ps(identity, loads[l], row));
             }
         }
     }
