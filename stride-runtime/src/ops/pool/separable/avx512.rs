@@ -17,7 +17,11 @@
 //! each window's offset (a store and loads that straddle it, for every output row), this
 //! kernel keeps it in registers, and one masked block covers a row of fewer than 16 outputs
 //! (a 7x7 or 14x14 map) that the AVX2 path left to the scalar kernel. Measured on the layer
-//! bench (AMD EPYC Zen 5, one thread, `bench/compare.sh`): see `separable.rs`.
+//! bench: see `separable.rs`.
+//!
+//! Tried and left out (AMD EPYC Zen 5, same bench): full-width stores spilling into the next
+//! row instead of masked stores, as slow or slower. Still behind ONNX Runtime: stride-1 pools
+//! on maps of 7 and 17 columns (one block per 7 outputs; 16 + 1) and 5x5 averages.
 
 use std::arch::x86_64::*;
 
