@@ -147,19 +147,24 @@ pub(crate) unsafe fn rows<const MAX: bool>(
     for span in spans {
         assert!(span.taps > 0 && span.first + span.taps <= input_rows);
     }
-    let rows = (x, width, spans, blocks, scale, out);
+    let input = Input {
+        x,
+        width,
+        blocks,
+        scale,
+    };
     // SAFETY: the CPU is the caller's to check; the bounds are checked above, and each
     // `(STRIDE, KERNEL, LOADS)` is the blocks' own (`KERNEL` 0: `blocks.kernel`).
     unsafe {
         match (blocks.stride, blocks.kernel, blocks.loads) {
-            (1, 2, 2) => rows_with::<MAX, 1, 2, 2>(rows),
-            (1, 3, 2) => rows_with::<MAX, 1, 3, 2>(rows),
-            (2, 2, 2) => rows_with::<MAX, 2, 2, 2>(rows),
-            (2, 3, 3) => rows_with::<MAX, 2, 3, 3>(rows),
-            (1, _, 1) => rows_with::<MAX, 1, 0, 1>(rows),
-            (1, _, 2) => rows_with::<MAX, 1, 0, 2>(rows),
-            (2, _, 2) => rows_with::<MAX, 2, 0, 2>(rows),
-            (2, _, 3) => rows_with::<MAX, 2, 0, 3>(rows),
+            (1, 2, 2) => rows_with::<MAX, 1, 2, 2>(input, spans, out),
+            (1, 3, 2) => rows_with::<MAX, 1, 3, 2>(input, spans, out),
+            (2, 2, 2) => rows_with::<MAX, 2, 2, 2>(input, spans, out),
+            (2, 3, 3) => rows_with::<MAX, 2, 3, 3>(input, spans, out),
+            (1, _, 1) => rows_with::<MAX, 1, 0, 1>(input, spans, out),
+            (1, _, 2) => rows_with::<MAX, 1, 0, 2>(input, spans, out),
+            (2, _, 2) => rows_with::<MAX, 2, 0, 2>(input, spans, out),
+            (2, _, 3) => rows_with::<MAX, 2, 0, 3>(input, spans, out),
             other => unreachable!("`Blocks::new` makes no {other:?}"),
         }
     }
@@ -200,6 +205,19 @@ unsafe fn vertical<const MAX: bool, const LOADS: usize>(
     v
 }
 
+/// What every output row of a [`rows`] call reads.
+#[derive(Clone, Copy)]
+struct Input<'a> {
+    /// The row-major input plane.
+    x: &'a [f32],
+    /// Its row length.
+    width: usize,
+    /// The output row's blocks.
+    blocks: &'a Blocks,
+    /// An average's multipliers.
+    scale: Option<&'a [f32]>,
+}
+
 /// [`rows`] for windows `STRIDE` apart, `KERNEL` wide (0: `blocks.kernel`), whose blocks read
 /// `LOADS` vectors of columns.
 ///
@@ -215,14 +233,14 @@ unsafe fn rows_with<
     const KERNEL: usize,
     const LOADS: usize,
 >(
-    (x, width, spans, blocks, scale, out): (
-        &[f32],
-        usize,
-        &[Span],
-        &Blocks,
-        Option<&[f32]>,
-        &mut [f32],
-    ),
+    Input {
+        x,
+        width,
+        blocks,
+        scale,
+    }: Input<'_>,
+    spans: &[Span],
+    out: &mut [f32],
 ) {
     debug_assert_eq!((STRIDE, LOADS), (blocks.stride, blocks.loads));
     debug_assert!(KERNEL == 0 || KERNEL == blocks.kernel);
