@@ -13,7 +13,8 @@ use crate::{Result, memory};
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 
 /// Applies `kernel(input_plane, output_plane)` to each of the `N*C` planes of `x` and of `y`,
-/// the `[N, C, OH, OW]` output the caller allocated (with [`memory::zeros`], so that an
+/// the `[N, C, OH, OW]` output the caller allocated (with [`memory::zeros`], or
+/// [`memory::overwritten`] when `kernel` writes every value, so that an
 /// output too large is refused before any table sized by it is made), and returns `y`.
 ///
 /// Both planes are row-major slices, so kernels walk contiguous rows: `x` is copied to the

@@ -14,6 +14,10 @@
 //! window-by-window loops of `max.rs` and `avg.rs`, whose work and memory follow the taps
 //! that land on the input; adaptive and global pooling take `avg.rs`. Planes are split over
 //! rayon's pool (`plane.rs`).
+//!
+//! Every kernel writes every value of its output, so the output is a buffer of the forward's
+//! arena as its last user left it ([`memory::overwritten`]), not one zeroed first: the test
+//! `pools_write_every_output_value_of_a_reused_buffer` hands each kernel a buffer of NaN.
 
 mod avg;
 mod max;
@@ -415,7 +419,8 @@ fn adaptive_avg(op: &'static str, x: ArrayView4<f32>, output: Hw) -> Result<Arra
     let input = nonempty_plane(op, &x)?;
     nonzero_hw(op, "output size", output)?;
     let (batch, channels, _, _) = x.dim();
-    let y = memory::zeros(
+    // Every kernel below writes every output value (`overwritten`'s condition).
+    let y = memory::overwritten(
         op,
         "output",
         Dim([batch, channels, output.0[0], output.0[1]]),
@@ -476,7 +481,10 @@ fn sliding_pool(
     };
     let output = [output(0)?, output(1)?];
     let (batch, channels, _, _) = x.dim();
-    let y = memory::zeros(op, "output", Dim([batch, channels, output[0], output[1]]))?;
+    // Every kernel [`Kernel::choose`] picks writes every output value (`overwritten`'s
+    // condition): the separable kernels write each output row whole, the window-by-window
+    // loops fill each row before folding into it.
+    let y = memory::overwritten(op, "output", Dim([batch, channels, output[0], output[1]]))?;
     if y.is_empty() {
         return Ok(y);
     }

@@ -422,3 +422,81 @@ fn pools_split_over_two_threads_give_what_one_thread_gives() {
     };
     assert_eq!(run(2), run(1));
 }
+
+#[test]
+fn pools_write_every_output_value_of_a_reused_buffer() {
+    use ndarray::Array1;
+
+    use crate::arena::{self, Arena};
+    use crate::testing::sample;
+
+    type Pool = Box<dyn Fn(ArrayView4<f32>) -> Result<Array4<f32>>>;
+    // Each kernel, with outputs of at least 2^14 values, the least the arena lends.
+    let max = |p: MaxPool2dParams| -> Pool { Box::new(move |x| max_pool2d(x, &p)) };
+    let avg = |p: AvgPool2dParams| -> Pool { Box::new(move |x| avg_pool2d(x, &p)) };
+    let cases: Vec<(&str, Array4<f32>, Pool)> = vec![
+        (
+            "separable max, 3x3 stride 2, padding 1, ceil",
+            sample((1, 64, 33, 35), 1),
+            max(MaxPool2dParams::new(3).stride(2).padding(1).ceil_mode(true)),
+        ),
+        (
+            "window-by-window max, dilation 2",
+            sample((1, 64, 33, 35), 2),
+            max(MaxPool2dParams::new(3).stride(1).dilation(2).padding(1)),
+        ),
+        (
+            "separable average, 3x3 stride 1, padding 1, without the padding",
+            sample((1, 64, 28, 30), 3),
+            avg(AvgPool2dParams::new(3)
+                .stride(1)
+                .padding(1)
+                .count_include_pad(false)),
+        ),
+        (
+            "separable average, 2x2 stride 2, ceil",
+            sample((1, 64, 33, 35), 4),
+            avg(AvgPool2dParams::new(2).ceil_mode(true)),
+        ),
+        (
+            "window-by-window average, a kernel wider than the separable row",
+            sample((1, 64, 300, 1), 5),
+            avg(AvgPool2dParams::new((1, 9001)).stride(1).padding((0, 4500))),
+        ),
+        (
+            "adaptive average",
+            sample((1, 64, 30, 20), 6),
+            Box::new(|x| adaptive_avg_pool2d(x, (17, 17))),
+        ),
+        (
+            "global average",
+            sample((1, 1 << 14, 2, 3), 7),
+            Box::new(global_avg_pool2d),
+        ),
+    ];
+    for (name, x, pool) in cases {
+        let fresh = pool(x.view()).unwrap();
+        let (len, given) = (fresh.len(), (fresh.len()).max(1 << 14));
+        let reused = Arena::default().scope(|| {
+            let nan = Array1::from_elem(given, f32::NAN);
+            let ptr = nan.as_ptr();
+            arena::give(nan);
+            let y = pool(x.view()).unwrap();
+            assert_eq!(
+                y.as_ptr(),
+                ptr,
+                "{name}: the output is not the buffer given back"
+            );
+            y
+        });
+        assert!(
+            len >= 1 << 14,
+            "{name}: {len} outputs, too few for the arena to lend"
+        );
+        assert!(
+            reused.iter().all(|v| !v.is_nan()),
+            "{name}: a value left unwritten"
+        );
+        assert_eq!(reused, fresh, "{name}");
+    }
+}

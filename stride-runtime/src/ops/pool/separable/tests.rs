@@ -11,9 +11,9 @@ fn has_avx2() -> bool {
     Isa::avx2().is_some()
 }
 
-/// The paths to test: scalar, and AVX2 where the CPU has it.
+/// The paths to test: scalar, and AVX2 and AVX-512 where the CPU has them.
 fn paths() -> Vec<Isa> {
-    [Isa::Scalar].into_iter().chain(Isa::avx2()).collect()
+    Isa::all()
 }
 
 /// Values with every case the max must get right: NaN, both infinities, both zeros, ties.
@@ -305,4 +305,79 @@ fn resnet_max_pool_3x3_stride_2_keeps_nan_and_ignores_padding_on_both_paths() {
         // Output (1, 9) covers rows 1..=3 and columns 17..=19; its max is x[20 + 17] = -37.
         assert_eq!(y[19], -37.0);
     }
+}
+
+/// Pools a plane on `isa`'s path.
+fn pool_on(
+    rows: &AxisWindows,
+    cols: &AxisWindows,
+    width: Window,
+    reduction: Reduction,
+    isa: Isa,
+    x: &[f32],
+) -> Vec<f32> {
+    let pool = Separable::new(rows, cols, width, reduction).on(isa);
+    let mut y = vec![f32::NAN; rows.output() * cols.output()];
+    pool.plane(&mut pool.scratch(), x, &mut y);
+    y
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn avx512_plane_matches_the_scalar_path_bit_for_bit() {
+    let Some(avx512) = Isa::avx512() else {
+        return;
+    };
+    // Widths of 1 to 40 columns (less than a block, one, several and a partial last one),
+    // windows of 1 to 7 and one past the kernel's widest (17, which falls back), strides 1 to 3
+    // (3 falls back), every padding up to half the window, both roundings.
+    let heights = [(7, 3, 1, (1, 1)), (6, 2, 2, (0, 1)), (9, 5, 2, (2, 2))].map(
+        |(input, kernel, stride, pads)| Axis {
+            input,
+            kernel,
+            stride,
+            pads,
+        },
+    );
+    let mut checked = 0;
+    for input in [1, 2, 5, 8, 13, 15, 16, 17, 28, 31, 33, 40] {
+        for kernel in [1, 2, 3, 4, 5, 7, 17] {
+            for stride in 1..=3 {
+                for begin in 0..=kernel / 2 {
+                    let end = (begin + 1).min(kernel / 2);
+                    let axis = Axis {
+                        input,
+                        kernel,
+                        stride,
+                        pads: (begin, end),
+                    };
+                    for (height, ceil_mode) in heights.iter().zip([false, true, true]) {
+                        let (Some(rows), Some(cols)) =
+                            (height.windows(ceil_mode), axis.windows(ceil_mode))
+                        else {
+                            continue;
+                        };
+                        let seed = (input * 31 + kernel * 7 + stride) as u64;
+                        let context = format!("{height:?} x {axis:?}, ceil {ceil_mode}");
+                        let x = awkward(height.input * input, seed);
+                        let want =
+                            pool_on(&rows, &cols, axis.window(), Reduction::Max, Isa::Scalar, &x);
+                        let got = pool_on(&rows, &cols, axis.window(), Reduction::Max, avx512, &x);
+                        assert_same(&got, &want, &format!("max, {context}"));
+                        let x = sample(height.input * input, seed)
+                            .into_raw_vec_and_offset()
+                            .0;
+                        for divisor in [Divisor::Padded, Divisor::Taps, Divisor::Fixed(3)] {
+                            let mean = Reduction::Mean(divisor);
+                            let want = pool_on(&rows, &cols, axis.window(), mean, Isa::Scalar, &x);
+                            let got = pool_on(&rows, &cols, axis.window(), mean, avx512, &x);
+                            assert_same(&got, &want, &format!("{divisor:?}, {context}"));
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 500, "only {checked} shapes had an output");
 }
