@@ -156,11 +156,9 @@ impl Case {
     }
 }
 
-/// Both paths, where the CPU has AVX2.
+/// Every path this CPU has: scalar, 8-channel blocks (AVX2) and 16-channel ones (AVX-512).
 fn isas() -> Vec<Isa> {
-    let mut isas = vec![Isa::Scalar];
-    isas.extend(Isa::avx2());
-    isas
+    Isa::all()
 }
 
 #[track_caller]
@@ -420,13 +418,13 @@ fn avx2_staging_is_refused_only_when_far_larger_than_the_planes() {
         ([9, 9], [1, 1], [3, 3], 0),
     ] {
         let case = Case::new(input, kernel, stride, [1, 1], [(pad, pad), (pad, pad)]).unwrap();
-        assert!(avx2::Layout::new(&case.shape).is_some(), "{case:?}");
+        assert!(blocked::Layout::new(&case.shape).is_some(), "{case:?}");
     }
     // A dilation of 1000 over a 1x1 input padded by 1000 on each side: a 1x1 output whose
     // staging would hold 2001 x 2001 values of padding. The scalar path computes it, on
     // either `Isa`, with the same numbers.
     let case = Case::new([1, 1], [3, 3], [1, 1], [1000, 1000], [(1000, 1000); 2]).unwrap();
     assert_eq!(case.shape.output, [1, 1]);
-    assert!(avx2::Layout::new(&case.shape).is_none());
+    assert!(blocked::Layout::new(&case.shape).is_none());
     case.check(Activation::Identity, 900);
 }
