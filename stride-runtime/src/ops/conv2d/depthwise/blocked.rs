@@ -16,7 +16,7 @@
 use core::ops::Range;
 use std::arch::x86_64::*;
 
-use super::{Activation, Depthwise, Layer};
+use super::{Activation, Depthwise, Layer, Taps};
 use crate::simd::activation::{avx2 as act256, avx512 as act512};
 use crate::workspace::Workspace;
 
@@ -105,6 +105,11 @@ pub(crate) unsafe fn blocks<V: Lanes>(
         // stays zero.
         staged.fill(0.0);
         let mut holds = vec![usize::MAX; layout.slots];
+        // Each output row's kernel rows on the input, the same for every block.
+        let kernel_rows: Vec<Taps> = (0..shape.output[0])
+            .map(|oy| shape.kernel_rows(oy))
+            .collect();
+        let mut rows = Vec::with_capacity(kh);
         let mut y = y;
         for block in blocks {
             // The block's output planes, and the lanes that hold one.
@@ -131,6 +136,8 @@ pub(crate) unsafe fn blocks<V: Lanes>(
                 staged: &mut *staged,
                 row,
                 holds: &mut holds,
+                kernel_rows: &kernel_rows,
+                rows: &mut rows,
                 weights,
                 bias,
                 activation: layer.activation,
@@ -344,6 +351,10 @@ pub(crate) struct Block<'a> {
     row: usize,
     /// The input row each slot holds (`usize::MAX`: none).
     holds: &'a mut [usize],
+    /// Each output row's kernel rows on the input ([`Depthwise::kernel_rows`]).
+    kernel_rows: &'a [Taps],
+    /// Room for one output row's staged kernel rows, reused from block to block.
+    rows: &'a mut Vec<(usize, usize)>,
     /// A vector of the block's weights a tap, row-major over `(ki, kj)`.
     weights: &'a [f32],
     /// The block's biases, a vector.
@@ -367,10 +378,10 @@ impl Block<'_> {
         let [oh, _] = shape.output;
         let [_, kw] = shape.kernel;
         let [_, sw] = shape.stride;
-        let mut rows = Vec::with_capacity(shape.kernel[0]);
+        let mut rows = core::mem::take(self.rows);
         for oy in 0..oh {
             // The staged rows of the kernel rows on the input, with their weights.
-            let kernel_rows = shape.kernel_rows(oy);
+            let kernel_rows = self.kernel_rows[oy].clone();
             rows.clear();
             for (i, ki) in kernel_rows.indices.enumerate() {
                 let iy = kernel_rows.first + i * shape.dilation[0];
@@ -406,6 +417,8 @@ impl Block<'_> {
                 }
             }
         }
+        // Back, for the next block.
+        *self.rows = rows;
     }
 
     /// Stages input row `iy` of every lane's plane into ring slot `slot`, transposed
