@@ -128,9 +128,9 @@ pub(crate) fn depthwise(
                 // FMA, and `wide` only with an `Avx512` one, where it has AVX-512F too.
                 unsafe {
                     if wide {
-                        blocked::blocks::<__m512>(&layer, &layout, blocks, y);
+                        blocked::blocks::<__m512>(isa, &layer, &layout, blocks, y);
                     } else {
-                        blocked::blocks::<__m256>(&layer, &layout, blocks, y);
+                        blocked::blocks::<__m256>(isa, &layer, &layout, blocks, y);
                     }
                 }
             });
