@@ -9,9 +9,8 @@
 //! form, are written for each width ([`Lanes::columns`] and [`Lanes::finish`]).
 //!
 //! AVX-512 halves the vector instructions of a block's FMAs, loads and transposes for the
-//! same outputs. Measured on an AMD EPYC Zen 5 (1 thread, `bench/compare.sh`), the 16-lane
-//! blocks took depthwise 7x7 on 96 channels at 56x56 from 0.59x ONNX Runtime to the figure
-//! the module docs of `depthwise.rs` give.
+//! same outputs: its 16x8 transpose ([`transpose16x8`]) takes 24 shuffles where two 8x8 ones
+//! take 48. The figures it gave are in the module docs of `depthwise.rs`.
 
 use core::ops::Range;
 use std::arch::x86_64::*;
@@ -22,6 +21,9 @@ use crate::workspace::Workspace;
 
 /// The most channels a block holds: the lanes of an AVX-512 vector.
 pub(crate) const MAX_LANES: usize = 16;
+
+/// The channels of a block in AVX2 vectors.
+pub(crate) const AVX2_LANES: usize = 8;
 
 /// Outputs of a row computed at once: 8 accumulators, the block being 8 outputs by its
 /// channels, transposed as it is stored.
@@ -219,7 +221,7 @@ pub(crate) trait Lanes: Copy {
 }
 
 impl Lanes for __m256 {
-    const LANES: usize = 8;
+    const LANES: usize = AVX2_LANES;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
@@ -284,7 +286,7 @@ impl Lanes for __m256 {
 }
 
 impl Lanes for __m512 {
-    const LANES: usize = 16;
+    const LANES: usize = MAX_LANES;
 
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
