@@ -6,7 +6,7 @@
 //! Both widths share everything but the vector type: the ring, the kernel rows' unrolling
 //! ([`kernel_row`], written once over [`Lanes`]), and the order of the work. Only the
 //! transposes between the planes' rows and the block's columns, and the activation's vector
-//! form, are written for each width ([`Lanes::columns`] and [`Lanes::finish`]).
+//! form, are written for each width ([`Lanes::eight_columns`] and [`Lanes::finish`]).
 //!
 //! AVX-512 halves the vector instructions of a block's FMAs, loads and transposes for the
 //! same outputs: its 16x8 transpose ([`transpose16x8`]) takes 24 shuffles where two 8x8 ones
@@ -125,7 +125,14 @@ pub(crate) unsafe fn blocks<V: Lanes>(
             let taps_of: [&[f32]; MAX_LANES] = core::array::from_fn(|l| layer.weights(channel(l)));
             // SAFETY: the caller's promise; each channel has `taps` weights, and `weights`
             // holds `taps` rounded up to 8 vectors.
-            unsafe { V::columns(&taps_of, 0, taps, weights.as_mut_ptr()) };
+            unsafe {
+                V::compiled(Columns {
+                    rows: &taps_of,
+                    from: 0,
+                    width: taps,
+                    dest: weights.as_mut_ptr(),
+                })
+            };
             for (l, bias) in bias.iter_mut().enumerate() {
                 *bias = layer.bias(channel(l));
             }
@@ -156,7 +163,7 @@ pub(crate) unsafe fn blocks<V: Lanes>(
 
 /// A vector of one float a channel of a block: AVX2's 8 lanes or AVX-512's 16. What
 /// differs between the widths; [`kernel_row`] and [`Block::row`] are written once over it
-/// and inlined into each width's `#[target_feature]` functions ([`Lanes::row`]).
+/// and inlined into each width's `#[target_feature]` function ([`Lanes::compiled`]).
 pub(crate) trait Lanes: Copy {
     /// Channels a block holds: the vector's lanes.
     const LANES: usize;
@@ -175,29 +182,30 @@ pub(crate) trait Lanes: Copy {
     /// The CPU has the vector's instructions.
     unsafe fn fmadd(self, w: Self, acc: Self) -> Self;
 
-    /// Output row `oy` of `block` ([`Block::row`]), in a function compiled for the vector's
-    /// instructions.
+    /// Does `work` in a function compiled for the vector's instructions, into which it is
+    /// inlined with the `#[inline(always)]` functions it calls ([`Block::row`],
+    /// [`columns`], [`kernel_row`]), so they are written once for both widths. (A closure
+    /// would not do: the compiler optimises it before inlining it, where the intrinsics it
+    /// calls cannot be inlined, and they stay calls.)
     ///
     /// # Safety
     ///
-    /// As [`Block::row`]'s.
-    unsafe fn row<const KW: usize, const SW: usize>(
-        block: &mut Block<'_>,
-        oy: usize,
-        rows: &[(usize, usize)],
-    );
+    /// The CPU has the vector's instructions; `work`'s own promise.
+    unsafe fn compiled(work: impl Work);
 
-    /// Transposes `width` values of each lane's row, `rows[l][from..from + width]`, into
-    /// columns at `dest` (column `k`, the lanes' values `from + k`, is the vector at
-    /// `dest + k * LANES`): 8 columns at a time, the last loaded masked, so the columns past
-    /// `width` up to a multiple of 8 get zeros. How input rows are staged, and a block's
-    /// weights put a vector a tap.
+    /// Transposes 8 columns, from `at`, of each lane's row into 8 vectors at `dest`, the
+    /// first `n` loaded with `mask` (`lanes_below(n)`) and the rest zeros ([`columns`]).
     ///
     /// # Safety
     ///
-    /// The CPU has the vector's instructions; each of the first `LANES` rows holds
-    /// `from + width` values; `dest` holds `width.next_multiple_of(8)` vectors.
-    unsafe fn columns(rows: &[&[f32]; MAX_LANES], from: usize, width: usize, dest: *mut f32);
+    /// As [`columns`]' for these 8 columns, and inlined into [`Lanes::compiled`].
+    unsafe fn eight_columns(
+        rows: &[&[f32]; MAX_LANES],
+        at: usize,
+        n: usize,
+        mask: __m256i,
+        dest: *mut f32,
+    );
 
     /// Whether `activation` is applied in registers ([`Lanes::activate`]): where its
     /// vector form is a single instruction, which the compiler inlines. The others are
@@ -236,31 +244,26 @@ impl Lanes for __m256 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn row<const KW: usize, const SW: usize>(
-        block: &mut Block<'_>,
-        oy: usize,
-        rows: &[(usize, usize)],
-    ) {
+    unsafe fn compiled(work: impl Work) {
         // SAFETY: the caller's promise.
-        unsafe { block.row::<__m256, KW, SW>(oy, rows) }
+        unsafe { work.run::<Self>() }
     }
 
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn columns(rows: &[&[f32]; MAX_LANES], from: usize, width: usize, dest: *mut f32) {
-        let mut ix = 0;
-        while ix < width {
-            let n = (width - ix).min(OUTPUTS);
-            // SAFETY: each row holds `from + ix + n` values (masked loads read only those),
-            // and `dest` the 8 columns from `ix`: the caller's promise.
-            unsafe {
-                let mask = lanes_below(n);
-                let row = |l: usize| load_part(rows[l].as_ptr().add(from + ix), n, mask);
-                let v: [__m256; 8] = core::array::from_fn(row);
-                for (k, column) in transpose8x8(v).iter().enumerate() {
-                    _mm256_storeu_ps(dest.add((ix + k) * 8), *column);
-                }
+    #[inline(always)]
+    unsafe fn eight_columns(
+        rows: &[&[f32]; MAX_LANES],
+        at: usize,
+        n: usize,
+        mask: __m256i,
+        dest: *mut f32,
+    ) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let v: [__m256; 8] =
+                core::array::from_fn(|l| load_part(rows[l].as_ptr().add(at), n, mask));
+            for (k, column) in transpose8x8(v).iter().enumerate() {
+                _mm256_storeu_ps(dest.add(k * Self::LANES), *column);
             }
-            ix += OUTPUTS;
         }
     }
 
@@ -301,32 +304,27 @@ impl Lanes for __m512 {
     }
 
     #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn row<const KW: usize, const SW: usize>(
-        block: &mut Block<'_>,
-        oy: usize,
-        rows: &[(usize, usize)],
-    ) {
+    unsafe fn compiled(work: impl Work) {
         // SAFETY: the caller's promise.
-        unsafe { block.row::<__m512, KW, SW>(oy, rows) }
+        unsafe { work.run::<Self>() }
     }
 
-    #[target_feature(enable = "avx512f,avx2,fma")]
-    unsafe fn columns(rows: &[&[f32]; MAX_LANES], from: usize, width: usize, dest: *mut f32) {
-        let mut ix = 0;
-        while ix < width {
-            let n = (width - ix).min(OUTPUTS);
-            // SAFETY: each row holds `from + ix + n` values (masked loads read only those),
-            // and `dest` the 8 columns from `ix`: the caller's promise.
-            unsafe {
-                let mask = lanes_below(n);
-                let row = |l: usize| load_part(rows[l].as_ptr().add(from + ix), n, mask);
-                // Lane `l` and lane `l + 8`'s 8 columns in one vector.
-                let v: [__m512; 8] = core::array::from_fn(|l| join(row(l), row(l + 8)));
-                for (k, column) in transpose16x8(v).iter().enumerate() {
-                    _mm512_storeu_ps(dest.add((ix + k) * 16), *column);
-                }
+    #[inline(always)]
+    unsafe fn eight_columns(
+        rows: &[&[f32]; MAX_LANES],
+        at: usize,
+        n: usize,
+        mask: __m256i,
+        dest: *mut f32,
+    ) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            let row = |l: usize| load_part(rows[l].as_ptr().add(at), n, mask);
+            // Lane `l` and lane `l + 8`'s 8 columns in one vector.
+            let v: [__m512; 8] = core::array::from_fn(|l| join(row(l), row(l + 8)));
+            for (k, column) in transpose16x8(v).iter().enumerate() {
+                _mm512_storeu_ps(dest.add(k * Self::LANES), *column);
             }
-            ix += OUTPUTS;
         }
     }
 
@@ -420,21 +418,81 @@ impl Block<'_> {
             // weights.
             unsafe {
                 match (kw, sw, unrolled) {
-                    (1, 1, true) => V::row::<1, 1>(b, oy, &rows),
-                    (2, 1, true) => V::row::<2, 1>(b, oy, &rows),
-                    (3, 1, true) => V::row::<3, 1>(b, oy, &rows),
-                    (4, 1, true) => V::row::<4, 1>(b, oy, &rows),
-                    (5, 1, true) => V::row::<5, 1>(b, oy, &rows),
-                    (6, 1, true) => V::row::<6, 1>(b, oy, &rows),
-                    (7, 1, true) => V::row::<7, 1>(b, oy, &rows),
-                    (1, 2, true) => V::row::<1, 2>(b, oy, &rows),
-                    (2, 2, true) => V::row::<2, 2>(b, oy, &rows),
-                    (3, 2, true) => V::row::<3, 2>(b, oy, &rows),
-                    (4, 2, true) => V::row::<4, 2>(b, oy, &rows),
-                    (5, 2, true) => V::row::<5, 2>(b, oy, &rows),
-                    (6, 2, true) => V::row::<6, 2>(b, oy, &rows),
-                    (7, 2, true) => V::row::<7, 2>(b, oy, &rows),
-                    _ => V::row::<0, 0>(b, oy, &rows),
+                    (1, 1, true) => V::compiled(Row::<1, 1> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (2, 1, true) => V::compiled(Row::<2, 1> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (3, 1, true) => V::compiled(Row::<3, 1> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (4, 1, true) => V::compiled(Row::<4, 1> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (5, 1, true) => V::compiled(Row::<5, 1> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (6, 1, true) => V::compiled(Row::<6, 1> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (7, 1, true) => V::compiled(Row::<7, 1> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (1, 2, true) => V::compiled(Row::<1, 2> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (2, 2, true) => V::compiled(Row::<2, 2> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (3, 2, true) => V::compiled(Row::<3, 2> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (4, 2, true) => V::compiled(Row::<4, 2> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (5, 2, true) => V::compiled(Row::<5, 2> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (6, 2, true) => V::compiled(Row::<6, 2> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    (7, 2, true) => V::compiled(Row::<7, 2> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
+                    _ => V::compiled(Row::<0, 0> {
+                        block: b,
+                        oy,
+                        rows: &rows,
+                    }),
                 }
             }
         }
@@ -443,7 +501,7 @@ impl Block<'_> {
     }
 
     /// Stages input row `iy` of every lane's plane into ring slot `slot`, transposed
-    /// ([`Lanes::columns`]), past the left padding.
+    /// ([`columns`]), past the left padding.
     ///
     /// # Safety
     ///
@@ -455,7 +513,15 @@ impl Block<'_> {
         debug_assert!(dest.len() >= width.next_multiple_of(OUTPUTS) * V::LANES);
         // SAFETY: every plane holds row `iy`, and `dest` the row's columns rounded up to 8
         // (`Layout::new`'s `columns`).
-        unsafe { V::columns(&self.inputs, iy * width, width, dest.as_mut_ptr()) };
+        unsafe {
+            let dest = dest.as_mut_ptr();
+            V::compiled(Columns {
+                rows: &self.inputs,
+                from: iy * width,
+                width,
+                dest,
+            });
+        };
     }
 
     /// The block's activation of the 8 accumulators of a row's outputs: none for the
@@ -558,6 +624,72 @@ impl Block<'_> {
                 break;
             }
         }
+    }
+}
+
+/// Work done in vectors of a width, in [`Lanes::compiled`].
+pub(crate) trait Work {
+    /// Does the work in vectors `V`: inlined, always, into [`Lanes::compiled`].
+    ///
+    /// # Safety
+    ///
+    /// `V`'s instructions; the promise of the function the work calls.
+    unsafe fn run<V: Lanes>(self);
+}
+
+/// Output row `oy` of `block` from its staged kernel `rows` ([`Block::row`]).
+struct Row<'b, 'a, const KW: usize, const SW: usize> {
+    block: &'b mut Block<'a>,
+    oy: usize,
+    rows: &'b [(usize, usize)],
+}
+
+impl<const KW: usize, const SW: usize> Work for Row<'_, '_, KW, SW> {
+    #[inline(always)]
+    unsafe fn run<V: Lanes>(self) {
+        // SAFETY: the caller's promise.
+        unsafe { self.block.row::<V, KW, SW>(self.oy, self.rows) }
+    }
+}
+
+/// Values `from..from + width` of each lane's row, transposed into columns at `dest`
+/// ([`columns`]).
+struct Columns<'b> {
+    rows: &'b [&'b [f32]; MAX_LANES],
+    from: usize,
+    width: usize,
+    dest: *mut f32,
+}
+
+impl Work for Columns<'_> {
+    #[inline(always)]
+    unsafe fn run<V: Lanes>(self) {
+        // SAFETY: the caller's promise.
+        unsafe { columns::<V>(self.rows, self.from, self.width, self.dest) }
+    }
+}
+
+/// Transposes `width` values of each lane's row, `rows[l][from..from + width]`, into columns
+/// at `dest` (column `k`, the lanes' values `from + k`, is the vector at `dest + k * LANES`):
+/// 8 columns at a time, the last loaded masked, so the columns past `width` up to a multiple
+/// of 8 get zeros. How input rows are staged, and a block's weights put a vector a tap.
+///
+/// # Safety
+///
+/// `V`'s instructions, inlined into [`Lanes::compiled`]; each of the first `V::LANES` rows
+/// holds `from + width` values; `dest` holds `width.next_multiple_of(8)` vectors.
+#[inline(always)]
+unsafe fn columns<V: Lanes>(rows: &[&[f32]; MAX_LANES], from: usize, width: usize, dest: *mut f32) {
+    let mut ix = 0;
+    while ix < width {
+        let n = (width - ix).min(OUTPUTS);
+        // SAFETY: each row holds `from + ix + n` values (masked loads read only those), and
+        // `dest` the 8 columns from `ix`: the caller's promise.
+        unsafe {
+            let mask = lanes_below(n);
+            V::eight_columns(rows, from + ix, n, mask, dest.add(ix * V::LANES));
+        }
+        ix += OUTPUTS;
     }
 }
 

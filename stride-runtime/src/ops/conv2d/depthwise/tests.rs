@@ -406,7 +406,10 @@ fn depthwise_gives_the_same_bits_in_blocks_of_8_or_16_channels_on_1_or_2_threads
     let mut cases = 0;
     for (input, kernel, stride) in layers {
         for (channels, multiplier) in [(16, 1), (24, 1), (33, 1), (20, 2)] {
-            let pads = [(kernel[0] / 2, kernel[0] / 2), (kernel[1] / 2, kernel[1] / 2)];
+            let pads = [
+                (kernel[0] / 2, kernel[0] / 2),
+                (kernel[1] / 2, kernel[1] / 2),
+            ];
             let case = Case::new(input, kernel, stride, [1, 1], pads).unwrap();
             let case = Case {
                 channels,
@@ -420,8 +423,7 @@ fn depthwise_gives_the_same_bits_in_blocks_of_8_or_16_channels_on_1_or_2_threads
             let mut first: Option<Vec<f32>> = None;
             for isa in Isa::all().into_iter().filter(|&isa| isa != Isa::Scalar) {
                 for pool in &pools {
-                    let got =
-                        pool.install(|| case.run(isa, &x, &weight, Some(&bias), activation));
+                    let got = pool.install(|| case.run(isa, &x, &weight, Some(&bias), activation));
                     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                     match &first {
                         None => first = Some(got),
