@@ -5,8 +5,9 @@
 //! * Here: the choice of instruction set. Kernels with an AVX2 + FMA path call [`avx2_fma`]
 //!   (through the capability token below) to choose it; every such kernel also has a scalar
 //!   path that computes the same numbers (within the golden tolerance). The GEMM's
-//!   micro-kernel and the activations also have an AVX-512 path, taken where [`avx512`]
-//!   says so; a kernel without one takes its AVX2 path on such a CPU. Setting the environment variable
+//!   micro-kernel, the depthwise kernel, the pools and the activations also have an AVX-512
+//!   path, taken as [`avx512`] says; every other kernel takes its AVX2 path on such a CPU.
+//!   Setting the environment variable
 //!   `STRIDE_FORCE_SCALAR=1` (or `STRIDE_ISA=scalar`) before the first call, or calling
 //!   [`force_scalar`], makes every kernel take the scalar path; `STRIDE_ISA=avx2` keeps a CPU
 //!   with AVX-512 on the AVX2 paths; so the tests can cover every path on one machine. Inside
@@ -124,7 +125,7 @@ pub fn avx2_fma() -> bool {
     Level::current() >= Level::Avx2
 }
 
-/// Whether kernels that have an AVX-512 path (the GEMM's micro-kernel) should take it: the
+/// Whether kernels that have an AVX-512 path (the GEMM's, the depthwise) should take it: the
 /// CPU has AVX-512F besides AVX2 and FMA, and neither `STRIDE_ISA=avx2`, the scalar
 /// overrides nor [`force_scalar`] asked for a narrower path. Kernels without one take their
 /// AVX2 path.

@@ -6,22 +6,32 @@
 //!
 //! Any kernel size (rectangular too), stride, padding (asymmetric too) and dilation.
 //!
-//! The AVX2 path works on blocks of 8 output channels of one sample, one channel a lane, as
-//! ONNX Runtime's MLAS does in its NCHWc layout: each input row the block needs is staged once,
-//! transposed so that a vector holds the 8 channels at one column, into a ring of zero-padded
-//! rows in the thread's workspace ([`avx2::Layout`]). Then every output is a sum of vectors
-//! times the block's per-tap weight vectors, whatever the stride and dilation; 8 consecutive
-//! outputs of a row are computed at once (8 FMA chains), and along a kernel row each staged
-//! vector is loaded once for every output and tap that read it (for strides 1 and 2 and
-//! dilation 1, unrolled at compile time), so a load serves several FMAs. The 8x8 block of
-//! outputs is transposed back into the 8 channel rows as it is stored. The scalar path
-//! accumulates tap by tap into each output row, over the outputs where each tap lands on the
-//! input ([`Taps`]).
+//! The vector paths ([`blocked`]) work on blocks of output channels of one sample, one channel
+//! a lane, as ONNX Runtime's MLAS does in its NCHWc layout: 16 a block on AVX-512, 8 on AVX2
+//! (and on AVX-512 when there are fewer 16-channel blocks than tasks, so no thread idles).
+//! Each input row the block needs is staged once, transposed so that a vector holds the
+//! block's channels at one column, into a ring of zero-padded rows in the thread's workspace
+//! ([`blocked::Layout`]); the block's weights are put a vector a tap by the same transpose.
+//! Then every output is a sum of vectors times the block's per-tap weight vectors, whatever
+//! the stride and dilation; 8 consecutive outputs of a row are computed at once (8 FMA
+//! chains), and along a kernel row each staged vector is loaded once for every output and tap
+//! that read it (for strides 1 and 2 and dilation 1, unrolled at compile time), so a load
+//! serves several FMAs. The block of outputs is transposed back into the channel rows as it is
+//! stored. The scalar path accumulates tap by tap into each output row, over the outputs where
+//! each tap lands on the input ([`Taps`]).
 //!
-//! The bias starts every accumulator; the activation is applied in registers, before the
-//! store (the scalar path: to each output row as soon as it is complete, in L1). Blocks
-//! (AVX2) and planes (scalar) are split over the crate's threads
-//! ([`crate::threads::for_each`]) when the layer has enough work for the split to pay.
+//! The bias starts every accumulator; the activation is applied before the store, in
+//! registers or to the 8 accumulators through memory (see `Block::activate`; the scalar path:
+//! to each output row as soon as it is complete, in L1). Blocks (vector paths) and planes
+//! (scalar) are split over the crate's threads ([`crate::threads::for_each`]) when the layer
+//! has enough work for the split to pay.
+//!
+//! Measured against ONNX Runtime 1.32 (which runs these in AVX-512) on a 2-vCPU AMD EPYC Zen 5,
+//! `bench/compare.sh` on both suites, medians of two side-by-side runs, ort/ours at 1 thread
+//! before the 16-channel blocks and after: 7x7 on 96 channels at 56x56 0.60 -> 1.17, on 192 at
+//! 28x28 0.57 -> 1.17, on 768 at 7x7 0.51 -> 1.15; 3x3 on 960 at 7x7 0.59 -> 1.09, on 144 at
+//! 56x56 0.88 -> 1.66, on 96 at 112x112 1.00 -> 2.21; 5x5 on 672 at 14x14 0.79 -> 1.50, and
+//! at stride 2 on 144 at 56x56 0.94 -> 1.41 (2 threads: the same within noise).
 
 use crate::gemm;
 use crate::ops::taps::Taps;
@@ -99,12 +109,23 @@ pub(crate) fn depthwise(
     };
     #[cfg(target_arch = "x86_64")]
     if let Isa::Avx2(_) | Isa::Avx512(_) = isa {
-        if let Some(layout) = avx2::Layout::new(shape) {
-            // Blocks of 8 output channels of one sample; a sample's last may hold fewer.
-            let per_sample = channels.div_ceil(avx2::LANES);
-            let blocks = outputs / channels * per_sample;
+        if let Some(layout) = blocked::Layout::new(shape) {
+            let samples = outputs / channels;
+            // 16 channels a block where AVX-512 is allowed and there are at least as many
+            // blocks as tasks (fewer would leave a thread idle: 16 channels on 2 threads
+            // are two blocks of 8), else 8.
+            let wide = matches!(isa, Isa::Avx512(_))
+                && samples * channels.div_ceil(blocked::MAX_LANES) >= threads;
+            let lanes = if wide {
+                blocked::MAX_LANES
+            } else {
+                blocked::AVX2_LANES
+            };
+            // Blocks of `lanes` output channels of one sample; a sample's last may hold fewer.
+            let per_sample = channels.div_ceil(lanes);
+            let blocks = samples * per_sample;
             // The first output plane of block `b`.
-            let plane = |b: usize| b / per_sample * channels + b % per_sample * avx2::LANES;
+            let plane = |b: usize| b / per_sample * channels + b % per_sample * lanes;
             let tasks = threads.min(blocks);
             let mut runs = Vec::with_capacity(tasks);
             let mut rest = y;
@@ -116,9 +137,16 @@ pub(crate) fn depthwise(
                 rest = tail;
             }
             crate::threads::for_each(runs, |(blocks, y)| {
+                use std::arch::x86_64::{__m256, __m512};
                 // SAFETY: an `Avx2` or `Avx512` value exists only where the CPU has AVX2 and
-                // FMA.
-                unsafe { avx2::blocks(&layer, &layout, blocks, y) };
+                // FMA, and `wide` only with an `Avx512` one, where it has AVX-512F too.
+                unsafe {
+                    if wide {
+                        blocked::blocks::<__m512>(isa, &layer, &layout, blocks, y);
+                    } else {
+                        blocked::blocks::<__m256>(isa, &layer, &layout, blocks, y);
+                    }
+                }
             });
             return;
         }
@@ -241,27 +269,41 @@ pub(crate) mod scalar {
     }
 }
 
-/// The AVX2 path: blocks of 8 output channels, one a lane; their input rows staged
-/// transposed (a vector holds the block's channels at one column) in a ring of padded rows,
-/// and 8 consecutive outputs of a row computed at once.
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod avx2 {
+mod blocked {
+    //! The vector paths: blocks of output channels of one sample, one channel a lane (8 with
+    //! AVX2, 16 with AVX-512), their input rows staged transposed (a vector holds the block's
+    //! channels at one column) in a ring of padded rows, and 8 consecutive outputs of a row
+    //! computed at once.
+    //!
+    //! Both widths share everything but the vector type: the ring, the kernel rows' unrolling
+    //! ([`kernel_row`], written once over [`Lanes`]), and the order of the work. Only the
+    //! transposes between the planes' rows and the block's columns, and the activation's vector
+    //! form, are written for each width ([`Lanes::eight_columns`] and [`Lanes::finish`]).
+    //!
+    //! AVX-512 halves the vector instructions of a block's FMAs, loads and transposes for the
+    //! same outputs: its 16x8 transpose ([`transpose16x8`]) takes 24 shuffles where two 8x8 ones
+    //! take 48. The figures it gave are in this file's module docs, above.
+
     use core::ops::Range;
     use std::arch::x86_64::*;
 
-    use super::{Activation, Depthwise, Layer};
-    use crate::simd::activation::avx2 as vector;
+    use super::{Activation, Depthwise, Isa, Layer, Taps};
+    use crate::simd::activation::{avx2 as act256, avx512 as act512};
     use crate::workspace::Workspace;
 
-    /// Output channels in a block: one a lane of a vector.
-    pub(crate) const LANES: usize = 8;
+    /// The most channels a block holds: the lanes of an AVX-512 vector.
+    pub(crate) const MAX_LANES: usize = 16;
 
-    /// Outputs of a row computed at once: 8 accumulators, the block being 8 outputs by 8
+    /// The channels of a block in AVX2 vectors.
+    pub(crate) const AVX2_LANES: usize = 8;
+
+    /// Outputs of a row computed at once: 8 accumulators, the block being 8 outputs by its
     /// channels, transposed as it is stored.
     const OUTPUTS: usize = 8;
 
     /// The most taps of a kernel row whose weights [`taps`] holds in registers at once, with
-    /// the 8 accumulators and a load.
+    /// the 8 accumulators and a load (AVX2 has 16 registers).
     const GROUP: usize = 5;
 
     /// Where a block's input rows are staged: a ring of `slots` rows (a power of two, at least
@@ -273,7 +315,7 @@ pub(crate) mod avx2 {
     pub(crate) struct Layout {
         slots: usize,
         /// Vectors a staged row holds: every column an output reads (outputs past the row's
-        /// end included, up to a whole [`OUTPUTS`]), and the input's rounded up to a vector.
+        /// end included, up to a whole [`OUTPUTS`]), and the input's rounded up to 8 columns.
         columns: usize,
         /// Stride 1 or 2 and dilation 1 along the width: the unrolled kernel rows of [`taps`].
         unrolled: bool,
@@ -294,10 +336,10 @@ pub(crate) mod avx2 {
             let reach = (ow.max(OUTPUTS) - 1)
                 .checked_mul(sw)?
                 .checked_add((kw - 1) * dw + 1)?;
-            let columns = reach.max(shape.pad[1].checked_add(w.next_multiple_of(LANES))?);
-            let floats = slots.checked_mul(columns)?.checked_mul(LANES)?;
-            let planes = LANES.saturating_mul(h * w + oh * ow);
-            if floats > planes.saturating_mul(8).saturating_add(1 << 16) {
+            let columns = reach.max(shape.pad[1].checked_add(w.next_multiple_of(OUTPUTS))?);
+            let floats = slots.checked_mul(columns)?.checked_mul(MAX_LANES)?;
+            let planes = MAX_LANES.saturating_mul(h * w + oh * ow);
+            if floats > planes.saturating_mul(8).saturating_add(1 << 17) {
                 return None;
             }
             Some(Layout {
@@ -306,57 +348,69 @@ pub(crate) mod avx2 {
                 unrolled: matches!(sw, 1 | 2) && dw == 1,
             })
         }
-
-        /// Floats of one staged row.
-        fn row(&self) -> usize {
-            self.columns * LANES
-        }
     }
 
-    /// Convolves `blocks` (numbered across the samples, `ceil(Cout / 8)` a sample) into `y`,
-    /// their output planes.
+    /// Convolves `blocks` (numbered across the samples, `ceil(Cout / V::LANES)` a sample) into
+    /// `y`, their output planes, in blocks of `V::LANES` channels.
     ///
     /// # Safety
     ///
-    /// The CPU supports AVX2 and FMA; `layout` is `Layout::new(layer.shape)`.
-    pub(crate) unsafe fn blocks(
+    /// The CPU has `V`'s instructions (AVX2 and FMA for `__m256`, AVX-512F with them for
+    /// `__m512`); `layout` is `Layout::new(layer.shape)`.
+    pub(crate) unsafe fn blocks<V: Lanes>(
+        isa: Isa,
         layer: &Layer,
         layout: &Layout,
         blocks: Range<usize>,
         y: &mut [f32],
     ) {
+        let lanes_per_block = V::LANES;
         let shape = layer.shape;
         let [kh, kw] = shape.kernel;
         let plane_out = shape.output[0] * shape.output[1];
-        let per_sample = layer.channels.div_ceil(LANES);
+        let per_sample = layer.channels.div_ceil(lanes_per_block);
         let taps = kh * kw;
+        let row = layout.columns * lanes_per_block;
         // The ring, and the block's weights as a vector a tap and its bias as one.
-        let ring = layout.slots * layout.row();
-        Workspace::with(ring + LANES * (taps + 1), |buffer| {
+        let ring = layout.slots * row;
+        let packed = lanes_per_block * taps.next_multiple_of(OUTPUTS);
+        Workspace::with(ring + packed + lanes_per_block, |buffer| {
             let (staged, rest) = buffer.split_at_mut(ring);
-            let (weights, bias) = rest.split_at_mut(LANES * taps);
+            let (weights, bias) = rest.split_at_mut(packed);
             // Once for the run: every row puts its input at the same columns, so the padding
             // stays zero.
             staged.fill(0.0);
             let mut holds = vec![usize::MAX; layout.slots];
+            // Each output row's kernel rows on the input, the same for every block.
+            let kernel_rows: Vec<Taps> = (0..shape.output[0])
+                .map(|oy| shape.kernel_rows(oy))
+                .collect();
+            let mut rows = Vec::with_capacity(kh);
             let mut y = y;
             for block in blocks {
                 // The block's output planes, and the lanes that hold one.
-                let first = block / per_sample * layer.channels + block % per_sample * LANES;
-                let lanes = (layer.channels - block % per_sample * LANES).min(LANES);
-                weights.fill(0.0);
-                bias.fill(0.0);
-                for (l, bias) in bias.iter_mut().enumerate().take(lanes) {
-                    let lane = layer.weights(first + l);
-                    for (w, &v) in weights.iter_mut().skip(l).step_by(LANES).zip(lane) {
-                        *w = v;
-                    }
-                    *bias = layer.bias(first + l);
+                let first =
+                    block / per_sample * layer.channels + block % per_sample * lanes_per_block;
+                let lanes = (layer.channels - block % per_sample * lanes_per_block).min(V::LANES);
+                // Lanes past the block's channels take the last one's plane and weights; their
+                // outputs are not stored.
+                let channel = |l: usize| first + l.min(lanes - 1);
+                let inputs: [&[f32]; MAX_LANES] = core::array::from_fn(|l| layer.input(channel(l)));
+                let taps_of: [&[f32]; MAX_LANES] =
+                    core::array::from_fn(|l| layer.weights(channel(l)));
+                // SAFETY: the caller's promise; each channel has `taps` weights, and `weights`
+                // holds `taps` rounded up to 8 vectors.
+                unsafe {
+                    V::compiled(Columns {
+                        rows: &taps_of,
+                        from: 0,
+                        width: taps,
+                        dest: weights.as_mut_ptr(),
+                    })
+                };
+                for (l, bias) in bias.iter_mut().enumerate() {
+                    *bias = layer.bias(channel(l));
                 }
-                // Lanes past the block's channels read the first's plane; their outputs are
-                // not stored.
-                let inputs: [&[f32]; LANES] =
-                    core::array::from_fn(|l| layer.input(first + l.min(lanes - 1)));
                 holds.fill(usize::MAX);
                 let (out, tail) = core::mem::take(&mut y).split_at_mut(lanes * plane_out);
                 y = tail;
@@ -365,34 +419,241 @@ pub(crate) mod avx2 {
                     shape,
                     inputs,
                     staged: &mut *staged,
+                    row,
                     holds: &mut holds,
+                    kernel_rows: &kernel_rows,
+                    rows: &mut rows,
                     weights,
                     bias,
                     activation: layer.activation,
+                    isa,
                     lanes,
                     y: out,
                 };
                 // SAFETY: the caller's promise; the buffers have the sizes `block` reads.
-                unsafe { block.run() };
+                unsafe { block.run::<V>() };
             }
         });
     }
 
+    /// A vector of one float a channel of a block: AVX2's 8 lanes or AVX-512's 16. What
+    /// differs between the widths; [`kernel_row`] and [`Block::row`] are written once over it
+    /// and inlined into each width's `#[target_feature]` function ([`Lanes::compiled`]).
+    pub(crate) trait Lanes: Copy {
+        /// Channels a block holds: the vector's lanes.
+        const LANES: usize;
+
+        /// `LANES` floats from `p`.
+        ///
+        /// # Safety
+        ///
+        /// The CPU has the vector's instructions; `p` holds `LANES` floats.
+        unsafe fn load(p: *const f32) -> Self;
+
+        /// `self * w + acc`, one rounding.
+        ///
+        /// # Safety
+        ///
+        /// The CPU has the vector's instructions.
+        unsafe fn fmadd(self, w: Self, acc: Self) -> Self;
+
+        /// Does `work` in a function compiled for the vector's instructions, into which it is
+        /// inlined with the `#[inline(always)]` functions it calls ([`Block::row`],
+        /// [`columns`], [`kernel_row`]), so they are written once for both widths. (A closure
+        /// would not do: the compiler optimises it before inlining it, where the intrinsics it
+        /// calls cannot be inlined, and they stay calls.)
+        ///
+        /// # Safety
+        ///
+        /// The CPU has the vector's instructions; `work`'s own promise.
+        unsafe fn compiled(work: impl Work);
+
+        /// Transposes 8 columns, from `at`, of each lane's row into 8 vectors at `dest`, the
+        /// first `n` loaded with `mask` (`lanes_below(n)`) and the rest zeros ([`columns`]).
+        ///
+        /// # Safety
+        ///
+        /// As [`columns`]' for these 8 columns, and inlined into [`Lanes::compiled`].
+        unsafe fn eight_columns(
+            rows: &[&[f32]; MAX_LANES],
+            at: usize,
+            n: usize,
+            mask: __m256i,
+            dest: *mut f32,
+        );
+
+        /// Whether `activation` is applied in registers ([`Lanes::activate`]): where its
+        /// vector form is a single instruction, which the compiler inlines. The others are
+        /// applied to the accumulators through memory, one call for all 8 ([`Block::activate`]).
+        fn in_registers(activation: Activation) -> bool;
+
+        /// The activation of each lane.
+        ///
+        /// # Safety
+        ///
+        /// The CPU has the vector's instructions.
+        unsafe fn activate(activation: Activation, v: Self) -> Self;
+
+        /// Hands each channel's 8 outputs of `acc` (one a vector, a channel a lane), a lane `l`
+        /// below `lanes`, to `put(l, outputs)`.
+        ///
+        /// # Safety
+        ///
+        /// The CPU has the vector's instructions.
+        unsafe fn finish(acc: [Self; OUTPUTS], lanes: usize, put: impl FnMut(usize, __m256));
+    }
+
+    impl Lanes for __m256 {
+        const LANES: usize = AVX2_LANES;
+
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            // SAFETY: the caller's promise.
+            unsafe { _mm256_loadu_ps(p) }
+        }
+
+        #[inline(always)]
+        unsafe fn fmadd(self, w: Self, acc: Self) -> Self {
+            // SAFETY: the caller's promise.
+            unsafe { _mm256_fmadd_ps(self, w, acc) }
+        }
+
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn compiled(work: impl Work) {
+            // SAFETY: the caller's promise.
+            unsafe { work.run::<Self>() }
+        }
+
+        #[inline(always)]
+        unsafe fn eight_columns(
+            rows: &[&[f32]; MAX_LANES],
+            at: usize,
+            n: usize,
+            mask: __m256i,
+            dest: *mut f32,
+        ) {
+            // SAFETY: the caller's promise.
+            unsafe {
+                let v: [__m256; 8] =
+                    core::array::from_fn(|l| load_part(rows[l].as_ptr().add(at), n, mask));
+                for (k, column) in transpose8x8(v).iter().enumerate() {
+                    _mm256_storeu_ps(dest.add(k * Self::LANES), *column);
+                }
+            }
+        }
+
+        fn in_registers(_: Activation) -> bool {
+            // `avx2::apply` is one function for every activation, too large to inline.
+            false
+        }
+
+        #[inline(always)]
+        unsafe fn activate(activation: Activation, v: Self) -> Self {
+            // SAFETY: the caller's promise.
+            unsafe { act256::apply(activation, v) }
+        }
+
+        #[inline(always)]
+        unsafe fn finish(acc: [Self; OUTPUTS], lanes: usize, mut put: impl FnMut(usize, __m256)) {
+            // SAFETY: the caller's promise.
+            let rows = unsafe { transpose8x8(acc) };
+            for (l, row) in rows.into_iter().enumerate().take(lanes) {
+                put(l, row);
+            }
+        }
+    }
+
+    impl Lanes for __m512 {
+        const LANES: usize = MAX_LANES;
+
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            // SAFETY: the caller's promise.
+            unsafe { _mm512_loadu_ps(p) }
+        }
+
+        #[inline(always)]
+        unsafe fn fmadd(self, w: Self, acc: Self) -> Self {
+            // SAFETY: the caller's promise.
+            unsafe { _mm512_fmadd_ps(self, w, acc) }
+        }
+
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn compiled(work: impl Work) {
+            // SAFETY: the caller's promise.
+            unsafe { work.run::<Self>() }
+        }
+
+        #[inline(always)]
+        unsafe fn eight_columns(
+            rows: &[&[f32]; MAX_LANES],
+            at: usize,
+            n: usize,
+            mask: __m256i,
+            dest: *mut f32,
+        ) {
+            // SAFETY: the caller's promise.
+            unsafe {
+                let row = |l: usize| load_part(rows[l].as_ptr().add(at), n, mask);
+                // Lane `l` and lane `l + 8`'s 8 columns in one vector.
+                let v: [__m512; 8] = core::array::from_fn(|l| join(row(l), row(l + 8)));
+                for (k, column) in transpose16x8(v).iter().enumerate() {
+                    _mm512_storeu_ps(dest.add(k * Self::LANES), *column);
+                }
+            }
+        }
+
+        fn in_registers(activation: Activation) -> bool {
+            // `avx512::apply`'s own one-instruction form.
+            activation == Activation::Relu
+        }
+
+        #[inline(always)]
+        unsafe fn activate(activation: Activation, v: Self) -> Self {
+            // SAFETY: the caller's promise.
+            unsafe { act512::apply(activation, v) }
+        }
+
+        #[inline(always)]
+        unsafe fn finish(acc: [Self; OUTPUTS], lanes: usize, mut put: impl FnMut(usize, __m256)) {
+            // SAFETY: the caller's promise.
+            let rows = unsafe { transpose16x8(acc) };
+            for (l, row) in rows.into_iter().enumerate() {
+                // SAFETY: the caller's promise.
+                let [low, high] = unsafe { halves(row) };
+                if l < lanes {
+                    put(l, low);
+                }
+                if l + 8 < lanes {
+                    put(l + 8, high);
+                }
+            }
+        }
+    }
+
     /// One block of channels and everything computing it takes.
-    struct Block<'a> {
+    pub(crate) struct Block<'a> {
         layout: &'a Layout,
         shape: &'a Depthwise,
-        /// Each lane's input plane.
-        inputs: [&'a [f32]; LANES],
-        /// The ring of staged rows, `layout.slots * layout.row()` floats.
+        /// Each lane's input plane (the first `V::LANES`).
+        inputs: [&'a [f32]; MAX_LANES],
+        /// The ring of staged rows, `layout.slots * row` floats.
         staged: &'a mut [f32],
+        /// Floats of one staged row: `layout.columns` vectors.
+        row: usize,
         /// The input row each slot holds (`usize::MAX`: none).
         holds: &'a mut [usize],
+        /// Each output row's kernel rows on the input ([`Depthwise::kernel_rows`]).
+        kernel_rows: &'a [Taps],
+        /// Room for one output row's staged kernel rows, reused from block to block.
+        rows: &'a mut Vec<(usize, usize)>,
         /// A vector of the block's weights a tap, row-major over `(ki, kj)`.
         weights: &'a [f32],
-        /// The block's biases.
+        /// The block's biases, a vector.
         bias: &'a [f32],
         activation: Activation,
+        /// The instruction set the slice form of the activation runs on.
+        isa: Isa,
         /// The block's channels, lanes `0..lanes`.
         lanes: usize,
         /// The block's output planes.
@@ -400,58 +661,173 @@ pub(crate) mod avx2 {
     }
 
     impl Block<'_> {
-        /// Computes the block's output planes row by row.
+        /// Computes the block's output planes row by row, in vectors `V`.
         ///
         /// # Safety
         ///
-        /// AVX2 and FMA; the buffers have the sizes their docs say.
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn run(mut self) {
+        /// The CPU has `V`'s instructions; the buffers have the sizes their docs say for
+        /// `V::LANES` channels.
+        unsafe fn run<V: Lanes>(mut self) {
             let shape = self.shape;
             let [oh, _] = shape.output;
             let [_, kw] = shape.kernel;
             let [_, sw] = shape.stride;
-            let row_len = self.layout.row();
-            // Every activation has a vector form: it is applied in registers, before the store.
-            let activation = self.activation;
-            // SAFETY (every block below): `bias` holds a vector.
-            let bias = unsafe { _mm256_loadu_ps(self.bias.as_ptr()) };
-            let mut rows = Vec::with_capacity(shape.kernel[0]);
+            let mut rows = core::mem::take(self.rows);
             for oy in 0..oh {
                 // The staged rows of the kernel rows on the input, with their weights.
-                let kernel_rows = shape.kernel_rows(oy);
+                let kernel_rows = self.kernel_rows[oy].clone();
                 rows.clear();
                 for (i, ki) in kernel_rows.indices.enumerate() {
                     let iy = kernel_rows.first + i * shape.dilation[0];
                     let slot = iy & (self.layout.slots - 1);
                     if self.holds[slot] != iy {
                         // SAFETY: the caller's promise.
-                        unsafe { self.stage(iy, slot) };
+                        unsafe { self.stage::<V>(iy, slot) };
                         self.holds[slot] = iy;
                     }
-                    rows.push((slot * row_len, ki * kw * LANES));
+                    rows.push((slot * self.row, ki * kw * V::LANES));
                 }
+                let unrolled = self.layout.unrolled;
+                let b = &mut self;
                 // SAFETY (each arm): the caller's promise; `rows` are staged rows with their
                 // weights.
                 unsafe {
-                    match (kw, sw, self.layout.unrolled) {
-                        (1, 1, true) => self.row::<1, 1>(oy, &rows, bias, activation),
-                        (2, 1, true) => self.row::<2, 1>(oy, &rows, bias, activation),
-                        (3, 1, true) => self.row::<3, 1>(oy, &rows, bias, activation),
-                        (4, 1, true) => self.row::<4, 1>(oy, &rows, bias, activation),
-                        (5, 1, true) => self.row::<5, 1>(oy, &rows, bias, activation),
-                        (6, 1, true) => self.row::<6, 1>(oy, &rows, bias, activation),
-                        (7, 1, true) => self.row::<7, 1>(oy, &rows, bias, activation),
-                        (1, 2, true) => self.row::<1, 2>(oy, &rows, bias, activation),
-                        (2, 2, true) => self.row::<2, 2>(oy, &rows, bias, activation),
-                        (3, 2, true) => self.row::<3, 2>(oy, &rows, bias, activation),
-                        (4, 2, true) => self.row::<4, 2>(oy, &rows, bias, activation),
-                        (5, 2, true) => self.row::<5, 2>(oy, &rows, bias, activation),
-                        (6, 2, true) => self.row::<6, 2>(oy, &rows, bias, activation),
-                        (7, 2, true) => self.row::<7, 2>(oy, &rows, bias, activation),
-                        _ => self.row::<0, 0>(oy, &rows, bias, activation),
+                    match (kw, sw, unrolled) {
+                        (1, 1, true) => V::compiled(Row::<1, 1> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (2, 1, true) => V::compiled(Row::<2, 1> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (3, 1, true) => V::compiled(Row::<3, 1> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (4, 1, true) => V::compiled(Row::<4, 1> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (5, 1, true) => V::compiled(Row::<5, 1> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (6, 1, true) => V::compiled(Row::<6, 1> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (7, 1, true) => V::compiled(Row::<7, 1> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (1, 2, true) => V::compiled(Row::<1, 2> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (2, 2, true) => V::compiled(Row::<2, 2> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (3, 2, true) => V::compiled(Row::<3, 2> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (4, 2, true) => V::compiled(Row::<4, 2> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (5, 2, true) => V::compiled(Row::<5, 2> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (6, 2, true) => V::compiled(Row::<6, 2> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        (7, 2, true) => V::compiled(Row::<7, 2> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
+                        _ => V::compiled(Row::<0, 0> {
+                            block: b,
+                            oy,
+                            rows: &rows,
+                        }),
                     }
                 }
+            }
+            // Back, for the next block.
+            *self.rows = rows;
+        }
+
+        /// Stages input row `iy` of every lane's plane into ring slot `slot`, transposed
+        /// ([`columns`]), past the left padding.
+        ///
+        /// # Safety
+        ///
+        /// The CPU has `V`'s instructions, whose `LANES` the buffers were sized for.
+        unsafe fn stage<V: Lanes>(&mut self, iy: usize, slot: usize) {
+            let width = self.shape.input[1];
+            debug_assert!(iy < self.shape.input[0]);
+            let dest = &mut self.staged[slot * self.row + self.shape.pad[1] * V::LANES..];
+            debug_assert!(dest.len() >= width.next_multiple_of(OUTPUTS) * V::LANES);
+            // SAFETY: every plane holds row `iy`, and `dest` the row's columns rounded up to 8
+            // (`Layout::new`'s `columns`).
+            unsafe {
+                let dest = dest.as_mut_ptr();
+                V::compiled(Columns {
+                    rows: &self.inputs,
+                    from: iy * width,
+                    width,
+                    dest,
+                });
+            };
+        }
+
+        /// The block's activation of the 8 accumulators of a row's outputs: none for the
+        /// identity, in registers where [`Lanes::in_registers`] says so, else in place in memory
+        /// through the slice form, which matches the activation once for the 8 vectors. (Each
+        /// vector form takes the activation as a value and matches on it; called once a vector,
+        /// not inlined, ReLU6 took MobileNetV2's depthwise layers from 1.6x ONNX Runtime's speed
+        /// in the layer bench to 0.65x in the network, on the Zen 5 of the module docs.)
+        ///
+        /// # Safety
+        ///
+        /// The CPU has `V`'s instructions.
+        #[inline(always)]
+        unsafe fn activate<V: Lanes>(&self, mut acc: [V; OUTPUTS]) -> [V; OUTPUTS] {
+            let activation = self.activation;
+            if activation == Activation::Identity {
+                acc
+            } else if V::in_registers(activation) {
+                // SAFETY: the caller's promise.
+                acc.map(|v| unsafe { V::activate(activation, v) })
+            } else {
+                // SAFETY: `V` is `V::LANES` floats, so the array is `OUTPUTS * V::LANES` of them,
+                // any bit pattern a float.
+                let values = unsafe {
+                    core::slice::from_raw_parts_mut(
+                        acc.as_mut_ptr().cast::<f32>(),
+                        OUTPUTS * V::LANES,
+                    )
+                };
+                activation.apply_to_slice_on(self.isa, values);
+                acc
             }
         }
 
@@ -463,22 +839,21 @@ pub(crate) mod avx2 {
         ///
         /// # Safety
         ///
-        /// AVX2 and FMA; `KW` is 0 or the kernel width with the layout's `unrolled` stride
-        /// `SW`.
-        #[inline]
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn row<const KW: usize, const SW: usize>(
+        /// The CPU has `V`'s instructions, and this is inlined into a function compiled for
+        /// them; `KW` is 0 or the kernel width with the layout's `unrolled` stride `SW`.
+        #[inline(always)]
+        unsafe fn row<V: Lanes, const KW: usize, const SW: usize>(
             &mut self,
             oy: usize,
             rows: &[(usize, usize)],
-            bias: __m256,
-            activation: Activation,
         ) {
             let [oh, ow] = self.shape.output;
             let [_, kw] = self.shape.kernel;
             let [_, sw] = self.shape.stride;
             let [_, dw] = self.shape.dilation;
             let plane = oh * ow;
+            // SAFETY (every block below): the caller's promise; `bias` holds a vector.
+            let bias = unsafe { V::load(self.bias.as_ptr()) };
             let mut ox = 0;
             loop {
                 let at = ox.min(ow.saturating_sub(OUTPUTS));
@@ -488,10 +863,10 @@ pub(crate) mod avx2 {
                     // (`Layout::new`), and the weights of the row's taps are `kw` vectors
                     // from `w`.
                     unsafe {
-                        let x = self.staged.as_ptr().add(row + at * sw * LANES);
+                        let x = self.staged.as_ptr().add(row + at * sw * V::LANES);
                         let w = self.weights.as_ptr().add(w);
                         if KW > 0 {
-                            kernel_row::<KW, SW>(&mut acc, x, w);
+                            kernel_row::<V, KW, SW>(&mut acc, x, w);
                         } else if self.layout.unrolled {
                             kernel_row_groups(&mut acc, x, w, kw, sw);
                         } else {
@@ -499,38 +874,28 @@ pub(crate) mod avx2 {
                         }
                     }
                 }
-                for v in &mut acc {
-                    *v = vector::apply(activation, *v);
-                }
-                let lanes = transpose(acc);
-                if ow >= OUTPUTS {
-                    for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
-                        // SAFETY: outputs `at..at + 8` of row `oy` of plane `l`.
-                        unsafe {
-                            let out = self.y.as_mut_ptr().add(l * plane + oy * ow + at);
-                            _mm256_storeu_ps(out, *lane);
-                        }
-                    }
-                } else if (oy + 1) * ow + OUTPUTS - ow <= plane {
-                    // A whole vector: past `ow` it reaches the next rows of the plane, which
-                    // are stored after this one.
-                    for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
-                        // SAFETY: 8 outputs of plane `l` from row `oy`, within the plane.
-                        unsafe {
-                            let out = self.y.as_mut_ptr().add(l * plane + oy * ow);
-                            _mm256_storeu_ps(out, *lane);
-                        }
-                    }
+                let y = self.y.as_mut_ptr();
+                // Where the 8 outputs of a lane go, and how: a whole vector where it is in the
+                // plane (past `ow` it reaches the next rows, which are stored after this one),
+                // else only row `oy`'s `ow` outputs, near the plane's end.
+                let (start, whole) = if ow >= OUTPUTS {
+                    (oy * ow + at, true)
                 } else {
-                    // Near the plane's end: only row `oy`'s `ow` outputs.
+                    (oy * ow, (oy + 1) * ow + OUTPUTS - ow <= plane)
+                };
+                // SAFETY: the stores write outputs of row `oy` of plane `l` (and of the rows
+                // after it, when `whole` and narrower than a vector), within the plane.
+                unsafe {
+                    let acc = self.activate(acc);
                     let mask = lanes_below(ow);
-                    for (l, lane) in lanes.iter().enumerate().take(self.lanes) {
-                        // SAFETY: the masked store writes row `oy` of plane `l` only.
-                        unsafe {
-                            let out = self.y.as_mut_ptr().add(l * plane + oy * ow);
-                            _mm256_maskstore_ps(out, mask, *lane);
+                    V::finish(acc, self.lanes, |l, v| {
+                        let out = y.add(l * plane + start);
+                        if whole {
+                            _mm256_storeu_ps(out, v);
+                        } else {
+                            _mm256_maskstore_ps(out, mask, v);
                         }
-                    }
+                    });
                 }
                 ox += OUTPUTS;
                 if ox >= ow {
@@ -538,46 +903,76 @@ pub(crate) mod avx2 {
                 }
             }
         }
+    }
 
-        /// Stages input row `iy` of every lane's plane into `slot`, transposed: 8 columns of
-        /// the 8 lanes at a time, the last loaded masked, so the columns past the input get
-        /// zeros.
+    /// Work done in vectors of a width, in [`Lanes::compiled`].
+    pub(crate) trait Work {
+        /// Does the work in vectors `V`: inlined, always, into [`Lanes::compiled`].
         ///
         /// # Safety
         ///
-        /// AVX2 and FMA.
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn stage(&mut self, iy: usize, slot: usize) {
-            let width = self.shape.input[1];
-            let left = self.shape.pad[1];
-            let mut rows = [self.inputs[0]; LANES];
-            for (row, x) in rows.iter_mut().zip(&self.inputs) {
-                *row = &x[iy * width..][..width];
+        /// `V`'s instructions; the promise of the function the work calls.
+        unsafe fn run<V: Lanes>(self);
+    }
+
+    /// Output row `oy` of `block` from its staged kernel `rows` ([`Block::row`]).
+    struct Row<'b, 'a, const KW: usize, const SW: usize> {
+        block: &'b mut Block<'a>,
+        oy: usize,
+        rows: &'b [(usize, usize)],
+    }
+
+    impl<const KW: usize, const SW: usize> Work for Row<'_, '_, KW, SW> {
+        #[inline(always)]
+        unsafe fn run<V: Lanes>(self) {
+            // SAFETY: the caller's promise.
+            unsafe { self.block.row::<V, KW, SW>(self.oy, self.rows) }
+        }
+    }
+
+    /// Values `from..from + width` of each lane's row, transposed into columns at `dest`
+    /// ([`columns`]).
+    struct Columns<'b> {
+        rows: &'b [&'b [f32]; MAX_LANES],
+        from: usize,
+        width: usize,
+        dest: *mut f32,
+    }
+
+    impl Work for Columns<'_> {
+        #[inline(always)]
+        unsafe fn run<V: Lanes>(self) {
+            // SAFETY: the caller's promise.
+            unsafe { columns::<V>(self.rows, self.from, self.width, self.dest) }
+        }
+    }
+
+    /// Transposes `width` values of each lane's row, `rows[l][from..from + width]`, into columns
+    /// at `dest` (column `k`, the lanes' values `from + k`, is the vector at `dest + k * LANES`):
+    /// 8 columns at a time, the last loaded masked, so the columns past `width` up to a multiple
+    /// of 8 get zeros. How input rows are staged, and a block's weights put a vector a tap.
+    ///
+    /// # Safety
+    ///
+    /// `V`'s instructions, inlined into [`Lanes::compiled`]; each of the first `V::LANES` rows
+    /// holds `from + width` values; `dest` holds `width.next_multiple_of(8)` vectors.
+    #[inline(always)]
+    unsafe fn columns<V: Lanes>(
+        rows: &[&[f32]; MAX_LANES],
+        from: usize,
+        width: usize,
+        dest: *mut f32,
+    ) {
+        let mut ix = 0;
+        while ix < width {
+            let n = (width - ix).min(OUTPUTS);
+            // SAFETY: each row holds `from + ix + n` values (masked loads read only those), and
+            // `dest` the 8 columns from `ix`: the caller's promise.
+            unsafe {
+                let mask = lanes_below(n);
+                V::eight_columns(rows, from + ix, n, mask, dest.add(ix * V::LANES));
             }
-            let dest = &mut self.staged[slot * self.layout.row() + left * LANES..];
-            debug_assert!(dest.len() >= width.next_multiple_of(LANES) * LANES);
-            let mut ix = 0;
-            while ix < width {
-                let n = (width - ix).min(LANES);
-                // SAFETY: each row holds `ix + n` values (masked loads read only those), and
-                // `dest` the 8 columns from `ix` (`Layout::new`'s `columns`).
-                unsafe {
-                    let mask = lanes_below(n);
-                    let mut v = [_mm256_setzero_ps(); LANES];
-                    for (v, r) in v.iter_mut().zip(&rows) {
-                        let p = r.as_ptr().add(ix);
-                        *v = if n == LANES {
-                            _mm256_loadu_ps(p)
-                        } else {
-                            _mm256_maskload_ps(p, mask)
-                        };
-                    }
-                    for (k, column) in transpose(v).iter().enumerate() {
-                        _mm256_storeu_ps(dest.as_mut_ptr().add((ix + k) * LANES), *column);
-                    }
-                }
-                ix += LANES;
-            }
+            ix += OUTPUTS;
         }
     }
 
@@ -589,10 +984,28 @@ pub(crate) mod avx2 {
         _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), lanes)
     }
 
+    /// The 8 floats from `p`, or the first `n` of them and zeros (`mask` is `lanes_below(n)`).
+    ///
+    /// # Safety
+    ///
+    /// AVX2; `p` holds `n` floats.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn load_part(p: *const f32, n: usize, mask: __m256i) -> __m256 {
+        // SAFETY: the caller's promise; the masked load reads only the first `n`.
+        unsafe {
+            if n == 8 {
+                _mm256_loadu_ps(p)
+            } else {
+                _mm256_maskload_ps(p, mask)
+            }
+        }
+    }
+
     /// The 8x8 transpose: lane `j` of vector `i` goes to lane `i` of vector `j`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
-    fn transpose(v: [__m256; 8]) -> [__m256; 8] {
+    fn transpose8x8(v: [__m256; 8]) -> [__m256; 8] {
         let t = [
             _mm256_unpacklo_ps(v[0], v[1]),
             _mm256_unpackhi_ps(v[0], v[1]),
@@ -625,6 +1038,71 @@ pub(crate) mod avx2 {
         ]
     }
 
+    /// `low` in lanes 0 to 7 and `high` in lanes 8 to 15.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn join(low: __m256, high: __m256) -> __m512 {
+        let low = _mm512_castpd256_pd512(_mm256_castps_pd(low));
+        _mm512_castpd_ps(_mm512_insertf64x4::<1>(low, _mm256_castps_pd(high)))
+    }
+
+    /// Lanes 0 to 7 and lanes 8 to 15, as [`join`] put them.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn halves(v: __m512) -> [__m256; 2] {
+        let bits = _mm512_castps_pd(v);
+        [
+            _mm512_castps512_ps256(v),
+            _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(bits)),
+        ]
+    }
+
+    /// The transpose between 8 vectors of 16 channels (one a column: `v[k]` lane `c` is
+    /// channel `c` at column `k`) and 8 vectors of two channels' 8 columns (`v[c]` lanes 0 to 7
+    /// are channel `c`'s columns, lanes 8 to 15 channel `c + 8`'s): it is its own inverse, so
+    /// it stages input rows ([`join`]ed pairs of rows into columns) and stores outputs
+    /// (columns into [`halves`] of rows) alike. 24 shuffles, as two 8x8 transposes take 48.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn transpose16x8(v: [__m512; 8]) -> [__m512; 8] {
+        // Within each 128-bit lane (4 channels at a column), as the 8x8 transpose does.
+        let t = [
+            _mm512_unpacklo_ps(v[0], v[1]),
+            _mm512_unpackhi_ps(v[0], v[1]),
+            _mm512_unpacklo_ps(v[2], v[3]),
+            _mm512_unpackhi_ps(v[2], v[3]),
+            _mm512_unpacklo_ps(v[4], v[5]),
+            _mm512_unpackhi_ps(v[4], v[5]),
+            _mm512_unpacklo_ps(v[6], v[7]),
+            _mm512_unpackhi_ps(v[6], v[7]),
+        ];
+        // `u[j]` 128-bit lane `q`: channel `4q + j` at columns 0 to 3; `u[4 + j]`: 4 to 7.
+        let u = [
+            _mm512_shuffle_ps::<0b01_00_01_00>(t[0], t[2]),
+            _mm512_shuffle_ps::<0b11_10_11_10>(t[0], t[2]),
+            _mm512_shuffle_ps::<0b01_00_01_00>(t[1], t[3]),
+            _mm512_shuffle_ps::<0b11_10_11_10>(t[1], t[3]),
+            _mm512_shuffle_ps::<0b01_00_01_00>(t[4], t[6]),
+            _mm512_shuffle_ps::<0b11_10_11_10>(t[4], t[6]),
+            _mm512_shuffle_ps::<0b01_00_01_00>(t[5], t[7]),
+            _mm512_shuffle_ps::<0b11_10_11_10>(t[5], t[7]),
+        ];
+        // Channel `c` (`q = c / 4`, `j = c % 4`) and channel `c + 8` (`q + 2`): the 128-bit
+        // lanes `q` and `q + 2` of `u[j]` and of `u[4 + j]`.
+        let even = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+        let odd = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        [
+            _mm512_permutex2var_ps(u[0], even, u[4]),
+            _mm512_permutex2var_ps(u[1], even, u[5]),
+            _mm512_permutex2var_ps(u[2], even, u[6]),
+            _mm512_permutex2var_ps(u[3], even, u[7]),
+            _mm512_permutex2var_ps(u[0], odd, u[4]),
+            _mm512_permutex2var_ps(u[1], odd, u[5]),
+            _mm512_permutex2var_ps(u[2], odd, u[6]),
+            _mm512_permutex2var_ps(u[3], odd, u[7]),
+        ]
+    }
+
     /// Adds one kernel row's `KW` taps (1 to 7) to 8 consecutive outputs at stride `SW` (1 or
     /// 2), dilation 1: the staged row from the first output's first column at `x`, the taps'
     /// weight vectors at `w`. In one group of taps, or two even ones past [`GROUP`], each
@@ -632,29 +1110,29 @@ pub(crate) mod avx2 {
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; `x` holds the `7 * SW + KW` columns read, `w` the `KW` weight vectors.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn kernel_row<const KW: usize, const SW: usize>(
-        acc: &mut [__m256; OUTPUTS],
+    /// `V`'s instructions, inlined into a function compiled for them; `x` holds the
+    /// `7 * SW + KW` columns read, `w` the `KW` weight vectors.
+    #[inline(always)]
+    unsafe fn kernel_row<V: Lanes, const KW: usize, const SW: usize>(
+        acc: &mut [V; OUTPUTS],
         x: *const f32,
         w: *const f32,
     ) {
         // SAFETY: the caller's promise.
         unsafe {
             match KW {
-                1 => taps::<1, SW>(acc, x, w),
-                2 => taps::<2, SW>(acc, x, w),
-                3 => taps::<3, SW>(acc, x, w),
-                4 => taps::<4, SW>(acc, x, w),
-                5 => taps::<5, SW>(acc, x, w),
+                1 => taps::<V, 1, SW>(acc, x, w),
+                2 => taps::<V, 2, SW>(acc, x, w),
+                3 => taps::<V, 3, SW>(acc, x, w),
+                4 => taps::<V, 4, SW>(acc, x, w),
+                5 => taps::<V, 5, SW>(acc, x, w),
                 6 => {
-                    taps::<3, SW>(acc, x, w);
-                    taps::<3, SW>(acc, x.add(3 * LANES), w.add(3 * LANES));
+                    taps::<V, 3, SW>(acc, x, w);
+                    taps::<V, 3, SW>(acc, x.add(3 * V::LANES), w.add(3 * V::LANES));
                 }
                 _ => {
-                    taps::<4, SW>(acc, x, w);
-                    taps::<3, SW>(acc, x.add(4 * LANES), w.add(4 * LANES));
+                    taps::<V, 4, SW>(acc, x, w);
+                    taps::<V, 3, SW>(acc, x.add(4 * V::LANES), w.add(4 * V::LANES));
                 }
             }
         }
@@ -665,11 +1143,10 @@ pub(crate) mod avx2 {
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; `x` holds the `7 * sw + kw` columns read, `w` the `kw` weight vectors.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn kernel_row_groups(
-        acc: &mut [__m256; OUTPUTS],
+    /// As [`kernel_row`]'s, for `kw` taps at stride `sw`.
+    #[inline(always)]
+    unsafe fn kernel_row_groups<V: Lanes>(
+        acc: &mut [V; OUTPUTS],
         x: *const f32,
         w: *const f32,
         kw: usize,
@@ -681,18 +1158,18 @@ pub(crate) mod avx2 {
         unsafe {
             for group in 0..groups {
                 let g = kw / groups + usize::from(group < kw % groups);
-                let (x, w) = (x.add(kj * LANES), w.add(kj * LANES));
+                let (x, w) = (x.add(kj * V::LANES), w.add(kj * V::LANES));
                 match (g, sw) {
-                    (1, 1) => taps::<1, 1>(acc, x, w),
-                    (2, 1) => taps::<2, 1>(acc, x, w),
-                    (3, 1) => taps::<3, 1>(acc, x, w),
-                    (4, 1) => taps::<4, 1>(acc, x, w),
-                    (_, 1) => taps::<5, 1>(acc, x, w),
-                    (1, _) => taps::<1, 2>(acc, x, w),
-                    (2, _) => taps::<2, 2>(acc, x, w),
-                    (3, _) => taps::<3, 2>(acc, x, w),
-                    (4, _) => taps::<4, 2>(acc, x, w),
-                    _ => taps::<5, 2>(acc, x, w),
+                    (1, 1) => taps::<V, 1, 1>(acc, x, w),
+                    (2, 1) => taps::<V, 2, 1>(acc, x, w),
+                    (3, 1) => taps::<V, 3, 1>(acc, x, w),
+                    (4, 1) => taps::<V, 4, 1>(acc, x, w),
+                    (_, 1) => taps::<V, 5, 1>(acc, x, w),
+                    (1, _) => taps::<V, 1, 2>(acc, x, w),
+                    (2, _) => taps::<V, 2, 2>(acc, x, w),
+                    (3, _) => taps::<V, 3, 2>(acc, x, w),
+                    (4, _) => taps::<V, 4, 2>(acc, x, w),
+                    _ => taps::<V, 5, 2>(acc, x, w),
                 }
                 kj += g;
             }
@@ -706,25 +1183,24 @@ pub(crate) mod avx2 {
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; `x` holds `7 * SW + G` columns, `w` `G` weight vectors.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn taps<const G: usize, const SW: usize>(
-        acc: &mut [__m256; OUTPUTS],
+    /// As [`kernel_row`]'s: `x` holds `7 * SW + G` columns, `w` `G` weight vectors.
+    #[inline(always)]
+    unsafe fn taps<V: Lanes, const G: usize, const SW: usize>(
+        acc: &mut [V; OUTPUTS],
         x: *const f32,
         w: *const f32,
     ) {
         // SAFETY: the caller's promise.
         unsafe {
-            let mut weights = [_mm256_setzero_ps(); G];
-            for (g, weight) in weights.iter_mut().enumerate() {
-                *weight = _mm256_loadu_ps(w.add(g * LANES));
+            let mut weights = [V::load(w); G];
+            for (g, weight) in weights.iter_mut().enumerate().skip(1) {
+                *weight = V::load(w.add(g * V::LANES));
             }
             // Columns 0 to 18, the most read (`7 * 2 + 5`); the compiler drops the others.
             macro_rules! columns {
                 ($($c:literal)*) => {$(
                     if $c < (OUTPUTS - 1) * SW + G {
-                        column::<$c, G, SW>(acc, &weights, _mm256_loadu_ps(x.add($c * LANES)));
+                        column::<V, $c, G, SW>(acc, &weights, V::load(x.add($c * V::LANES)));
                     }
                 )*};
             }
@@ -734,17 +1210,21 @@ pub(crate) mod avx2 {
 
     /// Staged column `C` times the weight of each tap `g` that reads it for an output,
     /// `p = (C - g) / SW`: every index a constant.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    fn column<const C: usize, const G: usize, const SW: usize>(
-        acc: &mut [__m256; OUTPUTS],
-        weights: &[__m256; G],
-        v: __m256,
+    ///
+    /// # Safety
+    ///
+    /// `V`'s instructions, inlined into a function compiled for them.
+    #[inline(always)]
+    unsafe fn column<V: Lanes, const C: usize, const G: usize, const SW: usize>(
+        acc: &mut [V; OUTPUTS],
+        weights: &[V; G],
+        v: V,
     ) {
         for (g, &w) in weights.iter().enumerate() {
             if C >= g && (C - g) % SW == 0 && (C - g) / SW < OUTPUTS {
                 let p = (C - g) / SW;
-                acc[p] = _mm256_fmadd_ps(v, w, acc[p]);
+                // SAFETY: the caller's promise.
+                acc[p] = unsafe { v.fmadd(w, acc[p]) };
             }
         }
     }
@@ -753,12 +1233,11 @@ pub(crate) mod avx2 {
     ///
     /// # Safety
     ///
-    /// AVX2 and FMA; `x` holds the `7 * sw + (kw - 1) * dw + 1` columns read, `w` the `kw`
-    /// weight vectors.
-    #[inline]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn kernel_row_any(
-        acc: &mut [__m256; OUTPUTS],
+    /// `V`'s instructions, inlined into a function compiled for them; `x` holds the
+    /// `7 * sw + (kw - 1) * dw + 1` columns read, `w` the `kw` weight vectors.
+    #[inline(always)]
+    unsafe fn kernel_row_any<V: Lanes>(
+        acc: &mut [V; OUTPUTS],
         x: *const f32,
         w: *const f32,
         kw: usize,
@@ -768,10 +1247,10 @@ pub(crate) mod avx2 {
         // SAFETY: the caller's promise.
         unsafe {
             for kj in 0..kw {
-                let w = _mm256_loadu_ps(w.add(kj * LANES));
+                let w = V::load(w.add(kj * V::LANES));
                 for (p, acc) in acc.iter_mut().enumerate() {
-                    let v = _mm256_loadu_ps(x.add((p * sw + kj * dw) * LANES));
-                    *acc = _mm256_fmadd_ps(v, w, *acc);
+                    let v = V::load(x.add((p * sw + kj * dw) * V::LANES));
+                    *acc = v.fmadd(w, *acc);
                 }
             }
         }
