@@ -1,6 +1,6 @@
 //! The blocked loops around the micro-kernel, and the split of `C`'s columns into tasks.
 
-use super::kernel::Ahead;
+use super::kernel::{Ahead, Panel};
 use super::tile::{Finish, Tile};
 use super::{Epilogue, KC, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
 use crate::simd::Isa;
@@ -156,9 +156,11 @@ pub(crate) fn gemm_serial_rows(
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to
                             // it), which this call borrows uniquely.
-                            unsafe {
-                                super::kernel::run(isa, kc, a_panel, b_panel, ldb, &tile, ahead)
+                            let a_panel = Panel {
+                                values: a_panel,
+                                ahead,
                             };
+                            unsafe { super::kernel::run(isa, kc, a_panel, b_panel, ldb, &tile) };
                         }
                     }
                 }

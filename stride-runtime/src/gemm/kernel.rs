@@ -24,19 +24,13 @@ pub(super) fn width(isa: Isa) -> usize {
 /// # Safety
 /// `tile` describes elements of one live `C` that nothing else reads or writes meanwhile.
 #[inline]
-pub(super) unsafe fn run(
-    isa: Isa,
-    kc: usize,
-    a: &[f32],
-    b: &[f32],
-    ldb: usize,
-    tile: &Tile,
-    ahead: Ahead,
-) {
+pub(super) unsafe fn run(isa: Isa, kc: usize, a: Panel, b: &[f32], ldb: usize, tile: &Tile) {
     // Checked for real: the vector kernels read `a` and `b` through raw pointers, and a tile
     // of `kc` ≥ 100 steps makes the check's cost vanish.
     let row = tile.cols.div_ceil(NR) * NR;
-    assert!(a.len() >= kc * MR && (kc == 0 || (ldb >= row && b.len() >= (kc - 1) * ldb + row)));
+    assert!(
+        a.values.len() >= kc * MR && (kc == 0 || (ldb >= row && b.len() >= (kc - 1) * ldb + row))
+    );
     debug_assert!((1..=MR).contains(&tile.rows) && (1..=width(isa)).contains(&tile.cols));
     debug_assert!(
         tile.finish
@@ -44,19 +38,16 @@ pub(super) unsafe fn run(
     );
     match isa {
         // SAFETY: the caller's promise about `tile` is this function's.
-        Isa::Scalar => {
-            let _ = ahead;
-            unsafe { scalar(kc, a, b, ldb, tile) }
-        }
+        Isa::Scalar => unsafe { scalar(kc, a.values, b, ldb, tile) },
         // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA, and the
         // caller's promise about `tile` is this function's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2(_) => unsafe { super::avx2::kernel(kc, a, b, ldb, tile, ahead) },
+        Isa::Avx2(_) => unsafe { super::avx2::kernel(kc, a, b, ldb, tile) },
         // SAFETY: an `Avx512` value exists only where the CPU has AVX-512F, AVX2 and FMA;
         // `b` holds the rows' values up to `tile.cols` rounded up to a whole vector, as
         // checked above, and the caller's promise about `tile` is this function's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512(_) => unsafe { super::avx512::kernel(kc, a, b, ldb, tile, ahead) },
+        Isa::Avx512(_) => unsafe { super::avx512::kernel(kc, a, b, ldb, tile) },
     }
 }
 
@@ -77,6 +68,15 @@ unsafe fn scalar(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
     }
     // SAFETY: as the caller promised.
     unsafe { write_tile(&acc, tile) }
+}
+
+/// A panel of `A`: the values a tile multiplies, and what it asks for meanwhile.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Panel<'a> {
+    /// `kc * MR` values, `MR` per step.
+    pub values: &'a [f32],
+    /// The next panel, asked for while this one is multiplied.
+    pub ahead: Ahead,
 }
 
 /// The memory a later tile will read, asked for a cache line at a time while this tile runs:
