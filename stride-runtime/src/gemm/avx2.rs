@@ -8,7 +8,7 @@
 
 use core::arch::x86_64::*;
 
-use super::kernel::Panel;
+use super::ahead::Panel;
 use super::tile::{Tile, write_tile};
 use super::{MR, NR};
 use crate::simd::activation::avx2 as act;

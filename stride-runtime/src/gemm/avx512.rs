@@ -17,7 +17,7 @@
 
 use core::arch::x86_64::*;
 
-use super::kernel::Panel;
+use super::ahead::Panel;
 use super::tile::{Tile, write_tile};
 use super::{MR, NR, NR_WIDE};
 use crate::simd::activation::avx512 as act;

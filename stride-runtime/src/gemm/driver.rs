@@ -1,6 +1,6 @@
 //! The blocked loops around the micro-kernel, and the split of `C`'s columns into tasks.
 
-use super::kernel::{Ahead, Panel};
+use super::ahead::{Ahead, Panel};
 use super::tile::{Finish, Tile};
 use super::{Epilogue, KC, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
 use crate::simd::Isa;

@@ -11,7 +11,7 @@
 //!
 //! Each group of rows is a short stream (4 rows of a 1280-wide classifier are 20 KiB) that the
 //! hardware prefetcher picks up anew, late, so while one group is summed the next group's
-//! lines are asked for, as many a step as the step reads (`Ahead`, in `kernel.rs`). Measured
+//! lines are asked for, as many a step as the step reads (`Ahead`, in `ahead.rs`). Measured
 //! on Zen 5, one thread, a 1280 → 1000 classifier whose weights are not in cache (the layer
 //! cycling through copies of its weights that overflow L3): 0.31 ms (16 GB/s) before, 0.17-0.21
 //! ms (24-30 GB/s) with it; with warm weights 0.05 ms either way.
@@ -128,7 +128,7 @@ mod avx2 {
     use core::arch::x86_64::*;
 
     use super::{LANES, MAX_BATCH, ROWS};
-    use crate::gemm::kernel::Ahead;
+    use crate::gemm::ahead::Ahead;
 
     /// [`gemv`](super::gemv)'s sums for the rows of `w`: [`ROWS`] rows at a time against
     /// every input row, 8 lanes of `k` per step.

@@ -38,7 +38,7 @@
 //! forward (ResNet-50's 100 MB of them do not stay in a 32 MB L3), and on a 7 × 7 map (49
 //! columns) each weight is used by one tile only, 6 × 49 multiply-adds per 24 bytes. Each tile
 //! asks for the next panel of `A` while it runs, a line per two steps (`Ahead` in
-//! `kernel.rs`), so the weights stream in under the arithmetic instead of stalling each tile's
+//! `ahead.rs`), so the weights stream in under the arithmetic instead of stalling each tile's
 //! start.
 //!
 //! Each block size is split evenly rather than cut at its maximum (`K = 576` runs as three
@@ -72,6 +72,7 @@
 //! transform position), is one [`PackedA`] per product and a [`gemm_serial`] per task inside
 //! [`crate::threads::for_each`], with the `Isa` chosen once outside the loop.
 
+mod ahead;
 mod driver;
 pub(crate) mod gemv;
 mod kernel;
