@@ -1,14 +1,5 @@
 //! What a tile asks for while it runs: the next panel of `A`, a cache line at a time
-//! ([`Ahead`]), carried with the panel the tile multiplies ([`Panel`]).
-
-/// A panel of `A`: the values a tile multiplies, and what it asks for meanwhile.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Panel<'a> {
-    /// `kc * MR` values, `MR` per step.
-    pub values: &'a [f32],
-    /// The next panel, asked for while this one is multiplied.
-    pub ahead: Ahead,
-}
+//! ([`Ahead`]).
 
 /// The memory a later tile will read, asked for a cache line at a time while this tile runs:
 /// the next panel of `A` (the next group of rows, in [`gemv`](super::gemv)).

@@ -1,6 +1,6 @@
 //! The blocked loops around the micro-kernel, and the split of `C`'s columns into tasks.
 
-use super::ahead::{Ahead, Panel};
+use super::ahead::Ahead;
 use super::tile::{Finish, Tile};
 use super::{Epilogue, KC, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
 use crate::simd::Isa;
@@ -156,11 +156,9 @@ pub(crate) fn gemm_serial_rows(
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to
                             // it), which this call borrows uniquely.
-                            let a_panel = Panel {
-                                values: a_panel,
-                                ahead,
+                            unsafe {
+                                super::kernel::run(isa, kc, a_panel, b_panel, ldb, &tile, ahead)
                             };
-                            unsafe { super::kernel::run(isa, kc, a_panel, b_panel, ldb, &tile) };
                         }
                     }
                 }
