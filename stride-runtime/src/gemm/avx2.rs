@@ -8,6 +8,7 @@
 
 use core::arch::x86_64::*;
 
+use super::ahead::Ahead;
 use super::tile::{Tile, write_tile};
 use super::{MR, NR};
 use crate::simd::activation::avx2 as act;
@@ -18,18 +19,25 @@ use crate::simd::activation::avx2 as act;
 /// The CPU has AVX2 and FMA; `a` holds `kc * MR` values and `b` `kc` rows of `NR`, `ldb`
 /// apart; `tile` describes elements of one live `C` that nothing else touches meanwhile.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+pub(super) unsafe fn kernel(
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    tile: &Tile,
+    ahead: Ahead,
+) {
     // An edge panel of `A` multiplies only its real rows: M = 64 leaves 4 of 6 in the last
     // panel, and computing the 2 padding rows would cost 3% of the layer.
     // SAFETY: the caller's promises are `rows`'s.
     unsafe {
         match tile.rows {
-            1 => rows::<1>(kc, a, b, ldb, tile),
-            2 => rows::<2>(kc, a, b, ldb, tile),
-            3 => rows::<3>(kc, a, b, ldb, tile),
-            4 => rows::<4>(kc, a, b, ldb, tile),
-            5 => rows::<5>(kc, a, b, ldb, tile),
-            _ => rows::<MR>(kc, a, b, ldb, tile),
+            1 => rows::<1>(kc, a, b, ldb, tile, ahead),
+            2 => rows::<2>(kc, a, b, ldb, tile, ahead),
+            3 => rows::<3>(kc, a, b, ldb, tile, ahead),
+            4 => rows::<4>(kc, a, b, ldb, tile, ahead),
+            5 => rows::<5>(kc, a, b, ldb, tile, ahead),
+            _ => rows::<MR>(kc, a, b, ldb, tile, ahead),
         }
     }
 }
@@ -40,7 +48,14 @@ pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &
 /// As [`kernel`].
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn rows<const R: usize>(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+unsafe fn rows<const R: usize>(
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    tile: &Tile,
+    mut ahead: Ahead,
+) {
     debug_assert!(a.len() >= kc * MR && (kc == 0 || b.len() >= (kc - 1) * ldb + NR));
     debug_assert!(tile.rows == R && R <= MR);
     let (mut a, mut b) = (a.as_ptr(), b.as_ptr());
@@ -48,6 +63,7 @@ unsafe fn rows<const R: usize>(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile
     // Two steps per iteration, so the loop's own bookkeeping is half as often in the way.
     let mut steps = kc;
     while steps >= 2 {
+        ahead.line();
         // SAFETY: at least two steps remain; `a` holds `MR` values per step and `b` a row
         // of `NR` every `ldb`.
         unsafe {

@@ -17,6 +17,7 @@
 
 use core::arch::x86_64::*;
 
+use super::ahead::Ahead;
 use super::tile::{Tile, write_tile};
 use super::{MR, NR, NR_WIDE};
 use crate::simd::activation::avx512 as act;
@@ -41,16 +42,23 @@ const _: () = assert!(NR_WIDE.is_multiple_of(LANES) && NR.is_multiple_of(LANES) 
 /// `tile.cols` rounded up to [`NR`] values, `ldb` apart; `tile` describes elements of one
 /// live `C` that nothing else touches meanwhile.
 #[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+pub(super) unsafe fn kernel(
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    tile: &Tile,
+    ahead: Ahead,
+) {
     let (whole, ragged) = (tile.cols / LANES, tile.cols % LANES);
     if tile.rows == MR && (1..VECTORS).contains(&whole) && (1..=TAIL).contains(&ragged) {
         // SAFETY: the caller's promises are `with_tail`'s; `b`'s rows hold `whole + 1`
         // vectors, the last of which holds the `ragged` columns.
         return unsafe {
             match whole {
-                1 => with_tail::<1>(kc, a, b, ldb, tile),
-                2 => with_tail::<2>(kc, a, b, ldb, tile),
-                _ => with_tail::<3>(kc, a, b, ldb, tile),
+                1 => with_tail::<1>(kc, a, b, ldb, tile, ahead),
+                2 => with_tail::<2>(kc, a, b, ldb, tile, ahead),
+                _ => with_tail::<3>(kc, a, b, ldb, tile, ahead),
             }
         };
     }
@@ -58,10 +66,10 @@ pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &
     // vectors of a row are its `cols` rounded up to `NR`.
     unsafe {
         match tile.cols.div_ceil(LANES) {
-            1 => rows::<1>(kc, a, b, ldb, tile),
-            2 => rows::<2>(kc, a, b, ldb, tile),
-            3 => rows::<3>(kc, a, b, ldb, tile),
-            _ => rows::<VECTORS>(kc, a, b, ldb, tile),
+            1 => rows::<1>(kc, a, b, ldb, tile, ahead),
+            2 => rows::<2>(kc, a, b, ldb, tile, ahead),
+            3 => rows::<3>(kc, a, b, ldb, tile, ahead),
+            _ => rows::<VECTORS>(kc, a, b, ldb, tile, ahead),
         }
     }
 }
@@ -73,14 +81,21 @@ pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &
 /// As [`kernel`]; `tile.rows == MR` and `b`'s rows hold `V` vectors and the tail's columns.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn with_tail<const V: usize>(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+unsafe fn with_tail<const V: usize>(
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    tile: &Tile,
+    ahead: Ahead,
+) {
     // SAFETY (every arm): as the caller promised.
     unsafe {
         match tile.cols % LANES {
-            1 => tile_of::<MR, V, 1>(kc, a, b, ldb, tile),
-            2 => tile_of::<MR, V, 2>(kc, a, b, ldb, tile),
-            3 => tile_of::<MR, V, 3>(kc, a, b, ldb, tile),
-            _ => tile_of::<MR, V, TAIL>(kc, a, b, ldb, tile),
+            1 => tile_of::<MR, V, 1>(kc, a, b, ldb, tile, ahead),
+            2 => tile_of::<MR, V, 2>(kc, a, b, ldb, tile, ahead),
+            3 => tile_of::<MR, V, 3>(kc, a, b, ldb, tile, ahead),
+            _ => tile_of::<MR, V, TAIL>(kc, a, b, ldb, tile, ahead),
         }
     }
 }
@@ -91,17 +106,24 @@ unsafe fn with_tail<const V: usize>(kc: usize, a: &[f32], b: &[f32], ldb: usize,
 /// As [`kernel`], and `b`'s rows hold `V` vectors.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn rows<const V: usize>(kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+unsafe fn rows<const V: usize>(
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    tile: &Tile,
+    ahead: Ahead,
+) {
     // An edge panel of `A` multiplies only its real rows, as on AVX2.
     // SAFETY (every arm): the caller's promises are `tile_of`'s.
     unsafe {
         match tile.rows {
-            1 => tile_of::<1, V, 0>(kc, a, b, ldb, tile),
-            2 => tile_of::<2, V, 0>(kc, a, b, ldb, tile),
-            3 => tile_of::<3, V, 0>(kc, a, b, ldb, tile),
-            4 => tile_of::<4, V, 0>(kc, a, b, ldb, tile),
-            5 => tile_of::<5, V, 0>(kc, a, b, ldb, tile),
-            _ => tile_of::<MR, V, 0>(kc, a, b, ldb, tile),
+            1 => tile_of::<1, V, 0>(kc, a, b, ldb, tile, ahead),
+            2 => tile_of::<2, V, 0>(kc, a, b, ldb, tile, ahead),
+            3 => tile_of::<3, V, 0>(kc, a, b, ldb, tile, ahead),
+            4 => tile_of::<4, V, 0>(kc, a, b, ldb, tile, ahead),
+            5 => tile_of::<5, V, 0>(kc, a, b, ldb, tile, ahead),
+            _ => tile_of::<MR, V, 0>(kc, a, b, ldb, tile, ahead),
         }
     }
 }
@@ -119,6 +141,7 @@ unsafe fn tile_of<const R: usize, const V: usize, const T: usize>(
     b: &[f32],
     ldb: usize,
     tile: &Tile,
+    mut ahead: Ahead,
 ) {
     debug_assert!(a.len() >= kc * MR && (kc == 0 || b.len() >= (kc - 1) * ldb + V * LANES + T));
     debug_assert!(tile.rows == R && R <= MR);
@@ -134,6 +157,7 @@ unsafe fn tile_of<const R: usize, const V: usize, const T: usize>(
     // Two steps per iteration, as on AVX2.
     let mut steps = kc;
     while steps >= 2 {
+        ahead.line();
         // SAFETY: at least two steps remain; `a` holds `MR` values per step and `b` a row
         // of `V` vectors and `T` values every `ldb`.
         unsafe {

@@ -1,5 +1,6 @@
 //! The blocked loops around the micro-kernel, and the split of `C`'s columns into tasks.
 
+use super::ahead::Ahead;
 use super::tile::{Finish, Tile};
 use super::{Epilogue, KC, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, blocks};
 use crate::simd::Isa;
@@ -140,38 +141,30 @@ pub(crate) fn gemm_serial_rows(
                             let a_panel = a.panel(panels.start + ir / MR, pc, kc);
                             // The first pass over the block reads it from memory; the
                             // passes for the next columns find it in L2.
-                            if jr == 0 && ir + MR < m {
-                                prefetch(a.panel(panels.start + ir / MR + 1, pc, kc));
-                            }
+                            let ahead = if jr != 0 {
+                                Ahead::NONE
+                            } else if ir + MR < m {
+                                Ahead::new(a.panel(panels.start + ir / MR + 1, pc, kc))
+                            } else if !last {
+                                // The next `K` block's first panel.
+                                let next = kc.min(k - pc - kc);
+                                Ahead::new(a.panel(panels.start, pc + kc, next))
+                            } else {
+                                Ahead::NONE
+                            };
                             let (rows, cols) = ((m - ir).min(MR), (nc - jr).min(width));
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to
                             // it), which this call borrows uniquely.
-                            unsafe { super::kernel::run(isa, kc, a_panel, b_panel, ldb, &tile) };
+                            unsafe {
+                                super::kernel::run(isa, kc, a_panel, b_panel, ldb, &tile, ahead)
+                            };
                         }
                     }
                 }
             }
         }
     });
-}
-
-/// Asks for `panel` (the `A` panel the next tile reads) into L2 while the current tile runs.
-/// The panels of one `K` block lie a whole panel apart (`K × MR` values), so the hardware
-/// prefetcher, which follows one stream, starts over at each of them: with weights that are
-/// not in cache (a batch-1 layer whose weights were evicted since the last forward) a
-/// 768 → 3072 1x1 layer on a 7x7 map took twice its time with warm weights: 2.28 ms, now
-/// 1.33 (1.10 warm). The prefetches cost 4-10% where the weights are already in cache (a
-/// layer run over and over, as the layer benchmark does).
-#[inline]
-fn prefetch(panel: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in panel.chunks(16) {
-        use core::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
-        // SAFETY: SSE is part of x86_64; a prefetch is a hint, which reads nothing and
-        // cannot fault, here for an address inside `panel`.
-        unsafe { _mm_prefetch::<_MM_HINT_T1>(line.as_ptr().cast()) };
-    }
 }
 
 /// Calls `f(i, j, rows, cols)` for every tile of an `m × n` matrix.

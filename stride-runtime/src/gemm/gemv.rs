@@ -9,6 +9,13 @@
 //! that. Here the weights are read once, in the order they lie, four rows at a time against
 //! every input row (the input rows stay in L1), and the rows are split over the threads.
 //!
+//! Each group of rows is a short stream (4 rows of a 1280-wide classifier are 20 KiB) that the
+//! hardware prefetcher picks up anew, late, so while one group is summed the next group's
+//! lines are asked for, as many a step as the step reads (`Ahead`, in `ahead.rs`). Measured
+//! on Zen 5, one thread, a 1280 → 1000 classifier whose weights are not in cache (the layer
+//! cycling through copies of its weights that overflow L3): 0.31 ms (16 GB/s) before, 0.17-0.21
+//! ms (24-30 GB/s) with it; with warm weights 0.05 ms either way.
+//!
 //! Each output is summed in 8 lanes over `k` and the lanes added at the end; the scalar path
 //! sums the same lanes in the same order, so the two agree to the last bit but for FMA's
 //! rounding.
@@ -121,6 +128,7 @@ mod avx2 {
     use core::arch::x86_64::*;
 
     use super::{LANES, MAX_BATCH, ROWS};
+    use crate::gemm::ahead::Ahead;
 
     /// [`gemv`](super::gemv)'s sums for the rows of `w`: [`ROWS`] rows at a time against
     /// every input row, 8 lanes of `k` per step.
@@ -137,18 +145,64 @@ mod avx2 {
         bias: Option<&[f32]>,
         yt: &mut [f32],
     ) {
+        const _: () = assert!(MAX_BATCH == 4 && ROWS == 4);
         let rows = w.len() / k;
-        let body = k - k % LANES;
         let mut o = 0;
         while o < rows {
             let group = (rows - o).min(ROWS);
-            let mut acc = [[_mm256_setzero_ps(); MAX_BATCH]; ROWS];
+            let rows = Rows { w, k, o, x, bias };
+            // SAFETY (every arm): the caller's promises, and rows `o .. o + group` exist.
+            unsafe {
+                match (group, batch) {
+                    (4, 1) => rows.sums::<4, 1>(yt),
+                    (4, 2) => rows.sums::<4, 2>(yt),
+                    (4, 3) => rows.sums::<4, 3>(yt),
+                    (4, _) => rows.sums::<4, 4>(yt),
+                    (3, _) => rows.sums::<3, MAX_BATCH>(yt),
+                    (2, _) => rows.sums::<2, MAX_BATCH>(yt),
+                    _ => rows.sums::<1, MAX_BATCH>(yt),
+                }
+            }
+            o += group;
+        }
+    }
+
+    /// A group of rows of `w` from row `o`, and what they are multiplied with.
+    struct Rows<'a> {
+        w: &'a [f32],
+        k: usize,
+        o: usize,
+        x: &'a [f32],
+        bias: Option<&'a [f32]>,
+    }
+
+    impl Rows<'_> {
+        /// The outputs of rows `o .. o + G` for every input row (at most `B`), into `yt`.
+        /// Meanwhile asks for the next group's rows (see [`Ahead`]): without that, a weight
+        /// that is not in cache came at 16-19 GB/s, each group of rows a short stream the
+        /// hardware prefetcher picks up anew.
+        ///
+        /// # Safety
+        /// AVX2 and FMA; rows `o .. o + G` exist, and `x` has at most `B` rows.
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn sums<const G: usize, const B: usize>(&self, yt: &mut [f32]) {
+            let Rows { w, k, o, x, bias } = *self;
+            let batch = x.len() / k;
+            debug_assert!(batch <= B && (o + G) * k <= w.len());
+            let body = k - k % LANES;
+            let next = (o + G) * k;
+            let mut ahead = Ahead::new(&w[next.min(w.len())..(next + ROWS * k).min(w.len())]);
+            let mut acc = [[_mm256_setzero_ps(); B]; G];
             let mut i = 0;
             while i < body {
-                for n in 0..batch {
+                // A step reads `G` vectors of 32 bytes: `G / 2` lines.
+                for _ in 0..G.div_ceil(2) {
+                    ahead.line();
+                }
+                for n in 0..batch.min(B) {
                     // SAFETY: `i + 8 <= body <= k`, within row `n` of `x`.
                     let xv = unsafe { _mm256_loadu_ps(x.as_ptr().add(n * k + i)) };
-                    for (r, acc) in acc.iter_mut().enumerate().take(group) {
+                    for (r, acc) in acc.iter_mut().enumerate() {
                         // SAFETY: within row `o + r < rows` of `w`.
                         let wv = unsafe { _mm256_loadu_ps(w.as_ptr().add((o + r) * k + i)) };
                         acc[n] = _mm256_fmadd_ps(wv, xv, acc[n]);
@@ -156,7 +210,7 @@ mod avx2 {
                 }
                 i += LANES;
             }
-            for (r, acc) in acc.iter().enumerate().take(group) {
+            for (r, acc) in acc.iter().enumerate() {
                 let row = &w[(o + r) * k..(o + r + 1) * k];
                 for (n, &lanes) in acc.iter().enumerate().take(batch) {
                     let xs = &x[n * k..(n + 1) * k];
@@ -167,7 +221,6 @@ mod avx2 {
                     yt[(o + r) * batch + n] = sum + bias.map_or(0.0, |b| b[o + r]);
                 }
             }
-            o += group;
         }
     }
 

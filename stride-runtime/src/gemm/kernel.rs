@@ -3,6 +3,7 @@
 //! the portable one (`MR × NR`, here) by the [`Isa`] it is given; [`width`] says how many
 //! columns that is.
 
+use super::ahead::Ahead;
 use super::tile::{Tile, write_tile};
 use super::{MR, NR};
 use crate::simd::Isa;
@@ -24,7 +25,15 @@ pub(super) fn width(isa: Isa) -> usize {
 /// # Safety
 /// `tile` describes elements of one live `C` that nothing else reads or writes meanwhile.
 #[inline]
-pub(super) unsafe fn run(isa: Isa, kc: usize, a: &[f32], b: &[f32], ldb: usize, tile: &Tile) {
+pub(super) unsafe fn run(
+    isa: Isa,
+    kc: usize,
+    a: &[f32],
+    b: &[f32],
+    ldb: usize,
+    tile: &Tile,
+    ahead: Ahead,
+) {
     // Checked for real: the vector kernels read `a` and `b` through raw pointers, and a tile
     // of `kc` ≥ 100 steps makes the check's cost vanish.
     let row = tile.cols.div_ceil(NR) * NR;
@@ -36,16 +45,19 @@ pub(super) unsafe fn run(isa: Isa, kc: usize, a: &[f32], b: &[f32], ldb: usize, 
     );
     match isa {
         // SAFETY: the caller's promise about `tile` is this function's.
-        Isa::Scalar => unsafe { scalar(kc, a, b, ldb, tile) },
+        Isa::Scalar => {
+            let _ = ahead;
+            unsafe { scalar(kc, a, b, ldb, tile) }
+        }
         // SAFETY: an `Avx2` value exists only where the CPU has AVX2 and FMA, and the
         // caller's promise about `tile` is this function's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2(_) => unsafe { super::avx2::kernel(kc, a, b, ldb, tile) },
+        Isa::Avx2(_) => unsafe { super::avx2::kernel(kc, a, b, ldb, tile, ahead) },
         // SAFETY: an `Avx512` value exists only where the CPU has AVX-512F, AVX2 and FMA;
         // `b` holds the rows' values up to `tile.cols` rounded up to a whole vector, as
         // checked above, and the caller's promise about `tile` is this function's.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512(_) => unsafe { super::avx512::kernel(kc, a, b, ldb, tile) },
+        Isa::Avx512(_) => unsafe { super::avx512::kernel(kc, a, b, ldb, tile, ahead) },
     }
 }
 
