@@ -40,7 +40,7 @@ use stride_geometry::Window;
 
 use crate::gemm::{self, Epilogue, MatMut};
 use crate::ops::conv_layer::Geometry;
-use crate::simd::{Isa, zero};
+use crate::simd::{Activation, Isa, zero};
 use crate::workspace::Workspace;
 
 /// Most output channels in one tile.
@@ -131,22 +131,17 @@ impl Layout {
     fn offsets(&self, g: &Geometry<Window>, rows: usize) -> Vec<usize> {
         let [h, w] = g.axes;
         let plane = self.hq(rows) * self.wq;
-        let mut offsets = Vec::with_capacity(g.patch_len());
-        for c in 0..g.group_in {
-            for ki in 0..h.kernel {
-                for kj in 0..w.kernel {
-                    let (dy, dx) = (ki * h.dilation, kj * w.dilation);
-                    let phase = (dy % h.stride) * w.stride + dx % w.stride;
-                    offsets.push(
-                        c * self.channel(rows)
-                            + phase * plane
-                            + (dy / h.stride) * self.wq
-                            + dx / w.stride,
-                    );
-                }
+        let mut taps = Vec::with_capacity(h.kernel * w.kernel);
+        for ki in 0..h.kernel {
+            for kj in 0..w.kernel {
+                let (dy, dx) = (ki * h.dilation, kj * w.dilation);
+                let phase = (dy % h.stride) * w.stride + dx % w.stride;
+                taps.push(phase * plane + (dy / h.stride) * self.wq + dx / w.stride);
             }
         }
-        offsets
+        (0..g.group_in)
+            .flat_map(|c| taps.iter().map(move |t| c * self.channel(rows) + t))
+            .collect()
     }
 }
 
@@ -269,22 +264,30 @@ impl Task<'_> {
                 let tile_rows = ROWS.min(group_out - r0);
                 let vectors = vectors(self.isa, tile_rows, flat);
                 let width = lanes(self.isa) * vectors;
-                let w = &self.weights[r0 * offsets.len()..][..tile_rows * offsets.len()];
+                let mut bias = [0.0; ROWS];
+                if let Some(b) = self.epilogue.bias {
+                    bias[..tile_rows].copy_from_slice(&b[r0..r0 + tile_rows]);
+                }
+                let mut steps = Steps {
+                    w: &self.weights[r0 * offsets.len()..][..tile_rows * offsets.len()],
+                    x: buffer.as_ptr(),
+                    offsets: &offsets,
+                    bias,
+                    // With a residual to add, the activation waits for it.
+                    activation: if self.epilogue.accumulate {
+                        Activation::Identity
+                    } else {
+                        self.epilogue.activation
+                    },
+                };
                 for j0 in (0..flat).step_by(width) {
                     // SAFETY: the steps read `buffer[offset + j0 .. + width]` for each offset,
                     // below `filled + width + wq` (every offset is below `filled - flat +
                     // wq`, and `j0 < flat`); `w` holds the tile's `patch` rows of `tile_rows`
                     // values.
                     unsafe {
-                        tile_on(
-                            self.isa,
-                            tile_rows,
-                            vectors,
-                            w.as_ptr(),
-                            buffer.as_ptr().add(j0),
-                            &offsets,
-                            &mut tile,
-                        );
+                        steps.x = buffer.as_ptr().add(j0);
+                        tile_on(self.isa, tile_rows, vectors, &steps, &mut tile);
                     }
                     self.finish(&tile, r0, tile_rows, j0, width.min(flat - j0), &mut c);
                 }
@@ -292,45 +295,50 @@ impl Task<'_> {
         });
     }
 
-    /// Copies the band's input rows, padding included, into the phases of `planes`.
+    /// Copies the band's input rows, padding included, into the phases of `planes`: zeros
+    /// everywhere, then each input row the band reads, once, split among the column phases.
+    ///
+    /// Row by input row rather than by buffer row: a 14x14 stride-2 layer's buffer rows are 8
+    /// values, and handling each (its padding, its source) took as long as the multiply.
     fn fill(&self, planes: &mut [f32]) {
         let g = self.g;
         let layout = self.layout;
         let [axis_h, axis_w] = g.axes;
         let [h, w] = g.input;
         let (sh, sw) = (axis_h.stride, axis_w.stride);
+        let (pt, pl) = (axis_h.pad_begin, axis_w.pad_begin);
         let hq = layout.hq(self.band.len());
         let wq = layout.wq;
-        let mut rows = planes.chunks_exact_mut(wq);
-        for c in 0..g.group_in {
+        zero(planes);
+        // Padded rows `band.start * sh .. (band.start + hq) * sh` are read: buffer row `r`
+        // of row phase `py` is padded row `(band.start + r) * sh + py`.
+        let first = (self.band.start * sh).saturating_sub(pt);
+        let end = ((self.band.start + hq) * sh).saturating_sub(pt).min(h);
+        // The buffer column of each column phase's first input column.
+        let columns: Vec<(usize, usize)> = (0..sw)
+            .map(|px| {
+                // The first input column `x` with `(x + pl) % sw == px`, and its column.
+                let x0 = (px + sw - pl % sw) % sw;
+                (x0, (x0 + pl) / sw)
+            })
+            .collect();
+        for (c, channel) in planes
+            .chunks_exact_mut(layout.channel(self.band.len()))
+            .enumerate()
+        {
             let plane = &self.x[c * h * w..][..h * w];
-            for py in 0..sh {
-                for px in 0..sw {
-                    // Buffer column `q` is input column `q * sw + px - pad_left`: the
-                    // columns inside the input are `a..b`.
-                    let first = |edge: usize| (edge.saturating_sub(px)).div_ceil(sw).min(wq);
-                    let a = first(axis_w.pad_begin);
-                    let b = first(axis_w.pad_begin + w).max(a);
-                    for r in 0..hq {
-                        let row = rows.next().expect("the buffer holds every phase row");
-                        let iy = ((self.band.start + r) * sh + py).checked_sub(axis_h.pad_begin);
-                        match iy.filter(|&iy| iy < h) {
-                            Some(iy) if a < b => {
-                                let (head, rest) = row.split_at_mut(a);
-                                let (body, tail) = rest.split_at_mut(b - a);
-                                zero(head);
-                                zero(tail);
-                                let from = iy * w + a * sw + px - axis_w.pad_begin;
-                                if sw == 1 {
-                                    self.isa.copy(body, &plane[from..from + body.len()]);
-                                } else {
-                                    // The rest of the plane: the AVX2 gather reads whole
-                                    // vectors and may look (never write) past the last tap.
-                                    self.isa.copy_strided(body, &plane[from..], sw);
-                                }
-                            }
-                            _ => zero(row),
-                        }
+            for iy in first..end {
+                let padded = iy + pt;
+                let (py, r) = (padded % sh, padded / sh - self.band.start);
+                let src = &plane[iy * w..][..w];
+                for (px, &(x0, q0)) in columns.iter().enumerate() {
+                    let row = &mut channel[((py * sw + px) * hq + r) * wq..][..wq];
+                    if sw == 1 {
+                        let len = w.min(wq - q0);
+                        row[q0..q0 + len].copy_from_slice(&src[..len]);
+                    } else {
+                        let src = src.get(x0..).unwrap_or(&[]);
+                        strided_copy(&mut row[q0.min(wq)..], src, sw);
                     }
                 }
             }
@@ -338,7 +346,8 @@ impl Task<'_> {
     }
 
     /// Writes the valid runs of a finished tile, rows `r0..r0 + rows` of the group and flat
-    /// positions `j0..j0 + width`, into `c` with the epilogue.
+    /// positions `j0..j0 + width`, into `c`: as they are, or added to the residual there and
+    /// then through the activation.
     fn finish(
         &self,
         tile: &[[f32; MAX_WIDTH]; ROWS],
@@ -350,34 +359,47 @@ impl Task<'_> {
     ) {
         let ow = self.g.output[1];
         let wq = self.layout.wq;
-        let Epilogue {
-            bias,
-            activation,
-            accumulate,
-        } = self.epilogue;
         let mut oy = j0 / wq;
         while oy * wq < j0 + width {
             let lo = j0.max(oy * wq) - oy * wq;
             let hi = (j0 + width).min(oy * wq + ow) - oy * wq;
             for (i, acc) in tile.iter().enumerate().take(rows).filter(|_| lo < hi) {
                 let src = &acc[oy * wq + lo - j0..][..hi - lo];
-                let b = bias.map_or(0.0, |b| b[r0 + i]);
                 // SAFETY: row `r0 + i < group_out` and columns `oy * ow + lo .. + hi - lo`
                 // lie inside the band's `rows * ow` columns of `c`, which this task owns.
                 let dst =
                     unsafe { std::slice::from_raw_parts_mut(c.at(r0 + i, oy * ow + lo), hi - lo) };
-                if accumulate {
+                if self.epilogue.accumulate {
                     for (d, &s) in dst.iter_mut().zip(src) {
-                        *d += s + b;
+                        *d += s;
                     }
+                    self.epilogue.activation.apply_to_slice_on(self.isa, dst);
                 } else {
-                    for (d, &s) in dst.iter_mut().zip(src) {
-                        *d = s + b;
-                    }
+                    dst.copy_from_slice(src);
                 }
-                activation.apply_to_slice_on(self.isa, dst);
             }
             oy += 1;
+        }
+    }
+}
+
+/// `dst[t] = src[t * stride]` for as many `t` as both hold. Stride 2 goes by pairs, which
+/// the compiler turns into vector shuffles: the element-by-element loop took as long as the
+/// multiply of a 14x14 stride-2 layer.
+fn strided_copy(dst: &mut [f32], src: &[f32], stride: usize) {
+    if stride == 2 {
+        let pairs = src.chunks_exact(2);
+        let last = pairs.remainder().first();
+        let n = dst.len().min(pairs.len());
+        for (d, p) in dst[..n].iter_mut().zip(pairs) {
+            *d = p[0];
+        }
+        if let (Some(d), Some(&v)) = (dst.get_mut(n), last) {
+            *d = v;
+        }
+    } else {
+        for (d, &v) in dst.iter_mut().zip(src.iter().step_by(stride)) {
+            *d = v;
         }
     }
 }
@@ -419,35 +441,46 @@ fn vectors(isa: Isa, rows: usize, flat: usize) -> usize {
         .expect("at least one vector")
 }
 
-/// `tile[i][j] = Σ_k w[k * rows + i] · x[offsets[k] + j]` for `i < rows` and `j <
-/// vectors *` [`lanes`]`(isa)`, on `isa`.
+/// What a tile multiplies, and how it finishes.
+struct Steps<'a> {
+    /// The tile's packed weights, `[offsets.len()][rows]`.
+    w: &'a [f32],
+    /// The buffer from the tile's first flat position.
+    x: *const f32,
+    /// Where each step reads, from `x`.
+    offsets: &'a [usize],
+    /// The bias of the tile's rows (zeros without one), which the sums start from.
+    bias: [f32; ROWS],
+    /// Applied to the sums in registers (the identity when a residual is still to come).
+    activation: Activation,
+}
+
+/// `tile[i][j] = activation(bias[i] + Σ_k w[k * rows + i] · x[offsets[k] + j])` for
+/// `i < rows` and `j < vectors *` [`lanes`]`(isa)`, on `isa`.
 ///
 /// # Safety
-/// `x` is readable at `offsets[k] + j` for every `k` and `j < vectors * lanes`, and `w` at
-/// `k * rows + i` for every `k < offsets.len()` and `i < rows`; `1 <= rows <= ROWS`, and
-/// `vectors` at most what [`vectors`] allows for `rows` (1 on the portable path).
+/// `steps.x` is readable at `offsets[k] + j` for every `k` and `j < vectors * lanes`, and
+/// `steps.w` holds `offsets.len() * rows` values; `1 <= rows <= ROWS`, and `vectors` at most
+/// what [`vectors`] allows for `rows` (1 on the portable path).
 unsafe fn tile_on(
     isa: Isa,
     rows: usize,
     vectors: usize,
-    w: *const f32,
-    x: *const f32,
-    offsets: &[usize],
+    steps: &Steps,
     tile: &mut [[f32; MAX_WIDTH]; ROWS],
 ) {
-    debug_assert!((1..=ROWS).contains(&rows));
-    let ldw = rows;
+    debug_assert!((1..=ROWS).contains(&rows) && steps.w.len() == steps.offsets.len() * rows);
     macro_rules! by_rows {
         ($m:ident) => {
             match rows {
-                1 => $m::tile::<1>(vectors, w, ldw, x, offsets, tile),
-                2 => $m::tile::<2>(vectors, w, ldw, x, offsets, tile),
-                3 => $m::tile::<3>(vectors, w, ldw, x, offsets, tile),
-                4 => $m::tile::<4>(vectors, w, ldw, x, offsets, tile),
-                5 => $m::tile::<5>(vectors, w, ldw, x, offsets, tile),
-                6 => $m::tile::<6>(vectors, w, ldw, x, offsets, tile),
-                7 => $m::tile::<7>(vectors, w, ldw, x, offsets, tile),
-                _ => $m::tile::<8>(vectors, w, ldw, x, offsets, tile),
+                1 => $m::tile::<1>(vectors, steps, tile),
+                2 => $m::tile::<2>(vectors, steps, tile),
+                3 => $m::tile::<3>(vectors, steps, tile),
+                4 => $m::tile::<4>(vectors, steps, tile),
+                5 => $m::tile::<5>(vectors, steps, tile),
+                6 => $m::tile::<6>(vectors, steps, tile),
+                7 => $m::tile::<7>(vectors, steps, tile),
+                _ => $m::tile::<8>(vectors, steps, tile),
             }
         };
     }
@@ -458,7 +491,7 @@ unsafe fn tile_on(
             Isa::Avx512(_) => by_rows!(avx512),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2(_) => by_rows!(avx2),
-            Isa::Scalar => scalar_tile(rows, w, ldw, x, offsets, tile),
+            Isa::Scalar => scalar_tile(rows, steps, tile),
         }
     }
 }
@@ -468,27 +501,23 @@ unsafe fn tile_on(
 ///
 /// # Safety
 /// As [`tile_on`], with a width of 16.
-unsafe fn scalar_tile(
-    rows: usize,
-    w: *const f32,
-    ldw: usize,
-    x: *const f32,
-    offsets: &[usize],
-    tile: &mut [[f32; MAX_WIDTH]; ROWS],
-) {
+unsafe fn scalar_tile(rows: usize, steps: &Steps, tile: &mut [[f32; MAX_WIDTH]; ROWS]) {
     const WIDTH: usize = 16;
-    for acc in tile.iter_mut().take(rows) {
-        acc[..WIDTH].fill(0.0);
+    for (acc, &b) in tile.iter_mut().zip(&steps.bias).take(rows) {
+        acc[..WIDTH].fill(b);
     }
-    for (k, &offset) in offsets.iter().enumerate() {
+    for (k, &offset) in steps.offsets.iter().enumerate() {
         // SAFETY: the caller's promises cover these reads.
-        let xs: &[f32] = unsafe { std::slice::from_raw_parts(x.add(offset), WIDTH) };
-        for (i, acc) in tile.iter_mut().enumerate().take(rows) {
-            // SAFETY: as above.
-            let wi = unsafe { *w.add(k * ldw + i) };
+        let xs: &[f32] = unsafe { std::slice::from_raw_parts(steps.x.add(offset), WIDTH) };
+        for (acc, &wi) in tile.iter_mut().zip(&steps.w[k * rows..][..rows]) {
             for (a, &v) in acc.iter_mut().zip(xs) {
                 *a += wi * v;
             }
+        }
+    }
+    for acc in tile.iter_mut().take(rows) {
+        for a in &mut acc[..WIDTH] {
+            *a = steps.activation.apply(*a);
         }
     }
 }
@@ -497,38 +526,34 @@ unsafe fn scalar_tile(
 /// same code with AVX-512's and AVX2's intrinsics.
 #[cfg(target_arch = "x86_64")]
 macro_rules! vector_tile {
-    ($name:ident, $feature:literal, $lanes:literal,
+    ($name:ident, $feature:literal, $lanes:literal, $activation:path,
      $zero:ident, $load:ident, $set1:ident, $fmadd:ident, $store:ident) => {
         mod $name {
             use core::arch::x86_64::*;
 
-            use super::{MAX_WIDTH, ROWS};
+            use super::{MAX_WIDTH, ROWS, Steps};
 
             const LANES: usize = $lanes;
 
-            /// `tile[i][j] = Σ_k w[k * ldw + i] · x[offsets[k] + j]`, `i < R`,
-            /// `j < LANES * vectors`: [`body`] with `vectors` made a constant.
+            /// `tile_on` for `R` rows: [`body`] with `vectors` made a constant.
             ///
             /// # Safety
             /// As `tile_on`; the CPU has the module's instructions.
             #[target_feature(enable = $feature)]
             pub(super) unsafe fn tile<const R: usize>(
                 vectors: usize,
-                w: *const f32,
-                ldw: usize,
-                x: *const f32,
-                offsets: &[usize],
+                steps: &Steps,
                 tile: &mut [[f32; MAX_WIDTH]; ROWS],
             ) {
                 // SAFETY (each arm): the caller's promises.
                 unsafe {
                     match vectors {
-                        1 => body::<R, 1>(w, ldw, x, offsets, tile),
-                        2 => body::<R, 2>(w, ldw, x, offsets, tile),
-                        3 => body::<R, 3>(w, ldw, x, offsets, tile),
-                        4 => body::<R, 4>(w, ldw, x, offsets, tile),
-                        5 => body::<R, 5>(w, ldw, x, offsets, tile),
-                        _ => body::<R, 6>(w, ldw, x, offsets, tile),
+                        1 => body::<R, 1>(steps, tile),
+                        2 => body::<R, 2>(steps, tile),
+                        3 => body::<R, 3>(steps, tile),
+                        4 => body::<R, 4>(steps, tile),
+                        5 => body::<R, 5>(steps, tile),
+                        _ => body::<R, 6>(steps, tile),
                     }
                 }
             }
@@ -543,17 +568,18 @@ macro_rules! vector_tile {
             #[target_feature(enable = $feature)]
             #[inline(never)]
             unsafe fn body<const R: usize, const V: usize>(
-                w: *const f32,
-                ldw: usize,
-                x: *const f32,
-                offsets: &[usize],
+                steps: &Steps,
                 tile: &mut [[f32; MAX_WIDTH]; ROWS],
             ) {
                 const { assert!(R <= ROWS && V * LANES <= MAX_WIDTH) };
+                let (x, w) = (steps.x, steps.w.as_ptr());
                 let mut acc = [[$zero(); V]; R];
-                for (k, &offset) in offsets.iter().enumerate() {
+                for i in 0..R {
+                    acc[i] = [$set1(steps.bias[i]); V];
+                }
+                for (k, &offset) in steps.offsets.iter().enumerate() {
                     // SAFETY: the caller's promises cover these reads.
-                    let (xk, wk) = unsafe { (x.add(offset), w.add(k * ldw)) };
+                    let (xk, wk) = unsafe { (x.add(offset), w.add(k * R)) };
                     let mut xv = [$zero(); V];
                     for v in 0..V {
                         // SAFETY: as above, `v * LANES < V * LANES`, the tile's width.
@@ -569,6 +595,7 @@ macro_rules! vector_tile {
                 }
                 for (row, acc) in tile.iter_mut().zip(&acc) {
                     for (v, &a) in acc.iter().enumerate() {
+                        let a = $activation(steps.activation, a);
                         // SAFETY: `v * LANES + LANES <= V * LANES <= MAX_WIDTH`.
                         unsafe { $store(row.as_mut_ptr().add(v * LANES), a) };
                     }
@@ -583,6 +610,7 @@ vector_tile!(
     avx512,
     "avx512f,avx2,fma",
     16,
+    crate::simd::activation::avx512::apply,
     _mm512_setzero_ps,
     _mm512_loadu_ps,
     _mm512_set1_ps,
@@ -595,6 +623,7 @@ vector_tile!(
     avx2,
     "avx2,fma",
     8,
+    crate::simd::activation::avx2::apply,
     _mm256_setzero_ps,
     _mm256_loadu_ps,
     _mm256_set1_ps,
