@@ -3,9 +3,7 @@
 //!
 //! As one GEMM per group, such a layer is many small products (ResNeXt's 3x3 at 14x14: 32
 //! products of `M = 16`, `K = 144`, `N = 196`) in which packing im2col's `B` (a 14-value copy
-//! per row of output per tap) costs as much as the multiply: the layer bench measured
-//! `grouped3x3_g32_512_14` at a third of ONNX Runtime's speed that way. Here nothing is
-//! packed per tap.
+//! per row of output per tap) costs as much as the multiply. Here nothing is packed per tap.
 //!
 //! # The input, once per task
 //!
@@ -16,25 +14,41 @@
 //! `(c, ki, kj)` only, where `wq` is the buffer's row length (the output width plus the
 //! kernel's reach). So over a run of flat positions `j = oy * wq + ox` every tap is one
 //! contiguous load: the output is computed `wq` wide, and the `wq - OW` columns of each row
-//! that fall past the output are computed and dropped (2 of 16 at 14x14, 2 of 58 at 56x56).
-//! This copy is the size of the input; im2col's is `kh * kw` times that.
+//! that fall past the output are computed and dropped (2 of 16 at 14x14, 2 of 9 at 7x7, 2 of
+//! 58 at 56x56). This copy is the size of the input; im2col's is `kh * kw` times that.
 //!
 //! # The micro-kernel
 //!
 //! A tile is up to [`ROWS`] output channels of one group times `V` vectors of flat positions,
-//! in registers (AVX-512: 8 × 3 zmm, 4 × 6, …; AVX2: 4 × 3 ymm, 8 × 1, …). Each step over a
-//! tap of an input channel loads the `V` vectors from the buffer and multiplies into them a
-//! broadcast weight per row. The weights are packed once per layer ([`Weights`]) as, per
-//! group, `[Cin/g * kh * kw][Cout/g]`: a step reads one row of it. The tile is then
-//! finished, bias, residual and activation, as its valid runs are written to the output.
+//! in registers (AVX-512: 8 × 3 zmm, 4 × 6, …; AVX2: 4 × 3 ymm, 8 × 1, …; `V` per layer,
+//! [`vectors`]). Each step over a tap of an input channel loads the `V` vectors from the
+//! buffer and multiplies into them a broadcast weight per row. The weights are packed once per
+//! layer ([`Weights`]) as, per tile of 8 rows, `[Cin/g * kh * kw][rows]`: a step reads one
+//! row of it. The sums start from the bias and take the activation in registers; the tile's
+//! valid runs are then copied to the output (or added to the residual there, then the
+//! activation). Each `(R, V)` body is a function of its own: inlined into one dispatching
+//! function, LLVM kept two of the 24 accumulators on the stack and the layer ran at a third of
+//! the speed.
 //!
 //! # Threads
 //!
 //! A task is one sample, one group and a band of output rows (its input buffer holds the
 //! band's rows and the kernel's reach below them). A single image of 32 groups gives every
 //! thread many tasks; fewer groups than tasks (two groups on two threads, four tasks wanted)
-//! are cut into bands as well. Each output is the same sum in the same order whatever the
+//! are cut into bands as well, and so is a group whose buffer would pass [`BUFFER`]. Each output is the same sum in the same order whatever the
 //! band, so the result does not depend on the thread count.
+//!
+//! # Measured
+//!
+//! The layer bench against ONNX Runtime 1.32 side by side (`bench/compare.sh`), one thread of
+//! a shared Zen 5 (AVX-512), medians, ort/ours (above 1: faster), one GEMM per group before →
+//! this kernel: `grouped3x3_g32_128_56` (4 channels a group) 0.92 → 3.4,
+//! `grouped3x3s2_g32_256_56` (8) 0.99 → 2.5, `grouped3x3_g8_256_28` (32) 0.50 → 0.95,
+//! `grouped3x3_g32_512_14` (16) 0.34 → 0.9, `grouped3x3_g32_1024_7` (32) 0.33 → 0.82. The
+//! kernel itself runs at about 240 GFLOP/s (perf, `grouped3x3_g32_512_14`); what is left is
+//! the `wq - OW` columns, the copy of the input (a fifth of a stride-2 layer of 32 channels a
+//! group at 14x14, where each input value meets few multiplies) and the copy of short rows
+//! to the output.
 
 use stride_geometry::Window;
 
@@ -45,6 +59,10 @@ use crate::workspace::Workspace;
 
 /// Most output channels in one tile.
 pub(super) const ROWS: usize = 8;
+
+/// Most values in a task's input buffer before its rows are cut into bands: 512 KiB, half of
+/// a 1 MiB L2, the rest for the weights and the output.
+const BUFFER: usize = 128 * 1024;
 
 /// Most flat positions in one tile: AVX-512's 6 vectors of 16 (a tile of at most 4 rows).
 const MAX_WIDTH: usize = 96;
@@ -114,6 +132,15 @@ impl Layout {
             reach: (h.kernel - 1) * h.dilation / h.stride,
             phases: h.stride * w.stride,
         }
+    }
+
+    /// Bands a group's output rows need for each band's buffer to stay under [`BUFFER`],
+    /// so that it stays in L2 while the tiles read it (a 224x224 group would otherwise copy
+    /// megabytes first).
+    fn bands_for_cache(&self, g: &Geometry<Window>) -> usize {
+        let row = g.group_in * self.phases * self.wq;
+        let rows = (BUFFER / row.max(1)).saturating_sub(self.reach).max(1);
+        g.output[0].div_ceil(rows)
     }
 
     /// Rows of a phase for a band of `rows` output rows.
@@ -196,7 +223,8 @@ pub(super) fn conv2d_split(
         return;
     }
     let layout = Layout::new(g);
-    let bands = gemm::panel_ranges(oh, 1, tasks.div_ceil(units).min(oh));
+    let bands = tasks.div_ceil(units).max(layout.bands_for_cache(g));
+    let bands = gemm::panel_ranges(oh, 1, bands.min(oh));
     let columns: Vec<_> = bands.iter().map(|b| b.start * ow..b.end * ow).collect();
 
     let mut jobs = Vec::with_capacity(units * bands.len());

@@ -231,6 +231,19 @@ fn grouped_matches_the_definition_for_other_kernels_strides_dilations_and_pads()
 }
 
 #[test]
+fn grouped_cuts_a_group_too_large_for_its_buffer_into_bands_with_the_same_numbers() {
+    // 64 channels of rows 130 wide: 15 rows fill the buffer, so 20 output rows take 2 bands.
+    let case = Case {
+        input: [20, 128],
+        ..Case::three(2, 64, 4, 1, 1)
+    };
+    let (x, weight, _) = case.tensors(1);
+    let g = Geometry::resolve(x.view(), weight.dim(), &case.params()).unwrap();
+    assert_eq!(Layout::new(&g).bands_for_cache(&g), 2);
+    case.check(Activation::Relu, 90);
+}
+
+#[test]
 fn grouped_applies_every_activation_with_and_without_the_residual() {
     for (i, activation) in EVERY_ACTIVATION.into_iter().enumerate() {
         Case::three(2, 4, 6, 7, 1).check(activation, 60 + i as u64);
@@ -306,5 +319,36 @@ fn grouped_matches_the_definition_on_random_shapes() {
             pads,
         };
         case.check(Activation::LeakyRelu(0.1), 200 + seed);
+    }
+}
+
+#[test]
+fn a_grouped_layer_runs_the_direct_kernel_and_agrees_with_im2col_forward_and_with_a_residual() {
+    use crate::ops::conv2d::{Algorithm, Conv2d};
+    for (groups, group_in, stride) in [(4, 3, 1), (2, 8, 2), (8, 4, 1)] {
+        let cin = groups * group_in;
+        let x = sample((2, cin, 9, 10), 300);
+        let w = sample((cin, group_in, 3, 3), 301);
+        let b = sample(cin, 302);
+        let params = Conv2dParams::default()
+            .padding(1)
+            .groups(groups)
+            .stride(stride);
+        let layer = Conv2d::new(w, Some(b), params).unwrap();
+        assert_eq!(layer.algorithm, Algorithm::Grouped);
+        let im2col = layer.clone().with_algorithm(Algorithm::Im2col);
+        let relu = |l: Conv2d| l.with_activation(Activation::Relu);
+        let (got, want) = (relu(layer.clone()), relu(im2col.clone()));
+        let got = got.forward(x.view()).unwrap();
+        let want = want.forward(x.view()).unwrap();
+        assert_near(&got, &want, "forward");
+        let residual = sample(got.raw_dim(), 303);
+        let got = layer
+            .forward_add_into(x.view(), residual.clone(), Activation::Relu6)
+            .unwrap();
+        let want = im2col
+            .forward_add_into(x.view(), residual, Activation::Relu6)
+            .unwrap();
+        assert_near(&got, &want, "forward_add_into");
     }
 }
