@@ -41,14 +41,16 @@
 //! # Measured
 //!
 //! The layer bench against ONNX Runtime 1.32 side by side (`bench/compare.sh`), one thread of
-//! a shared Zen 5 (AVX-512), medians, ort/ours (above 1: faster), one GEMM per group before →
-//! this kernel: `grouped3x3_g32_128_56` (4 channels a group) 0.92 → 3.4,
-//! `grouped3x3s2_g32_256_56` (8) 0.99 → 2.5, `grouped3x3_g8_256_28` (32) 0.50 → 0.95,
-//! `grouped3x3_g32_512_14` (16) 0.34 → 0.9, `grouped3x3_g32_1024_7` (32) 0.33 → 0.82. The
-//! kernel itself runs at about 240 GFLOP/s (perf, `grouped3x3_g32_512_14`); what is left is
-//! the `wq - OW` columns, the copy of the input (a fifth of a stride-2 layer of 32 channels a
-//! group at 14x14, where each input value meets few multiplies) and the copy of short rows
-//! to the output.
+//! a shared Zen 5 (AVX-512), ort/ours (above 1: faster), one GEMM per group before → this
+//! kernel: `grouped3x3_g32_128_56` (4 channels a group) 0.91 → 2.96,
+//! `grouped3x3_g32_256_28` (8) 1.21 → 2.80, `grouped3x3s2_g32_256_56` (8) 1.07 → 2.08,
+//! `grouped3x3_g8_256_28` (32) 0.51 → 0.93, `grouped3x3_g32_512_14` (16) 0.33 → 0.93,
+//! `grouped3x3_g32_1024_7` (32) 0.32 → 0.84, `grouped3x3s2_g32_512_28` (16) 0.34 → 0.68,
+//! `grouped3x3s2_g32_1024_14` (32) 0.19 → 0.51. (Two threads gave the same ratios: the
+//! second core was busy for both sides.) The kernel runs at about 240 GFLOP/s (perf on
+//! `grouped3x3_g32_512_14`); what is left is the `wq - OW` columns, the copy of the input
+//! (as long as the multiply in a stride-2 layer of 32 channels a group at 14x14, where each
+//! input value meets few multiplies) and the copy of short rows to the output.
 
 use stride_geometry::Window;
 

@@ -64,21 +64,15 @@ impl Case {
         isa: Isa,
         x: ArrayView4<f32>,
         weight: ArrayView4<f32>,
-        bias: &[f32],
-        epilogue: (Activation, bool),
+        epilogue: &Epilogue,
         tasks: usize,
         y: &mut Array4<f32>,
     ) {
         let geometry = Geometry::resolve(x, weight.dim(), &self.params()).unwrap();
         assert_eq!(y.shape(), geometry.output_shape());
         let weights = Weights::new(weight.as_slice().unwrap(), self.groups, self.group_out);
-        let epilogue = Epilogue {
-            bias: Some(bias),
-            activation: epilogue.0,
-            accumulate: epilogue.1,
-        };
         let (x, y) = (x.as_slice().unwrap(), y.as_slice_mut().unwrap());
-        conv2d_split(isa, &geometry, x, &weights, &epilogue, y, tasks);
+        conv2d_split(isa, &geometry, x, &weights, epilogue, y, tasks);
     }
 
     /// Checks every instruction set against the definition, with `activation`, and the
@@ -110,8 +104,12 @@ impl Case {
                 } else {
                     Array4::from_elem(sum.raw_dim(), f32::NAN)
                 };
-                let epilogue = (activation, accumulate);
-                self.run(isa, x.view(), weight.view(), bias, epilogue, 1, &mut got);
+                let epilogue = Epilogue {
+                    bias: Some(bias),
+                    activation,
+                    accumulate,
+                };
+                self.run(isa, x.view(), weight.view(), &epilogue, 1, &mut got);
                 let context = format!("{self:?} {activation:?} accumulate {accumulate} {isa:?}");
                 assert_near(&got, &want, &context);
             }
@@ -271,8 +269,12 @@ fn grouped_gives_the_same_bits_however_the_rows_are_cut_into_tasks() {
         for isa in Isa::all() {
             let run = |tasks: usize| {
                 let mut y = Array4::zeros(shape);
-                let epilogue = (Activation::Silu, false);
-                case.run(isa, x.view(), weight.view(), bias, epilogue, tasks, &mut y);
+                let epilogue = Epilogue {
+                    bias: Some(bias),
+                    activation: Activation::Silu,
+                    accumulate: false,
+                };
+                case.run(isa, x.view(), weight.view(), &epilogue, tasks, &mut y);
                 y
             };
             let one = run(1);
