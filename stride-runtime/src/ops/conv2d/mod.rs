@@ -12,6 +12,7 @@
 //! | class | kernel |
 //! |---|---|
 //! | depthwise (`groups == Cin > 1`, one input channel per group, `Cout = m * Cin`), any kernel, stride, padding and dilation | [`depthwise`]: direct, 8 channels a vector |
+//! | grouped (more than one group, more than one input channel per group), any kernel, stride, padding and dilation | [`grouped`]: direct, a group's output channels times a run of pixels in registers |
 //! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
 //! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
@@ -20,6 +21,7 @@
 //! the GEMM's packed panels); the free function prepares them per call.
 
 mod depthwise;
+mod grouped;
 mod im2col;
 mod winograd;
 
@@ -136,9 +138,13 @@ pub fn conv2d(
     let algorithm = Algorithm::for_layer(weight.dim(), params).for_input(&geometry, x);
     let weight = weight.as_standard_layout();
     let weight = contiguous(weight.as_slice());
-    let (winograd, packed);
+    let (winograd, packed, grouped);
     let prepared = match algorithm {
         Algorithm::Depthwise => Prepared::Depthwise(weight),
+        Algorithm::Grouped => {
+            grouped = grouped::Weights::new(weight, params.groups, geometry.group_out);
+            Prepared::Grouped(&grouped)
+        }
         Algorithm::Gemv => Prepared::Gemv(weight),
         Algorithm::Winograd => {
             winograd = winograd::Weights::new(weight, geometry.group_out, geometry.group_in);
@@ -164,6 +170,8 @@ pub struct Conv2d {
     algorithm: Algorithm,
     /// Winograd's transformed weight, for a [`Algorithm::Winograd`] layer.
     winograd: Option<winograd::Weights>,
+    /// The weight packed for [`grouped`], for a [`Algorithm::Grouped`] layer.
+    grouped: Option<grouped::Weights>,
     /// `weight` as im2col's GEMM `A`, one per group: packed when an [`Algorithm::Im2col`]
     /// layer is built, and when a Winograd layer first meets an input too small for
     /// Winograd.
@@ -209,6 +217,7 @@ impl Conv2d {
             layer,
             algorithm: Algorithm::Im2col,
             winograd: None,
+            grouped: None,
             im2col: OnceLock::new(),
         }
         .with_algorithm(algorithm))
@@ -230,6 +239,8 @@ impl Conv2d {
         let weight = self.layer.weight_slice();
         let winograd =
             (algorithm == Algorithm::Winograd).then(|| winograd::Weights::new(weight, cout, cin));
+        let grouped = (algorithm == Algorithm::Grouped)
+            .then(|| grouped::Weights::new(weight, params.groups, cout / params.groups));
         let im2col = OnceLock::new();
         if algorithm == Algorithm::Im2col {
             let packed = im2col::pack_weights(weight, params.groups, cout / params.groups);
@@ -238,6 +249,7 @@ impl Conv2d {
         Conv2d {
             algorithm,
             winograd,
+            grouped,
             im2col,
             ..self
         }
@@ -250,6 +262,13 @@ impl Conv2d {
             let weight = self.layer.weight_slice();
             im2col::pack_weights(weight, groups, self.out_channels() / groups)
         })
+    }
+
+    /// The weight packed for [`grouped`], which a grouped layer packs when it is built.
+    fn grouped_weights(&self) -> &grouped::Weights {
+        self.grouped
+            .as_ref()
+            .expect("a grouped layer has its packed weight")
     }
 
     /// The same layer followed by `activation`, applied as each output value is written
@@ -305,6 +324,7 @@ impl Conv2d {
                     .as_ref()
                     .expect("a Winograd layer has its transformed weight"),
             ),
+            Algorithm::Grouped => Prepared::Grouped(self.grouped_weights()),
             Algorithm::Im2col => Prepared::Im2col(self.im2col_weights()),
         };
         apply(&geometry, x, prepared, self.bias(), self.activation())
@@ -334,9 +354,9 @@ impl Conv2d {
         let geometry = self.layer.resolve(x)?;
         super::check::exact_shape(OP, "residual", residual.shape(), &geometry.output_shape())?;
         let algorithm = self.algorithm.for_input(&geometry, x);
-        if algorithm == Algorithm::Im2col && residual.is_standard_layout() {
+        let fused = matches!(algorithm, Algorithm::Im2col | Algorithm::Grouped);
+        if fused && residual.is_standard_layout() {
             let isa = Isa::detect();
-            let packed = self.im2col_weights();
             with_slices(OP, x, self.bias(), |x, bias| {
                 let out = contiguous(residual.as_slice_mut());
                 let epilogue = Epilogue {
@@ -344,7 +364,11 @@ impl Conv2d {
                     activation,
                     accumulate: true,
                 };
-                im2col::conv2d(isa, &geometry, x, packed, &epilogue, out);
+                if algorithm == Algorithm::Grouped {
+                    grouped::conv2d(isa, &geometry, x, self.grouped_weights(), &epilogue, out);
+                } else {
+                    im2col::conv2d(isa, &geometry, x, self.im2col_weights(), &epilogue, out);
+                }
             })?;
             return Ok(residual);
         }
@@ -431,6 +455,9 @@ pub(crate) enum Algorithm {
     /// `groups == Cin > 1` with one input channel per group (`Cout = m * Cin`, `m` filters per
     /// channel), any kernel size, stride, padding and dilation: [`depthwise`].
     Depthwise,
+    /// More than one group of more than one input channel, any kernel size, stride,
+    /// padding and dilation: [`grouped`].
+    Grouped,
     /// 3x3, stride 1, dilation 1, one group, any padding, at least
     /// [`winograd::MIN_CHANNELS`] input channels: [`winograd`], or im2col for an input on
     /// which Winograd does not pay ([`Algorithm::for_input`]).
@@ -454,6 +481,8 @@ impl Algorithm {
         // with the other ordinary ones.
         if group_in == 1 && params.groups > 1 {
             Algorithm::Depthwise
+        } else if params.groups > 1 {
+            Algorithm::Grouped
         } else if three
             && params.groups == 1
             && params.stride == Hw([1, 1])
@@ -499,6 +528,8 @@ enum Prepared<'a> {
     Gemv(&'a [f32]),
     /// Transformed by [`winograd::Weights::new`].
     Winograd(&'a winograd::Weights),
+    /// Packed by [`grouped::Weights::new`].
+    Grouped(&'a grouped::Weights),
     /// Packed by [`im2col::pack_weights`].
     Im2col(&'a [PackedA]),
 }
@@ -517,11 +548,20 @@ fn apply(
     match weights {
         Prepared::Gemv(weight) => one_pixel_product(isa, geometry, x, weight, bias, activation),
         // The kernels write every output element without reading it first (the depthwise
-        // kernel row by row, the GEMM tile by tile with `accumulate` off, Winograd's output
-        // transform tile by tile), so they take an output nobody zeroed.
+        // kernel row by row, the GEMM and the grouped kernel tile by tile with `accumulate`
+        // off, Winograd's output transform tile by tile), so they take an output nobody
+        // zeroed.
         Prepared::Depthwise(weight) => written(geometry, x, bias, |x, bias, out| {
             let shape = depthwise_shape(geometry);
             depthwise::depthwise(isa, &shape, x, weight, bias, activation, out);
+        }),
+        Prepared::Grouped(weights) => written(geometry, x, bias, |x, bias, out| {
+            let epilogue = Epilogue {
+                bias,
+                activation,
+                accumulate: false,
+            };
+            grouped::conv2d(isa, geometry, x, weights, &epilogue, out);
         }),
         Prepared::Im2col(packed) => written(geometry, x, bias, |x, bias, out| {
             let epilogue = Epilogue {
@@ -559,7 +599,9 @@ fn written(
         // scalar path starts each row with `fill(bias)`; the AVX2 path stores vectors
         // covering `0..ow` of each row, activation applied); the GEMM's first `K` block
         // stores its tiles without loading `C` when `accumulate` is off, and its tiles cover
-        // every output of every sample and group; Winograd's output transform writes every
+        // every output of every sample and group; the grouped kernel's tasks (sample, group, band
+        // of output rows) cover the output and store every pixel of their rows without
+        // loading it; Winograd's output transform writes every
         // pixel of every output tile, clipped to the plane. So no uninitialised element is
         // read.
         let out = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) };

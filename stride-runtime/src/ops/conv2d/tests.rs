@@ -797,6 +797,19 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
             "{weight:?} {params:?}"
         );
     }
+    // Every grouped layer with more than one input channel per group.
+    for (weight, params) in [
+        ((16, 8, 3, 3), p.groups(2)),
+        ((64, 4, 3, 3), p.groups(32).stride(2)),
+        ((8, 2, 1, 1), Conv2dParams::default().groups(4)),
+        ((12, 3, 5, 5), p.groups(4).dilation(2)),
+    ] {
+        assert_eq!(
+            class(weight, params),
+            Algorithm::Grouped,
+            "{weight:?} {params:?}"
+        );
+    }
     assert_eq!(class((16, 16, 3, 3), p), Algorithm::Winograd);
     assert_eq!(
         class((16, 16, 3, 3), p.padding(Padding::Same)),
@@ -805,7 +818,6 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
     for (weight, params) in [
         ((16, 1, 3, 3), p),                        // one input channel, one group
         ((16, 16, 3, 3), p.stride(2)),             // strided
-        ((16, 8, 3, 3), p.groups(2)),              // grouped
         ((16, 16, 3, 3), p.dilation(2)),           // dilated
         ((16, 16, 3, 1), p),                       // 3x1
         ((16, 4, 3, 3), p),                        // 4 input channels
