@@ -126,6 +126,17 @@ pub(crate) struct Epilogue<'a> {
     pub accumulate: bool,
 }
 
+impl<'a> Epilogue<'a> {
+    /// `C = activation(A·B + bias)`, overwriting `C`: a layer's own output.
+    pub(crate) fn finish(bias: Option<&'a [f32]>, activation: Activation) -> Self {
+        Epilogue {
+            bias,
+            activation,
+            accumulate: false,
+        }
+    }
+}
+
 /// A mutable `rows × cols` view of `C` with any row and column stride, which owns its
 /// elements uniquely: two views never share one, so views can go to different threads.
 #[derive(Debug)]

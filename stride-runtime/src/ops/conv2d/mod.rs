@@ -556,19 +556,11 @@ fn apply(
             depthwise::depthwise(isa, &shape, x, weight, bias, activation, out);
         }),
         Prepared::Grouped(weights) => written(geometry, x, bias, |x, bias, out| {
-            let epilogue = Epilogue {
-                bias,
-                activation,
-                accumulate: false,
-            };
+            let epilogue = Epilogue::finish(bias, activation);
             grouped::conv2d(isa, geometry, x, weights, &epilogue, out);
         }),
         Prepared::Im2col(packed) => written(geometry, x, bias, |x, bias, out| {
-            let epilogue = Epilogue {
-                bias,
-                activation,
-                accumulate: false,
-            };
+            let epilogue = Epilogue::finish(bias, activation);
             im2col::conv2d(isa, geometry, x, packed, &epilogue, out);
         }),
         Prepared::Winograd(weights) => written(geometry, x, bias, |x, bias, out| {

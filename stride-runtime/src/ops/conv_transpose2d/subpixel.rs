@@ -301,11 +301,10 @@ pub(super) fn conv_transpose2d(
             row: &rows[ih],
             ih,
             group,
-            epilogue: Epilogue {
-                bias: bias.map(|b| &b[group * g.group_out..][..g.group_out]),
+            epilogue: Epilogue::finish(
+                bias.map(|b| &b[group * g.group_out..][..g.group_out]),
                 activation,
-                accumulate: false,
-            },
+            ),
             first_row: unit * g.group_out * oh,
         };
         task.run(&out, range);
