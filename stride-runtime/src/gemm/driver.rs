@@ -134,13 +134,17 @@ pub(crate) fn gemm_serial_rows(
                         (&*packed, ldb)
                     }
                 };
+                // A panel of `A` at a time across the whole block of `B`: the tiles of one
+                // panel write its rows of `C` left to right, `MR` streams into `C` rather than
+                // one per row of the block, which is what a `C` too large for the caches
+                // (MobileNetV2's 16 -> 96 expansion at batch 8 writes 38 MB) is limited by.
                 for (ic, mc) in blocks(m, MC, MR) {
-                    for jr in (0..nc).step_by(width) {
-                        let b_panel = &packed[jr..];
-                        for ir in (ic..ic + mc).step_by(MR) {
-                            let a_panel = a.panel(panels.start + ir / MR, pc, kc);
-                            // The first pass over the block reads it from memory; the
-                            // passes for the next columns find it in L2.
+                    for ir in (ic..ic + mc).step_by(MR) {
+                        let a_panel = a.panel(panels.start + ir / MR, pc, kc);
+                        for jr in (0..nc).step_by(width) {
+                            let b_panel = &packed[jr..];
+                            // The panel's first tile reads it from memory; the next ones find
+                            // it in L1. That first tile asks for the next panel.
                             let ahead = if jr != 0 {
                                 Ahead::NONE
                             } else if ir + MR < m {
