@@ -24,7 +24,9 @@
 //!   what limits a layer with few input channels: MobileNetV2 at batch 8 on one thread went
 //!   from 44.7-45.0 to 41.2-41.6 ms, ResNet-50 at batch 8 from 280-291 to 267-275 ms,
 //!   EfficientNet-B0 from 60.0-60.4 to 56.7-57.1 ms, and batch 1 stayed within the noise
-//!   (`cargo bench --bench networks`, the two orders alternated twice in one build).
+//!   (`cargo bench --bench networks -- --net NAME --batch 8 --threads 1`, the two orders
+//!   alternated twice in one build that chose the order by an environment variable, since
+//!   removed).
 //! * [`NC`] ≤ 384: the packed `B` block (`KC × NC`, about 400 KiB with its row padding) is
 //!   this thread's scratch and also fits in L2 next to the `A` block, so it is packed and read
 //!   back without a trip to L3 (which other tenants share).

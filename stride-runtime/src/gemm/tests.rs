@@ -333,10 +333,7 @@ fn a_strided_b_read_in_place_ignores_the_values_past_its_columns() {
             "the whole B lies in place"
         );
         for activation in [Activation::Identity, Activation::Relu6] {
-            let epilogue = Epilogue {
-                activation,
-                ..Epilogue::default()
-            };
+            let epilogue = Epilogue::finish(None, activation);
             let (want, scale) = naive(&a, &b, &[], [m, n, k], &epilogue);
             let packed = PackedA::row_major(&a, m, k);
             for isa in paths() {

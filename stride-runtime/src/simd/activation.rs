@@ -231,6 +231,14 @@ macro_rules! vector_forms {
         /// The activation of each lane: the value [`Activation::apply`] gives for any
         /// number, to within a few `f32` ulps for the smooth ones (exactly for the others),
         /// and the same value at either register width.
+        ///
+        /// It inlines whole, the smooth forms' constants with it, which LLVM hoists to the
+        /// start of the caller: call it where a tile leaves its kernel, not inside the loop
+        /// that holds the accumulators (in the grouped convolution's FMA body it took their
+        /// registers, 0.19 -> 0.47 ms on `grouped3x3_g32_512_14`). An outlined call instead
+        /// spills every vector register around it, which took EfficientNet-B0's forward
+        /// from 6.2 to 8.3 ms through its GEMM epilogues (one run each of `cargo bench --bench
+        /// networks -- --net efficientnet_b0 --batch 1 --threads 1`).
         #[target_feature(enable = $features)]
         #[inline]
         pub(crate) fn apply(activation: Activation, v: V) -> V {
