@@ -75,6 +75,22 @@ impl Activation {
         }
     }
 
+    /// Whether the activation is one of the cheap forms: the identity, ReLU, ReLU6, leaky
+    /// ReLU, hard swish and hard sigmoid, a few vector instructions each, with no constant
+    /// but 0, 3, 6, 1/6 and the slope (the vector forms' `apply_cheap`). The others (sigmoid,
+    /// tanh, SiLU and the GELUs) are polynomials whose constants fill a dozen registers.
+    pub(crate) fn is_cheap(self) -> bool {
+        matches!(
+            self,
+            Activation::Identity
+                | Activation::Relu
+                | Activation::Relu6
+                | Activation::LeakyRelu(_)
+                | Activation::Hardswish
+                | Activation::Hardsigmoid
+        )
+    }
+
     /// The activation of one value.
     ///
     /// ```
@@ -242,15 +258,13 @@ macro_rules! vector_forms {
         #[target_feature(enable = $features)]
         #[inline]
         pub(crate) fn apply(activation: Activation, v: V) -> V {
-            let zero = splat(0.0);
             match activation {
-                Activation::Identity => v,
-                // `max` and `min` return their second operand when either is NaN: `v` goes
-                // second, so NaN passes, as in `apply`.
-                Activation::Relu => max(zero, v),
-                Activation::Relu6 => relu6(v),
-                // NaN compares false and takes the `v` side, as `apply` does.
-                Activation::LeakyRelu(slope) => select(less(v, zero), mul(v, splat(slope)), v),
+                Activation::Identity
+                | Activation::Relu
+                | Activation::Relu6
+                | Activation::LeakyRelu(_)
+                | Activation::Hardswish
+                | Activation::Hardsigmoid => apply_cheap(activation, v),
                 Activation::Sigmoid => math::logistic(v),
                 Activation::Tanh => math::tanh(v),
                 Activation::Silu => mul(v, math::logistic(v)),
@@ -261,8 +275,29 @@ macro_rules! vector_forms {
                     let inner = fmadd(mul(v, v), splat(scale * GELU_TANH_CUBIC), splat(scale));
                     mul(v, math::logistic(mul(v, inner)))
                 }
+            }
+        }
+
+        /// [`apply`] of the activations that [`Activation::is_cheap`] names (`v` itself for any
+        /// other, which the caller must not pass): a few instructions whose only constants are 0, 3, 6, 1/6 and a
+        /// slope, so that a kernel can inline it where it still holds its accumulators
+        /// without the smooth forms' constants taking their registers. The values are
+        /// [`apply`]'s, bit for bit (it is what `apply` runs for these).
+        #[target_feature(enable = $features)]
+        #[inline]
+        pub(crate) fn apply_cheap(activation: Activation, v: V) -> V {
+            debug_assert!(activation.is_cheap(), "{activation:?} is not a cheap form");
+            let zero = splat(0.0);
+            match activation {
+                // `max` and `min` return their second operand when either is NaN: `v` goes
+                // second, so NaN passes, as in `apply`.
+                Activation::Relu => max(zero, v),
+                Activation::Relu6 => relu6(v),
+                // NaN compares false and takes the `v` side, as `apply` does.
+                Activation::LeakyRelu(slope) => select(less(v, zero), mul(v, splat(slope)), v),
                 Activation::Hardswish => mul(mul(v, relu6(shift_by_3(v))), sixth()),
                 Activation::Hardsigmoid => mul(relu6(shift_by_3(v)), sixth()),
+                _ => v,
             }
         }
 

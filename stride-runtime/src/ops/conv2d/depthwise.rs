@@ -21,7 +21,8 @@
 //! each tap lands on the input ([`Taps`]).
 //!
 //! The bias starts every accumulator; the activation is applied before the store, in
-//! registers or to the 8 accumulators through memory (see `Block::activate`; the scalar path:
+//! registers (the cheap forms) or to the 8 accumulators through memory (the smooth ones: see
+//! `Block::activate`; the scalar path:
 //! to each output row as soon as it is complete, in L1). Blocks (vector paths) and planes
 //! (scalar) are split over the crate's threads ([`crate::threads::for_each`]) when the layer
 //! has enough work for the split to pay.
@@ -482,12 +483,8 @@ mod blocked {
             dest: *mut f32,
         );
 
-        /// Whether `activation` is applied in registers ([`Lanes::activate`]): where its
-        /// vector form is a single instruction, which the compiler inlines. The others are
-        /// applied to the accumulators through memory, one call for all 8 ([`Block::activate`]).
-        fn in_registers(activation: Activation) -> bool;
-
-        /// The activation of each lane.
+        /// The activation of each lane, for a cheap one ([`Activation::is_cheap`]), inlined
+        /// ([`Block::activate`]).
         ///
         /// # Safety
         ///
@@ -542,17 +539,10 @@ mod blocked {
             }
         }
 
-        fn in_registers(_: Activation) -> bool {
-            // `avx2::apply` matches on every activation: inlined in the pass, the smooth
-            // forms' constants would take the accumulators' registers; called, it is a call
-            // per vector. The pass applies it through the slice form instead.
-            false
-        }
-
         #[inline(always)]
         unsafe fn activate(activation: Activation, v: Self) -> Self {
             // SAFETY: the caller's promise.
-            unsafe { act256::apply(activation, v) }
+            unsafe { act256::apply_cheap(activation, v) }
         }
 
         #[inline(always)]
@@ -605,15 +595,10 @@ mod blocked {
             }
         }
 
-        fn in_registers(activation: Activation) -> bool {
-            // One instruction; the others go through the slice form, as on AVX2.
-            activation == Activation::Relu
-        }
-
         #[inline(always)]
         unsafe fn activate(activation: Activation, v: Self) -> Self {
             // SAFETY: the caller's promise.
-            unsafe { act512::apply(activation, v) }
+            unsafe { act512::apply_cheap(activation, v) }
         }
 
         #[inline(always)]
@@ -802,8 +787,15 @@ mod blocked {
         }
 
         /// The block's activation of the 8 accumulators of a row's outputs: none for the
-        /// identity, in registers where [`Lanes::in_registers`] says so, else in place in memory
-        /// through the slice form, which matches the activation once for the 8 vectors. (Each
+        /// identity; in registers for the cheap forms ([`Activation::is_cheap`]: ReLU, ReLU6,
+        /// leaky ReLU, hard swish and hard sigmoid), whose vector form `apply_cheap` inlines
+        /// with no constant but 0, 3, 6 and 1/6; else (the smooth forms) in place in memory
+        /// through the slice form, which matches the activation once for the 8 vectors. In
+        /// registers, ReLU6 took MobileNetV2's depthwise layers from 0.234 to 0.199 ms (the 96
+        /// channels at stride 2 on 112x112), 0.129 to 0.103 (144 at 56x56) and 0.050 to 0.040
+        /// (192 at 28x28) in the network (medians of three alternated runs of `cargo bench
+        /// --bench networks -- --net mobilenet_v2 --batch 1 --threads 1 --profile`, on the
+        /// Zen 5 of the module docs shared with other builds). (Each
         /// vector form takes the activation as a value and matches on it; called once a vector,
         /// not inlined, ReLU6 took MobileNetV2's depthwise layers from 1.6x ONNX Runtime's speed
         /// in the layer bench to 0.65x in the network, on the Zen 5 of the module docs.)
@@ -816,7 +808,7 @@ mod blocked {
             let activation = self.activation;
             if activation == Activation::Identity {
                 acc
-            } else if V::in_registers(activation) {
+            } else if activation.is_cheap() {
                 // SAFETY: the caller's promise.
                 acc.map(|v| unsafe { V::activate(activation, v) })
             } else {
