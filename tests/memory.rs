@@ -136,3 +136,47 @@ fn check_runs<N: Module>(init: fn(u64) -> N, x: &Array4<f32>) {
         );
     }
 }
+
+#[test]
+fn a_fused_expansion_and_depthwise_layer_plan_no_expanded_map_and_keep_their_bits_on_2_threads() {
+    // MobileNetV2 at 160x160: its second block expands 16 channels of 80x80 to 96 (2.5 MB,
+    // above the size the pair fuses at) and convolves them depthwise at stride 2, fused, so
+    // the expanded map is never whole: the plan holds no value of the expansion's, the
+    // profile one step for both layers, and the output does not depend on the thread count
+    // (the bands do not) and is the unfused network's within the golden tolerance.
+    let net = zoo::MobileNetV2::init(3);
+    let x = Array4::from_shape_fn((1, 3, 160, 160), |(_, c, h, w)| {
+        (c as f32 * 0.9 + h as f32 * 0.07 - w as f32 * 0.05).sin()
+    });
+    let plan = checked(&net, [1, 3, 160, 160]);
+    let keys: Vec<&str> = plan.values.iter().map(|v| v.key).collect();
+    assert!(!keys.contains(&"features.2.conv.0.0"), "{keys:?}");
+    assert!(keys.contains(&"features.2.conv.1.0"), "{keys:?}");
+    // The block after it (144 channels of 40x40) is too small to fuse.
+    assert!(keys.contains(&"features.3.conv.0.0"), "{keys:?}");
+    let profile = net.profile(x.view(), 1).unwrap();
+    let fused: Vec<(&str, &str)> = profile
+        .steps
+        .iter()
+        .map(|s| (s.key, s.kind.as_str()))
+        .filter(|(_, kind)| kind.contains("depthwise"))
+        .collect();
+    assert_eq!(fused, [("features.2.conv.0.0", "1x1 + depthwise fused")]);
+    assert_eq!(profile.memory, plan);
+    let one = forward(&net, &x, 1);
+    assert!(one == forward(&net, &x, 2), "1 and 2 threads differ");
+    let mut unfused = zoo::MobileNetV2::init(3);
+    unfused.unfuse();
+    let (Value::Flat(got), Value::Flat(want)) =
+        (net.run(x.view()).unwrap(), unfused.run(x.view()).unwrap())
+    else {
+        panic!("MobileNetV2 ends in its classifier's logits");
+    };
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for (g, w) in got.iter().zip(&want) {
+        assert!(
+            (g - w).abs() <= 1e-4 * scale,
+            "fused {g}, unfused {w} (scale {scale})"
+        );
+    }
+}

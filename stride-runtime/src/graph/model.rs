@@ -398,6 +398,29 @@ impl Model {
     pub(crate) fn fused(&self, group: usize) -> Option<&FusedLayer> {
         self.fused[group].as_ref()
     }
+
+    /// The convolutions of fused groups `expand` and `depthwise`, one after the other on an
+    /// input of shape `input`, when they run as one inverted residual core
+    /// ([`Conv2d::fuses_with`]): both fused, each applying its own activation, neither
+    /// closing a residual. The executor and the memory plan both ask this.
+    pub(crate) fn inverted(
+        &self,
+        expand: usize,
+        depthwise: usize,
+        input: &[usize],
+    ) -> Option<(&Conv2d, &Conv2d)> {
+        let conv = |group: usize| match self.fused(group)? {
+            FusedLayer::Conv2d(fused)
+                if fused.after() == Activation::Identity
+                    && !self.graph.groups[group].before_add =>
+            {
+                Some(fused.layer())
+            }
+            _ => None,
+        };
+        let (e, d) = (conv(expand)?, conv(depthwise)?);
+        e.fuses_with(d, input.try_into().ok()?).then_some((e, d))
+    }
 }
 
 fn fused<L: crate::ops::FusableLayer + Clone>(

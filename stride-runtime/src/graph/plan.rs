@@ -208,8 +208,21 @@ impl Planner<'_> {
     }
 
     fn nodes(&mut self, nodes: &[Node], mut cur: Cur) -> Result<Cur> {
-        for node in nodes {
+        let mut rest = nodes;
+        while let [node, after @ ..] = rest {
+            // An expansion and its depthwise layer fused: one step, no expanded map.
+            if let [Node::Group(a), Node::Group(b), ..] = rest {
+                if self.model.inverted(*a, *b, &cur.shape).is_some() {
+                    self.next();
+                    self.read(&cur);
+                    let conv = self.graph.groups[*b].conv;
+                    cur = self.make_shaped(self.graph.layers[conv].key, self.output(conv));
+                    rest = &rest[2..];
+                    continue;
+                }
+            }
             cur = self.node(node, cur)?;
+            rest = after;
         }
         Ok(cur)
     }

@@ -6,7 +6,9 @@
 //! arena (`crate::arena`) as soon as no node needs it, for a later output of this forward or
 //! the next to take instead of a new allocation. `plan.rs` follows the same rules to plan a
 //! forward's memory from the shapes. A concat's branches read its input without copying it, so
-//! an identity branch costs only its share of the joined output.
+//! an identity branch costs only its share of the joined output. Two fused groups in a row
+//! that are an expansion and its depthwise layer ([`Model::inverted`]) run as one step, whose
+//! expanded map is never whole.
 
 use std::time::Instant;
 
@@ -161,8 +163,31 @@ impl Exec<'_> {
     }
 
     fn nodes<'a>(&self, nodes: &[Node], mut x: Value<'a>) -> Result<Value<'a>> {
-        for node in nodes {
+        let mut rest = nodes;
+        while let [node, after @ ..] = rest {
+            // An expansion and the depthwise layer after it, as one step where they fuse.
+            if let ([Node::Group(a), Node::Group(b), ..], Value::Map(map)) = (rest, &x) {
+                if let Some((expand, depthwise)) = self.model.inverted(*a, *b, map.shape()) {
+                    let key = self.graph.layers[self.graph.groups[*a].conv].key;
+                    x = self.step(
+                        key,
+                        || "1x1 + depthwise fused".into(),
+                        || {
+                            let x = x.map(key, "input")?;
+                            let y = consume(x, |x| {
+                                expand
+                                    .forward_with_depthwise(depthwise, x)
+                                    .map_err(|e| e.in_layer(key))
+                            })?;
+                            Ok(y.into())
+                        },
+                    )?;
+                    rest = &rest[2..];
+                    continue;
+                }
+            }
             x = self.node(node, x)?;
+            rest = after;
         }
         Ok(x)
     }

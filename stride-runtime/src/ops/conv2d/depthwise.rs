@@ -138,15 +138,19 @@ pub(crate) fn depthwise(
                 rest = tail;
             }
             crate::threads::for_each(runs, |(blocks, y)| {
-                use std::arch::x86_64::{__m256, __m512};
                 // SAFETY: an `Avx2` or `Avx512` value exists only where the CPU has AVX2 and
-                // FMA, and `wide` only with an `Avx512` one, where it has AVX-512F too.
+                // FMA, and `wide` only with an `Avx512` one; `y` is the blocks' output planes,
+                // one after another.
                 unsafe {
-                    if wide {
-                        blocked::blocks::<__m512>(isa, &layer, &layout, blocks, y);
-                    } else {
-                        blocked::blocks::<__m256>(isa, &layer, &layout, blocks, y);
-                    }
+                    blocked::run(
+                        isa,
+                        wide,
+                        &layer,
+                        &layout,
+                        blocks,
+                        y.as_mut_ptr(),
+                        plane_out,
+                    )
                 }
             });
             return;
@@ -164,6 +168,74 @@ pub(crate) fn depthwise(
             scalar::plane(shape, x, weights, bias, activation, y);
         }
     });
+}
+
+/// [`depthwise`] of one sample on the calling thread, into output planes `stride` floats
+/// apart: how a fused inverted residual (`super::inverted`) writes a band of output rows of
+/// every channel of the whole output. `x` is the sample's `Cin` input planes of `shape.input`,
+/// `weight` and `bias` as for [`depthwise`].
+///
+/// # Safety
+///
+/// `y` points at the first of `Cout` planes of `shape.output`, `stride >= OH * OW` floats
+/// apart, which nothing else reads or writes meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn depthwise_strided(
+    isa: Isa,
+    shape: &Depthwise,
+    x: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    activation: Activation,
+    y: *mut f32,
+    stride: usize,
+) {
+    shape.debug_check();
+    let taps = shape.kernel[0] * shape.kernel[1];
+    let channels = weight.len() / taps;
+    let plane_in = shape.input[0] * shape.input[1];
+    let plane_out = shape.output[0] * shape.output[1];
+    debug_assert!(x.len() % plane_in == 0 && channels % (x.len() / plane_in) == 0);
+    debug_assert!(stride >= plane_out);
+    let layer = Layer {
+        shape,
+        x,
+        weight,
+        bias,
+        activation,
+        channels,
+        multiplier: channels / (x.len() / plane_in),
+    };
+    #[cfg(target_arch = "x86_64")]
+    if let Isa::Avx2(_) | Isa::Avx512(_) = isa {
+        if let Some(layout) = blocked::Layout::new(shape) {
+            let wide = matches!(isa, Isa::Avx512(_));
+            let lanes = if wide {
+                blocked::MAX_LANES
+            } else {
+                blocked::AVX2_LANES
+            };
+            // SAFETY: as in `depthwise`; `y` and `stride` are the caller's promise.
+            unsafe {
+                blocked::run(
+                    isa,
+                    wide,
+                    &layer,
+                    &layout,
+                    0..channels.div_ceil(lanes),
+                    y,
+                    stride,
+                )
+            };
+            return;
+        }
+    }
+    for plane in 0..channels {
+        // SAFETY: plane `plane` of the caller's `y`, written by nothing else.
+        let y = unsafe { std::slice::from_raw_parts_mut(y.add(plane * stride), plane_out) };
+        let (x, weights, bias) = (layer.input(plane), layer.weights(plane), layer.bias(plane));
+        scalar::plane(shape, x, weights, bias, activation, y);
+    }
 }
 
 /// A layer's tensors and sizes, as the paths read them.
@@ -351,19 +423,46 @@ mod blocked {
         }
     }
 
+    /// [`blocks`] in 16-channel blocks (`wide`) or 8-channel ones.
+    ///
+    /// # Safety
+    ///
+    /// As [`blocks`], for `__m512` when `wide`, else `__m256`.
+    pub(crate) unsafe fn run(
+        isa: Isa,
+        wide: bool,
+        layer: &Layer,
+        layout: &Layout,
+        blocks: Range<usize>,
+        y: *mut f32,
+        stride: usize,
+    ) {
+        // SAFETY: the caller's promise.
+        unsafe {
+            if wide {
+                self::blocks::<__m512>(isa, layer, layout, blocks, y, stride);
+            } else {
+                self::blocks::<__m256>(isa, layer, layout, blocks, y, stride);
+            }
+        }
+    }
+
     /// Convolves `blocks` (numbered across the samples, `ceil(Cout / V::LANES)` a sample) into
-    /// `y`, their output planes, in blocks of `V::LANES` channels.
+    /// their output planes, in blocks of `V::LANES` channels: the first block's first plane at
+    /// `y`, each of the blocks' planes `stride` floats after the one before.
     ///
     /// # Safety
     ///
     /// The CPU has `V`'s instructions (AVX2 and FMA for `__m256`, AVX-512F with them for
-    /// `__m512`); `layout` is `Layout::new(layer.shape)`.
+    /// `__m512`); `layout` is `Layout::new(layer.shape)`; the planes of `y` are the blocks'
+    /// output planes, `stride >= OH * OW` floats apart, written by nothing else meanwhile.
     pub(crate) unsafe fn blocks<V: Lanes>(
         isa: Isa,
         layer: &Layer,
         layout: &Layout,
         blocks: Range<usize>,
-        y: &mut [f32],
+        y: *mut f32,
+        stride: usize,
     ) {
         let lanes_per_block = V::LANES;
         let shape = layer.shape;
@@ -388,6 +487,7 @@ mod blocked {
                 .collect();
             let mut rows = Vec::with_capacity(kh);
             let mut y = y;
+            debug_assert!(stride >= plane_out);
             for block in blocks {
                 // The block's output planes, and the lanes that hold one.
                 let first =
@@ -413,8 +513,9 @@ mod blocked {
                     *bias = layer.bias(channel(l));
                 }
                 holds.fill(usize::MAX);
-                let (out, tail) = core::mem::take(&mut y).split_at_mut(lanes * plane_out);
-                y = tail;
+                let out = y;
+                // SAFETY: past the block's planes, at most one past the last of the run.
+                y = unsafe { y.add(lanes * stride) };
                 let block = Block {
                     layout,
                     shape,
@@ -430,6 +531,7 @@ mod blocked {
                     isa,
                     lanes,
                     y: out,
+                    stride,
                 };
                 // SAFETY: the caller's promise; the buffers have the sizes `block` reads.
                 unsafe { block.run::<V>() };
@@ -643,8 +745,10 @@ mod blocked {
         isa: Isa,
         /// The block's channels, lanes `0..lanes`.
         lanes: usize,
-        /// The block's output planes.
-        y: &'a mut [f32],
+        /// The block's first output plane.
+        y: *mut f32,
+        /// Floats from one of the block's output planes to the next.
+        stride: usize,
     }
 
     impl Block<'_> {
@@ -868,7 +972,7 @@ mod blocked {
                         }
                     }
                 }
-                let y = self.y.as_mut_ptr();
+                let y = self.y;
                 // Where the 8 outputs of a lane go, and how: a whole vector where it is in the
                 // plane (past `ow` it reaches the next rows, which are stored after this one),
                 // else only row `oy`'s `ow` outputs, near the plane's end.
@@ -883,7 +987,7 @@ mod blocked {
                     let acc = self.activate(acc);
                     let mask = lanes_below(ow);
                     V::finish(acc, self.lanes, |l, v| {
-                        let out = y.add(l * plane + start);
+                        let out = y.add(l * self.stride + start);
                         if whole {
                             _mm256_storeu_ps(out, v);
                         } else {

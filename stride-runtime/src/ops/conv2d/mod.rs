@@ -19,10 +19,15 @@
 //!
 //! A layer prepares its weights for its kernel once, when it is built (Winograd's transform,
 //! the GEMM's packed panels); the free function prepares them per call.
+//!
+//! In a network, a 1x1 expansion and the depthwise layer after it run as one step, a band of
+//! output rows at a time, where the expanded map would be far larger than the L2
+//! ([`inverted`]: MobileNetV2's and EfficientNet's first inverted residual blocks).
 
 mod depthwise;
 mod grouped;
 mod im2col;
+mod inverted;
 mod winograd;
 
 use std::sync::OnceLock;
