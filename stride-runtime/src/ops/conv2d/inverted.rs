@@ -7,9 +7,10 @@
 //! 4.8 MB), and written out by the expansion and read back by the depthwise layer it cost more
 //! than both layers' arithmetic.
 //!
-//! Each band recomputes the expanded rows it shares with the band before it (`(k - 1) * d + 1
-//! - s` rows at the seam): about 1/10 more expansion at stride 2 and 1/7 at stride 1 with the
-//! band sizes below, for a map that stays in L2. Both layers run their own kernels (the GEMM
+//! Each band recomputes the expanded rows it shares with the band before it: the kernel's
+//! reach less the stride, at the seam. For MobileNetV2's 96 channels of 112 columns, a band
+//! of 3 output rows at stride 2 expands 7 rows, 6 of them new: a sixth more expansion, for a
+//! map that stays in L2. Both layers run their own kernels (the GEMM
 //! of [`gemm::gemm_serial`] over the band's input rows read in place, then
 //! [`depthwise::depthwise_strided`]), each output value summed in the same order as unfused,
 //! so the result is the two layers' bit for bit on the scalar and AVX-512 paths. On AVX2 the
