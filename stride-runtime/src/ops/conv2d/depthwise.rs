@@ -899,7 +899,10 @@ mod blocked {
         /// channels at stride 2 on 112x112), 0.129 to 0.103 (144 at 56x56) and 0.050 to 0.040
         /// (192 at 28x28) in the network (medians of three alternated runs of `cargo bench
         /// --bench networks -- --net mobilenet_v2 --batch 1 --threads 1 --profile`, on the
-        /// Zen 5 of the module docs shared with other builds). (Each
+        /// Zen 5 of the module docs shared with other builds). SiLU in registers too, through
+        /// the whole AVX-512 `apply`, made EfficientNet-B0's depthwise layers 2.7 to 4 times
+        /// slower (0.182 -> 0.753 ms for 144 channels at 56x56, same runs): its constants take
+        /// the accumulators' registers. (Each
         /// vector form takes the activation as a value and matches on it; called once a vector,
         /// not inlined, ReLU6 took MobileNetV2's depthwise layers from 1.6x ONNX Runtime's speed
         /// in the layer bench to 0.65x in the network, on the Zen 5 of the module docs.)
