@@ -40,7 +40,7 @@
 //! columns past whole vectors (the 49th) run as columns of the panel's rows, not as one more
 //! mostly empty vector, which took `conv1x1_2048_512_7` from 192 to 238 GFLOP/s, 87% of the
 //! AVX-512 FMA peak (274 GFLOP/s) in the layer bench. A `KC` of 128 or 384 measured the same
-//! as 256; measured again later, 128 was 1-3% slower on `conv1x1_2048_512_7`,
+//! as 256; measured again later, 128 was 2-4% slower on `conv1x1_2048_512_7`,
 //! `conv3x3_512_7`, `conv1x1_960_160_7` and `conv1x1_320_1280_7`, although their 49-column
 //! `B` block (40 KiB) then fits the 48 KiB L1d (with twice the `K` blocks, each tile of `C`
 //! is loaded and stored twice as often). `N` blocks cut at whole 64-column tiles instead of
