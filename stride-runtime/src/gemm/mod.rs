@@ -40,7 +40,14 @@
 //! columns past whole vectors (the 49th) run as columns of the panel's rows, not as one more
 //! mostly empty vector, which took `conv1x1_2048_512_7` from 192 to 238 GFLOP/s, 87% of the
 //! AVX-512 FMA peak (274 GFLOP/s) in the layer bench. A `KC` of 128 or 384 measured the same
-//! as 256.
+//! as 256; measured again later, 128 was 2-4% slower on `conv1x1_2048_512_7`,
+//! `conv3x3_512_7`, `conv1x1_960_160_7` and `conv1x1_320_1280_7`, although their 49-column
+//! `B` block (40 KiB) then fits the 48 KiB L1d (with twice the `K` blocks, each tile of `C`
+//! is loaded and stored twice as often). `N` blocks cut at whole 64-column tiles instead of
+//! 16-column panels (one narrow tile per product instead of one per block) measured the same
+//! on `conv5x5_64_128_28`, `bottleneck_conv1x1_256_56`, `convnext_pw_conv1x1_192_768_28` and
+//! `conv1x1s2_256_512_56` (`cargo bench --bench layers -- --threads 1 --layer NAME`, both
+//! builds alternated three times, Zen 5).
 //!
 //! A layer at batch 1 reads its weights from memory when they were evicted since the last
 //! forward (ResNet-50's 100 MB of them do not stay in a 32 MB L3), and on a 7 × 7 map (49

@@ -25,10 +25,11 @@
 //!   to 0.59.
 //! * Calls and bounds per run: a fill, a copy and a fill for each output row's 28 to 112
 //!   values, and two `i128` divisions per packed row for its taps' bounds. The bounds are now
-//!   worked out once per kernel row and column; on AVX-512 each 16 values of a run are one
-//!   masked load (stride 1), two loads and a permute (stride 2) or a masked gather (any other
-//!   stride, ConvNeXt's 4x4/4 patchify stem), with the padding's zeros from the mask
-//!   (`im2col/avx512.rs`).
+//!   worked out once per kernel row and column; on AVX-512 each 16 values are one masked
+//!   load (stride 1, 16 output positions at a time whatever their output rows, the bounds
+//!   in vectors), two loads and a permute (stride 2, per output row) or a masked gather (any
+//!   other stride, ConvNeXt's 4x4/4 patchify stem), with the padding's zeros from the mask
+//!   (`im2col/avx512.rs`, which gives the figures).
 //!
 //! Threads: each task is one sample, one group and a range of output columns. Several
 //! samples or groups give every thread its own; a single image is split by columns, so
@@ -403,9 +404,10 @@ impl PackB for Im2col<'_> {
 
     /// Row by row. Row `(c, ki, kj)` meets input row `oy*sh + ki*dh - pad_top` for each
     /// output row `oy`, and there a run of input pixels (contiguous at stride 1) flanked by
-    /// padding zeros. On AVX-512 each output row's run is written in masked vectors that
-    /// load the input and the padding's zeros in one go ([`avx512::pack`]); elsewhere each run
-    /// is one long copy into the packed row between fills of zeros.
+    /// padding zeros. On AVX-512 the row is written 16 output positions at a time whatever
+    /// the output rows, each lane's offset and padding mask worked out in vectors
+    /// ([`avx512::pack`]); elsewhere each run is one long copy into the packed row between
+    /// fills of zeros.
     fn pack(&self, k0: usize, kc: usize, j0: usize, nc: usize, dst: &mut [f32], row_stride: usize) {
         debug_assert!(k0 + kc <= self.k() && j0 + nc <= self.n());
         debug_assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + nc.div_ceil(NR) * NR);
@@ -413,19 +415,18 @@ impl PackB for Im2col<'_> {
         if let Isa::Avx512(_) = self.isa
             && avx512::takes(self.g)
         {
-            let taps = self.g.axes[0].kernel * self.g.axes[1].kernel;
-            let row = |k| self.row(k);
-            let before = |p| self.prefetch_ahead(k0, p, j0, nc, taps);
+            let prefetch = |k| self.prefetch(k, j0, nc);
             // SAFETY: an `Avx512` value exists only where the CPU has AVX-512F; `takes`
-            // accepted the geometry; `row` is this source's own tables for `g` and `x`; the
-            // block lies inside the matrix and `dst` (checked above, and again by `pack`'s
-            // own bounds).
+            // accepted the geometry; `rows` and `cols` are this source's own taps of `g`, and
+            // `x` its planes; the block lies inside the matrix and `dst` (checked above, and
+            // again by `pack`'s own bounds).
             return unsafe {
                 avx512::pack(
                     self.g,
                     self.x,
-                    row,
-                    before,
+                    &self.rows,
+                    &self.cols,
+                    prefetch,
                     (k0, kc),
                     (j0, nc),
                     dst,

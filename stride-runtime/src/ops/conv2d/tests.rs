@@ -410,6 +410,42 @@ fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
             Conv2dParams::default().stride(3).padding(1),
         ),
         (4, 6, 36, (2, 2), Conv2dParams::default().stride(2)),
+        // Output rows narrower than a vector, so that 16 positions cross several of them (a
+        // 7x7 map, a 14-wide stride-2 output, a 3-wide and a 1-wide one), and a map that
+        // shrinks (no padding, so a row of the output is shorter than the input's).
+        (3, 7, 7, (3, 3), Conv2dParams::default().padding(1)),
+        (
+            2,
+            28,
+            28,
+            (3, 3),
+            Conv2dParams::default().stride(2).padding(1),
+        ),
+        (
+            2,
+            9,
+            9,
+            (3, 3),
+            Conv2dParams::default().stride(2).padding(1).dilation(2),
+        ),
+        (2, 5, 5, (5, 5), Conv2dParams::default().padding(2)),
+        (2, 6, 3, (3, 3), Conv2dParams::default().padding(1)),
+        (2, 11, 1, (3, 1), Conv2dParams::default().padding((1, 0))),
+        (2, 12, 30, (3, 3), Conv2dParams::default()),
+        (
+            2,
+            13,
+            19,
+            (3, 3),
+            Conv2dParams::default().stride(2).dilation((1, 3)),
+        ),
+        (
+            2,
+            10,
+            10,
+            (3, 3),
+            Conv2dParams::default().stride(3).padding(2),
+        ),
     ];
     for (seed, (cin, h, w, (kh, kw), params)) in cases.into_iter().enumerate() {
         let x = sample((1, cin, h, w), seed as u64);
@@ -426,6 +462,7 @@ fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
                 (1, k - 1, 5, n - 5),
                 (k - 1, 1, n - 1, 1),
                 (0, k.min(3), 3, (n - 3).min(37)),
+                (k / 2, k - k / 2, n / 3, n - n / 3),
             ] {
                 let ldb = b_row_stride(nc);
                 // The same filler in both, for the gaps between rows that neither writes.

@@ -1,17 +1,30 @@
 //! im2col's packing of `B` in AVX-512 masked vectors.
 //!
-//! A packed row `(c, ki, kj)` is, output row by output row, a run of input pixels (every
-//! `stride`-th one of an input row) with padding zeros on either side. The portable packing
-//! splits each output row into a fill of zeros, a copy and another fill: three calls and their
-//! bounds for a run of 28 or 56 values, which on the suite's im2col layers cost more than the
-//! copying (packing was 10-30% of `conv5x5_16_32_28`, the ResNet and MobileNet stems and
-//! ConvNeXt's patchify stem, Zen 5). Here each 16 output columns are one masked load (a
-//! lane outside the input is masked off and reads as zero, and is never touched) and one
-//! store:
+//! A packed row `(c, ki, kj)` holds, for each output position `(oy, ox)` of the block, the
+//! input pixel `(oy * sh + ki * dh - ph, ox * sw + kj * dw - pw)`, or 0 in the padding. The
+//! portable packing splits each output row into a fill of zeros, a copy and another fill:
+//! three calls and their bounds for a run of 7 to 56 values, which cost more than the copying
+//! (packing was 10-30% of `conv5x5_16_32_28`, the ResNet and MobileNet stems and ConvNeXt's
+//! patchify stem, Zen 5). Here every 16 values are one masked load (a lane outside the input
+//! is masked off, reads nothing and comes out 0) and one store, in one of two walks:
 //!
-//! * stride 1: one load;
-//! * stride 2: two loads and a `vpermt2ps` that keeps the even lanes;
-//! * any other stride: a masked gather.
+//! * **By positions**, at width stride 1 ([`Positions`]): the block goes 16 output positions
+//!   at a time whatever its output rows, and each lane carries its own position in two
+//!   vectors stepped along with the block, `X = ox` and `Y = oy * sh * W`. For a packed row
+//!   they give each lane's input offset (`Y + X` plus the row's constant) and its padding mask
+//!   (two unsigned compares against the tap's valid outputs, [`Taps`], scaled the same way).
+//!   The lanes on lane 0's output row are one masked load, those on lane 15's another; only
+//!   16 positions across three output rows (a map narrower than 15) gather. The bounds per
+//!   output row cost more than the copy on small maps: this walk took `conv3x3_512_7` from
+//!   1.19 to 1.08-1.09 ms and `conv5x5_64_128_28` from 1.67 to 1.55-1.58 (one thread, Zen 5,
+//!   `cargo bench --bench layers -- --threads 1 --layer NAME`, the two builds alternated
+//!   three times on a loaded machine, minimum and median of each).
+//! * **By output rows**, at any other stride: per output row the run of values inside the
+//!   input, from bounds worked out in scalar code: at stride 2 two loads and a `vpermt2ps`
+//!   that keeps the even lanes, at other strides a masked gather. At stride 2 the walk by
+//!   positions measured slower (same method): `resnet_conv3x3s2_128_28` 0.62-0.63 against
+//!   0.61 ms and ResNet's stem 1.60-1.66 against 1.56-1.57, the 14-wide output rows of the
+//!   first crossing a vector's 16 lanes almost every time.
 //!
 //! The numbers are the input's own values, so this packs exactly what the portable packing
 //! packs (the packing test compares both with the unrolled matrix).
@@ -27,10 +40,294 @@ use crate::ops::taps::Taps;
 /// Lanes of a zmm register.
 const LANES: usize = 16;
 
+const _: () = assert!(NR == LANES);
+
 /// Whether [`pack`] takes `g`: a width stride whose gather offsets (`15 * stride`) fit the
-/// gather's 32-bit indices. Any real layer does; a hostile stride goes the portable way.
+/// gather's 32-bit indices, and positions that fit an `i32` (up to a plane, and a vector
+/// past the last output row, which on a map one column wide is 16 rows past it). Any real
+/// layer does; a hostile size goes the portable way.
 pub(super) fn takes(g: &Geometry<Window>) -> bool {
-    g.axes[1].stride <= (i32::MAX as usize) / LANES
+    let limit = i32::MAX as u128 / 4;
+    let [window_h, window_w] = g.axes;
+    let rows =
+        (g.output[0] as u128 + LANES as u128 + 1) * window_h.stride as u128 * g.input[1] as u128;
+    let cols = (g.output[1] as u128 + LANES as u128) * window_w.stride as u128;
+    let plane = g.input[0] as u128 * g.input[1] as u128;
+    rows < limit && cols < limit && plane < limit
+}
+
+/// [`PackB::pack`](crate::gemm::PackB::pack) of im2col's matrix of the planes `x` under `g`
+/// on AVX-512: the same rows, columns and zero padding. `rows[ki]` and `cols[kj]` are the
+/// taps of each kernel row and column (the source's tables); `prefetch(k)` asks for the input
+/// lines that row `k`'s channel reads in this block, and is called for the block's first row
+/// and, at each channel's first row, for the next channel.
+///
+/// # Safety
+/// The CPU has AVX-512F; [`takes`] accepted `g`; `rows` and `cols` are the taps of `g`; `x`
+/// holds the `g.group_in` planes of `g`; rows `k0..k0 + kc` and columns `j0..j0 + nc` lie
+/// inside the matrix, and `dst` holds `kc` rows `row_stride` apart, each `nc` rounded up to
+/// [`NR`] long.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn pack(
+    g: &Geometry<Window>,
+    x: &[f32],
+    rows: &[Taps],
+    cols: &[Taps],
+    prefetch: impl Fn(usize),
+    (k0, kc): (usize, usize),
+    (j0, nc): (usize, usize),
+    dst: &mut [f32],
+    row_stride: usize,
+) {
+    let [window_h, window_w] = g.axes;
+    let (h, w) = (g.input[0], g.input[1]);
+    let taps = window_h.kernel * window_w.kernel;
+    let width = nc.div_ceil(NR) * NR;
+    assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
+    assert!(rows.len() == window_h.kernel && cols.len() == window_w.kernel);
+    assert!(x.len() >= g.group_in * h * w && k0 + kc <= g.group_in * taps);
+    let walk = Walk::new(g, j0, nc);
+
+    // Row `k0 + p` is channel `c`, tap `tap`, stepped along rather than divided out.
+    let (mut c, mut tap) = (k0 / taps, k0 % taps);
+    for p in 0..kc {
+        if p == 0 {
+            prefetch(k0);
+        }
+        if tap == 0 && c + 1 < g.group_in {
+            prefetch((c + 1) * taps);
+        }
+        let line = &mut dst[p * row_stride..][..width];
+        let (ys, xs) = (&rows[tap / window_w.kernel], &cols[tap % window_w.kernel]);
+        let plane = &x[c * h * w..][..h * w];
+        // SAFETY: AVX-512F as the caller promised; `ys` and `xs` are the taps of `g` for
+        // this row, whose reads they keep inside `plane`.
+        unsafe {
+            if ys.indices.is_empty() || xs.indices.is_empty() {
+                zeros(line);
+            } else if window_w.stride == 1 {
+                walk.by_positions(g, plane, ys, xs, line);
+            } else {
+                by_output_rows(g, plane, ys, xs, (j0, nc), line);
+            }
+        }
+        tap += 1;
+        if tap == taps {
+            (c, tap) = (c + 1, 0);
+        }
+    }
+}
+
+/// The block's columns as 16 output positions at a time, for the walk by positions.
+struct Walk {
+    /// The first 16 positions, from column `j0`.
+    first: Positions,
+    /// `16`: how far `X` moves in a vector.
+    x_step: __m512i,
+    /// `OW`: where an output row ends in `X`.
+    row_end: __m512i,
+    /// `sh * W`: how far `Y` moves per output row.
+    y_step: __m512i,
+    /// Columns in the block.
+    nc: usize,
+}
+
+/// 16 output positions: lane `t` at `X = ox` and `Y = oy * sh * W`.
+#[derive(Clone, Copy)]
+struct Positions {
+    x: __m512i,
+    y: __m512i,
+}
+
+impl Walk {
+    /// The walk over columns `j0..j0 + nc` of `g`'s matrix.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn new(g: &Geometry<Window>, j0: usize, nc: usize) -> Walk {
+        let ow = g.output[1];
+        let row = g.axes[0].stride * g.input[1];
+        let (mut xs, mut ys) = ([0i32; LANES], [0i32; LANES]);
+        let (mut oy, mut ox) = (j0 / ow, j0 % ow);
+        for (x, y) in xs.iter_mut().zip(&mut ys) {
+            (*x, *y) = (ox as i32, (oy * row) as i32);
+            ox += 1;
+            if ox == ow {
+                (oy, ox) = (oy + 1, 0);
+            }
+        }
+        // SAFETY: loads of 16 values from arrays of 16.
+        let first = unsafe {
+            Positions {
+                x: _mm512_loadu_si512(xs.as_ptr().cast()),
+                y: _mm512_loadu_si512(ys.as_ptr().cast()),
+            }
+        };
+        Walk {
+            first,
+            x_step: _mm512_set1_epi32(LANES as i32),
+            row_end: _mm512_set1_epi32(ow as i32),
+            y_step: _mm512_set1_epi32(row as i32),
+            nc,
+        }
+    }
+
+    /// The next 16 positions after `at`: `X` on by 16, and every lane past the end of its
+    /// output row wrapped onto the next (several times on a map narrower than 16).
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline]
+    fn advance(&self, at: &mut Positions) {
+        at.x = _mm512_add_epi32(at.x, self.x_step);
+        loop {
+            let past = _mm512_cmpge_epi32_mask(at.x, self.row_end);
+            if past == 0 {
+                break;
+            }
+            at.x = _mm512_mask_sub_epi32(at.x, past, at.x, self.row_end);
+            at.y = _mm512_mask_add_epi32(at.y, past, at.y, self.y_step);
+        }
+    }
+
+    /// Packs one row at width stride 1, whose taps are `ys` and `xs` (both non-empty), from
+    /// its input plane, into `line` (the block's columns rounded up to whole vectors).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; the walk was made for `g`, `plane` is one of its input planes
+    /// and `ys`, `xs` taps of `g`; `line` holds `nc` rounded up to [`NR`] values.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn by_positions(
+        &self,
+        g: &Geometry<Window>,
+        plane: &[f32],
+        ys: &Taps,
+        xs: &Taps,
+        line: &mut [f32],
+    ) {
+        debug_assert!(g.axes[1].stride == 1 && line.len() == self.nc.div_ceil(LANES) * LANES);
+        let row = g.axes[0].stride * g.input[1];
+        // Lane `(X, Y)` is inside the input where `X - x0 < x_len` and `Y - y0 < y_len`
+        // (unsigned), and then reads `plane[origin + Y + X]`.
+        let (x0, y0) = (xs.indices.start, ys.indices.start * row);
+        let bounds = Bounds {
+            x0: _mm512_set1_epi32(x0 as i32),
+            x_len: _mm512_set1_epi32(xs.indices.len() as i32),
+            y0: _mm512_set1_epi32(y0 as i32),
+            y_len: _mm512_set1_epi32((ys.indices.len() * row) as i32),
+        };
+        let origin = (ys.first * g.input[1] + xs.first) as isize - (x0 + y0) as isize;
+        // Where `Y + X == 0` would read; each lane reads only at its own offset from it.
+        let base = plane.as_ptr().wrapping_offset(origin);
+        let out = line.as_mut_ptr();
+        let mut at = self.first;
+        for v in 0..line.len() / LANES {
+            let here = (self.nc - v * LANES).min(LANES);
+            let columns: __mmask16 = if here == LANES { !0 } else { (1 << here) - 1 };
+            // SAFETY: AVX-512F as the caller promised; the lanes `load` reads are inside the
+            // tap's valid outputs, so inside `plane`; the store is vector `v` of `line`.
+            unsafe {
+                let value = load(base, at, &bounds, columns);
+                _mm512_storeu_ps(out.add(v * LANES), value);
+            }
+            self.advance(&mut at);
+        }
+    }
+}
+
+/// A packed row's valid positions, scaled as [`Positions`]: `x0 .. x0 + x_len` in `X` and
+/// `y0 .. y0 + y_len` in `Y`.
+struct Bounds {
+    x0: __m512i,
+    x_len: __m512i,
+    y0: __m512i,
+    y_len: __m512i,
+}
+
+/// The 16 values at `base[Y + X]` for the lanes of `columns` inside `bounds`, 0 for the
+/// others, at width stride 1.
+///
+/// # Safety
+/// The CPU has AVX-512F; `base[Y + X]` is readable for every lane inside `bounds`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline]
+unsafe fn load(base: *const f32, at: Positions, bounds: &Bounds, columns: __mmask16) -> __m512 {
+    let inside_x = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(at.x, bounds.x0), bounds.x_len);
+    let inside_y = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(at.y, bounds.y0), bounds.y_len);
+    let valid = inside_x & inside_y & columns;
+    if valid == 0 {
+        return _mm512_setzero_ps();
+    }
+    let offsets = _mm512_add_epi32(at.y, at.x);
+    let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // The lanes on lane 0's output row read `head + t`, those on lane 15's `tail + t`.
+    let head = _mm_cvtsi128_si32(_mm512_castsi512_si128(offsets));
+    let on_head = _mm512_cmpeq_epi32_mask(offsets, _mm512_add_epi32(_mm512_set1_epi32(head), iota));
+    if on_head & valid == valid {
+        // SAFETY: lane `t` of `valid` reads `head + t`, its own offset.
+        return unsafe { _mm512_maskz_loadu_ps(valid, base.wrapping_offset(head as isize)) };
+    }
+    let tail = _mm_extract_epi32::<3>(_mm512_extracti32x4_epi32::<3>(offsets)) - 15;
+    let on_tail = _mm512_cmpeq_epi32_mask(offsets, _mm512_add_epi32(_mm512_set1_epi32(tail), iota));
+    if (on_head | on_tail) & valid == valid {
+        let (first, second) = (on_head & valid, !on_head & valid);
+        // SAFETY: lane `t` of `first` reads `head + t` and of `second` `tail + t`, their own
+        // offsets.
+        return unsafe {
+            let value = _mm512_maskz_loadu_ps(first, base.wrapping_offset(head as isize));
+            _mm512_mask_loadu_ps(value, second, base.wrapping_offset(tail as isize))
+        };
+    }
+    // Across three output rows.
+    // SAFETY: only the lanes of `valid` are read, each at its own offset.
+    unsafe { _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), valid, offsets, base.cast()) }
+}
+
+/// Packs one row at a width stride other than 1, whose taps are `ys` and `xs` (both
+/// non-empty), from its input plane, into `line` (columns `j0..j0 + nc` rounded up to whole
+/// vectors): output row by output row, the run of values inside the input at once.
+///
+/// # Safety
+/// The CPU has AVX-512F; [`takes`] accepted `g`, `plane` is one of its input planes and `ys`,
+/// `xs` taps of `g`; `line` holds `nc` rounded up to [`NR`] values.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn by_output_rows(
+    g: &Geometry<Window>,
+    plane: &[f32],
+    ys: &Taps,
+    xs: &Taps,
+    (j0, nc): (usize, usize),
+    line: &mut [f32],
+) {
+    let [window_h, window_w] = g.axes;
+    let (w, ow) = (g.input[1], g.output[1]);
+    let stride = window_w.stride;
+    let mut n = j0;
+    let (mut oy, mut ox0) = (j0 / ow, j0 % ow);
+    while n < j0 + nc {
+        let len = (ow - ox0).min(j0 + nc - n);
+        let segment = &mut line[n - j0..n - j0 + len];
+        if ys.indices.contains(&oy) {
+            let iy = ys.first + (oy - ys.indices.start) * window_h.stride;
+            // Where output column `ox` of this row reads: `origin + ox * stride`, inside
+            // the input row for `ox` in `xs.indices` and wherever it falls for the others,
+            // which are masked off.
+            let origin = (iy * w + xs.first) as isize - (xs.indices.start * stride) as isize;
+            let valid = (
+                xs.indices.start as isize - ox0 as isize,
+                xs.indices.end as isize - ox0 as isize,
+            );
+            let from = origin + (ox0 * stride) as isize;
+            // SAFETY: AVX-512F as the caller promised; every lane in `valid` reads
+            // `plane[from + t * stride]` for a column `ox0 + t` of `xs.indices`, inside
+            // its row `iy`.
+            unsafe { run(segment, plane, from, stride, valid) };
+        } else {
+            // SAFETY: AVX-512F as the caller promised.
+            unsafe { zeros(segment) };
+        }
+        n += len;
+        (oy, ox0) = (oy + 1, 0);
+    }
+    // SAFETY: AVX-512F as the caller promised.
+    unsafe { zeros(&mut line[nc..]) };
 }
 
 /// The bits `lo..hi` of a 64-bit mask, with `lo` and `hi` clamped into `0..=64`: the lanes of
@@ -43,69 +340,6 @@ fn lanes(lo: isize, hi: isize) -> u64 {
     }
     let below = |n: u32| if n == 64 { !0 } else { (1u64 << n) - 1 };
     below(hi) & !below(lo)
-}
-
-/// [`PackB::pack`](crate::gemm::PackB::pack) of im2col's matrix of the planes `x` under `g`
-/// on AVX-512: the same rows, columns and zero padding. `row(k)` gives row `k`'s input plane
-/// offset and its taps along each axis (the source's tables); `before(p)` runs before the
-/// block's row `p` is packed (the source's prefetches).
-///
-/// # Safety
-/// The CPU has AVX-512F; [`takes`] accepted `g`; `row` gives the taps of `g` for rows of `x`;
-/// rows `k0..k0 + kc` and columns `j0..j0 + nc` lie inside the matrix and `dst` holds `kc`
-/// rows `row_stride` apart, each `nc` rounded up to [`NR`] long.
-#[target_feature(enable = "avx512f,avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn pack<'t>(
-    g: &Geometry<Window>,
-    x: &[f32],
-    row: impl Fn(usize) -> (usize, &'t Taps, &'t Taps),
-    before: impl Fn(usize),
-    (k0, kc): (usize, usize),
-    (j0, nc): (usize, usize),
-    dst: &mut [f32],
-    row_stride: usize,
-) {
-    let [window_h, _] = g.axes;
-    let (w, ow) = (g.input[1], g.output[1]);
-    let stride = g.axes[1].stride;
-    let width = nc.div_ceil(NR) * NR;
-    assert!(kc == 0 || dst.len() >= (kc - 1) * row_stride + width);
-    for p in 0..kc {
-        before(p);
-        let line = &mut dst[p * row_stride..p * row_stride + width];
-        let (plane, ys, xs) = row(k0 + p);
-        let mut n = j0;
-        let (mut oy, mut ox0) = (j0 / ow, j0 % ow);
-        while n < j0 + nc {
-            let len = (ow - ox0).min(j0 + nc - n);
-            let segment = &mut line[n - j0..n - j0 + len];
-            if ys.indices.contains(&oy) && !xs.indices.is_empty() {
-                let iy = ys.first + (oy - ys.indices.start) * window_h.stride;
-                // Where output column `ox` of this row reads: `origin + ox * stride`, inside
-                // the input row for `ox` in `xs.indices` and wherever it falls for the others,
-                // which are masked off.
-                let origin =
-                    (plane + iy * w + xs.first) as isize - (xs.indices.start * stride) as isize;
-                let valid = (
-                    xs.indices.start as isize - ox0 as isize,
-                    xs.indices.end as isize - ox0 as isize,
-                );
-                let from = origin + (ox0 * stride) as isize;
-                // SAFETY: AVX-512F as the caller promised; every lane in `valid` reads
-                // `x[from + t * stride]` for a column `ox0 + t` of `xs.indices`, inside the
-                // row `iy` of plane `c` of `x`.
-                unsafe { run(segment, x, from, stride, valid) };
-            } else {
-                // SAFETY: AVX-512F as the caller promised.
-                unsafe { zeros(segment) };
-            }
-            n += len;
-            (oy, ox0) = (oy + 1, 0);
-        }
-        // SAFETY: AVX-512F as the caller promised.
-        unsafe { zeros(&mut line[nc..]) };
-    }
 }
 
 /// `dst[t] = x[from + t * stride]` for `t` in `valid` (a range that may reach past either end
