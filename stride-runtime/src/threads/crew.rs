@@ -22,8 +22,8 @@ use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Mutex, OnceLock};
-use std::thread::{self, Thread};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{self, Thread, ThreadId};
 use std::time::{Duration, Instant};
 
 /// How long an idle helper spins for the next job on the processor alone.
@@ -46,6 +46,9 @@ pub(super) struct Crew {
     users: AtomicUsize,
     /// The forward is over: helpers return.
     over: AtomicBool,
+    /// The forward's thread, which runs no helper of its own crew (it could pick one up from
+    /// its own queue while a task waits inside rayon, and never leave it).
+    owner: ThreadId,
     helpers: Box<[Helper]>,
     /// The first panic of a task on a helper, for the forward's thread to raise.
     panic: Mutex<Option<Box<dyn Any + Send>>>,
@@ -66,16 +69,21 @@ thread_local! {
 }
 
 /// Runs `f`, a forward, on this rayon worker with the pool's other threads as its crew.
+///
+/// The helpers are spawned, not scoped: the forward never waits for a helper to start (a
+/// sleeping worker takes tens of microseconds to wake), and one that starts after the
+/// forward is over returns at once.
 pub(super) fn with_crew<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let helpers = rayon::current_num_threads().saturating_sub(1);
     if helpers == 0 {
         return f();
     }
-    let crew = Crew {
+    let crew = Arc::new(Crew {
         job: AtomicPtr::new(ptr::null_mut()),
         offered: AtomicUsize::new(0),
         users: AtomicUsize::new(0),
         over: AtomicBool::new(false),
+        owner: thread::current().id(),
         helpers: (0..helpers)
             .map(|_| Helper {
                 thread: OnceLock::new(),
@@ -83,17 +91,15 @@ pub(super) fn with_crew<R: Send>(f: impl FnOnce() -> R + Send) -> R {
             })
             .collect(),
         panic: Mutex::new(None),
-    };
-    let crew = &crew;
-    rayon::scope(|s| {
-        for me in 0..helpers {
-            s.spawn(move |_| crew.help(me));
-        }
-        // Dismissed on the way out, by return or by panic, so the scope's helpers return.
-        let _over = Dismiss(crew);
-        let _seat = Seat::sit(crew);
-        f()
-    })
+    });
+    for me in 0..helpers {
+        let crew = Arc::clone(&crew);
+        rayon::spawn(move || crew.help(me));
+    }
+    // Dismissed on the way out, by return or by panic, so the helpers return.
+    let _over = Dismiss(&crew);
+    let _seat = Seat::sit(&crew);
+    f()
 }
 
 /// The forward's thread's claim on its crew: taken by a split for the length of its job, so
@@ -114,8 +120,8 @@ impl Seat {
     }
 
     pub(super) fn crew(&self) -> &Crew {
-        // SAFETY: a seat exists only inside `with_crew`'s scope, on its thread, while the crew
-        // it points to lives on that scope's stack.
+        // SAFETY: a seat exists only inside `with_crew`, on its thread, while `with_crew` holds
+        // the crew it points to.
         unsafe { self.0.as_ref() }
     }
 
@@ -138,7 +144,7 @@ impl Drop for Dismiss<'_> {
     fn drop(&mut self) {
         self.0.over.store(true, SeqCst);
         self.0.wake();
-        // The scope's `with_crew` nested a seat inside; it is gone by now.
+        // `with_crew`'s seat, made after this, is gone by now.
         CREW.with(|c| c.set(None));
     }
 }
@@ -204,6 +210,9 @@ impl Crew {
 
     /// Helper `me`'s loop: runs each job offered until the forward is over.
     fn help(&self, me: usize) {
+        if thread::current().id() == self.owner {
+            return;
+        }
         let helper = &self.helpers[me];
         let _ = helper.thread.set(thread::current());
         let mut seen = 0;
