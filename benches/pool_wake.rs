@@ -1,45 +1,71 @@
-//! What handing work to rayon's other threads costs on this machine, the overhead every
-//! parallel layer of a forward pays once: two tasks that do nothing, split with `rayon::join`
-//! in a pool of 2 threads, after the pool has been idle for a given time (its workers spin a
-//! little after their last task, then sleep, and a sleeping worker must be woken). Measured
-//! from outside the pool (each split goes through `install`, as a kernel called on a user's
-//! thread does) and from inside it (a forward that runs on one of the pool's threads, as
-//! `forward` inside the user's `install` does).
+//! What handing a layer's split to the pool's other thread costs on this machine, the
+//! overhead every parallel layer of a forward pays: a split into two tasks that each spin for
+//! [`WORK_US`], in a pool of 2 threads, after the forward's thread has worked alone for a given
+//! time (an idle helper spins a little, then sleeps, and a sleeping one must be woken). The
+//! cost is the split's time minus one task's: what a layer would lose to the hand-off.
+//!
+//! Three ways to split:
+//! * `outside`: from a thread outside the pool, each split through `install`, as a kernel
+//!   called on a user's thread without a forward does.
+//! * `rayon`: `rayon::join` on one of the pool's threads, as a forward without a crew did.
+//! * `crew`: `stride_runtime`'s own split inside a forward (`threads::for_each` with the
+//!   forward's crew, `threads/crew.rs`).
 //!
 //! ```text
 //! cargo bench --bench pool_wake
 //! ```
 //!
 //! Prints one line per idle time: the median and the 90th percentile in microseconds over
-//! 2000 hand-offs, from outside the pool and from inside it. Compare with a layer's time: at batch 1 a MobileNet layer takes 20-400 µs.
+//! 2000 splits, for each way. Compare with a layer's time: at batch 1 a MobileNet layer
+//! takes 10-400 µs.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 2000;
 
+/// What each of the split's two tasks spins for, in microseconds.
+const WORK_US: u64 = 20;
+
 fn main() {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
         .expect("a pool of 2 threads");
+    let work = || spin_for(Duration::from_micros(WORK_US));
     for idle_us in [0u64, 10, 50, 200, 1000] {
         let outside = measure(idle_us, || {
-            pool.install(|| rayon::join(|| black_box(1), || black_box(2)));
+            pool.install(|| rayon::join(work, work));
         });
-        let inside = pool.install(|| {
+        let rayon = pool.install(|| {
             measure(idle_us, || {
-                rayon::join(|| black_box(1), || black_box(2));
+                rayon::join(work, work);
             })
         });
+        let crew = pool.install(|| {
+            stride_runtime::threads::bench_forward(|| {
+                measure(idle_us, || {
+                    stride_runtime::threads::bench_split(2, |t| {
+                        black_box(t);
+                        work()
+                    })
+                })
+            })
+        });
+        let field = |name: &str, (median, p90): (f64, f64)| {
+            format!("\"{name}_median_us\": {median:.2}, \"{name}_p90_us\": {p90:.2}")
+        };
         println!(
-            "{{\"idle_us\": {idle_us}, \"outside_median_us\": {:.2}, \"outside_p90_us\": {:.2}, \"inside_median_us\": {:.2}, \"inside_p90_us\": {:.2}}}",
-            outside.0, outside.1, inside.0, inside.1
+            "{{\"idle_us\": {idle_us}, \"work_us\": {WORK_US}, {}, {}, {}}}",
+            field("outside", outside),
+            field("rayon", rayon),
+            field("crew", crew),
         );
     }
 }
 
-/// The median and 90th percentile, in microseconds, of `split` after `idle_us` of waiting.
+/// The median and 90th percentile, in microseconds, of `split`'s time past one task's
+/// ([`WORK_US`]) after `idle_us` of work alone.
 fn measure(idle_us: u64, split: impl Fn()) -> (f64, f64) {
     let mut times: Vec<f64> = Vec::with_capacity(ROUNDS);
     for _ in 0..ROUNDS {
@@ -48,14 +74,13 @@ fn measure(idle_us: u64, split: impl Fn()) -> (f64, f64) {
         }
         let start = Instant::now();
         split();
-        times.push(start.elapsed().as_secs_f64() * 1e6);
+        times.push(start.elapsed().as_secs_f64() * 1e6 - WORK_US as f64);
     }
     times.sort_by(f64::total_cmp);
     (times[ROUNDS / 2], times[ROUNDS * 9 / 10])
 }
 
-/// Waits `d` on this thread without sleeping, as a forward's serial work between layers
-/// would.
+/// Works `d` on this thread without sleeping, as a task or a forward's serial work would.
 fn spin_for(d: Duration) {
     let start = Instant::now();
     while start.elapsed() < d {

@@ -6,9 +6,27 @@ use super::{Epilogue, KC, MC, MR, MatMut, NC, NR, PackB, PackedA, b_row_stride, 
 use crate::simd::Isa;
 use crate::workspace::Workspace;
 
-/// Below this many FLOPs (`2·M·N·K`) a call runs on the calling thread: about 50 µs of
-/// work, several times what handing tasks to other threads costs.
+/// Below this many FLOPs (`2·M·N·K`) a call outside a forward runs on the calling thread:
+/// 15-40 µs of work (100-250 GFLOP/s on one core), several times what handing tasks to rayon
+/// costs (1-20 µs from a pool's thread, 17-50 µs from outside it; `cargo bench --bench
+/// pool_wake`).
 pub(crate) const PARALLEL_FLOPS: usize = 1 << 22;
+
+/// [`PARALLEL_FLOPS`] inside a forward, whose split goes to a crew that is awake
+/// ([`crate::threads`](mod@crate::threads)): about 1 µs a split on 2 vCPUs of a Zen 5 EPYC
+/// (`cargo bench --bench pool_wake`, `crew`). A split into two halves pays when a half's work
+/// is well above that: 1 MFLOP is 4-10 µs of GEMM on one core, 2-5 µs a half.
+const CREW_PARALLEL_FLOPS: usize = 1 << 20;
+
+/// Below this many FLOPs a product, or a kernel built on it, runs on the calling thread:
+/// [`CREW_PARALLEL_FLOPS`] inside a forward, else [`PARALLEL_FLOPS`].
+pub(crate) fn parallel_flops() -> usize {
+    if crate::threads::in_forward() {
+        CREW_PARALLEL_FLOPS
+    } else {
+        PARALLEL_FLOPS
+    }
+}
 
 /// `C = epilogue(A · B)` on the crate's threads ([`crate::threads`](mod@crate::threads)):
 /// `a` is `M × K`, `b` `K × N` and `c` `M × N`. Each task takes a range of `C`'s columns.
@@ -46,7 +64,7 @@ pub(crate) fn column_tasks(
 ) -> Vec<core::ops::Range<usize>> {
     let flops = 2 * m * n * k;
     let panels = n.div_ceil(NR);
-    let tasks = if flops < PARALLEL_FLOPS {
+    let tasks = if flops < parallel_flops() {
         1
     } else {
         tasks.min(panels)

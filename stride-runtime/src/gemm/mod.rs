@@ -102,7 +102,7 @@ mod avx2;
 mod avx512;
 
 pub(crate) use driver::{
-    PARALLEL_FLOPS, column_tasks, gemm_serial, gemm_serial_rows, panel_ranges, sgemm, tasks_for,
+    column_tasks, gemm_serial, gemm_serial_rows, panel_ranges, parallel_flops, sgemm, tasks_for,
 };
 pub(crate) use pack::{PackB, PackedA, StridedB, b_row_stride};
 

@@ -201,7 +201,7 @@ fn gemm_on_column_ranges_computes_exactly_those_columns() {
 fn sgemm_on_the_thread_pool_matches_a_triple_loop() {
     // Large enough to be split into column tasks.
     let [m, n, k] = [70, 900, 200];
-    assert!(2 * m * n * k >= PARALLEL_FLOPS);
+    assert!(2 * m * n * k >= parallel_flops());
     let a = sample(m * k, 5).into_raw_vec_and_offset().0;
     let b = sample(k * n, 6).into_raw_vec_and_offset().0;
     let (want, scale) = naive(&a, &b, &[], [m, n, k], &Epilogue::default());

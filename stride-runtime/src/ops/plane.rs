@@ -1,11 +1,10 @@
 //! The driver of the spatial ops that work on each `[H, W]` plane on its own (pools,
 //! upsampling): it hands a kernel one contiguous input plane and its output plane at a time,
-//! splitting the planes over rayon's pool when there is enough work.
-
-use ndarray::{Array4, ArrayView4};
-use rayon::prelude::*;
+//! splitting the planes over the crate's threads (`crate::threads::for_each`) when there is enough
+//! work.
 
 use crate::{Result, memory};
+use ndarray::{Array4, ArrayView4};
 
 /// Planes are split over threads only when the call reads and writes at least twice this many
 /// elements, and then in runs of at least this many: below that, handing work to another
@@ -30,7 +29,7 @@ pub(crate) fn map_planes(
     map_planes_with(op, x, y, || (), |(), x, y| kernel(x, y))
 }
 
-/// [`map_planes`] for a kernel that needs working memory: each thread makes its own with
+/// [`map_planes`] for a kernel that needs working memory: each run of planes makes its own with
 /// `scratch()` and hands it to every plane it runs `kernel(scratch, input, output)` on.
 pub(crate) fn map_planes_with<S>(
     op: &'static str,
@@ -56,9 +55,9 @@ pub(crate) fn map_planes_with<S>(
 }
 
 /// Runs `kernel(scratch, index, input_plane, output_plane)` on each pair of planes, `input`
-/// cut into planes of `plane_in` elements and `output` into as many of `plane_out`, over
-/// rayon's pool when there is enough work. Each thread makes its scratch once with
-/// `scratch()`. Both plane sizes are at least 1.
+/// cut into planes of `plane_in` elements and `output` into as many of `plane_out`, in runs
+/// of planes over the crate's threads when there is enough work. Each run makes its scratch
+/// once with `scratch()`. Both plane sizes are at least 1.
 pub(crate) fn for_each_plane<S>(
     (input, plane_in): (&[f32], usize),
     (output, plane_out): (&mut [f32], usize),
@@ -69,23 +68,27 @@ pub(crate) fn for_each_plane<S>(
     debug_assert_eq!(input.len() / plane_in, output.len() / plane_out);
     let planes = input.len() / plane_in;
     let per_plane = plane_in + plane_out;
-    let parallel = rayon::current_num_threads() > 1
+    let parallel = crate::threads::threads() > 1
         && planes > 1
         && planes.saturating_mul(per_plane) >= 2 * PARALLEL_MIN_ELEMENTS;
-    if parallel {
-        input
-            .par_chunks_exact(plane_in)
-            .zip(output.par_chunks_exact_mut(plane_out))
-            .enumerate()
-            .with_min_len(PARALLEL_MIN_ELEMENTS.div_ceil(per_plane))
-            .for_each_init(&scratch, |s, (i, (x, y))| kernel(s, i, x, y));
+    // Runs of at least `PARALLEL_MIN_ELEMENTS`, as many as the kernels' other splits make.
+    let tasks = if parallel {
+        let most = planes.saturating_mul(per_plane) / PARALLEL_MIN_ELEMENTS;
+        crate::gemm::tasks_for(crate::threads::threads()).min(most)
     } else {
+        1
+    };
+    let per_task = planes.div_ceil(tasks.max(1));
+    let runs: Vec<_> = input
+        .chunks(per_task * plane_in)
+        .zip(output.chunks_mut(per_task * plane_out))
+        .enumerate()
+        .collect();
+    crate::threads::for_each(runs, |(run, (x, y))| {
         let mut s = scratch();
-        let pairs = input
-            .chunks_exact(plane_in)
-            .zip(output.chunks_exact_mut(plane_out));
+        let pairs = x.chunks_exact(plane_in).zip(y.chunks_exact_mut(plane_out));
         for (i, (x, y)) in pairs.enumerate() {
-            kernel(&mut s, i, x, y);
+            kernel(&mut s, run * per_task + i, x, y);
         }
-    }
+    });
 }

@@ -188,7 +188,7 @@ pub(super) fn conv2d(
 ) {
     let tasks = {
         let flops = 2 * g.output_len() * g.patch_len();
-        if flops < gemm::PARALLEL_FLOPS {
+        if flops < gemm::parallel_flops() {
             1
         } else {
             gemm::tasks_for(crate::threads::threads())

@@ -117,7 +117,7 @@ pub(super) fn conv2d_split(
         return;
     }
     let flops = 2 * units * g.group_out * plane_out * patch;
-    let tasks = if flops < gemm::PARALLEL_FLOPS {
+    let tasks = if flops < gemm::parallel_flops() {
         1
     } else {
         gemm::tasks_for(crate::threads::threads())

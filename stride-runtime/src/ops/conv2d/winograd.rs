@@ -269,7 +269,7 @@ pub(super) fn conv2d(
     let block = block_tiles(g.group_in, g.group_out);
     let blocks: Vec<_> = gemm::blocks(per_sample, block, NR).collect();
     let flops = 2 * g.output_len() * g.patch_len();
-    let parallel = flops >= gemm::PARALLEL_FLOPS;
+    let parallel = flops >= gemm::parallel_flops();
     let channels = channel_ranges(g.group_out, g.batch * blocks.len(), parallel);
     let mut tasks = Vec::with_capacity(g.batch * blocks.len() * channels.len());
     for sample in 0..g.batch {

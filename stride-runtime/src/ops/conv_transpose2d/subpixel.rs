@@ -262,7 +262,7 @@ pub(super) fn conv_transpose2d(
             2 * g.group_out * r.len * c.len * g.group_in * r.offsets.len() * c.offsets.len()
         })
         .sum();
-    let parallel = flops.saturating_mul(units) >= gemm::PARALLEL_FLOPS;
+    let parallel = flops.saturating_mul(units) >= gemm::parallel_flops();
     let row_phases = rows.iter().filter(|r| r.len > 0).count();
     let per_phase = if parallel {
         gemm::tasks_for(crate::threads::threads()).div_ceil(units * row_phases.max(1))

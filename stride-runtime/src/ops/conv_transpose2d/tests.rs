@@ -547,7 +547,7 @@ fn sub_pixel_splits_a_large_layer_into_row_blocks_and_threads_without_changing_a
     // 75 rows run as several blocks and a short last one; and enough work for the tasks to
     // go to the threads.
     let macs = 2 * 75 * 75 * 16 * 4 * 4;
-    assert!(2 * macs >= crate::gemm::PARALLEL_FLOPS);
+    assert!(2 * macs >= crate::gemm::parallel_flops());
     let x = sample((1, 2, 75, 75), 23);
     let w = sample((2, 16, 4, 4), 24);
     let b = sample(16, 25);

@@ -352,7 +352,7 @@ fn one_small_image_splits_its_block_by_output_channels_over_the_threads() {
     let (x, w, b) = realistic((1, 32, 14, 14), 45, 7);
     let params = Conv2dParams::default().padding(1);
     let g = Geometry::resolve(x.view(), w.dim(), &params).unwrap();
-    assert!(2 * g.output_len() * g.patch_len() >= gemm::PARALLEL_FLOPS);
+    assert!(2 * g.output_len() * g.patch_len() >= gemm::parallel_flops());
     let want = Activation::Relu
         .map(reference(&x, &w, Some(&b), &params).view())
         .unwrap();

@@ -1,0 +1,346 @@
+//! A forward's crew: the pool's other threads, held for the length of one forward, spinning
+//! between the layers' splits instead of going back to rayon, which puts an idle worker to
+//! sleep within microseconds and must then wake it for the next layer.
+//!
+//! The thread that runs the forward offers each split to the crew ([`Crew::run`]): it
+//! publishes the job, wakes any helper that fell asleep, and then takes tasks itself. Tasks
+//! are claimed one at a time from a shared counter, so a helper that the operating system
+//! has descheduled (the cores are shared) takes none, and the forward's thread does them all
+//! rather than waiting. The job is withdrawn before `run` returns, and `run` waits for every
+//! helper to have left it, so a helper never touches a finished job.
+//!
+//! A helper spins for [`SPIN`] after its last job, then keeps looking while yielding its
+//! processor to other work until [`LINGER`], then parks until the next offer wakes it. The
+//! gaps between two splits of a batch-1 forward are the serial steps between its layers (a
+//! residual add, a global pool, a layer too small to split), tens of microseconds; rayon's
+//! own idle workers go to sleep within about 50 µs (`cargo bench --bench pool_wake`), after
+//! which each split waited for a wake-up. Yielding lets a loaded machine's other work run on
+//! that processor while the forward has nothing for it.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{self, Thread, ThreadId};
+use std::time::{Duration, Instant};
+
+/// How long an idle helper spins for the next job on the processor alone.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// How long an idle helper keeps looking for the next job, yielding the processor between
+/// looks after [`SPIN`], before it parks.
+const LINGER: Duration = Duration::from_millis(1);
+
+/// Spins between two looks at the clock while a helper waits.
+const SPINS_PER_LOOK: u32 = 64;
+
+/// The pool's other threads, waiting for the jobs of one forward.
+pub(super) struct Crew {
+    /// The job on offer: a `*const Job`, or null between jobs.
+    job: AtomicPtr<()>,
+    /// How many jobs have been offered: a helper runs each at most once.
+    offered: AtomicUsize,
+    /// Helpers that may be reading `job`: the job outlives none of them.
+    users: AtomicUsize,
+    /// The forward is over: helpers return.
+    over: AtomicBool,
+    /// The forward's thread, which runs no helper of its own crew (it could pick one up from
+    /// its own queue while a task waits inside rayon, and never leave it).
+    owner: ThreadId,
+    helpers: Box<[Helper]>,
+    /// The first panic of a task on a helper, for the forward's thread to raise.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+/// One helper's thread, and whether it is parked.
+struct Helper {
+    thread: OnceLock<Thread>,
+    asleep: AtomicBool,
+}
+
+/// Takes and runs tasks until there are none left.
+type Job<'a> = &'a (dyn Fn() + Sync + 'a);
+
+thread_local! {
+    /// The crew of the forward this thread runs, while no job of it runs on this thread.
+    static CREW: Cell<Option<NonNull<Crew>>> = const { Cell::new(None) };
+}
+
+/// Runs `f`, a forward, on this rayon worker with the pool's other threads as its crew.
+///
+/// The helpers are spawned, not scoped: the forward never waits for a helper to start (a
+/// sleeping worker takes tens of microseconds to wake), and one that starts after the
+/// forward is over returns at once.
+pub(super) fn with_crew<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let helpers = rayon::current_num_threads().saturating_sub(1);
+    if helpers == 0 {
+        return f();
+    }
+    let crew = Arc::new(Crew {
+        job: AtomicPtr::new(ptr::null_mut()),
+        offered: AtomicUsize::new(0),
+        users: AtomicUsize::new(0),
+        over: AtomicBool::new(false),
+        owner: thread::current().id(),
+        helpers: (0..helpers)
+            .map(|_| Helper {
+                thread: OnceLock::new(),
+                asleep: AtomicBool::new(false),
+            })
+            .collect(),
+        panic: Mutex::new(None),
+    });
+    for me in 0..helpers {
+        let crew = Arc::clone(&crew);
+        rayon::spawn(move || crew.help(me));
+    }
+    // Dismissed on the way out, by return or by panic, so the helpers return.
+    let _over = Dismiss(&crew);
+    let _seat = Seat::sit(&crew);
+    f()
+}
+
+/// The forward's thread's claim on its crew: taken by a split for the length of its job, so
+/// that a split nested in a task runs without it.
+pub(super) struct Seat(NonNull<Crew>);
+
+impl Seat {
+    /// Makes `crew` this thread's crew until the seat drops.
+    fn sit(crew: &Crew) -> Seat {
+        let crew = NonNull::from(crew);
+        CREW.with(|c| c.set(Some(crew)));
+        Seat(crew)
+    }
+
+    /// This thread's crew, if it runs a forward and no job of it runs here now.
+    pub(super) fn take() -> Option<Seat> {
+        CREW.with(|c| c.take()).map(Seat)
+    }
+
+    pub(super) fn crew(&self) -> &Crew {
+        // SAFETY: a seat exists only inside `with_crew`, on its thread, while `with_crew` holds
+        // the crew it points to.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Whether this thread runs a forward with a crew (whose seat may be taken by a job).
+    pub(super) fn occupied() -> bool {
+        CREW.with(|c| c.get()).is_some()
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        CREW.with(|c| c.set(Some(self.0)));
+    }
+}
+
+/// Ends a crew's forward when dropped.
+struct Dismiss<'a>(&'a Crew);
+
+impl Drop for Dismiss<'_> {
+    fn drop(&mut self) {
+        self.0.over.store(true, SeqCst);
+        self.0.wake();
+        // `with_crew`'s seat, made after this, is gone by now.
+        CREW.with(|c| c.set(None));
+    }
+}
+
+impl Crew {
+    /// Runs `f` on every task, the crew and this thread taking them one at a time.
+    pub(super) fn run<T: Send>(&self, tasks: Vec<T>, f: &(impl Fn(T) + Sync)) {
+        let tasks: Vec<Mutex<Option<T>>> = tasks.into_iter().map(|t| Mutex::new(Some(t))).collect();
+        let next = AtomicUsize::new(0);
+        let work = || {
+            loop {
+                let i = next.fetch_add(1, SeqCst);
+                let Some(task) = tasks.get(i) else { break };
+                let task = task.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(task) = task {
+                    f(task);
+                }
+            }
+        };
+        self.offer(&work);
+    }
+
+    /// Offers `work` to the helpers, runs it here too, withdraws it and waits until no
+    /// helper is inside it; then raises a panic of `work`, on this thread or a helper's.
+    fn offer(&self, work: Job<'_>) {
+        let job: *const Job<'_> = &work;
+        self.job.store(job as *mut (), SeqCst);
+        self.offered.fetch_add(1, SeqCst);
+        self.wake();
+        let here = catch_unwind(AssertUnwindSafe(work));
+        self.job.store(ptr::null_mut(), SeqCst);
+        // A helper that saw the job counted itself in `users` before it looked (`help`), so
+        // after the null above, none can start on it and the count only falls.
+        let mut spins = 0u32;
+        while self.users.load(SeqCst) != 0 {
+            if spins < 1 << 12 {
+                std::hint::spin_loop();
+                spins += 1;
+            } else {
+                // A helper that holds a task lost its core, perhaps to this thread.
+                thread::yield_now();
+            }
+        }
+        if let Err(panic) = here {
+            resume_unwind(panic);
+        }
+        let theirs = self.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(panic) = theirs {
+            resume_unwind(panic);
+        }
+    }
+
+    /// Unparks every helper that is parked.
+    fn wake(&self) {
+        for helper in &self.helpers {
+            if helper.asleep.swap(false, SeqCst)
+                && let Some(thread) = helper.thread.get()
+            {
+                thread.unpark();
+            }
+        }
+    }
+
+    /// Helper `me`'s loop: runs each job offered until the forward is over.
+    fn help(&self, me: usize) {
+        if thread::current().id() == self.owner {
+            return;
+        }
+        let helper = &self.helpers[me];
+        let _ = helper.thread.set(thread::current());
+        let mut seen = 0;
+        let mut idle = Instant::now();
+        let mut spins = 0u32;
+        while !self.over.load(SeqCst) {
+            let offered = self.offered.load(SeqCst);
+            if offered != seen {
+                seen = offered;
+                self.users.fetch_add(1, SeqCst);
+                let job = self.job.load(SeqCst) as *const Job<'_>;
+                if !job.is_null() {
+                    // SAFETY: `offer` keeps the job alive until `users` falls to zero, and
+                    // this helper is counted there from before it read the pointer.
+                    let work = unsafe { *job };
+                    if let Err(panic) = catch_unwind(AssertUnwindSafe(work)) {
+                        let mut first = self.panic.lock().unwrap_or_else(|e| e.into_inner());
+                        first.get_or_insert(panic);
+                    }
+                }
+                self.users.fetch_sub(1, SeqCst);
+                idle = Instant::now();
+                continue;
+            }
+            std::hint::spin_loop();
+            spins += 1;
+            if !spins.is_multiple_of(SPINS_PER_LOOK) {
+                continue;
+            }
+            let waited = idle.elapsed();
+            if waited > SPIN && waited <= LINGER {
+                thread::yield_now();
+            } else if waited > LINGER {
+                // Asleep before the last look, so that `wake` after a new offer either finds
+                // it asleep and unparks it, or it sees the offer here.
+                helper.asleep.store(true, SeqCst);
+                if self.offered.load(SeqCst) == seen && !self.over.load(SeqCst) {
+                    thread::park();
+                }
+                helper.asleep.store(false, SeqCst);
+                idle = Instant::now();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::time::Duration;
+
+    use crate::threads::{for_each, in_forward, run_inside};
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a small pool")
+    }
+
+    /// Splits `tasks` tasks, each adding its index to its own counter, and checks that each
+    /// ran exactly once.
+    fn split_once_each(tasks: usize) {
+        let counts: Vec<AtomicUsize> = (0..tasks).map(|_| AtomicUsize::new(0)).collect();
+        for_each((0..tasks).collect(), |t: usize| {
+            counts[t].fetch_add(1, Relaxed);
+        });
+        assert!(counts.iter().all(|c| c.load(Relaxed) == 1));
+    }
+
+    #[test]
+    fn a_forward_on_a_crew_runs_every_task_of_every_split_once() {
+        for threads in [2, 3] {
+            pool(threads).install(|| {
+                run_inside(|| {
+                    assert!(in_forward());
+                    for tasks in [2, 3, 7, 64] {
+                        for _ in 0..50 {
+                            split_once_each(tasks);
+                        }
+                    }
+                    // Idle long enough for the helpers to park: the next split wakes them.
+                    std::thread::sleep(super::LINGER * 3);
+                    split_once_each(16);
+                })
+            });
+        }
+    }
+
+    #[test]
+    fn a_split_nested_in_a_crew_task_and_a_forward_nested_in_a_forward_finish() {
+        pool(2).install(|| {
+            run_inside(|| {
+                let total = AtomicUsize::new(0);
+                for_each((0..4).collect(), |_: usize| {
+                    // The seat is taken by the outer split: this one runs without the crew.
+                    for_each((0..4).collect(), |_: usize| {
+                        total.fetch_add(1, Relaxed);
+                    });
+                });
+                assert_eq!(total.load(Relaxed), 16);
+                // A network used as a layer runs its forward inside the outer one's crew.
+                run_inside(|| {
+                    assert!(in_forward());
+                    split_once_each(8);
+                });
+            })
+        });
+    }
+
+    #[test]
+    fn a_panic_in_a_crew_task_reaches_the_caller_and_the_pool_keeps_working() {
+        let pool = pool(2);
+        for _ in 0..20 {
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| {
+                    run_inside(|| {
+                        for_each((0..8).collect(), |t: usize| {
+                            // Long enough for the helper to take some of the tasks.
+                            std::thread::sleep(Duration::from_micros(200));
+                            assert!(t != 5, "task 5 fails");
+                        });
+                    })
+                })
+            }));
+            assert!(caught.is_err());
+        }
+        pool.install(|| run_inside(|| split_once_each(32)));
+        assert!(!in_forward());
+    }
+}
