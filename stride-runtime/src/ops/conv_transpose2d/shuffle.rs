@@ -93,8 +93,11 @@ pub(super) fn conv_transpose2d(
     let tasks: Vec<(usize, usize)> = (0..units)
         .flat_map(|unit| (0..blocks).map(move |b| (unit, b * block)))
         .collect();
-    let flops = 2 * rows * g.group_in * pixels;
-    let parallel = flops.saturating_mul(units) >= gemm::PARALLEL_FLOPS;
+    // Saturating: the weight's and the input's sizes fit in memory, not their product.
+    let flops = [rows, g.group_in, pixels, units]
+        .iter()
+        .fold(2usize, |f, &v| f.saturating_mul(v));
+    let parallel = flops >= gemm::PARALLEL_FLOPS;
 
     let out = Output::new(y);
     let plane_out = oh * ow;
