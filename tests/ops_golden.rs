@@ -1,5 +1,6 @@
 //! Every case of PyTorch's `ops.json` through the runtime, within the golden tolerance
-//! `|got - want| <= 1e-4 + 1e-4 * |want|`.
+//! `|got - want| <= 1e-4 + 1e-4 * |want|`; and the same for `tiles/ops_tiles.json`, whose
+//! pools' outputs hold NaN and infinities (compared as the `nan/` vectors are).
 
 use ndarray::ArrayD;
 use safetensors::SafeTensors;
@@ -7,7 +8,7 @@ use serde_json::Value;
 
 mod support;
 
-use support::{golden, worst_difference};
+use support::{golden, worst_difference, worst_nonfinite_difference};
 
 /// One case: its params and its tensors by short name (`x`, `w`, `y`, …).
 struct Case<'a> {
@@ -141,9 +142,33 @@ fn run(case: &Case) -> Option<Result<ArrayD<f32>, stride::runtime::Error>> {
 
 #[test]
 fn every_pytorch_op_case_matches_within_tolerance() {
+    let ran = check_cases("ops.json", "ops.safetensors", worst_difference);
+    assert_eq!(ran, 281);
+}
+
+/// The layers only some kernels take (`tiles/generate.py`): transposed convolutions whose
+/// kernel tiles the output, and stride-1 max pools on narrow planes with NaN and infinities.
+#[test]
+fn tiling_transposed_and_narrow_pool_cases_match_within_tolerance() {
+    let ran = check_cases(
+        "tiles/ops_tiles.json",
+        "tiles/ops_tiles.safetensors",
+        worst_nonfinite_difference,
+    );
+    assert_eq!(ran, 12);
+}
+
+/// Runs every case of the golden file `json` with its tensors in `tensors`, compares each
+/// output with `compare`, and returns how many ran; fails naming every case that differs, was
+/// refused or has no op here.
+fn check_cases(
+    json: &str,
+    tensors: &str,
+    compare: fn(&ArrayD<f32>, &ArrayD<f32>) -> Option<String>,
+) -> usize {
     let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(golden("ops.json")).unwrap()).unwrap();
-    let bytes = std::fs::read(golden("ops.safetensors")).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(golden(json)).unwrap()).unwrap();
+    let bytes = std::fs::read(golden(tensors)).unwrap();
     let tensors = SafeTensors::deserialize(&bytes).unwrap();
     let cases = json["cases"].as_array().unwrap();
 
@@ -162,7 +187,7 @@ fn every_pytorch_op_case_matches_within_tolerance() {
             Some(Err(e)) => failures.push(format!("{}: refused: {e}", case.name)),
             Some(Ok(got)) => {
                 ran += 1;
-                if let Some(diff) = worst_difference(&got, &case.tensor("y")) {
+                if let Some(diff) = compare(&got, &case.tensor("y")) {
                     failures.push(format!("{} ({}): {diff}", case.name, raw["params"]));
                 }
             }
@@ -185,5 +210,5 @@ fn every_pytorch_op_case_matches_within_tolerance() {
         not_run.len(),
         not_run.join(", ")
     );
-    assert_eq!(ran, 281);
+    ran
 }

@@ -541,6 +541,50 @@ fn sub_pixel_phases_without_taps_get_the_activated_bias() {
     }
 }
 
+/// A kernel run directly on one path, as [`sub_pixel`] and [`shuffled`] do.
+type Kernel = fn(
+    ArrayView4<f32>,
+    ArrayView4<f32>,
+    Option<ArrayView1<f32>>,
+    &ConvTranspose2dParams,
+    Activation,
+    Isa,
+) -> Array4<f32>;
+
+/// Checks that the layer of `w`, `b` and `params` gives `want` on one thread and the same
+/// bits on two, and that `kernel` gives `want` on every path.
+fn splits_agree(
+    x: ArrayView4<f32>,
+    w: Array4<f32>,
+    b: Array1<f32>,
+    params: ConvTranspose2dParams,
+    want: &Array4<f32>,
+    kernel: Kernel,
+) {
+    let layer = ConvTranspose2d::new(w.clone(), Some(b.clone()), params).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| layer.forward(x).unwrap())
+    };
+    let one = run(1);
+    assert_close(&one, want);
+    assert_eq!(run(2), one);
+    for isa in paths() {
+        let y = kernel(
+            x,
+            w.view(),
+            Some(b.view()),
+            &params,
+            Activation::Identity,
+            isa,
+        );
+        assert_close(&y, want);
+    }
+}
+
 #[test]
 fn sub_pixel_splits_a_large_layer_into_row_blocks_and_threads_without_changing_a_value() {
     // 16 output channels of 150-pixel rows: a scratch block holds 13 rows, so each phase's
@@ -562,28 +606,7 @@ fn sub_pixel_splits_a_large_layer_into_row_blocks_and_threads_without_changing_a
         1,
         [150, 150],
     );
-    let layer = ConvTranspose2d::new(w.clone(), Some(b.clone()), params).unwrap();
-    let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap();
-        pool.install(|| layer.forward(x.view()).unwrap())
-    };
-    let one = run(1);
-    assert_close(&one, &want);
-    assert_eq!(run(2), one);
-    for isa in paths() {
-        let y = sub_pixel(
-            x.view(),
-            w.view(),
-            Some(b.view()),
-            &params,
-            Activation::Identity,
-            isa,
-        );
-        assert_close(&y, &want);
-    }
+    splits_agree(x.view(), w, b, params, &want, sub_pixel);
 }
 
 #[test]
@@ -830,5 +853,137 @@ fn sub_pixel_handles_padding_wider_than_the_kernel_reach() {
             isa,
         );
         assert_close(&y, &want);
+    }
+}
+
+/// `x` through the pixel-shuffle kernel, into an output that starts as NaN so that an
+/// element the kernel forgets shows.
+fn shuffled(
+    x: ArrayView4<f32>,
+    w: ArrayView4<f32>,
+    bias: Option<ArrayView1<f32>>,
+    params: &ConvTranspose2dParams,
+    activation: Activation,
+    isa: Isa,
+) -> Array4<f32> {
+    let geometry = Geometry::resolve(x, w.dim(), params).unwrap();
+    assert!(shuffle::tiles(&geometry.axes));
+    let w = w.as_standard_layout();
+    let group_in = w.dim().0 / params.groups;
+    let packed = col2im::pack_weights(w.as_slice().unwrap(), params.groups, group_in);
+    let x = x.as_standard_layout();
+    let mut y = Array4::from_elem(geometry.output_shape(), f32::NAN);
+    shuffle::conv_transpose2d(
+        isa,
+        &geometry,
+        x.as_slice().unwrap(),
+        &packed,
+        bias.map(|b| b.to_slice().unwrap()),
+        activation,
+        y.as_slice_mut().unwrap(),
+    );
+    y
+}
+
+#[test]
+fn shuffle_matches_direct_over_tiling_kernels_groups_batches_and_activations() {
+    let activations = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::Sigmoid,
+    ];
+    let mut cases = 0;
+    for kh in 1..=3 {
+        for kw in [1, 2, 4] {
+            for groups in 1..=3 {
+                for (h, w) in [(1, 1), (3, 5), (7, 2)] {
+                    let params = ConvTranspose2dParams::default()
+                        .stride((kh, kw))
+                        .groups(groups);
+                    let seed = (kh * 100 + kw * 10 + groups) as u64 * 7 + h as u64;
+                    let x = sample((2, 2 * groups, h, w), seed);
+                    let wt = sample((2 * groups, 3, kh, kw), seed + 1);
+                    let b = sample(3 * groups, seed + 2);
+                    let output = [h * kh, w * kw];
+                    let activation = activations[cases % activations.len()];
+                    cases += 1;
+                    for bias in [Some(b.view()), None] {
+                        let stride = [kh, kw];
+                        let plain = direct(
+                            x.view(),
+                            wt.view(),
+                            bias,
+                            stride,
+                            [0, 0],
+                            [1, 1],
+                            groups,
+                            output,
+                        );
+                        let want = activation.map(plain.view()).unwrap();
+                        for isa in paths() {
+                            let got = shuffled(x.view(), wt.view(), bias, &params, activation, isa);
+                            assert_close(&got, &want);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 81);
+}
+
+#[test]
+fn shuffle_splits_blocks_across_input_rows_and_threads_without_changing_a_value() {
+    // 64 output channels of a 2x2 kernel: 256 rows of `C`, so a block holds 256 pixels, and
+    // the 37x41 input's 1517 pixels run as 6 blocks that start inside input rows, the last
+    // one short; and enough work for the tasks to go to the threads.
+    let x = sample((2, 24, 37, 41), 50);
+    let w = sample((24, 64, 2, 2), 51);
+    let b = sample(64, 52);
+    const { assert!(2 * 256 * 24 * 37 * 41 >= crate::gemm::PARALLEL_FLOPS) };
+    let params = ConvTranspose2dParams::default().stride(2);
+    assert_eq!(Method::choose(&params, w.dim()), Method::Shuffle);
+    let want = direct(
+        x.view(),
+        w.view(),
+        Some(b.view()),
+        [2, 2],
+        [0, 0],
+        [1, 1],
+        1,
+        [74, 82],
+    );
+    splits_agree(x.view(), w, b, params, &want, shuffled);
+}
+
+#[test]
+fn kernels_that_tile_the_output_take_the_shuffle_and_no_other_layer_does() {
+    let params = ConvTranspose2dParams::default();
+    // [Cin, Cout/groups, kh, kw]: U-Net's decoder, DCGAN's last layer, a 1x1 at stride 1.
+    let unet = (256, 128, 2, 2);
+    assert_eq!(Method::choose(&params.stride(2), unet), Method::Shuffle);
+    assert_eq!(
+        Method::choose(&params.stride(2), (64, 3, 2, 2)),
+        Method::Shuffle
+    );
+    assert_eq!(Method::choose(&params, (64, 3, 1, 1)), Method::Shuffle);
+    assert_eq!(
+        Method::choose(&params.stride((2, 3)), (8, 8, 2, 3)),
+        Method::Shuffle
+    );
+    assert_eq!(
+        Method::choose(&params.stride(2).groups(4), unet),
+        Method::Shuffle
+    );
+    // Padding, output padding or dilation: some output is reached by no tap or is cropped.
+    let strided = params.stride(2);
+    for other in [
+        strided.padding((0, 1)),
+        strided.output_padding((1, 0)),
+        strided.dilation((1, 2)),
+        params.stride((2, 1)),
+    ] {
+        assert_ne!(Method::choose(&other, unet), Method::Shuffle, "{other:?}");
     }
 }

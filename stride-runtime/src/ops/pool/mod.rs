@@ -12,8 +12,10 @@
 //! `separable.rs`, unless its padded row would be far wider than the input (a kernel of
 //! `2^31` with half as much padding); that pool, and a dilated max pool, take the
 //! window-by-window loops of `max.rs` and `avg.rs`, whose work and memory follow the taps
-//! that land on the input; adaptive and global pooling take `avg.rs`. Planes are split over
-//! rayon's pool (`plane.rs`).
+//! that land on the input; adaptive and global pooling take `avg.rs`. Before that choice, a
+//! max pool at stride 1 that keeps a narrow plane's size (GoogLeNet's 3x3 pools on 7x7 maps)
+//! takes the flattened-plane kernel of `small.rs` on AVX-512 (`Small::new` says when). Planes
+//! are split over rayon's pool (`plane.rs`).
 //!
 //! Every kernel writes every value of its output, so the output is a buffer of the forward's
 //! arena as its last user left it ([`memory::overwritten`]), not one zeroed first: the test
@@ -22,6 +24,8 @@
 mod avg;
 mod max;
 mod separable;
+#[cfg(target_arch = "x86_64")]
+mod small;
 #[cfg(test)]
 mod tests;
 mod windows;
@@ -481,12 +485,19 @@ fn sliding_pool(
     };
     let output = [output(0)?, output(1)?];
     let (batch, channels, _, _) = x.dim();
-    // Every kernel [`Kernel::choose`] picks writes every output value (`overwritten`'s
-    // condition): the separable kernels write each output row whole, the window-by-window
-    // loops fill each row before folding into it.
+    // Every kernel writes every output value (`overwritten`'s condition): the separable
+    // kernels write each output row whole, the window-by-window loops fill each row before
+    // folding into it, and `small.rs` stores every block of the plane.
     let y = memory::overwritten(op, "output", Dim([batch, channels, output[0], output[1]]))?;
     if y.is_empty() {
         return Ok(y);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if reduction == Reduction::Max
+        && let Some(pool) = small::Small::new(crate::simd::Isa::detect(), windows, input, output)
+    {
+        // Narrow planes of a stride-1 max pool that keeps their size: `small.rs`.
+        return map_planes(op, x, y, |x, y| pool.plane(x, y));
     }
     let rows = AxisWindows::sliding(op, input[0], output[0], windows[0])?;
     let cols = AxisWindows::sliding(op, input[1], output[1], windows[1])?;

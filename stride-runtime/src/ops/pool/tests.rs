@@ -441,6 +441,11 @@ fn pools_write_every_output_value_of_a_reused_buffer() {
             max(MaxPool2dParams::new(3).stride(2).padding(1).ceil_mode(true)),
         ),
         (
+            "small-plane max, 3x3 stride 1, padding 1, ceil (small.rs on AVX-512)",
+            sample((1, 400, 7, 7), 7),
+            max(MaxPool2dParams::new(3).stride(1).padding(1).ceil_mode(true)),
+        ),
+        (
             "window-by-window max, dilation 2",
             sample((1, 64, 33, 35), 2),
             max(MaxPool2dParams::new(3).stride(1).dilation(2).padding(1)),

@@ -109,7 +109,7 @@ impl Blocks {
 /// and the blend then takes `v` where `v` is NaN; or the sum.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn combine<const MAX: bool>(acc: __m512, v: __m512) -> __m512 {
+pub(crate) fn combine<const MAX: bool>(acc: __m512, v: __m512) -> __m512 {
     if MAX {
         let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
         _mm512_mask_blend_ps(nan, _mm512_max_ps(v, acc), v)
