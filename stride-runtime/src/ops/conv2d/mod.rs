@@ -13,12 +13,42 @@
 //! |---|---|
 //! | depthwise (`groups == Cin > 1`, one input channel per group, `Cout = m * Cin`), any kernel, stride, padding and dilation | [`depthwise`]: direct, 8 channels a vector |
 //! | grouped (more than one group, more than one input channel per group), any kernel, stride, padding and dilation | [`grouped`]: direct, a group's output channels times a run of pixels in registers |
+//! | one group of at most [`FEW_CHANNELS`] input channels (a network's stem), any kernel, stride, padding and dilation | [`grouped`], as one group: see [below](#few-input-channels) |
 //! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
 //! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
 //!
 //! A layer prepares its weights for its kernel once, when it is built (Winograd's transform,
 //! the GEMM's packed panels); the free function prepares them per call.
+//!
+//! # Few input channels
+//!
+//! A network's first convolution reads 3 channels (ResNet's 7x7/2 to 64, MobileNet's and
+//! EfficientNet's 3x3/2 to 32 or 16, ConvNeXt's 4x4/4 to 96). As a GEMM, `K = Cin * kh * kw`
+//! is 27 to 147: the micro-kernel's K-loop is short, its writes of `C` dominate, and packing
+//! `B` from the windows (`kh * kw` copies of the input) took 10-30% of the layer. The grouped
+//! kernel's design fits these layers as they are: output channels broadcast from packed
+//! weights against runs of output pixels across the vector (16 a zmm), over a copy of the
+//! input split into stride phases, which is the input's size, not `kh * kw` times it; so one
+//! group of few channels goes there, and nothing is written twice.
+//!
+//! The other layout, output channels across the vector and input values broadcast (ORT's
+//! NCHWc kernel), loads and multiplies the same per step (a tile of 8 rows × 3 vectors reads
+//! 3 vectors and 8 broadcasts per 24 FMAs; 4 channel vectors × 6 pixels read 4 and 6), needs
+//! no stride phases, but writes 16 channels of a pixel per vector: into NCHW that is a
+//! transpose of every tile, and the padding has to be made per pixel. Pixels across the vector
+//! write NCHW rows as they are, so that is the layout kept.
+//!
+//! Measured with `bench/compare.sh` (ONNX Runtime 1.32 side by side, one thread of a shared
+//! 2-vCPU Zen 5 with AVX-512, ort/ours, im2col → this kernel): `resnet_stem_conv7x7s2`
+//! 0.71 → 0.95, MobileNetV2's 3x3/2 3 → 32 at 224 0.58 → 0.90, MobileNetV3's 3 → 16
+//! 0.60 → 1.05, ConvNeXt's 4x4/4 0.67 → 0.86, and off the zoo: 3 → 24 3x3/2 at 256x320
+//! 0.74 → 1.21, 1 → 32 5x5 at 96 0.78 → 1.34, 4 → 64 7x7/2 0.66 → 1.01, ConvNeXt's stem
+//! at batch 8 0.97 → 1.54, ResNet's 0.65 → 1.04. The cut at [`FEW_CHANNELS`] = 8: 3x3 at
+//! stride 1 on 112x112 with 8 input channels is 0.73 on Winograd and 1.05 here, with 16
+//! 1.16 on Winograd and 0.97 here. (The direct kernel was also ahead of im2col for every
+//! 3x3/2 and 5x5 tried with 8 to 64 input channels, e.g. 3x3/2 64 → 128 at 56: 0.76 → 0.86;
+//! those layers are left to the im2col work.)
 
 mod depthwise;
 mod grouped;
@@ -37,6 +67,11 @@ use crate::simd::{Activation, Isa};
 use crate::{Error, Hw, Padding2d, Result, memory};
 
 const OP: &str = "conv2d";
+
+/// Most input channels of a one-group convolution that goes to the direct kernel
+/// ([`grouped`], as one group) rather than to im2col or Winograd: a network's stem, which
+/// reads 3 (see [the module docs](self#few-input-channels) for the cut).
+const FEW_CHANNELS: usize = 8;
 
 /// Parameters of a 2-D convolution. The default is PyTorch's: stride 1, padding 0, dilation 1,
 /// one group. The builder methods take an int or an `(h, w)` pair, as PyTorch does.
@@ -161,8 +196,8 @@ pub fn conv2d(
 /// A convolution layer that owns its weight, `[Cout, Cin/groups, kh, kw]`, and optional bias,
 /// `[Cout]`, and may apply an activation to its output ([`Conv2d::with_activation`]).
 ///
-/// The layer picks its kernel by shape (a direct kernel for depthwise layers, Winograd for 3x3
-/// with stride 1, a GEMM for the rest) and prepares its weight for it once, when it is built,
+/// The layer picks its kernel by shape (direct kernels for depthwise and grouped layers and
+/// for few input channels, Winograd for 3x3 with stride 1, a GEMM for the rest) and prepares its weight for it once, when it is built,
 /// so `forward` allocates only its output.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
@@ -455,8 +490,9 @@ pub(crate) enum Algorithm {
     /// `groups == Cin > 1` with one input channel per group (`Cout = m * Cin`, `m` filters per
     /// channel), any kernel size, stride, padding and dilation: [`depthwise`].
     Depthwise,
-    /// More than one group of more than one input channel, any kernel size, stride,
-    /// padding and dilation: [`grouped`].
+    /// More than one group of more than one input channel, or one group of at most
+    /// [`FEW_CHANNELS`] input channels, any kernel size, stride, padding and dilation:
+    /// [`grouped`].
     Grouped,
     /// 3x3, stride 1, dilation 1, one group, any padding, at least
     /// [`winograd::MIN_CHANNELS`] input channels: [`winograd`], or im2col for an input on
@@ -477,11 +513,11 @@ impl Algorithm {
         let (_, group_in, kh, kw) = weight;
         let three = (kh, kw) == (3, 3) && params.dilation == Hw([1, 1]);
         // One input channel per group, in more than one group. One group of one input
-        // channel is an ordinary convolution of a single-channel input, left to the GEMM
-        // with the other ordinary ones.
+        // channel is an ordinary convolution of a single-channel input, which goes with the
+        // other few-channel ones (before Winograd, which takes 3x3 layers from 8 channels).
         if group_in == 1 && params.groups > 1 {
             Algorithm::Depthwise
-        } else if params.groups > 1 {
+        } else if params.groups > 1 || group_in <= FEW_CHANNELS {
             Algorithm::Grouped
         } else if three
             && params.groups == 1
