@@ -533,14 +533,17 @@ impl Algorithm {
     /// The kernel for one input: the class, but im2col for a Winograd layer whose input has
     /// too few tiles for the transforms to pay ([`winograd::pays`]), or holds a value the
     /// transforms would change (a NaN, an infinity, a huge value: [`winograd::takes`]), so
-    /// that non-finite inputs give what PyTorch's direct sum gives.
+    /// that non-finite inputs give what PyTorch's direct sum gives; and [`gemv`] for a
+    /// one-group layer that reads a single pixel ([`one_pixel`]).
     fn for_input(self, g: &Geometry<Window>, x: ArrayView4<f32>) -> Algorithm {
         match self {
             Algorithm::Winograd if !winograd::pays(g.group_in, g.group_out, g.output) => {
                 Algorithm::Im2col
             }
             Algorithm::Winograd if !winograd::takes(Isa::detect(), x) => Algorithm::Im2col,
-            Algorithm::Im2col if one_pixel(g) => Algorithm::Gemv,
+            // `one_pixel` asks for one group: the few-channel kind of `Grouped`, such as
+            // EfficientNet's 8 -> 32 squeeze-excitation layer.
+            Algorithm::Im2col | Algorithm::Grouped if one_pixel(g) => Algorithm::Gemv,
             other => other,
         }
     }
