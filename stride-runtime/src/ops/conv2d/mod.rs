@@ -37,18 +37,27 @@
 //! 3 vectors and 8 broadcasts per 24 FMAs; 4 channel vectors × 6 pixels read 4 and 6), needs
 //! no stride phases, but writes 16 channels of a pixel per vector: into NCHW that is a
 //! transpose of every tile, and the padding has to be made per pixel. Pixels across the vector
-//! write NCHW rows as they are, so that is the layout kept.
+//! write NCHW rows as they are, so that is the layout kept. (This comparison is by count: the
+//! other layout was not built and timed here.)
 //!
-//! Measured with `bench/compare.sh` (ONNX Runtime 1.32 side by side, one thread of a shared
-//! 2-vCPU Zen 5 with AVX-512, ort/ours, im2col → this kernel): `resnet_stem_conv7x7s2`
-//! 0.71 → 0.95, MobileNetV2's 3x3/2 3 → 32 at 224 0.58 → 0.90, MobileNetV3's 3 → 16
-//! 0.60 → 1.05, ConvNeXt's 4x4/4 0.67 → 0.86, and off the zoo: 3 → 24 3x3/2 at 256x320
-//! 0.74 → 1.21, 1 → 32 5x5 at 96 0.78 → 1.34, 4 → 64 7x7/2 0.66 → 1.01, ConvNeXt's stem
-//! at batch 8 0.97 → 1.54, ResNet's 0.65 → 1.04. The cut at [`FEW_CHANNELS`] = 8: 3x3 at
-//! stride 1 on 112x112 with 8 input channels is 0.73 on Winograd and 1.05 here, with 16
-//! 1.16 on Winograd and 0.97 here. (The direct kernel was also ahead of im2col for every
-//! 3x3/2 and 5x5 tried with 8 to 64 input channels, e.g. 3x3/2 64 → 128 at 56: 0.76 → 0.86;
-//! those layers are left to the im2col work.)
+//! Measured with `bench/compare.sh --suite FILE` on a file of the stems and sizes of our own
+//! (ONNX Runtime 1.32 side by side, one thread of a 2-vCPU Zen 5 with AVX-512 shared with
+//! other builds, ort/ours, im2col → this kernel in two runs): `resnet_stem_conv7x7s2`
+//! 0.71 → 0.94-0.95, MobileNetV2's 3x3/2 3 → 32 at 224 0.58 → 0.90-0.91, MobileNetV3's
+//! 3 → 16 0.60 → 0.97-1.05, ConvNeXt's 4x4/4 0.67 → 0.86-0.87; off the zoo, 3 → 24 3x3/2
+//! at 256x320 0.74 → 1.20-1.21, 1 → 32 5x5 at 96 0.78 → 1.34-1.36, 4 → 64 7x7/2 0.66 →
+//! 0.94-1.01, 3 → 32 3x3 dilated 2 at 128 0.74 → 1.38-1.43, ConvNeXt's stem at batch 8
+//! 0.97 → 1.08-1.54. (Two-thread figures from those runs are not given: the machine's load
+//! was 6 to 9, and our two-thread times equalled the one-thread ones.) `perf` on the ResNet
+//! stem: 90% of the time in the tile's multiply-adds, at about 89% of the FMA peak (it reads
+//! 3 vectors, 8 broadcasts and an offset per 24 FMAs, close to the two vector loads a cycle);
+//! on MobileNetV2's, whose `K` is 27, the copy of the finished tiles into the output is 10%.
+//!
+//! The cut at [`FEW_CHANNELS`] = 8: 3x3 at stride 1 on 112x112 with 8 input channels is 0.73
+//! on Winograd and 1.05 here, with 16 1.16 on Winograd and 0.97 here. The direct kernel was
+//! also ahead of im2col for every 3x3/2 and 5x5 tried with 8 to 64 input channels (3x3/2
+//! 8 → 32 at 112 0.58 → 0.85, 16 → 64 0.72 → 0.86, 64 → 128 at 56 0.76 → 0.86; 5x5 32 → 64
+//! at 28 0.69 → 0.96): those layers are left to the im2col work, which may take them.
 
 mod depthwise;
 mod grouped;
