@@ -40,15 +40,17 @@
 //! write NCHW rows as they are, so that is the layout kept. (This comparison is by count: the
 //! other layout was not built and timed here.)
 //!
-//! Measured with `bench/compare.sh --suite FILE` on a file of the stems and sizes of our own
-//! (ONNX Runtime 1.32 side by side, one thread of a 2-vCPU Zen 5 with AVX-512 shared with
-//! other builds, ort/ours, im2col → this kernel in two runs): `resnet_stem_conv7x7s2`
-//! 0.71 → 0.94-0.95, MobileNetV2's 3x3/2 3 → 32 at 224 0.58 → 0.90-0.91, MobileNetV3's
-//! 3 → 16 0.60 → 0.97-1.05, ConvNeXt's 4x4/4 0.67 → 0.86-0.87; off the zoo, 3 → 24 3x3/2
-//! at 256x320 0.74 → 1.20-1.21, 1 → 32 5x5 at 96 0.78 → 1.34-1.36, 4 → 64 7x7/2 0.66 →
-//! 0.94-1.01, 3 → 32 3x3 dilated 2 at 128 0.74 → 1.38-1.43, ConvNeXt's stem at batch 8
-//! 0.97 → 1.08-1.54. (Two-thread figures from those runs are not given: the machine's load
-//! was 6 to 9, and our two-thread times equalled the one-thread ones.) `perf` on the ResNet
+//! Measured with `bench/compare.sh --suite FILE --threads 1,2` on a file of the stems and
+//! sizes of our own (ONNX Runtime 1.32 side by side on a 2-vCPU Zen 5 with AVX-512, shared
+//! with other builds; ort/ours at 1 and 2 threads, im2col before in brackets where measured):
+//! `resnet_stem_conv7x7s2` 0.95 and 0.94 (0.71, 0.76), MobileNetV2's 3x3/2 3 → 32 at 224 0.91
+//! and 0.87 (0.58, 0.60), MobileNetV3's 3 → 16 1.00 and 1.08 (0.60, 0.57), ConvNeXt's 4x4/4
+//! 0.85 and 0.79 (0.67, 0.63); off the zoo, 3 → 24 3x3/2 at 256x320 1.20 and 1.33 (0.74),
+//! 1 → 32 5x5 at 96 1.35 and 1.23 (0.78), 4 → 64 7x7/2 0.97 and 0.94 (0.66), 3 → 32 3x3
+//! dilated 2 at 128 1.34 and 1.25 (0.74), 4 → 32 3x3 at 112 1.07 and 1.02 (0.62), the ResNet
+//! and ConvNeXt stems at batch 8 1.09 and 1.06, 1.12 and 0.85. The kernel's own 1 → 2 thread
+//! speed-up on the three zoo stems is 1.9x (1.03 → 0.53 ms, 0.142 → 0.075, 0.172 → 0.091);
+//! results do not depend on the cut into tasks (a test compares the bits). `perf` on the ResNet
 //! stem: 90% of the time in the tile's multiply-adds, at about 89% of the FMA peak (it reads
 //! 3 vectors, 8 broadcasts and an offset per 24 FMAs, close to the two vector loads a cycle);
 //! on MobileNetV2's, whose `K` is 27, the copy of the finished tiles into the output is 10%.
