@@ -1,5 +1,6 @@
 //! Grouped convolution (more than one group, more than one input channel in each: ResNeXt's
-//! 32 groups of 4 to 32 channels) as a direct kernel, without im2col.
+//! 32 groups of 4 to 32 channels) as a direct kernel, without im2col; and, as one group, a
+//! convolution of few input channels (a network's stem: see `conv2d`'s module docs).
 //!
 //! As one GEMM per group, such a layer is many small products (ResNeXt's 3x3 at 14x14: 32
 //! products of `M = 16`, `K = 144`, `N = 196`) in which packing im2col's `B` (a 14-value copy
@@ -366,10 +367,12 @@ impl Task<'_> {
                     let row = &mut channel[((py * sw + px) * hq + r) * wq..][..wq];
                     if sw == 1 {
                         let len = w.min(wq - q0);
-                        row[q0..q0 + len].copy_from_slice(&src[..len]);
+                        self.isa.copy(&mut row[q0..q0 + len], &src[..len]);
                     } else {
                         let src = src.get(x0..).unwrap_or(&[]);
-                        strided_copy(&mut row[q0.min(wq)..], src, sw);
+                        let row = &mut row[q0.min(wq)..];
+                        let len = row.len().min(src.len().div_ceil(sw));
+                        self.isa.copy_strided(&mut row[..len], src, sw);
                     }
                 }
             }
@@ -406,31 +409,10 @@ impl Task<'_> {
                     }
                     self.epilogue.activation.apply_to_slice_on(self.isa, dst);
                 } else {
-                    dst.copy_from_slice(src);
+                    self.isa.copy(dst, src);
                 }
             }
             oy += 1;
-        }
-    }
-}
-
-/// `dst[t] = src[t * stride]` for as many `t` as both hold. Stride 2 goes by pairs, which
-/// the compiler turns into vector shuffles: the element-by-element loop took as long as the
-/// multiply of a 14x14 stride-2 layer.
-fn strided_copy(dst: &mut [f32], src: &[f32], stride: usize) {
-    if stride == 2 {
-        let pairs = src.chunks_exact(2);
-        let last = pairs.remainder().first();
-        let n = dst.len().min(pairs.len());
-        for (d, p) in dst[..n].iter_mut().zip(pairs) {
-            *d = p[0];
-        }
-        if let (Some(d), Some(&v)) = (dst.get_mut(n), last) {
-            *d = v;
-        }
-    } else {
-        for (d, &v) in dst.iter_mut().zip(src.iter().step_by(stride)) {
-            *d = v;
         }
     }
 }

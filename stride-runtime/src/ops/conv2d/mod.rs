@@ -13,6 +13,7 @@
 //! |---|---|
 //! | depthwise (`groups == Cin > 1`, one input channel per group, `Cout = m * Cin`), any kernel, stride, padding and dilation | [`depthwise`]: direct, 8 channels a vector |
 //! | grouped (more than one group, more than one input channel per group), any kernel, stride, padding and dilation | [`grouped`]: direct, a group's output channels times a run of pixels in registers |
+//! | one group of at most [`FEW_CHANNELS`] input channels (a network's stem), any kernel, stride, padding and dilation | [`grouped`], as one group: see [below](#few-input-channels) |
 //! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
 //! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
@@ -23,6 +24,46 @@
 //! In a network, a 1x1 expansion and the depthwise layer after it run as one step, a band of
 //! output rows at a time, where the expanded map would be far larger than the L2
 //! ([`inverted`]: MobileNetV2's and EfficientNet's first inverted residual blocks).
+//!
+//! # Few input channels
+//!
+//! A network's first convolution reads 3 channels (ResNet's 7x7/2 to 64, MobileNet's and
+//! EfficientNet's 3x3/2 to 32 or 16, ConvNeXt's 4x4/4 to 96). As a GEMM, `K = Cin * kh * kw`
+//! is 27 to 147: the micro-kernel's K-loop is short, its writes of `C` dominate, and packing
+//! `B` from the windows (`kh * kw` copies of the input) took 10-30% of the layer. The grouped
+//! kernel's design fits these layers as they are: output channels broadcast from packed
+//! weights against runs of output pixels across the vector (16 a zmm), over a copy of the
+//! input split into stride phases, which is the input's size, not `kh * kw` times it; so one
+//! group of few channels goes there, and nothing is written twice.
+//!
+//! The other layout, output channels across the vector and input values broadcast (ORT's
+//! NCHWc kernel), loads and multiplies the same per step (a tile of 8 rows × 3 vectors reads
+//! 3 vectors and 8 broadcasts per 24 FMAs; 4 channel vectors × 6 pixels read 4 and 6), needs
+//! no stride phases, but writes 16 channels of a pixel per vector: into NCHW that is a
+//! transpose of every tile, and the padding has to be made per pixel. Pixels across the vector
+//! write NCHW rows as they are, so that is the layout kept. (This comparison is by count: the
+//! other layout was not built and timed here.)
+//!
+//! Measured with `bench/compare.sh --suite FILE --threads 1,2` on a file of the stems and
+//! sizes of our own (ONNX Runtime 1.32 side by side on a 2-vCPU Zen 5 with AVX-512, shared
+//! with other builds; ort/ours at 1 and 2 threads, im2col before in brackets where measured):
+//! `resnet_stem_conv7x7s2` 0.95 and 0.94 (0.71, 0.76), MobileNetV2's 3x3/2 3 → 32 at 224 0.91
+//! and 0.87 (0.58, 0.60), MobileNetV3's 3 → 16 1.00 and 1.08 (0.60, 0.57), ConvNeXt's 4x4/4
+//! 0.85 and 0.79 (0.67, 0.63); off the zoo, 3 → 24 3x3/2 at 256x320 1.20 and 1.33 (0.74),
+//! 1 → 32 5x5 at 96 1.35 and 1.23 (0.78), 4 → 64 7x7/2 0.97 and 0.94 (0.66), 3 → 32 3x3
+//! dilated 2 at 128 1.34 and 1.25 (0.74), 4 → 32 3x3 at 112 1.07 and 1.02 (0.62), the ResNet
+//! and ConvNeXt stems at batch 8 1.09 and 1.06, 1.12 and 0.85. The kernel's own 1 → 2 thread
+//! speed-up on the three zoo stems is 1.9x (1.03 → 0.53 ms, 0.142 → 0.075, 0.172 → 0.091);
+//! results do not depend on the cut into tasks (a test compares the bits). `perf` on the ResNet
+//! stem: 90% of the time in the tile's multiply-adds, at about 89% of the FMA peak (it reads
+//! 3 vectors, 8 broadcasts and an offset per 24 FMAs, close to the two vector loads a cycle);
+//! on MobileNetV2's, whose `K` is 27, the copy of the finished tiles into the output is 10%.
+//!
+//! The cut at [`FEW_CHANNELS`] = 8: 3x3 at stride 1 on 112x112 with 8 input channels is 0.73
+//! on Winograd and 1.05 here, with 16 1.16 on Winograd and 0.97 here. The direct kernel was
+//! also ahead of im2col for every 3x3/2 and 5x5 tried with 8 to 64 input channels (3x3/2
+//! 8 → 32 at 112 0.58 → 0.85, 16 → 64 0.72 → 0.86, 64 → 128 at 56 0.76 → 0.86; 5x5 32 → 64
+//! at 28 0.69 → 0.96): those layers are left to the im2col work, which may take them.
 
 mod depthwise;
 mod grouped;
@@ -42,6 +83,11 @@ use crate::simd::{Activation, Isa};
 use crate::{Error, Hw, Padding2d, Result, memory};
 
 const OP: &str = "conv2d";
+
+/// Most input channels of a one-group convolution that goes to the direct kernel
+/// ([`grouped`], as one group) rather than to im2col or Winograd: a network's stem, which
+/// reads 3 (see [the module docs](self#few-input-channels) for the cut).
+const FEW_CHANNELS: usize = 8;
 
 /// Parameters of a 2-D convolution. The default is PyTorch's: stride 1, padding 0, dilation 1,
 /// one group. The builder methods take an int or an `(h, w)` pair, as PyTorch does.
@@ -166,8 +212,8 @@ pub fn conv2d(
 /// A convolution layer that owns its weight, `[Cout, Cin/groups, kh, kw]`, and optional bias,
 /// `[Cout]`, and may apply an activation to its output ([`Conv2d::with_activation`]).
 ///
-/// The layer picks its kernel by shape (a direct kernel for depthwise layers, Winograd for 3x3
-/// with stride 1, a GEMM for the rest) and prepares its weight for it once, when it is built,
+/// The layer picks its kernel by shape (direct kernels for depthwise and grouped layers and
+/// for few input channels, Winograd for 3x3 with stride 1, a GEMM for the rest) and prepares its weight for it once, when it is built,
 /// so `forward` allocates only its output.
 #[derive(Debug, Clone)]
 pub struct Conv2d {
@@ -460,8 +506,9 @@ pub(crate) enum Algorithm {
     /// `groups == Cin > 1` with one input channel per group (`Cout = m * Cin`, `m` filters per
     /// channel), any kernel size, stride, padding and dilation: [`depthwise`].
     Depthwise,
-    /// More than one group of more than one input channel, any kernel size, stride,
-    /// padding and dilation: [`grouped`].
+    /// More than one group of more than one input channel, or one group of at most
+    /// [`FEW_CHANNELS`] input channels, any kernel size, stride, padding and dilation:
+    /// [`grouped`].
     Grouped,
     /// 3x3, stride 1, dilation 1, one group, any padding, at least
     /// [`winograd::MIN_CHANNELS`] input channels: [`winograd`], or im2col for an input on
@@ -482,11 +529,11 @@ impl Algorithm {
         let (_, group_in, kh, kw) = weight;
         let three = (kh, kw) == (3, 3) && params.dilation == Hw([1, 1]);
         // One input channel per group, in more than one group. One group of one input
-        // channel is an ordinary convolution of a single-channel input, left to the GEMM
-        // with the other ordinary ones.
+        // channel is an ordinary convolution of a single-channel input, which goes with the
+        // other few-channel ones (before Winograd, which takes 3x3 layers from 8 channels).
         if group_in == 1 && params.groups > 1 {
             Algorithm::Depthwise
-        } else if params.groups > 1 {
+        } else if params.groups > 1 || group_in <= FEW_CHANNELS {
             Algorithm::Grouped
         } else if three
             && params.groups == 1
@@ -502,14 +549,17 @@ impl Algorithm {
     /// The kernel for one input: the class, but im2col for a Winograd layer whose input has
     /// too few tiles for the transforms to pay ([`winograd::pays`]), or holds a value the
     /// transforms would change (a NaN, an infinity, a huge value: [`winograd::takes`]), so
-    /// that non-finite inputs give what PyTorch's direct sum gives.
+    /// that non-finite inputs give what PyTorch's direct sum gives; and [`gemv`] for a
+    /// one-group layer that reads a single pixel ([`one_pixel`]).
     fn for_input(self, g: &Geometry<Window>, x: ArrayView4<f32>) -> Algorithm {
         match self {
             Algorithm::Winograd if !winograd::pays(g.group_in, g.group_out, g.output) => {
                 Algorithm::Im2col
             }
             Algorithm::Winograd if !winograd::takes(Isa::detect(), x) => Algorithm::Im2col,
-            Algorithm::Im2col if one_pixel(g) => Algorithm::Gemv,
+            // `one_pixel` asks for one group: the few-channel kind of `Grouped`, such as
+            // EfficientNet's 8 -> 32 squeeze-excitation layer.
+            Algorithm::Im2col | Algorithm::Grouped if one_pixel(g) => Algorithm::Gemv,
             other => other,
         }
     }

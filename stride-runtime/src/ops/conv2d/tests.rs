@@ -847,17 +847,32 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
             "{weight:?} {params:?}"
         );
     }
+    // One group of at most `FEW_CHANNELS` input channels: a stem, any kernel, stride and
+    // padding, 3x3 stride 1 included (ahead of Winograd there).
+    for (weight, params) in [
+        ((64, 3, 7, 7), p.padding(3).stride(2)), // ResNet's stem
+        ((32, 3, 3, 3), p.stride(2)),            // MobileNet's
+        ((96, 3, 4, 4), Conv2dParams::default().stride(4)), // ConvNeXt's patchify
+        ((16, 1, 3, 3), p),                      // one input channel
+        ((16, FEW_CHANNELS, 3, 3), p),           // the most, at 3x3 stride 1
+        ((16, 4, 1, 1), Conv2dParams::default()), // pointwise
+    ] {
+        assert_eq!(
+            class(weight, params),
+            Algorithm::Grouped,
+            "{weight:?} {params:?}"
+        );
+    }
     assert_eq!(class((16, 16, 3, 3), p), Algorithm::Winograd);
     assert_eq!(
         class((16, 16, 3, 3), p.padding(Padding::Same)),
         Algorithm::Winograd
     );
     for (weight, params) in [
-        ((16, 1, 3, 3), p),                        // one input channel, one group
         ((16, 16, 3, 3), p.stride(2)),             // strided
         ((16, 16, 3, 3), p.dilation(2)),           // dilated
         ((16, 16, 3, 1), p),                       // 3x1
-        ((16, 4, 3, 3), p),                        // 4 input channels
+        ((16, FEW_CHANNELS + 1, 5, 5), p),         // one input channel past the few
         ((16, 16, 1, 1), Conv2dParams::default()), // pointwise
     ] {
         assert_eq!(
@@ -1049,4 +1064,192 @@ fn relu(bias: &Array1<f32>) -> crate::gemm::Epilogue<'_> {
         activation: Activation::Relu,
         accumulate: false,
     }
+}
+
+// Few input channels: one group through the direct kernel.
+
+/// A one-group layer of few input channels: batch, input and output channels, input size,
+/// kernel, stride, dilation and `[top, bottom, left, right]` pads.
+#[derive(Debug, Clone, Copy)]
+struct Stem {
+    batch: usize,
+    cin: usize,
+    cout: usize,
+    input: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    pads: [usize; 4],
+}
+
+impl Stem {
+    fn params(&self) -> Conv2dParams {
+        let [t, b, l, r] = self.pads;
+        Conv2dParams::default()
+            .stride(self.stride)
+            .dilation(self.dilation)
+            .padding(Padding2d::asymmetric(t, b, l, r))
+    }
+
+    /// The input, weight and bias of seed `seed`.
+    fn tensors(&self, seed: u64) -> (Array4<f32>, Array4<f32>, Array1<f32>) {
+        let [h, w] = self.input;
+        let [kh, kw] = self.kernel;
+        let x = sample((self.batch, self.cin, h, w), seed);
+        let weight = sample((self.cout, self.cin, kh, kw), seed + 1);
+        (x, weight, sample(self.cout, seed + 2))
+    }
+
+    /// The direct kernel on `isa`, cut into `tasks` tasks, with `activation`.
+    fn run(
+        &self,
+        isa: Isa,
+        (x, weight, bias): (&Array4<f32>, &Array4<f32>, &Array1<f32>),
+        activation: Activation,
+        tasks: usize,
+    ) -> Array4<f32> {
+        let geometry = Geometry::resolve(x.view(), weight.dim(), &self.params()).unwrap();
+        let weights = grouped::Weights::new(weight.as_slice().unwrap(), 1, self.cout);
+        let mut y = Array4::from_elem(geometry.output_shape(), f32::NAN);
+        let epilogue = Epilogue::finish(bias.as_slice(), activation);
+        let (xs, ys) = (x.as_slice().unwrap(), y.as_slice_mut().unwrap());
+        grouped::conv2d_split(isa, &geometry, xs, &weights, &epilogue, ys, tasks);
+        y
+    }
+
+    /// Every instruction set against the definition, with every activation the epilogue
+    /// takes, and the same bits whatever the cut into tasks.
+    fn check(&self, seed: u64) {
+        assert_eq!(
+            Algorithm::for_layer(
+                (self.cout, self.cin, self.kernel[0], self.kernel[1]),
+                &self.params()
+            ),
+            Algorithm::Grouped,
+            "{self:?}"
+        );
+        let tensors = self.tensors(seed);
+        let (x, weight, bias) = &tensors;
+        let sum = direct(
+            x.view(),
+            weight.view(),
+            Some(bias.view()),
+            self.stride,
+            self.pads,
+            self.dilation,
+            1,
+        );
+        for isa in Isa::all() {
+            for activation in crate::testing::EVERY_ACTIVATION {
+                let got = self.run(isa, (x, weight, bias), activation, 1);
+                for ((index, &g), &s) in got.indexed_iter().zip(&sum) {
+                    let w = activation.apply(s);
+                    assert!(
+                        (g - w).abs() <= 2e-4 + 2e-4 * w.abs(),
+                        "{self:?} {activation:?} {isa:?}: at {index:?}: got {g}, want {w}"
+                    );
+                }
+            }
+            let one = self.run(isa, (x, weight, bias), Activation::Relu, 1);
+            for tasks in [2, 3, 8] {
+                let cut = self.run(isa, (x, weight, bias), Activation::Relu, tasks);
+                let same = one
+                    .iter()
+                    .zip(&cut)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{self:?} {isa:?}: {tasks} tasks changed the bits");
+            }
+        }
+    }
+}
+
+#[test]
+fn few_channel_convolutions_match_the_definition_at_the_zoos_stems_scaled_down() {
+    let stem = |cin, cout, size: usize, k: usize, s: usize, p: usize| Stem {
+        batch: 1,
+        cin,
+        cout,
+        input: [size, size],
+        kernel: [k, k],
+        stride: [s, s],
+        dilation: [1, 1],
+        pads: [p; 4],
+    };
+    for (i, case) in [
+        stem(3, 64, 37, 7, 2, 3),            // ResNet, GoogLeNet
+        stem(3, 32, 33, 3, 2, 1),            // MobileNetV2, EfficientNet
+        stem(3, 16, 30, 3, 2, 1),            // MobileNetV3
+        stem(3, 96, 36, 4, 4, 0),            // ConvNeXt's patchify
+        stem(3, 24, 20, 3, 1, 1),            // an ordinary 3x3 on an image
+        stem(1, 32, 19, 5, 1, 2),            // one channel
+        stem(4, 64, 29, 7, 2, 3),            // four channels
+        stem(FEW_CHANNELS, 20, 17, 3, 1, 1), // the most, 20 outputs: a last tile of 4 rows
+        Stem {
+            batch: 3,
+            input: [26, 33],
+            ..stem(3, 24, 0, 3, 2, 1)
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        case.check(500 + 10 * i as u64);
+    }
+}
+
+#[test]
+fn few_channel_convolutions_match_the_definition_on_random_shapes() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut checked = 0;
+    for seed in 0..60 {
+        let kernel = [1 + next(7), 1 + next(7)];
+        let dilation = [1 + next(3), 1 + next(3)];
+        let stride = [1 + next(5), 1 + next(5)];
+        let pads = [next(4), next(4), next(4), next(4)];
+        let input = [1 + next(24), 1 + next(40)];
+        let fits = (0..2)
+            .all(|a| input[a] + pads[2 * a] + pads[2 * a + 1] > dilation[a] * (kernel[a] - 1));
+        if !fits {
+            continue;
+        }
+        let case = Stem {
+            batch: 1 + next(3),
+            cin: 1 + next(FEW_CHANNELS),
+            cout: 1 + next(40),
+            input,
+            kernel,
+            stride,
+            dilation,
+            pads,
+        };
+        case.check(700 + seed);
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} random shapes fitted");
+}
+
+#[test]
+fn a_few_channel_layer_agrees_with_im2col_forward_and_with_a_residual() {
+    let x = sample((2, 3, 23, 31), 900);
+    let params = Conv2dParams::default().stride(2).padding(3);
+    let layer = Conv2d::new(sample((40, 3, 7, 7), 901), Some(sample(40, 902)), params).unwrap();
+    assert_eq!(layer.algorithm, Algorithm::Grouped);
+    let im2col = layer.clone().with_algorithm(Algorithm::Im2col);
+    let relu = |l: &Conv2d| l.clone().with_activation(Activation::Relu);
+    let got = relu(&layer).forward(x.view()).unwrap();
+    assert_close(&got, &relu(&im2col).forward(x.view()).unwrap());
+    let residual = sample(got.raw_dim(), 903);
+    let got = layer
+        .forward_add_into(x.view(), residual.clone(), Activation::Hardswish)
+        .unwrap();
+    let want = im2col
+        .forward_add_into(x.view(), residual, Activation::Hardswish)
+        .unwrap();
+    assert_close(&got, &want);
 }
