@@ -13,7 +13,7 @@
 //! |---|---|
 //! | depthwise (`groups == Cin > 1`, one input channel per group, `Cout = m * Cin`), any kernel, stride, padding and dilation | [`depthwise`]: direct, 8 channels a vector |
 //! | grouped (more than one group, more than one input channel per group), any kernel, stride, padding and dilation | [`grouped`]: direct, a group's output channels times a run of pixels in registers |
-//! | one group of at most [`FEW_CHANNELS`] input channels (a network's stem), any kernel, stride, padding and dilation | [`grouped`], as one group: see [below](#few-input-channels) |
+//! | one group of at most [`FEW_CHANNELS`] input channels (a network's stem), any kernel but 1x1 at stride 1, any stride, padding and dilation | [`grouped`], as one group: see [below](#few-input-channels) |
 //! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
 //! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
@@ -507,8 +507,8 @@ pub(crate) enum Algorithm {
     /// channel), any kernel size, stride, padding and dilation: [`depthwise`].
     Depthwise,
     /// More than one group of more than one input channel, or one group of at most
-    /// [`FEW_CHANNELS`] input channels, any kernel size, stride, padding and dilation:
-    /// [`grouped`].
+    /// [`FEW_CHANNELS`] input channels (but for a 1x1 kernel at stride 1), any kernel size,
+    /// stride, padding and dilation: [`grouped`].
     Grouped,
     /// 3x3, stride 1, dilation 1, one group, any padding, at least
     /// [`winograd::MIN_CHANNELS`] input channels: [`winograd`], or im2col for an input on
@@ -528,12 +528,17 @@ impl Algorithm {
     fn for_layer(weight: (usize, usize, usize, usize), params: &Conv2dParams) -> Algorithm {
         let (_, group_in, kh, kw) = weight;
         let three = (kh, kw) == (3, 3) && params.dilation == Hw([1, 1]);
+        // A 1x1 kernel at stride 1 has no windows to pack (the GEMM reads an unpadded input's
+        // planes as they are), which is what the few-channel rule saves; it stays a GEMM, and
+        // MobileNet's expansions keep the GEMM that their fusion with the depthwise layer
+        // after them runs ([`inverted`]).
+        let pointwise = (kh, kw) == (1, 1) && params.stride == Hw([1, 1]);
         // One input channel per group, in more than one group. One group of one input
         // channel is an ordinary convolution of a single-channel input, which goes with the
         // other few-channel ones (before Winograd, which takes 3x3 layers from 8 channels).
         if group_in == 1 && params.groups > 1 {
             Algorithm::Depthwise
-        } else if params.groups > 1 || group_in <= FEW_CHANNELS {
+        } else if params.groups > 1 || (group_in <= FEW_CHANNELS && !pointwise) {
             Algorithm::Grouped
         } else if three
             && params.groups == 1

@@ -848,14 +848,14 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
         );
     }
     // One group of at most `FEW_CHANNELS` input channels: a stem, any kernel, stride and
-    // padding, 3x3 stride 1 included (ahead of Winograd there).
+    // padding, 3x3 stride 1 included (ahead of Winograd there), 1x1 only at a stride.
     for (weight, params) in [
         ((64, 3, 7, 7), p.padding(3).stride(2)), // ResNet's stem
         ((32, 3, 3, 3), p.stride(2)),            // MobileNet's
         ((96, 3, 4, 4), Conv2dParams::default().stride(4)), // ConvNeXt's patchify
         ((16, 1, 3, 3), p),                      // one input channel
         ((16, FEW_CHANNELS, 3, 3), p),           // the most, at 3x3 stride 1
-        ((16, 4, 1, 1), Conv2dParams::default()), // pointwise
+        ((16, 4, 1, 1), Conv2dParams::default().stride(2)), // 1x1 at stride 2
     ] {
         assert_eq!(
             class(weight, params),
@@ -874,6 +874,8 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
         ((16, 16, 3, 1), p),                       // 3x1
         ((16, FEW_CHANNELS + 1, 5, 5), p),         // one input channel past the few
         ((16, 16, 1, 1), Conv2dParams::default()), // pointwise
+        ((16, 4, 1, 1), Conv2dParams::default()),  // pointwise of few channels: no windows
+        ((16, 4, 1, 1), p),                        // the same, padded
     ] {
         assert_eq!(
             class(weight, params),

@@ -97,7 +97,7 @@ pub(super) fn conv_transpose2d(
     let flops = [rows, g.group_in, pixels, units]
         .iter()
         .fold(2usize, |f, &v| f.saturating_mul(v));
-    let parallel = flops >= gemm::PARALLEL_FLOPS;
+    let parallel = flops >= gemm::parallel_flops();
 
     let out = Output::new(y);
     let plane_out = oh * ow;
