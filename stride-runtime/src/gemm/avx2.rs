@@ -42,6 +42,23 @@ pub(super) unsafe fn kernel(
     }
 }
 
+/// One step: `c[i] += a[i] * b` for the tile's rows; `a` points at `R` readable values and
+/// `b` at `NR`, which the caller's `unsafe` block vouches for. A macro, not a function, so
+/// that it is always part of the tile's loop, as in `avx512.rs` (which says what an `#[inline]`
+/// function cost there).
+macro_rules! step {
+    ($c:expr, $a:expr, $b:expr) => {{
+        let (c, a, b): (&mut [[__m256; 2]; R], *const f32, *const f32) = ($c, $a, $b);
+        let b0 = _mm256_loadu_ps(b);
+        let b1 = _mm256_loadu_ps(b.add(8));
+        for (i, row) in c.iter_mut().enumerate() {
+            let a = _mm256_broadcast_ss(&*a.add(i));
+            row[0] = _mm256_fmadd_ps(a, b0, row[0]);
+            row[1] = _mm256_fmadd_ps(a, b1, row[1]);
+        }
+    }};
+}
+
 /// [`kernel`] for a tile of `R` rows (`tile.rows == R`).
 ///
 /// # Safety
@@ -67,8 +84,8 @@ unsafe fn rows<const R: usize>(
         // SAFETY: at least two steps remain; `a` holds `MR` values per step and `b` a row
         // of `NR` every `ldb`.
         unsafe {
-            step(&mut c, a, b);
-            step(&mut c, a.add(MR), b.add(ldb));
+            step!(&mut c, a, b);
+            step!(&mut c, a.add(MR), b.add(ldb));
             a = a.add(2 * MR);
             b = b.add(2 * ldb);
         }
@@ -76,7 +93,7 @@ unsafe fn rows<const R: usize>(
     }
     if steps == 1 {
         // SAFETY: one step remains.
-        unsafe { step(&mut c, a, b) };
+        unsafe { step!(&mut c, a, b) };
     }
 
     if tile.cols == NR && tile.col_stride == 1 {
@@ -94,25 +111,6 @@ unsafe fn rows<const R: usize>(
         }
         // SAFETY: as the caller promised.
         unsafe { write_tile(&acc, tile) };
-    }
-}
-
-/// One step: `c[i] += a[i] * b` for the tile's rows.
-///
-/// # Safety
-/// `a` points at `R` readable values and `b` at `NR`.
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn step<const R: usize>(c: &mut [[__m256; 2]; R], a: *const f32, b: *const f32) {
-    // SAFETY: `b` points at 16 readable values and `a` at `R`.
-    unsafe {
-        let b0 = _mm256_loadu_ps(b);
-        let b1 = _mm256_loadu_ps(b.add(8));
-        for (i, row) in c.iter_mut().enumerate() {
-            let a = _mm256_broadcast_ss(&*a.add(i));
-            row[0] = _mm256_fmadd_ps(a, b0, row[0]);
-            row[1] = _mm256_fmadd_ps(a, b1, row[1]);
-        }
     }
 }
 
