@@ -13,7 +13,7 @@
 //! |---|---|
 //! | depthwise (`groups == Cin > 1`, one input channel per group, `Cout = m * Cin`), any kernel, stride, padding and dilation | [`depthwise`]: direct, 8 channels a vector |
 //! | grouped (more than one group, more than one input channel per group), any kernel, stride, padding and dilation | [`grouped`]: direct, a group's output channels times a run of pixels in registers |
-//! | one group of at most [`FEW_CHANNELS`] input channels (a network's stem), any kernel but 1x1 at stride 1, any stride, padding and dilation | [`grouped`], as one group: see [below](#few-input-channels) |
+//! | one group of at most [`FEW_CHANNELS`] input channels (a network's stem), any kernel but 1x1 at stride 1, any stride, padding and dilation; or of at most [`DIRECT_CHANNELS`], a kernel wider than 1x1 that Winograd does not take (strided, dilated, 5x5, 7x7) | [`grouped`], as one group: see [below](#few-input-channels) |
 //! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
 //! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
@@ -63,7 +63,31 @@
 //! on Winograd and 1.05 here, with 16 1.16 on Winograd and 0.97 here. The direct kernel was
 //! also ahead of im2col for every 3x3/2 and 5x5 tried with 8 to 64 input channels (3x3/2
 //! 8 → 32 at 112 0.58 → 0.85, 16 → 64 0.72 → 0.86, 64 → 128 at 56 0.76 → 0.86; 5x5 32 → 64
-//! at 28 0.69 → 0.96): those layers are left to the im2col work, which may take them.
+//! at 28 0.69 → 0.96).
+//!
+//! Those layers now go direct too, up to [`DIRECT_CHANNELS`] = 64 input channels, where the
+//! kernel is wider than 1x1 and Winograd does not take it. The direct kernel against im2col,
+//! one build choosing by an environment variable (since removed), `cargo bench --bench layers
+//! -- --suite FILE --threads 1,2`, Zen 5, ms at one thread (two runs agreed within 2%):
+//!
+//! | layer | input channels | im2col | direct |
+//! |---|---:|---:|---:|
+//! | 5x5 16 → 32 at 28 | 16 | 0.144 | 0.095 |
+//! | 3x3/2 32 → 64 at 112 | 32 | 0.69 | 0.58 |
+//! | 5x5/2 24 → 48 at 56 | 24 | 0.30 | 0.22 |
+//! | 5x5 48 → 128 at 14 | 48 | 0.34 | 0.31 |
+//! | 3x3/2 64 → 128 at 56 | 64 | 0.61 | 0.56 |
+//! | 5x5 64 → 128 at 28 | 64 | 1.56 | 1.43 |
+//! | 7x7 64 → 64 at 56 | 64 | 6.41 | 5.48 |
+//! | 3x3/2 128 → 256 at 28 | 128 | 0.58 | 0.59 |
+//! | 3x3 dilated 2, 256 at 28 | 256 | 4.09 | 4.18 |
+//! | 3x3/2 256 at 28 | 256 | 1.16 | 1.28 |
+//! | 3x3/2 512 at 14 | 512 | 1.14 | 1.31 |
+//!
+//! The direct kernel walks every input channel's taps for each tile, the GEMM blocks `K`
+//! for its caches: level at 128 channels, behind from 256, so the cut is 64. At two threads
+//! the same layers ranked the same way but for 3x3/2 at 256 (0.63 im2col, 0.59 direct) and
+//! 5x5 48 → 128 (0.19 and 0.20).
 
 mod depthwise;
 mod grouped;
@@ -88,6 +112,11 @@ const OP: &str = "conv2d";
 /// ([`grouped`], as one group) rather than to im2col or Winograd: a network's stem, which
 /// reads 3 (see [the module docs](self#few-input-channels) for the cut).
 const FEW_CHANNELS: usize = 8;
+
+/// Most input channels of a one-group convolution with a kernel wider than 1x1 that
+/// Winograd does not take (a stride, a dilation, 5x5, 7x7) that goes to the direct kernel
+/// rather than to im2col (see [the module docs](self#few-input-channels) for the cut).
+const DIRECT_CHANNELS: usize = 64;
 
 /// Parameters of a 2-D convolution. The default is PyTorch's: stride 1, padding 0, dilation 1,
 /// one group. The builder methods take an int or an `(h, w)` pair, as PyTorch does.
@@ -507,8 +536,9 @@ pub(crate) enum Algorithm {
     /// channel), any kernel size, stride, padding and dilation: [`depthwise`].
     Depthwise,
     /// More than one group of more than one input channel, or one group of at most
-    /// [`FEW_CHANNELS`] input channels (but for a 1x1 kernel at stride 1), any kernel size,
-    /// stride, padding and dilation: [`grouped`].
+    /// [`FEW_CHANNELS`] input channels (but for a 1x1 kernel at stride 1), or of at most
+    /// [`DIRECT_CHANNELS`] with a kernel wider than 1x1 that Winograd does not take; any
+    /// kernel size, stride, padding and dilation: [`grouped`].
     Grouped,
     /// 3x3, stride 1, dilation 1, one group, any padding, at least
     /// [`winograd::MIN_CHANNELS`] input channels: [`winograd`], or im2col for an input on
@@ -533,12 +563,16 @@ impl Algorithm {
         // MobileNet's expansions keep the GEMM that their fusion with the depthwise layer
         // after them runs ([`inverted`]).
         let pointwise = (kh, kw) == (1, 1) && params.stride == Hw([1, 1]);
+        // A wider kernel that Winograd does not take, up to `DIRECT_CHANNELS` input channels.
+        let windows = (kh, kw) != (1, 1) && !(three && params.stride == Hw([1, 1]));
+        let direct =
+            (group_in <= FEW_CHANNELS && !pointwise) || (windows && group_in <= DIRECT_CHANNELS);
         // One input channel per group, in more than one group. One group of one input
         // channel is an ordinary convolution of a single-channel input, which goes with the
         // other few-channel ones (before Winograd, which takes 3x3 layers from 8 channels).
         if group_in == 1 && params.groups > 1 {
             Algorithm::Depthwise
-        } else if params.groups > 1 || (group_in <= FEW_CHANNELS && !pointwise) {
+        } else if params.groups > 1 || direct {
             Algorithm::Grouped
         } else if three
             && params.groups == 1

@@ -856,6 +856,12 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
         ((16, 1, 3, 3), p),                      // one input channel
         ((16, FEW_CHANNELS, 3, 3), p),           // the most, at 3x3 stride 1
         ((16, 4, 1, 1), Conv2dParams::default().stride(2)), // 1x1 at stride 2
+        // Up to `DIRECT_CHANNELS` with a kernel wider than 1x1 that Winograd does not take.
+        ((16, 16, 3, 3), p.stride(2)),              // strided
+        ((16, 16, 3, 3), p.dilation(2)),            // dilated
+        ((16, 16, 3, 1), p),                        // 3x1
+        ((16, DIRECT_CHANNELS, 5, 5), p),           // the most, at 5x5
+        ((16, DIRECT_CHANNELS, 7, 7), p.stride(2)), // and 7x7/2
     ] {
         assert_eq!(
             class(weight, params),
@@ -869,13 +875,13 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
         Algorithm::Winograd
     );
     for (weight, params) in [
-        ((16, 16, 3, 3), p.stride(2)),             // strided
-        ((16, 16, 3, 3), p.dilation(2)),           // dilated
-        ((16, 16, 3, 1), p),                       // 3x1
-        ((16, FEW_CHANNELS + 1, 5, 5), p),         // one input channel past the few
-        ((16, 16, 1, 1), Conv2dParams::default()), // pointwise
-        ((16, 4, 1, 1), Conv2dParams::default()),  // pointwise of few channels: no windows
-        ((16, 4, 1, 1), p),                        // the same, padded
+        ((16, DIRECT_CHANNELS + 1, 3, 3), p.stride(2)), // strided, past the direct kernel's
+        ((16, DIRECT_CHANNELS + 1, 3, 3), p.dilation(2)), // dilated, the same
+        ((16, DIRECT_CHANNELS + 1, 5, 5), p),           // 5x5, the same
+        ((16, 16, 1, 1), Conv2dParams::default().stride(2)), // 1x1 at a stride past the few
+        ((16, 16, 1, 1), Conv2dParams::default()),      // pointwise
+        ((16, 4, 1, 1), Conv2dParams::default()),       // pointwise of few channels: no windows
+        ((16, 4, 1, 1), p),                             // the same, padded
     ] {
         assert_eq!(
             class(weight, params),
@@ -1196,6 +1202,42 @@ fn few_channel_convolutions_match_the_definition_at_the_zoos_stems_scaled_down()
     .enumerate()
     {
         case.check(500 + 10 * i as u64);
+    }
+}
+
+#[test]
+fn direct_convolutions_up_to_direct_channels_match_the_definition() {
+    let case = |cin, cout, size: usize, k: usize, s: usize, p: usize| Stem {
+        batch: 1,
+        cin,
+        cout,
+        input: [size, size],
+        kernel: [k, k],
+        stride: [s, s],
+        dilation: [1, 1],
+        pads: [p; 4],
+    };
+    for (i, case) in [
+        case(16, 32, 20, 5, 1, 2), // GoogLeNet's 5x5 branch, scaled down
+        case(32, 24, 23, 3, 2, 1), // 3x3/2
+        case(24, 40, 19, 5, 2, 2), // 5x5/2
+        case(DIRECT_CHANNELS, 20, 15, 5, 1, 2), // the most, at 5x5
+        case(DIRECT_CHANNELS, 9, 17, 7, 2, 3), // and 7x7/2
+        Stem {
+            dilation: [2, 2],
+            batch: 2,
+            ..case(40, 33, 21, 3, 1, 2) // dilated
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let weight = (case.cout, case.cin, case.kernel[0], case.kernel[1]);
+        let params = Conv2dParams::default()
+            .stride(case.stride[0])
+            .dilation(case.dilation[0]);
+        assert_eq!(Algorithm::for_layer(weight, &params), Algorithm::Grouped);
+        case.check(1500 + 10 * i as u64);
     }
 }
 
