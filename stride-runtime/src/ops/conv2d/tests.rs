@@ -1171,18 +1171,26 @@ impl Stem {
     }
 }
 
+impl Stem {
+    /// One sample of `cin` square planes of `size`, a square `k` kernel at stride `s`,
+    /// padding `p` on every side, no dilation.
+    fn square(cin: usize, cout: usize, size: usize, k: usize, s: usize, p: usize) -> Stem {
+        Stem {
+            batch: 1,
+            cin,
+            cout,
+            input: [size, size],
+            kernel: [k, k],
+            stride: [s, s],
+            dilation: [1, 1],
+            pads: [p; 4],
+        }
+    }
+}
+
 #[test]
 fn few_channel_convolutions_match_the_definition_at_the_zoos_stems_scaled_down() {
-    let stem = |cin, cout, size: usize, k: usize, s: usize, p: usize| Stem {
-        batch: 1,
-        cin,
-        cout,
-        input: [size, size],
-        kernel: [k, k],
-        stride: [s, s],
-        dilation: [1, 1],
-        pads: [p; 4],
-    };
+    let stem = Stem::square;
     for (i, case) in [
         stem(3, 64, 37, 7, 2, 3),            // ResNet, GoogLeNet
         stem(3, 32, 33, 3, 2, 1),            // MobileNetV2, EfficientNet
@@ -1207,16 +1215,7 @@ fn few_channel_convolutions_match_the_definition_at_the_zoos_stems_scaled_down()
 
 #[test]
 fn direct_convolutions_up_to_direct_channels_match_the_definition() {
-    let case = |cin, cout, size: usize, k: usize, s: usize, p: usize| Stem {
-        batch: 1,
-        cin,
-        cout,
-        input: [size, size],
-        kernel: [k, k],
-        stride: [s, s],
-        dilation: [1, 1],
-        pads: [p; 4],
-    };
+    let case = Stem::square;
     for (i, case) in [
         case(16, 32, 20, 5, 1, 2), // GoogLeNet's 5x5 branch, scaled down
         case(32, 24, 23, 3, 2, 1), // 3x3/2
