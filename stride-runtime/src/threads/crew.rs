@@ -70,9 +70,9 @@ thread_local! {
 
 /// Runs `f`, a forward, on this rayon worker with the pool's other threads as its crew.
 ///
-/// The helpers are spawned, not scoped: the forward never waits for a helper to start (a
-/// sleeping worker takes tens of microseconds to wake), and one that starts after the
-/// forward is over returns at once.
+/// The helpers are spawned, not scoped, one to each other thread's own queue: the forward
+/// never waits for a helper to start (a sleeping worker takes tens of microseconds to wake),
+/// and one that starts after the forward is over returns at once.
 pub(super) fn with_crew<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     let helpers = rayon::current_num_threads().saturating_sub(1);
     if helpers == 0 {
@@ -92,10 +92,24 @@ pub(super) fn with_crew<R: Send>(f: impl FnOnce() -> R + Send) -> R {
             .collect(),
         panic: Mutex::new(None),
     });
-    for me in 0..helpers {
-        let crew = Arc::clone(&crew);
-        rayon::spawn(move || crew.help(me));
-    }
+    // One job per thread of the pool, each in that thread's own queue: a job spawned onto
+    // this thread's deque waits there until another thread steals it, and if this thread
+    // enters rayon first (a split nested in a task), it pops the job itself and the helper
+    // is lost for the whole forward, which then ran at one thread's speed (ResNet-50 at
+    // batch 1, 23.4 ms instead of 18.7 in one run in four of `bench/compare_nets.sh`).
+    let owner = rayon::current_thread_index();
+    let offered = Arc::clone(&crew);
+    rayon::spawn_broadcast(move |thread| {
+        let index = thread.index();
+        match owner {
+            Some(owner) if index == owner => {}
+            Some(owner) => offered.help(if index > owner { index - 1 } else { index }),
+            // Not called on a thread of the pool (`run_inside` never does): the first
+            // `helpers` threads help.
+            None if index < helpers => offered.help(index),
+            None => {}
+        }
+    });
     // Dismissed on the way out, by return or by panic, so the helpers return.
     let _over = Dismiss(&crew);
     let _seat = Seat::sit(&crew);
