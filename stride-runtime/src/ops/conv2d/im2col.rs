@@ -351,7 +351,7 @@ impl<'a> Im2col<'a> {
         let (oy0, oy1) = (j0 / ow, (j0 + nc - 1) / ow);
         // Input rows `oy * sh + ki * dh - pad` for the block's output rows and every `ki`.
         let top = (oy0 * window_h.stride).saturating_sub(window_h.pad_begin);
-        let bottom = (oy1 * window_h.stride + (window_h.kernel - 1) * window_h.dilation + 1)
+        let bottom = (oy1 * window_h.stride + window_h.effective_kernel())
             .saturating_sub(window_h.pad_begin)
             .min(h);
         let lines = LINE.min(w);

@@ -43,6 +43,7 @@ use crate::gemm::{self, Epilogue, MatMut, StridedB};
 use crate::simd::Isa;
 use crate::workspace::Workspace;
 use crate::{Result, memory};
+use stride_geometry::conv_output;
 
 /// Bytes of one sample's expanded map above which the two layers are fused: twice the L2 of
 /// one core (1 MiB on Zen 4 and 5). Measured in the networks (module docs): 96 channels of
@@ -89,7 +90,7 @@ fn geometries(
     let expanded = one.broadcast(ge.output_shape())?;
     let gd = depthwise.layer.resolve(expanded).ok()?;
     let rows = gd.axes[0];
-    let reach = (rows.kernel - 1) * rows.dilation + 1;
+    let reach = rows.effective_kernel();
     let fits =
         ge.groups == 1 && ge.is_pointwise() && rows.pad_begin < reach && rows.pad_end < reach;
     fits.then_some((ge, gd))
@@ -114,9 +115,15 @@ fn banded(
     let plane_in = h * w;
     let plane_out = oh * ow;
     // Output rows a band computes: as many as `BAND_BYTES` of expanded rows feed, at least 1.
-    let reach = (rows.kernel - 1) * rows.dilation + 1;
+    let reach = rows.effective_kernel();
     let band_rows = (band_bytes / (expanded * w * size_of::<f32>())).max(reach);
-    let per_band = ((band_rows - reach) / rows.stride + 1).min(oh);
+    // The output rows `band_rows` unpadded input rows give, by the one output rule.
+    let unpadded = Window {
+        pad_begin: 0,
+        pad_end: 0,
+        ..rows
+    };
+    let per_band = conv_output(band_rows, unpadded).map_or(1, |rows| rows.min(oh));
     let bands = oh.div_ceil(per_band);
 
     let mut y = memory::uninit(OP, "output", ndarray::Dim(gd.output_shape()))?;
