@@ -5,6 +5,7 @@
 //! cargo bench --bench layers                                   # every layer, 1 and 2 threads
 //! cargo bench --bench layers -- --threads 1 --layer maxpool3x3s2_64_112
 //! cargo bench --bench layers -- --suite benches/layers_zoo.json     # another suite file
+//! cargo bench --bench layers -- --serve                        # timings on request
 //! ```
 //!
 //! Standard output has one JSON line per layer and thread count, the format `compare.py` reads:
@@ -30,10 +31,17 @@
 //! peak first (`{"fma_peak_gflops": …}`, JSON but on standard error), a line per layer for
 //! people, and the peak memory of one forward of `vgg_conv3x3_64_224`, counted by the global
 //! allocator below, next to the size of its input, output and weight.
+//!
+//! With `--serve`, the benchmark prints the layers and thread counts the other options select,
+//! in order, as one JSON line (`{"plan": [{"layer": "…", "threads": 1}, …]}`), then times
+//! whatever standard input asks for, a line `LAYER THREADS` at a time, answering each with its
+//! JSON line, until standard input ends. `bench/compare.py` drives it so that stride and ONNX
+//! Runtime take turns on each layer within a second of each other.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::error::Error;
 use std::hint::black_box;
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -45,6 +53,9 @@ use stride::runtime::ops::{
     LayerNorm2d, MaxPool2dParams, avg_pool2d, max_pool2d, scale_channels,
 };
 use stride::runtime::{Padding2d, Result as StrideResult};
+
+#[path = "common/serve.rs"]
+mod serve;
 
 /// The default suite, the same file `compare.py` reads by default. `--suite FILE` reads another
 /// in the same format, such as `layers_zoo.json` (more sizes of every shape class, taken from
@@ -91,6 +102,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let peak = fma_peak_gflops();
     eprintln!("{{\"fma_peak_gflops\": {peak:.1}}}");
 
+    if options.serve {
+        return serve(&options, &selected, &layers, peak);
+    }
+
     if let Some(layer) = selected.iter().find(|l| l.name == MEMORY_LAYER) {
         report_memory(layer)?;
     }
@@ -100,33 +115,69 @@ fn main() -> Result<(), Box<dyn Error>> {
             .num_threads(threads)
             .build()?;
         for layer in &selected {
-            let Timing { ms, bytes_moved } = pool.install(|| time_layer(layer))?;
-            let gflops = layer.flops() as f64 / (ms * 1e6);
-            let peak_pct = if peak > 0.0 {
-                100.0 * gflops / (peak * threads as f64)
-            } else {
-                0.0
-            };
-            println!(
-                "{{\"layer\": {}, \"threads\": {threads}, \"ms\": {ms:.4}, \"gflops\": {gflops:.2}, \"peak_pct\": {peak_pct:.1}}}",
-                serde_json::to_string(&layer.name)?
-            );
-            let gb_per_s = bytes_moved as f64 / (ms * 1e6);
-            eprintln!(
-                "{:28} threads={threads} {ms:9.3} ms  {gflops:7.2} GFLOP/s  {gb_per_s:6.2} GB/s in+out",
-                layer.name
-            );
+            report(&pool, layer, peak)?;
         }
     }
     Ok(())
 }
 
-/// The command line: `--threads 1,2`, `--suite FILE` and any number of `--layer NAME`.
+/// Times `layer` on `pool` and prints its JSON line on standard output and its line for people
+/// on standard error; `peak` is the single-core FMA peak in GFLOP/s.
+fn report(pool: &rayon::ThreadPool, layer: &Layer, peak: f64) -> Result<(), Box<dyn Error>> {
+    let threads = pool.current_num_threads();
+    let Timing { ms, bytes_moved } = pool.install(|| time_layer(layer))?;
+    let gflops = layer.flops() as f64 / (ms * 1e6);
+    let peak_pct = if peak > 0.0 {
+        100.0 * gflops / (peak * threads as f64)
+    } else {
+        0.0
+    };
+    println!(
+        "{{\"layer\": {}, \"threads\": {threads}, \"ms\": {ms:.4}, \"gflops\": {gflops:.2}, \"peak_pct\": {peak_pct:.1}}}",
+        serde_json::to_string(&layer.name)?
+    );
+    std::io::stdout().flush()?;
+    let gb_per_s = bytes_moved as f64 / (ms * 1e6);
+    eprintln!(
+        "{:28} threads={threads} {ms:9.3} ms  {gflops:7.2} GFLOP/s  {gb_per_s:6.2} GB/s in+out",
+        layer.name
+    );
+    Ok(())
+}
+
+/// `--serve`: prints the plan (`selected` at each thread count), then times each `LAYER
+/// THREADS` line of standard input, the layer by its name in the suite `layers`.
+fn serve(
+    options: &Options,
+    selected: &[&Layer],
+    layers: &[Layer],
+    peak: f64,
+) -> Result<(), Box<dyn Error>> {
+    let mut plan = Vec::new();
+    for &threads in &options.threads {
+        for layer in selected {
+            let name = serde_json::to_string(&layer.name)?;
+            plan.push(format!("{{\"layer\": {name}, \"threads\": {threads}}}"));
+        }
+    }
+    serve::plan(&plan)?;
+    serve::requests("LAYER THREADS", |[name, _], pool| {
+        let layer = layers
+            .iter()
+            .find(|l| l.name == name)
+            .ok_or_else(|| format!("no layer `{name}` in the suite"))?;
+        report(pool, layer, peak)
+    })
+}
+
+/// The command line: `--threads 1,2`, `--suite FILE`, any number of `--layer NAME`, and
+/// `--serve`.
 /// Cargo's own `--bench` flag is ignored.
 struct Options {
     threads: Vec<usize>,
     layers: Vec<String>,
     suite: Option<String>,
+    serve: bool,
 }
 
 impl Options {
@@ -135,10 +186,12 @@ impl Options {
             threads: vec![1, 2],
             layers: Vec::new(),
             suite: None,
+            serve: false,
         };
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--bench" => {}
+                "--serve" => options.serve = true,
                 "--threads" => {
                     let list = args.next().ok_or("--threads needs a list such as 1,2")?;
                     options.threads = list
@@ -158,7 +211,7 @@ impl Options {
                 }
                 other => {
                     return Err(format!(
-                        "unknown argument `{other}`; usage: layers [--threads 1,2] [--suite FILE] [--layer NAME]..."
+                        "unknown argument `{other}`; usage: layers [--threads 1,2] [--suite FILE] [--layer NAME]... [--serve]"
                     )
                     .into());
                 }

@@ -7,6 +7,7 @@
 //! cargo bench --bench networks -- --export target/nets           # also writes <net>.onnx there
 //! cargo bench --bench networks -- --net resnet50 --batch 1 --threads 2 --profile
 //! cargo bench --bench networks -- --net resnet50 --batch 1 --threads 2 --memory
+//! cargo bench --bench networks -- --serve                        # timings on request
 //! ```
 //!
 //! `--profile` also prints, on standard error, where each forward spends its time: every
@@ -33,15 +34,27 @@
 //!
 //! `ms` is the median of one `forward` over repeated runs after a warm-up, each configuration
 //! running for about [`BUDGET`]. Each thread count runs in its own rayon pool.
+//!
+//! With `--serve`, the benchmark first prints the configurations the other options select, in
+//! order, as one JSON line (`{"plan": [{"net": "resnet18", "batch": 1, "threads": 1}, …]}`),
+//! then times whatever configuration standard input asks for, a line `NET BATCH THREADS` at a
+//! time, answering each with its JSON line, until standard input ends. `bench/compare_nets.py`
+//! drives it so that stride and ONNX Runtime take turns on each configuration within seconds
+//! of each other: this machine's speed at two threads changes over minutes, and two sides timed
+//! minutes apart can be in different states.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::error::Error;
 use std::hint::black_box;
+use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use ndarray::Array4;
 use stride::runtime::graph::Module;
+
+#[path = "common/serve.rs"]
+mod serve;
 
 /// About how long each configuration runs, warm-up excluded.
 const BUDGET: Duration = Duration::from_millis(1500);
@@ -69,22 +82,61 @@ fn main() -> Result<(), Box<dyn Error>> {
             export_net(net, &dir.join(format!("{net}.onnx")))?;
         }
     }
+    if options.serve {
+        return serve(&options);
+    }
     for net in &options.nets {
         for &threads in &options.threads {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()?;
             for &batch in &options.batches {
-                let ms =
-                    pool.install(|| time_net(net, batch, &options).map_err(|e| e.to_string()))?;
-                println!(
-                    "{{\"net\": \"{net}\", \"batch\": {batch}, \"threads\": {threads}, \"ms\": {ms:.3}, \"images_per_s\": {:.1}}}",
-                    batch as f64 * 1e3 / ms
-                );
+                report(&pool, net, batch, &options)?;
             }
         }
     }
     Ok(())
+}
+
+/// Times `net` at `batch` on `pool` and prints its JSON line.
+fn report(
+    pool: &rayon::ThreadPool,
+    net: &str,
+    batch: usize,
+    options: &Options,
+) -> Result<(), Box<dyn Error>> {
+    let threads = pool.current_num_threads();
+    let ms = pool.install(|| time_net(net, batch, options).map_err(|e| e.to_string()))?;
+    println!(
+        "{{\"net\": \"{net}\", \"batch\": {batch}, \"threads\": {threads}, \"ms\": {ms:.3}, \"images_per_s\": {:.1}}}",
+        batch as f64 * 1e3 / ms
+    );
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+/// `--serve`: prints the plan, then times each `NET BATCH THREADS` line of standard input.
+fn serve(options: &Options) -> Result<(), Box<dyn Error>> {
+    let mut plan = Vec::new();
+    for net in &options.nets {
+        for threads in &options.threads {
+            for batch in &options.batches {
+                plan.push(format!(
+                    "{{\"net\": \"{net}\", \"batch\": {batch}, \"threads\": {threads}}}"
+                ));
+            }
+        }
+    }
+    serve::plan(&plan)?;
+    serve::requests("NET BATCH THREADS", |[net, batch, _], pool| {
+        if !NETS.contains(&net) {
+            return Err(format!("no network `{net}`; the networks are {NETS:?}").into());
+        }
+        match batch.parse::<usize>() {
+            Ok(batch) if batch > 0 => report(pool, net, batch, options),
+            _ => Err(format!("batch `{batch}`: a whole number above 0").into()),
+        }
+    })
 }
 
 /// The median milliseconds of one forward of `net` on a batch of `batch`; with `--profile` and
@@ -260,7 +312,7 @@ fn median_ms<E: Error + 'static>(
 }
 
 /// The command line: `--net NAME` (any number), `--batch 1,8`, `--threads 1,2`, `--export
-/// DIR`, `--profile`, `--memory`. Cargo's own `--bench` flag is ignored.
+/// DIR`, `--profile`, `--memory`, `--serve`. Cargo's own `--bench` flag is ignored.
 struct Options {
     nets: Vec<String>,
     batches: Vec<usize>,
@@ -268,6 +320,7 @@ struct Options {
     export: Option<std::path::PathBuf>,
     profile: bool,
     memory: bool,
+    serve: bool,
 }
 
 impl Options {
@@ -279,6 +332,7 @@ impl Options {
             export: None,
             profile: false,
             memory: false,
+            serve: false,
         };
         let list = |flag: &str, value: Option<String>| -> Result<Vec<usize>, Box<dyn Error>> {
             let value = value.ok_or(format!("{flag} needs a list such as 1,2"))?;
@@ -297,6 +351,7 @@ impl Options {
                 "--bench" => {}
                 "--profile" => options.profile = true,
                 "--memory" => options.memory = true,
+                "--serve" => options.serve = true,
                 "--net" => options.nets.push(args.next().ok_or("--net needs a name")?),
                 "--batch" => options.batches = list("--batch", args.next())?,
                 "--threads" => options.threads = list("--threads", args.next())?,
