@@ -39,7 +39,7 @@
 use ndarray::{Array4, ArrayView4};
 
 use super::depthwise::{self, Depthwise};
-use super::pointwise;
+use super::pointwise::{self, Output};
 use super::{Algorithm, Conv2d, Geometry, OP, Window, with_slices};
 use crate::gemm::{self, Epilogue, MatMut, StridedB};
 use crate::simd::Isa;
@@ -226,29 +226,6 @@ fn contiguous_mut(
 ) -> &mut [core::mem::MaybeUninit<f32>] {
     super::contiguous(y.as_slice_mut())
 }
-
-/// An output shared by tasks, each of which writes only its own part: here a band's rows,
-/// in [`super::pointwise`] a range of columns.
-#[derive(Clone, Copy)]
-pub(super) struct Output(pub(super) *mut f32);
-
-impl Output {
-    /// The output's value `offset`.
-    ///
-    /// # Safety
-    ///
-    /// `offset` is inside the output.
-    pub(super) unsafe fn at(self, offset: usize) -> *mut f32 {
-        // SAFETY: the caller's promise.
-        unsafe { self.0.add(offset) }
-    }
-}
-
-// SAFETY: the tasks write disjoint parts of the output (see `banded` and
-// `pointwise::conv2d_split`), as if each held a `&mut` to its own.
-unsafe impl Send for Output {}
-// SAFETY: as above.
-unsafe impl Sync for Output {}
 
 #[cfg(test)]
 mod tests;

@@ -34,7 +34,6 @@
 //! tile loops sit inside its `K`, `M` and `N` blocks (not broken down further here). The
 //! first is the GEMM's to mend; the cut at [`MAX_CHANNELS`] should be measured again then.
 
-use super::inverted::Output;
 use super::{Geometry, Window};
 use crate::gemm::{self, Epilogue, PackedA};
 use crate::simd::Isa;
@@ -198,6 +197,29 @@ pub(super) unsafe fn serial(
         _ => unreachable!("`takes` chooses this kernel on AVX-512 only"),
     }
 }
+
+/// An output shared by tasks, each of which writes only its own part: here a range of columns,
+/// in [`super::inverted`] a band's rows.
+#[derive(Clone, Copy)]
+pub(super) struct Output(pub(super) *mut f32);
+
+impl Output {
+    /// The output's value `offset`.
+    ///
+    /// # Safety
+    ///
+    /// `offset` is inside the output.
+    pub(super) unsafe fn at(self, offset: usize) -> *mut f32 {
+        // SAFETY: the caller's promise.
+        unsafe { self.0.add(offset) }
+    }
+}
+
+// SAFETY: the tasks write disjoint parts of the output (see `conv2d_split`
+// and `inverted::banded`), as if each held a `&mut` to its own.
+unsafe impl Send for Output {}
+// SAFETY: as above.
+unsafe impl Sync for Output {}
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
