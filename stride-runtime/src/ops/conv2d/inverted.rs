@@ -10,8 +10,9 @@
 //! Each band recomputes the expanded rows it shares with the band before it: the kernel's
 //! reach less the stride, at the seam. For MobileNetV2's 96 channels of 112 columns, a band
 //! of 3 output rows at stride 2 expands 7 rows, 6 of them new: a sixth more expansion, for a
-//! map that stays in L2. Both layers run their own kernels (the GEMM
-//! of [`gemm::gemm_serial`] over the band's input rows read in place, then
+//! map that stays in L2. Both layers run their own kernels (the expansion's, as alone:
+//! [`pointwise`] for few input channels on AVX-512, else [`gemm::gemm_serial`], over the
+//! band's input rows read in place, then
 //! [`depthwise::depthwise_strided`]), each output value summed in the same order as unfused,
 //! so the result is the two layers' bit for bit on the scalar and AVX-512 paths. On AVX2 the
 //! GEMM finishes a tile's last columns with the scalar form of the activation, a few ulps from
@@ -33,11 +34,14 @@
 //! (SiLU) 0.95 + 0.29 ms and 0.74 ms. The next blocks (144 channels of 56x56, 1.8 MB) took
 //! 0.22 + 0.11 ms and 0.29-0.30 fused in MobileNetV2, 0.23 + 0.19 and 0.42-0.45 in
 //! EfficientNet-B0, and its 5x5 at stride 2 0.21 + 0.10 and 0.33-0.39: hence
-//! [`FUSE_ABOVE`].
+//! [`FUSE_ABOVE`]. Those figures are the GEMM's expansion; with [`pointwise`]'s (AVX-512, at
+//! most 128 input channels), MobileNetV2's first pair takes 0.31-0.34 ms fused and
+//! EfficientNet-B0's 0.53 (same command). The cut was not measured again with it.
 
 use ndarray::{Array4, ArrayView4};
 
 use super::depthwise::{self, Depthwise};
+use super::pointwise::{self, Output};
 use super::{Algorithm, Conv2d, Geometry, OP, Window, with_slices};
 use crate::gemm::{self, Epilogue, MatMut, StridedB};
 use crate::simd::Isa;
@@ -134,6 +138,8 @@ fn banded(
     let dw_bias = dw_bias.as_ref().map(|b| b.as_standard_layout());
     let dw_bias = dw_bias.as_ref().map(|b| super::contiguous(b.as_slice()));
     let cout = gd.groups * gd.group_out;
+    // The expansion's kernel: as the layer alone would choose (`super::apply`).
+    let small_k = pointwise::takes(isa, &ge);
     with_slices(OP, x, expand.bias(), |x, bias| {
         let epilogue = Epilogue::finish(bias, expand.activation());
         let tasks: Vec<(usize, usize)> = (0..n)
@@ -164,9 +170,17 @@ fn banded(
             let cols = (end - first) * w;
             let x = &x[sample * c * plane_in + first * w..];
             Workspace::with(expanded * cols, |band| {
-                let b = StridedB::new(x, c, cols, plane_in, 1);
-                let c = MatMut::row_major(band, expanded, cols);
-                gemm::gemm_serial(isa, weights, &b, 0, c, &epilogue);
+                if small_k {
+                    // SAFETY: `band` is `expanded` rows of `cols` values, this task's own.
+                    unsafe {
+                        let y = band.as_mut_ptr();
+                        pointwise::serial(isa, weights, x, plane_in, cols, y, cols, &epilogue);
+                    }
+                } else {
+                    let b = StridedB::new(x, c, cols, plane_in, 1);
+                    let c = MatMut::row_major(band, expanded, cols);
+                    gemm::gemm_serial(isa, weights, &b, 0, c, &epilogue);
+                }
                 // SAFETY: rows `o0..o1` of every output plane of `sample`, which no other
                 // task writes (the bands of a sample are disjoint), inside `y`.
                 unsafe {
@@ -214,28 +228,6 @@ fn contiguous_mut(
 ) -> &mut [core::mem::MaybeUninit<f32>] {
     super::contiguous(y.as_slice_mut())
 }
-
-/// The output, shared by the band tasks, each of which writes only its own rows.
-#[derive(Clone, Copy)]
-struct Output(*mut f32);
-
-impl Output {
-    /// The output's value `offset`.
-    ///
-    /// # Safety
-    ///
-    /// `offset` is inside the output.
-    unsafe fn at(self, offset: usize) -> *mut f32 {
-        // SAFETY: the caller's promise.
-        unsafe { self.0.add(offset) }
-    }
-}
-
-// SAFETY: the tasks write disjoint rows of the output (see `banded`), as if each
-// held a `&mut` to its own.
-unsafe impl Send for Output {}
-// SAFETY: as above.
-unsafe impl Sync for Output {}
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@
 //! | grouped (more than one group, more than one input channel per group), any kernel, stride, padding and dilation | [`grouped`]: direct, a group's output channels times a run of pixels in registers |
 //! | one group of at most [`FEW_CHANNELS`] input channels (a network's stem), any kernel but 1x1 at stride 1, any stride, padding and dilation; or of at most [`DIRECT_CHANNELS`], a kernel wider than 1x1 that Winograd does not take (strided, dilated, 5x5, 7x7) | [`grouped`], as one group: see [below](#few-input-channels) |
 //! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
+//! | 1x1, stride 1, no padding, at most [`pointwise::MAX_CHANNELS`] input channels, on AVX-512 | [`pointwise`]: the GEMM's tile on the input planes, `K` in one pass |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
 //! | everything else | [`im2col`]: a GEMM whose `B` is packed straight from the input's windows |
 //!
@@ -93,6 +94,7 @@ mod depthwise;
 mod grouped;
 mod im2col;
 mod inverted;
+mod pointwise;
 mod winograd;
 
 use std::sync::OnceLock;
@@ -447,7 +449,8 @@ impl Conv2d {
                 if algorithm == Algorithm::Grouped {
                     grouped::conv2d(isa, &geometry, x, self.grouped_weights(), &epilogue, out);
                 } else {
-                    im2col::conv2d(isa, &geometry, x, self.im2col_weights(), &epilogue, out);
+                    let packed = self.im2col_weights();
+                    im2col_or_pointwise(isa, &geometry, x, packed, &epilogue, out);
                 }
             })?;
             return Ok(residual);
@@ -655,11 +658,28 @@ fn apply(
         }),
         Prepared::Im2col(packed) => written(geometry, x, bias, |x, bias, out| {
             let epilogue = Epilogue::finish(bias, activation);
-            im2col::conv2d(isa, geometry, x, packed, &epilogue, out);
+            im2col_or_pointwise(isa, geometry, x, packed, &epilogue, out);
         }),
         Prepared::Winograd(weights) => written(geometry, x, bias, |x, bias, out| {
             winograd::conv2d(isa, geometry, x, weights, bias, activation, out);
         }),
+    }
+}
+
+/// An [`Algorithm::Im2col`] layer's product: [`pointwise`] for a 1x1 layer with few input
+/// channels that it takes, else [`im2col`]'s GEMM; both read the same packed weights.
+fn im2col_or_pointwise(
+    isa: Isa,
+    g: &Geometry<Window>,
+    x: &[f32],
+    packed: &[PackedA],
+    epilogue: &Epilogue,
+    out: &mut [f32],
+) {
+    if pointwise::takes(isa, g) {
+        pointwise::conv2d(isa, g, x, &packed[0], epilogue, out);
+    } else {
+        im2col::conv2d(isa, g, x, packed, epilogue, out);
     }
 }
 
