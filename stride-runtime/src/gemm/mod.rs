@@ -60,7 +60,10 @@
 //! 0.425 → 0.413 ms each; `conv1x1s2_512_1024_28` (196 columns too) 0.884 → 0.860;
 //! `convnext_pw_conv1x1_192_768_28` 0.939 → 0.935; `conv1x1_320_1280_7` and ResNet-50's
 //! 64 → 256 on 56 × 56 the same (`cargo bench --bench layers -- --threads 1 --suite FILE
-//! --layer NAME`).
+//! --layer NAME`). ResNet-50 at batch 1 on one thread, the builds before and after alternated
+//! six times: 30.5-35.2 ms, median 31.0, against 31.5-34.1, median 32.2; at batch 8 the runs
+//! spread over 260-400 ms in both builds, too widely to tell (`cargo bench --bench networks
+//! -- --net resnet50 --batch 1,8 --threads 1`).
 //!
 //! Measured on the same machine and found no faster, so left out (one build choosing by an
 //! environment variable, alternated, fastest of four or five runs, one thread):
