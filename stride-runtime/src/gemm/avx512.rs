@@ -260,13 +260,15 @@ unsafe fn tile_of<const R: usize, const V: usize, const T: usize>(
 unsafe fn write_rows<const R: usize, const V: usize>(c: &[[__m512; V]; R], tile: &Tile) {
     let ragged = tile.cols % LANES;
     let last: __mmask16 = if ragged == 0 { !0 } else { (1 << ragged) - 1 };
+    // A `match`, not `Option::and_then`, which was left out of line and called per row.
+    let biases = match tile.finish {
+        Some(finish) => finish.bias,
+        None => None,
+    };
     for (i, row) in c.iter().enumerate() {
         // SAFETY: row `i < R` of the tile.
         let out = unsafe { tile.c.add(i * tile.row_stride) };
-        let bias = tile
-            .finish
-            .and_then(|f| f.bias)
-            .map(|bias| _mm512_set1_ps(bias[i]));
+        let bias = biases.map(|bias| _mm512_set1_ps(bias[i]));
         for (v, &vector) in row.iter().enumerate() {
             let mask = if v + 1 == V { last } else { !0 };
             // SAFETY: vector `v` of the row, `mask` covering just its columns below `cols`.

@@ -159,7 +159,7 @@ pub(crate) fn gemm_serial_rows(
                 for (ic, mc) in blocks(m, MC, MR) {
                     for ir in (ic..ic + mc).step_by(MR) {
                         let a_panel = a.panel(panels.start + ir / MR, pc, kc);
-                        for jr in (0..nc).step_by(width) {
+                        for (jr, cols) in tiles(nc, width) {
                             let b_panel = &packed[jr..];
                             // The panel's first tile reads it from memory; the next ones find
                             // it in L1. That first tile asks for the next panel.
@@ -174,7 +174,7 @@ pub(crate) fn gemm_serial_rows(
                             } else {
                                 Ahead::NONE
                             };
-                            let (rows, cols) = ((m - ir).min(MR), (nc - jr).min(width));
+                            let rows = (m - ir).min(MR);
                             let tile = tile(&c, epilogue, ir, jc + jr, rows, cols, first, last);
                             // SAFETY: the tile lies inside `c` (rows and columns clipped to
                             // it), which this call borrows uniquely.
@@ -187,6 +187,31 @@ pub(crate) fn gemm_serial_rows(
             }
         }
     });
+}
+
+/// The tiles across a packed block of `nc` columns for a kernel `width` columns wide, as
+/// `(first column, columns)`: whole tiles left to right, then the rest, except that a rest
+/// of one [`NR`] panel or less after a whole tile runs with that tile as two, half a tile
+/// and half a tile plus the rest. A tile of one vector across has just `MR` accumulators,
+/// fewer independent chains than the FMA units' latency needs, and pays a whole vector for
+/// a few columns: it is what a 14 × 14 plane (196 = 3 · 64 + 4 columns) or an `N` block of
+/// 272 columns (784 = 272 + 272 + 240) left at the end. The 196 columns now run as 64, 64,
+/// 32 and 36 (two vectors and four columns). Every tile starts on a panel's first column, so
+/// it reads its rows' padded values as before. The module docs give the measurements.
+pub(super) fn tiles(nc: usize, width: usize) -> impl Iterator<Item = (usize, usize)> {
+    let (whole, rest) = (nc / width, nc % width);
+    let half = width / 2;
+    let split = width > 2 * NR && half % NR == 0 && whole > 0 && (1..=NR).contains(&rest);
+    let plain = if split { whole - 1 } else { whole };
+    let end = if split {
+        let j = plain * width;
+        [(j, half), (j + half, half + rest)]
+    } else {
+        [(whole * width, rest), (nc, 0)]
+    };
+    (0..plain)
+        .map(move |t| (t * width, width))
+        .chain(end.into_iter().filter(|&(_, cols)| cols > 0))
 }
 
 /// Calls `f(i, j, rows, cols)` for every tile of an `m × n` matrix.

@@ -49,6 +49,43 @@
 //! `conv1x1s2_256_512_56` (`cargo bench --bench layers -- --threads 1 --layer NAME`, both
 //! builds alternated three times, Zen 5).
 //!
+//! A block's last whole tile and a rest of one [`NR`] panel or less run as two tiles of 32
+//! and 32 + rest columns (`driver.rs`'s `tiles`), not as a whole tile and a tile of one vector,
+//! whose 6 accumulators are too few chains for the FMA latency and which pays a whole
+//! vector for the 4 columns a 14 × 14 plane leaves (196 = 3 · 64 + 4). In a profile of
+//! `convnext_pw_conv1x1_192_768_28` (`perf record`), the 16-column tiles its 272-column `N`
+//! blocks leave did 4% of the multiply-adds in 7% of the time. Fastest of five runs, one
+//! thread, the two tilings alternated in one build (an environment switch, since removed),
+//! Zen 5 shared with other builds: ResNet-50's 1x1s on 14 × 14, 1024 → 256 and 256 → 1024,
+//! 0.425 → 0.413 ms each; `conv1x1s2_512_1024_28` (196 columns too) 0.884 → 0.860;
+//! `convnext_pw_conv1x1_192_768_28` 0.939 → 0.935; `conv1x1_320_1280_7` and ResNet-50's
+//! 64 → 256 on 56 × 56 the same (`cargo bench --bench layers -- --threads 1 --suite FILE
+//! --layer NAME`). ResNet-50 at batch 1 on one thread, the builds before and after alternated
+//! six times: 30.5-35.2 ms, median 31.0, against 31.5-34.1, median 32.2; at batch 8 the runs
+//! spread over 260-400 ms in both builds, too widely to tell (`cargo bench --bench networks
+//! -- --net resnet50 --batch 1,8 --threads 1`).
+//!
+//! Measured on the same machine and found no faster, so left out (one build choosing by an
+//! environment variable, alternated, fastest of four or five runs, one thread):
+//!
+//! * BLIS's loop order inside a block (a 64-column `B` micro-panel kept in L1 while the tiles
+//!   walk down the `A` panels, which come from L2), with `KC` 128 or 160 so that the
+//!   micro-panel fits the 48 KiB L1d: within the noise of the order above on
+//!   `convnext_pw_conv1x1_192_768_28`, `conv1x1s2_512_1024_28` and `conv1x1s2_256_512_56`.
+//! * A 12 × 32 tile from two `A` panels (24 accumulators, two loads of `B` per 24 FMAs
+//!   instead of four): 0.954 → 0.969 ms on `convnext_pw_conv1x1_192_768_28`, 0.870 → 0.889
+//!   on `conv1x1s2_256_512_56`, 0.414 → 0.409 on `bottleneck_conv1x1_256_56`, and slower on
+//!   7 × 7 planes, whose 49 columns do not split into 32s (0.411 → 0.497 on
+//!   `conv1x1_2048_512_7`).
+//! * Asking for `B`'s rows 8 or 16 steps ahead inside the tile's loop: the extra live values
+//!   made the compiler keep the accumulators of the tiles with a tail of columns on the stack
+//!   (seen in the disassembly), and every 1x1 layer ran up to twice as long even with the
+//!   distance set to 0.
+//!
+//! In the profile, 98% of the 6 × 64 tile's samples fall inside its loop of FMAs, spread
+//! evenly over them: what is left to gain is in that loop, not in the epilogue or the
+//! packing.
+//!
 //! A layer at batch 1 reads its weights from memory when they were evicted since the last
 //! forward (ResNet-50's 100 MB of them do not stay in a 32 MB L3), and on a 7 × 7 map (49
 //! columns) each weight is used by one tile only, 6 × 49 multiply-adds per 24 bytes. Each tile

@@ -254,6 +254,39 @@ fn column_tasks_cover_the_columns_in_whole_panels() {
 }
 
 #[test]
+fn tiles_cover_a_block_from_panel_starts_and_leave_no_lone_vector_after_a_whole_tile() {
+    use super::driver::tiles;
+    for width in [NR, 64] {
+        for nc in 1..=400 {
+            let tiles: Vec<_> = tiles(nc, width).collect();
+            let mut end = 0;
+            for &(start, cols) in &tiles {
+                assert_eq!(start, end, "nc {nc}, width {width}: {tiles:?}");
+                assert!(start % NR == 0 && (1..=width).contains(&cols));
+                end = start + cols;
+            }
+            assert_eq!(end, nc, "nc {nc}, width {width}: {tiles:?}");
+            if width > 2 * NR && nc > width {
+                assert!(
+                    tiles.iter().all(|&(_, cols)| cols > NR),
+                    "nc {nc}: {tiles:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        tiles(196, 64).collect::<Vec<_>>(),
+        [(0, 64), (64, 64), (128, 32), (160, 36)]
+    );
+    assert_eq!(
+        tiles(272, 64).collect::<Vec<_>>()[3..],
+        [(192, 32), (224, 48)]
+    );
+    assert_eq!(tiles(49, 64).collect::<Vec<_>>(), [(0, 49)]);
+    assert_eq!(tiles(100, 64).collect::<Vec<_>>(), [(0, 64), (64, 36)]);
+}
+
+#[test]
 fn blocks_split_evenly_and_cover_the_whole() {
     assert_eq!(
         blocks(576, 256, 1).collect::<Vec<_>>(),
@@ -384,11 +417,13 @@ fn product(
 
 /// Sizes around the AVX-512 tile's edges: every count of rows of an `A` panel, columns that
 /// end inside each of the tile's four vectors and inside a second tile, whole vectors and 1 to
-/// 4 columns more (the columns it takes as columns: 17, 20, 36, 49, 50, 52), and `K` from 1 to
-/// past a `K` block.
+/// 4 columns more (the columns it takes as columns: 17, 20, 36, 49, 50, 52), a whole tile and
+/// one vector or less more (65, 68, 79, 80, 129, 196: the last whole tile runs as two), and `K`
+/// from 1 to past a `K` block.
 const WIDE_M: [usize; 9] = [1, 2, 3, 4, 5, 6, 7, 13, 37];
-const WIDE_N: [usize; 21] = [
-    1, 2, 15, 16, 17, 20, 31, 33, 36, 47, 49, 50, 52, 63, 64, 65, 79, 100, 128, 129, 200,
+const WIDE_N: [usize; 24] = [
+    1, 2, 15, 16, 17, 20, 31, 33, 36, 47, 49, 50, 52, 63, 64, 65, 68, 79, 80, 100, 128, 129, 196,
+    200,
 ];
 const WIDE_K: [usize; 6] = [1, 2, 3, 17, 64, KC + 3];
 
@@ -442,9 +477,16 @@ fn avx512_kernel_gives_the_avx2_kernels_numbers_bit_for_bit_with_every_activatio
         eprintln!("no AVX-512 on this CPU: skipped");
         return;
     };
-    for (seed, size) in [[7, 49, 100], [13, 200, KC + 3], [6, 64, 9], [5, 17, 1]]
-        .into_iter()
-        .enumerate()
+    for (seed, size) in [
+        [7, 49, 100],
+        [13, 200, KC + 3],
+        [6, 64, 9],
+        [5, 17, 1],
+        [7, 196, 40],
+        [6, 80, 30],
+    ]
+    .into_iter()
+    .enumerate()
     {
         let [m, n, k] = size;
         let a = sample(m * k, seed as u64).into_raw_vec_and_offset().0;
