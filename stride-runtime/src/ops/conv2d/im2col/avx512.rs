@@ -37,7 +37,10 @@
 //!   0.52-0.53 → 0.51-0.52, 3x3/2 320 → 640 at 13 0.81-0.84 → 0.80-0.81. On wider rows the
 //!   gather lost: with every strided row gathered, `resnet_conv3x3s2_128_28` (14-wide
 //!   output) 0.556 → 0.575 and `x_down 96 → 192 at 56` 0.554 → 0.58; at stride 1 (dilated
-//!   3x3 at 28 and 33, 5x5 at 20) 7-13% slower than the walk by positions.
+//!   3x3 at 28 and 33, 5x5 at 20) 7-13% slower than the walk by positions, and at stride 1
+//!   onto rows at most 8 wide as well, where the walk by positions gathers its vectors
+//!   that cross three rows (`conv3x3_512_7` 1.077 → 1.091, 3x3 384 at 8 0.710 → 0.744, 3x3
+//!   512 at 4 0.440 → 0.459, 5x5 160 at 7 0.342 → 0.351: medians of 3, same method).
 //!
 //! What packing costs at most: packing zeros in place of every row (so no input read at
 //! all) took `resnet_conv3x3s2_128_28` from 0.549 to 0.491 ms, `conv3x3s2_256_28` from 1.09
