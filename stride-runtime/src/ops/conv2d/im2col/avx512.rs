@@ -36,7 +36,7 @@
 //!   0.51 → 0.48, 5x5/2 96 → 192 at 14 0.261 → 0.229, ConvNeXt's 2x2/2 384 → 768 at 14
 //!   0.52-0.53 → 0.51-0.52, 3x3/2 320 → 640 at 13 0.81-0.84 → 0.80-0.81. On wider rows the
 //!   gather lost: with every strided row gathered, `resnet_conv3x3s2_128_28` (14-wide
-//!   output) 0.556 → 0.575 and `x_down 96 → 192 at 56` 0.554 → 0.58; at stride 1 (dilated
+//!   output) 0.556 → 0.575 and 2x2/2 96 → 192 at 56 0.554 → 0.58; at stride 1 (dilated
 //!   3x3 at 28 and 33, 5x5 at 20) 7-13% slower than the walk by positions, and at stride 1
 //!   onto rows at most 8 wide as well, where the walk by positions gathers its vectors
 //!   that cross three rows (`conv3x3_512_7` 1.077 → 1.091, 3x3 384 at 8 0.710 → 0.744, 3x3
