@@ -28,8 +28,9 @@
 //!   worked out once per kernel row and column; on AVX-512 each 16 values are one masked
 //!   load (stride 1, 16 output positions at a time whatever their output rows, the bounds
 //!   in vectors), two loads and a permute (stride 2, per output row) or a masked gather (any
-//!   other stride, ConvNeXt's 4x4/4 patchify stem), with the padding's zeros from the mask
-//!   (`im2col/avx512.rs`, which gives the figures).
+//!   other stride, ConvNeXt's 4x4/4 patchify stem), or, at any stride but 1 onto output rows
+//!   at most 8 wide (a 7x7 map), one masked gather of 16 positions across rows; with the
+//!   padding's zeros from the mask (`im2col/avx512.rs`, which gives the figures).
 //!
 //! Threads: each task is one sample, one group and a range of output columns. Several
 //! samples or groups give every thread its own; a single image is split by columns, so

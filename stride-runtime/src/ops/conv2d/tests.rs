@@ -446,6 +446,17 @@ fn im2col_packs_every_block_exactly_as_the_unrolled_matrix_would_be_packed() {
             (3, 3),
             Conv2dParams::default().stride(3).padding(2),
         ),
+        // Strided output rows at most half a vector wide, which AVX-512 gathers through a
+        // grid of positions: ConvNeXt's 2x2/2 onto a 7-wide map, and a block of more columns
+        // than one grid holds (150 rows of 8).
+        (3, 14, 14, (2, 2), Conv2dParams::default().stride(2)),
+        (
+            2,
+            300,
+            15,
+            (3, 3),
+            Conv2dParams::default().stride(2).padding(1),
+        ),
     ];
     for (seed, (cin, h, w, (kh, kw), params)) in cases.into_iter().enumerate() {
         let x = sample((1, cin, h, w), seed as u64);

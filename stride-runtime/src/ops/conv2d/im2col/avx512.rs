@@ -25,6 +25,29 @@
 //!   positions measured slower (same method): `resnet_conv3x3s2_128_28` 0.62-0.63 against
 //!   0.61 ms and ResNet's stem 1.60-1.66 against 1.56-1.57, the 14-wide output rows of the
 //!   first crossing a vector's 16 lanes almost every time.
+//! * **By gathers**, at a width stride other than 1 when an output row is at most 8 wide
+//!   ([`gathers`]): by output rows, each such row is a vector more than half empty (a 7-wide
+//!   row is 7 lanes of 16, with its two loads and a permute); here the block's 16 positions a
+//!   vector are worked out once per block into a [`Grid`], and each vector of a packed row is
+//!   one masked gather from them, all 16 lanes filled across output rows. One thread, Zen 5,
+//!   `cargo bench --bench layers -- --suite FILE --threads 1`, the two builds alternated
+//!   (medians of 2-3 runs on a machine shared with other builds, ms, before → after): 3x3/2
+//!   512 at 14 1.08-1.10 → 1.05-1.08, 3x3/2 256 at 10 0.206 → 0.181, 3x3/2 256 → 384 at 16
+//!   0.51 → 0.48, 5x5/2 96 → 192 at 14 0.261 → 0.229, ConvNeXt's 2x2/2 384 → 768 at 14
+//!   0.52-0.53 → 0.51-0.52, 3x3/2 320 → 640 at 13 0.81-0.84 → 0.80-0.81. On wider rows the
+//!   gather lost: with every strided row gathered, `resnet_conv3x3s2_128_28` (14-wide
+//!   output) 0.556 → 0.575 and 2x2/2 96 → 192 at 56 0.554 → 0.58; at stride 1 (dilated
+//!   3x3 at 28 and 33, 5x5 at 20) 7-13% slower than the walk by positions, and at stride 1
+//!   onto rows at most 8 wide as well, where the walk by positions gathers its vectors
+//!   that cross three rows (`conv3x3_512_7` 1.077 → 1.091, 3x3 384 at 8 0.710 → 0.744, 3x3
+//!   512 at 4 0.440 → 0.459, 5x5 160 at 7 0.342 → 0.351: medians of 3, same method).
+//!
+//! What packing costs at most: packing zeros in place of every row (so no input read at
+//! all) took `resnet_conv3x3s2_128_28` from 0.549 to 0.491 ms, `conv3x3s2_256_28` from 1.09
+//! to 0.97, `dilated3x3_d2_256_28` from 3.94 to 3.67; keeping the walk by output rows but
+//! skipping its loads gave 0.522 and 1.035, so the input's loads are about half of the
+//! stride-2 packing and the walk's bounds and stores the other half (same method, one
+//! thread).
 //!
 //! The numbers are the input's own values, so this packs exactly what the portable packing
 //! packs (the packing test compares both with the unrolled matrix).
@@ -88,33 +111,44 @@ pub(super) unsafe fn pack(
     assert!(rows.len() == window_h.kernel && cols.len() == window_w.kernel);
     assert!(x.len() >= g.group_in * h * w && k0 + kc <= g.group_in * taps);
     let walk = Walk::new(g, j0, nc);
-
-    // Row `k0 + p` is channel `c`, tap `tap`, stepped along rather than divided out.
-    let (mut c, mut tap) = (k0 / taps, k0 % taps);
-    for p in 0..kc {
-        if p == 0 {
-            prefetch(k0);
-        }
-        if tap == 0 && c + 1 < g.group_in {
-            prefetch((c + 1) * taps);
-        }
-        let line = &mut dst[p * row_stride..][..width];
-        let (ys, xs) = (&rows[tap / window_w.kernel], &cols[tap % window_w.kernel]);
-        let plane = &x[c * h * w..][..h * w];
-        // SAFETY: AVX-512F as the caller promised; `ys` and `xs` are the taps of `g` for
-        // this row, whose reads they keep inside `plane`.
-        unsafe {
-            if ys.indices.is_empty() || xs.indices.is_empty() {
-                zeros(line);
-            } else if window_w.stride == 1 {
-                walk.by_positions(g, plane, ys, xs, line);
-            } else {
-                by_output_rows(g, plane, ys, xs, (j0, nc), line);
+    // The block's columns a grid at a time when gathering, else all at once.
+    let gather = gathers(g);
+    let chunk = if gather { GRID * LANES } else { width };
+    for start in (0..width).step_by(chunk.max(1)) {
+        let end = (start + chunk).min(width);
+        let grid = gather.then(|| Grid::new(g, j0 + start, nc.min(end) - start));
+        // Row `k0 + p` is channel `c`, tap `tap`, stepped along rather than divided out.
+        let (mut c, mut tap) = (k0 / taps, k0 % taps);
+        for p in 0..kc {
+            if start == 0 {
+                if p == 0 {
+                    prefetch(k0);
+                }
+                if tap == 0 && c + 1 < g.group_in {
+                    prefetch((c + 1) * taps);
+                }
             }
-        }
-        tap += 1;
-        if tap == taps {
-            (c, tap) = (c + 1, 0);
+            let line = &mut dst[p * row_stride..][start..end];
+            let (ys, xs) = (&rows[tap / window_w.kernel], &cols[tap % window_w.kernel]);
+            let plane = &x[c * h * w..][..h * w];
+            // SAFETY: AVX-512F as the caller promised; `ys` and `xs` are the taps of `g` for
+            // this row, whose reads they keep inside `plane`; the grid and the walk were made
+            // for `g`, and without a grid `line` is the whole block's row.
+            unsafe {
+                if ys.indices.is_empty() || xs.indices.is_empty() {
+                    zeros(line);
+                } else if let Some(grid) = &grid {
+                    gathered(grid, g, plane, ys, xs, line);
+                } else if window_w.stride == 1 {
+                    walk.by_positions(g, plane, ys, xs, line);
+                } else {
+                    by_output_rows(g, plane, ys, xs, (j0, nc), line);
+                }
+            }
+            tap += 1;
+            if tap == taps {
+                (c, tap) = (c + 1, 0);
+            }
         }
     }
 }
@@ -415,5 +449,100 @@ unsafe fn zeros(dst: &mut [f32]) {
             )
         };
         t += here;
+    }
+}
+
+/// Whether [`pack`] gathers each 16 values through a [`Grid`] rather than walking output
+/// rows: at a width stride other than 1 when an output row is at most half a vector wide
+/// (see [the module docs](self)). There a walk by output rows stores a vector that is more
+/// than half empty per output row, where a gather fills all 16 lanes across rows; at stride
+/// 1 the walk by positions already does, with loads rather than a gather.
+fn gathers(g: &Geometry<Window>) -> bool {
+    g.axes[1].stride != 1 && g.output[1] <= LANES / 2
+}
+
+/// Vectors of positions a [`Grid`] holds.
+const GRID: usize = 32;
+
+/// Up to [`GRID`] vectors of 16 consecutive output positions of a block, lane `t` of vector
+/// `v` at `X = ox * sw` and `Y = oy * sh * W`, the input offset of its window's corner:
+/// worked out once per block and read for every packed row.
+struct Grid {
+    x: [[i32; LANES]; GRID],
+    y: [[i32; LANES]; GRID],
+    /// Columns in the grid (at most `GRID * LANES`).
+    columns: usize,
+}
+
+impl Grid {
+    /// The positions of columns `j0..j0 + columns` of `g`'s matrix.
+    fn new(g: &Geometry<Window>, j0: usize, columns: usize) -> Grid {
+        debug_assert!(columns <= GRID * LANES);
+        let ow = g.output[1];
+        let (row, step) = (g.axes[0].stride * g.input[1], g.axes[1].stride);
+        let mut grid = Grid {
+            x: [[0; LANES]; GRID],
+            y: [[0; LANES]; GRID],
+            columns,
+        };
+        let (mut oy, mut ox) = (j0 / ow, j0 % ow);
+        for v in 0..columns.div_ceil(LANES) {
+            for t in 0..LANES {
+                grid.x[v][t] = (ox * step) as i32;
+                grid.y[v][t] = (oy * row) as i32;
+                ox += 1;
+                if ox == ow {
+                    (oy, ox) = (oy + 1, 0);
+                }
+            }
+        }
+        grid
+    }
+}
+
+/// Packs the grid's columns of one row, whose taps are `ys` and `xs` (both non-empty), from
+/// its input plane into `line` (the grid's columns rounded up to whole vectors).
+///
+/// # Safety
+/// The CPU has AVX-512F; [`takes`] accepted `g`; the grid was made for `g`, `plane` is one of
+/// its input planes and `ys`, `xs` taps of `g`.
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn gathered(
+    grid: &Grid,
+    g: &Geometry<Window>,
+    plane: &[f32],
+    ys: &Taps,
+    xs: &Taps,
+    line: &mut [f32],
+) {
+    debug_assert!(line.len() == grid.columns.div_ceil(LANES) * LANES);
+    let row = g.axes[0].stride * g.input[1];
+    let step = g.axes[1].stride;
+    // Lane `(X, Y)` is inside the input where `X - x0 < x_len` and `Y - y0 < y_len`
+    // (unsigned), and then reads `plane[origin + Y + X]`.
+    let (x0, y0) = (xs.indices.start * step, ys.indices.start * row);
+    let x0v = _mm512_set1_epi32(x0 as i32);
+    let x_len = _mm512_set1_epi32((xs.indices.len() * step) as i32);
+    let y0v = _mm512_set1_epi32(y0 as i32);
+    let y_len = _mm512_set1_epi32((ys.indices.len() * row) as i32);
+    let origin = (ys.first * g.input[1] + xs.first) as isize - (x0 + y0) as isize;
+    let base = plane.as_ptr().wrapping_offset(origin);
+    let out = line.as_mut_ptr();
+    for v in 0..line.len() / LANES {
+        let here = (grid.columns - v * LANES).min(LANES);
+        let columns: __mmask16 = if here == LANES { !0 } else { (1 << here) - 1 };
+        // SAFETY: AVX-512F as the caller promised; the lanes gathered are inside the tap's
+        // valid outputs, so inside `plane`; the store is vector `v` of `line`.
+        unsafe {
+            let at_x = _mm512_loadu_si512(grid.x[v].as_ptr().cast());
+            let at_y = _mm512_loadu_si512(grid.y[v].as_ptr().cast());
+            let inside_x = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(at_x, x0v), x_len);
+            let inside_y = _mm512_cmplt_epu32_mask(_mm512_sub_epi32(at_y, y0v), y_len);
+            let valid = inside_x & inside_y & columns;
+            let offsets = _mm512_add_epi32(at_y, at_x);
+            let value =
+                _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), valid, offsets, base.cast());
+            _mm512_storeu_ps(out.add(v * LANES), value);
+        }
     }
 }
