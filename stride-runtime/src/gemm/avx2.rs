@@ -138,8 +138,15 @@ unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
                 v0 = _mm256_add_ps(v0, b);
                 v1 = _mm256_add_ps(v1, b);
             }
-            v0 = act::apply(finish.activation, v0);
-            v1 = act::apply(finish.activation, v1);
+            // `apply_cheap` inlines; `apply` is compiled out of line (avx512.rs's
+            // `write_rows`).
+            if finish.activation.is_cheap() {
+                v0 = act::apply_cheap(finish.activation, v0);
+                v1 = act::apply_cheap(finish.activation, v1);
+            } else {
+                v0 = act::apply(finish.activation, v0);
+                v1 = act::apply(finish.activation, v1);
+            }
         }
         // SAFETY: as above.
         unsafe {

@@ -260,7 +260,10 @@ unsafe fn tile_of<const R: usize, const V: usize, const T: usize>(
 unsafe fn write_rows<const R: usize, const V: usize>(c: &[[__m512; V]; R], tile: &Tile) {
     let ragged = tile.cols % LANES;
     let last: __mmask16 = if ragged == 0 { !0 } else { (1 << ragged) - 1 };
-    // A `match`, not `Option::and_then`, which was left out of line and called per row.
+    // A `match`, not `Option::and_then`, which was left out of line and called per row. The
+    // cheap activations go through `apply_cheap`, a few instructions that inline: `apply`,
+    // with the smooth forms in it, is compiled out of line, and a call per vector spilled
+    // the tile's registers around it.
     let biases = match tile.finish {
         Some(finish) => finish.bias,
         None => None,
@@ -282,7 +285,11 @@ unsafe fn write_rows<const R: usize, const V: usize>(c: &[[__m512; V]; R], tile:
                 if let Some(bias) = bias {
                     value = _mm512_add_ps(value, bias);
                 }
-                value = act::apply(finish.activation, value);
+                value = if finish.activation.is_cheap() {
+                    act::apply_cheap(finish.activation, value)
+                } else {
+                    act::apply(finish.activation, value)
+                };
             }
             // SAFETY: as above; masked-off lanes are not written.
             unsafe { _mm512_mask_storeu_ps(out, mask, value) };
