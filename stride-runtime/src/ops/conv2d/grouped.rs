@@ -279,7 +279,15 @@ impl Task<'_> {
     /// channels, the band's `rows * OW` values of each).
     fn run(&self, mut c: MatMut) {
         if wide::takes(self.isa, self.g) {
-            return self.run_wide(&mut c);
+            let band = wide::Band {
+                isa: self.isa,
+                g: self.g,
+                x: self.x,
+                weights: self.weights,
+                epilogue: self.epilogue,
+                band: self.band.clone(),
+            };
+            return band.run(&mut c);
         }
         let rows = self.band.len();
         let layout = self.layout;

@@ -8,7 +8,7 @@
 //! long as the multiply at 32 channels a group on 14x14. Here a tile is `V` vectors of output
 //! channels times `P` output pixels, each pixel read through a pointer of its own: a step over
 //! a tap of an input channel loads `V` vectors of weights (one row of
-//! [`Weights`](super::Weights), contiguous) and broadcasts one input value per pixel, at any
+//! the parent's `Weights`, contiguous) and broadcasts one input value per pixel, at any
 //! stride. So the buffer ([`Plain`]) is the band's padded input rows as they are: one zeroing
 //! pass and one copy per input row. Pixels are taken in output order, so a tile may run
 //! across the end of an output row and no column is computed past the output; a 7x7 output
@@ -40,8 +40,7 @@ use core::ops::Range;
 
 use stride_geometry::Window;
 
-use super::Task;
-use crate::gemm::MatMut;
+use crate::gemm::{Epilogue, MatMut};
 use crate::ops::conv_layer::Geometry;
 use crate::simd::{Activation, Isa, zero};
 use crate::workspace::Workspace;
@@ -168,10 +167,25 @@ impl Plain {
     }
 }
 
-impl Task<'_> {
-    /// [`Task::run`] for a layer this module [`takes`]: fills the buffer, then runs every
-    /// tile of the band into `c`.
-    pub(super) fn run_wide(&self, c: &mut MatMut) {
+/// One sample, one group and a band of output rows of a layer this module [`takes`]: the
+/// parent's task, handed over.
+pub(super) struct Band<'a> {
+    pub(super) isa: Isa,
+    pub(super) g: &'a Geometry<Window>,
+    /// The group's input planes.
+    pub(super) x: &'a [f32],
+    /// The group's packed weights, `[Cin/g * kh * kw][Cout/g]`.
+    pub(super) weights: &'a [f32],
+    /// With the group's bias.
+    pub(super) epilogue: Epilogue<'a>,
+    /// Output rows.
+    pub(super) band: Range<usize>,
+}
+
+impl Band<'_> {
+    /// Fills the buffer, then runs every tile of the band into `c` (the group's output
+    /// channels, the band's `rows * OW` values of each).
+    pub(super) fn run(&self, c: &mut MatMut) {
         let layout = Plain::new(self.g, &self.band);
         let offsets = layout.offsets(self.g);
         Workspace::with(self.g.group_in * layout.channel(), |buffer| {
