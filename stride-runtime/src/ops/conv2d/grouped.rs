@@ -6,6 +6,9 @@
 //! products of `M = 16`, `K = 144`, `N = 196`) in which packing im2col's `B` (a 14-value copy
 //! per row of output per tap) costs as much as the multiply. Here nothing is packed per tap.
 //!
+//! Groups whose output channels fill whole vectors run the tile of [`wide`] instead, output
+//! channels across the vector (see there); what follows is the tile for the others.
+//!
 //! # The input, once per task
 //!
 //! A task copies its group's input planes, padding included, into a buffer split by phase of
@@ -24,8 +27,8 @@
 //! in registers (AVX-512: 8 × 3 zmm, 4 × 6, …; AVX2: 4 × 3 ymm, 8 × 1, …; `V` per layer,
 //! [`vectors`]). Each step over a tap of an input channel loads the `V` vectors from the
 //! buffer and multiplies into them a broadcast weight per row. The weights are packed once per
-//! layer ([`Weights`]) as, per tile of 8 rows, `[Cin/g * kh * kw][rows]`: a step reads one
-//! row of it. The sums start from the bias, and the tile takes the activation as it leaves
+//! layer ([`Weights`]) as, per group, `[Cin/g * kh * kw][Cout/g]`: a step reads the tile's
+//! rows of one row of it. The sums start from the bias, and the tile takes the activation as it leaves
 //! the kernel (in a function of its own, see below); the tile's
 //! valid runs are then copied to the output (or added to the residual there, then the
 //! activation). Each `(R, V)` body is a function of its own: inlined into one dispatching
@@ -71,10 +74,10 @@ const BUFFER: usize = 128 * 1024;
 /// Most flat positions in one tile: AVX-512's 6 vectors of 16 (a tile of at most 4 rows).
 const MAX_WIDTH: usize = 96;
 
-/// A grouped layer's weight packed for the kernel: per group and per tile of [`ROWS`] output
-/// channels (fewer in the last), `[Cin/g * kh * kw][rows]` (PyTorch's `[rows][Cin/g * kh *
-/// kw]` transposed), so that one step of a tile reads its rows' weights for one tap from one
-/// place, and a tile's weights are one contiguous block.
+/// A grouped layer's weight packed for the kernels: per group, `[Cin/g * kh * kw][Cout/g]`
+/// (PyTorch's `[Cout/g][Cin/g * kh * kw]` transposed), so that one step of a tile reads its
+/// channels' weights for one tap from one place (a step of the next tap is `Cout/g` values
+/// further).
 #[derive(Debug, Clone)]
 pub(super) struct Weights {
     data: Vec<f32>,
@@ -93,12 +96,9 @@ impl Weights {
             .chunks_exact(group_out * patch)
             .zip(data.chunks_exact_mut(group_out * patch))
         {
-            for (w_t, p_t) in w_g.chunks(ROWS * patch).zip(p_g.chunks_mut(ROWS * patch)) {
-                let rows = w_t.len() / patch;
-                for (o, row) in w_t.chunks_exact(patch).enumerate() {
-                    for (k, &v) in row.iter().enumerate() {
-                        p_t[k * rows + o] = v;
-                    }
+            for (o, row) in w_g.chunks_exact(patch).enumerate() {
+                for (k, &v) in row.iter().enumerate() {
+                    p_g[k * group_out + o] = v;
                 }
             }
         }
@@ -278,6 +278,17 @@ impl Task<'_> {
     /// Fills the buffer, then runs every tile of the band into `c` (the group's output
     /// channels, the band's `rows * OW` values of each).
     fn run(&self, mut c: MatMut) {
+        if wide::takes(self.isa, self.g) {
+            let band = wide::Band {
+                isa: self.isa,
+                g: self.g,
+                x: self.x,
+                weights: self.weights,
+                epilogue: self.epilogue,
+                band: self.band.clone(),
+            };
+            return band.run(&mut c);
+        }
         let rows = self.band.len();
         let layout = self.layout;
         let flat = rows * layout.wq;
@@ -301,7 +312,8 @@ impl Task<'_> {
                     bias[..tile_rows].copy_from_slice(&b[r0..r0 + tile_rows]);
                 }
                 let mut steps = Steps {
-                    w: &self.weights[r0 * offsets.len()..][..tile_rows * offsets.len()],
+                    w: &self.weights[r0..],
+                    stride: group_out,
                     x: buffer.as_ptr(),
                     offsets: &offsets,
                     bias,
@@ -315,8 +327,8 @@ impl Task<'_> {
                 for j0 in (0..flat).step_by(width) {
                     // SAFETY: the steps read `buffer[offset + j0 .. + width]` for each offset,
                     // below `filled + width + wq` (every offset is below `filled - flat +
-                    // wq`, and `j0 < flat`); `w` holds the tile's `patch` rows of `tile_rows`
-                    // values.
+                    // wq`, and `j0 < flat`); `w` holds the tile's `patch` steps of
+                    // `group_out >= tile_rows` values.
                     unsafe {
                         steps.x = buffer.as_ptr().add(j0);
                         tile_on(self.isa, tile_rows, vectors, &steps, &mut tile);
@@ -456,8 +468,11 @@ fn vectors(isa: Isa, rows: usize, flat: usize) -> usize {
 
 /// What a tile multiplies, and how it finishes.
 struct Steps<'a> {
-    /// The tile's packed weights, `[offsets.len()][rows]`.
+    /// The tile's packed weights from its first row: step `k`'s `rows` values start at
+    /// `k * stride`.
     w: &'a [f32],
+    /// Values between two steps' weights: the group's output channels.
+    stride: usize,
     /// The buffer from the tile's first flat position.
     x: *const f32,
     /// Where each step reads, from `x`.
@@ -468,12 +483,13 @@ struct Steps<'a> {
     activation: Activation,
 }
 
-/// `tile[i][j] = activation(bias[i] + Σ_k w[k * rows + i] · x[offsets[k] + j])` for
+/// `tile[i][j] = activation(bias[i] + Σ_k w[k * stride + i] · x[offsets[k] + j])` for
 /// `i < rows` and `j < vectors *` [`lanes`]`(isa)`, on `isa`.
 ///
 /// # Safety
 /// `steps.x` is readable at `offsets[k] + j` for every `k` and `j < vectors * lanes`, and
-/// `steps.w` holds `offsets.len() * rows` values; `1 <= rows <= ROWS`, and `vectors` at most
+/// `steps.w` holds `(offsets.len() - 1) * stride + rows` values; `1 <= rows <= ROWS`,
+/// `rows <= stride`, and `vectors` at most
 /// what [`vectors`] allows for `rows` (1 on the portable path).
 unsafe fn tile_on(
     isa: Isa,
@@ -482,7 +498,11 @@ unsafe fn tile_on(
     steps: &Steps,
     tile: &mut [[f32; MAX_WIDTH]; ROWS],
 ) {
-    debug_assert!((1..=ROWS).contains(&rows) && steps.w.len() == steps.offsets.len() * rows);
+    debug_assert!(
+        (1..=ROWS).contains(&rows)
+            && rows <= steps.stride
+            && steps.w.len() >= (steps.offsets.len() - 1) * steps.stride + rows
+    );
     macro_rules! by_rows {
         ($m:ident) => {
             match rows {
@@ -522,7 +542,7 @@ unsafe fn scalar_tile(rows: usize, steps: &Steps, tile: &mut [[f32; MAX_WIDTH]; 
     for (k, &offset) in steps.offsets.iter().enumerate() {
         // SAFETY: the caller's promises cover these reads.
         let xs: &[f32] = unsafe { std::slice::from_raw_parts(steps.x.add(offset), WIDTH) };
-        for (acc, &wi) in tile.iter_mut().zip(&steps.w[k * rows..][..rows]) {
+        for (acc, &wi) in tile.iter_mut().zip(&steps.w[k * steps.stride..][..rows]) {
             for (a, &v) in acc.iter_mut().zip(xs) {
                 *a += wi * v;
             }
@@ -606,7 +626,7 @@ macro_rules! vector_tile {
                 }
                 for (k, &offset) in steps.offsets.iter().enumerate() {
                     // SAFETY: the caller's promises cover these reads.
-                    let (xk, wk) = unsafe { (x.add(offset), w.add(k * R)) };
+                    let (xk, wk) = unsafe { (x.add(offset), w.add(k * steps.stride)) };
                     let mut xv = [$zero(); V];
                     for v in 0..V {
                         // SAFETY: as above, `v * LANES < V * LANES`, the tile's width.
@@ -656,6 +676,8 @@ vector_tile!(
     _mm256_fmadd_ps,
     _mm256_storeu_ps
 );
+
+mod wide;
 
 #[cfg(test)]
 mod tests;

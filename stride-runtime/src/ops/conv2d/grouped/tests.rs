@@ -251,18 +251,27 @@ fn grouped_applies_every_activation_with_and_without_the_residual() {
 
 #[test]
 fn grouped_gives_the_same_bits_however_the_rows_are_cut_into_tasks() {
-    let cases = [
-        Case::three(2, 4, 8, 15, 1),
-        Case::three(1, 6, 5, 9, 2),
-        Case {
-            batch: 2,
-            dilation: [2, 2],
-            pads: [2; 4],
-            ..Case::three(3, 2, 4, 12, 1)
-        },
-    ];
-    for (i, case) in cases.into_iter().enumerate() {
-        let (x, weight, bias) = case.tensors(100 + i as u64);
+    assert_same_bits_in_any_tasks(
+        &[
+            Case::three(2, 4, 8, 15, 1),
+            Case::three(1, 6, 5, 9, 2),
+            Case {
+                batch: 2,
+                dilation: [2, 2],
+                pads: [2; 4],
+                ..Case::three(3, 2, 4, 12, 1)
+            },
+        ],
+        100,
+    );
+}
+
+/// Runs each case on every instruction set in 1 task, then in more, and checks that the
+/// numbers are the same bits.
+#[track_caller]
+fn assert_same_bits_in_any_tasks(cases: &[Case], seed: u64) {
+    for (i, case) in cases.iter().enumerate() {
+        let (x, weight, bias) = case.tensors(seed + i as u64);
         let bias = bias.as_slice().unwrap();
         let geometry = Geometry::resolve(x.view(), weight.dim(), &case.params()).unwrap();
         let shape = geometry.output_shape();
@@ -353,4 +362,85 @@ fn a_grouped_layer_runs_the_direct_kernel_and_agrees_with_im2col_forward_and_wit
             .unwrap();
         assert_near(&got, &want, "forward_add_into");
     }
+}
+
+/// The layers of `wide`'s tile on the vector instruction sets: whole vectors of output
+/// channels a group, two or more, or one at stride 2.
+#[test]
+fn channels_across_the_vector_match_the_definition_at_every_width_stride_and_pad() {
+    let mut cases = Vec::new();
+    for group_out in [8, 16, 24, 32, 48, 64, 80] {
+        for stride in [1, 2] {
+            for size in [1, 5, 8, 13] {
+                cases.push(Case::three(2, 3 + group_out % 5, group_out, size, stride));
+            }
+        }
+    }
+    let base = Case::three(2, 4, 32, 9, 2);
+    cases.extend([
+        Case {
+            pads: [0, 2, 3, 1],
+            ..base
+        },
+        Case {
+            dilation: [2, 3],
+            pads: [2, 1, 3, 0],
+            input: [11, 14],
+            ..base
+        },
+        Case {
+            kernel: [5, 3],
+            stride: [1, 3],
+            pads: [2, 2, 1, 1],
+            ..base
+        },
+        Case {
+            batch: 3,
+            kernel: [1, 1],
+            pads: [0; 4],
+            ..base
+        },
+        Case {
+            pads: [3, 3, 3, 3],
+            input: [2, 2],
+            ..base
+        },
+    ]);
+    let mut wide = 0;
+    for (i, case) in cases.into_iter().enumerate() {
+        let (x, weight, _) = case.tensors(0);
+        let g = Geometry::resolve(x.view(), weight.dim(), &case.params()).unwrap();
+        wide += Isa::all()
+            .into_iter()
+            .filter(|&isa| wide::takes(isa, &g))
+            .count();
+        case.check(Activation::Relu, 300 + i as u64);
+    }
+    // The vector instruction sets, where the CPU has them, ran the tile in many cases
+    // (AVX2 in the 8- and 16-channel ones only).
+    if Isa::avx2().is_some() {
+        assert!(wide >= 10, "only {wide} runs took the tile");
+    }
+}
+
+/// ResNeXt-50 32x4d's grouped 3x3 layers, stride 1 and 2, at their sizes.
+#[test]
+fn resnext50_grouped_layers_match_the_definition() {
+    for (channels, size) in [(128, 56), (256, 28), (512, 14), (1024, 7)] {
+        let per_group = channels / 32;
+        Case::three(32, per_group, per_group, size, 1).check(Activation::Relu, 400);
+        Case::three(32, per_group, per_group, size * 2, 2).check(Activation::Relu, 401);
+    }
+}
+
+#[test]
+fn channels_across_the_vector_give_the_same_bits_however_the_rows_are_cut_into_tasks() {
+    assert_same_bits_in_any_tasks(
+        &[
+            Case::three(2, 5, 32, 15, 2),
+            Case::three(3, 4, 16, 11, 2),
+            Case::three(1, 3, 64, 9, 1),
+        ],
+        500,
+    );
 }
