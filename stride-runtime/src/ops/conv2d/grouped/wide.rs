@@ -45,6 +45,16 @@ use crate::ops::conv_layer::Geometry;
 use crate::simd::{Activation, Isa, zero};
 use crate::workspace::Workspace;
 
+/// Input channels a group has at most for the parent's tile to keep it. The networks' stems
+/// (one group of 3 input channels) sum few products per output and write a large output,
+/// which this module writes transposed and then copies: MobileNetV2's 3x3/2 stem ran 0.176
+/// ms here and 0.132 in the parent's tile, ConvNeXt's 4x4/4 0.188 against 0.164, ResNet's
+/// 7x7/2 1.06-1.08 against 0.97-0.99; from 16 input channels this module was ahead
+/// (`conv5x5_16_32_28` 0.078 against 0.088 ms, `conv5x5_48_128_14` 0.23 against 0.29,
+/// `conv7x7_64_64_56` 4.7-4.8 against 5.1; one thread, Zen 5, AVX-512, `cargo bench --bench
+/// layers`, the two alternated twice in one build).
+const SHORT_SUM: usize = 8;
+
 /// Most output pixels in one tile: each holds a pointer in a general register.
 const MAX_PIXELS: usize = 8;
 
@@ -52,8 +62,8 @@ const MAX_PIXELS: usize = 8;
 const MAX_CHANNELS: usize = 64;
 
 /// Whether this module runs the layer on `isa`: when a group's output channels fill whole
-/// vectors, two or more of them, or one at a stride above 1; and a tile holds at least 6
-/// pixels.
+/// vectors, two or more of them, or one at a stride above 1; a tile holds at least 6
+/// pixels; and a group has more than [`SHORT_SUM`] input channels.
 ///
 /// With one vector a step loads `P + 1` values for `P` multiply-adds, against 11 for 24 in
 /// the parent's tile of 8 channels by 3 vectors of pixels; at stride 1 the parent's buffer
@@ -64,6 +74,9 @@ const MAX_CHANNELS: usize = 64;
 /// multiply-adds, and there `grouped3x3_g32_1024_7` ran 0.42 ms in the parent's tile and
 /// 0.54 here.
 pub(super) fn takes(isa: Isa, g: &Geometry<Window>) -> bool {
+    if g.group_in <= SHORT_SUM {
+        return false;
+    }
     let strided = g.axes.iter().any(|a| a.stride > 1);
     lanes(isa).is_some_and(|lanes| {
         let vectors = g.group_out / lanes;
