@@ -263,12 +263,18 @@ pub(super) fn conv_transpose2d(
         })
         .sum();
     let parallel = flops.saturating_mul(units) >= gemm::parallel_flops();
-    let row_phases = rows.iter().filter(|r| r.len > 0).count();
-    let per_phase = if parallel {
-        gemm::tasks_for(crate::threads::threads()).div_ceil(units * row_phases.max(1))
+    // Each sample and group's tasks, shared among its height phases by their work (rows times
+    // kernel rows): at stride 2 a 3x3 kernel's odd rows take two kernel rows and its even rows
+    // one, and equal shares had left one thread twice the other's work
+    // (`convT3x3s2_op1_128_16` ran no faster on two threads than on one).
+    let per_unit = if parallel {
+        gemm::tasks_for(crate::threads::threads()).div_ceil(units)
     } else {
         1
     };
+    let work = |r: &AxisPhase| r.len * r.offsets.len();
+    let total_work: usize = rows.iter().map(work).sum();
+    let pieces_of = |r: &AxisPhase| (per_unit * work(r)).div_ceil(total_work.max(1)).max(1);
     // A piece of a phase multiplies the phase's whole `A` by `rows * width` columns, which
     // the micro-kernel computes in whole panels of `NR`: pieces of a small image would
     // compute mostly padding columns (a 4x4 input has 4-column phase rows).
@@ -281,7 +287,7 @@ pub(super) fn conv_transpose2d(
             if phase.len == 0 || width == 0 {
                 continue;
             }
-            let pieces = per_phase.min((phase.len * width / MIN_TASK_COLUMNS).max(1));
+            let pieces = pieces_of(phase).min((phase.len * width / MIN_TASK_COLUMNS).max(1));
             for t in 0..pieces {
                 let range = t * phase.len / pieces..(t + 1) * phase.len / pieces;
                 tasks.push((unit, ih, range));
