@@ -6,7 +6,7 @@
 Starts stride's network benchmark as a server (`cargo bench --bench networks -- --serve --export
 DIR BENCH ARGS`), which writes each network to `DIR/<net>.onnx` (with the seeded weights it is
 timed with) and prints the configurations the arguments select (network, batch, threads). For
-each configuration, stride and ONNX Runtime then take turns, N rounds (2 by default): stride's
+each configuration, stride and ONNX Runtime then take turns, N rounds (3 by default): stride's
 median forward, ONNX Runtime's median run of the same file at the same batch and thread count,
 and again. Each side's figure is the lower of its round medians. The turns are seconds apart, so
 a change in the machine's speed over minutes (on these shared VMs, two-thread figures have moved
@@ -59,7 +59,7 @@ def session(directory, net, threads):
 def main(argv):
     bench_args = argv[argv.index("--") + 1:] if "--" in argv else []
     argv = argv[:argv.index("--")] if "--" in argv else argv
-    rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 2
+    rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 3
     directory = pathlib.Path(argv[0])
     stride = Served("networks", ["--export", str(directory), *bench_args])
     sessions = {}

@@ -6,7 +6,7 @@
 #
 #     bench/compare_nets.sh                          # the benchmark's networks
 #     bench/compare_nets.sh --net resnet18 --net resnet50 --batch 1
-#     ROUNDS=3 bench/compare_nets.sh                 # turns per configuration (2)
+#     ROUNDS=5 bench/compare_nets.sh                 # turns per configuration (3)
 #
 # Arguments go to the network benchmark. Keep the machine otherwise idle: timings are noisy.
 set -euo pipefail
@@ -16,4 +16,4 @@ source bench/python_env.sh
 cpu=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
 echo "== $cpu, $(nproc) vCPUs" >&2
 cargo bench --bench networks --no-run
-"$venv/bin/python" bench/compare_nets.py target/nets --rounds "${ROUNDS:-2}" -- "$@"
+"$venv/bin/python" bench/compare_nets.py target/nets --rounds "${ROUNDS:-3}" -- "$@"
