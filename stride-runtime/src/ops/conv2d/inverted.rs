@@ -41,7 +41,8 @@
 use ndarray::{Array4, ArrayView4};
 
 use super::depthwise::{self, Depthwise};
-use super::pointwise::{self, Output};
+use super::pointwise;
+use super::shared::SharedOutput;
 use super::{Algorithm, Conv2d, Geometry, OP, Window, with_slices};
 use crate::gemm::{self, Epilogue, MatMut, StridedB};
 use crate::simd::Isa;
@@ -131,7 +132,7 @@ fn banded(
     let bands = oh.div_ceil(per_band);
 
     let mut y = memory::uninit(OP, "output", ndarray::Dim(gd.output_shape()))?;
-    let out = Output(contiguous_mut(&mut y).as_mut_ptr().cast::<f32>());
+    let out = SharedOutput::uninit(contiguous_mut(&mut y));
     let weights = &expand.im2col_weights()[0];
     let dw_weight = depthwise.layer.weight_slice();
     let dw_bias = depthwise.bias();

@@ -95,6 +95,7 @@ mod grouped;
 mod im2col;
 mod inverted;
 mod pointwise;
+mod shared;
 mod winograd;
 
 use std::sync::OnceLock;

@@ -27,13 +27,18 @@
 //! twice), the fused first expansion and depthwise layer went from 0.54-0.56 to 0.31-0.34
 //! ms, the 24 -> 144 expansions at 56x56 from 0.16-0.18 to 0.086-0.088 ms.
 //!
-//! `perf` on the GEMM path showed where the GEMM loses on these layers: its tiles call the
+//! `perf` on the GEMM path showed where the GEMM lost on these layers: its tiles called the
 //! activation's vector form out of line (`simd::activation::avx512::apply`, 3% of
-//! MobileNetV2's time on its own, `nm` shows it outlined), which spills the accumulators
-//! around each call (see that function's docs), and its
-//! tile loops sit inside its `K`, `M` and `N` blocks (not broken down further here). The
-//! first is the GEMM's to mend; the cut at [`MAX_CHANNELS`] should be measured again then.
+//! MobileNetV2's time on its own), which spilled the accumulators around each call, and its
+//! tile loops sit inside its `K`, `M` and `N` blocks. Since the GEMM's epilogue applies the
+//! cheap activations inline (`gemm/avx512.rs`, `write_rows`), it runs 16 -> 96 at 112x112
+//! in 0.24-0.25 ms instead of 0.33, still behind this kernel's 0.156; measured again then,
+//! the cut kept its ranking: 64 -> 256 at 56 0.46 (GEMM) against 0.39, 128 -> 512 at 28
+//! 0.43 against 0.39, and past it 144 -> 24 at 56 0.093 against 0.084, 160 -> 960 at 7 0.064
+//! against 0.071 (one thread, `cargo bench --bench layers -- --threads 1 --suite FILE`, the
+//! two alternated twice in one build choosing by a temporary environment variable).
 
+use super::shared::SharedOutput;
 use super::{Geometry, Window};
 use crate::gemm::{self, Epilogue, PackedA};
 use crate::simd::Isa;
@@ -152,7 +157,7 @@ pub(super) fn conv2d_split(
                 .map(move |r| (n, r.clone()))
         })
         .collect();
-    let out = Output(y.as_mut_ptr());
+    let out = SharedOutput::new(y);
     crate::threads::for_each(work, |(n, range)| {
         let x = &x[n * cin * plane + range.start..];
         // SAFETY: the columns `range` of every output plane of sample `n`, which no other
@@ -197,29 +202,6 @@ pub(super) unsafe fn serial(
         _ => unreachable!("`takes` chooses this kernel on AVX-512 only"),
     }
 }
-
-/// An output shared by tasks, each of which writes only its own part: here a range of columns,
-/// in [`super::inverted`] a band's rows.
-#[derive(Clone, Copy)]
-pub(super) struct Output(pub(super) *mut f32);
-
-impl Output {
-    /// The output's value `offset`.
-    ///
-    /// # Safety
-    ///
-    /// `offset` is inside the output.
-    pub(super) unsafe fn at(self, offset: usize) -> *mut f32 {
-        // SAFETY: the caller's promise.
-        unsafe { self.0.add(offset) }
-    }
-}
-
-// SAFETY: the tasks write disjoint parts of the output (see `conv2d_split`
-// and `inverted::banded`), as if each held a `&mut` to its own.
-unsafe impl Send for Output {}
-// SAFETY: as above.
-unsafe impl Sync for Output {}
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {

@@ -84,6 +84,7 @@ use ndarray::ArrayView4;
 use stride_geometry::Window;
 
 use self::tile::{LANES, OUT, POSITIONS, Place, SIDE};
+use super::shared::SharedOutput;
 use crate::gemm::{self, Epilogue, MR, MatMut, NR, PackB, PackedA};
 use crate::ops::conv_layer::Geometry;
 use crate::simd::{Activation, Isa};
@@ -277,7 +278,7 @@ pub(super) fn conv2d(
             tasks.extend(channels.iter().map(|c| (sample, first, count, c.clone())));
         }
     }
-    let out = Output(y.as_mut_ptr());
+    let out = SharedOutput::new(y);
     let job = Job {
         isa,
         g,
@@ -327,16 +328,6 @@ fn block_tiles(cin: usize, cout: usize) -> usize {
     (SCRATCH_BYTES / per_tile / NR * NR).clamp(NR, MAX_BLOCK)
 }
 
-/// The output tensor's first element, shared by the tasks, each writing its own tiles.
-#[derive(Clone, Copy)]
-struct Output(*mut f32);
-
-// SAFETY: tasks write disjoint elements through it (see `conv2d`), and the borrow of `y` it
-// comes from outlives them.
-unsafe impl Send for Output {}
-// SAFETY: as above.
-unsafe impl Sync for Output {}
-
 /// What every task of one call shares.
 struct Job<'a> {
     isa: Isa,
@@ -366,7 +357,7 @@ impl Job<'_> {
         first: usize,
         count: usize,
         channels: Range<usize>,
-        out: Output,
+        out: SharedOutput,
     ) {
         let g = self.g;
         let (cin, cout) = (g.group_in, channels.len());
@@ -435,7 +426,7 @@ impl Job<'_> {
                 let bias = self.bias.map_or(0.0, |b| b[channel]);
                 let plane_offset = (sample * g.group_out + channel) * oh * ow;
                 if self.prefetch_output && i + 1 < cout {
-                    block.prefetch_output(out.0.wrapping_add(plane_offset + oh * ow), g.output);
+                    block.prefetch_output(out.wrapping_at(plane_offset + oh * ow), g.output);
                 }
                 for (group, places) in block.places().chunks_exact(LANES).enumerate() {
                     let places: &[Place; LANES] = places.try_into().expect("LANES places");
@@ -443,7 +434,7 @@ impl Job<'_> {
                     // SAFETY: the plane lies inside the output; the places are this block's
                     // tiles of it, which the caller gave to this task alone.
                     unsafe {
-                        let plane = out.0.add(plane_offset);
+                        let plane = out.at(plane_offset);
                         self.output_group(m, columns, bias, plane, ow, places);
                     }
                 }
