@@ -351,6 +351,7 @@ impl Layer {
             },
             Some("gelu") => Op::Activation(Activation::Gelu),
             Some("hardswish") => Op::Activation(Activation::Hardswish),
+            Some("silu") => Op::Activation(Activation::Silu),
             Some("scale_channels") => Op::ScaleChannels,
             other => return Err(format!("{name}: unknown op {other:?}").into()),
         };
