@@ -351,8 +351,10 @@ fn a_strided_b_read_in_place_ignores_the_values_past_its_columns() {
     // `B` is the first `n` columns of a wider matrix whose other columns are NaN and
     // infinities: a view of it reads them in the lanes past `n` of each edge panel, which
     // must never reach `C`.
-    for [m, n, k] in [[7usize, 37, 19], [13, 49, 300], [6, 5, 3], [19, 400, 40]] {
-        let stride = n.next_multiple_of(NR) + NR;
+    // Its rows lie as a packed block's, `b_row_stride(n)` apart, more than `n` here.
+    for [m, n, k] in [[7usize, 37, 19], [13, 49, 300], [6, 5, 3], [19, 350, 40]] {
+        let stride = b_row_stride(n);
+        assert!(stride > n + 1);
         let a = sample(m * k, 3).into_raw_vec_and_offset().0;
         let b = sample(k * n, 4).into_raw_vec_and_offset().0;
         let mut wide = vec![f32::NAN; k * stride];
@@ -524,4 +526,21 @@ fn avx512_kernel_gives_the_avx2_kernels_numbers_bit_for_bit_with_every_activatio
             }
         }
     }
+}
+
+#[test]
+fn a_strided_b_is_read_in_place_only_when_its_rows_lie_as_a_packed_blocks() {
+    let (k, n) = (4, 32);
+    let data = vec![0.0f32; k * 1024];
+    let at = |stride: usize| {
+        StridedB::new(&data, k, n, stride, 1)
+            .view(0, k, 0, n)
+            .is_some()
+    };
+    assert!(at(b_row_stride(n)));
+    // Rows farther apart, as a convolution's input planes are, and rows touching.
+    assert!(!at(1024));
+    assert!(!at(n));
+    // Not contiguous along a row.
+    assert!(StridedB::new(&data, k, n, 1, k).view(0, k, 0, n).is_none());
 }
