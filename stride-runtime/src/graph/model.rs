@@ -9,6 +9,7 @@ use crate::custom::{CustomLayer, CustomSlot, CustomTensors};
 use crate::init::{Init, fan_in_bound, kaiming_fan_out_std};
 use crate::ops::{
     Activation, BatchNorm2d, Conv2d, ConvTranspose2d, Fused, LayerNorm2d, LayerScale, Linear,
+    MaxPool2dParams,
 };
 use crate::weights::{Loader, SaveError, Saver};
 use crate::{Error, Result};
@@ -409,7 +410,32 @@ impl Model {
         depthwise: usize,
         input: &[usize],
     ) -> Option<(&Conv2d, &Conv2d)> {
-        let conv = |group: usize| match self.fused(group)? {
+        let (e, d) = (self.whole_conv(expand)?, self.whole_conv(depthwise)?);
+        e.fuses_with(d, input.try_into().ok()?).then_some((e, d))
+    }
+
+    /// The convolution of fused group `conv` and the max pool that is layer `pool`, one after
+    /// the other on an input of shape `input`, when they run as one step
+    /// ([`Conv2d::fuses_with_max_pool`]): the group fused, its activation applied by the
+    /// layer, not closing a residual. The executor and the memory plan both ask this.
+    pub(crate) fn pooled(
+        &self,
+        conv: usize,
+        pool: usize,
+        input: &[usize],
+    ) -> Option<(&Conv2d, MaxPool2dParams)> {
+        let Op::MaxPool2d(params) = self.graph.layers[pool].op else {
+            return None;
+        };
+        let conv = self.whole_conv(conv)?;
+        conv.fuses_with_max_pool(&params, input.try_into().ok()?)
+            .then_some((conv, params))
+    }
+
+    /// The convolution of fused group `group` when it is the whole group: its activation
+    /// applied by the layer as it writes, and no residual to add.
+    fn whole_conv(&self, group: usize) -> Option<&Conv2d> {
+        match self.fused(group)? {
             FusedLayer::Conv2d(fused)
                 if fused.after() == Activation::Identity
                     && !self.graph.groups[group].before_add =>
@@ -417,9 +443,7 @@ impl Model {
                 Some(fused.layer())
             }
             _ => None,
-        };
-        let (e, d) = (conv(expand)?, conv(depthwise)?);
-        e.fuses_with(d, input.try_into().ok()?).then_some((e, d))
+        }
     }
 }
 

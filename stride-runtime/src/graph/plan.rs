@@ -221,6 +221,16 @@ impl Planner<'_> {
                     continue;
                 }
             }
+            // A convolution and its max pool fused: one step, no convolution output.
+            if let [Node::Group(a), Node::Layer(p), ..] = rest {
+                if self.model.pooled(*a, *p, &cur.shape).is_some() {
+                    self.next();
+                    self.read(&cur);
+                    cur = self.make_shaped(self.graph.layers[*p].key, self.output(*p));
+                    rest = &rest[2..];
+                    continue;
+                }
+            }
             cur = self.node(node, cur)?;
             rest = after;
         }

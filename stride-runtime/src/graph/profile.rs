@@ -2,8 +2,9 @@
 //! PyTorch's profiler or ONNX Runtime's `enable_profiling` report it.
 //!
 //! A step is what the executor runs as one call: a layer, a fused convolution (with its batch
-//! norm, activation and any residual add folded in), a residual add left on its own, a
-//! squeeze-excitation multiply, a concat's join, or a network from another invocation.
+//! norm, activation and any residual add folded in), an expansion and its depthwise layer or a
+//! stem and its max pool run as one, a residual add left on its own, a squeeze-excitation
+//! multiply, a concat's join, or a network from another invocation.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -16,13 +17,12 @@ use crate::Result;
 /// [`Module::profile`](super::Module::profile) gives one, and it displays as a table (ResNet-18's first steps):
 ///
 /// ```text
-/// layer           kind                              output       ms   share
-/// conv1           conv2d 7x7/2 fused        [1, 64, 112, 112]    2.133   8.4%
-/// maxpool         max_pool2d 3x3/2            [1, 64, 56, 56]    0.080   0.3%
-/// layer1.0.conv1  conv2d 3x3/1 fused          [1, 64, 56, 56]    0.655   2.6%
+/// layer           kind                                     output       ms   share
+/// conv1           conv2d 7x7/2 + max_pool2d 3x3/2 fused  [1, 64, 56, 56]    1.546  10.4%
+/// layer1.0.conv1  conv2d 3x3/1 fused                     [1, 64, 56, 56]    0.681   4.6%
 /// …
 /// forward: … ms at batch 1 (median of 20 runs)
-/// memory: ResNet18 at [1, 3, 224, 224]: 15 values, 3.8 MiB live at most, arena 3.8 MiB; buffers kept between forwards 5.0 MiB
+/// memory: ResNet18 at [1, 3, 224, 224]: … values, … MiB live at most, arena … MiB; buffers kept between forwards … MiB
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
@@ -48,8 +48,9 @@ pub struct Step {
     /// the steps that join branches.
     pub key: &'static str,
     /// What ran: the summary's kind (`"conv2d 3x3/2"`), `"… fused"` for a fused
-    /// convolution, `"… fused + add"` when it adds a residual as it writes, `"add"`,
-    /// `"scale"`, `"concat"` or `"network"`.
+    /// convolution, `"… fused + add"` when it adds a residual as it writes, `"1x1 +
+    /// depthwise fused"`, `"conv2d 7x7/2 + max_pool2d 3x3/2 fused"` for a convolution and the
+    /// max pool after it run as one, `"add"`, `"scale"`, `"concat"` or `"network"`.
     pub kind: String,
     /// The shape it produced, batch first.
     pub output: Vec<usize>,

@@ -8,7 +8,8 @@
 //! forward's memory from the shapes. A concat's branches read its input without copying it, so
 //! an identity branch costs only its share of the joined output. Two fused groups in a row
 //! that are an expansion and its depthwise layer ([`Model::inverted`]) run as one step, whose
-//! expanded map is never whole.
+//! expanded map is never whole; so do a fused convolution and the max pool after it
+//! ([`Model::pooled`]: a stem), whose convolution output is never whole.
 
 use std::time::Instant;
 
@@ -162,6 +163,21 @@ impl Exec<'_> {
         }
     }
 
+    /// A step (as [`Exec::step`]) that maps the feature map `x` to a new one with `f`, its
+    /// errors naming `key`: a fused group, and the steps that run two layers as one.
+    fn map_step<'a>(
+        &self,
+        key: &'static str,
+        kind: impl FnOnce() -> String,
+        x: Value<'a>,
+        f: impl FnOnce(ArrayView4<f32>) -> Result<Array4<f32>>,
+    ) -> Result<Value<'a>> {
+        self.step(key, kind, || {
+            let x = x.map(key, "input")?;
+            Ok(consume(x, |x| f(x).map_err(|e| e.in_layer(key)))?.into())
+        })
+    }
+
     fn nodes<'a>(&self, nodes: &[Node], mut x: Value<'a>) -> Result<Value<'a>> {
         let mut rest = nodes;
         while let [node, after @ ..] = rest {
@@ -169,19 +185,26 @@ impl Exec<'_> {
             if let ([Node::Group(a), Node::Group(b), ..], Value::Map(map)) = (rest, &x) {
                 if let Some((expand, depthwise)) = self.model.inverted(*a, *b, map.shape()) {
                     let key = self.graph.layers[self.graph.groups[*a].conv].key;
-                    x = self.step(
+                    x = self.map_step(
                         key,
                         || "1x1 + depthwise fused".into(),
-                        || {
-                            let x = x.map(key, "input")?;
-                            let y = consume(x, |x| {
-                                expand
-                                    .forward_with_depthwise(depthwise, x)
-                                    .map_err(|e| e.in_layer(key))
-                            })?;
-                            Ok(y.into())
-                        },
+                        x,
+                        |x| expand.forward_with_depthwise(depthwise, x),
                     )?;
+                    rest = &rest[2..];
+                    continue;
+                }
+            }
+            // A convolution and the max pool after it, as one step where they fuse.
+            if let ([Node::Group(a), Node::Layer(p), ..], Value::Map(map)) = (rest, &x) {
+                if let Some((conv, pool)) = self.model.pooled(*a, *p, map.shape()) {
+                    let index = self.graph.groups[*a].conv;
+                    let key = self.graph.layers[index].key;
+                    let kind = || {
+                        let (conv, pool) = (self.graph.kind(index), self.graph.kind(*p));
+                        format!("{conv} + {pool} fused")
+                    };
+                    x = self.map_step(key, kind, x, |x| conv.forward_with_max_pool(&pool, x))?;
                     rest = &rest[2..];
                     continue;
                 }
@@ -232,13 +255,11 @@ impl Exec<'_> {
             });
         }
         match self.model.fused(index) {
-            Some(fused) => self.step(
+            Some(fused) => self.map_step(
                 key,
                 || format!("{} fused", self.graph.kind(group.conv)),
-                || {
-                    let x = x.map(key, "input")?;
-                    Ok(consume(x, |x| fused.forward(x).map_err(|e| e.in_layer(key)))?.into())
-                },
+                x,
+                |x| fused.forward(x),
             ),
             None => {
                 let x = self.layer(group.conv, x)?;

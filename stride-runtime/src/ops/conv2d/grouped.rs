@@ -142,9 +142,13 @@ impl Layout {
     /// so that it stays in L2 while the tiles read it (a 224x224 group would otherwise copy
     /// megabytes first).
     fn bands_for_cache(&self, g: &Geometry<Window>) -> usize {
+        g.output[0].div_ceil(self.band_rows(g))
+    }
+
+    /// The most output rows of a band whose buffer stays under [`BUFFER`] (at least one).
+    fn band_rows(&self, g: &Geometry<Window>) -> usize {
         let row = g.group_in * self.phases * self.wq;
-        let rows = (BUFFER / row.max(1)).saturating_sub(self.reach).max(1);
-        g.output[0].div_ceil(rows)
+        (BUFFER / row.max(1)).saturating_sub(self.reach).max(1)
     }
 
     /// Rows of a phase for a band of `rows` output rows.
@@ -238,25 +242,46 @@ pub(super) fn conv2d_split(
             jobs.push((unit, band.clone(), c));
         }
     }
-    let plane_in = g.input[0] * g.input[1];
     crate::threads::for_each(jobs, |(unit, band, c)| {
-        let group = unit % g.groups;
-        let task = Task {
-            isa,
-            g,
-            layout,
-            x: &x[unit * g.group_in * plane_in..][..g.group_in * plane_in],
-            weights: weights.group(group),
-            epilogue: Epilogue {
-                bias: epilogue
-                    .bias
-                    .map(|b| &b[group * g.group_out..][..g.group_out]),
-                ..*epilogue
-            },
-            band,
-        };
-        task.run(c);
+        Task::new(isa, g, layout, x, weights, epilogue, unit, band).run(c);
     });
+}
+
+/// The most output rows that [`band_serial`] should be given at once: more make a task's
+/// input buffer outgrow [`BUFFER`] (and the L2), which costs time, not correctness.
+pub(super) fn band_rows(g: &Geometry<Window>) -> usize {
+    Layout::new(g).band_rows(g)
+}
+
+/// Output rows `band` of one sample, every group, on the calling thread: `x` is the sample's
+/// input planes and `c` the band's output, one row per output channel of `band.len() * OW`
+/// values (any row stride). For a caller that makes the output a band at a time itself: a
+/// convolution fused with the max pool after it (`pooled.rs`). Each value is the one
+/// [`conv2d`] writes, bit for bit: a band changes which rows a tile holds, not a sum.
+pub(super) fn band_serial(
+    isa: Isa,
+    g: &Geometry<Window>,
+    x: &[f32],
+    weights: &Weights,
+    epilogue: &Epilogue,
+    band: core::ops::Range<usize>,
+    c: MatMut,
+) {
+    let plane_in = g.input[0] * g.input[1];
+    debug_assert_eq!(x.len(), g.groups * g.group_in * plane_in);
+    debug_assert!(band.start < band.end && band.end <= g.output[0] && !epilogue.accumulate);
+    debug_assert_eq!(
+        (c.rows(), c.cols()),
+        (g.groups * g.group_out, band.len() * g.output[1])
+    );
+    let layout = Layout::new(g);
+    let groups: Vec<_> = (0..g.groups)
+        .map(|group| group * g.group_out..(group + 1) * g.group_out)
+        .collect();
+    for (group, c) in c.split_rows(&groups).into_iter().enumerate() {
+        // One sample's units are its groups.
+        Task::new(isa, g, layout, x, weights, epilogue, group, band.clone()).run(c);
+    }
 }
 
 /// One sample, one group, one band of output rows.
@@ -274,7 +299,38 @@ struct Task<'a> {
     band: core::ops::Range<usize>,
 }
 
-impl Task<'_> {
+impl<'a> Task<'a> {
+    /// Unit `unit` (sample `unit / groups`, group `unit % groups`) of `x`, the input planes of
+    /// one or more samples, for output rows `band`; `epilogue` holds every group's bias.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        isa: Isa,
+        g: &'a Geometry<Window>,
+        layout: Layout,
+        x: &'a [f32],
+        weights: &'a Weights,
+        epilogue: &Epilogue<'a>,
+        unit: usize,
+        band: core::ops::Range<usize>,
+    ) -> Task<'a> {
+        let group = unit % g.groups;
+        let unit_len = g.group_in * g.input[0] * g.input[1];
+        Task {
+            isa,
+            g,
+            layout,
+            x: &x[unit * unit_len..][..unit_len],
+            weights: weights.group(group),
+            epilogue: Epilogue {
+                bias: epilogue
+                    .bias
+                    .map(|b| &b[group * g.group_out..][..g.group_out]),
+                ..*epilogue
+            },
+            band,
+        }
+    }
+
     /// Fills the buffer, then runs every tile of the band into `c` (the group's output
     /// channels, the band's `rows * OW` values of each).
     fn run(&self, mut c: MatMut) {

@@ -24,7 +24,9 @@
 //!
 //! In a network, a 1x1 expansion and the depthwise layer after it run as one step, a band of
 //! output rows at a time, where the expanded map would be far larger than the L2
-//! ([`inverted`]: MobileNetV2's and EfficientNet's first inverted residual blocks).
+//! ([`inverted`]: MobileNetV2's and EfficientNet's first inverted residual blocks); so do a
+//! stem on the direct kernel and the max pool after it ([`pooled`]: ResNet's, GoogLeNet's and
+//! DenseNet's).
 //!
 //! # Few input channels
 //!
@@ -95,6 +97,7 @@ mod grouped;
 mod im2col;
 mod inverted;
 mod pointwise;
+mod pooled;
 mod shared;
 mod winograd;
 

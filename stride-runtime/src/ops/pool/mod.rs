@@ -22,6 +22,7 @@
 //! `pools_write_every_output_value_of_a_reused_buffer` hands each kernel a buffer of NaN.
 
 mod avg;
+mod bands;
 mod max;
 mod separable;
 #[cfg(target_arch = "x86_64")]
@@ -38,7 +39,9 @@ use self::separable::{Reduction, Separable};
 use self::windows::AxisWindows;
 use super::check::{nonempty_plane, nonzero_hw};
 use super::plane::{map_planes, map_planes_with};
+
 use crate::{Error, Hw, Padding2d, Result, memory};
+pub(crate) use bands::MaxBands;
 
 const MAX_POOL: &str = "max_pool2d";
 const AVG_POOL: &str = "avg_pool2d";
@@ -168,14 +171,7 @@ impl MaxPool2dParams {
 /// # Ok::<(), stride_runtime::Error>(())
 /// ```
 pub fn max_pool2d(x: ArrayView4<f32>, params: &MaxPool2dParams) -> Result<Array4<f32>> {
-    let pool = Sliding {
-        kernel: params.kernel,
-        stride: params.stride,
-        padding: params.padding,
-        dilation: params.dilation,
-        ceil_mode: params.ceil_mode,
-    };
-    sliding_pool(MAX_POOL, x, pool, Reduction::Max)
+    sliding_pool(MAX_POOL, x, Sliding::max(params), Reduction::Max)
 }
 
 /// The two ways to run a sliding pool.
@@ -453,6 +449,40 @@ struct Sliding {
     ceil_mode: bool,
 }
 
+impl Sliding {
+    /// A max pool's.
+    fn max(params: &MaxPool2dParams) -> Sliding {
+        Sliding {
+            kernel: params.kernel,
+            stride: params.stride,
+            padding: params.padding,
+            dilation: params.dilation,
+            ceil_mode: params.ceil_mode,
+        }
+    }
+
+    /// The windows along both axes of a non-empty `input` plane and the output size, or the
+    /// refusal of a zero kernel, stride or dilation, of padding above half the kernel, or of
+    /// an output size below 1 (in [`sliding_pool`]'s order).
+    fn resolve(&self, op: &'static str, input: [usize; 2]) -> Result<([Window; 2], [usize; 2])> {
+        let pads = self
+            .padding
+            .resolve(op, input, self.kernel, self.stride, self.dilation)?;
+        let windows = [0, 1].map(|a| {
+            pads[a].apply(
+                Window::new(self.kernel.0[a])
+                    .stride(self.stride.0[a])
+                    .dilation(self.dilation.0[a]),
+            )
+        });
+        check_pool_padding_2d(windows).map_err(|e| pool_padding_error(op, windows, e))?;
+        let output = |a: usize| {
+            pool_output(input[a], windows[a], self.ceil_mode).map_err(|e| Error::geometry(op, a, e))
+        };
+        Ok((windows, [output(0)?, output(1)?]))
+    }
+}
+
 /// A sliding pool: checks it for this input, allocates the output, places the windows on both
 /// axes and runs the kernel [`Kernel::choose`] picks, the one path of [`max_pool2d`] and
 /// [`avg_pool2d`].
@@ -469,21 +499,7 @@ fn sliding_pool(
     reduction: Reduction,
 ) -> Result<Array4<f32>> {
     let input = nonempty_plane(op, &x)?;
-    let pads = pool
-        .padding
-        .resolve(op, input, pool.kernel, pool.stride, pool.dilation)?;
-    let windows = [0, 1].map(|a| {
-        pads[a].apply(
-            Window::new(pool.kernel.0[a])
-                .stride(pool.stride.0[a])
-                .dilation(pool.dilation.0[a]),
-        )
-    });
-    check_pool_padding_2d(windows).map_err(|e| pool_padding_error(op, windows, e))?;
-    let output = |a: usize| {
-        pool_output(input[a], windows[a], pool.ceil_mode).map_err(|e| Error::geometry(op, a, e))
-    };
-    let output = [output(0)?, output(1)?];
+    let (windows, output) = pool.resolve(op, input)?;
     let (batch, channels, _, _) = x.dim();
     // Every kernel writes every output value (`overwritten`'s condition): the separable
     // kernels write each output row whole, the window-by-window loops fill each row before

@@ -110,7 +110,7 @@ impl<'a> Separable<'a> {
         Separable::on_isa(self.rows, self.cols, self.width, self.reduction, isa)
     }
 
-    fn on_isa(
+    pub(super) fn on_isa(
         rows: &'a AxisWindows,
         cols: &'a AxisWindows,
         width: Window,
