@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One network, layer by layer, stride beside ONNX Runtime: stride's profile (`--profile` of
 # the network benchmark: each step's median) next to ONNX Runtime's own per-node profile of the
-# same exported file, matched by layer name and sorted by the time stride loses on each.
+# same exported file, matched by layer name and sorted by the time stride loses on each. A
+# stride step that runs two layers as one (`conv2d 7x7/2 + max_pool2d 3x3/2 fused`) is matched
+# with both layers' nodes.
 #
 #   bench/profile_nets.sh mobilenet_v2 1 1          # NET BATCH THREADS
 #
