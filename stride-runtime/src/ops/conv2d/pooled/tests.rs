@@ -161,6 +161,33 @@ fn a_convolution_fused_with_its_max_pool_gives_the_unfused_values_in_any_band_on
 }
 
 #[test]
+fn a_stem_fused_with_its_pool_takes_inputs_down_to_one_pixel() {
+    // ResNet's stem and pool on the smallest inputs a network accepts: the whole map is one
+    // band, a window may hold a single row, and the output may be 1x1.
+    let stem = Case {
+        cin: 3,
+        cout: 16,
+        groups: 1,
+        input: [1, 1],
+        kernel: [7, 7],
+        stride: [2, 2],
+        pads: [3, 3, 3, 3],
+        pool: MaxPool2dParams::new(3).stride(2).padding(1),
+    };
+    let conv = stem.conv(Activation::Relu, 3);
+    for (h, w) in [(1, 1), (1, 5), (2, 3), (5, 5), (8, 1)] {
+        let x = sample((2, 3, h, w), (h * 10 + w) as u64);
+        let shape = x.shape().try_into().unwrap();
+        for isa in Isa::all() {
+            assert!(plan(isa, &conv, &stem.pool, shape).is_some(), "{h}x{w}");
+            let want = unfused(isa, &conv, &stem.pool, &x);
+            let got = banded(isa, &conv, &stem.pool, x.view(), 0).unwrap();
+            assert!(bits(&got) == bits(&want), "{isa:?}, {h}x{w}");
+        }
+    }
+}
+
+#[test]
 fn only_the_direct_kernel_and_the_separable_max_pool_fuse() {
     let stem = Case {
         cin: 3,
