@@ -30,7 +30,7 @@ const ALIGN: usize = 64;
 /// It displays as one line:
 ///
 /// ```text
-/// ResNet50 at [1, 3, 224, 224]: 40 values, 5.0 MiB live at most, arena 5.0 MiB
+/// ResNet50 at [1, 3, 224, 224]: 39 values, 5.0 MiB live at most, arena 5.0 MiB
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryPlan {
