@@ -25,7 +25,8 @@
 //! ResNet-50 0.994 and 1.005 (one and two threads, quartiles on both sides of 1): the saving
 //! is about the pool's time, which is a few percent of the smaller networks only. In the
 //! profile (`cargo bench --bench networks -- --net resnet18 --batch 1 --threads 1 --profile`),
-//! the fused step took 1.55 ms where the stem and the pool took 1.50 + 0.39 and 1.63 + 0.44.
+//! the fused step took 1.55 ms where the stem and the pool took 1.50 + 0.39 and 1.63 + 0.44
+//! (those two runs unfused through the same temporary switch).
 //!
 //! Where it applies ([`plan`]): the convolution runs on the direct kernel ([`grouped`], which
 //! takes a stem's few input channels and computes any band of output rows), and the pool on
