@@ -13,7 +13,7 @@
 //! |---|---|
 //! | depthwise (`groups == Cin > 1`, one input channel per group, `Cout = m * Cin`), any kernel, stride, padding and dilation | [`depthwise`]: direct, 8 channels a vector |
 //! | grouped (more than one group, more than one input channel per group), any kernel, stride, padding and dilation | [`grouped`]: direct, a group's output channels times a run of pixels in registers |
-//! | one group of at most [`FEW_CHANNELS`] input channels (a network's stem), any kernel but 1x1 at stride 1, any stride, padding and dilation; or of at most [`DIRECT_CHANNELS`], a kernel wider than 1x1 that Winograd does not take (strided, dilated, 5x5, 7x7) | [`grouped`], as one group: see [below](#few-input-channels) |
+//! | one group of at most [`FEW_CHANNELS`] input channels (a network's stem), any kernel but 1x1 at stride 1, any stride, padding and dilation; or of at most [`DIRECT_CHANNELS`], a kernel wider than 1x1 that Winograd does not take (strided, dilated, 5x5, 7x7); on AVX-512 and the portable path, not on AVX2 ([below](#on-avx2)) | [`grouped`], as one group: see [below](#few-input-channels) |
 //! | 3x3, stride 1, dilation 1, one group, 8 or more input channels | [`winograd`]: F(4x4, 3x3) over 36 GEMMs, on inputs where it pays ([`winograd::pays`]); else im2col |
 //! | 1x1, stride 1, no padding, at most [`pointwise::MAX_CHANNELS`] input channels, on AVX-512 | [`pointwise`]: the GEMM's tile on the input planes, `K` in one pass |
 //! | 1x1, stride 1, no padding | [`im2col`]'s GEMM on the input planes as they are |
@@ -91,6 +91,13 @@
 //! for its caches: level at 128 channels, behind from 256, so the cut is 64. At two threads
 //! the same layers ranked the same way but for 3x3/2 at 256 (0.63 im2col, 0.59 direct) and
 //! 5x5 48 → 128 (0.19 and 0.20).
+//!
+//! # On AVX2
+//!
+//! Where the CPU has AVX2 and not AVX-512 (or `STRIDE_ISA=avx2` asks for it), one-group
+//! layers do not go to the direct kernel: im2col and Winograd were ahead on every such layer
+//! tried, by 1.05 to 2.6 times ([`direct_pays`] has the figures). Grouped layers keep the
+//! direct kernel on every path.
 
 mod depthwise;
 mod grouped;
@@ -221,7 +228,8 @@ pub fn conv2d(
 ) -> Result<Array4<f32>> {
     check_layer(weight, bias, params)?;
     let geometry = Geometry::resolve(x, weight.dim(), params)?;
-    let algorithm = Algorithm::for_layer(weight.dim(), params).for_input(&geometry, x);
+    let algorithm =
+        Algorithm::for_layer(Isa::detect(), weight.dim(), params).for_input(&geometry, x);
     let weight = weight.as_standard_layout();
     let weight = contiguous(weight.as_slice());
     let (winograd, packed, grouped);
@@ -298,7 +306,7 @@ impl Conv2d {
         params: Conv2dParams,
     ) -> Result<Self> {
         let layer = ConvLayer::new(weight, bias, params)?;
-        let algorithm = Algorithm::for_layer(layer.weight().dim(), &params);
+        let algorithm = Algorithm::for_layer(Isa::detect(), layer.weight().dim(), &params);
         Ok(Conv2d {
             layer,
             algorithm: Algorithm::Im2col,
@@ -312,13 +320,16 @@ impl Conv2d {
     /// The same layer computed by `algorithm`, with its weight prepared for it: how tests
     /// compare the kernels on the same weights.
     ///
-    /// Panics unless `algorithm` is the layer's own class or im2col, which computes any
-    /// layer.
+    /// Panics unless `algorithm` is the layer's own class on this CPU or on the portable
+    /// path (the direct kernel where AVX2 takes im2col), or im2col, which computes any layer.
     pub(crate) fn with_algorithm(self, algorithm: Algorithm) -> Self {
         let params = self.params();
+        let dim = self.weight().dim();
         assert!(
             algorithm == Algorithm::Im2col
-                || algorithm == Algorithm::for_layer(self.weight().dim(), params),
+                || [Isa::detect(), Isa::Scalar]
+                    .into_iter()
+                    .any(|isa| algorithm == Algorithm::for_layer(isa, dim, params)),
             "{algorithm:?} does not compute this layer"
         );
         let (cout, cin, _, _) = self.weight().dim();
@@ -544,8 +555,9 @@ pub(crate) enum Algorithm {
     Depthwise,
     /// More than one group of more than one input channel, or one group of at most
     /// [`FEW_CHANNELS`] input channels (but for a 1x1 kernel at stride 1), or of at most
-    /// [`DIRECT_CHANNELS`] with a kernel wider than 1x1 that Winograd does not take; any
-    /// kernel size, stride, padding and dilation: [`grouped`].
+    /// [`DIRECT_CHANNELS`] with a kernel wider than 1x1 that Winograd does not take (these
+    /// two but on AVX2: [`direct_pays`]); any kernel size, stride, padding and dilation:
+    /// [`grouped`].
     Grouped,
     /// 3x3, stride 1, dilation 1, one group, any padding, at least
     /// [`winograd::MIN_CHANNELS`] input channels: [`winograd`], or im2col for an input on
@@ -562,7 +574,12 @@ pub(crate) enum Algorithm {
 
 impl Algorithm {
     /// The class of a layer with a `[Cout, Cin/groups, kh, kw]` weight and `params`.
-    fn for_layer(weight: (usize, usize, usize, usize), params: &Conv2dParams) -> Algorithm {
+    /// On `isa`: AVX2 sends no one-group layer to the direct kernel ([`direct_pays`]).
+    fn for_layer(
+        isa: Isa,
+        weight: (usize, usize, usize, usize),
+        params: &Conv2dParams,
+    ) -> Algorithm {
         let (_, group_in, kh, kw) = weight;
         let three = (kh, kw) == (3, 3) && params.dilation == Hw([1, 1]);
         // A 1x1 kernel at stride 1 has no windows to pack (the GEMM reads an unpadded input's
@@ -572,8 +589,9 @@ impl Algorithm {
         let pointwise = (kh, kw) == (1, 1) && params.stride == Hw([1, 1]);
         // A wider kernel that Winograd does not take, up to `DIRECT_CHANNELS` input channels.
         let windows = (kh, kw) != (1, 1) && !(three && params.stride == Hw([1, 1]));
-        let direct =
-            (group_in <= FEW_CHANNELS && !pointwise) || (windows && group_in <= DIRECT_CHANNELS);
+        let direct = direct_pays(isa)
+            && ((group_in <= FEW_CHANNELS && !pointwise)
+                || (windows && group_in <= DIRECT_CHANNELS));
         // One input channel per group, in more than one group. One group of one input
         // channel is an ordinary convolution of a single-channel input, which goes with the
         // other few-channel ones (before Winograd, which takes 3x3 layers from 8 channels).
@@ -608,6 +626,30 @@ impl Algorithm {
             Algorithm::Im2col | Algorithm::Grouped if one_pixel(g) => Algorithm::Gemv,
             other => other,
         }
+    }
+}
+
+/// Whether one-group layers of few channels, or with a kernel Winograd does not take, run
+/// faster on the direct kernel ([`grouped`]) than on im2col on `isa`: on AVX-512, yes (the
+/// [module docs](self#few-input-channels)); on AVX2, no. There the direct kernel ran 1.05 to
+/// 2.6 times as long as im2col or Winograd on every one-group layer tried, at one thread and
+/// at two: `cargo bench --bench layers -- --suite FILE --threads 1,2`, one build choosing by
+/// an environment variable (since removed), the two alternated twice, the lower of each
+/// side's medians, on 2 vCPUs of a Zen 3 EPYC (AVX2, no AVX-512), ms at one thread, direct
+/// against im2col: the ResNet stem 7.91 and 4.70, MobileNetV2's 0.85 and 0.55, ConvNeXt's
+/// 4x4/4 1.03 and 0.55, 5x5 64 → 128 at 28 11.0 and 5.6, 5x5 48 → 128 at 14 2.58 and 1.32,
+/// 5x5 16 → 32 at 28 0.66 and 0.63, 7x7 64 → 64 at 56 45.1 and 26.2, 3x3/2 32 → 64 at 112
+/// 5.00 and 2.58, 3x3/2 64 → 128 at 56 4.20 and 2.21, 3x3/2 16 → 32 at 160 2.88 and 1.61,
+/// 5x5/2 24 → 48 at 56 1.60 and 0.87, 3x3 dilated 2 on 32 at 56 1.85 and 1.52, 7x7/2 4 → 64
+/// at 224 10.8 and 6.0, and at 3x3 stride 1 (Winograd from 8 channels) 3 → 24 at 96 0.53 and
+/// 0.23, 4 → 32 at 112 1.19 and 0.76, 8 → 16 at 112 1.03 and 0.40. `perf` on the stem: the
+/// tile's 8 broadcasts and a vector load per 8 multiply-adds wait on the vector load, at a
+/// third of the FMA peak; the same tile on AVX-512 reads 3 vectors per 24.
+fn direct_pays(isa: Isa) -> bool {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2(_) => false,
+        _ => true,
     }
 }
 

@@ -825,7 +825,7 @@ fn conv2d_refuses_an_output_too_large_to_index() {
 #[test]
 fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
     let class = |weight: (usize, usize, usize, usize), params: Conv2dParams| {
-        Algorithm::for_layer(weight, &params)
+        Algorithm::for_layer(Isa::Scalar, weight, &params)
     };
     let p = Conv2dParams::default().padding(1);
     // Every depthwise layer: any kernel, stride and dilation, and a depth multiplier.
@@ -881,6 +881,19 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
         );
     }
     assert_eq!(class((16, 16, 3, 3), p), Algorithm::Winograd);
+    // On AVX2 the same one-group layers go to im2col, or Winograd at 3x3 stride 1 from
+    // `winograd::MIN_CHANNELS`; grouped layers keep the direct kernel.
+    if let Some(avx2) = Isa::avx2() {
+        let on_avx2 = |weight, params: Conv2dParams| Algorithm::for_layer(avx2, weight, &params);
+        assert_eq!(
+            on_avx2((64, 3, 7, 7), p.padding(3).stride(2)),
+            Algorithm::Im2col
+        );
+        assert_eq!(on_avx2((16, DIRECT_CHANNELS, 5, 5), p), Algorithm::Im2col);
+        assert_eq!(on_avx2((16, FEW_CHANNELS, 3, 3), p), Algorithm::Winograd);
+        assert_eq!(on_avx2((64, 4, 3, 3), p.groups(32)), Algorithm::Grouped);
+        assert_eq!(on_avx2((8, 1, 3, 3), p.groups(8)), Algorithm::Depthwise);
+    }
     assert_eq!(
         class((16, 16, 3, 3), p.padding(Padding::Same)),
         Algorithm::Winograd
@@ -1141,6 +1154,7 @@ impl Stem {
     fn check(&self, seed: u64) {
         assert_eq!(
             Algorithm::for_layer(
+                Isa::Scalar,
                 (self.cout, self.cin, self.kernel[0], self.kernel[1]),
                 &self.params()
             ),
@@ -1246,7 +1260,10 @@ fn direct_convolutions_up_to_direct_channels_match_the_definition() {
         let params = Conv2dParams::default()
             .stride(case.stride[0])
             .dilation(case.dilation[0]);
-        assert_eq!(Algorithm::for_layer(weight, &params), Algorithm::Grouped);
+        assert_eq!(
+            Algorithm::for_layer(Isa::Scalar, weight, &params),
+            Algorithm::Grouped
+        );
         case.check(1500 + 10 * i as u64);
     }
 }
@@ -1292,8 +1309,10 @@ fn few_channel_convolutions_match_the_definition_on_random_shapes() {
 fn a_few_channel_layer_agrees_with_im2col_forward_and_with_a_residual() {
     let x = sample((2, 3, 23, 31), 900);
     let params = Conv2dParams::default().stride(2).padding(3);
-    let layer = Conv2d::new(sample((40, 3, 7, 7), 901), Some(sample(40, 902)), params).unwrap();
-    assert_eq!(layer.algorithm, Algorithm::Grouped);
+    // The direct kernel as AVX-512 and the portable path choose it (AVX2 takes im2col).
+    let layer = Conv2d::new(sample((40, 3, 7, 7), 901), Some(sample(40, 902)), params)
+        .unwrap()
+        .with_algorithm(Algorithm::Grouped);
     let im2col = layer.clone().with_algorithm(Algorithm::Im2col);
     let relu = |l: &Conv2d| l.clone().with_activation(Activation::Relu);
     let got = relu(&layer).forward(x.view()).unwrap();

@@ -29,13 +29,14 @@ impl Case {
             .groups(self.groups)
             .stride((self.stride[0], self.stride[1]))
             .padding(Padding2d::asymmetric(top, bottom, left, right));
-        Conv2d::new(
-            sample((self.cout, self.cin / self.groups, kh, kw), seed),
-            Some(sample(self.cout, seed + 1)),
-            params,
-        )
-        .unwrap()
-        .with_activation(activation)
+        let weight = sample((self.cout, self.cin / self.groups, kh, kw), seed);
+        // The kernel AVX-512 and the portable path choose (AVX2 takes im2col for one group),
+        // so that the fused path is tested on every CPU.
+        let algorithm = Algorithm::for_layer(Isa::Scalar, weight.dim(), &params);
+        Conv2d::new(weight, Some(sample(self.cout, seed + 1)), params)
+            .unwrap()
+            .with_algorithm(algorithm)
+            .with_activation(activation)
     }
 }
 
