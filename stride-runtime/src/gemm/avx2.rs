@@ -138,14 +138,10 @@ unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
                 v0 = _mm256_add_ps(v0, b);
                 v1 = _mm256_add_ps(v1, b);
             }
-            // `apply_cheap` inlines; `apply` is compiled out of line (avx512.rs's
-            // `write_rows`).
+            // `apply_cheap` inlines; the smooth forms run over the stored tile below.
             if finish.activation.is_cheap() {
                 v0 = act::apply_cheap(finish.activation, v0);
                 v1 = act::apply_cheap(finish.activation, v1);
-            } else {
-                v0 = act::apply(finish.activation, v0);
-                v1 = act::apply(finish.activation, v1);
             }
         }
         // SAFETY: as above.
@@ -153,5 +149,14 @@ unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
             _mm256_storeu_ps(out, v0);
             _mm256_storeu_ps(out.add(8), v1);
         }
+    }
+    // A smooth activation over the tile just stored, in one call: `apply` per register was
+    // compiled out of line here, a call per register with its constants loaded in each,
+    // and EfficientNet-B0's SiLU epilogues took 14% of its forward in it.
+    if let Some(finish) = tile.finish
+        && !finish.activation.is_cheap()
+    {
+        // SAFETY: the tile's `R` rows of `NR` values, as above.
+        unsafe { act::map_rows(finish.activation, tile.c, R, NR, tile.row_stride) };
     }
 }

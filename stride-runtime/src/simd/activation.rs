@@ -238,6 +238,26 @@ fn logistic(x: f32) -> f32 {
     }
 }
 
+/// `$each!(a)` in a `match` on `$activation`, with `a` the arm's activation written out, so
+/// that a loop in `$each` knows its activation at compile time and no match runs per register.
+macro_rules! per_activation {
+    ($activation:expr, $each:ident) => {
+        match $activation {
+            Activation::Identity => $each!(Activation::Identity),
+            Activation::Relu => $each!(Activation::Relu),
+            Activation::Relu6 => $each!(Activation::Relu6),
+            Activation::LeakyRelu(s) => $each!(Activation::LeakyRelu(s)),
+            Activation::Sigmoid => $each!(Activation::Sigmoid),
+            Activation::Tanh => $each!(Activation::Tanh),
+            Activation::Silu => $each!(Activation::Silu),
+            Activation::Gelu => $each!(Activation::Gelu),
+            Activation::GeluTanh => $each!(Activation::GeluTanh),
+            Activation::Hardswish => $each!(Activation::Hardswish),
+            Activation::Hardsigmoid => $each!(Activation::Hardsigmoid),
+        }
+    };
+}
+
 /// The vector forms of every activation, written once in the lane operations of
 /// `super::lanes` and compiled for each register width by the module the macro is expanded in
 /// (`$features` names its instruction sets), with the math of the same width: `apply` for the
@@ -301,6 +321,44 @@ macro_rules! vector_forms {
             }
         }
 
+        /// `activation` of `rows` rows of `cols` values each (a multiple of `LANES`), `stride`
+        /// values apart from `c`, in place: for a kernel's epilogue with a smooth
+        /// activation, which stores its tile and then calls this once, rather than [`apply`]
+        /// per register where LLVM leaves it out of line (a call per register, the smooth
+        /// forms' constants loaded in each; see `gemm/avx2.rs`). The values are [`apply`]'s.
+        ///
+        /// # Safety
+        /// The `rows` rows of `cols` values are live, unshared and writable; the CPU has the
+        /// instruction sets of `$features`.
+        // The AVX-512 GEMM still calls `apply` per register (this change was measured on
+        // AVX2 only), so its copy of this function is unused outside the tests.
+        #[allow(dead_code)]
+        #[target_feature(enable = $features)]
+        pub(crate) unsafe fn map_rows(
+            activation: Activation,
+            c: *mut f32,
+            rows: usize,
+            cols: usize,
+            stride: usize,
+        ) {
+            debug_assert!(cols % LANES == 0);
+            // One loop per activation, as in [`map`].
+            macro_rules! each {
+                ($a:expr) => {
+                    for i in 0..rows {
+                        for j in (0..cols).step_by(LANES) {
+                            // SAFETY: value `j` of row `i`, inside the caller's rows.
+                            unsafe {
+                                let at = c.add(i * stride + j);
+                                store(at, apply($a, load(at)));
+                            }
+                        }
+                    }
+                };
+            }
+            per_activation!(activation, each)
+        }
+
         /// `dst[i] = activation(src[i])` for `i < len`: whole registers, then the last few
         /// values through a register-sized buffer, so every value gets the vector form.
         ///
@@ -321,19 +379,7 @@ macro_rules! vector_forms {
                     unsafe { each(src, dst, len, |v| apply($a, v)) }
                 };
             }
-            match activation {
-                Activation::Identity => each!(Activation::Identity),
-                Activation::Relu => each!(Activation::Relu),
-                Activation::Relu6 => each!(Activation::Relu6),
-                Activation::LeakyRelu(s) => each!(Activation::LeakyRelu(s)),
-                Activation::Sigmoid => each!(Activation::Sigmoid),
-                Activation::Tanh => each!(Activation::Tanh),
-                Activation::Silu => each!(Activation::Silu),
-                Activation::Gelu => each!(Activation::Gelu),
-                Activation::GeluTanh => each!(Activation::GeluTanh),
-                Activation::Hardswish => each!(Activation::Hardswish),
-                Activation::Hardsigmoid => each!(Activation::Hardsigmoid),
-            }
+            per_activation!(activation, each)
         }
 
         /// `dst[i] = f(src[i])` for `i < len`, a register at a time.
@@ -533,6 +579,44 @@ mod tests {
             }
             println!("{activation:?}: vector vs scalar, max relative difference {worst:.2e}");
             assert!(worst < 5e-7, "{activation:?}: relative {worst:e}");
+        }
+    }
+
+    /// `map_rows` over rows of a wider matrix gives each value `apply`'s bits and leaves the
+    /// values between the rows alone.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn map_rows_gives_applys_values_on_the_rows_it_is_given() {
+        use core::arch::x86_64::*;
+        let Some(_) = Isa::avx2() else {
+            return;
+        };
+        let (rows, cols, stride) = (5, 32, 40);
+        let xs: Vec<f32> = (0..rows * stride)
+            .map(|i| (i as f32 * 0.731).sin() * 9.0)
+            .collect();
+        for activation in EVERY_ACTIVATION {
+            let mut got = xs.clone();
+            let mut want = xs.clone();
+            // SAFETY: `Isa::avx2` found AVX2 and FMA; the rows lie inside `got`, and each
+            // load and store below covers 8 values of `want` at a multiple of 8.
+            unsafe {
+                avx2::map_rows(activation, got.as_mut_ptr(), rows, cols, stride);
+                for i in 0..rows {
+                    for j in (0..cols).step_by(8) {
+                        let at = want.as_mut_ptr().add(i * stride + j);
+                        _mm256_storeu_ps(at, avx2::apply(activation, _mm256_loadu_ps(at)));
+                    }
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{activation:?}");
+            if Isa::avx512().is_some() {
+                let mut wide = xs.clone();
+                // SAFETY: `Isa::avx512` found AVX-512F; the rows lie inside `wide`.
+                unsafe { avx512::map_rows(activation, wide.as_mut_ptr(), rows, cols, stride) };
+                assert_eq!(bits(&wide), bits(&want), "{activation:?} on 16 lanes");
+            }
         }
     }
 
