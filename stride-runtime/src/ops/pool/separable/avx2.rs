@@ -1,9 +1,13 @@
 //! The AVX2 row kernels of the separable pools: the functions of `scalar.rs`, eight outputs at
 //! a time, with the same values.
 //!
-//! A row shorter than 8 goes to the scalar kernel. A longer one is covered by blocks of 8 from
-//! the left, the last block moved back to end at the row's end (it recomputes a few outputs,
-//! which only read the input), so there is no scalar tail.
+//! A row of 8 or more is covered by blocks of 8 from the left, the last block moved back to
+//! end at the row's end (it recomputes a few outputs, which only read the input), so there is
+//! no scalar tail. A shorter row (a 7x7 map, or a 14x14 one at stride 2) is one block whose
+//! lanes past the row are masked: loads read 0 there and stores skip them. Those rows went to
+//! the scalar kernel before, at 0.15 to 0.45 of ONNX Runtime's speed (GoogLeNet's
+//! `maxpool3x3s1_p1_ceil_832_7` and `maxpool2x2s2_ceil_832_14`, DenseNet's
+//! `avgpool2x2s2_512_14`; the figures are in the parent module's docs).
 //!
 //! Stride 2 reads 16 consecutive inputs and splits them into even and odd positions with
 //! `_mm256_shuffle_ps`, which works within each 128-bit half: the 8 results come out in the
@@ -49,6 +53,18 @@ fn block_starts(n: usize) -> impl Iterator<Item = usize> {
         .chain((n % 8 != 0).then_some(n - 8))
 }
 
+/// The lanes below `n` (at most 8), as a mask for `_mm256_maskload_ps` and
+/// `_mm256_maskstore_ps`.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn lanes_below(n: usize) -> __m256i {
+    debug_assert!(n <= 8);
+    _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(n as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    )
+}
+
 /// [`scalar::vertical`], 8 columns at a time.
 ///
 /// # Safety
@@ -59,7 +75,17 @@ pub(crate) unsafe fn vertical<const MAX: bool>(rows: &[f32], width: usize, out: 
     assert!(width > 0 && out.len() == width);
     assert!(!rows.is_empty() && rows.len() % width == 0);
     if width < 8 {
-        return scalar::vertical::<MAX>(rows, width, out);
+        let (taps, input, mask) = (rows.len() / width, rows.as_ptr(), lanes_below(width));
+        // SAFETY: the masked loads read columns `0..width` of rows `r < taps`, and the masked
+        // store writes `out[0..width]`; masked-off lanes are neither read nor written.
+        unsafe {
+            let mut acc = _mm256_maskload_ps(input, mask);
+            for r in 1..taps {
+                acc = combine!(MAX, acc, _mm256_maskload_ps(input.add(r * width), mask));
+            }
+            _mm256_maskstore_ps(out.as_mut_ptr(), mask, acc);
+        }
+        return;
     }
     let (taps, input, output) = (rows.len() / width, rows.as_ptr(), out.as_mut_ptr());
     // SAFETY: `rows` holds `taps` rows of `width` and `out` one; `width >= 8`.
@@ -125,7 +151,10 @@ unsafe fn rows_any<const MAX: bool>(rows: *const f32, taps: usize, width: usize,
 /// kernel.
 ///
 /// `padded` must hold one element past the last window (`(n-1)*stride + kernel + 1`, `n`
-/// outputs): the 3-wide kernel reads it, without using it.
+/// outputs): the 3-wide kernel reads it, without using it. A row of fewer than 8 outputs
+/// is one masked block when `padded` holds a whole block's reads (`7*stride + kernel + 1`,
+/// which [`Separable::scratch`](super::Separable::scratch) leaves room for), else the scalar
+/// kernel's.
 ///
 /// # Safety
 ///
@@ -142,7 +171,30 @@ pub(crate) unsafe fn horizontal<const MAX: bool>(
     assert!(kernel > 0 && stride > 0);
     assert!(scale.is_none_or(|s| s.len() == n));
     if n < 8 {
-        return scalar::horizontal::<MAX>(padded, kernel, stride, scale, out);
+        let supported = matches!((kernel, stride), (3, 2) | (2, 2) | (_, 1));
+        if !supported || padded.len() <= 7 * stride + kernel {
+            return scalar::horizontal::<MAX>(padded, kernel, stride, scale, out);
+        }
+        let input = padded.as_ptr();
+        // SAFETY: one block at 0 reads `padded[..7*stride + kernel + 1]`, inside by the check
+        // above (the 3-wide kernel's 18 values at most); its lanes from `n` on are not stored.
+        let window = unsafe {
+            match stride {
+                1 => window_stride1::<MAX>(input, kernel),
+                _ if kernel == 3 => window3_stride2::<MAX>(input),
+                _ => window2_stride2::<MAX>(input),
+            }
+        };
+        let mask = lanes_below(n);
+        // SAFETY: the masked load and store touch `scale[0..n]` and `out[0..n]` only.
+        unsafe {
+            let window = match scale {
+                None => window,
+                Some(scale) => _mm256_mul_ps(window, _mm256_maskload_ps(scale.as_ptr(), mask)),
+            };
+            _mm256_maskstore_ps(out.as_mut_ptr(), mask, window);
+        }
+        return;
     }
     // The bounds every block below relies on: block `o` reads `padded[o*stride..]` up to
     // `(o+7)*stride + kernel`, at most `(n-1)*stride + kernel + 1` for the last block.

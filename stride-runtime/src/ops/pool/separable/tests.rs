@@ -101,16 +101,18 @@ fn avx2_horizontal_pass_matches_the_scalar_one_bit_for_bit() {
         (3, 3),
         (4, 2),
     ] {
-        for outputs in 1..40 {
-            // One element past the last window, as `Separable::scratch` leaves.
-            let len = (outputs - 1) * stride + kernel + 1;
+        // One element past the last window, and the room `Separable::scratch` leaves past
+        // that, in which a row of fewer than 8 outputs runs as one masked block.
+        for (outputs, extra) in (1..40).flat_map(|n| [(n, 0), (n, super::SHORT_ROW_READS)]) {
+            let len = (outputs - 1) * stride + kernel + 1 + extra;
             let padded = awkward(len, (outputs * 11 + kernel) as u64);
             let mut want = vec![0.0; outputs];
             let mut got = vec![0.0; outputs];
             scalar::horizontal::<true>(&padded, kernel, stride, None, &mut want);
             // SAFETY: AVX2 and FMA were detected above.
             unsafe { avx2::horizontal::<true>(&padded, kernel, stride, None, &mut got) };
-            let context = format!("max, kernel {kernel}, stride {stride}, {outputs} outputs");
+            let context =
+                format!("max, kernel {kernel}, stride {stride}, {outputs} outputs, +{extra}");
             assert_same(&got, &want, &context);
             let padded = sample(len, outputs as u64).into_raw_vec_and_offset().0;
             let scale = sample(outputs, kernel as u64).into_raw_vec_and_offset().0;
