@@ -151,8 +151,9 @@ unsafe fn write_full<const R: usize>(c: &[[__m256; 2]; R], tile: &Tile) {
         }
     }
     // A smooth activation over the tile just stored, in one call: `apply` per register was
-    // compiled out of line here, a call per register with its constants loaded in each,
-    // and EfficientNet-B0's SiLU epilogues took 14% of its forward in it.
+    // compiled out of line here, a call per register with its constants loaded in each:
+    // 14% of the samples of `perf record` on the network benchmark's EfficientNet-B0 run
+    // (batch 1, one thread, Zen 3), which went from 30.0 to 27.0 ms with this.
     if let Some(finish) = tile.finish
         && !finish.activation.is_cheap()
     {
