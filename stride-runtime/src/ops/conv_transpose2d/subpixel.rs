@@ -31,9 +31,9 @@
 //! (or a dilation that shares a factor with it) leaves residues without taps; their outputs
 //! are the activated bias alone, written by one fill of the output before the phases run.
 //!
-//! Threads: a task is one sample, one group, one height phase and a range of its rows, so a
-//! single image keeps both cores busy; the tasks write disjoint output rows. Small layers run
-//! on the calling thread.
+//! Threads: a task is one sample, one group and a range of phase rows in every height phase,
+//! so a single image keeps both cores busy and tasks of one layer do equal work; the tasks
+//! write disjoint output rows. Small layers run on the calling thread.
 
 use core::marker::PhantomData;
 use core::ops::Range;
@@ -263,57 +263,67 @@ pub(super) fn conv_transpose2d(
         })
         .sum();
     let parallel = flops.saturating_mul(units) >= gemm::parallel_flops();
-    // Each sample and group's tasks, shared among its height phases by their work (rows times
-    // kernel rows): at stride 2 a 3x3 kernel's odd rows take two kernel rows and its even rows
-    // one, and equal shares had left one thread twice the other's work
-    // (`convT3x3s2_op1_128_16` ran no faster on two threads than on one).
     let per_unit = if parallel {
         gemm::tasks_for(crate::threads::threads()).div_ceil(units)
     } else {
         1
     };
-    let work = |r: &AxisPhase| r.len * r.offsets.len();
-    let total_work: usize = rows.iter().map(work).sum();
-    let pieces_of = |r: &AxisPhase| (per_unit * work(r)).div_ceil(total_work.max(1)).max(1);
     // A piece of a phase multiplies the phase's whole `A` by `rows * width` columns, which
     // the micro-kernel computes in whole panels of `NR`: pieces of a small image would
     // compute mostly padding columns (a 4x4 input has 4-column phase rows).
     let width = cols.iter().map(|c| c.len).max().unwrap_or(0);
+    // The height phases' lengths differ by one row at most (`phase_len`), so a task takes
+    // the same range of phase rows in every height phase, and tasks of equal ranges do
+    // equal work. A task per height phase and range had given the phases' tasks unequal
+    // work (at stride 2 a 3x3 kernel's odd rows take two kernel rows and its even rows
+    // one), which rayon's split of the list did not even out: `convT3x3s2_op1_128_16` ran
+    // no faster on two threads than on one. A sample and group is cut into as many tasks
+    // as that split gave one height phase, so each product keeps its columns. Measured on a
+    // Xeon with AVX-512 (`cargo bench --bench layers -- --suite FILE --threads 1,2`, the two
+    // builds alternated twice, ms at two threads, before -> after): 3x3/2 128 -> 64 at 16
+    // 0.31 -> 0.22-0.23, 64 -> 32 at 32 0.33-0.34 -> 0.26-0.27, 256 -> 128 at 8 0.34-0.35
+    // -> 0.22-0.23, 64 -> 64 at 56 1.61-1.64 -> 1.39-1.41, 5x5/2 64 -> 64 at 28 0.98-1.01
+    // -> 0.82, 4x4/2 256 -> 128 at 16 1.10-1.12 -> 1.09-1.10; one thread within 3%.
+    let tall = rows.iter().map(|r| r.len).max().unwrap_or(0);
+    let pieces = per_unit
+        .div_ceil(rows.len().max(1))
+        .min((tall * width / MIN_TASK_COLUMNS).max(1));
 
-    // Task: (sample * groups + group, height phase, its rows).
+    // Task: (sample * groups + group, its phase rows in every height phase).
     let mut tasks = Vec::new();
-    for unit in 0..units {
-        for (ih, phase) in rows.iter().enumerate() {
-            if phase.len == 0 || width == 0 {
-                continue;
-            }
-            let pieces = pieces_of(phase).min((phase.len * width / MIN_TASK_COLUMNS).max(1));
+    if width > 0 {
+        for unit in 0..units {
             for t in 0..pieces {
-                let range = t * phase.len / pieces..(t + 1) * phase.len / pieces;
-                tasks.push((unit, ih, range));
+                tasks.push((unit, t * tall / pieces..(t + 1) * tall / pieces));
             }
         }
     }
 
     let out = Rows::new(y, ow);
-    let run = |(unit, ih, range): (usize, usize, Range<usize>)| {
+    let run = |(unit, range): (usize, Range<usize>)| {
         let group = unit % g.groups;
-        let task = Task {
-            isa,
-            g,
-            x: &x[unit * g.group_in * h * w..][..g.group_in * h * w],
-            weights,
-            cols: &cols,
-            row: &rows[ih],
-            ih,
-            group,
-            epilogue: Epilogue::finish(
-                bias.map(|b| &b[group * g.group_out..][..g.group_out]),
-                activation,
-            ),
-            first_row: unit * g.group_out * oh,
-        };
-        task.run(&out, range);
+        for (ih, row) in rows.iter().enumerate() {
+            let range = range.start.min(row.len)..range.end.min(row.len);
+            if range.is_empty() {
+                continue;
+            }
+            let task = Task {
+                isa,
+                g,
+                x: &x[unit * g.group_in * h * w..][..g.group_in * h * w],
+                weights,
+                cols: &cols,
+                row,
+                ih,
+                group,
+                epilogue: Epilogue::finish(
+                    bias.map(|b| &b[group * g.group_out..][..g.group_out]),
+                    activation,
+                ),
+                first_row: unit * g.group_out * oh,
+            };
+            task.run(&out, range);
+        }
     };
     if parallel {
         crate::threads::for_each(tasks, run);
