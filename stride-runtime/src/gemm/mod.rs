@@ -138,6 +138,7 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
+pub(crate) use ahead::ask_rows;
 pub(crate) use driver::{
     column_tasks, gemm_serial, gemm_serial_rows, panel_ranges, parallel_flops, sgemm, tasks_for,
 };

@@ -8,7 +8,10 @@
 //! pixels ([`block_for`]: whole tiles, up to [`BLOCK`]) a panel of weights at a time, so the
 //! block's `K` rows of input stay in L1 while every panel passes over them; the last vector
 //! of a row goes under a mask; and the epilogue (residual, bias, the cheap activations) is
-//! compiled into the tile for each activation. The smooth activations (SiLU, the GELUs, ...),
+//! compiled into the tile for each activation. While a panel runs, it asks for the rows of `C`
+//! the next panel writes ([`gemm::ask_rows`]): in a network the output is out of the L2, and
+//! ResNet-50's 64 -> 256 layers on 56x56 went from 1.18-1.30 to 0.96-1.05 ms with it (their
+//! output is 3 MiB). The smooth activations (SiLU, the GELUs, ...),
 //! whose constants would take the accumulators' registers, run over each finished block's
 //! rows while they are still in the caches.
 //!
@@ -208,7 +211,7 @@ mod avx512 {
     use core::arch::x86_64::*;
 
     use super::{TILE, block_for};
-    use crate::gemm::{Epilogue, MR, PackedA};
+    use crate::gemm::{self, Epilogue, MR, PackedA};
     use crate::simd::activation::avx512 as act;
     use crate::simd::{Activation, Isa};
 
@@ -295,9 +298,24 @@ mod avx512 {
     ) {
         let (m, k) = (a.m(), a.k());
         let block = block_for(k);
+        let panels = m.div_ceil(MR);
         for j0 in (0..cols).step_by(block) {
             let end = (j0 + block).min(cols);
-            for panel in 0..m.div_ceil(MR) {
+            for panel in 0..panels {
+                // The rows of `C` the next panel writes: of this block, or the first
+                // panel's of the next block.
+                let (next, next_j0) = if panel + 1 < panels {
+                    (panel + 1, j0)
+                } else {
+                    (0, end)
+                };
+                let next_cols = (next_j0 + block).min(cols).saturating_sub(next_j0);
+                gemm::ask_rows(
+                    y.wrapping_add(next * MR * ldy + next_j0),
+                    (m - next * MR).min(MR),
+                    ldy,
+                    next_cols,
+                );
                 let weights = a.panel(panel, 0, k).as_ptr();
                 let rows = (m - panel * MR).min(MR);
                 let bias = epilogue.bias.map(|b| &b[panel * MR..][..rows]);
