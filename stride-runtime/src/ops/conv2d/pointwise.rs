@@ -41,6 +41,8 @@
 //! against 0.071 (one thread, `cargo bench --bench layers -- --threads 1 --suite FILE`, the
 //! two alternated twice in one build choosing by a temporary environment variable).
 
+use core::ops::Range;
+
 use super::shared::SharedOutput;
 use super::{Geometry, Window};
 use crate::gemm::{self, Epilogue, PackedA};
@@ -136,6 +138,15 @@ pub(super) fn conv2d(
 
 /// [`conv2d`] cut into about `tasks` tasks (at least one per sample), whatever the thread
 /// policy: for the tests that compare splits.
+///
+/// A sample's plane is cut into ranges of whole tiles when it has at least two tiles a task;
+/// a smaller plane is cut by output channels instead, ranges of `A`'s panels over all its
+/// pixels. Cut into tiles, a 14x14 plane (three tiles and 4 pixels) gave two threads three
+/// tasks of a tile and one of 4 pixels, and a 7x7 plane one task. MobileNetV2's 96 -> 576
+/// expansions on 14x14 took 0.123-0.130 ms on two threads before and 0.087-0.103 after, where
+/// one thread takes 0.16-0.19 (`cargo bench --bench networks -- --net mobilenet_v2 --batch 1
+/// --threads 2 --profile`, a Xeon with AVX-512, the two builds alternated twice). Each task
+/// reads the plane's whole input, which at these sizes is a few dozen KiB.
 pub(super) fn conv2d_split(
     isa: Isa,
     g: &Geometry<Window>,
@@ -151,23 +162,33 @@ pub(super) fn conv2d_split(
     debug_assert_eq!(x.len(), g.batch * cin * plane);
     debug_assert_eq!(y.len(), g.batch * cout * plane);
     debug_assert_eq!((a.m(), a.k()), (cout, cin));
-    let ranges = gemm::panel_ranges(plane, TILE, tasks.div_ceil(g.batch.max(1)));
-    let work: Vec<(usize, core::ops::Range<usize>)> = (0..g.batch)
+    let per_sample = tasks.div_ceil(g.batch.max(1));
+    let panels = cout.div_ceil(gemm::MR);
+    let (pixel_parts, panel_parts) = if plane.div_ceil(TILE) >= 2 * per_sample {
+        (per_sample, 1)
+    } else {
+        (1, per_sample.min(panels))
+    };
+    let pixels = gemm::panel_ranges(plane, TILE, pixel_parts);
+    let panels = gemm::panel_ranges(panels, 1, panel_parts);
+    let work: Vec<(usize, Range<usize>, Range<usize>)> = (0..g.batch)
         .flat_map(|n| {
-            ranges
+            let panels = &panels;
+            pixels
                 .iter()
                 .filter(|r| !r.is_empty())
-                .map(move |r| (n, r.clone()))
+                .flat_map(move |r| panels.iter().map(move |p| (n, r.clone(), p.clone())))
         })
         .collect();
     let out = SharedOutput::new(y);
-    crate::threads::for_each(work, |(n, range)| {
+    crate::threads::for_each(work, |(n, range, panels)| {
         let x = &x[n * cin * plane + range.start..];
-        // SAFETY: the columns `range` of every output plane of sample `n`, which no other
-        // task writes (the ranges of a sample are disjoint), inside `y`.
+        // SAFETY: the columns `range` of the output planes of sample `n` in the panels
+        // `panels`, which no other task writes (the ranges of a sample are disjoint in one
+        // of the two), inside `y`.
         unsafe {
             let y = out.at(n * cout * plane + range.start);
-            serial(isa, a, x, plane, range.len(), y, plane, epilogue);
+            serial_panels(isa, a, panels, x, plane, range.len(), y, plane, epilogue);
         }
     });
 }
@@ -190,8 +211,31 @@ pub(super) unsafe fn serial(
     ldy: usize,
     epilogue: &Epilogue,
 ) {
+    let panels = 0..a.m().div_ceil(gemm::MR);
+    // SAFETY: as the caller promised, for every panel.
+    unsafe { serial_panels(isa, a, panels, x, ldx, cols, y, ldy, epilogue) }
+}
+
+/// [`serial`] for the rows of `A`'s panels `panels` only: `y` still points at row 0 of `C`,
+/// and `epilogue.bias` holds a value for every row of `A`.
+///
+/// # Safety
+/// As [`serial`], for the rows of those panels.
+#[allow(clippy::too_many_arguments)]
+unsafe fn serial_panels(
+    isa: Isa,
+    a: &PackedA,
+    panels: Range<usize>,
+    x: &[f32],
+    ldx: usize,
+    cols: usize,
+    y: *mut f32,
+    ldy: usize,
+    epilogue: &Epilogue,
+) {
     let k = a.k();
     debug_assert!((1..=MAX_CHANNELS).contains(&k));
+    debug_assert!(panels.end <= a.m().div_ceil(gemm::MR));
     assert!(
         cols == 0 || x.len() >= (k - 1) * ldx + cols,
         "B lies inside x"
@@ -201,7 +245,9 @@ pub(super) unsafe fn serial(
         // SAFETY: the token proves AVX-512F, AVX2 and FMA; `x` holds the `K` rows (checked
         // above) and `y` the rows of `C` (the caller's promise).
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512(_) => unsafe { avx512::run(isa, a, x.as_ptr(), ldx, cols, y, ldy, epilogue) },
+        Isa::Avx512(_) => unsafe {
+            avx512::run(isa, a, panels, x.as_ptr(), ldx, cols, y, ldy, epilogue)
+        },
         _ => unreachable!("`takes` chooses this kernel on AVX-512 only"),
     }
 }
@@ -209,6 +255,7 @@ pub(super) unsafe fn serial(
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use core::arch::x86_64::*;
+    use core::ops::Range;
 
     use super::{TILE, block_for};
     use crate::gemm::{self, Epilogue, MR, PackedA};
@@ -221,8 +268,8 @@ mod avx512 {
     /// Vectors across a whole tile.
     const VECTORS: usize = TILE / LANES;
 
-    /// [`super::serial`] on AVX-512: block by block of pixels ([`block_for`]), each panel of `A`
-    /// over the block's tiles, with the epilogue compiled per activation.
+    /// [`super::serial_panels`] on AVX-512: block by block of pixels ([`block_for`]), each panel
+    /// of `A` in `panels` over the block's tiles, with the epilogue compiled per activation.
     ///
     /// # Safety
     /// The CPU has AVX-512F, AVX2 and FMA; `x` points at `K` rows of `cols` values, `ldx`
@@ -232,6 +279,7 @@ mod avx512 {
     pub(super) unsafe fn run(
         isa: Isa,
         a: &PackedA,
+        panels: Range<usize>,
         x: *const f32,
         ldx: usize,
         cols: usize,
@@ -245,7 +293,7 @@ mod avx512 {
             ($a:expr, $x:expr, $cols:expr, $y:expr) => {
                 // SAFETY: as the caller promised (the caller's columns, or a block of them).
                 unsafe {
-                    blocks(a, $x, ldx, $cols, $y, ldy, epilogue, |v| {
+                    blocks(a, panels.clone(), $x, ldx, $cols, $y, ldy, epilogue, |v| {
                         act::apply_cheap($a, v)
                     })
                 }
@@ -269,7 +317,7 @@ mod avx512 {
             let n = (cols - j0).min(block);
             // SAFETY: columns `j0 .. j0 + n` of `B` and `C`, inside both.
             with!(Activation::Identity, x.add(j0), n, y.add(j0));
-            for i in 0..a.m() {
+            for i in panels.start * MR..(panels.end * MR).min(a.m()) {
                 // SAFETY: columns `j0 .. j0 + n` of row `i` of `C`, just written and not
                 // otherwise borrowed (the caller's promise).
                 let row = unsafe { core::slice::from_raw_parts_mut(y.add(i * ldy + j0), n) };
@@ -288,6 +336,7 @@ mod avx512 {
     #[inline]
     unsafe fn blocks(
         a: &PackedA,
+        panels: Range<usize>,
         x: *const f32,
         ldx: usize,
         cols: usize,
@@ -298,16 +347,15 @@ mod avx512 {
     ) {
         let (m, k) = (a.m(), a.k());
         let block = block_for(k);
-        let panels = m.div_ceil(MR);
         for j0 in (0..cols).step_by(block) {
             let end = (j0 + block).min(cols);
-            for panel in 0..panels {
+            for panel in panels.clone() {
                 // The rows of `C` the next panel writes: of this block, or the first
                 // panel's of the next block.
-                let (next, next_j0) = if panel + 1 < panels {
+                let (next, next_j0) = if panel + 1 < panels.end {
                     (panel + 1, j0)
                 } else {
-                    (0, end)
+                    (panels.start, end)
                 };
                 let next_cols = (next_j0 + block).min(cols).saturating_sub(next_j0);
                 gemm::ask_rows(
