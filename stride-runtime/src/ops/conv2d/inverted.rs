@@ -175,7 +175,10 @@ fn banded(
                     // SAFETY: `band` is `expanded` rows of `cols` values, this task's own.
                     unsafe {
                         let y = band.as_mut_ptr();
-                        pointwise::serial(isa, weights, x, plane_in, cols, y, cols, &epilogue);
+                        let panels = 0..weights.m().div_ceil(gemm::MR);
+                        pointwise::serial(
+                            isa, weights, panels, x, plane_in, cols, y, cols, &epilogue,
+                        );
                     }
                 } else {
                     let b = StridedB::new(x, c, cols, plane_in, 1);

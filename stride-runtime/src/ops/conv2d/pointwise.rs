@@ -188,41 +188,21 @@ pub(super) fn conv2d_split(
         // of the two), inside `y`.
         unsafe {
             let y = out.at(n * cout * plane + range.start);
-            serial_panels(isa, a, panels, x, plane, range.len(), y, plane, epilogue);
+            serial(isa, a, panels, x, plane, range.len(), y, plane, epilogue);
         }
     });
 }
 
-/// `C = epilogue(A · B)` for `A` packed (`M × K`, `K <= MAX_CHANNELS`), `B` the `K × cols`
-/// matrix whose row `k` is `x[k * ldx..][..cols]`, and `C` the `M × cols` matrix whose row
-/// `i` starts at `y + i * ldy`, on the calling thread. `isa` must be AVX-512 ([`takes`]).
+/// `C = epilogue(A · B)` for the rows of `A`'s panels `panels` (`A` packed, `M × K`,
+/// `K <= MAX_CHANNELS`), `B` the `K × cols` matrix whose row `k` is `x[k * ldx..][..cols]`,
+/// and `C` the `M × cols` matrix whose row `i` starts at `y + i * ldy`, on the calling thread.
+/// `epilogue.bias` holds a value for every row of `A`. `isa` must be AVX-512 ([`takes`]).
 ///
 /// # Safety
-/// `y` points at `M` rows of `cols` writable values, `ldy` apart, that nothing else touches
-/// meanwhile (read first when `epilogue.accumulate`).
+/// `y` points at `C`'s rows of those panels, `cols` writable values each, that nothing else
+/// touches meanwhile (read first when `epilogue.accumulate`).
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn serial(
-    isa: Isa,
-    a: &PackedA,
-    x: &[f32],
-    ldx: usize,
-    cols: usize,
-    y: *mut f32,
-    ldy: usize,
-    epilogue: &Epilogue,
-) {
-    let panels = 0..a.m().div_ceil(gemm::MR);
-    // SAFETY: as the caller promised, for every panel.
-    unsafe { serial_panels(isa, a, panels, x, ldx, cols, y, ldy, epilogue) }
-}
-
-/// [`serial`] for the rows of `A`'s panels `panels` only: `y` still points at row 0 of `C`,
-/// and `epilogue.bias` holds a value for every row of `A`.
-///
-/// # Safety
-/// As [`serial`], for the rows of those panels.
-#[allow(clippy::too_many_arguments)]
-unsafe fn serial_panels(
     isa: Isa,
     a: &PackedA,
     panels: Range<usize>,
@@ -268,7 +248,7 @@ mod avx512 {
     /// Vectors across a whole tile.
     const VECTORS: usize = TILE / LANES;
 
-    /// [`super::serial_panels`] on AVX-512: block by block of pixels ([`block_for`]), each panel
+    /// [`super::serial`] on AVX-512: block by block of pixels ([`block_for`]), each panel
     /// of `A` in `panels` over the block's tiles, with the epilogue compiled per activation.
     ///
     /// # Safety
