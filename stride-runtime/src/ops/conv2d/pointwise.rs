@@ -9,9 +9,8 @@
 //! block's `K` rows of input stay in L1 while every panel passes over them; the last vector
 //! of a row goes under a mask; and the epilogue (residual, bias, the cheap activations) is
 //! compiled into the tile for each activation. While a panel runs, it asks for the rows of `C`
-//! the next panel writes ([`gemm::ask_rows`]): in a network the output is out of the L2, and
-//! ResNet-50's 64 -> 256 layers on 56x56 went from 1.18-1.30 to 0.96-1.05 ms with it (their
-//! output is 3 MiB). The smooth activations (SiLU, the GELUs, ...),
+//! the next panel writes when the output is larger than an L2 ([`OUT_OF_L2`]). The smooth
+//! activations (SiLU, the GELUs, ...),
 //! whose constants would take the accumulators' registers, run over each finished block's
 //! rows while they are still in the caches.
 //!
@@ -104,6 +103,17 @@ fn block_for(k: usize) -> usize {
 /// Pixels a tile holds, the grain of the split into tasks.
 const TILE: usize = 64;
 
+/// Bytes of a sample's output above which each panel asks for the rows of `C` the next
+/// panel writes ([`gemm::ask_rows`]): 1 MiB, the L2 of a Zen 4 or Zen 5 core (a Zen 3's is
+/// 512 KiB, the Xeon's 2 MiB). An output larger than that was evicted since its buffer was
+/// last used, and the lines arrive while the panel before multiplies: ResNet-50's 64 -> 256
+/// layers on 56x56 (3 MiB) went from 1.18-1.30 ms to 0.93-1.05 with it. On an output the
+/// caches still hold the requests only cost: MobileNetV2's 32 -> 192 layers on 28x28 (600
+/// KiB) took 0.086-0.092 ms with them against 0.072-0.083 without (one thread; `cargo bench
+/// --bench networks -- --net NET --batch 1 --threads 1 --profile`, a Xeon with AVX-512, one
+/// build choosing by a temporary environment variable, alternated twice).
+const OUT_OF_L2: usize = 1 << 20;
+
 /// Whether this kernel computes the layer of `g` on `isa`: a 1x1, stride-1, unpadded,
 /// one-group layer of at most [`MAX_CHANNELS`] input channels, on AVX-512.
 pub(super) fn takes(isa: Isa, g: &Geometry<Window>) -> bool {
@@ -169,6 +179,8 @@ pub(super) fn conv2d_split(
     } else {
         (1, per_sample.min(panels))
     };
+    // A sample's output larger than an L2 was evicted since its buffer was last used.
+    let ask = cout * plane * size_of::<f32>() > OUT_OF_L2;
     let pixels = gemm::panel_ranges(plane, TILE, pixel_parts);
     let panels = gemm::panel_ranges(panels, 1, panel_parts);
     let work: Vec<(usize, Range<usize>, Range<usize>)> = (0..g.batch)
@@ -188,7 +200,8 @@ pub(super) fn conv2d_split(
         // of the two), inside `y`.
         unsafe {
             let y = out.at(n * cout * plane + range.start);
-            serial(isa, a, panels, x, plane, range.len(), y, plane, epilogue);
+            let c = (y, plane, ask);
+            serial(isa, a, panels, x, plane, range.len(), c, epilogue);
         }
     });
 }
@@ -197,6 +210,8 @@ pub(super) fn conv2d_split(
 /// `K <= MAX_CHANNELS`), `B` the `K × cols` matrix whose row `k` is `x[k * ldx..][..cols]`,
 /// and `C` the `M × cols` matrix whose row `i` starts at `y + i * ldy`, on the calling thread.
 /// `epilogue.bias` holds a value for every row of `A`. `isa` must be AVX-512 ([`takes`]).
+/// `c` is `(y, ldy, ask)`: with `ask`, each panel asks for the rows of `C` the next panel
+/// writes ([`OUT_OF_L2`]).
 ///
 /// # Safety
 /// `y` points at `C`'s rows of those panels, `cols` writable values each, that nothing else
@@ -209,8 +224,7 @@ pub(super) unsafe fn serial(
     x: &[f32],
     ldx: usize,
     cols: usize,
-    y: *mut f32,
-    ldy: usize,
+    (y, ldy, ask): (*mut f32, usize, bool),
     epilogue: &Epilogue,
 ) {
     let k = a.k();
@@ -226,7 +240,16 @@ pub(super) unsafe fn serial(
         // above) and `y` the rows of `C` (the caller's promise).
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512(_) => unsafe {
-            avx512::run(isa, a, panels, x.as_ptr(), ldx, cols, y, ldy, epilogue)
+            avx512::run(
+                isa,
+                a,
+                panels,
+                x.as_ptr(),
+                ldx,
+                cols,
+                (y, ldy, ask),
+                epilogue,
+            )
         },
         _ => unreachable!("`takes` chooses this kernel on AVX-512 only"),
     }
@@ -263,8 +286,7 @@ mod avx512 {
         x: *const f32,
         ldx: usize,
         cols: usize,
-        y: *mut f32,
-        ldy: usize,
+        (y, ldy, ask): (*mut f32, usize, bool),
         epilogue: &Epilogue,
     ) {
         let activation = epilogue.activation;
@@ -273,9 +295,16 @@ mod avx512 {
             ($a:expr, $x:expr, $cols:expr, $y:expr) => {
                 // SAFETY: as the caller promised (the caller's columns, or a block of them).
                 unsafe {
-                    blocks(a, panels.clone(), $x, ldx, $cols, $y, ldy, epilogue, |v| {
-                        act::apply_cheap($a, v)
-                    })
+                    blocks(
+                        a,
+                        panels.clone(),
+                        $x,
+                        ldx,
+                        $cols,
+                        ($y, ldy, ask),
+                        epilogue,
+                        |v| act::apply_cheap($a, v),
+                    )
                 }
             };
         }
@@ -320,8 +349,7 @@ mod avx512 {
         x: *const f32,
         ldx: usize,
         cols: usize,
-        y: *mut f32,
-        ldy: usize,
+        (y, ldy, ask): (*mut f32, usize, bool),
         epilogue: &Epilogue,
         finish: impl Fn(__m512) -> __m512 + Copy,
     ) {
@@ -330,20 +358,22 @@ mod avx512 {
         for j0 in (0..cols).step_by(block) {
             let end = (j0 + block).min(cols);
             for panel in panels.clone() {
-                // The rows of `C` the next panel writes: of this block, or the first
-                // panel's of the next block.
-                let (next, next_j0) = if panel + 1 < panels.end {
-                    (panel + 1, j0)
-                } else {
-                    (panels.start, end)
-                };
-                let next_cols = (next_j0 + block).min(cols).saturating_sub(next_j0);
-                gemm::ask_rows(
-                    y.wrapping_add(next * MR * ldy + next_j0),
-                    (m - next * MR).min(MR),
-                    ldy,
-                    next_cols,
-                );
+                if ask {
+                    // The rows of `C` the next panel writes: of this block, or the first
+                    // panel's of the next block.
+                    let (next, next_j0) = if panel + 1 < panels.end {
+                        (panel + 1, j0)
+                    } else {
+                        (panels.start, end)
+                    };
+                    let next_cols = (next_j0 + block).min(cols).saturating_sub(next_j0);
+                    gemm::ask_rows(
+                        y.wrapping_add(next * MR * ldy + next_j0),
+                        (m - next * MR).min(MR),
+                        ldy,
+                        next_cols,
+                    );
+                }
                 let weights = a.panel(panel, 0, k).as_ptr();
                 let rows = (m - panel * MR).min(MR);
                 let bias = epilogue.bias.map(|b| &b[panel * MR..][..rows]);
