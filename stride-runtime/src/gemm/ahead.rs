@@ -72,9 +72,8 @@ const LINE: usize = 64;
 /// went from 1.18-1.30 ms to 0.96-1.05, where the same layer repeated on its own, its output
 /// in L2, takes 0.82-0.87; on outputs the caches still hold the requests only cost, so that
 /// kernel asks only for outputs larger than an L2 (`OUT_OF_L2` there). The GEMM's tiles
-/// asking for the next tile's `C` the same way
-/// gained nothing there (its 1x1 layers of 256 and 512 input channels took 0.80-0.99 ms
-/// either way), so the GEMM does not.
+/// asking for the next tile's `C` the same way gained nothing there (its 1x1 layers of 256
+/// and 512 input channels took 0.80-0.99 ms either way), so the GEMM does not.
 #[inline(always)]
 pub(crate) fn ask_rows(first: *const f32, rows: usize, stride: usize, cols: usize) {
     #[cfg(target_arch = "x86_64")]
