@@ -59,7 +59,9 @@ mod serve;
 
 /// The default suite, the same file `compare.py` reads by default. `--suite FILE` reads another
 /// in the same format, such as `layers_zoo.json` (more sizes of every shape class, taken from
-/// the zoo's networks).
+/// the zoo's networks) or `layers_more.json` (shapes that kernel changes were measured on
+/// beyond those two files: ResNet-50's 1x1 layers on 56x56 and 28x28, sub-pixel transposed
+/// convolutions).
 const SUITE: &str = include_str!("layers.json");
 
 /// About how long each layer runs at each thread count, warm-up excluded.

@@ -62,18 +62,16 @@ const LINE: usize = 64;
 /// Asks for the cache lines of `rows` rows of `cols` values, `stride` values apart from
 /// `first`: the block of `C` the next tile will write, asked for while this one runs.
 ///
-/// A layer's output is a buffer the forward last used layers ago, so it is in L3 at best,
-/// and a tile writes `MR` rows a plane apart, short runs the hardware prefetcher does not
-/// follow: each store then waits for its line, and the stores fill the core's store buffer.
-/// Asked for while the tile before runs, the lines arrive while it multiplies. Measured in
-/// ResNet-50 at batch 1 on one thread (`cargo bench --bench networks -- --net resnet50
-/// --batch 1 --threads 1 --profile`, a Xeon with AVX-512, medians of 20, the two builds
-/// alternated twice): in `conv2d`'s pointwise kernel, the 1x1 64 -> 256 layers on 56x56
-/// went from 1.18-1.30 ms to 0.96-1.05, where the same layer repeated on its own, its output
-/// in L2, takes 0.82-0.87; on outputs the caches still hold the requests only cost, so that
-/// kernel asks only for outputs larger than an L2 (`OUT_OF_L2` there). The GEMM's tiles
-/// asking for the next tile's `C` the same way gained nothing there (its 1x1 layers of 256
-/// and 512 input channels took 0.80-0.99 ms either way), so the GEMM does not.
+/// A layer's output larger than an L2 is a buffer the forward last used layers ago, so it
+/// is in L3 at best, and a tile writes `MR` rows a plane apart, short runs the hardware
+/// prefetcher likely does not follow (not measured: these VMs give no cache counters).
+/// Asked for while the tile before runs, the lines arrive while it multiplies. `conv2d`'s
+/// pointwise kernel asks so, for outputs larger than an L2 (`OUT_OF_L2` there, with the
+/// measurements). The GEMM's tiles asking for the next tile's `C` the same way gained
+/// nothing in ResNet-50 at batch 1 on one thread (`cargo bench --bench networks -- --net
+/// resnet50 --batch 1 --threads 1 --profile`, a Xeon with AVX-512, the two builds
+/// alternated twice: its 1x1 layers of 256 and 512 input channels took 0.80-0.99 ms either
+/// way), so the GEMM does not.
 #[inline(always)]
 pub(crate) fn ask_rows(first: *const f32, rows: usize, stride: usize, cols: usize) {
     #[cfg(target_arch = "x86_64")]

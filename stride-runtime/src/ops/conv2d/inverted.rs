@@ -176,9 +176,10 @@ fn banded(
                     unsafe {
                         let y = band.as_mut_ptr();
                         let panels = 0..weights.m().div_ceil(gemm::MR);
-                        // The band is this thread's scratch, in its caches.
-                        let c = (y, cols, false);
-                        pointwise::serial(isa, weights, panels, x, plane_in, cols, c, &epilogue);
+                        // The band is this thread's scratch, in its caches: no asking ahead.
+                        pointwise::serial(
+                            isa, weights, panels, x, plane_in, cols, y, cols, false, &epilogue,
+                        );
                     }
                 } else {
                     let b = StridedB::new(x, c, cols, plane_in, 1);

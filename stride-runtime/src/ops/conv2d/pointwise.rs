@@ -106,12 +106,14 @@ const TILE: usize = 64;
 /// Bytes of a sample's output above which each panel asks for the rows of `C` the next
 /// panel writes ([`gemm::ask_rows`]): 1 MiB, the L2 of a Zen 4 or Zen 5 core (a Zen 3's is
 /// 512 KiB, the Xeon's 2 MiB). An output larger than that was evicted since its buffer was
-/// last used, and the lines arrive while the panel before multiplies: ResNet-50's 64 -> 256
-/// layers on 56x56 (3 MiB) went from 1.18-1.30 ms to 0.93-1.05 with it. On an output the
-/// caches still hold the requests only cost: MobileNetV2's 32 -> 192 layers on 28x28 (600
-/// KiB) took 0.086-0.092 ms with them against 0.072-0.083 without (one thread; `cargo bench
-/// --bench networks -- --net NET --batch 1 --threads 1 --profile`, a Xeon with AVX-512, one
-/// build choosing by a temporary environment variable, alternated twice).
+/// last used, and the lines arrive while the panel before multiplies: in ResNet-50 the
+/// 64 -> 256 layers on 56x56 (3 MiB) went from 1.18-1.30 ms to 0.93-1.05 with it, where the
+/// same layer repeated on its own takes 0.89 (`cargo bench --bench layers -- --suite
+/// benches/layers_more.json --threads 1`). On an output the caches still hold the requests
+/// only cost: MobileNetV2's 32 -> 192 layers on 28x28 (600 KiB) took 0.088-0.092 ms with
+/// them against 0.072-0.085 without (one thread; `cargo bench --bench networks -- --net NET
+/// --batch 1 --threads 1 --profile`, a Xeon with AVX-512, builds choosing by a temporary
+/// environment variable, alternated twice in each of two runs).
 const OUT_OF_L2: usize = 1 << 20;
 
 /// Whether this kernel computes the layer of `g` on `isa`: a 1x1, stride-1, unpadded,
@@ -200,8 +202,18 @@ pub(super) fn conv2d_split(
         // of the two), inside `y`.
         unsafe {
             let y = out.at(n * cout * plane + range.start);
-            let c = (y, plane, ask);
-            serial(isa, a, panels, x, plane, range.len(), c, epilogue);
+            serial(
+                isa,
+                a,
+                panels,
+                x,
+                plane,
+                range.len(),
+                y,
+                plane,
+                ask,
+                epilogue,
+            );
         }
     });
 }
@@ -210,8 +222,7 @@ pub(super) fn conv2d_split(
 /// `K <= MAX_CHANNELS`), `B` the `K × cols` matrix whose row `k` is `x[k * ldx..][..cols]`,
 /// and `C` the `M × cols` matrix whose row `i` starts at `y + i * ldy`, on the calling thread.
 /// `epilogue.bias` holds a value for every row of `A`. `isa` must be AVX-512 ([`takes`]).
-/// `c` is `(y, ldy, ask)`: with `ask`, each panel asks for the rows of `C` the next panel
-/// writes ([`OUT_OF_L2`]).
+/// With `ask`, each panel asks for the rows of `C` the next panel writes ([`OUT_OF_L2`]).
 ///
 /// # Safety
 /// `y` points at `C`'s rows of those panels, `cols` writable values each, that nothing else
@@ -224,7 +235,9 @@ pub(super) unsafe fn serial(
     x: &[f32],
     ldx: usize,
     cols: usize,
-    (y, ldy, ask): (*mut f32, usize, bool),
+    y: *mut f32,
+    ldy: usize,
+    ask: bool,
     epilogue: &Epilogue,
 ) {
     let k = a.k();
@@ -240,16 +253,7 @@ pub(super) unsafe fn serial(
         // above) and `y` the rows of `C` (the caller's promise).
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512(_) => unsafe {
-            avx512::run(
-                isa,
-                a,
-                panels,
-                x.as_ptr(),
-                ldx,
-                cols,
-                (y, ldy, ask),
-                epilogue,
-            )
+            avx512::run(isa, a, panels, x.as_ptr(), ldx, cols, y, ldy, ask, epilogue)
         },
         _ => unreachable!("`takes` chooses this kernel on AVX-512 only"),
     }
@@ -286,7 +290,9 @@ mod avx512 {
         x: *const f32,
         ldx: usize,
         cols: usize,
-        (y, ldy, ask): (*mut f32, usize, bool),
+        y: *mut f32,
+        ldy: usize,
+        ask: bool,
         epilogue: &Epilogue,
     ) {
         let activation = epilogue.activation;
@@ -301,7 +307,9 @@ mod avx512 {
                         $x,
                         ldx,
                         $cols,
-                        ($y, ldy, ask),
+                        $y,
+                        ldy,
+                        ask,
                         epilogue,
                         |v| act::apply_cheap($a, v),
                     )
@@ -349,7 +357,9 @@ mod avx512 {
         x: *const f32,
         ldx: usize,
         cols: usize,
-        (y, ldy, ask): (*mut f32, usize, bool),
+        y: *mut f32,
+        ldy: usize,
+        ask: bool,
         epilogue: &Epilogue,
         finish: impl Fn(__m512) -> __m512 + Copy,
     ) {

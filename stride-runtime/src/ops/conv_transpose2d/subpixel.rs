@@ -277,13 +277,15 @@ pub(super) fn conv_transpose2d(
     // equal work. A task per height phase and range had given the phases' tasks unequal
     // work (at stride 2 a 3x3 kernel's odd rows take two kernel rows and its even rows
     // one), which rayon's split of the list did not even out: `convT3x3s2_op1_128_16` ran
-    // no faster on two threads than on one. A sample and group is cut into as many tasks
-    // as that split gave one height phase, so each product keeps its columns. Measured on a
-    // Xeon with AVX-512 (`cargo bench --bench layers -- --suite FILE --threads 1,2`, the two
-    // builds alternated twice, ms at two threads, before -> after): 3x3/2 128 -> 64 at 16
+    // no faster on two threads than on one. A sample and group gets `per_unit` tasks divided
+    // by its height phases, since each task now covers them all, so each product keeps the
+    // columns a per-phase task had. Measured on a
+    // Xeon with AVX-512 (`cargo bench --bench layers -- --suite benches/layers_more.json
+    // --threads 1,2`, with the suite's and the zoo file's 3x3/2 rows; the two builds
+    // alternated twice, ms at two threads, before -> after): 3x3/2 128 -> 64 at 16
     // 0.31 -> 0.22-0.23, 64 -> 32 at 32 0.33-0.34 -> 0.26-0.27, 256 -> 128 at 8 0.34-0.35
     // -> 0.22-0.23, 64 -> 64 at 56 1.61-1.64 -> 1.39-1.41, 5x5/2 64 -> 64 at 28 0.98-1.01
-    // -> 0.82, 4x4/2 256 -> 128 at 16 1.10-1.12 -> 1.09-1.10; one thread within 3%.
+    // -> 0.82, 4x4/2 256 -> 128 at 16 1.10-1.12 -> 1.09-1.10; one thread within 4%.
     let tall = rows.iter().map(|r| r.len).max().unwrap_or(0);
     let pieces = per_unit
         .div_ceil(rows.len().max(1))
