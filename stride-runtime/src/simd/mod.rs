@@ -157,6 +157,34 @@ pub fn force_scalar(scalar: bool) {
     CHOICE.store(level as u8, Ordering::Relaxed);
 }
 
+/// Whether the CPU runs a 512-bit operation as two 256-bit halves, so that it issues one zmm
+/// multiply-add a cycle (two ymm ones on its AVX2 path): AMD's Zen 4, family 0x19 with
+/// AVX-512F (Zen 3, the same family, has no AVX-512; Zen 5 is family 0x1a). A tile that
+/// spends loads to save multiply-adds pays there and not on a CPU with two 512-bit units
+/// (`conv2d`'s grouped kernel chooses by it). Read from `cpuid` once.
+pub(crate) fn halved_zmm() -> bool {
+    static HALVED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HALVED.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use core::arch::x86_64::__cpuid;
+            let vendor = __cpuid(0);
+            let amd =
+                (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+            let eax = __cpuid(1).eax;
+            let base = (eax >> 8) & 0xf;
+            let family = if base == 0xf {
+                base + ((eax >> 20) & 0xff)
+            } else {
+                base
+            };
+            amd && family == 0x19 && is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    })
+}
+
 /// The instruction set a kernel runs on, as a capability token: only [`Isa::detect`],
 /// [`Isa::avx2`] and [`Isa::avx512`] make the vector values, and they check the CPU first, so
 /// holding one proves that its instructions exist.

@@ -199,11 +199,13 @@ pub(super) fn conv2d(
             gemm::tasks_for(crate::threads::threads())
         }
     };
-    conv2d_split(isa, g, x, weights, epilogue, y, tasks);
+    conv2d_split(isa, g, x, weights, epilogue, y, tasks, wide::takes(isa, g));
 }
 
-/// [`conv2d`] with the work cut for `tasks` tasks: for tests that check that the split does
-/// not change the numbers.
+/// [`conv2d`] with the work cut for `tasks` tasks, on [`wide`]'s tile or the parent's as
+/// `wide` says ([`conv2d`] asks [`wide::takes`]): for tests that check that neither the split
+/// nor the tile changes the numbers.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn conv2d_split(
     isa: Isa,
     g: &Geometry<Window>,
@@ -212,6 +214,7 @@ pub(super) fn conv2d_split(
     epilogue: &Epilogue,
     y: &mut [f32],
     tasks: usize,
+    wide: bool,
 ) {
     debug_assert_eq!(x.len(), g.input_len());
     debug_assert_eq!(y.len(), g.output_len());
@@ -243,7 +246,7 @@ pub(super) fn conv2d_split(
         }
     }
     crate::threads::for_each(jobs, |(unit, band, c)| {
-        Task::new(isa, g, layout, x, weights, epilogue, unit, band).run(c);
+        Task::new(isa, g, layout, x, weights, epilogue, unit, band, wide).run(c);
     });
 }
 
@@ -278,9 +281,21 @@ pub(super) fn band_serial(
     let groups: Vec<_> = (0..g.groups)
         .map(|group| group * g.group_out..(group + 1) * g.group_out)
         .collect();
+    let wide = wide::takes(isa, g);
     for (group, c) in c.split_rows(&groups).into_iter().enumerate() {
         // One sample's units are its groups.
-        Task::new(isa, g, layout, x, weights, epilogue, group, band.clone()).run(c);
+        Task::new(
+            isa,
+            g,
+            layout,
+            x,
+            weights,
+            epilogue,
+            group,
+            band.clone(),
+            wide,
+        )
+        .run(c);
     }
 }
 
@@ -297,6 +312,8 @@ struct Task<'a> {
     epilogue: Epilogue<'a>,
     /// Output rows.
     band: core::ops::Range<usize>,
+    /// Whether [`wide`]'s tile runs the task ([`wide::takes`]).
+    wide: bool,
 }
 
 impl<'a> Task<'a> {
@@ -312,6 +329,7 @@ impl<'a> Task<'a> {
         epilogue: &Epilogue<'a>,
         unit: usize,
         band: core::ops::Range<usize>,
+        wide: bool,
     ) -> Task<'a> {
         let group = unit % g.groups;
         let unit_len = g.group_in * g.input[0] * g.input[1];
@@ -328,13 +346,14 @@ impl<'a> Task<'a> {
                 ..*epilogue
             },
             band,
+            wide,
         }
     }
 
     /// Fills the buffer, then runs every tile of the band into `c` (the group's output
     /// channels, the band's `rows * OW` values of each).
     fn run(&self, mut c: MatMut) {
-        if wide::takes(self.isa, self.g) {
+        if self.wide {
             let band = wide::Band {
                 isa: self.isa,
                 g: self.g,
@@ -733,7 +752,7 @@ vector_tile!(
     _mm256_storeu_ps
 );
 
-mod wide;
+pub(super) mod wide;
 
 #[cfg(test)]
 mod tests;

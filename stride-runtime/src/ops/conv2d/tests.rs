@@ -1145,7 +1145,8 @@ impl Stem {
         let mut y = Array4::from_elem(geometry.output_shape(), f32::NAN);
         let epilogue = Epilogue::finish(bias.as_slice(), activation);
         let (xs, ys) = (x.as_slice().unwrap(), y.as_slice_mut().unwrap());
-        grouped::conv2d_split(isa, &geometry, xs, &weights, &epilogue, ys, tasks);
+        let wide = grouped::wide::takes(isa, &geometry);
+        grouped::conv2d_split(isa, &geometry, xs, &weights, &epilogue, ys, tasks, wide);
         y
     }
 

@@ -72,7 +72,8 @@ impl Case {
         assert_eq!(y.shape(), geometry.output_shape());
         let weights = Weights::new(weight.as_slice().unwrap(), self.groups, self.group_out);
         let (x, y) = (x.as_slice().unwrap(), y.as_slice_mut().unwrap());
-        conv2d_split(isa, &geometry, x, &weights, epilogue, y, tasks);
+        let wide = wide::takes(isa, &geometry);
+        conv2d_split(isa, &geometry, x, &weights, epilogue, y, tasks, wide);
     }
 
     /// Checks every instruction set against the definition, with `activation`, and the
@@ -445,4 +446,65 @@ fn channels_across_the_vector_give_the_same_bits_however_the_rows_are_cut_into_t
         ],
         500,
     );
+}
+
+/// One vector of output channels a group at stride 1 runs `wide`'s tile on Zen 4 and the
+/// parent's elsewhere (`wide::takes_on`): on every vector path this CPU has, the two tiles
+/// give the same bits, with and without the residual, whichever of them the CPU would choose.
+#[test]
+fn one_vector_a_group_gives_the_same_bits_on_either_tile() {
+    let cases = [
+        Case::three(3, 12, 16, 14, 1),
+        Case::three(2, 16, 16, 7, 1),
+        Case::three(2, 9, 8, 14, 1),
+        Case {
+            kernel: [5, 5],
+            pads: [2; 4],
+            batch: 2,
+            ..Case::three(2, 16, 16, 11, 1)
+        },
+    ];
+    let mut compared = 0;
+    for (i, case) in cases.iter().enumerate() {
+        let (x, weight, bias) = case.tensors(600 + i as u64);
+        let geometry = Geometry::resolve(x.view(), weight.dim(), &case.params()).unwrap();
+        let weights = Weights::new(weight.as_slice().unwrap(), case.groups, case.group_out);
+        let residual = sample(geometry.output_shape(), 610 + i as u64);
+        for isa in Isa::all() {
+            // The layers where the rule decides: 16 channels a group on AVX-512, 8 on AVX2.
+            if !wide::takes_on(isa, &geometry, true) || wide::takes_on(isa, &geometry, false) {
+                continue;
+            }
+            for accumulate in [false, true] {
+                let run = |on_wide: bool| {
+                    let mut y = residual.clone();
+                    let epilogue = Epilogue {
+                        bias: Some(bias.as_slice().unwrap()),
+                        activation: Activation::Silu,
+                        accumulate,
+                    };
+                    let (xs, ys) = (x.as_slice().unwrap(), y.as_slice_mut().unwrap());
+                    conv2d_split(isa, &geometry, xs, &weights, &epilogue, ys, 3, on_wide);
+                    y
+                };
+                let (parent, wide) = (run(false), run(true));
+                assert!(
+                    parent
+                        .iter()
+                        .zip(&wide)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{case:?} {isa:?} accumulate {accumulate}: the tiles differ"
+                );
+                compared += 1;
+            }
+        }
+        case.check(Activation::Relu, 620 + i as u64);
+    }
+    // AVX2 compares the 8-channel case, AVX-512 the three 16-channel ones, twice each.
+    let want: usize = [(Isa::avx2(), 2), (Isa::avx512(), 6)]
+        .iter()
+        .filter(|(isa, _)| isa.is_some())
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(compared, want);
 }

@@ -62,26 +62,54 @@ const MAX_PIXELS: usize = 8;
 const MAX_CHANNELS: usize = 64;
 
 /// Whether this module runs the layer on `isa`: when a group's output channels fill whole
-/// vectors, two or more of them, or one at a stride above 1; a tile holds at least 6
-/// pixels; and a group has more than [`SHORT_SUM`] input channels.
+/// vectors, two or more of them, or one at a stride above 1 (or at stride 1 on Zen 4, see
+/// [`takes_on`]); a tile holds at least 6 pixels; and a group has more than [`SHORT_SUM`]
+/// input channels.
 ///
 /// With one vector a step loads `P + 1` values for `P` multiply-adds, against 11 for 24 in
 /// the parent's tile of 8 channels by 3 vectors of pixels; at stride 1 the parent's buffer
 /// costs no more than this module's, and `grouped3x3_g32_512_14` (16 channels a group) ran
-/// 0.186 ms there and 0.205 ms here (one thread, Zen 5, AVX-512). At stride 2 the parent's
+/// 0.186 ms there and 0.205 ms here (one thread, Zen 5, AVX-512, two 512-bit FMA units). At
+/// stride 2 the parent's
 /// phase copy decides: `grouped3x3s2_g32_512_28` (16 a group) 0.352 → 0.224 ms. AVX2's 16
 /// registers hold 4 vectors of 32 channels by 3 pixels only, a step of 7 loads for 12
 /// multiply-adds, and there `grouped3x3_g32_1024_7` ran 0.42 ms in the parent's tile and
 /// 0.54 here.
-pub(super) fn takes(isa: Isa, g: &Geometry<Window>) -> bool {
+pub(in crate::ops::conv2d) fn takes(isa: Isa, g: &Geometry<Window>) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    let halved = matches!(isa, Isa::Avx512(_)) && crate::simd::halved_zmm();
+    #[cfg(not(target_arch = "x86_64"))]
+    let halved = false;
+    takes_on(isa, g, halved)
+}
+
+/// [`takes`], where `halved` says whether the tile's zmm multiply-adds issue once a cycle
+/// (AVX-512 on a CPU that runs a zmm operation in two halves: [`crate::simd::halved_zmm`]).
+///
+/// Where a zmm multiply-add issues once a cycle (Zen 4), one vector a group runs here at
+/// stride 1 too when the parent's tile would compute at least an eighth more columns than
+/// the output has (`8 * wq >= 9 * OW`: 2 of 16 at 14x14, 2 of 9 at 7x7, 4 of 32 for 5x5 at
+/// 28x28). The step's `P + 1` loads then keep up with the one multiply-add a cycle, and no
+/// column is computed for nothing. Measured with `cargo bench --bench layers -- --suite FILE
+/// --threads 1,2` on a file of 16-channel groups, the parent's tile against this one, ms,
+/// three alternated runs each, 2-vCPU AMD EPYC Zen 4 (at one thread, then at two):
+/// `grouped3x3_g32_512_14` 0.42-0.47 → 0.33-0.41 and 0.22-0.25 → 0.19-0.22;
+/// `grouped3x3_g32_512_7` 0.13-0.17 → 0.10-0.13 and 0.08-0.12 → 0.06-0.07; the same at
+/// batch 8, 3.5-4.1 → 3.1-3.7 and 2.0-2.1 → 1.7-1.8; `grouped5x5_g8_128_28` 0.90-0.91 →
+/// 0.77-0.83 and 0.46-0.48 → 0.42-0.45. Below an eighth the two were level at 28x28
+/// (`grouped3x3_g32_512_28`, 2 of 30: 1.39-1.55 → 1.25-1.51, 0.76-0.79 → 0.75-0.80) and the
+/// parent's ahead at 56x56 (`grouped3x3_g16_256_56`, 2 of 58: 2.6-2.8 → 2.7-3.2, 1.4 →
+/// 1.5-1.6).
+pub(super) fn takes_on(isa: Isa, g: &Geometry<Window>, halved: bool) -> bool {
     if g.group_in <= SHORT_SUM {
         return false;
     }
     let strided = g.axes.iter().any(|a| a.stride > 1);
+    let wasteful = 8 * super::Layout::new(g).wq >= 9 * g.output[1];
     lanes(isa).is_some_and(|lanes| {
         let vectors = g.group_out / lanes;
         g.group_out % lanes == 0
-            && (vectors >= 2 || strided)
+            && (vectors >= 2 || strided || (halved && wasteful))
             && pixels(isa, vectors.min(WIDEST)) >= 6
     })
 }
