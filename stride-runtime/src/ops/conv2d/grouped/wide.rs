@@ -90,16 +90,16 @@ pub(in crate::ops::conv2d) fn takes(isa: Isa, g: &Geometry<Window>) -> bool {
 /// stride 1 too when the parent's tile would compute at least an eighth more columns than
 /// the output has (`8 * wq >= 9 * OW`: 2 of 16 at 14x14, 2 of 9 at 7x7, 4 of 32 for 5x5 at
 /// 28x28). The step's `P + 1` loads then keep up with the one multiply-add a cycle, and no
-/// column is computed for nothing. Measured with `cargo bench --bench layers -- --suite FILE
-/// --threads 1,2` on a file of 16-channel groups, the parent's tile against this one, ms,
-/// three alternated runs each, 2-vCPU AMD EPYC Zen 4 (at one thread, then at two):
-/// `grouped3x3_g32_512_14` 0.42-0.47 → 0.33-0.41 and 0.22-0.25 → 0.19-0.22;
-/// `grouped3x3_g32_512_7` 0.13-0.17 → 0.10-0.13 and 0.08-0.12 → 0.06-0.07; the same at
-/// batch 8, 3.5-4.1 → 3.1-3.7 and 2.0-2.1 → 1.7-1.8; `grouped5x5_g8_128_28` 0.90-0.91 →
-/// 0.77-0.83 and 0.46-0.48 → 0.42-0.45. Below an eighth the two were level at 28x28
-/// (`grouped3x3_g32_512_28`, 2 of 30: 1.39-1.55 → 1.25-1.51, 0.76-0.79 → 0.75-0.80) and the
-/// parent's ahead at 56x56 (`grouped3x3_g16_256_56`, 2 of 58: 2.6-2.8 → 2.7-3.2, 1.4 →
-/// 1.5-1.6).
+/// column is computed for nothing. Measured with `cargo bench --bench layers -- --suite
+/// benches/layers_more.json --threads 1,2` (`layers.json` for the first), the parent's tile
+/// against the rule, ms, three alternated runs each, 2-vCPU AMD EPYC Zen 4, at one thread
+/// and then at two: `grouped3x3_g32_512_14` 0.44-0.47 → 0.35-0.40 and 0.23-0.24 →
+/// 0.22-0.23; `grouped3x3_g32_512_7` 0.17-0.18 → 0.13 and 0.08-0.12 → 0.07-0.08; the
+/// same at batch 8, 3.8-4.5 → 3.6-3.7 and 2.0-2.2 → 1.8-2.1; `grouped5x5_g8_128_28`
+/// 0.91-0.93 → 0.80-0.83 and 0.46-0.50 → 0.42-0.45. Below an eighth, with this tile forced,
+/// the two were level at 28x28 (`grouped3x3_g32_512_28`, 2 of 30: 1.39-1.55 → 1.25-1.51 and
+/// 0.76-0.79 → 0.75-0.80) and the parent's ahead at 56x56 (`grouped3x3_g16_256_56`, 2 of
+/// 58: 2.6-2.8 → 2.7-3.2 and 1.39-1.41, once 2.26, → 1.54-1.55).
 pub(super) fn takes_on(isa: Isa, g: &Geometry<Window>, halved: bool) -> bool {
     if g.group_in <= SHORT_SUM {
         return false;
