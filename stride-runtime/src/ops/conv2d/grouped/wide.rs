@@ -105,7 +105,10 @@ pub(super) fn takes_on(isa: Isa, g: &Geometry<Window>, halved: bool) -> bool {
         return false;
     }
     let strided = g.axes.iter().any(|a| a.stride > 1);
-    let wasteful = 8 * super::Layout::new(g).wq >= 9 * g.output[1];
+    // The parent's buffer rows: the output width and the columns the kernel reaches past it.
+    let w = g.axes[1];
+    let wq = g.output[1] + (w.kernel - 1) * w.dilation / w.stride;
+    let wasteful = 8 * wq >= 9 * g.output[1];
     lanes(isa).is_some_and(|lanes| {
         let vectors = g.group_out / lanes;
         g.group_out % lanes == 0
