@@ -92,6 +92,23 @@
 //! the same layers ranked the same way but for 3x3/2 at 256 (0.63 im2col, 0.59 direct) and
 //! 5x5 48 → 128 (0.19 and 0.20).
 //!
+//! # On Zen 4
+//!
+//! Where a zmm operation runs as two 256-bit halves (AMD's Zen 4: one zmm multiply-add a
+//! cycle), the direct kernel takes those layers up to [`DIRECT_CHANNELS_HALVED`] = 128 input
+//! channels. One build against another with the cut at 64, `cargo bench --bench layers --
+//! --suite benches/layers_more.json --threads 1,2` (`layers.json` for the first), four
+//! alternated runs each, ms on a 2-vCPU AMD EPYC Zen 4, im2col → direct, at one thread and
+//! then at two: `resnet_conv3x3s2_128_28` 1.21-1.34 → 1.08-1.19 and 0.73-1.29 → 0.62-0.65;
+//! ResNet-50's 3x3/2 128 at 56 2.48-2.77 → 2.28-2.48 and 1.41-1.61 → 1.22-1.30; 5x5 128 at
+//! 14 1.80-1.88 → 1.49-1.60 and 0.98-1.11 → 0.80-0.85; 3x3/2 96 → 192 at 56 2.70-2.86 →
+//! 2.44-2.71 and 1.46-1.59 → 1.33-1.45; 5x5 96 at 28 3.82-4.02 → 3.35-3.43 and 2.10-2.33 →
+//! 1.88-2.18; 3x3 dilated 2, 128 at 28, 2.40-2.57 → 2.18-2.33 and 1.29-1.36 → 1.20-1.30;
+//! 3x3/2 128 → 256 at 28, batch 8, 9.97-11.3 → 9.0-10.3 and 5.52-5.87 → 4.79-5.11. From 256
+//! channels im2col stayed ahead there as well (all cuts at 4096 in one build: the dilated 256
+//! at 28 8.97-9.57 → 9.72-11.6 ms, 3x3/2 512 at 14 2.58-2.72 → 2.90-5.84). On the Zen 5 of
+//! the table above 128 channels were level, so the cut elsewhere stays at 64.
+//!
 //! # On AVX2
 //!
 //! Where the CPU has AVX2 and not AVX-512 (or `STRIDE_ISA=avx2` asks for it), one-group
@@ -128,8 +145,13 @@ const FEW_CHANNELS: usize = 8;
 
 /// Most input channels of a one-group convolution with a kernel wider than 1x1 that
 /// Winograd does not take (a stride, a dilation, 5x5, 7x7) that goes to the direct kernel
-/// rather than to im2col (see [the module docs](self#few-input-channels) for the cut).
+/// rather than to im2col (see [the module docs](self#few-input-channels) for the cut); on
+/// Zen 4, [`DIRECT_CHANNELS_HALVED`] ([`direct_channels`]).
 const DIRECT_CHANNELS: usize = 64;
+
+/// [`DIRECT_CHANNELS`] where a zmm operation runs in two halves (Zen 4: see
+/// [the module docs](self#on-zen-4)).
+const DIRECT_CHANNELS_HALVED: usize = 128;
 
 /// Parameters of a 2-D convolution. The default is PyTorch's: stride 1, padding 0, dilation 1,
 /// one group. The builder methods take an int or an `(h, w)` pair, as PyTorch does.
@@ -555,8 +577,9 @@ pub(crate) enum Algorithm {
     Depthwise,
     /// More than one group of more than one input channel, or one group of at most
     /// [`FEW_CHANNELS`] input channels (but for a 1x1 kernel at stride 1), or of at most
-    /// [`DIRECT_CHANNELS`] with a kernel wider than 1x1 that Winograd does not take (these
-    /// two but on AVX2: [`direct_pays`]); any kernel size, stride, padding and dilation:
+    /// [`DIRECT_CHANNELS`] ([`direct_channels`]) with a kernel wider than 1x1 that Winograd
+    /// does not take (these two but on AVX2: [`direct_pays`]); any kernel size, stride,
+    /// padding and dilation:
     /// [`grouped`].
     Grouped,
     /// 3x3, stride 1, dilation 1, one group, any padding, at least
@@ -591,7 +614,7 @@ impl Algorithm {
         let windows = (kh, kw) != (1, 1) && !(three && params.stride == Hw([1, 1]));
         let direct = direct_pays(isa)
             && ((group_in <= FEW_CHANNELS && !pointwise)
-                || (windows && group_in <= DIRECT_CHANNELS));
+                || (windows && group_in <= direct_channels(isa)));
         // One input channel per group, in more than one group. One group of one input
         // channel is an ordinary convolution of a single-channel input, which goes with the
         // other few-channel ones (before Winograd, which takes 3x3 layers from 8 channels).
@@ -651,6 +674,19 @@ fn direct_pays(isa: Isa) -> bool {
         Isa::Avx2(_) => false,
         _ => true,
     }
+}
+
+/// The most input channels of a one-group layer with a kernel wider than 1x1 that Winograd
+/// does not take that goes to the direct kernel on `isa`: [`DIRECT_CHANNELS_HALVED`] on
+/// AVX-512 where a zmm operation runs in two halves ([`crate::simd::halved_zmm`]), else
+/// [`DIRECT_CHANNELS`].
+fn direct_channels(isa: Isa) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if matches!(isa, Isa::Avx512(_)) && crate::simd::halved_zmm() {
+        return DIRECT_CHANNELS_HALVED;
+    }
+    let _ = isa;
+    DIRECT_CHANNELS
 }
 
 /// Whether `g` is a matrix times a few vectors: a 1x1 kernel reading the one pixel of a 1x1

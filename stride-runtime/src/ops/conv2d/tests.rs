@@ -894,6 +894,23 @@ fn each_shape_class_picks_its_kernel_and_everything_else_im2col() {
         assert_eq!(on_avx2((64, 4, 3, 3), p.groups(32)), Algorithm::Grouped);
         assert_eq!(on_avx2((8, 1, 3, 3), p.groups(8)), Algorithm::Depthwise);
     }
+    // On AVX-512 the cut is `direct_channels`: `DIRECT_CHANNELS_HALVED` on Zen 4.
+    if let Some(avx512) = Isa::avx512() {
+        let on_avx512 =
+            |weight, params: Conv2dParams| Algorithm::for_layer(avx512, weight, &params);
+        let most = direct_channels(avx512);
+        let want = if crate::simd::halved_zmm() {
+            DIRECT_CHANNELS_HALVED
+        } else {
+            DIRECT_CHANNELS
+        };
+        assert_eq!(most, want);
+        assert_eq!(on_avx512((16, most, 3, 3), p.stride(2)), Algorithm::Grouped);
+        assert_eq!(
+            on_avx512((16, most + 1, 3, 3), p.stride(2)),
+            Algorithm::Im2col
+        );
+    }
     assert_eq!(
         class((16, 16, 3, 3), p.padding(Padding::Same)),
         Algorithm::Winograd
